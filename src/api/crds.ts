@@ -1,0 +1,180 @@
+// The CustomResourceDefinitions of purelb.io/v1, as data. `crds/*.yaml` is generated from here
+// (scripts/gen-crds.ts) and a unit test fails when the committed files drift from this source.
+// CEL rules check at admission what they can; src/api/validate-*.ts checks everything (overlaps etc.).
+
+type Schema = Record<string, unknown>;
+
+export const GROUP = 'purelb.io';
+export const VERSION = 'v1';
+
+const str = (maxLength: number, description: string, extra: Schema = {}): Schema =>
+  ({ type: 'string', maxLength, description, ...extra });
+
+export const AGGREGATION_PATTERN = '^(default|/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))$';
+
+/** One `{pool, subnet, aggregation}` entry; `family` adds the family checks of v4pool(s)/v6pool(s). */
+function poolSchema(family?: 4 | 6): Schema {
+  const rules: Schema[] = [
+    { rule: 'isCIDR(self.subnet)', message: 'subnet must be a CIDR such as 192.168.10.0/24 or fd00:1::/64' },
+    {
+      rule: "isCIDR(self.pool) || (self.pool.split('-').size() == 2 && self.pool.split('-').all(a, isIP(a.trim())))",
+      message: 'pool must be a CIDR (e.g. 192.168.10.240/29) or a range "from-to" (e.g. 192.168.10.240-192.168.10.243)',
+    },
+  ];
+  if (family) {
+    const max = family === 4 ? 32 : 128;
+    rules.push(
+      { rule: `!isCIDR(self.subnet) || cidr(self.subnet).ip().family() == ${family}`,
+        message: `subnet must be an IPv${family} CIDR in a v${family}pool` },
+      { rule: `!has(self.aggregation) || self.aggregation == 'default' || int(self.aggregation.substring(1)) <= ${max}`,
+        message: `aggregation must be "default" or /0../${max} for IPv${family}` },
+    );
+  }
+  return {
+    type: 'object',
+    required: ['pool', 'subnet'],
+    'x-kubernetes-validations': rules,
+    properties: {
+      pool: str(128, 'CIDR (runs from the address as written to the end of its network) or "from-to" range.'),
+      subnet: str(64, 'Subnet (CIDR) that contains the pool. For local pools, the subnet of the nodes\' LAN.'),
+      aggregation: str(8, 'Prefix length of virtual addresses on kube-lb0: "default" (the subnet\'s prefix) or "/N".',
+        { pattern: AGGREGATION_PATTERN }),
+    },
+  };
+}
+
+const conditions: Schema = {
+  type: 'array',
+  'x-kubernetes-list-type': 'map',
+  'x-kubernetes-list-map-keys': ['type'],
+  items: {
+    type: 'object',
+    required: ['type', 'status'],
+    properties: {
+      type: str(64, 'Condition type.'),
+      status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+      reason: str(128, 'Machine-readable reason.'),
+      message: str(4096, 'Human-readable message naming the field and the fix.'),
+      lastTransitionTime: { type: 'string', format: 'date-time' },
+      observedGeneration: { type: 'integer', format: 'int64' },
+    },
+  },
+};
+
+const int64 = (description: string): Schema => ({ type: 'integer', format: 'int64', description });
+
+function crd(kind: string, plural: string, shortNames: string[], spec: Schema, extra: Schema): Schema {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.${GROUP}` },
+    spec: {
+      group: GROUP,
+      scope: 'Namespaced',
+      names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase(), shortNames, categories: ['purelb'] },
+      versions: [{
+        name: VERSION,
+        served: true,
+        storage: true,
+        ...extra,
+        schema: { openAPIV3Schema: { type: 'object', properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' }, spec } } },
+      }],
+    },
+  };
+}
+
+export function serviceGroupCRD(): Schema {
+  const spec: Schema = {
+    type: 'object',
+    description: 'Address pools for Services of type LoadBalancer. Set local; netbox is accepted for PureLB v1 manifests but not supported.',
+    'x-kubernetes-validations': [{ rule: 'has(self.local) || has(self.netbox)', message: 'spec must set local (address pools)' }],
+    properties: {
+      local: {
+        type: 'object',
+        description: 'Pools. An address inside the subnet of a node\'s LAN interface is local (one elected node announces it); any other is virtual (kube-lb0 on every eligible node, advertised by routing).',
+        'x-kubernetes-validations': [
+          { rule: 'has(self.subnet) == has(self.pool)', message: 'spec.local.subnet and spec.local.pool (legacy form) must be set together' },
+          {
+            rule: 'has(self.subnet) || has(self.v4pool) || has(self.v6pool) || (has(self.v4pools) && size(self.v4pools) > 0) || (has(self.v6pools) && size(self.v6pools) > 0)',
+            message: 'spec.local needs a pool: subnet+pool, v4pool, v6pool, v4pools or v6pools',
+          },
+        ],
+        properties: {
+          subnet: str(64, 'Legacy single-family form: subnet (CIDR) containing pool.'),
+          pool: str(128, 'Legacy single-family form: CIDR or "from-to" range.'),
+          aggregation: str(8, 'Legacy single-family form: "default" or "/N".', { pattern: AGGREGATION_PATTERN }),
+          v4pool: { ...poolSchema(4), description: 'One IPv4 pool.' },
+          v6pool: { ...poolSchema(6), description: 'One IPv6 pool.' },
+          v4pools: { type: 'array', maxItems: 64, description: 'IPv4 pools, used in declaration order.', items: poolSchema(4) },
+          v6pools: { type: 'array', maxItems: 64, description: 'IPv6 pools, used in declaration order.', items: poolSchema(6) },
+        },
+      },
+      netbox: {
+        type: 'object',
+        description: 'PureLB v1 Netbox IPAM: not supported; a group using it is reported invalid.',
+        properties: { url: str(512, 'Netbox URL.'), tenant: str(253, 'Netbox tenant.'), aggregation: str(8, 'Aggregation.') },
+      },
+    },
+  };
+  const status: Schema = {
+    type: 'object',
+    description: 'Written by the allocator.',
+    properties: {
+      observedGeneration: int64('Generation of the spec this status describes.'),
+      allocatedIPv4: int64('IPv4 addresses in use.'),
+      allocatedIPv6: int64('IPv6 addresses in use.'),
+      availableIPv4: int64('IPv4 addresses free (capped at 2^53-1).'),
+      availableIPv6: int64('IPv6 addresses free (capped at 2^53-1).'),
+      conditions,
+    },
+  };
+  const out = crd('ServiceGroup', 'servicegroups', ['sg', 'sgs'], spec, {
+    subresources: { status: {} },
+    additionalPrinterColumns: [
+      { name: 'Valid', type: 'string', jsonPath: '.status.conditions[?(@.type=="Valid")].status' },
+      { name: 'Allocated-V4', type: 'integer', jsonPath: '.status.allocatedIPv4' },
+      { name: 'Available-V4', type: 'integer', jsonPath: '.status.availableIPv4' },
+      { name: 'Allocated-V6', type: 'integer', jsonPath: '.status.allocatedIPv6' },
+      { name: 'Available-V6', type: 'integer', jsonPath: '.status.availableIPv6' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+  });
+  addStatus(out, status);
+  return out;
+}
+
+function addStatus(out: Schema, status: Schema): void {
+  const versions = (out.spec as { versions: Array<{ schema: { openAPIV3Schema: { properties: Schema } } }> }).versions;
+  for (const v of versions) v.schema.openAPIV3Schema.properties.status = status;
+}
+
+export function lbNodeAgentCRD(): Schema {
+  const spec: Schema = {
+    type: 'object',
+    description: 'How the node agent places addresses on nodes.',
+    properties: {
+      local: {
+        type: 'object',
+        properties: {
+          localint: str(253, 'LAN interface for local addresses: "default" (the interface of the lowest-metric default route, per family) or a regular expression matched against interface names.', { default: 'default' }),
+          extlbint: str(15, 'Interface that carries virtual addresses; created if missing and never deleted.',
+            { default: 'kube-lb0', pattern: '^[A-Za-z0-9_.-]{1,15}$' }),
+          sendgarp: { type: 'boolean', default: false, description: 'Send gratuitous ARP (IPv4) and unsolicited neighbour advertisements (IPv6) when a node takes over a local address.' },
+        },
+      },
+    },
+  };
+  return crd('LBNodeAgent', 'lbnodeagents', ['lbna', 'lbnas'], spec, {
+    additionalPrinterColumns: [
+      { name: 'Local-Interface', type: 'string', jsonPath: '.spec.local.localint' },
+      { name: 'Virtual-Interface', type: 'string', jsonPath: '.spec.local.extlbint' },
+      { name: 'GARP', type: 'boolean', jsonPath: '.spec.local.sendgarp' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+  });
+}
+
+/** Every CRD of the project, keyed by the file name under crds/. */
+export function allCRDs(): Record<string, Schema> {
+  return { 'servicegroup.yaml': serviceGroupCRD(), 'lbnodeagent.yaml': lbNodeAgentCRD() };
+}

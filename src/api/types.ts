@@ -1,0 +1,43 @@
+// TypeScript shapes of the purelb.io/v1 kinds (wire field names, exactly as PureLB v1).
+import type { KubernetesObject } from '@kubernetes/client-node';
+
+export interface AddressPoolSpec {
+  pool: string;
+  subnet: string;
+  aggregation?: string;
+}
+
+export interface ServiceGroupLocalSpec {
+  subnet?: string;
+  pool?: string;
+  aggregation?: string;
+  v4pool?: AddressPoolSpec;
+  v6pool?: AddressPoolSpec;
+  v4pools?: AddressPoolSpec[];
+  v6pools?: AddressPoolSpec[];
+}
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+  observedGeneration?: number;
+}
+
+export interface ServiceGroup extends KubernetesObject {
+  spec?: { local?: ServiceGroupLocalSpec; netbox?: { url?: string; tenant?: string; aggregation?: string } };
+  status?: {
+    observedGeneration?: number;
+    allocatedIPv4?: number;
+    allocatedIPv6?: number;
+    availableIPv4?: number;
+    availableIPv6?: number;
+    conditions?: Condition[];
+  };
+}
+
+export interface LBNodeAgent extends KubernetesObject {
+  spec?: { local?: { localint?: string; extlbint?: string; sendgarp?: boolean } };
+}

@@ -1,0 +1,37 @@
+// The `purelb` command: one binary, one subcommand per component or tool.
+
+export interface Command {
+  summary: string;
+  /** Returns the process exit code. */
+  run(argv: string[]): Promise<number>;
+}
+
+/** Subcommands register here as their components land; each loads lazily. */
+const commands: Record<string, () => Promise<Command>> = {
+};
+
+
+async function usage(): Promise<string> {
+  const loaded = await Promise.all(Object.entries(commands).map(async ([name, load]) => [name, (await load()).summary]));
+  const width = Math.max(0, ...loaded.map(([name]) => name!.length));
+  return [
+    'Usage: purelb <command> [options]    (purelb <command> --help for its options)',
+    '',
+    'Commands:',
+    ...loaded.map(([name, text]) => `  ${name!.padEnd(width)}  ${text}`),
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(await usage());
+    return 0;
+  }
+  const load = commands[name];
+  if (!load) {
+    console.error(`purelb: unknown command "${name}"\n\n${await usage()}`);
+    return 2;
+  }
+  return (await load()).run(rest);
+}

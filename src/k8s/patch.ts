@@ -1,0 +1,18 @@
+// Patch helpers. client-node defaults patch Content-Type to json-patch; we always send merge patches
+// (annotations, status) so we never overwrite fields other writers own.
+import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Service } from '@kubernetes/client-node';
+
+export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** Sets (string) or removes (null) annotations of a Service by merge patch. */
+export function patchServiceAnnotations(core: CoreV1Api, namespace: string, name: string,
+  annotations: Record<string, string | null>): Promise<V1Service> {
+  return core.patchNamespacedService({ name, namespace, body: { metadata: { annotations } } }, mergePatch);
+}
+
+/** Replaces status.loadBalancer.ingress (a merge patch replaces lists whole). */
+export function patchServiceIngress(core: CoreV1Api, namespace: string, name: string,
+  ips: string[]): Promise<V1Service> {
+  return core.patchNamespacedServiceStatus(
+    { name, namespace, body: { status: { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } } } }, mergePatch);
+}

@@ -1,0 +1,105 @@
+// Child processes owned by a run: started with their pid recorded in the run's state file, stopped by
+// pid (TERM, then KILL), and reaped by a later run if the owner died without cleaning up.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface OwnedProcess {
+  name: string;
+  pid: number;
+  /** argv[0] as started; used to make sure a recorded pid was not reused by another program. */
+  exe: string;
+}
+
+export interface RunState {
+  ownerPid: number;
+  processes: OwnedProcess[];
+}
+
+const stateFile = (dir: string) => join(dir, 'state.json');
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function cmdlineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+export function readState(dir: string): RunState {
+  return existsSync(stateFile(dir))
+    ? (JSON.parse(readFileSync(stateFile(dir), 'utf8')) as RunState)
+    : { ownerPid: process.pid, processes: [] };
+}
+
+function writeState(dir: string, state: RunState): void {
+  writeFileSync(stateFile(dir), JSON.stringify(state, null, 2));
+}
+
+/** Spawns `exe args` with stdout+stderr appended to `<dir>/<name>.log` and records its pid. */
+export function startOwned(dir: string, name: string, exe: string, args: string[],
+  env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  const log = openSync(join(dir, `${name}.log`), 'a');
+  const child = spawn(exe, args, { stdio: ['ignore', log, log], env });
+  if (child.pid === undefined) throw new Error(`could not start ${name} (${exe})`);
+  const state = readState(dir);
+  state.ownerPid = process.pid;
+  state.processes.push({ name, pid: child.pid, exe });
+  writeState(dir, state);
+  return child;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function signalIfOurs(p: OwnedProcess, signal: NodeJS.Signals): boolean {
+  if (!isAlive(p.pid) || cmdlineOf(p.pid) !== p.exe) return false;
+  try {
+    process.kill(p.pid, signal);
+  } catch {
+    return false;
+  }
+  return true;
+}
+
+/** Stops every recorded process of the run (reverse start order) and removes the state dir. */
+export async function stopRun(dir: string, graceMs = 5000): Promise<void> {
+  const { processes } = readState(dir);
+  for (const p of [...processes].reverse()) signalIfOurs(p, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (processes.some((p) => isAlive(p.pid) && cmdlineOf(p.pid) === p.exe) && Date.now() < deadline) {
+    await sleep(50);
+  }
+  for (const p of processes) signalIfOurs(p, 'SIGKILL');
+  while (processes.some((p) => isAlive(p.pid) && cmdlineOf(p.pid) === p.exe)) await sleep(20);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Synchronous last-resort cleanup for process 'exit' handlers (no awaiting possible there). */
+export function killRunSync(dir: string): void {
+  for (const p of readState(dir).processes) signalIfOurs(p, 'SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Removes the runs under tmpdir with this prefix whose owner process is gone. */
+export async function reapStaleRuns(prefix: string): Promise<string[]> {
+  const reaped: string[] = [];
+  for (const entry of readdirSync(tmpdir())) {
+    if (!entry.startsWith(prefix)) continue;
+    const dir = join(tmpdir(), entry);
+    if (!existsSync(stateFile(dir))) continue;
+    if (isAlive(readState(dir).ownerPid)) continue;
+    await stopRun(dir, 1000);
+    reaped.push(dir);
+  }
+  return reaped;
+}
