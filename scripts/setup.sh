@@ -51,8 +51,8 @@ echo "$gov"
 
 VERSION="$(cat test/k8s-bin/VERSION)"
 BIN_DIR="${PURELB_K8S_BIN_DIR:-$HOME/.cache/purelb/k8s/$VERSION/bin}"
-step 4 "kube-apiserver + etcd $VERSION in $BIN_DIR"
-if [[ -x "$BIN_DIR/kube-apiserver" && -x "$BIN_DIR/etcd" ]]; then
+step 4 "kube-apiserver + etcd + kubectl $VERSION in $BIN_DIR"
+if [[ -x "$BIN_DIR/kube-apiserver" && -x "$BIN_DIR/etcd" && -x "$BIN_DIR/kubectl" ]]; then
   echo "cached"
 else
   echo "building from the Go module proxy (cold: about 5-10 min on 2 cores; cached afterwards)"
@@ -64,10 +64,11 @@ else
   # stamp the version like the release build does (kubectl and /version then report v1.x.y, not v0.0.0-master)
   ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1"
   ldflags+=" -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
-  (cd test/k8s-bin && go build -trimpath -ldflags="$ldflags" -o "$tmp/" ./kube-apiserver ./etcd) \
-    || die "go build of kube-apiserver/etcd failed (see the messages above)"
+  ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=$k8s_version -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+  (cd test/k8s-bin && go build -trimpath -ldflags="$ldflags" -o "$tmp/" ./kube-apiserver ./etcd ./kubectl) \
+    || die "go build of kube-apiserver/etcd/kubectl failed (see the messages above)"
   mkdir -p "$BIN_DIR"
-  mv "$tmp/kube-apiserver" "$tmp/etcd" "$BIN_DIR/"
+  mv "$tmp/kube-apiserver" "$tmp/etcd" "$tmp/kubectl" "$BIN_DIR/"
   echo "built in $((SECONDS - start)) s"
 fi
 "$BIN_DIR/kube-apiserver" --version
