@@ -2,12 +2,14 @@
 // (scripts/gen-crds.ts) and a unit test fails when the committed files drift from this source.
 // CEL rules check at admission what they can; src/api/validate-*.ts checks everything (overlaps etc.).
 
-type Schema = Record<string, unknown>;
+import { routerConfigCRD } from './crd-routerconfig.ts';
+
+export type Schema = Record<string, unknown>;
 
 export const GROUP = 'purelb.io';
 export const VERSION = 'v1';
 
-const str = (maxLength: number, description: string, extra: Schema = {}): Schema =>
+export const str = (maxLength: number, description: string, extra: Schema = {}): Schema =>
   ({ type: 'string', maxLength, description, ...extra });
 
 export const AGGREGATION_PATTERN = '^(default|/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))$';
@@ -61,9 +63,9 @@ const conditions: Schema = {
   },
 };
 
-const int64 = (description: string): Schema => ({ type: 'integer', format: 'int64', description });
+export const int64 = (description: string): Schema => ({ type: 'integer', format: 'int64', description });
 
-function crd(kind: string, plural: string, shortNames: string[], spec: Schema, extra: Schema): Schema {
+export function crd(kind: string, plural: string, shortNames: string[], spec: Schema, extra: Schema): Schema {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
@@ -143,7 +145,7 @@ export function serviceGroupCRD(): Schema {
   return out;
 }
 
-function addStatus(out: Schema, status: Schema): void {
+export function addStatus(out: Schema, status: Schema): void {
   const versions = (out.spec as { versions: Array<{ schema: { openAPIV3Schema: { properties: Schema } } }> }).versions;
   for (const v of versions) v.schema.openAPIV3Schema.properties.status = status;
 }
@@ -176,5 +178,5 @@ export function lbNodeAgentCRD(): Schema {
 
 /** Every CRD of the project, keyed by the file name under crds/. */
 export function allCRDs(): Record<string, Schema> {
-  return { 'servicegroup.yaml': serviceGroupCRD(), 'lbnodeagent.yaml': lbNodeAgentCRD() };
+  return { 'servicegroup.yaml': serviceGroupCRD(), 'lbnodeagent.yaml': lbNodeAgentCRD(), 'routerconfig.yaml': routerConfigCRD() };
 }

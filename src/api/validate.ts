@@ -1,10 +1,12 @@
 // One entry point for every purelb.io/v1 kind: the CLI (`purelb validate`), controllers and tests call
 // validateObject; each kind's validator lives in its own module and registers one line below.
+import { validateRouterConfig } from './validate-routerconfig.ts';
 import { describeObject, type Problem } from './validation.ts';
 
 type Validator = (obj: unknown) => Problem[];
 
 const validators: Record<string, Validator> = {
+  RouterConfig: validateRouterConfig,
 };
 
 export const validatedKinds = (): string[] => Object.keys(validators);

@@ -40,7 +40,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 }
 
 /** Applies crds/*.yaml (create or replace) and waits until each is Established. */
-export async function applyCRDs(kc: KubeConfig, files = ['servicegroup.yaml', 'lbnodeagent.yaml']): Promise<void> {
+export async function applyCRDs(kc: KubeConfig, files = ['servicegroup.yaml', 'lbnodeagent.yaml', 'routerconfig.yaml']): Promise<void> {
   const api = kc.makeApiClient(ApiextensionsV1Api);
   for (const file of files) {
     // loadAllYaml maps wire names (x-kubernetes-validations) to the typed model the client serialises from
