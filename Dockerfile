@@ -1,0 +1,38 @@
+# Images of purelb-ts: the allocator and the node agent, from one build context (the repository root).
+#   docker build --target allocator -t purelb-ts-allocator:0.1.0 .
+#   docker build --target agent     -t purelb-ts-agent:0.1.0 .
+# Node 24 on Debian 12 (bookworm), the release whose bird2/frr/gobgpd the project is tested with.
+# This file was not built on the development machine (it has no container engine); see docs/install.md.
+
+FROM node:24-bookworm-slim AS app
+WORKDIR /app
+COPY package.json package-lock.json ./
+# production dependencies only (no jest, no typescript, no pinned "node" package: the image has Node 24)
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# Node 24 runs the TypeScript sources directly (type stripping): no build step
+COPY bin ./bin
+COPY src ./src
+COPY templates ./templates
+COPY crds ./crds
+
+# IPAM only: no network tools, runs as nobody.
+FROM app AS allocator
+USER 65534:65534
+ENTRYPOINT ["node", "/app/bin/purelb.js"]
+
+# GoBGP's .proto files, loaded at run time from the path Debian installs them to (never vendored).
+FROM debian:bookworm-slim AS gobgp-protos
+RUN apt-get update && apt-get install -y --no-install-recommends golang-github-osrg-gobgp-dev \
+ && rm -rf /var/lib/apt/lists/*
+
+# Node agent: iproute2 (ip -json / ip -batch), arping + ndisc6 (GARP, unsolicited NA), the routing
+# daemons' own checkers and clients (bird -p, vtysh --dryrun, frr-reload.py), and gobgpd for the
+# GoBGP sidecar, which runs from this same image. The DaemonSet runs it as root with only
+# NET_ADMIN + NET_RAW; the image default stays non-root.
+FROM app AS agent
+RUN apt-get update && apt-get install -y --no-install-recommends \
+      iproute2 iputils-arping ndisc6 bird2 frr frr-pythontools gobgpd \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=gobgp-protos /usr/share/gocode/src/github.com/osrg/gobgp/api/ /usr/share/gocode/src/github.com/osrg/gobgp/api/
+USER 65534:65534
+ENTRYPOINT ["node", "/app/bin/purelb.js"]

@@ -1,0 +1,46 @@
+// Helpers for the deploy/ tests: the kubectl built by scripts/setup.sh (kustomize included), the list of
+// kustomizations under deploy/, and rendering one into plain objects.
+import { execFile } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { loadAll } from 'js-yaml';
+import { clusterBinaries, repoRoot } from '../../src/lab/cluster/binaries.ts';
+
+export interface Run { code: number; stdout: string; stderr: string }
+
+export interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [field: string]: unknown;
+}
+
+/** Runs kubectl (never throws on a non-zero exit: tests assert on the code and the messages). */
+export function kubectl(args: string[], opts: { kubeconfig?: string; input?: string } = {}): Promise<Run> {
+  const env = { ...process.env, KUBECONFIG: opts.kubeconfig ?? '/dev/null' };
+  return new Promise((resolve) => {
+    const child = execFile(clusterBinaries().kubectl, args, { cwd: repoRoot, env, maxBuffer: 32 << 20 },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
+  });
+}
+
+/** Every directory under deploy/ holding a kustomization.yaml, relative to the repository root. */
+export function kustomizations(dir = join(repoRoot, 'deploy')): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir).sort()) {
+    const path = join(dir, entry);
+    if (entry === 'kustomization.yaml') out.push(relative(repoRoot, dir));
+    else if (statSync(path).isDirectory()) out.push(...kustomizations(path));
+  }
+  return out;
+}
+
+export async function kustomize(dir: string): Promise<K8sObject[]> {
+  const run = await kubectl(['kustomize', dir]);
+  if (run.code !== 0) throw new Error(`kubectl kustomize ${dir} failed: ${run.stderr}`);
+  return (loadAll(run.stdout) as K8sObject[]).filter(Boolean);
+}
+
+export const objectId = (o: K8sObject): string =>
+  `${o.kind}/${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
