@@ -1,7 +1,8 @@
 // Helpers for the deploy/ tests: the kubectl built by scripts/setup.sh (kustomize included), the list of
 // kustomizations under deploy/, and rendering one into plain objects.
 import { execFile } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { loadAll } from 'js-yaml';
 import { clusterBinaries, repoRoot } from '../../src/lab/cluster/binaries.ts';
@@ -40,6 +41,22 @@ export async function kustomize(dir: string): Promise<K8sObject[]> {
   const run = await kubectl(['kustomize', dir]);
   if (run.code !== 0) throw new Error(`kubectl kustomize ${dir} failed: ${run.stderr}`);
   return (loadAll(run.stdout) as K8sObject[]).filter(Boolean);
+}
+
+/**
+ * Renders a kustomization into another namespace with a name suffix (through a throw-away overlay), so a
+ * test installs the real manifests, cluster-scoped RBAC included, without colliding with other tests.
+ */
+export async function kustomizeInto(dir: string, namespace: string, nameSuffix: string): Promise<K8sObject[]> {
+  const tmp = mkdtempSync(join(tmpdir(), 'purelb-kustomize-'));
+  try {
+    writeFileSync(join(tmp, 'kustomization.yaml'), JSON.stringify({
+      namespace, nameSuffix, resources: [relative(tmp, join(repoRoot, dir))],
+    }));
+    return await kustomize(tmp);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 export const objectId = (o: K8sObject): string =>

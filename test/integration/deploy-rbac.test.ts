@@ -1,0 +1,129 @@
+// deploy/ RBAC on the real apiserver: the base is rendered into a fresh namespace (with a name suffix for
+// its cluster-scoped roles) and its RBAC objects are created. Then, for the allocator and agent accounts:
+// every granted rule is effective through its binding (SubjectAccessReview), namespaced rules do not leak
+// into other namespaces, and the dangerous extras are refused, also on real calls with minted tokens.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import {
+  AuthorizationV1Api, CoreV1Api, KubernetesObjectApi, type KubeConfig, type V1PolicyRule,
+} from '@kubernetes/client-node';
+import { kustomizeInto, type K8sObject } from '../harness/deploy.ts';
+import { adminKubeConfig, freshNamespace, serviceAccountKubeConfig } from '../harness/kube.ts';
+
+const RBAC_KINDS = ['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'];
+let kc: KubeConfig;
+let ns: string;
+let other: string;
+let rbac: K8sObject[] = [];
+const suffix = `-${Math.random().toString(36).slice(2, 8)}`;
+
+beforeAll(async () => {
+  kc = adminKubeConfig();
+  ns = await freshNamespace(kc, 'deploy-rbac');
+  other = await freshNamespace(kc, 'deploy-rbac-other');
+  rbac = (await kustomizeInto('deploy/purelb/base', ns, suffix)).filter((o) => RBAC_KINDS.includes(o.kind));
+  const api = KubernetesObjectApi.makeApiClient(kc);
+  for (const o of rbac) await api.create(o);
+});
+
+afterAll(async () => {
+  const api = KubernetesObjectApi.makeApiClient(kc);
+  for (const o of rbac.filter((x) => x.kind.startsWith('Cluster'))) await api.delete(o).catch(() => undefined);
+});
+
+interface Check { verb: string; group: string; resource: string; namespace?: string }
+
+const rulesOf = (kind: 'Role' | 'ClusterRole', component: string): V1PolicyRule[] =>
+  (rbac.find((o) => o.kind === kind && o.metadata.name === `purelb:${component}${suffix}`)?.rules as V1PolicyRule[] | undefined) ?? [];
+
+/** Every (verb, group, resource) a rule list grants, in the given namespace ('' = cluster-wide). */
+function expand(rules: V1PolicyRule[], namespace: string): Check[] {
+  return rules.flatMap((r) => r.apiGroups!.flatMap((group) => r.resources!.flatMap((resource) =>
+    r.verbs.map((verb) => ({ verb, group, resource, namespace })))));
+}
+
+async function allowed(sa: string, c: Check): Promise<boolean> {
+  const [resource, subresource] = c.resource.split('/');
+  const review = await kc.makeApiClient(AuthorizationV1Api).createSubjectAccessReview({
+    body: {
+      spec: {
+        user: `system:serviceaccount:${ns}:${sa}`,
+        groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'],
+        resourceAttributes: { verb: c.verb, group: c.group, resource, subresource, namespace: c.namespace || undefined },
+      },
+    },
+  });
+  return review.status?.allowed === true;
+}
+
+const fmt = (c: Check) => `${c.verb} ${c.group ? `${c.group}/` : ''}${c.resource}${c.namespace ? ` in ${c.namespace}` : ''}`;
+
+// Dangerous or unneeded permissions that must stay refused (the issue names secrets list and services delete).
+const forbidden: Record<string, Array<Omit<Check, 'namespace'> & { scope: 'cluster' | 'install' }>> = {
+  allocator: [
+    { verb: 'list', group: '', resource: 'secrets', scope: 'cluster' },
+    { verb: 'get', group: '', resource: 'secrets', scope: 'install' },
+    { verb: 'delete', group: '', resource: 'services', scope: 'cluster' },
+    { verb: 'update', group: '', resource: 'services', scope: 'cluster' },
+    { verb: 'create', group: '', resource: 'services', scope: 'cluster' },
+    { verb: 'patch', group: '', resource: 'nodes', scope: 'cluster' },
+    { verb: 'list', group: '', resource: 'pods', scope: 'cluster' },
+    { verb: 'create', group: 'purelb.io', resource: 'servicegroups', scope: 'install' },
+    { verb: 'delete', group: 'purelb.io', resource: 'servicegroups', scope: 'install' },
+    { verb: 'patch', group: 'purelb.io', resource: 'servicegroups', scope: 'install' },
+    { verb: 'delete', group: 'coordination.k8s.io', resource: 'leases', scope: 'install' },
+    { verb: 'list', group: 'discovery.k8s.io', resource: 'endpointslices', scope: 'cluster' },
+    { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'rolebindings', scope: 'install' },
+  ],
+  lbnodeagent: [
+    { verb: 'list', group: '', resource: 'secrets', scope: 'cluster' },
+    { verb: 'list', group: '', resource: 'secrets', scope: 'install' },
+    { verb: 'delete', group: '', resource: 'services', scope: 'cluster' },
+    { verb: 'update', group: '', resource: 'services', scope: 'cluster' },
+    { verb: 'patch', group: '', resource: 'services/status', scope: 'cluster' },
+    { verb: 'patch', group: '', resource: 'nodes', scope: 'cluster' },
+    { verb: 'list', group: '', resource: 'pods', scope: 'cluster' },
+    { verb: 'create', group: '', resource: 'pods/exec', scope: 'install' },
+    { verb: 'patch', group: 'purelb.io', resource: 'servicegroups/status', scope: 'install' },
+    { verb: 'patch', group: 'purelb.io', resource: 'lbnodeagents', scope: 'install' },
+    { verb: 'update', group: 'purelb.io', resource: 'routerconfigs', scope: 'install' },
+    { verb: 'create', group: 'discovery.k8s.io', resource: 'endpointslices', scope: 'cluster' },
+  ],
+};
+
+describe.each(['allocator', 'lbnodeagent'])('%s service account', (component) => {
+  const sa = () => `${component}${suffix}`;
+
+  test('every ClusterRole rule is effective cluster-wide and every Role rule in the install namespace', async () => {
+    const checks = [...expand(rulesOf('ClusterRole', component), ''), ...expand(rulesOf('Role', component), ns)];
+    expect(checks.length).toBeGreaterThan(3);
+    const denied = [];
+    for (const c of checks) if (!(await allowed(sa(), c))) denied.push(fmt(c));
+    expect(denied).toEqual([]);
+  });
+
+  test('Role rules do not reach into any other namespace', async () => {
+    const checks = expand(rulesOf('Role', component), other);
+    expect(checks.length).toBeGreaterThan(0);
+    const granted = [];
+    for (const c of checks) if (await allowed(sa(), c)) granted.push(fmt(c));
+    expect(granted).toEqual([]);
+  });
+
+  test('the forbidden extras are refused', async () => {
+    const granted = [];
+    for (const f of forbidden[component]!) {
+      const c = { ...f, namespace: f.scope === 'install' ? ns : '' };
+      if (await allowed(sa(), c)) granted.push(fmt(c));
+    }
+    expect(granted).toEqual([]);
+  });
+
+  test('real calls with its own token: secrets list and services delete get 403, its own reads work', async () => {
+    const core = (await serviceAccountKubeConfig(kc, ns, sa())).makeApiClient(CoreV1Api);
+    await expect(core.listSecretForAllNamespaces()).rejects.toMatchObject({ code: 403 });
+    await expect(core.listNamespacedSecret({ namespace: ns })).rejects.toMatchObject({ code: 403 });
+    await expect(core.deleteNamespacedService({ name: 'kubernetes', namespace: 'default' })).rejects.toMatchObject({ code: 403 });
+    // the same token is accepted for what the component needs, so the 403s above are RBAC, not a bad token
+    await expect(core.listServiceForAllNamespaces()).resolves.toBeDefined();
+  });
+});
