@@ -1,0 +1,184 @@
+// Allocation policy (pure): given what a Service asks for and what it holds, decide per family what to
+// keep, what to add and what to release. An address a Service holds is kept while it still satisfies
+// the request (same pinned address, or allocated from the requested group), so restarts and pool edits
+// move nothing; only a changed request replaces an address, and only when the new one can be had.
+import { formatIP, parseIP, type Family, type IP } from '../api/ip.ts';
+import type { AllocationRequest } from './request.ts';
+import type { AllocationState, Held, Holder } from './state.ts';
+
+export type FailureReason = 'invalid-request' | 'unknown-group' | 'no-pool-for-family' | 'exhausted'
+  | 'outside-pools' | 'in-use' | 'port-conflict' | 'sharing-conflict' | 'family-mismatch';
+
+export interface PlanOk {
+  ok: true;
+  keep: Held[];
+  add: Held[];
+  release: Held[];
+  warnings: string[];
+}
+
+export interface PlanFailed {
+  ok: false;
+  reason: FailureReason;
+  message: string;
+  warnings: string[];
+}
+
+export type Plan = PlanOk | PlanFailed;
+
+class Refused extends Error {
+  readonly reason: FailureReason;
+  constructor(reason: FailureReason, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+export const holderOf = (req: AllocationRequest): Holder =>
+  ({ service: req.service, ports: req.ports, ...(req.sharingKey ? { sharingKey: req.sharingKey } : {}) });
+
+const familyName = (f: Family) => `IPv${f}`;
+
+interface Wanted {
+  families: Family[];
+  /** PreferDualStack: a family that cannot be had is dropped (with a warning) as long as one is had. */
+  optional: boolean;
+}
+
+function wantedFamilies(req: AllocationRequest, state: AllocationState): Wanted {
+  if (req.pinned.length) {
+    const by = req.pinnedBy!;
+    for (const ip of req.pinned) {
+      if (req.families.length && !req.families.includes(ip.family)) {
+        throw new Refused('family-mismatch', `${by} gives ${formatIP(ip)} (${familyName(ip.family)}) but spec.ipFamilies is [${req.families.map(familyName).join(', ')}]; set ipFamilyPolicy PreferDualStack or RequireDualStack, or remove the address`);
+      }
+    }
+    const missing = req.families.filter((f) => !req.pinned.some((ip) => ip.family === f));
+    if (req.policy === 'RequireDualStack' && missing.length) {
+      throw new Refused('family-mismatch', `ipFamilyPolicy RequireDualStack needs one address per family but ${by} has no ${missing.map(familyName).join(' or ')} address; add one`);
+    }
+    const order = (ip: IP) => (req.families.indexOf(ip.family) + 3) % 3;
+    return { families: [...req.pinned].sort((a, b) => order(a) - order(b)).map((ip) => ip.family), optional: false };
+  }
+  const available = state.pools.families(req.group);
+  const declared = req.families.length ? req.families
+    : req.policy === 'RequireDualStack' ? [4, 6] as Family[] : [available[0] ?? 4];
+  if (req.policy === 'SingleStack') return { families: declared.slice(0, 1), optional: false };
+  return { families: declared, optional: req.policy === 'PreferDualStack' };
+}
+
+function groupGone(req: AllocationRequest): Refused {
+  return new Refused('unknown-group', req.groupAnnotated
+    ? `purelb.io/service-group names ServiceGroup "${req.group}", which does not exist (or never was valid); create it or fix the annotation`
+    : `no ServiceGroup named "${req.group}" exists (Services without purelb.io/service-group use it); create it or set purelb.io/service-group`);
+}
+
+/** The address a Service's sharing key is bound to in a family, as held by another Service. */
+function sharedWithOthers(req: AllocationRequest, state: AllocationState, family: Family): { ip: IP; group: string } | undefined {
+  if (!req.sharingKey) return undefined;
+  const text = state.sharedAddress(req.sharingKey, family, req.service);
+  if (!text) return undefined;
+  const ip = parseIP(text)!;
+  const other = state.holdersOf(ip).find((h) => h.service !== req.service)!;
+  return { ip, group: state.held(other.service).find((h) => h.text === text)!.group };
+}
+
+function checkShare(state: AllocationState, ip: IP, holder: Holder): void {
+  const refusal = state.refusal(ip, holder);
+  if (refusal) throw new Refused(refusal.reason, refusal.message);
+}
+
+/** A new address in `family` for a request that pins one. */
+function pinnedAddress(req: AllocationRequest, state: AllocationState, family: Family, warnings: string[]): Held {
+  const ip = req.pinned.find((p) => p.family === family)!;
+  const text = formatIP(ip);
+  const range = state.pools.locate(ip);
+  if (!range) {
+    throw new Refused('outside-pools', `${req.pinnedBy} asks for ${text}, which is in no ServiceGroup pool; pick an address inside a pool or add a pool that contains it`);
+  }
+  checkShare(state, ip, holderOf(req));
+  const bound = sharedWithOthers(req, state, family);
+  if (bound && formatIP(bound.ip) !== text) {
+    throw new Refused('sharing-conflict', `sharing key "${req.sharingKey}" is bound to ${formatIP(bound.ip)}, not ${text}; pin ${formatIP(bound.ip)} or use another key`);
+  }
+  if (req.groupAnnotated && range.group !== req.group) {
+    warnings.push(`purelb.io/service-group "${req.group}" is ignored: ${req.pinnedBy} pins ${text}, which is in ServiceGroup ${range.group}`);
+  }
+  return { ip, text, group: range.group };
+}
+
+/** A new address in `family` from the requested group, or undefined when the family is exhausted. */
+function groupAddress(req: AllocationRequest, state: AllocationState, family: Family): Held | undefined {
+  if (!state.pools.has(req.group)) throw groupGone(req);
+  const bound = sharedWithOthers(req, state, family);
+  if (bound) {
+    const text = formatIP(bound.ip);
+    if (bound.group !== req.group) {
+      throw new Refused('sharing-conflict', `sharing key "${req.sharingKey}" is bound to ${text} from ServiceGroup ${bound.group}, not ${req.group}; Services sharing an address must use one group`);
+    }
+    checkShare(state, bound.ip, holderOf(req));
+    return { ip: bound.ip, text, group: req.group };
+  }
+  const ip = state.pools.lowestFree(req.group, family);
+  return ip && { ip, text: formatIP(ip), group: req.group };
+}
+
+export function planAllocation(req: AllocationRequest, state: AllocationState): Plan {
+  const warnings: string[] = [];
+  try {
+    if (req.problems.length) throw new Refused('invalid-request', req.problems.join('; '));
+    const wanted = wantedFamilies(req, state);
+    const current = state.held(req.service);
+    const keep: Held[] = [];
+    const add: Held[] = [];
+    const dropped: Family[] = [];
+    for (const family of wanted.families) {
+      const cur = current.find((h) => h.ip.family === family);
+      const satisfied = cur && (req.pinned.length ? req.pinned.some((p) => formatIP(p) === cur.text) : cur.group === req.group);
+      if (satisfied) {
+        keep.push(cur);
+        if (!state.pools.locate(cur.ip)) {
+          warnings.push(`${cur.text} is outside every pool (a ServiceGroup was edited or deleted); it stays assigned until the Service is deleted or its request changes`);
+        }
+        continue;
+      }
+      if (req.pinned.length) {
+        add.push(pinnedAddress(req, state, family, warnings));
+        continue;
+      }
+      const hasFamily = state.pools.families(req.group).includes(family);
+      const next = hasFamily ? groupAddress(req, state, family) : undefined;
+      if (next) {
+        add.push(next);
+        continue;
+      }
+      if (!state.pools.has(req.group)) throw groupGone(req);
+      const why = hasFamily
+        ? `ServiceGroup ${req.group} has no free ${familyName(family)} address`
+        : `ServiceGroup ${req.group} has no ${familyName(family)} pool`;
+      if (!wanted.optional) {
+        throw new Refused(hasFamily ? 'exhausted' : 'no-pool-for-family',
+          `${why}; ${hasFamily ? 'release an address or add a pool' : `add v${family}pools to it or change spec.ipFamilyPolicy`}`);
+      }
+      dropped.push(family);
+      warnings.push(`PreferDualStack: ${why}; assigned ${wanted.families.filter((f) => f !== family).map(familyName).join(', ')} only`);
+    }
+    if (keep.length + add.length === 0) {
+      throw new Refused(dropped.length ? 'exhausted' : 'no-pool-for-family', `nothing to assign: ${warnings.join('; ')}`);
+    }
+    const release = current.filter((h) => !keep.includes(h));
+    return { ok: true, keep, add, release, warnings };
+  } catch (err) {
+    if (!(err instanceof Refused)) throw err;
+    return { ok: false, reason: err.reason, message: err.message, warnings };
+  }
+}
+
+/** Commits an ok plan to the state; returns the addresses nobody holds any more. */
+export function applyPlan(req: AllocationRequest, plan: PlanOk, state: AllocationState): Held[] {
+  const freed = plan.release.filter((h) => state.releaseAddress(req.service, h.text));
+  const holder = holderOf(req);
+  state.updateHolder(holder);
+  for (const h of plan.add) state.hold(holder, h);
+  return freed;
+}
