@@ -1,0 +1,21 @@
+// Runs a daemon tool (bird, birdc, vtysh, frr-reload.py) and returns its exit code and output instead
+// of throwing, because a non-zero exit is an expected answer (a rejected config), not a crash.
+import { execFile } from 'node:child_process';
+
+export interface ToolResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runTool(cmd: string, args: string[], timeoutMs = 30_000): Promise<ToolResult> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) || (err && code === -1 ? err.message : '') });
+    });
+  });
+}
+
+/** The most useful line of a tool's complaint, for status and events. */
+export const toolError = (r: ToolResult) => (r.stderr.trim() || r.stdout.trim() || `exit code ${r.code}`).slice(0, 2000);

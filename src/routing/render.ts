@@ -1,0 +1,156 @@
+// Renders the BIRD or FRR configuration of one node from a validated RouterConfig (pure: no I/O besides
+// reading the templates once). Handlebars runs with noEscape (daemon configs are not HTML) and strict
+// (a missing field throws); every value was validated by src/api/validate-routerconfig.ts and is
+// additionally passed through a quoting helper that refuses anything that could end a statement.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Handlebars from 'handlebars';
+import { parseIP } from '../api/ip.ts';
+import { INTERFACE_PATTERN, PASSWORD_PATTERN, type BgpPeer, type RouterConfigSpec } from '../api/validate-routerconfig.ts';
+
+export interface NodeRoutingInput {
+  config: RouterConfigSpec;
+  nodeName: string;
+  /** The node's primary address (downward API status.hostIP): default router id and BGP source. */
+  nodeIP: string;
+  /** Interface that holds the virtual addresses. */
+  kubeInterface: string;
+  /** Peer address -> TCP-MD5 password, resolved from passwordSecretRef by the controller. */
+  passwords: Record<string, string>;
+}
+
+export class RenderError extends Error {}
+
+const templateDir = new URL('../../templates/', import.meta.url);
+
+const hb = Handlebars.create();
+/** BIRD string literal: quotes and backslashes escaped; control characters refused. */
+hb.registerHelper('birdstr', (v: unknown) => {
+  const s = String(v);
+  if (/[\x00-\x1f\x7f]/.test(s)) throw new RenderError(`refusing to render control characters in ${JSON.stringify(s)}`);
+  return `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+});
+/** One FRR token: FRR has no quoting, so anything with blanks or control characters is refused. */
+hb.registerHelper('frrword', (v: unknown) => {
+  const s = String(v);
+  if (!/^[\x21-\x7e]+$/.test(s)) throw new RenderError(`refusing to render ${JSON.stringify(s)} as one FRR word`);
+  return s;
+});
+/** The rest of an FRR line (descriptions): no line breaks. */
+hb.registerHelper('frrline', (v: unknown) => {
+  const s = String(v);
+  if (/[\x00-\x1f\x7f]/.test(s)) throw new RenderError(`refusing to render control characters in ${JSON.stringify(s)}`);
+  return s;
+});
+
+type Template = (ctx: unknown) => string;
+const cache = new Map<string, Template>();
+function template(name: string): Template {
+  let t = cache.get(name);
+  if (!t) {
+    t = hb.compile(readFileSync(new URL(name, templateDir), 'utf8'), { noEscape: true, strict: true });
+    cache.set(name, t);
+  }
+  return t;
+}
+
+/** The IPv4 router id: spec.bgp.routerID, else the node IP (which then must be IPv4). */
+export function routerID(input: NodeRoutingInput): string {
+  const id = input.config.bgp?.routerID ?? input.nodeIP;
+  if (parseIP(id)?.family !== 4) {
+    throw new RenderError(`node ${input.nodeName} has IP ${input.nodeIP}, which cannot be a router id: set spec.bgp.routerID to an IPv4 address`);
+  }
+  return id;
+}
+
+function checkInput(input: NodeRoutingInput): void {
+  if (!parseIP(input.nodeIP)) throw new RenderError(`node IP ${JSON.stringify(input.nodeIP)} is not an IP address`);
+  if (!new RegExp(INTERFACE_PATTERN).test(input.kubeInterface)) {
+    throw new RenderError(`interface ${JSON.stringify(input.kubeInterface)} is not a valid interface name`);
+  }
+  for (const [peer, pw] of Object.entries(input.passwords)) {
+    if (!PASSWORD_PATTERN.test(pw)) {
+      throw new RenderError(`password for peer ${peer} must be 1..80 printable characters without blanks, quotes, backslashes, "!" or "#"`);
+    }
+  }
+}
+
+interface PeerContext extends BgpPeer {
+  /** BIRD protocol name, unique and safe: peer_1, peer_2 ... */
+  name: string;
+  v4: boolean;
+  customPort: boolean;
+  /** Source address for the session when the node IP has the peer's family. */
+  local?: string;
+  password?: string;
+  multihopTTL?: number;
+}
+
+function peerContexts(input: NodeRoutingInput): PeerContext[] {
+  const nodeFamily = parseIP(input.nodeIP)!.family;
+  return (input.config.bgp?.peers ?? []).map((p, i) => {
+    const password = p.passwordSecretRef ? input.passwords[p.address] : undefined;
+    if (p.passwordSecretRef && password === undefined) {
+      throw new RenderError(`password of peer ${p.address} (Secret ${p.passwordSecretRef.name}, key ${p.passwordSecretRef.key}) is not available`);
+    }
+    if (input.config.daemon === 'bird' && p.multihop !== undefined && p.bfd && p.family !== nodeFamily) {
+      throw new RenderError(`peer ${p.address}: BIRD needs a local address of the peer's family for multihop BFD, but the node IP is ${input.nodeIP}; drop bfd or multihop for this peer`);
+    }
+    return {
+      ...p,
+      name: `peer_${i + 1}`,
+      v4: p.family === 4,
+      customPort: p.port !== 179,
+      ...(p.family === nodeFamily ? { local: input.nodeIP } : {}),
+      ...(password !== undefined ? { password } : {}),
+      ...(p.multihop !== undefined ? { multihopTTL: p.multihop } : {}),
+    };
+  });
+}
+
+export interface RenderedConfig {
+  daemon: 'bird' | 'frr';
+  text: string;
+  /** sha256 of text: what status reports as the applied config. */
+  hash: string;
+}
+
+export const configHash = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
+
+/** The BIRD or FRR configuration for one node; throws RenderError for daemon gobgp or bad inputs. */
+export function renderNodeConfig(input: NodeRoutingInput): RenderedConfig {
+  checkInput(input);
+  const { config } = input;
+  if (config.daemon === 'gobgp') throw new RenderError('daemon gobgp is driven over gRPC and has no config file');
+  const ctx: Record<string, unknown> = {
+    node: input.nodeName,
+    routerID: routerID(input),
+    kubeInterface: input.kubeInterface,
+  };
+  if (config.protocol === 'bgp') {
+    const bgp = config.bgp!;
+    const peers = peerContexts(input);
+    Object.assign(ctx, {
+      localASN: bgp.localASN,
+      peers,
+      v4Peers: peers.filter((p) => p.v4),
+      v6Peers: peers.filter((p) => !p.v4),
+      anyBFD: peers.some((p) => p.bfd),
+      multihopBFD: peers.some((p) => p.bfd && p.multihop !== undefined),
+      anyGracefulRestart: peers.some((p) => p.gracefulRestart),
+      // BIRD community pairs "(65000,100)"; FRR takes "65000:100" as is
+      birdCommunities: bgp.communities.map((c) => `(${c.replace(':', ',')})`),
+      communities: bgp.communities.join(' '),
+      localPref: bgp.localPref ?? false,
+    });
+  } else {
+    const ospf = config.ospf!;
+    Object.assign(ctx, {
+      ...ospf,
+      stub: ospf.mode === 'stub',
+      ptp: ospf.networkType === 'point-to-point',
+    });
+  }
+  const text = template(`${config.daemon}/${config.protocol}.conf.hbs`)(ctx);
+  return { daemon: config.daemon, text, hash: configHash(text) };
+}
