@@ -36,7 +36,9 @@ fi
 step 2 "npm dependencies (pin Node 24 through the 'node' package)"
 command -v npm >/dev/null || die "npm is not installed (apt-get install npm, or any Node >= 18 with npm)"
 if [[ ! -x node_modules/.bin/node || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  npm ci --no-audit --no-fund || die "npm ci failed"
+  # npm install honours package-lock.json; npm ci (npm 11.19) refuses this lock because npm omits the
+  # per-platform optional bindings of unrs-resolver (a jest dependency) from lockfiles it writes.
+  npm install --no-audit --no-fund || die "npm install failed"
 else
   echo "node_modules up to date"
 fi
