@@ -17,6 +17,8 @@ export interface ClusterOptions {
   /** Where to put the state dir (certs, etcd data, logs, kubeconfig); default: a new dir under tmpdir. */
   dir?: string;
   readyTimeoutMs?: number;
+  /** etcd and the apiserver outlive this process (the lab); stop them with stopRun(dir) later. */
+  keepRunning?: boolean;
 }
 
 export interface Cluster {
@@ -88,9 +90,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   };
-  process.once('exit', onExit);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  if (!opts.keepRunning) {
+    process.once('exit', onExit);
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
   try {
     const certs = generateCerts(dir, [host]);
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort(host)];
@@ -101,7 +105,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       '--listen-client-urls', etcdUrl, '--advertise-client-urls', etcdUrl,
       '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
       '--initial-cluster', `default=${peerUrl}`, '--unsafe-no-fsync', '--log-level', 'warn',
-    ]);
+    ], process.env, { detached: opts.keepRunning ?? false });
     const apiserver = startOwned(dir, 'kube-apiserver', bins.apiserver, [
       `--etcd-servers=${etcdUrl}`,
       `--bind-address=${host}`, `--advertise-address=${host}`, `--secure-port=${apiPort}`,
@@ -117,7 +121,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       `--cert-dir=${join(dir, 'apiserver-certs')}`,
       '--enable-priority-and-fairness=false',
       '--v=0',
-    ]);
+    ], process.env, { detached: opts.keepRunning ?? false });
     const server = `https://${host.includes(':') ? `[${host}]` : host}:${apiPort}`;
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, kubeconfigFor(server, certs));

@@ -46,12 +46,21 @@ function writeState(dir: string, state: RunState): void {
   writeFileSync(stateFile(dir), JSON.stringify(state, null, 2));
 }
 
+export interface StartOptions {
+  /** Own session, and this process does not wait for it (the lab's processes outlive `lab up`). */
+  detached?: boolean;
+  /** Run inside this network namespace (`ip netns exec`, which execs `exe`: the pid stays the same). */
+  netns?: string;
+}
+
 /** Spawns `exe args` with stdout+stderr appended to `<dir>/<name>.log` and records its pid. */
 export function startOwned(dir: string, name: string, exe: string, args: string[],
-  env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  env: NodeJS.ProcessEnv = process.env, opts: StartOptions = {}): ChildProcess {
   const log = openSync(join(dir, `${name}.log`), 'a');
-  const child = spawn(exe, args, { stdio: ['ignore', log, log], env });
+  const [cmd, argv] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, exe, ...args]] : [exe, args];
+  const child = spawn(cmd, argv, { stdio: ['ignore', log, log], env, detached: opts.detached ?? false });
   if (child.pid === undefined) throw new Error(`could not start ${name} (${exe})`);
+  if (opts.detached) child.unref();
   const state = readState(dir);
   state.ownerPid = process.pid;
   state.processes.push({ name, pid: child.pid, exe });

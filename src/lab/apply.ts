@@ -1,0 +1,89 @@
+// `kubectl apply` for the lab: server-side apply of plain objects (CRDs, deploy/purelb defaults,
+// samples) with one field manager, and waiting for CRDs to be Established.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ApiextensionsV1Api, KubernetesObjectApi, PatchStrategy, loadAllYaml, type KubeConfig, type KubernetesObject,
+} from '@kubernetes/client-node';
+
+export const FIELD_MANAGER = 'purelb-lab';
+
+/** Every document of every *.yaml file in `dir` (sorted by file name), skipping empty ones. loadAllYaml maps
+ * wire names (x-kubernetes-*) onto the typed models the client serialises from. */
+export function loadYamlDir(dir: string): KubernetesObject[] {
+  return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()
+    .flatMap((f) => loadAllYaml(readFileSync(join(dir, f), 'utf8')) as (KubernetesObject | null)[])
+    .filter((d): d is KubernetesObject => d !== null && typeof d === 'object' && typeof d.kind === 'string');
+}
+
+/** Retries while the apiserver answers 429 (e.g. "storage is (re)initializing" right after a CRD appears). */
+export async function retryBusy<T>(fn: () => Promise<T>, attempts = 40): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as { code?: number }).code !== 429 || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+export async function applyObjects(kc: KubeConfig, objects: KubernetesObject[]): Promise<void> {
+  const api = KubernetesObjectApi.makeApiClient(kc);
+  for (const obj of objects) {
+    try {
+      await retryBusy(() => api.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply));
+    } catch (err) {
+      const m = obj.metadata;
+      throw new Error(`applying ${obj.kind} ${m?.namespace ? `${m.namespace}/` : ''}${m?.name}: ${apiMessage(err)}`);
+    }
+  }
+}
+
+export async function waitEstablished(kc: KubeConfig, names: string[], timeoutMs = 30_000): Promise<void> {
+  const api = kc.makeApiClient(ApiextensionsV1Api);
+  const deadline = Date.now() + timeoutMs;
+  for (const name of names) {
+    for (;;) {
+      const crd = await api.readCustomResourceDefinition({ name });
+      if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
+      if (Date.now() > deadline) throw new Error(`CRD ${name} not Established after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+export async function deleteObjects(kc: KubeConfig, objects: KubernetesObject[]): Promise<void> {
+  const api = KubernetesObjectApi.makeApiClient(kc);
+  for (const obj of objects) {
+    try {
+      await api.delete(obj);
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+    }
+  }
+}
+
+/** The apiserver's own message from a client-node ApiException (its text embeds headers and JSON). */
+export function apiMessage(err: unknown): string {
+  const body = (err as { body?: unknown }).body;
+  try {
+    const parsed = typeof body === 'string' ? JSON.parse(body) as { message?: string } : body as { message?: string } | undefined;
+    if (parsed?.message) return parsed.message;
+  } catch {
+    // not JSON
+  }
+  return (err as Error).message;
+}
+
+/** Creates objects that server-side apply cannot express (a Node with two InternalIPs); existing ones are kept. */
+export async function createObjects(kc: KubeConfig, objects: KubernetesObject[]): Promise<void> {
+  const api = KubernetesObjectApi.makeApiClient(kc);
+  for (const obj of objects) {
+    try {
+      await retryBusy(() => api.create(obj));
+    } catch (err) {
+      if ((err as { code?: number }).code !== 409) throw new Error(`creating ${obj.kind} ${obj.metadata?.name}: ${apiMessage(err)}`);
+    }
+  }
+}

@@ -1,0 +1,82 @@
+// Routing daemons of the lab, each a foreground process inside a network namespace, recorded by pid
+// in the lab's run dir: FRR (zebra + the protocol daemons, no watchfrr, vty sockets in a private dir,
+// nothing written under /etc/frr), BIRD and gobgpd.
+import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { startOwned } from './cluster/processes.ts';
+import { run } from './exec.ts';
+
+const FRR_LIB = '/usr/lib/frr';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitForFile(path: string, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`${what}: ${path} did not appear within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+/** FRR daemons drop to user frr: their state dir must belong to it. */
+function frrOwnedDir(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const uid = Number(execFileSync('id', ['-u', 'frr'], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', 'frr'], { encoding: 'utf8' }).trim());
+  chownSync(dir, uid, gid);
+}
+
+export interface FrrInstance {
+  netns: string;
+  /** vty sockets, zserv.api, pid files and logs */
+  dir: string;
+  /** `vtysh` inside the namespace, against this instance */
+  vtysh(args: string[]): Promise<string>;
+}
+
+/**
+ * Starts zebra + `daemons` (e.g. bgpd, ospfd) in `netns`, then loads `config` (when given) with
+ * `vtysh -f`. `bgpListen`: bgpd accepts sessions on port 179 (the ToR) or only connects out (nodes).
+ */
+export async function startFrr(procDir: string, name: string, netns: string, dir: string, daemons: string[],
+  opts: { config?: string; bgpListen?: boolean } = {}): Promise<FrrInstance> {
+  frrOwnedDir(dir);
+  const common = ['-F', 'traditional', '-A', '127.0.0.1', '-P', '0', '--vty_socket', dir, '-z', join(dir, 'zserv.api')];
+  for (const d of ['zebra', ...daemons]) {
+    const extra = d === 'bgpd' && !opts.bgpListen ? ['-p', '0'] : [];
+    startOwned(procDir, `${name}-${d}`, join(FRR_LIB, d), [...common, '-i', join(dir, `${d}.pid`), ...extra],
+      process.env, { detached: true, netns });
+    await waitForFile(join(dir, `${d}.vty`), `${name} ${d}`);
+  }
+  const inst: FrrInstance = {
+    netns, dir,
+    vtysh: (args) => run('ip', ['netns', 'exec', netns, 'vtysh', '--vty_socket', dir, ...args]),
+  };
+  if (opts.config !== undefined) {
+    const file = join(dir, 'frr.conf');
+    writeFileSync(file, opts.config);
+    await inst.vtysh(['-f', file]);
+  }
+  return inst;
+}
+
+/** BIRD in the foreground (-f) with its control socket in `dir`; the routing controller writes bird.conf. */
+export async function startBird(procDir: string, name: string, netns: string, dir: string, initialConfig: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const conf = join(dir, 'bird.conf');
+  if (!existsSync(conf)) writeFileSync(conf, initialConfig);
+  const socket = join(dir, 'bird.ctl');
+  startOwned(procDir, `${name}-bird`, 'bird', ['-f', '-c', conf, '-s', socket], process.env, { detached: true, netns });
+  await waitForFile(socket, `${name} bird`);
+  return socket;
+}
+
+/** gobgpd driven over gRPC on a unix socket only (no TCP API, no pprof). */
+export async function startGobgpd(procDir: string, name: string, netns: string, dir: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const socket = join(dir, 'gobgp.sock');
+  startOwned(procDir, `${name}-gobgpd`, 'gobgpd', [`--api-hosts=unix://${socket}`, '--pprof-disable', '-l', 'info'],
+    process.env, { detached: true, netns });
+  await waitForFile(socket, `${name} gobgpd`);
+  return socket;
+}

@@ -1,0 +1,25 @@
+// Thin wrappers over the commands the lab runs (ip, vtysh, curl): errors carry the command and stderr.
+import { execFile } from 'node:child_process';
+
+export interface RunOptions {
+  input?: string;
+  timeoutMs?: number;
+}
+
+export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${String(stderr).trim() || err.message}`));
+      else resolve(String(stdout));
+    });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
+/** Runs a command inside a network namespace. */
+export const inNetns = (netns: string, cmd: string, args: string[], opts?: RunOptions) =>
+  run('ip', ['netns', 'exec', netns, cmd, ...args], opts);
+
+/** One `ip -batch -` (optionally `-n NETNS`): all lines or a precise error. */
+export const ipBatch = (lines: string[], netns?: string) =>
+  run('ip', [...(netns ? ['-n', netns] : []), '-batch', '-'], { input: lines.join('\n') + '\n' });

@@ -1,0 +1,262 @@
+// `purelb lab up | status | down`: one machine, a whole routed cluster. The real kube-apiserver + etcd
+// listen on a management bridge; nodes are network namespaces on one LAN behind a ToR namespace
+// running FRR; the allocator, one agent per node and one routing daemon per node are real processes.
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomInt } from 'node:crypto';
+import { CoreV1Api, KubeConfig, type KubernetesObject, type V1Service } from '@kubernetes/client-node';
+import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
+import { canonicalIP } from '../api/ip.ts';
+import { applyObjects, createObjects, deleteObjects, loadYamlDir, waitEstablished } from './apply.ts';
+import { repoRoot } from './cluster/binaries.ts';
+import { startCluster } from './cluster/cluster.ts';
+import { isAlive } from './cluster/processes.ts';
+import {
+  serviceAccountKubeconfig, startAgent, startAllocator, startResponder, startRoutingDaemon,
+} from './components.ts';
+import { startFrr } from './daemons.ts';
+import {
+  cleanLedger, clusterDir, labDir, openLedger, procDir, readLedger, writeLedger, type Ledger,
+} from './ledger.ts';
+import { attachNodeToManagement, createManagementBridge, hostRoutes } from './management.ts';
+import { createNetwork, linkLocals } from './network.ts';
+import { pickManagementSubnet, planLab, type LabOptions, type LabPlan } from './plan.ts';
+import { buildStatusReport, renderStatus, table, type StatusReport } from './report.ts';
+import { labRouterConfig } from './routerconfig.ts';
+import {
+  endpointSlices, nodeObjects, sampleServiceGroups, sampleServices, serviceObject, SAMPLE_NAMESPACE,
+} from './samples.ts';
+import { formatSpread, requestSpread, type Spread } from './spread.ts';
+import { readStatusInputs } from './status-source.ts';
+import { renderTorConfig, torDaemons } from './tor.ts';
+import { readVtyshRoutes } from './upstream.ts';
+
+export type Progress = (msg: string) => void;
+
+/** A management bridge + apiserver that outlive one lab (the e2e suite reuses them across backends). */
+export interface SharedCluster {
+  kubeconfig: string;
+  mgmt: { bridge: string; subnet: string };
+}
+
+export interface Lab {
+  plan: LabPlan;
+  kc: KubeConfig;
+  kubeconfig: string;
+  namespace: string;
+  torVtyDir: string;
+}
+
+export function requireRoot(): void {
+  if (process.getuid?.() !== 0) {
+    throw new Error('purelb lab needs root: it creates network namespaces, veths and bridges and runs routing daemons. Run it as root (e.g. sudo npm run lab -- up).');
+  }
+}
+
+export const torVtyDir = (name: string) => join(labDir(name), 'tor-frr');
+
+function labFromLedger(ledger: Ledger): Lab {
+  const plan = ledger.info.plan as LabPlan;
+  const kubeconfig = ledger.info.kubeconfig as string;
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  return { plan, kc, kubeconfig, namespace: ledger.info.namespace as string, torVtyDir: torVtyDir(plan.options.name) };
+}
+
+export function openLab(name: string): Lab {
+  const ledger = readLedger(name);
+  if (!ledger?.info.kubeconfig) throw new Error(`no lab named "${name}" is up (nothing in ${labDir(name)}); start one with: purelb lab up --name ${name}`);
+  return labFromLedger(ledger);
+}
+
+/** Brings the whole lab up; on any error, removes everything it created and rethrows. */
+export async function upLab(options: LabOptions, progress: Progress, shared?: SharedCluster): Promise<Lab> {
+  requireRoot();
+  const name = options.name;
+  const existing = readLedger(name);
+  if (existing) {
+    const hint = isAlive(existing.ownerPid) && existing.ownerPid !== process.pid ? ' (its `up` is still running)' : '';
+    throw new Error(`a lab named "${name}" exists${hint}: run "purelb lab down --name ${name}" first, or use --name`);
+  }
+  const ledger = openLedger(name);
+  try {
+    return await build(ledger, options, progress, shared);
+  } catch (err) {
+    progress(`failed: ${(err as Error).message}`);
+    progress('removing what was created (logs were in ' + procDir(name) + ')');
+    await cleanLedger(name);
+    throw err;
+  }
+}
+
+async function build(ledger: Ledger, options: LabOptions, progress: Progress, shared?: SharedCluster): Promise<Lab> {
+  const name = options.name;
+  const plan = planLab(options, shared?.mgmt.subnet ?? pickManagementSubnet(hostRoutes(), randomInt(256)));
+  if (shared) plan.mgmt.bridge = shared.mgmt.bridge;
+  ledger.info.plan = plan;
+  writeLedger(ledger);
+  const namespace = DEFAULT_NAMESPACE;
+
+  progress(`network: ToR ${plan.torNetns}, client ${plan.clientNetns}, ${plan.nodes.length} nodes on LAN ${plan.lan.v4}${plan.lan.v6 ? ` + ${plan.lan.v6}` : ''}`);
+  await createNetwork(ledger, plan);
+  if (!shared) await createManagementBridge(ledger, plan);
+  for (let i = 0; i < plan.nodes.length; i++) await attachNodeToManagement(ledger, plan, i);
+
+  let kubeconfig: string;
+  if (shared) {
+    kubeconfig = shared.kubeconfig;
+  } else {
+    progress(`kube-apiserver + etcd on ${plan.mgmt.host} (management bridge ${plan.mgmt.bridge})`);
+    mkdirSync(clusterDir(name), { recursive: true });
+    const cluster = await startCluster({ bindAddress: plan.mgmt.host, dir: clusterDir(name), keepRunning: true });
+    kubeconfig = join(labDir(name), 'kubeconfig');
+    copyFileSync(cluster.kubeconfig, kubeconfig);
+  }
+  ledger.info.kubeconfig = kubeconfig;
+  ledger.info.namespace = namespace;
+  writeLedger(ledger);
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+
+  progress('applying crds/ and deploy/purelb/base (namespace, RBAC, default LBNodeAgent)');
+  const crds = loadYamlDir(join(repoRoot, 'crds'));
+  await applyObjects(kc, crds);
+  await waitEstablished(kc, crds.map((c) => c.metadata!.name!));
+  await applyObjects(kc, deployDefaults());
+  await createObjects(kc, nodeObjects(plan));
+
+  progress(`ToR: FRR ${plan.options.protocol === 'bgp' ? `BGP AS ${options.torASN}, ECMP over the nodes` : 'OSPF area 0'}`);
+  const vty = torVtyDir(name);
+  await startFrr(procDir(name), plan.torNetns, plan.torNetns, vty, torDaemons(plan), { config: renderTorConfig(plan), bgpListen: true });
+
+  progress(`routing daemons: ${options.daemon} (${options.protocol}) on every node`);
+  for (const node of plan.nodes) await startRoutingDaemon(plan, node);
+  await applyObjects(kc, [labRouterConfig(plan, namespace)]);
+
+  progress('allocator and one agent per node (service-account tokens of deploy/purelb RBAC)');
+  const allocKc = await serviceAccountKubeconfig(kc, namespace, 'allocator', join(labDir(name), 'kubeconfig-allocator'));
+  const agentKc = await serviceAccountKubeconfig(kc, namespace, 'lbnodeagent', join(labDir(name), 'kubeconfig-lbnodeagent'));
+  await startAllocator(plan, allocKc, namespace);
+  for (const node of plan.nodes) {
+    startAgent(plan, node, agentKc, namespace);
+    startResponder(plan, node);
+  }
+  const lab: Lab = { plan, kc, kubeconfig, namespace, torVtyDir: vty };
+  if (options.samples) {
+    progress('samples: ServiceGroups "lan" (local) and "virtual", Services, EndpointSlices');
+    await applySamples(lab);
+    await waitConverged(lab, progress);
+  }
+  return lab;
+}
+
+/** deploy/purelb/base without the workloads (the lab runs those as processes). */
+export function deployDefaults(): KubernetesObject[] {
+  return loadYamlDir(join(repoRoot, 'deploy', 'purelb', 'base'))
+    .filter((o) => !['Kustomization', 'Deployment', 'DaemonSet'].includes(o.kind!))
+    .sort((a, b) => Number(b.kind === 'Namespace') - Number(a.kind === 'Namespace'));
+}
+
+export async function applySamples(lab: Lab): Promise<void> {
+  await applyObjects(lab.kc, sampleServiceGroups(lab.plan, lab.namespace));
+  const services = sampleServices(lab.plan);
+  await applyObjects(lab.kc, services.map((s) => serviceObject(s)));
+  await applyObjects(lab.kc, services.flatMap((s) => endpointSlices(lab.plan, s)));
+}
+
+/** Node name for a next hop the ToR reports (LAN addresses and eth0 link-locals). */
+export async function nodeByIP(plan: LabPlan): Promise<Record<string, string>> {
+  const out: Record<string, string> = await linkLocals(plan);
+  for (const n of plan.nodes) {
+    out[canonicalIP(n.ipv4)!] = n.name;
+    if (n.ipv6) out[canonicalIP(n.ipv6)!] = n.name;
+  }
+  return out;
+}
+
+export async function labReport(lab: Lab): Promise<StatusReport> {
+  const inputs = await readStatusInputs(lab.kc, lab.namespace);
+  const routes = await readVtyshRoutes(lab.plan.torNetns, lab.torVtyDir);
+  return buildStatusReport({ ...inputs, upstream: { netns: lab.plan.torNetns, routes, nodeByIP: await nodeByIP(lab.plan) } });
+}
+
+/** Virtual addresses whose ToR next hops differ from the nodes that should announce them. */
+export function unconverged(report: StatusReport): string[] {
+  return report.services.filter((s) => s.kind === 'virtual').filter((s) => {
+    const want = s.etp === 'Local' ? (s.endpointNodes ?? []) : report.nodes.filter((n) => n.heartbeat === 'live').map((n) => n.name);
+    return JSON.stringify([...want].sort()) !== JSON.stringify(s.upstream ?? []);
+  }).map((s) => `${s.service} ${s.address}`);
+}
+
+async function waitConverged(lab: Lab, progress: Progress, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const expected = sampleServices(lab.plan).length;
+  let last = '';
+  for (;;) {
+    const report = await labReport(lab);
+    const withAddress = new Set(report.services.map((s) => s.service)).size;
+    const pending = unconverged(report);
+    const msg = `waiting: ${withAddress}/${expected} Services have addresses; ${pending.length} virtual addresses not yet at the ToR with every expected next hop`;
+    if (withAddress >= expected && pending.length === 0 && report.services.length > 0) {
+      progress('converged: every Service has its addresses and the ToR has every expected next hop');
+      return;
+    }
+    if (msg !== last) progress(msg);
+    last = msg;
+    if (Date.now() > deadline) {
+      progress(`not converged after ${timeoutMs / 1000} s (still: ${pending.join('; ') || 'allocation'}); printing what is there. Logs: ${procDir(lab.plan.options.name)}`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Requests from the client to every Service address (first port of the Service). */
+export async function labSpreads(lab: Lab, n = 30): Promise<Spread[]> {
+  const services = (await lab.kc.makeApiClient(CoreV1Api).listNamespacedService({ namespace: SAMPLE_NAMESPACE })).items;
+  const out: Spread[] = [];
+  for (const svc of services as V1Service[]) {
+    const port = svc.spec?.ports?.[0]?.port;
+    for (const ing of svc.status?.loadBalancer?.ingress ?? []) {
+      if (ing.ip && port) out.push(await requestSpread(lab.plan.clientNetns, ing.ip, port, n));
+    }
+  }
+  return out;
+}
+
+export async function renderLab(lab: Lab): Promise<string> {
+  const report = await labReport(lab);
+  const spreads = await labSpreads(lab);
+  const p = lab.plan;
+  return [
+    `lab "${p.options.name}": ${p.nodes.length} nodes, ${p.options.daemon}/${p.options.protocol}, ToR ${p.torNetns} (AS ${p.options.torASN}), client ${p.clientNetns}`,
+    `kubeconfig: ${lab.kubeconfig}   (e.g. KUBECONFIG=${lab.kubeconfig} kubectl get svc -A)`,
+    '',
+    renderStatus(report),
+    '',
+    `REQUESTS FROM ${p.clientNetns} (${spreads[0] ? Object.values(spreads[0].counts).reduce((a, b) => a + b, 0) : 30} each)`,
+    table(['URL', 'ANSWERED BY'], spreads.map((s) => [s.url, formatSpread(s)])),
+    '',
+    `logs: ${procDir(p.options.name)}   stop everything: purelb lab down --name ${p.options.name}`,
+  ].join('\n');
+}
+
+/** Removes the lab; with a shared cluster, also the lab's objects in it. */
+export async function downLab(name: string, progress: Progress, shared?: SharedCluster): Promise<boolean> {
+  requireRoot();
+  const ledger = readLedger(name);
+  if (shared && ledger?.info.plan) {
+    const lab = labFromLedger(ledger);
+    const services = sampleServices(lab.plan);
+    await deleteObjects(lab.kc, [
+      ...services.map((s) => serviceObject(s)),
+      ...services.flatMap((s) => endpointSlices(lab.plan, s)),
+      labRouterConfig(lab.plan, lab.namespace),
+      ...sampleServiceGroups(lab.plan, lab.namespace),
+      ...nodeObjects(lab.plan),
+    ]);
+  }
+  const found = await cleanLedger(name, progress);
+  if (!found && !existsSync(labDir(name))) progress(`no lab named "${name}"`);
+  return found;
+}

@@ -1,0 +1,85 @@
+// The lab's ledger: every namespace, host link and directory `lab up` creates is written here BEFORE it
+// is created, and child processes are recorded by pid (src/lab/cluster/processes.ts). `lab down` and a
+// crashed `up` are cleaned from the ledger by name and pid only, never by pattern.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readState, stopRun } from './cluster/processes.ts';
+
+export const LAB_ROOT = process.env.PURELB_LAB_ROOT ?? '/run/purelb-lab';
+
+export interface Ledger {
+  name: string;
+  /** pid of the `lab up` that wrote it (while it is alive, another `up` of the same name is refused) */
+  ownerPid: number;
+  netns: string[];
+  /** links in the host namespace (the management bridge and its veth ends) */
+  hostLinks: string[];
+  /** directories outside the lab dir (none today; kept for daemons that insist on fixed paths) */
+  dirs: string[];
+  /** free-form facts `status` needs (plan, kubeconfig path, ...) */
+  info: Record<string, unknown>;
+}
+
+export const labDir = (name: string) => join(LAB_ROOT, name);
+const ledgerFile = (name: string) => join(labDir(name), 'ledger.json');
+/** The run dir of the lab's processes (pids and logs, managed by processes.ts). */
+export const procDir = (name: string) => join(labDir(name), 'procs');
+export const clusterDir = (name: string) => join(labDir(name), 'cluster');
+
+export function readLedger(name: string): Ledger | undefined {
+  const file = ledgerFile(name);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Ledger) : undefined;
+}
+
+export function openLedger(name: string): Ledger {
+  mkdirSync(procDir(name), { recursive: true });
+  const ledger: Ledger = { name, ownerPid: process.pid, netns: [], hostLinks: [], dirs: [], info: {} };
+  writeLedger(ledger);
+  return ledger;
+}
+
+export function writeLedger(ledger: Ledger): void {
+  writeFileSync(ledgerFile(ledger.name), JSON.stringify(ledger, null, 2));
+}
+
+/** Records a resource before creating it, so a crash between the two still cleans it up. */
+export function record(ledger: Ledger, kind: 'netns' | 'hostLinks' | 'dirs', value: string): void {
+  if (!ledger[kind].includes(value)) ledger[kind].push(value);
+  writeLedger(ledger);
+}
+
+function quiet(cmd: string, args: string[]): void {
+  try {
+    execFileSync(cmd, args, { stdio: 'ignore' });
+  } catch {
+    // already gone
+  }
+}
+
+const netnsExists = (name: string) => existsSync(`/run/netns/${name}`);
+
+/** Stops the recorded processes, deletes recorded namespaces, links and dirs, then the lab dir. */
+export async function cleanLedger(name: string, log: (line: string) => void = () => {}): Promise<boolean> {
+  const ledger = readLedger(name);
+  if (!ledger && !existsSync(labDir(name))) return false;
+  if (existsSync(procDir(name))) {
+    const n = readState(procDir(name)).processes.length;
+    log(`stopping ${n} lab processes`);
+    await stopRun(procDir(name), 5000);
+  }
+  if (existsSync(clusterDir(name))) {
+    log('stopping kube-apiserver and etcd');
+    await stopRun(clusterDir(name), 5000);
+  }
+  for (const ns of ledger?.netns ?? []) {
+    if (netnsExists(ns)) {
+      log(`deleting network namespace ${ns}`);
+      quiet('ip', ['netns', 'del', ns]);
+    }
+  }
+  for (const link of ledger?.hostLinks ?? []) quiet('ip', ['link', 'del', link]);
+  for (const dir of ledger?.dirs ?? []) rmSync(dir, { recursive: true, force: true });
+  rmSync(labDir(name), { recursive: true, force: true });
+  return true;
+}
