@@ -1,0 +1,101 @@
+// `purelb allocator`: the cluster-wide IPAM process. Runs as 2 replicas; the Lease `purelb-allocator`
+// in the install namespace picks the one that allocates, the other keeps warm caches and takes over.
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { DEFAULT_LB_CLASS, DEFAULT_NAMESPACE } from '../api/annotations.ts';
+import { createAllocatorController } from '../allocator/controller.ts';
+import { createAllocatorMetrics } from '../allocator/metrics.ts';
+import { startHealthServer } from '../k8s/health-server.ts';
+import { loadKubeConfig } from '../k8s/kubeconfig.ts';
+import { startLeaderElection } from '../k8s/leader-election.ts';
+import { createLogger } from '../log.ts';
+import type { Command } from './main.ts';
+
+export const LEASE_NAME = 'purelb-allocator';
+
+const HELP = `Usage: purelb allocator [options]
+
+Allocates addresses to Services of type LoadBalancer from ServiceGroup pools.
+
+  --kubeconfig PATH        kubeconfig (default: $KUBECONFIG, else in-cluster)
+  --namespace NS           install namespace: ServiceGroups and the leader Lease (default: $PURELB_NAMESPACE or ${DEFAULT_NAMESPACE})
+  --lb-class CLASS         spec.loadBalancerClass handled besides unset (default ${DEFAULT_LB_CLASS})
+  --health-port N          /healthz /readyz /metrics port (default 7472; 0 = any free port)
+  --health-host HOST       address the health server binds (default 0.0.0.0)
+  --service-namespace NS   watch the Services of one namespace only (default: all)
+  --identity ID            leader election identity (default: $POD_NAME, else hostname-pid)
+  --lease-duration S       seconds a leader's lease lasts without renewal (default 15)
+  --renew-deadline S       seconds a leader keeps trying to renew before it steps down (default 10)
+  --retry-period S         seconds between lease attempts (default 2)
+  --leader-elect BOOL      elect a leader (default true); false allocates at once (one replica only!)
+`;
+
+const seconds = (text: string, flag: string) => {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${flag} must be a positive number of seconds, got "${text}"`);
+  return n;
+};
+
+export const command: Command = {
+  summary: 'Run the allocator (IPAM for Services of type LoadBalancer, leader-elected)',
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        kubeconfig: { type: 'string' },
+        namespace: { type: 'string', default: process.env.PURELB_NAMESPACE ?? DEFAULT_NAMESPACE },
+        'lb-class': { type: 'string', default: DEFAULT_LB_CLASS },
+        'health-port': { type: 'string', default: '7472' },
+        'health-host': { type: 'string', default: '0.0.0.0' },
+        'service-namespace': { type: 'string' },
+        identity: { type: 'string', default: process.env.POD_NAME ?? `${hostname()}-${process.pid}` },
+        'lease-duration': { type: 'string', default: '15' },
+        'renew-deadline': { type: 'string', default: '10' },
+        'retry-period': { type: 'string', default: '2' },
+        'leader-elect': { type: 'string', default: 'true' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    const log = createLogger('allocator', { identity: values.identity });
+    const kc = loadKubeConfig(values.kubeconfig);
+    const metrics = createAllocatorMetrics();
+    const controller = createAllocatorController({
+      kc, namespace: values.namespace, lbClass: values['lb-class'], log, metrics,
+      ...(values['service-namespace'] ? { serviceNamespace: values['service-namespace'] } : {}),
+    });
+    let fatal: string | undefined;
+    const onStartedLeading = () => controller.startLeading().catch((err: unknown) => {
+      fatal = `could not start leading: ${String((err as Error)?.message ?? err)}`;
+      log.error(fatal);
+      process.kill(process.pid, 'SIGTERM');
+    });
+    const elector = values['leader-elect'] === 'false' ? undefined : startLeaderElection({
+      kc, namespace: values.namespace, name: LEASE_NAME, identity: values.identity, log,
+      leaseDurationSec: seconds(values['lease-duration'], 'lease-duration'),
+      renewDeadlineSec: seconds(values['renew-deadline'], 'renew-deadline'),
+      retryPeriodSec: seconds(values['retry-period'], 'retry-period'),
+      onStartedLeading,
+      onStoppedLeading: () => controller.stopLeading(),
+    });
+    if (!elector) void controller.synced.then(onStartedLeading);
+    const { server, port } = await startHealthServer(values['health-host'], Number(values['health-port']), {
+      healthy: () => fatal ?? true,
+      ready: () => (controller.isSynced() ? true : 'caches not synced'),
+    }, metrics.registry);
+    log.info('allocator started', { namespace: values.namespace, lbClass: values['lb-class'], healthPort: port });
+
+    await new Promise<void>((resolve) => {
+      process.once('SIGTERM', resolve);
+      process.once('SIGINT', resolve);
+    });
+    log.info('shutting down');
+    await elector?.stop();
+    await controller.stop();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return fatal ? 1 : 0;
+  },
+};

@@ -1,0 +1,178 @@
+// Leader election on a coordination.k8s.io/v1 Lease with client-go's semantics: every write carries the
+// resourceVersion it read (optimistic concurrency, a lost race is a 409), another holder's lease counts
+// as expired only when its record has not changed for leaseDuration on OUR monotonic clock (never by
+// comparing its renewTime with our wall clock), a leader that cannot renew within renewDeadline steps
+// down (renewDeadline < leaseDuration, so it stops before anyone else can take over), and a leader
+// that stops cleanly releases the lease so a standby takes over at once.
+import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../log.ts';
+
+export interface LeaderElectionOptions {
+  kc: KubeConfig;
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationSec?: number;
+  renewDeadlineSec?: number;
+  retryPeriodSec?: number;
+  log: Logger;
+  onStartedLeading(): void | Promise<void>;
+  onStoppedLeading(): void;
+  /** Monotonic milliseconds (tests may inject). */
+  now?: () => number;
+}
+
+export interface LeaderElector {
+  isLeader(): boolean;
+  /** Stops campaigning; a leader releases the lease first. */
+  stop(): Promise<void>;
+}
+
+const timeText = (t: Date | string | undefined) => (t instanceof Date ? t.toISOString() : t ?? '');
+
+const recordKey = (s: V1LeaseSpec | undefined) => JSON.stringify([s?.holderIdentity ?? '', s?.leaseDurationSeconds ?? 0,
+  timeText(s?.acquireTime), timeText(s?.renewTime), s?.leaseTransitions ?? 0]);
+
+const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
+  const t = setTimeout(resolve, ms);
+  signal.addEventListener('abort', () => {
+    clearTimeout(t);
+    resolve();
+  }, { once: true });
+});
+
+/** Rejects when `p` takes longer than ms (a hung request must not outlive the renew deadline). */
+const within = <T>(p: Promise<T>, ms: number) => new Promise<T>((resolve, reject) => {
+  const t = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), Math.max(ms, 0));
+  p.then((v) => {
+    clearTimeout(t);
+    resolve(v);
+  }, (e: unknown) => {
+    clearTimeout(t);
+    reject(e instanceof Error ? e : new Error(String(e)));
+  });
+});
+
+export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector {
+  const api = opts.kc.makeApiClient(CoordinationV1Api);
+  const { namespace, name, identity, log } = opts;
+  const leaseMs = (opts.leaseDurationSec ?? 15) * 1000;
+  const renewMs = (opts.renewDeadlineSec ?? 10) * 1000;
+  const retryMs = (opts.retryPeriodSec ?? 2) * 1000;
+  if (!(renewMs < leaseMs && retryMs < renewMs)) {
+    throw new Error(`leader election ${namespace}/${name}: need retryPeriod < renewDeadline < leaseDuration (got ${retryMs / 1000}s, ${renewMs / 1000}s, ${leaseMs / 1000}s)`);
+  }
+  const mono = opts.now ?? (() => performance.now());
+  const abort = new AbortController();
+  let observedKey = '';
+  let observedAt = 0;
+  let observedRV: string | undefined;
+  let observedSpec: V1LeaseSpec | undefined;
+  let leader = false;
+
+  const record = (acquired: V1LeaseSpec | undefined): V1LeaseSpec => {
+    const now = new V1MicroTime();
+    const mine = acquired?.holderIdentity === identity;
+    return {
+      holderIdentity: identity,
+      leaseDurationSeconds: leaseMs / 1000,
+      acquireTime: mine && acquired?.acquireTime ? new V1MicroTime(acquired.acquireTime) : now,
+      renewTime: now,
+      leaseTransitions: (acquired?.leaseTransitions ?? 0) + (mine ? 0 : 1),
+    };
+  };
+
+  const observe = (lease: V1Lease) => {
+    const key = recordKey(lease.spec);
+    if (key !== observedKey) {
+      observedKey = key;
+      observedAt = mono();
+    }
+    observedRV = lease.metadata?.resourceVersion;
+    observedSpec = lease.spec;
+  };
+
+  /** One attempt; true when we hold the lease afterwards. */
+  async function tryAcquireOrRenew(timeoutMs: number): Promise<boolean> {
+    let lease: V1Lease;
+    try {
+      lease = await within(api.readNamespacedLease({ name, namespace }), timeoutMs);
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+      const spec = record(undefined);
+      spec.leaseTransitions = 0;
+      observe(await within(api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec } }), timeoutMs));
+      return true;
+    }
+    observe(lease);
+    const holder = lease.spec?.holderIdentity ?? '';
+    if (holder !== '' && holder !== identity && observedAt + leaseMs > mono()) return false;
+    const body: V1Lease = { metadata: { ...lease.metadata, resourceVersion: observedRV }, spec: record(lease.spec) };
+    observe(await within(api.replaceNamespacedLease({ name, namespace, body }), timeoutMs));
+    return true;
+  }
+
+  async function campaign(): Promise<void> {
+    while (!abort.signal.aborted) {
+      try {
+        if (await tryAcquireOrRenew(retryMs)) {
+          leader = true;
+          log.info('became leader', { lease: `${namespace}/${name}`, identity });
+          await opts.onStartedLeading();
+          await holdLeadership();
+          continue;
+        }
+      } catch (err) {
+        log.warn('lease attempt failed', { lease: `${namespace}/${name}`, error: String((err as Error)?.message ?? err) });
+      }
+      await sleep(retryMs * (1 + Math.random() * 0.2), abort.signal);
+    }
+  }
+
+  async function holdLeadership(): Promise<void> {
+    let lastRenew = mono();
+    while (!abort.signal.aborted) {
+      await sleep(retryMs, abort.signal);
+      if (abort.signal.aborted) return;
+      let renewed = false;
+      try {
+        renewed = await tryAcquireOrRenew(lastRenew + renewMs - mono());
+      } catch (err) {
+        log.warn('lease renewal failed', { lease: `${namespace}/${name}`, error: String((err as Error)?.message ?? err) });
+      }
+      if (renewed) lastRenew = mono();
+      if (!renewed && mono() - lastRenew >= renewMs) {
+        leader = false;
+        log.error('lost leadership: could not renew within the renew deadline', { lease: `${namespace}/${name}`, identity });
+        opts.onStoppedLeading();
+        return;
+      }
+    }
+  }
+
+  const running = campaign();
+
+  return {
+    isLeader: () => leader,
+    async stop() {
+      abort.abort();
+      await running;
+      if (!leader) return;
+      leader = false;
+      opts.onStoppedLeading();
+      try {
+        // release: empty holder and a 1 s duration so a standby takes over at its next attempt
+        const now = new V1MicroTime();
+        await api.replaceNamespacedLease({
+          name, namespace,
+          body: { metadata: { name, namespace, resourceVersion: observedRV },
+            spec: { ...observedSpec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now } },
+        });
+        log.info('released leadership', { lease: `${namespace}/${name}`, identity });
+      } catch (err) {
+        log.warn('could not release the lease; a standby takes over when it expires', { lease: `${namespace}/${name}`, error: String((err as Error)?.message ?? err) });
+      }
+    },
+  };
+}
