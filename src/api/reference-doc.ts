@@ -1,0 +1,133 @@
+// Renders docs/reference.md from the CRD schemas (allCRDs) and the annotation keys (ANN), so the
+// configuration reference cannot drift from what the apiserver enforces (a unit test compares the file).
+// `npm run gen:docs` writes it.
+import { ANN, BRAND, DEFAULT_LB_CLASS } from './annotations.ts';
+import { allCRDs, type Schema } from './crds.ts';
+
+interface AnnotationDoc { on: string; setBy: string; text: string }
+
+// Keyed by ANN's keys: adding an annotation to ANN without documenting it is a type error.
+const ANNOTATIONS: Record<keyof typeof ANN, AnnotationDoc> = {
+  serviceGroup: { on: 'Service', setBy: 'user',
+    text: 'Name of the ServiceGroup (in the install namespace) to allocate from. Without it, and without a requested address, the group named `default` is used.' },
+  addresses: { on: 'Service', setBy: 'user',
+    text: 'Requested address(es), comma separated, at most one per family (`192.168.10.240,fd00:10::f0`); spaces around entries are ignored. The pool is found by the address; this overrides `purelb.io/service-group`. `spec.loadBalancerIP` is honoured the same way when this is absent.' },
+  allowSharedIP: { on: 'Service', setBy: 'user',
+    text: 'Sharing key. Services with the same key share one address per family when their (protocol, port) sets do not overlap; a conflicting Service gets an `AllocationFailed` event and no address.' },
+  allowLocal: { on: 'Service', setBy: 'user',
+    text: 'Accepted for PureLB v1 manifests. PureLB needed it to keep `externalTrafficPolicy: Local` on a local address; here ETP Local is always honoured by electing among nodes with a ready endpoint, and the Service spec is never rewritten.' },
+  allocatedBy: { on: 'Service', setBy: 'allocator',
+    text: `\`${BRAND}\` on every Service the allocator gave an address. The node agent acts only on Services carrying it.` },
+  allocatedFrom: { on: 'Service', setBy: 'allocator',
+    text: 'Name of the ServiceGroup the address came from. Removed when the Service stops being of type LoadBalancer.' },
+  announcingIPv4: { on: 'Service', setBy: 'lbnodeagent',
+    text: '`<node>,<interface>` of the node that holds the local IPv4 address (written by the elected node, only when it changes). Absent for virtual addresses, which every eligible node announces.' },
+  announcingIPv6: { on: 'Service', setBy: 'lbnodeagent',
+    text: 'As `purelb.io/announcing-IPv4`, for the local IPv6 address.' },
+};
+
+const OTHER_KEYS: Array<[string, AnnotationDoc]> = [
+  ['purelb.io/subnets', { on: 'Lease `purelb-node-<node>`', setBy: 'lbnodeagent',
+    text: 'Comma list of the subnets (CIDRs) this node can announce local addresses in. Only nodes whose heartbeat Lease is fresh and lists the address\'s subnet take part in its election.' }],
+  ['spec.loadBalancerClass', { on: 'Service', setBy: 'user',
+    text: `Services with no class or class \`${DEFAULT_LB_CLASS}\` are handled (the allocator's \`--lb-class\` changes the class); Services of any other class are left alone.` }],
+];
+
+const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const code = (s: string) => `\`${s.replace(/`/g, "'")}\``;
+
+function typeOf(s: Schema): string {
+  if (s['x-kubernetes-int-or-string']) return 'int or string';
+  if (s.type === 'array') return `[]${typeOf((s.items ?? {}) as Schema)}`;
+  if (s.type === 'object' && s.additionalProperties) return `map[string]${typeOf(s.additionalProperties as Schema)}`;
+  return String(s.type ?? 'any');
+}
+
+function constraints(s: Schema, required: boolean): string {
+  const out: string[] = [];
+  if (required) out.push('required');
+  if (s.enum) out.push(`one of ${(s.enum as unknown[]).map((v) => code(String(v))).join(', ')}`);
+  if (s.default !== undefined) out.push(`default ${code(JSON.stringify(s.default))}`);
+  if (s.minimum !== undefined || s.maximum !== undefined) out.push(`${s.minimum ?? ''}..${s.maximum ?? ''}`);
+  if (s.maxLength !== undefined) out.push(`max length ${s.maxLength as number}`);
+  if (s.minItems !== undefined) out.push(`min items ${s.minItems as number}`);
+  if (s.maxItems !== undefined) out.push(`max items ${s.maxItems as number}`);
+  if (s.maxProperties !== undefined) out.push(`max entries ${s.maxProperties as number}`);
+  if (s.pattern) out.push(`pattern ${code(s.pattern as string)}`);
+  if (s.format) out.push(`format ${s.format as string}`);
+  return out.join('; ');
+}
+
+interface Row { path: string; type: string; constraints: string; description: string }
+interface Rule { path: string; rule: string; message: string }
+
+/** Depth-first walk: one row per field, one entry per CEL rule, in schema order. */
+function walk(s: Schema, path: string, required: boolean, rows: Row[], rules: Rule[]): void {
+  rows.push({ path, type: typeOf(s), constraints: constraints(s, required), description: String(s.description ?? '') });
+  for (const r of (s['x-kubernetes-validations'] ?? []) as Array<{ rule: string; message: string }>) rules.push({ path, ...r });
+  const req = new Set((s.required ?? []) as string[]);
+  for (const [name, child] of Object.entries((s.properties ?? {}) as Record<string, Schema>)) walk(child, `${path}.${name}`, req.has(name), rows, rules);
+  if (s.type === 'array' && s.items) walkChildren(s.items as Schema, `${path}[]`, rows, rules);
+  if (s.additionalProperties && typeof s.additionalProperties === 'object') walkChildren(s.additionalProperties as Schema, `${path}.<key>`, rows, rules);
+}
+
+/** Items of arrays and values of maps: their own rules and fields, without a row for the element itself. */
+function walkChildren(s: Schema, path: string, rows: Row[], rules: Rule[]): void {
+  for (const r of (s['x-kubernetes-validations'] ?? []) as Array<{ rule: string; message: string }>) rules.push({ path, ...r });
+  const req = new Set((s.required ?? []) as string[]);
+  for (const [name, child] of Object.entries((s.properties ?? {}) as Record<string, Schema>)) walk(child, `${path}.${name}`, req.has(name), rows, rules);
+}
+
+function crdSection(crd: Schema): string[] {
+  const spec = crd.spec as { group: string; scope: string; names: { kind: string; plural: string; shortNames?: string[] };
+    versions: Array<{ name: string; subresources?: Schema; additionalPrinterColumns?: Array<{ name: string; jsonPath: string }>;
+      schema: { openAPIV3Schema: { properties: Record<string, Schema> } } }> };
+  const out: string[] = [];
+  for (const v of spec.versions) {
+    out.push(`## ${spec.names.kind}`, '');
+    out.push(`\`${spec.group}/${v.name}\`, ${spec.scope.toLowerCase()}, plural \`${spec.names.plural}\`` +
+      `${spec.names.shortNames?.length ? `, short names ${spec.names.shortNames.map(code).join(', ')}` : ''}` +
+      `${v.subresources?.status ? ', status subresource' : ''}.` +
+      (v.additionalPrinterColumns ? ` \`kubectl get\` columns: ${v.additionalPrinterColumns.map((c) => c.name).join(', ')}.` : ''), '');
+    for (const part of ['spec', 'status']) {
+      const schema = v.schema.openAPIV3Schema.properties[part];
+      if (!schema) continue;
+      const rows: Row[] = [];
+      const rules: Rule[] = [];
+      walk(schema, part, false, rows, rules);
+      out.push(`### ${spec.names.kind} ${part}`, '', '| Field | Type | Constraints | Description |', '|---|---|---|---|');
+      for (const r of rows) out.push(`| ${code(r.path)} | ${esc(r.type)} | ${esc(r.constraints)} | ${esc(r.description)} |`);
+      out.push('');
+      if (rules.length) {
+        out.push(`Admission rules (CEL) on ${spec.names.kind} ${part}; a violation is refused with this message:`, '');
+        for (const r of rules) out.push(`- ${code(r.path)}: ${esc(r.message)}`);
+        out.push('');
+      }
+    }
+  }
+  return out;
+}
+
+export function renderReference(): string {
+  const lines = [
+    '# Configuration reference',
+    '',
+    '<!-- Generated from src/api/crds.ts, src/api/crd-routerconfig.ts and src/api/annotations.ts by',
+    '     `npm run gen:docs`; test/unit/deploy-docs.test.ts fails when this file differs. Edit the sources. -->',
+    '',
+    'Every field of the `purelb.io/v1` kinds as the apiserver enforces it (OpenAPI schema and CEL rules',
+    'in `crds/`), and every annotation. Admission checks what it can; the validator behind',
+    '`purelb validate -f FILE` and the components checks the rest (overlaps between pools and groups,',
+    'strict address literals, duplicate names) and reports it as an event and a condition.',
+    '',
+  ];
+  for (const crd of Object.values(allCRDs())) lines.push(...crdSection(crd));
+  lines.push('## Annotations and other keys', '', '| Key | On | Set by | Meaning |', '|---|---|---|---|');
+  const keys: Array<[string, AnnotationDoc]> = [
+    ...(Object.keys(ANN) as Array<keyof typeof ANN>).map((k): [string, AnnotationDoc] => [ANN[k], ANNOTATIONS[k]]),
+    ...OTHER_KEYS,
+  ];
+  for (const [key, d] of keys) lines.push(`| ${code(key)} | ${esc(d.on)} | ${d.setBy} | ${esc(d.text)} |`);
+  lines.push('');
+  return lines.join('\n');
+}
