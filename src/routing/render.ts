@@ -63,7 +63,8 @@ export function routerID(input: NodeRoutingInput): string {
   return id;
 }
 
-function checkInput(input: NodeRoutingInput): void {
+/** Checks what the controller adds to a validated RouterConfig (node IP, interface, passwords). */
+export function checkInput(input: NodeRoutingInput): void {
   if (!parseIP(input.nodeIP)) throw new RenderError(`node IP ${JSON.stringify(input.nodeIP)} is not an IP address`);
   if (!new RegExp(INTERFACE_PATTERN).test(input.kubeInterface)) {
     throw new RenderError(`interface ${JSON.stringify(input.kubeInterface)} is not a valid interface name`);

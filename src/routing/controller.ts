@@ -1,0 +1,213 @@
+// The node agent's routing side: watches RouterConfigs in the install namespace, picks the one that
+// selects this node, resolves peer passwords from Secrets, has the matching backend apply it and
+// writes this node's entry of the RouterConfig's status. With no RouterConfig selecting the node it
+// does nothing; an invalid or rejected RouterConfig leaves the running daemon config untouched.
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import PQueue from 'p-queue';
+import { formatProblem } from '../api/validation.ts';
+import { parseRouterConfig, type Daemon, type RouterConfig, type RouterConfigSpec } from '../api/validate-routerconfig.ts';
+import { watchCache, type WatchedCache } from '../k8s/informer.ts';
+import { mergePatch } from '../k8s/patch.ts';
+import type { Logger } from '../log.ts';
+import type { ApplyResult, DaemonStatus, RouteAdvertiser } from './advertiser.ts';
+import { BirdAdvertiser } from './bird/advertiser.ts';
+import { FrrAdvertiser } from './frr/advertiser.ts';
+import { GobgpAdvertiser } from './gobgp/advertiser.ts';
+import { selectRouterConfig } from './select.ts';
+import { buildNodeStatus, sameStatus, type NodeRoutingStatus } from './status.ts';
+
+export interface RoutingBackendPaths {
+  /** Directory shared with the BIRD container (bird.conf) and BIRD's control socket. */
+  birdConfigDir: string;
+  birdSocket: string;
+  /** FRR config dir (frr.conf is rendered there) and vty socket dir. */
+  frrConfDir: string;
+  frrVtySocket?: string;
+  /** gobgpd gRPC target. */
+  gobgpTarget: string;
+}
+
+export const DEFAULT_BACKEND_PATHS: RoutingBackendPaths = {
+  birdConfigDir: '/var/run/purelb/bird',
+  birdSocket: '/var/run/purelb/bird/bird.ctl',
+  frrConfDir: '/etc/frr',
+  gobgpTarget: 'unix:///var/run/purelb/gobgp.sock',
+};
+
+export interface RoutingControllerOptions {
+  kc: KubeConfig;
+  /** install namespace where RouterConfigs (and their password Secrets) live */
+  namespace: string;
+  nodeName: string;
+  nodeIP: string;
+  log: Logger;
+  paths?: Partial<RoutingBackendPaths>;
+  /** interface holding the virtual addresses (default kube-lb0) */
+  kubeInterface?: string;
+  /** re-read Node labels and Secrets this often (default 30 s) */
+  resyncMs?: number;
+  /** refresh sessions/advertised prefixes in status this often (default 10 s) */
+  statusIntervalMs?: number;
+}
+
+export interface RoutingController {
+  /** Desired virtual addresses of this node exactly as placed on kube-lb0, e.g. ["10.96.0.10/32","fd00:96::10/128"]. */
+  setVirtualAddresses(cidrs: string[]): void;
+  stop(): Promise<void>;
+}
+
+const GROUP = 'purelb.io';
+const VERSION = 'v1';
+const PLURAL = 'routerconfigs';
+
+export function createAdvertiser(daemon: Daemon, paths: RoutingBackendPaths, log: Logger): RouteAdvertiser {
+  switch (daemon) {
+    case 'bird': return new BirdAdvertiser({ configDir: paths.birdConfigDir, socketPath: paths.birdSocket, log });
+    case 'frr': return new FrrAdvertiser({ confDir: paths.frrConfDir, ...(paths.frrVtySocket ? { vtySocket: paths.frrVtySocket } : {}), log });
+    case 'gobgp': return new GobgpAdvertiser({ target: paths.gobgpTarget, log });
+  }
+}
+
+export async function startRoutingController(opts: RoutingControllerOptions): Promise<RoutingController> {
+  const log = opts.log.child({ component: 'routing', node: opts.nodeName });
+  const paths = { ...DEFAULT_BACKEND_PATHS, ...opts.paths };
+  const custom = opts.kc.makeApiClient(CustomObjectsApi);
+  const core = opts.kc.makeApiClient(CoreV1Api);
+  const ns = opts.namespace;
+  const queue = new PQueue({ concurrency: 1 });
+  let advertiser: RouteAdvertiser | undefined;
+  let addresses: string[] = [];
+  let labels: Record<string, string> = {};
+  let current: { name: string; generation?: number; config?: RouterConfigSpec } | undefined;
+  let applied: ApplyResult | undefined;
+  let daemonStatus: DaemonStatus | undefined;
+  let lastReload: NodeRoutingStatus['lastReload'];
+  let written: { name: string; status: NodeRoutingStatus } | undefined;
+  let stopped = false;
+
+  const configs: WatchedCache<RouterConfig> = watchCache<RouterConfig>(opts.kc, `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`,
+    () => custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL }) as never, log);
+
+  const patchStatus = async (name: string, entry: NodeRoutingStatus | null) => {
+    await custom.patchNamespacedCustomObjectStatus({
+      group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, name,
+      body: { status: { nodes: { [opts.nodeName]: entry } } },
+    }, mergePatch);
+  };
+
+  const writeStatus = async (refreshDaemon: boolean) => {
+    if (!current) return;
+    if (advertiser && (refreshDaemon || !daemonStatus)) {
+      try {
+        daemonStatus = await advertiser.status();
+      } catch (err) {
+        log.debug('daemon status not available', { error: err });
+      }
+    }
+    const spec = (configs.get(current.name, ns)?.spec ?? {}) as { daemon?: unknown; protocol?: unknown };
+    const status = buildNodeStatus({
+      daemon: String(spec.daemon ?? ''), protocol: String(spec.protocol ?? ''), generation: current.generation,
+      ...(applied ? { applied } : {}), ...(lastReload ? { lastReload } : {}), ...(daemonStatus ? { daemonStatus } : {}),
+      now: new Date(),
+    });
+    if (written?.name === current.name && sameStatus(written.status, status)) return;
+    try {
+      await patchStatus(current.name, status);
+      written = { name: current.name, status };
+    } catch (err) {
+      log.warn('could not write routing status', { routerConfig: `${ns}/${current.name}`, error: err });
+    }
+  };
+
+  const passwordsFor = async (config: RouterConfigSpec): Promise<Record<string, string>> => {
+    const out: Record<string, string> = {};
+    for (const p of config.bgp?.peers ?? []) {
+      if (!p.passwordSecretRef) continue;
+      const { name, key } = p.passwordSecretRef;
+      const secret = await core.readNamespacedSecret({ name, namespace: ns });
+      const b64 = secret.data?.[key];
+      if (b64 === undefined) throw new Error(`Secret ${ns}/${name} has no key "${key}" (peer ${p.address}); add it or set passwordSecretRef.key`);
+      out[p.address] = Buffer.from(b64, 'base64').toString('utf8');
+    }
+    return out;
+  };
+
+  const recordReload = (result: ApplyResult) => {
+    if (result.result !== 'Unchanged' || !lastReload) {
+      lastReload = { time: new Date().toISOString(), result: result.result, ...(result.error ? { error: result.error.slice(0, 4000) } : {}) };
+    }
+  };
+
+  const reconcile = async () => {
+    if (stopped) return;
+    try {
+      labels = (await core.readNode({ name: opts.nodeName })).metadata?.labels ?? {};
+    } catch (err) {
+      log.warn('could not read Node labels; using the last known ones', { error: err });
+    }
+    const chosen = selectRouterConfig(configs.list(), labels);
+    if (written && written.name !== chosen?.metadata?.name) {
+      await patchStatus(written.name, null).catch((err) => log.debug('could not clear old status entry', { error: err }));
+      written = undefined;
+    }
+    if (!chosen) {
+      if (current) log.info('no RouterConfig selects this node any more; the daemon keeps its last config');
+      current = undefined;
+      return;
+    }
+    const name = chosen.metadata!.name!;
+    if (current?.name !== name) lastReload = undefined;
+    const { config, problems } = parseRouterConfig(chosen);
+    current = { name, ...(chosen.metadata?.generation !== undefined ? { generation: chosen.metadata.generation } : {}), ...(config ? { config } : {}) };
+    if (!config) {
+      const error = problems.map(formatProblem).join('; ');
+      log.warn('RouterConfig is invalid; the running config is kept', { routerConfig: `${ns}/${name}`, error });
+      recordReload({ result: 'Rejected', error });
+      return writeStatus(false);
+    }
+    let result: ApplyResult;
+    try {
+      const passwords = await passwordsFor(config);
+      if (advertiser?.daemon !== config.daemon) {
+        await advertiser?.close();
+        advertiser = createAdvertiser(config.daemon, paths, log);
+        applied = undefined;
+        daemonStatus = undefined;
+        await advertiser.setAddresses(addresses);
+      }
+      result = await advertiser.apply({
+        config, nodeName: opts.nodeName, nodeIP: opts.nodeIP, kubeInterface: opts.kubeInterface ?? 'kube-lb0', passwords,
+      });
+    } catch (err) {
+      result = { result: 'Failed', error: (err as Error).message, ...(applied?.hash ? { hash: applied.hash } : {}) };
+    }
+    if (result.result !== 'Unchanged') log.info('routing config reconciled', { routerConfig: `${ns}/${name}`, result: result.result, error: result.error });
+    if (result.hash) applied = result;
+    recordReload(result);
+    await writeStatus(result.result === 'Applied');
+  };
+
+  const trigger = (): Promise<void> => (queue.size === 0 ? queue.add(reconcile) : queue.onIdle())
+    .catch((err) => log.error('routing reconcile failed', { error: err }));
+
+  configs.onChange(() => void trigger());
+  await configs.synced;
+  await trigger();
+  const resync = setInterval(() => void trigger(), opts.resyncMs ?? 30_000);
+  const statusTimer = setInterval(() => void queue.add(() => writeStatus(true)).catch(() => undefined), opts.statusIntervalMs ?? 10_000);
+
+  return {
+    setVirtualAddresses(cidrs) {
+      addresses = [...cidrs];
+      if (advertiser) void advertiser.setAddresses(addresses).catch((err) => log.warn('could not hand addresses to the routing daemon', { error: err }));
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(resync);
+      clearInterval(statusTimer);
+      await configs.stop();
+      await queue.onIdle();
+      await advertiser?.close();
+    },
+  };
+}

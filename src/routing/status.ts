@@ -1,0 +1,42 @@
+// The per-node routing status: one entry per node under the selected RouterConfig's
+// status.nodes.<nodeName>, written by that node's agent with a JSON merge patch that touches only its own
+// key (so agents never conflict and need no resourceVersion). Shape documented in docs/routing.md.
+import type { ApplyResult, DaemonStatus, ReloadResult } from './advertiser.ts';
+
+export const MAX_LISTED_PREFIXES = 64;
+export const MAX_SESSIONS = 64;
+
+export interface NodeRoutingStatus {
+  daemon: string;
+  protocol: string;
+  observedGeneration?: number;
+  /** sha256 of the configuration that is running (absent until one was applied). */
+  configHash?: string;
+  lastReload?: { time: string; result: ReloadResult; error?: string };
+  sessions: Array<{ name: string; state: string; info?: string }>;
+  advertised: string[];
+  advertisedCount: number;
+  updated: string;
+}
+
+export function buildNodeStatus(args: {
+  daemon: string; protocol: string; generation?: number; applied?: ApplyResult; lastReload?: NodeRoutingStatus['lastReload'];
+  daemonStatus?: DaemonStatus; now: Date;
+}): NodeRoutingStatus {
+  const d = args.daemonStatus;
+  return {
+    daemon: args.daemon,
+    protocol: args.protocol,
+    ...(args.generation !== undefined ? { observedGeneration: args.generation } : {}),
+    ...(args.applied?.hash ? { configHash: args.applied.hash } : {}),
+    ...(args.lastReload ? { lastReload: args.lastReload } : {}),
+    sessions: (d?.sessions ?? []).slice(0, MAX_SESSIONS).map((s) => ({ name: s.name.slice(0, 64), state: s.state.slice(0, 64), ...(s.info ? { info: s.info.slice(0, 256) } : {}) })),
+    advertised: (d?.advertised ?? []).slice(0, MAX_LISTED_PREFIXES),
+    advertisedCount: d?.advertised.length ?? 0,
+    updated: args.now.toISOString(),
+  };
+}
+
+/** Equal apart from the timestamp: used to skip writes that would change nothing. */
+export const sameStatus = (a: NodeRoutingStatus | undefined, b: NodeRoutingStatus) =>
+  a !== undefined && JSON.stringify({ ...a, updated: '' }) === JSON.stringify({ ...b, updated: '' });
