@@ -34,7 +34,8 @@ export function createEventRecorder(kc: KubeConfig, component: string, log: Logg
       const p = api.createNamespacedEvent({
         namespace,
         body: {
-          metadata: { generateName: `${obj.metadata?.name ?? 'object'}.` },
+          // a generateName may end in '-' but not in '.' (the apiserver masks only a trailing dash)
+          metadata: { generateName: `${obj.metadata?.name ?? 'object'}-` },
           eventTime: new V1MicroTime(),
           reportingController: component,
           reportingInstance: `${component}-${instance}`.slice(0, 128),
