@@ -17,5 +17,11 @@ export function runTool(cmd: string, args: string[], timeoutMs = 30_000): Promis
   });
 }
 
-/** The most useful line of a tool's complaint, for status and events. */
-export const toolError = (r: ToolResult) => (r.stderr.trim() || r.stdout.trim() || `exit code ${r.code}`).slice(0, 2000);
+/** The useful part of a tool's complaint, for status and events: its ERROR/WARNING lines if it logs
+ * (frr-reload.py), else the end of its output (the error comes last). */
+export function toolError(r: ToolResult): string {
+  const text = [r.stderr, r.stdout].map((t) => t.trim()).filter(Boolean).join('\n');
+  const flagged = text.split('\n').filter((l) => /\b(ERROR|WARNING|CRITICAL)\b|% /.test(l));
+  const out = (flagged.length ? flagged.join('\n') : text) || `exit code ${r.code}`;
+  return out.length > 2000 ? `...${out.slice(-2000)}` : out;
+}

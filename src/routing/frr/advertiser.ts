@@ -26,7 +26,7 @@ export const frrDryRun = (file: string, vtysh = 'vtysh'): Promise<ToolResult> =>
 
 /** Lines of the running config that describe host state rather than routing; mirrored, never changed. */
 export function hostStateLines(running: string): string[] {
-  return running.split('\n').map((l) => l.trimEnd()).filter((l) => /^(no )?ipv?6? ?forwarding$|^(no )?ip forwarding$|^hostname \S+$/.test(l));
+  return running.split('\n').map((l) => l.trimEnd()).filter((l) => /^(no )?(ip|ipv6) forwarding$|^hostname \S+$/.test(l));
 }
 
 export class FrrAdvertiser implements RouteAdvertiser {
@@ -99,26 +99,27 @@ export class FrrAdvertiser implements RouteAdvertiser {
     // redistribute connected / passive interface follow kube-lb0
   }
 
+  /** JSON of a show command, or undefined when the daemon behind it is not running (e.g. bgpd with OSPF). */
+  async #tryShow<T>(command: string): Promise<T | undefined> {
+    const r = await this.#vtysh(['-c', command]);
+    return r.code === 0 && r.stdout.trim().startsWith('{') ? (JSON.parse(r.stdout) as T) : undefined;
+  }
+
   async status(): Promise<DaemonStatus> {
     const sessions: SessionStatus[] = [];
-    const bgp = await this.#show<Record<string, { peers?: Record<string, { state?: string; pfxSnt?: number }> }>>('show bgp summary json');
-    for (const af of Object.values(bgp)) {
+    const bgp = await this.#tryShow<Record<string, { peers?: Record<string, { state?: string; pfxSnt?: number }> }>>('show bgp summary json');
+    for (const af of Object.values(bgp ?? {})) {
       for (const [peer, p] of Object.entries(af.peers ?? {})) {
         if (!sessions.some((s) => s.name === peer)) sessions.push({ name: peer, state: p.state ?? 'Unknown', info: `pfxSnt ${p.pfxSnt ?? 0}` });
       }
     }
-    for (const [cmd, proto] of [['show ip ospf neighbor json', 'ospf'], ['show ipv6 ospf6 neighbor json', 'ospf6']] as const) {
-      const r = await this.#vtysh(['-c', cmd]);
-      if (r.code !== 0 || !r.stdout.trim().startsWith('{')) continue; // daemon not running
-      const doc = JSON.parse(r.stdout) as { neighbors?: Record<string, Array<{ nbrState?: string; ifaceName?: string }>> | Array<{ neighborId?: string; state?: string; interfaceName?: string }> };
-      const nbrs = doc.neighbors ?? {};
-      if (Array.isArray(nbrs)) {
-        for (const n of nbrs) sessions.push({ name: `${proto} ${n.neighborId ?? ''}`, state: n.state ?? '', info: n.interfaceName ?? '' });
-      } else {
-        for (const [id, list] of Object.entries(nbrs)) {
-          for (const n of list) sessions.push({ name: `${proto} ${id}`, state: n.nbrState ?? '', info: n.ifaceName ?? '' });
-        }
-      }
+    type Ospf4 = { neighbors?: Record<string, Array<{ nbrState?: string; ifaceName?: string }>> };
+    for (const [id, list] of Object.entries((await this.#tryShow<Ospf4>('show ip ospf neighbor json'))?.neighbors ?? {})) {
+      for (const n of list) sessions.push({ name: `ospf ${id}`, state: n.nbrState ?? '', info: n.ifaceName ?? '' });
+    }
+    type Ospf6 = { neighbors?: Array<{ neighborId?: string; state?: string; interfaceName?: string }> };
+    for (const n of (await this.#tryShow<Ospf6>('show ipv6 ospf6 neighbor json'))?.neighbors ?? []) {
+      sessions.push({ name: `ospf6 ${n.neighborId ?? ''}`, state: n.state ?? '', info: n.interfaceName ?? '' });
     }
     const iface = await this.#show<Record<string, { ipAddresses?: Array<{ address?: string }> }>>(`show interface ${this.#kubeInterface} json`);
     const addrs = Object.values(iface).flatMap((i) => (i.ipAddresses ?? []).map((a) => a.address ?? ''));

@@ -1,0 +1,46 @@
+// Routing daemons on the nodes of a Topology, started the way the product expects to find them:
+// BIRD with a minimal config and its control socket in the node's directory (the agent renders the
+// real config), FRR with an empty config, gobgpd API-only on a unix socket. All owned by the Topology.
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Daemon } from '../../api/validate-routerconfig.ts';
+import type { RoutingBackendPaths } from '../../routing/controller.ts';
+import { birdCommand } from '../../routing/bird/control.ts';
+import { startFrr, type FrrDaemon } from './frr.ts';
+import type { Topology, TopologyNode } from './topology.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probe().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Backend paths of a node's daemon, as the routing controller takes them. */
+export function nodeBackendPaths(n: TopologyNode): RoutingBackendPaths {
+  return {
+    birdConfigDir: n.dir, birdSocket: join(n.dir, 'bird.ctl'),
+    frrConfDir: n.dir, frrVtySocket: n.dir,
+    gobgpTarget: `unix://${join(n.dir, 'gobgp.sock')}`,
+  };
+}
+
+/** Starts the routing daemon of one node and waits until it answers on its control interface. */
+export async function startNodeDaemon(topo: Topology, n: TopologyNode, daemon: Daemon, frrDaemons: FrrDaemon[] = ['bgpd']): Promise<void> {
+  const paths = nodeBackendPaths(n);
+  if (daemon === 'bird') {
+    const conf = join(n.dir, 'bird.conf');
+    writeFileSync(conf, `router id ${n.ipv4};\nprotocol device {}\n`);
+    topo.spawn(n.netns, `bird-${n.netns}`, 'bird', ['-f', '-c', conf, '-s', paths.birdSocket], n.dir);
+    await waitUntil(`BIRD of ${n.netns}`, async () => (await birdCommand(paths.birdSocket, 'show status')).code === 13);
+  } else if (daemon === 'frr') {
+    await startFrr(topo, n.netns, n.dir, frrDaemons, 'frr defaults traditional\n');
+  } else {
+    topo.spawn(n.netns, `gobgpd-${n.netns}`, 'gobgpd', [`--api-hosts=${paths.gobgpTarget}`, '--pprof-disable', '-p', '-l', 'info'], n.dir);
+    await waitUntil(`gobgpd of ${n.netns}`, async () => existsSync(join(n.dir, 'gobgp.sock')));
+  }
+}
