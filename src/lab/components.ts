@@ -7,7 +7,7 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { repoRoot } from './cluster/binaries.ts';
 import { freePort } from './cluster/cluster.ts';
 import { readState, startOwned } from './cluster/processes.ts';
-import { startBird, startFrr, startGobgpd } from './daemons.ts';
+import { restartFrrDaemon, startBird, startFrr, startGobgpd } from './daemons.ts';
 import { labDir, procDir } from './ledger.ts';
 import type { LabPlan, NodePlan } from './plan.ts';
 import { RESPONDER_PORTS } from './samples.ts';
@@ -58,6 +58,28 @@ export async function startRoutingDaemon(plan: LabPlan, node: NodePlan): Promise
     case 'gobgp':
       await startGobgpd(procDir(name), node.name, node.netns, join(nodeDir(plan, node), 'gobgp'));
       break;
+  }
+}
+
+/** The processes that ARE the node's routing daemon (what a "routing daemon crash" kills). */
+export function routingDaemonProcesses(plan: LabPlan, node: NodePlan): string[] {
+  const o = plan.options;
+  if (o.daemon === 'bird') return [`${node.name}-bird`];
+  if (o.daemon === 'gobgp') return [`${node.name}-gobgpd`];
+  return o.protocol === 'bgp' ? [`${node.name}-bgpd`] : [`${node.name}-ospfd`, ...(node.ipv6 ? [`${node.name}-ospf6d`] : [])];
+}
+
+/** Starts the killed routing daemon again: BIRD and FRR boot from the config the agent last wrote;
+ * gobgpd starts empty and the agent's routing controller has to notice and re-apply. */
+export async function restartRoutingDaemon(plan: LabPlan, node: NodePlan): Promise<void> {
+  const p = routingPaths(plan, node);
+  const name = plan.options.name;
+  if (plan.options.daemon === 'frr') {
+    for (const proc of routingDaemonProcesses(plan, node)) {
+      await restartFrrDaemon(procDir(name), node.name, node.netns, p.frrDir, proc.slice(node.name.length + 1));
+    }
+  } else {
+    await startRoutingDaemon(plan, node);
   }
 }
 

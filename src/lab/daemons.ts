@@ -1,7 +1,7 @@
 // Routing daemons of the lab, each a foreground process inside a network namespace, recorded by pid
 // in the lab's run dir: FRR (zebra + the protocol daemons, no watchfrr, vty sockets in a private dir,
 // nothing written under /etc/frr), BIRD and gobgpd.
-import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startOwned } from './cluster/processes.ts';
@@ -23,6 +23,8 @@ function frrOwnedDir(dir: string): void {
   mkdirSync(dir, { recursive: true });
   const uid = Number(execFileSync('id', ['-u', 'frr'], { encoding: 'utf8' }).trim());
   const gid = Number(execFileSync('id', ['-g', 'frr'], { encoding: 'utf8' }).trim());
+  // frr-reload.py and vtysh -b read <dir>/vtysh.conf; an empty one means defaults
+  if (!existsSync(join(dir, 'vtysh.conf'))) writeFileSync(join(dir, 'vtysh.conf'), '');
   chownSync(dir, uid, gid);
 }
 
@@ -34,6 +36,21 @@ export interface FrrInstance {
   vtysh(args: string[]): Promise<string>;
 }
 
+const frrArgs = (dir: string, d: string, bgpListen: boolean) => [
+  '-F', 'traditional', '-A', '127.0.0.1', '-P', '0', '--vty_socket', dir, '-z', join(dir, 'zserv.api'),
+  '-i', join(dir, `${d}.pid`), ...(d === 'bgpd' && !bgpListen ? ['-p', '0'] : []),
+];
+
+const frrVtysh = (netns: string, dir: string) => (args: string[]) => run('ip', ['netns', 'exec', netns, 'vtysh', '--vty_socket', dir, ...args]);
+
+/** Starts one FRR daemon (a stale vty socket of a killed predecessor is removed first). */
+async function spawnFrrDaemon(procDir: string, name: string, netns: string, dir: string, d: string, bgpListen: boolean): Promise<void> {
+  rmSync(join(dir, `${d}.vty`), { force: true });
+  if (d === 'zebra') rmSync(join(dir, 'zserv.api'), { force: true });
+  startOwned(procDir, `${name}-${d}`, join(FRR_LIB, d), frrArgs(dir, d, bgpListen), process.env, { detached: true, netns });
+  await waitForFile(join(dir, `${d}.vty`), `${name} ${d}`);
+}
+
 /**
  * Starts zebra + `daemons` (e.g. bgpd, ospfd) in `netns`, then loads `config` (when given) with
  * `vtysh -f`. `bgpListen`: bgpd accepts sessions on port 179 (the ToR) or only connects out (nodes).
@@ -41,17 +58,8 @@ export interface FrrInstance {
 export async function startFrr(procDir: string, name: string, netns: string, dir: string, daemons: string[],
   opts: { config?: string; bgpListen?: boolean } = {}): Promise<FrrInstance> {
   frrOwnedDir(dir);
-  const common = ['-F', 'traditional', '-A', '127.0.0.1', '-P', '0', '--vty_socket', dir, '-z', join(dir, 'zserv.api')];
-  for (const d of ['zebra', ...daemons]) {
-    const extra = d === 'bgpd' && !opts.bgpListen ? ['-p', '0'] : [];
-    startOwned(procDir, `${name}-${d}`, join(FRR_LIB, d), [...common, '-i', join(dir, `${d}.pid`), ...extra],
-      process.env, { detached: true, netns });
-    await waitForFile(join(dir, `${d}.vty`), `${name} ${d}`);
-  }
-  const inst: FrrInstance = {
-    netns, dir,
-    vtysh: (args) => run('ip', ['netns', 'exec', netns, 'vtysh', '--vty_socket', dir, ...args]),
-  };
+  for (const d of ['zebra', ...daemons]) await spawnFrrDaemon(procDir, name, netns, dir, d, opts.bgpListen ?? false);
+  const inst: FrrInstance = { netns, dir, vtysh: frrVtysh(netns, dir) };
   if (opts.config !== undefined) {
     const file = join(dir, 'frr.conf');
     writeFileSync(file, opts.config);
@@ -60,12 +68,19 @@ export async function startFrr(procDir: string, name: string, netns: string, dir
   return inst;
 }
 
+/** Restarts one killed FRR daemon of a node and boots it from <dir>/frr.conf, as FRR does at start. */
+export async function restartFrrDaemon(procDir: string, name: string, netns: string, dir: string, d: string): Promise<void> {
+  await spawnFrrDaemon(procDir, name, netns, dir, d, false);
+  if (existsSync(join(dir, 'frr.conf'))) await frrVtysh(netns, dir)(['--config_dir', dir, '-b']);
+}
+
 /** BIRD in the foreground (-f) with its control socket in `dir`; the routing controller writes bird.conf. */
 export async function startBird(procDir: string, name: string, netns: string, dir: string, initialConfig: string): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const conf = join(dir, 'bird.conf');
   if (!existsSync(conf)) writeFileSync(conf, initialConfig);
   const socket = join(dir, 'bird.ctl');
+  rmSync(socket, { force: true });
   startOwned(procDir, `${name}-bird`, 'bird', ['-f', '-c', conf, '-s', socket], process.env, { detached: true, netns });
   await waitForFile(socket, `${name} bird`);
   return socket;
@@ -75,6 +90,7 @@ export async function startBird(procDir: string, name: string, netns: string, di
 export async function startGobgpd(procDir: string, name: string, netns: string, dir: string): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const socket = join(dir, 'gobgp.sock');
+  rmSync(socket, { force: true });
   startOwned(procDir, `${name}-gobgpd`, 'gobgpd', [`--api-hosts=unix://${socket}`, '--pprof-disable', '-l', 'info'],
     process.env, { detached: true, netns });
   await waitForFile(socket, `${name} gobgpd`);

@@ -20,7 +20,7 @@ import {
 } from './ledger.ts';
 import { attachNodeToManagement, createManagementBridge, hostRoutes } from './management.ts';
 import { createNetwork, linkLocals } from './network.ts';
-import { pickManagementSubnet, planLab, type LabOptions, type LabPlan } from './plan.ts';
+import { pickManagementSubnet, planLab, planManagement, type LabOptions, type LabPlan } from './plan.ts';
 import { buildStatusReport, renderStatus, table, type StatusReport } from './report.ts';
 import { labRouterConfig } from './routerconfig.ts';
 import {
@@ -45,6 +45,30 @@ export interface Lab {
   kubeconfig: string;
   namespace: string;
   torVtyDir: string;
+}
+
+/** The e2e suite's management bridge + apiserver, recorded in a ledger of their own (`lab down --name`
+ * removes them after a crash like any lab). */
+export async function startSharedCluster(name: string): Promise<SharedCluster> {
+  requireRoot();
+  if (readLedger(name)) throw new Error(`"${name}" exists: run "purelb lab down --name ${name}" first`);
+  const ledger = openLedger(name);
+  try {
+    const mgmt = planManagement(name, pickManagementSubnet(hostRoutes(), randomInt(256)));
+    await createManagementBridge(ledger, mgmt);
+    mkdirSync(clusterDir(name), { recursive: true });
+    const cluster = await startCluster({ bindAddress: mgmt.host, dir: clusterDir(name), keepRunning: true });
+    const kc = new KubeConfig();
+    kc.loadFromFile(cluster.kubeconfig);
+    const crds = loadYamlDir(join(repoRoot, 'crds'));
+    await applyObjects(kc, crds);
+    await waitEstablished(kc, crds.map((c) => c.metadata!.name!));
+    await applyObjects(kc, deployDefaults());
+    return { kubeconfig: cluster.kubeconfig, mgmt: { bridge: mgmt.bridge, subnet: mgmt.subnet } };
+  } catch (err) {
+    await cleanLedger(name);
+    throw err;
+  }
 }
 
 export function requireRoot(): void {
@@ -99,7 +123,7 @@ async function build(ledger: Ledger, options: LabOptions, progress: Progress, sh
 
   progress(`network: ToR ${plan.torNetns}, client ${plan.clientNetns}, ${plan.nodes.length} nodes on LAN ${plan.lan.v4}${plan.lan.v6 ? ` + ${plan.lan.v6}` : ''}`);
   await createNetwork(ledger, plan);
-  if (!shared) await createManagementBridge(ledger, plan);
+  if (!shared) await createManagementBridge(ledger, plan.mgmt);
   for (let i = 0; i < plan.nodes.length; i++) await attachNodeToManagement(ledger, plan, i);
 
   let kubeconfig: string;
@@ -180,10 +204,13 @@ export async function labReport(lab: Lab): Promise<StatusReport> {
   return buildStatusReport({ ...inputs, upstream: { netns: lab.plan.torNetns, routes, nodeByIP: await nodeByIP(lab.plan) } });
 }
 
-/** Virtual addresses whose ToR next hops differ from the nodes that should announce them. */
-export function unconverged(report: StatusReport): string[] {
-  return report.services.filter((s) => s.kind === 'virtual').filter((s) => {
-    const want = s.etp === 'Local' ? (s.endpointNodes ?? []) : report.nodes.filter((n) => n.heartbeat === 'live').map((n) => n.name);
+/** Addresses not yet where they should be: a virtual one whose ToR next hops are not exactly `nodes`
+ * (ETP Local: the nodes with endpoints), a local one nobody announces, or one no agent classified yet. */
+export function unconverged(report: StatusReport, nodes: string[]): string[] {
+  return report.services.filter((s) => {
+    if (s.kind === 'local') return s.announcing.length !== 1;
+    if (s.kind === 'unknown') return true;
+    const want = s.etp === 'Local' ? (s.endpointNodes ?? []) : nodes;
     return JSON.stringify([...want].sort()) !== JSON.stringify(s.upstream ?? []);
   }).map((s) => `${s.service} ${s.address}`);
 }
@@ -195,10 +222,10 @@ async function waitConverged(lab: Lab, progress: Progress, timeoutMs = 120_000):
   for (;;) {
     const report = await labReport(lab);
     const withAddress = new Set(report.services.map((s) => s.service)).size;
-    const pending = unconverged(report);
-    const msg = `waiting: ${withAddress}/${expected} Services have addresses; ${pending.length} virtual addresses not yet at the ToR with every expected next hop`;
+    const pending = unconverged(report, lab.plan.nodes.map((n) => n.name));
+    const msg = `waiting: ${withAddress}/${expected} Services have addresses; ${pending.length} addresses not yet announced by exactly the expected nodes`;
     if (withAddress >= expected && pending.length === 0 && report.services.length > 0) {
-      progress('converged: every Service has its addresses and the ToR has every expected next hop');
+      progress('converged: every address is announced by exactly the expected nodes (ToR next hops / local owner)');
       return;
     }
     if (msg !== last) progress(msg);
@@ -214,14 +241,11 @@ async function waitConverged(lab: Lab, progress: Progress, timeoutMs = 120_000):
 /** Requests from the client to every Service address (first port of the Service). */
 export async function labSpreads(lab: Lab, n = 30): Promise<Spread[]> {
   const services = (await lab.kc.makeApiClient(CoreV1Api).listNamespacedService({ namespace: SAMPLE_NAMESPACE })).items;
-  const out: Spread[] = [];
-  for (const svc of services as V1Service[]) {
+  const targets = (services as V1Service[]).flatMap((svc) => {
     const port = svc.spec?.ports?.[0]?.port;
-    for (const ing of svc.status?.loadBalancer?.ingress ?? []) {
-      if (ing.ip && port) out.push(await requestSpread(lab.plan.clientNetns, ing.ip, port, n));
-    }
-  }
-  return out;
+    return (svc.status?.loadBalancer?.ingress ?? []).flatMap((ing) => (ing.ip && port ? [{ ip: ing.ip, port }] : []));
+  });
+  return Promise.all(targets.map((t) => requestSpread(lab.plan.clientNetns, t.ip, t.port, n)));
 }
 
 export async function renderLab(lab: Lab): Promise<string> {

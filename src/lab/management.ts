@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { ipBatch } from './exec.ts';
 import { record, type Ledger } from './ledger.ts';
-import type { LabPlan } from './plan.ts';
+import type { LabPlan, ManagementPlan } from './plan.ts';
 
 /** Every IPv4 route prefix of the host (to pick a management subnet that overlaps none). */
 export function hostRoutes(): string[] {
@@ -12,8 +12,8 @@ export function hostRoutes(): string[] {
   return (JSON.parse(out) as { dst: string }[]).map((r) => r.dst).filter((d) => d !== 'default');
 }
 
-export async function createManagementBridge(ledger: Ledger, plan: LabPlan): Promise<void> {
-  const { bridge, host, prefix } = plan.mgmt;
+export async function createManagementBridge(ledger: Ledger, mgmt: ManagementPlan): Promise<void> {
+  const { bridge, host, prefix } = mgmt;
   record(ledger, 'hostLinks', bridge);
   await ipBatch([
     `link add ${bridge} type bridge`,

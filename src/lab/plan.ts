@@ -66,7 +66,7 @@ export interface LabPlan {
   nodes: NodePlan[];
   /** IPv4 pool on the LAN ("from-to") and, if the LAN has IPv6, the IPv6 one. */
   localPools: { v4: string; v6?: string };
-  mgmt: { bridge: string; subnet: string; host: string; prefix: number };
+  mgmt: ManagementPlan;
   /** host-side veth names of the management links, one per node */
   mgmtPorts: string[];
 }
@@ -88,6 +88,20 @@ function lanCIDR(text: string, family: Family): CIDR {
   return { ip: { family, value: networkOf(c).first }, prefix: c.prefix };
 }
 
+export interface ManagementPlan {
+  bridge: string;
+  subnet: string;
+  /** the apiserver's address on the bridge */
+  host: string;
+  prefix: number;
+}
+
+export function planManagement(name: string, subnet: string): ManagementPlan {
+  const mg = parseCIDR(subnet);
+  if (!mg || mg.ip.family !== 4 || mg.prefix > 27) throw new Error(`management subnet ${subnet}: need an IPv4 /27 or larger`);
+  return { bridge: `${name}-mgmt`, subnet: fmt({ ip: { family: 4, value: networkOf(mg).first }, prefix: mg.prefix }), host: offset(mg, 1n), prefix: mg.prefix };
+}
+
 /** Checks the options and derives every name and address; throws with the option to fix. */
 export function planLab(options: LabOptions, mgmtSubnet: string): LabPlan {
   const o = options;
@@ -103,8 +117,8 @@ export function planLab(options: LabOptions, mgmtSubnet: string): LabPlan {
   if (hostsV4 < BigInt(o.nodes + 2 + LOCAL_POOL_SIZE)) {
     throw new Error(`--lan ${o.lan.v4}: too small for ${o.nodes} nodes, the ToR and a local pool of ${LOCAL_POOL_SIZE}; use a /27 or larger`);
   }
-  const mg = parseCIDR(mgmtSubnet);
-  if (!mg || mg.ip.family !== 4 || mg.prefix > 27) throw new Error(`management subnet ${mgmtSubnet}: need an IPv4 /27 or larger`);
+  const mgmt = planManagement(o.name, mgmtSubnet);
+  const mg = parseCIDR(mgmt.subnet)!;
   const client = { v4: parseCIDR(CLIENT_NET.v4)!, v6: parseCIDR(CLIENT_NET.v6)! };
   const p = o.name;
   const nodes: NodePlan[] = Array.from({ length: o.nodes }, (_, i) => ({
@@ -115,7 +129,10 @@ export function planLab(options: LabOptions, mgmtSubnet: string): LabPlan {
     ...(v6 ? { ipv6: offset(v6, BigInt(i + 2)) } : {}),
     mgmt: offset(mg, BigInt(i + 2)),
   }));
-  const pool = (c: CIDR) => `${offset(c, -BigInt(LOCAL_POOL_SIZE))}-${offset(c, -1n)}`;
+  // IPv4: the top of the LAN below the broadcast address; IPv6: ::f0 upwards, short enough to read
+  const pool = (c: CIDR) => (c.ip.family === 4
+    ? `${offset(c, -BigInt(LOCAL_POOL_SIZE))}-${offset(c, -1n)}`
+    : `${offset(c, 0xf0n)}-${offset(c, 0xf0n + BigInt(LOCAL_POOL_SIZE - 1))}`);
   return {
     options: o,
     torNetns: `${p}-tor`,
@@ -130,9 +147,8 @@ export function planLab(options: LabOptions, mgmtSubnet: string): LabPlan {
     },
     client: { ipv4: offset(client.v4, 2n), ipv6: offset(client.v6, 2n) },
     nodes,
-    // The top of the LAN (below the broadcast address for IPv4); IPv6 pools skip the last address too.
     localPools: { v4: pool(v4), ...(v6 ? { v6: pool(v6) } : {}) },
-    mgmt: { bridge: `${p}-mgmt`, subnet: fmt({ ip: { family: 4, value: networkOf(mg).first }, prefix: mg.prefix }), host: offset(mg, 1n), prefix: mg.prefix },
+    mgmt,
     mgmtPorts: nodes.map((_, i) => `${p}-m${i + 1}`),
   };
 }

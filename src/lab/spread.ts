@@ -22,8 +22,8 @@ export function countAnswers(lines: string[]): Record<string, number> {
 /** `n` sequential requests, each a new TCP connection (new source port, so ECMP hashing spreads them). */
 export async function requestSpread(clientNetns: string, address: string, port: number, n = 30): Promise<Spread> {
   const url = urlFor(address, port);
-  const script = `for i in $(seq ${n}); do curl -s -m 2 "$0" || echo -; done`;
-  const out = await inNetns(clientNetns, 'sh', ['-c', script, url], { timeoutMs: n * 3000 });
+  const script = `for i in $(seq ${n}); do curl -s -m 1 "$0" || echo -; done`;
+  const out = await inNetns(clientNetns, 'sh', ['-c', script, url], { timeoutMs: n * 2000 + 5000 });
   return { url, counts: countAnswers(out.split('\n').filter((l) => l !== '')) };
 }
 

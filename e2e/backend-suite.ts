@@ -1,0 +1,130 @@
+// The e2e scenarios, run once per routing backend (one test file per daemon/protocol): a 3-node lab
+// with the real allocator, agents, routing daemons and the FRR ToR. Every check looks from outside
+// the nodes: the ToR's FIB, ARP answers on the LAN and HTTP requests from the client namespace.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { applyObjects } from '../src/lab/apply.ts';
+import { restartRoutingDaemon, routingDaemonProcesses, startAgent } from '../src/lab/components.ts';
+import type { Lab } from '../src/lab/lab.ts';
+import type { Daemon, Protocol } from '../src/lab/plan.ts';
+import { labRouterConfig } from '../src/lab/routerconfig.ts';
+import { LOCAL_GROUP, VIRTUAL_GROUP, type SampleService } from '../src/lab/samples.ts';
+import { join } from 'node:path';
+import { labDir } from '../src/lab/ledger.ts';
+import {
+  addressesOf, allNodes, announcing, applyService, arpAnswerers, deleteService, nodeNames, nodesHolding, readService,
+  routerConfigStatus, setEndpoints, signalProcess, spread, startBackendLab, stopBackendLab, torHops, torNeighbourOwner,
+  waitExited, waitFor, waitHops,
+} from './harness.ts';
+
+const svc = (name: string, over: Partial<SampleService>): SampleService => ({
+  name, group: VIRTUAL_GROUP, etp: 'Cluster', families: ['IPv4', 'IPv6'], port: 80, endpointNodes: [0, 1, 2], ...over,
+});
+
+/** Every request answered, and exactly by `nodes`, each at least once. */
+function expectSpreadOver(counts: Record<string, number>, nodes: string[]): void {
+  expect(Object.keys(counts).sort()).toEqual([...nodes].sort());
+  for (const n of nodes) expect(counts[n]).toBeGreaterThan(0);
+}
+
+export function backendSuite(daemon: Daemon, protocol: Protocol, tag: string): void {
+  describe(`${daemon}/${protocol}`, () => {
+    let lab: Lab;
+    const cluster = svc('e2e-cluster', {});
+    const local = svc('e2e-local', { etp: 'Local', endpointNodes: [0, 1] });
+
+    beforeAll(async () => {
+      lab = await startBackendLab(daemon, protocol, tag);
+    }, 180_000);
+
+    afterAll(async () => {
+      await stopBackendLab(lab);
+    }, 60_000);
+
+    test('ETP Cluster: the ToR has one ECMP next hop per node (IPv4 and IPv6); client requests spread over all', async () => {
+      await applyService(lab, cluster);
+      const [v4, v6] = await addressesOf(lab, cluster.name, 2);
+      for (const a of [v4!, v6!]) {
+        await waitHops(lab, a, allNodes(lab));
+        expectSpreadOver(await spread(lab, a), allNodes(lab));
+      }
+    }, 120_000);
+
+    test('ETP Local: only nodes with endpoints are next hops and answer, and the set follows endpoint changes', async () => {
+      await applyService(lab, local);
+      const [v4, v6] = await addressesOf(lab, local.name, 2);
+      for (const a of [v4!, v6!]) {
+        await waitHops(lab, a, nodeNames(lab, [0, 1]));
+        expectSpreadOver(await spread(lab, a), nodeNames(lab, [0, 1]));
+      }
+      await setEndpoints(lab, local, [2]);
+      for (const a of [v4!, v6!]) {
+        await waitHops(lab, a, nodeNames(lab, [2]));
+        expectSpreadOver(await spread(lab, a), nodeNames(lab, [2]));
+      }
+    }, 120_000);
+
+    test('killing a node\'s routing daemon removes its next hop; its restart restores it', async () => {
+      const [v4, v6] = await addressesOf(lab, cluster.name, 2);
+      const victim = lab.plan.nodes[2]!;
+      for (const proc of routingDaemonProcesses(lab.plan, victim)) await waitExited(signalProcess(lab, proc, 'SIGKILL'));
+      const others = nodeNames(lab, [0, 1]);
+      for (const a of [v4!, v6!]) await waitHops(lab, a, others);
+      expectSpreadOver(await spread(lab, v4!), others);
+      await restartRoutingDaemon(lab.plan, victim);
+      for (const a of [v4!, v6!]) await waitHops(lab, a, allNodes(lab), 60_000);
+    }, 150_000);
+
+    test('a bad RouterConfig is rejected and changes nothing that worked', async () => {
+      const [v4, v6] = await addressesOf(lab, cluster.name, 2);
+      const good = labRouterConfig(lab.plan, lab.namespace);
+      // admitted by the CRD schema, refused by the validator: communities halves must be <= 65535; OSPF area must be a number
+      const bad = protocol === 'bgp'
+        ? { spec: { bgp: { ...(good.spec.bgp as object), communities: ['99999:1'] } } }
+        : { spec: { ospf: { ...(good.spec.ospf as object), area: 'backbone' } } };
+      // applied with the lab's field manager, so re-applying the good one removes what the bad one added
+      await applyObjects(lab.kc, [{ ...good, spec: { ...good.spec, ...bad.spec } } as typeof good]);
+      const rejected = await waitFor('every node to report the RouterConfig as rejected', async () => {
+        const nodes = (await routerConfigStatus(lab)).status?.nodes ?? {};
+        const results = lab.plan.nodes.map((n) => nodes[n.name]?.lastReload);
+        return results.every((r) => r?.result === 'Rejected') ? results : undefined;
+      }, 30_000);
+      expect(rejected[0]!.error).toMatch(/communit|area/);
+      for (const a of [v4!, v6!]) expect(await torHops(lab, a)).toEqual(allNodes(lab));
+      expectSpreadOver(await spread(lab, v4!), allNodes(lab));
+      await applyObjects(lab.kc, [good]);
+      await waitFor('the good RouterConfig to be in force again', async () => {
+        const nodes = (await routerConfigStatus(lab)).status?.nodes ?? {};
+        return lab.plan.nodes.every((n) => ['Applied', 'Unchanged'].includes(nodes[n.name]?.lastReload?.result ?? ''));
+      }, 30_000);
+      for (const a of [v4!, v6!]) expect(await torHops(lab, a)).toEqual(allNodes(lab));
+    }, 120_000);
+
+    test('a local address answers ARP from exactly one node, and moves when that node\'s agent is SIGKILLed', async () => {
+      const lan = svc('e2e-lan', { group: LOCAL_GROUP, families: ['IPv4'] });
+      await applyService(lab, lan);
+      const [addr] = await addressesOf(lab, lan.name, 1);
+      const owner = await waitFor('the announcing annotation', async () => announcing(await readService(lab, lan.name), 4));
+      expect(await nodesHolding(lab, addr!)).toEqual([owner]);
+      expect(await arpAnswerers(lab, addr!)).toEqual([owner]);
+      expectSpreadOver(await spread(lab, addr!), [owner]);
+
+      const ownerNode = lab.plan.nodes.find((n) => n.name === owner)!;
+      await waitExited(signalProcess(lab, `${owner}-agent`, 'SIGKILL'));
+      const next = await waitFor('another node to announce the address', async () => {
+        const a = announcing(await readService(lab, lan.name), 4);
+        return a && a !== owner ? a : undefined;
+      }, 20_000);
+      // the new owner's gratuitous ARP repoints the ToR; requests now reach the new owner only
+      await waitFor('the ToR to send the address to the new owner', async () => (await torNeighbourOwner(lab, addr!)) === next, 10_000);
+      expectSpreadOver(await spread(lab, addr!), [next]);
+
+      // the killed agent comes back (as its DaemonSet would restart it): one node holds the address again
+      startAgent(lab.plan, ownerNode, join(labDir(lab.plan.options.name), 'kubeconfig-lbnodeagent'), lab.namespace);
+      await waitFor('exactly one node to hold the address after the restart', async () => (await nodesHolding(lab, addr!)).length === 1, 30_000);
+      const finalOwner = announcing(await readService(lab, lan.name), 4)!;
+      expect(await nodesHolding(lab, addr!)).toEqual([finalOwner]);
+      expect(await arpAnswerers(lab, addr!)).toEqual([finalOwner]);
+      await deleteService(lab, lan);
+    }, 120_000);
+  });
+}

@@ -1,0 +1,4 @@
+// gobgp/bgp end to end on the lab (scenarios in backend-suite.ts).
+import { backendSuite } from './backend-suite.ts';
+
+backendSuite('gobgp', 'bgp', '5');

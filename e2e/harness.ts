@@ -1,0 +1,177 @@
+// Helpers for the e2e suite: a lab per backend on the run's shared apiserver, and the observations the
+// tests make from outside the nodes (the ToR's FIB, ARP answers, requests from the client namespace).
+import { readFileSync } from 'node:fs';
+import {
+  CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, type KubernetesObject, type V1Service,
+} from '@kubernetes/client-node';
+import { ANN } from '../src/api/annotations.ts';
+import { canonicalIP } from '../src/api/ip.ts';
+import { applyObjects } from '../src/lab/apply.ts';
+import { pidOf } from '../src/lab/components.ts';
+import { run } from '../src/lab/exec.ts';
+import { downLab, nodeByIP, upLab, type Lab, type SharedCluster } from '../src/lab/lab.ts';
+import { DEFAULT_OPTIONS, type Daemon, type Protocol } from '../src/lab/plan.ts';
+import { endpointSlices, sampleServiceGroups, serviceObject, type SampleService } from '../src/lab/samples.ts';
+import { requestSpread } from '../src/lab/spread.ts';
+import { readVtyshRoutes } from '../src/lab/upstream.ts';
+import { procDir } from '../src/lab/ledger.ts';
+
+export function sharedCluster(): SharedCluster {
+  const text = process.env.PURELB_E2E_SHARED;
+  if (!text) throw new Error('PURELB_E2E_SHARED is not set: run the e2e suite through `npm run test:e2e` (its globalSetup starts the apiserver)');
+  return JSON.parse(text) as SharedCluster;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000, lastSeen?: () => string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastSeen ? ` (last seen: ${lastSeen()})` : ''}${lastError ? `: ${String(lastError)}` : ''}`);
+    }
+    await sleep(200);
+  }
+}
+
+/** A lab for one backend on the shared apiserver: 3 nodes, agents live, the sample ServiceGroups applied. */
+export async function startBackendLab(daemon: Daemon, protocol: Protocol, tag: string): Promise<Lab> {
+  const name = `${process.env.PURELB_E2E_SHARED_NAME}${tag}`;
+  const log = (m: string) => process.stderr.write(`[${name}] ${m}\n`);
+  const lab = await upLab({ ...DEFAULT_OPTIONS, name, daemon, protocol, samples: false }, log, sharedCluster());
+  await applyObjects(lab.kc, sampleServiceGroups(lab.plan, lab.namespace));
+  await waitFor('a live heartbeat Lease of every agent', async () => {
+    const leases = (await lab.kc.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace: lab.namespace })).items;
+    return lab.plan.nodes.every((n) => leases.some((l) => l.metadata?.name === `purelb-node-${n.name}`));
+  }, 60_000);
+  return lab;
+}
+
+export async function stopBackendLab(lab: Lab | undefined): Promise<void> {
+  if (!lab) return;
+  await downLab(lab.plan.options.name, () => {}, sharedCluster());
+}
+
+export const nodeNames = (lab: Lab, indexes: number[]) => indexes.map((i) => lab.plan.nodes[i]!.name).sort();
+export const allNodes = (lab: Lab) => lab.plan.nodes.map((n) => n.name).sort();
+
+/** Creates (server-side apply) a sample-shaped Service and its EndpointSlices in namespace default. */
+export async function applyService(lab: Lab, s: SampleService): Promise<void> {
+  await applyObjects(lab.kc, [serviceObject(s), ...endpointSlices(lab.plan, s)]);
+}
+
+export async function setEndpoints(lab: Lab, s: SampleService, nodeIndexes: number[]): Promise<void> {
+  await applyObjects(lab.kc, endpointSlices(lab.plan, s, nodeIndexes));
+}
+
+export async function deleteService(lab: Lab, s: SampleService): Promise<void> {
+  const api = KubernetesObjectApi.makeApiClient(lab.kc);
+  for (const o of [serviceObject(s), ...endpointSlices(lab.plan, s)] as KubernetesObject[]) {
+    await api.delete(o).catch(() => undefined);
+  }
+}
+
+export async function readService(lab: Lab, name: string): Promise<V1Service> {
+  return lab.kc.makeApiClient(CoreV1Api).readNamespacedService({ name, namespace: 'default' });
+}
+
+/** The Service's addresses once the allocator wrote them (IPv4 first). */
+export async function addressesOf(lab: Lab, name: string, count: number): Promise<string[]> {
+  return waitFor(`${count} ingress address(es) on Service ${name}`, async () => {
+    const ips = ((await readService(lab, name)).status?.loadBalancer?.ingress ?? []).map((i) => i.ip!).filter(Boolean);
+    return ips.length >= count ? ips.sort((a, b) => Number(a.includes(':')) - Number(b.includes(':'))) : undefined;
+  });
+}
+
+const hostPrefix = (addr: string) => `${canonicalIP(addr)}/${addr.includes(':') ? 128 : 32}`;
+
+/** The ToR's FIB next hops for the address, as node names (sorted). */
+export async function torHops(lab: Lab, address: string): Promise<string[]> {
+  const routes = await readVtyshRoutes(lab.plan.torNetns, lab.torVtyDir);
+  const names = await nodeByIP(lab.plan);
+  return [...new Set((routes[hostPrefix(address)] ?? []).map((ip) => names[ip] ?? ip))].sort();
+}
+
+export async function waitHops(lab: Lab, address: string, nodes: string[], timeoutMs = 45_000): Promise<number> {
+  const start = Date.now();
+  let seen: string[] = [];
+  await waitFor(`ToR next hops of ${address} = [${nodes.join(',')}]`, async () => {
+    seen = await torHops(lab, address);
+    return JSON.stringify(seen) === JSON.stringify([...nodes].sort());
+  }, timeoutMs, () => `[${seen.join(',')}]; logs in ${procDir(lab.plan.options.name)}`);
+  return Date.now() - start;
+}
+
+/** 30 requests from the client: node name -> answers. */
+export async function spread(lab: Lab, address: string, port = 80, n = 30): Promise<Record<string, number>> {
+  return (await requestSpread(lab.plan.clientNetns, address, port, n)).counts;
+}
+
+async function macOf(netns: string, dev: string): Promise<string> {
+  const [link] = JSON.parse(await run('ip', ['-n', netns, '-j', 'link', 'show', 'dev', dev])) as { address: string }[];
+  return link!.address.toLowerCase();
+}
+
+/** Node names whose MAC answered ARP for the address on the LAN (asked from the ToR). */
+export async function arpAnswerers(lab: Lab, address: string): Promise<string[]> {
+  const out = await run('ip', ['netns', 'exec', lab.plan.torNetns, 'arping', '-c', '3', '-w', '3', '-I', lab.plan.lanBridge, address])
+    .catch((err: Error) => err.message);
+  const macs = new Set([...out.matchAll(/\[([0-9A-Fa-f:]{17})\]/g)].map((m) => m[1]!.toLowerCase()));
+  const owners: string[] = [];
+  for (const n of lab.plan.nodes) if (macs.has(await macOf(n.netns, 'eth0'))) owners.push(n.name);
+  return owners.sort();
+}
+
+/** The node whose MAC the ToR's neighbour table holds for the address (where the ToR sends traffic). */
+export async function torNeighbourOwner(lab: Lab, address: string): Promise<string | undefined> {
+  const [entry] = JSON.parse(await run('ip', ['-n', lab.plan.torNetns, '-j', 'neigh', 'show', address])) as { lladdr?: string }[];
+  for (const n of lab.plan.nodes) if (entry?.lladdr && entry.lladdr.toLowerCase() === await macOf(n.netns, 'eth0')) return n.name;
+  return undefined;
+}
+
+/** Nodes that have the address on any interface. */
+export async function nodesHolding(lab: Lab, address: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const n of lab.plan.nodes) {
+    const links = JSON.parse(await run('ip', ['-n', n.netns, '-j', 'addr', 'show'])) as { addr_info?: { local?: string }[] }[];
+    if (links.some((l) => (l.addr_info ?? []).some((a) => a.local && canonicalIP(a.local) === canonicalIP(address)))) out.push(n.name);
+  }
+  return out.sort();
+}
+
+export function announcing(svc: V1Service, family: 4 | 6): string | undefined {
+  return svc.metadata?.annotations?.[family === 4 ? ANN.announcingIPv4 : ANN.announcingIPv6]?.split(',')[0];
+}
+
+/** Sends `signal` to the lab process by its recorded name (e.g. "e1a2b1-node1-agent"). */
+export function signalProcess(lab: Lab, name: string, signal: NodeJS.Signals): number {
+  const pid = pidOf(lab.plan.options.name, name);
+  if (!pid) throw new Error(`no lab process named ${name}`);
+  process.kill(pid, signal);
+  return pid;
+}
+
+export async function waitExited(pid: number): Promise<void> {
+  await waitFor(`pid ${pid} to exit`, async () => {
+    try {
+      return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2]?.match(/[RSDIT]/);
+    } catch {
+      return true;
+    }
+  }, 10_000);
+}
+
+type RouterConfigStatus = { status?: { nodes?: Record<string, { lastReload?: { result?: string; error?: string }; configHash?: string }> } };
+
+export async function routerConfigStatus(lab: Lab): Promise<RouterConfigStatus> {
+  return (await lab.kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+    group: 'purelb.io', version: 'v1', namespace: lab.namespace, plural: 'routerconfigs', name: 'lab',
+  })) as RouterConfigStatus;
+}
