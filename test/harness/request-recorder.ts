@@ -60,6 +60,7 @@ export async function startRequestRecorder(admin: KubeConfig, host = '127.0.0.1'
     const up = httpsRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, ca }, (upRes) => {
       entry.status = upRes.statusCode ?? 0;
       res.writeHead(entry.status, upRes.headers);
+      res.flushHeaders(); // a watch answers headers at once and events later: clients wait for the headers
       upRes.pipe(res);
     });
     up.on('error', (err) => {

@@ -77,6 +77,8 @@ const forbidden: Record<string, Array<Omit<Check, 'namespace'> & { scope: 'clust
   lbnodeagent: [
     { verb: 'list', group: '', resource: 'secrets', scope: 'cluster' },
     { verb: 'list', group: '', resource: 'secrets', scope: 'install' },
+    { verb: 'watch', group: '', resource: 'secrets', scope: 'install' },
+    { verb: 'get', group: '', resource: 'secrets', scope: 'cluster' },
     { verb: 'delete', group: '', resource: 'services', scope: 'cluster' },
     { verb: 'update', group: '', resource: 'services', scope: 'cluster' },
     { verb: 'patch', group: '', resource: 'services/status', scope: 'cluster' },
