@@ -192,7 +192,7 @@ function parseBgp(c: Checker, v: unknown, daemon: Daemon): BgpConfig | undefined
   const routerID = o.routerID === undefined ? undefined : c.ip(o.routerID, 'spec.bgp.routerID');
   if (routerID && parseIP(routerID)!.family !== 4) c.fail('spec.bgp.routerID', 'must be an IPv4 address (BGP router ids are 32 bits); omit it to use the node IP');
   const rawPeers = c.list(o.peers, 'spec.bgp.peers', MAX_PEERS);
-  if (rawPeers.length === 0) c.fail('spec.bgp.peers', 'needs at least one peer {address, asn}');
+  if (o.peers === undefined || (Array.isArray(o.peers) && o.peers.length === 0)) c.fail('spec.bgp.peers', 'needs at least one peer {address, asn}');
   const peers = rawPeers.map((p, i) => parsePeer(c, p, `spec.bgp.peers[${i}]`, daemon));
   const seen = new Set<string>();
   for (const [i, p] of peers.entries()) {
@@ -238,7 +238,7 @@ function parseOspf(c: Checker, v: unknown): OspfConfig | undefined {
   }
   const networkType = c.oneOf(o.networkType, 'spec.ospf.networkType', OSPF_NETWORK_TYPES, 'broadcast');
   const raw = c.list(o.interfaces, 'spec.ospf.interfaces', MAX_OSPF_INTERFACES);
-  if (raw.length === 0) c.fail('spec.ospf.interfaces', 'needs at least one uplink interface name, e.g. ["eth0"]');
+  if (o.interfaces === undefined || (Array.isArray(o.interfaces) && o.interfaces.length === 0)) c.fail('spec.ospf.interfaces', 'needs at least one uplink interface name, e.g. ["eth0"]');
   const interfaces = raw.map((x, i) => c.pattern(x, `spec.ospf.interfaces[${i}]`, new RegExp(INTERFACE_PATTERN),
     'must be an interface name of 1..15 letters, digits, "_", "." or "-"'));
   if (!area || !mode || metric === undefined || cost === undefined || helloInterval === undefined
@@ -288,6 +288,6 @@ export function validateRouterConfig(obj: unknown): Problem[] {
   return parseRouterConfig(obj).problems;
 }
 
-/** Passwords come from Secrets at run time: printable ASCII without blanks, quotes or backslashes
- * (FRR takes the password as one unquoted word; BIRD quotes it). */
-export const PASSWORD_PATTERN = /^[\x21\x23-\x5b\x5d-\x7e]{1,80}$/;
+/** Passwords come from Secrets at run time: printable ASCII without blanks, quotes, backslashes, "!" or "#"
+ * (FRR takes the password as one unquoted word and "!"/"#" start comments; BIRD quotes it). */
+export const PASSWORD_PATTERN = /^[\x24-\x5b\x5d-\x7e]{1,80}$/;

@@ -24,11 +24,12 @@ export class RenderError extends Error {}
 const templateDir = new URL('../../templates/', import.meta.url);
 
 const hb = Handlebars.create();
-/** BIRD string literal: quotes and backslashes escaped; control characters refused. */
+/** BIRD string literal. BIRD 2.0.12's lexer has no escapes inside strings (`"a\"b"` is a syntax error), so
+ * a double quote or a line break cannot be quoted at all and is refused; everything else is inert inside. */
 hb.registerHelper('birdstr', (v: unknown) => {
   const s = String(v);
-  if (/[\x00-\x1f\x7f]/.test(s)) throw new RenderError(`refusing to render control characters in ${JSON.stringify(s)}`);
-  return `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+  if (/["\x00-\x1f\x7f]/.test(s)) throw new RenderError(`refusing to render ${JSON.stringify(s)} as a BIRD string (quotes and control characters cannot be quoted)`);
+  return `"${s}"`;
 });
 /** One FRR token: FRR has no quoting, so anything with blanks or control characters is refused. */
 hb.registerHelper('frrword', (v: unknown) => {
