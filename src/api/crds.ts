@@ -14,28 +14,41 @@ export const str = (maxLength: number, description: string, extra: Schema = {}):
 
 export const AGGREGATION_PATTERN = '^(default|/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))$';
 
-/** One `{pool, subnet, aggregation}` entry; `family` adds the family checks of v4pool(s)/v6pool(s). */
-function poolSchema(family?: 4 | 6): Schema {
+/**
+ * CEL rules for a pool/subnet/aggregation trio on the object `self` (an entry, or spec.local for the
+ * legacy form). Each rule is guarded so that a malformed field yields only its own message.
+ */
+function poolRules(family?: 4 | 6): Schema[] {
+  const rangeOK = "self.pool.split('-').size() == 2 && self.pool.split('-').all(a, isIP(a.trim()))";
+  const max = family ? String(family === 4 ? 32 : 128) : '(cidr(self.subnet).ip().family() == 4 ? 32 : 128)';
   const rules: Schema[] = [
     { rule: 'isCIDR(self.subnet)', message: 'subnet must be a CIDR such as 192.168.10.0/24 or fd00:1::/64' },
     {
-      rule: "isCIDR(self.pool) || (self.pool.split('-').size() == 2 && self.pool.split('-').all(a, isIP(a.trim())))",
+      rule: `isCIDR(self.pool) || (${rangeOK})`,
       message: 'pool must be a CIDR (e.g. 192.168.10.240/29) or a range "from-to" (e.g. 192.168.10.240-192.168.10.243)',
+    },
+    {
+      // a CIDR pool runs to the end of its network, so it is inside iff the subnet contains that network
+      rule: `!isCIDR(self.subnet) || (isCIDR(self.pool) ? cidr(self.subnet).containsCIDR(cidr(self.pool)) : !(${rangeOK}) || self.pool.split('-').all(a, cidr(self.subnet).containsIP(ip(a.trim()))))`,
+      message: 'pool must lie inside subnet (and be of the same IP family)',
+    },
+    {
+      rule: `!has(self.aggregation) || self.aggregation == 'default' || !isCIDR(self.subnet) || int(self.aggregation.substring(1)) <= ${max}`,
+      message: family ? `aggregation must be "default" or /0../${max} for IPv${family}` : 'aggregation must be "default" or /0../32 for IPv4 and /0../128 for IPv6',
     },
   ];
   if (family) {
-    const max = family === 4 ? 32 : 128;
-    rules.push(
-      { rule: `!isCIDR(self.subnet) || cidr(self.subnet).ip().family() == ${family}`,
-        message: `subnet must be an IPv${family} CIDR in a v${family}pool` },
-      { rule: `!has(self.aggregation) || self.aggregation == 'default' || int(self.aggregation.substring(1)) <= ${max}`,
-        message: `aggregation must be "default" or /0../${max} for IPv${family}` },
-    );
+    rules.push({ rule: `!isCIDR(self.subnet) || cidr(self.subnet).ip().family() == ${family}`, message: `subnet must be an IPv${family} CIDR in a v${family}pool` });
   }
+  return rules;
+}
+
+/** One `{pool, subnet, aggregation}` entry of v4pool(s)/v6pool(s). */
+function poolSchema(family: 4 | 6): Schema {
   return {
     type: 'object',
     required: ['pool', 'subnet'],
-    'x-kubernetes-validations': rules,
+    'x-kubernetes-validations': poolRules(family),
     properties: {
       pool: str(128, 'CIDR (runs from the address as written to the end of its network) or "from-to" range.'),
       subnet: str(64, 'Subnet (CIDR) that contains the pool. For local pools, the subnet of the nodes\' LAN.'),
@@ -96,6 +109,7 @@ export function serviceGroupCRD(): Schema {
         description: 'Pools. An address inside the subnet of a node\'s LAN interface is local (one elected node announces it); any other is virtual (kube-lb0 on every eligible node, advertised by routing).',
         'x-kubernetes-validations': [
           { rule: 'has(self.subnet) == has(self.pool)', message: 'spec.local.subnet and spec.local.pool (legacy form) must be set together' },
+          ...poolRules().map((r) => ({ ...r, rule: `!has(self.subnet) || !has(self.pool) || (${r.rule as string})`, message: `legacy form: ${r.message as string}` })),
           {
             rule: 'has(self.subnet) || has(self.v4pool) || has(self.v6pool) || (has(self.v4pools) && size(self.v4pools) > 0) || (has(self.v6pools) && size(self.v6pools) > 0)',
             message: 'spec.local needs a pool: subnet+pool, v4pool, v6pool, v4pools or v6pools',
