@@ -133,7 +133,9 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
   };
 
   const recordReload = (result: ApplyResult) => {
-    if (result.result !== 'Unchanged' || !lastReload) {
+    // a repeated outcome keeps its first time, so an unchanged state writes no new status
+    const repeated = lastReload?.result === result.result && (lastReload.error ?? '') === (result.error?.slice(0, 4000) ?? '');
+    if ((result.result !== 'Unchanged' && !repeated) || !lastReload) {
       lastReload = { time: new Date().toISOString(), result: result.result, ...(result.error ? { error: result.error.slice(0, 4000) } : {}) };
     }
   };
@@ -190,7 +192,14 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
   const trigger = (): Promise<void> => (queue.size === 0 ? queue.add(reconcile) : queue.onIdle())
     .catch((err) => log.error('routing reconcile failed', { error: err }));
 
-  configs.onChange(() => void trigger());
+  // status writes of every node's agent update the object too: only spec changes (generation) matter
+  const generations = new Map<string, number | undefined>();
+  configs.onChange((obj, kind) => {
+    const name = obj?.metadata?.name ?? '';
+    if (kind === 'update' && generations.get(name) === obj?.metadata?.generation) return;
+    if (obj) generations.set(name, obj.metadata?.generation);
+    void trigger();
+  });
   await configs.synced;
   await trigger();
   const resync = setInterval(() => void trigger(), opts.resyncMs ?? 30_000);

@@ -12,6 +12,8 @@ export interface TorOptions {
   /** Seconds; the nodes' configs should use the same timers (OSPF). */
   helloInterval?: number;
   deadInterval?: number;
+  /** TCP-MD5 password on every BGP session. */
+  password?: string;
 }
 
 export function torConfig(topo: Topology, opts: TorOptions): string {
@@ -21,6 +23,7 @@ export function torConfig(topo: Topology, opts: TorOptions): string {
       ' no bgp default ipv4-unicast', ' bgp bestpath as-path multipath-relax',
       ' neighbor NODES4 peer-group', ' neighbor NODES4 remote-as external', ' neighbor NODES4 timers 3 9', ' neighbor NODES4 timers connect 2',
       ' neighbor NODES6 peer-group', ' neighbor NODES6 remote-as external', ' neighbor NODES6 timers 3 9', ' neighbor NODES6 timers connect 2');
+    if (opts.password) lines.push(` neighbor NODES4 password ${opts.password}`, ` neighbor NODES6 password ${opts.password}`);
     for (const n of topo.nodes) lines.push(` neighbor ${n.ipv4} peer-group NODES4`, ` neighbor ${n.ipv6} peer-group NODES6`);
     lines.push(' address-family ipv4 unicast', '  neighbor NODES4 activate', '  maximum-paths 16', ' exit-address-family',
       ' address-family ipv6 unicast', '  neighbor NODES6 activate', '  maximum-paths 16', ' exit-address-family', 'exit');

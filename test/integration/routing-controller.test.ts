@@ -1,0 +1,119 @@
+// The routing controller end to end: a real apiserver (RouterConfig CRD, Node labels, a password
+// Secret), running with a service account that has only the RBAC documented in docs/routing.md, drives
+// a real BIRD in a network namespace towards an FRR ToR that requires TCP-MD5. Checks the per-node status,
+// the advertised route, and that an invalid RouterConfig keeps the running config and routes.
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mergePatch } from '../../src/k8s/patch.ts';
+import type { FrrInstance } from '../../src/lab/topology/frr.ts';
+import { nodeBackendPaths, startNodeDaemon } from '../../src/lab/topology/nodes.ts';
+import { createTopology, randomPrefix, type Topology } from '../../src/lab/topology/topology.ts';
+import { startTor, torNextHops } from '../../src/lab/topology/tor.ts';
+import { createLogger } from '../../src/log.ts';
+import { startRoutingController, type RoutingController } from '../../src/routing/controller.ts';
+import type { NodeRoutingStatus } from '../../src/routing/status.ts';
+import { adminKubeConfig, applyCRDs, freshNamespace, serviceAccountKubeConfig, waitFor } from '../harness/kube.ts';
+
+const PASSWORD = 'md5-s3cret';
+const VIP4 = '10.96.7.1/32';
+let admin: KubeConfig;
+let ns: string;
+let nodeName: string;
+let topo: Topology;
+let tor: FrrInstance;
+let controller: RoutingController | undefined;
+const rc = { group: 'purelb.io', version: 'v1', plural: 'routerconfigs' };
+
+beforeAll(async () => {
+  admin = adminKubeConfig();
+  await applyCRDs(admin);
+  ns = await freshNamespace(admin, 'routing');
+  nodeName = `${ns}-node`;
+  topo = await createTopology({ prefix: randomPrefix('rc'), nodes: 1, dir: join(tmpdir(), `purelb-routing-ctl-${process.pid}`) });
+  tor = await startTor(topo, { protocol: 'bgp', password: PASSWORD });
+  await startNodeDaemon(topo, topo.node(1), 'bird');
+});
+
+afterAll(async () => {
+  await controller?.stop();
+  await topo?.destroy();
+  await admin.makeApiClient(CoreV1Api).deleteNode({ name: nodeName }).catch(() => undefined);
+});
+
+/** Exactly the calls the routing controller makes (docs/routing.md, "RBAC"). */
+async function routingServiceAccount(): Promise<KubeConfig> {
+  const core = admin.makeApiClient(CoreV1Api);
+  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+  await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'agent' } } });
+  await rbac.createNamespacedRole({ namespace: ns, body: { metadata: { name: 'routing' }, rules: [
+    { apiGroups: ['purelb.io'], resources: ['routerconfigs'], verbs: ['list', 'watch'] },
+    { apiGroups: ['purelb.io'], resources: ['routerconfigs/status'], verbs: ['patch'] },
+    { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+  ] } });
+  await rbac.createNamespacedRoleBinding({ namespace: ns, body: { metadata: { name: 'routing' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'routing' }, subjects: [{ kind: 'ServiceAccount', name: 'agent', namespace: ns }] } });
+  await rbac.createClusterRole({ body: { metadata: { name: `${ns}-routing-nodes` }, rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }] } });
+  await rbac.createClusterRoleBinding({ body: { metadata: { name: `${ns}-routing-nodes` },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `${ns}-routing-nodes` }, subjects: [{ kind: 'ServiceAccount', name: 'agent', namespace: ns }] } });
+  return serviceAccountKubeConfig(admin, ns, 'agent');
+}
+
+async function nodeStatus(name: string): Promise<NodeRoutingStatus | undefined> {
+  const obj = await admin.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ ...rc, namespace: ns, name }) as { status?: { nodes?: Record<string, NodeRoutingStatus> } };
+  return obj.status?.nodes?.[nodeName];
+}
+
+test('a RouterConfig selecting the node is rendered, loaded into BIRD, advertised with MD5, and reported per node', async () => {
+  const core = admin.makeApiClient(CoreV1Api);
+  const custom = admin.makeApiClient(CustomObjectsApi);
+  const n = topo.node(1);
+  await core.createNode({ body: { metadata: { name: nodeName, labels: { 'purelb.io/rack': 'r1' } } } });
+  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'tor-md5' }, stringData: { password: PASSWORD } } });
+  const peer = { address: n.torIPv4, asn: 65000, holdTime: 9, passwordSecretRef: { name: 'tor-md5' } };
+  // a less specific config that must lose against the rack one
+  await custom.createNamespacedCustomObject({ ...rc, namespace: ns, body: { apiVersion: 'purelb.io/v1', kind: 'RouterConfig', metadata: { name: 'all-nodes' },
+    spec: { daemon: 'bird', protocol: 'bgp', bgp: { localASN: 65199, peers: [{ address: n.torIPv4, asn: 65000 }] } } } });
+  await custom.createNamespacedCustomObject({ ...rc, namespace: ns, body: { apiVersion: 'purelb.io/v1', kind: 'RouterConfig', metadata: { name: 'rack-r1' },
+    spec: { nodeSelector: { 'purelb.io/rack': 'r1' }, daemon: 'bird', protocol: 'bgp', bgp: { localASN: 65101, peers: [peer] } } } });
+
+  const kc = await routingServiceAccount();
+  controller = await startRoutingController({
+    kc, namespace: ns, nodeName, nodeIP: n.ipv4, log: createLogger('routing-test'), paths: nodeBackendPaths(n), statusIntervalMs: 500,
+  });
+  await topo.addAddress(1, VIP4);
+  controller.setVirtualAddresses([VIP4]);
+
+  const status = await waitFor('status with an Established session and the VIP', async () => {
+    const s = await nodeStatus('rack-r1');
+    return s?.sessions.some((x) => x.state === 'Established') && s.advertised.includes(VIP4) ? s : undefined;
+  }, 60_000);
+  expect(status).toMatchObject({ daemon: 'bird', protocol: 'bgp', lastReload: { result: 'Applied' }, configHash: expect.stringMatching(/^sha256:/) });
+  expect(await nodeStatus('all-nodes')).toBeUndefined();
+  const conf = readFileSync(join(n.dir, 'bird.conf'), 'utf8');
+  expect(conf).toContain(`password "${PASSWORD}";`);
+  expect(conf).toContain('local 192.168.11.2 as 65101;');
+  await waitFor('ToR route via the node', async () => JSON.stringify((await torNextHops(topo, tor, VIP4)).kernel) === '["to-n1"]');
+});
+
+test('an invalid RouterConfig is reported in status; BIRD keeps its config and the route stays', async () => {
+  const custom = admin.makeApiClient(CustomObjectsApi);
+  const n = topo.node(1);
+  const before = readFileSync(join(n.dir, 'bird.conf'), 'utf8');
+  const goodHash = (await nodeStatus('rack-r1'))!.configHash;
+  // the CRD schema accepts it; the validator refuses the duplicate peer
+  await custom.patchNamespacedCustomObject({ ...rc, namespace: ns, name: 'rack-r1',
+    body: { spec: { bgp: { peers: [{ address: n.torIPv4, asn: 65000 }, { address: n.torIPv4, asn: 65001 }] } } } }, mergePatch);
+  const status = await waitFor('Rejected in status', async () => {
+    const s = await nodeStatus('rack-r1');
+    return s?.lastReload?.result === 'Rejected' ? s : undefined;
+  }, 30_000);
+  expect(status.lastReload?.error).toContain('spec.bgp.peers[1].address');
+  expect(status.configHash).toBe(goodHash);
+  expect(readFileSync(join(n.dir, 'bird.conf'), 'utf8')).toBe(before);
+  await new Promise((r) => setTimeout(r, 1500));
+  expect((await torNextHops(topo, tor, VIP4)).kernel).toEqual(['to-n1']);
+  expect((await nodeStatus('rack-r1'))!.sessions.find((s) => s.name === 'peer_1')?.state).toBe('Established');
+});
