@@ -1,0 +1,50 @@
+// gobgpd forgets everything when it restarts; the GoBGP backend's watchdog must notice (GetBgp shows no
+// global config) and re-apply global settings, policy, peers and paths without any call from the agent.
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import type { ChildProcess } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseRouterConfig } from '../../src/api/validate-routerconfig.ts';
+import type { FrrInstance } from '../../src/lab/topology/frr.ts';
+import { nodeBackendPaths } from '../../src/lab/topology/nodes.ts';
+import { createTopology, randomPrefix, type Topology } from '../../src/lab/topology/topology.ts';
+import { startTor, torNextHops } from '../../src/lab/topology/tor.ts';
+import { createLogger } from '../../src/log.ts';
+import { GobgpAdvertiser } from '../../src/routing/gobgp/advertiser.ts';
+import { waitFor } from '../harness/kube.ts';
+
+let topo: Topology;
+let tor: FrrInstance;
+let ad: GobgpAdvertiser | undefined;
+
+const startGobgpd = (): ChildProcess => {
+  const n = topo.node(1);
+  return topo.spawn(n.netns, 'gobgpd', 'gobgpd', [`--api-hosts=${nodeBackendPaths(n).gobgpTarget}`, '--pprof-disable', '-p'], n.dir);
+};
+
+beforeAll(async () => {
+  topo = await createTopology({ prefix: randomPrefix('gr'), nodes: 1, dir: join(tmpdir(), `purelb-gobgp-restart-${process.pid}`) });
+  tor = await startTor(topo, { protocol: 'bgp' });
+});
+
+afterAll(async () => {
+  await ad?.close();
+  await topo?.destroy();
+});
+
+test('after gobgpd restarts, the watchdog re-applies peers and paths', async () => {
+  const n = topo.node(1);
+  let gobgpd = startGobgpd();
+  ad = new GobgpAdvertiser({ target: nodeBackendPaths(n).gobgpTarget, log: createLogger('gobgp-test'), watchIntervalMs: 500 });
+  const { config } = parseRouterConfig({ spec: { daemon: 'gobgp', protocol: 'bgp', bgp: { localASN: 65101, peers: [{ address: n.torIPv4, asn: 65000, holdTime: 9 }, { address: n.torIPv6, asn: 65000, holdTime: 9 }] } } });
+  await waitFor('gobgpd answering', async () => (await ad!.apply({ config: config!, nodeName: 'n1', nodeIP: n.ipv4, kubeInterface: 'kube-lb0', passwords: {} })).result === 'Applied');
+  await ad.setAddresses(['10.96.9.1/32', 'fd00:96::9:1/128']);
+  await waitFor('routes at the ToR', async () => (await torNextHops(topo, tor, '10.96.9.1/32')).kernel.length === 1 && (await torNextHops(topo, tor, 'fd00:96::9:1/128')).kernel.length === 1, 60_000);
+
+  await topo.stop(gobgpd);
+  await waitFor('routes withdrawn after gobgpd died', async () => (await torNextHops(topo, tor, '10.96.9.1/32')).kernel.length === 0, 30_000);
+  gobgpd = startGobgpd();
+  // no call into the advertiser: the watchdog alone must restore everything
+  await waitFor('routes back at the ToR', async () => (await torNextHops(topo, tor, '10.96.9.1/32')).kernel.length === 1 && (await torNextHops(topo, tor, 'fd00:96::9:1/128')).kernel.length === 1, 60_000);
+  expect((await ad.status()).advertised).toEqual(['10.96.9.1/32', 'fd00:96::9:1/128']);
+});
