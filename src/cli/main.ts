@@ -9,6 +9,7 @@ export interface Command {
 /** Subcommands register here as their components land; each loads lazily. */
 const commands: Record<string, () => Promise<Command>> = {
   allocator: async () => (await import('./allocator.ts')).command,
+  agent: async () => (await import('./agent.ts')).command,
   validate: async () => (await import('./validate.ts')).command,
   status: async () => (await import('./status.ts')).command,
   lab: async () => (await import('./lab.ts')).command,

@@ -1,0 +1,286 @@
+// The node agent's controller: watches Services, EndpointSlices, ServiceGroups, the LBNodeAgent and
+// the heartbeat Leases; every change enqueues one coalesced reconcile that reads the kernel, decides
+// every address (src/agent/desired.ts), applies the difference in one `ip -batch`, announces taken-over
+// local addresses, records itself in the Service annotation and writes events only on change.
+import {
+  CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api,
+  type KubeConfig, type KubernetesObject, type V1EndpointSlice, type V1Lease, type V1Service,
+} from '@kubernetes/client-node';
+import PQueue from 'p-queue';
+import { ANN } from '../api/annotations.ts';
+import type { LBNodeAgent, ServiceGroup } from '../api/types.ts';
+import { DEFAULT_NODE_AGENT_CONFIG, parseLBNodeAgent, type NodeAgentConfig } from '../api/validate-lbnodeagent.ts';
+import { formatProblem } from '../api/validation.ts';
+import { createEventRecorder } from '../k8s/events.ts';
+import { watchCache, type WatchedCache } from '../k8s/informer.ts';
+import { patchServiceAnnotations } from '../k8s/patch.ts';
+import type { Logger } from '../log.ts';
+import { announceAddress, type Announcer } from './announce.ts';
+import { decideAddresses, type AddressDecision } from './desired.ts';
+import { HEARTBEAT_LABEL, isLive, nextExpiry, parseHeartbeat, type Heartbeat } from './election.ts';
+import { startHeartbeat } from './heartbeat.ts';
+import { addressKey, localInterfaces, nodeSubnets, type KernelLink } from './interfaces.ts';
+import { iproute2, type NetworkAdapter } from './iproute.ts';
+import type { AgentMetrics } from './metrics.ts';
+import { loadOwnership } from './ownership.ts';
+import { batchLine, planChanges, type AddressChange } from './plan.ts';
+import { announcementEvents, announcementsByService, type ServiceAnnouncements } from './report.ts';
+import { nodesWithEndpoints, serviceInput, type ServiceInput } from './services.ts';
+
+export const EVENT_COMPONENT = 'purelb-lbnodeagent';
+
+export interface AgentOptions {
+  kc: KubeConfig;
+  /** Install namespace: LBNodeAgent, ServiceGroups and heartbeat Leases live here. */
+  namespace: string;
+  node: string;
+  /** Name of the LBNodeAgent object to follow. */
+  configName: string;
+  /** Link kind used to create the virtual interface when missing (dummy; ifb where dummy is unavailable). */
+  linkKind: string;
+  renewMs: number;
+  durationS: number;
+  /** Full reconcile even without events (interface changes made by others, lifetime renewal). */
+  resyncMs: number;
+  /** Valid lifetime of local addresses in seconds: an address left by a dead agent expires. 0 = permanent. */
+  localLifetimeS: number;
+  stateFile: string;
+  log: Logger;
+  metrics: AgentMetrics;
+  net?: NetworkAdapter;
+  announce?: Announcer;
+  /** Called after every reconcile with the virtual addresses as placed (routing integration). */
+  onVirtualAddresses?: (cidrs: string[]) => void;
+}
+
+export interface Agent {
+  ready(): true | string;
+  healthy(): true | string;
+  /** Graceful shutdown: withdraw local addresses, delete the heartbeat Lease, stop. Virtual addresses stay. */
+  stop(): Promise<void>;
+}
+
+const STUCK_MS = 60_000;
+
+/** Membership as the election sees it: who is live with which subnets. Lease renewals alone do not change it. */
+const membership = (beats: Heartbeat[], now: number) =>
+  beats.filter((h) => isLive(h, now)).map((h) => `${h.node}=${h.subnets.map((s) => `${s.ip.value}/${s.prefix}`).join('+')}`).sort().join(' ');
+
+export async function startAgent(opts: AgentOptions): Promise<Agent> {
+  const { kc, namespace, node, log, metrics } = opts;
+  const net = opts.net ?? iproute2;
+  const announce = opts.announce ?? announceAddress;
+  const ownership = await loadOwnership(opts.stateFile);
+  const events = createEventRecorder(kc, EVENT_COMPONENT, log, node);
+  const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  const coordination = kc.makeApiClient(CoordinationV1Api);
+  const crList = (plural: string) => () => custom.listNamespacedCustomObject({ group: 'purelb.io', version: 'v1', namespace, plural });
+
+  const services = watchCache<V1Service>(kc, '/api/v1/services', () => core.listServiceForAllNamespaces(), log);
+  const slices = watchCache<V1EndpointSlice>(kc, '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces(), log);
+  const groups = watchCache<ServiceGroup>(kc, `/apis/purelb.io/v1/namespaces/${namespace}/servicegroups`, crList('servicegroups'), log);
+  const agents = watchCache<LBNodeAgent>(kc, `/apis/purelb.io/v1/namespaces/${namespace}/lbnodeagents`, crList('lbnodeagents'), log);
+  const leases = watchCache<V1Lease>(kc, `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+    () => coordination.listNamespacedLease({ namespace, labelSelector: `${HEARTBEAT_LABEL}=node` }), log, { labelSelector: `${HEARTBEAT_LABEL}=node` });
+  const caches: WatchedCache<KubernetesObject>[] = [services, slices, groups, agents, leases];
+
+  const queue = new PQueue({ concurrency: 1 });
+  let synced = false;
+  let stopping = false;
+  let firstReconcileDone = false;
+  let reconcileStartedAt: number | undefined;
+  let lastMembership = '';
+  let expiryTimer: NodeJS.Timeout | undefined;
+  let config: NodeAgentConfig = DEFAULT_NODE_AGENT_CONFIG;
+  let configProblem = '';
+  let announced = new Map<string, ServiceAnnouncements>();
+  const annotationWrites = new Map<string, { value: string; at: number }>();
+
+  /** At most one reconcile waits while one runs; the waiting one reads the newest state when it starts. */
+  const trigger = () => {
+    if (synced && queue.size === 0) void queue.add(reconcileSafely);
+  };
+
+  const peerHeartbeats = (): Heartbeat[] =>
+    leases.list().map(parseHeartbeat).filter((h): h is Heartbeat => !!h && h.node !== node);
+
+  /** Re-elects when a peer's Lease expires (expiry is not an API event) or membership changed. */
+  const checkMembership = () => {
+    clearTimeout(expiryTimer);
+    const now = Date.now();
+    const peers = peerHeartbeats();
+    const current = membership(peers, now);
+    if (current !== lastMembership) trigger();
+    const next = nextExpiry(peers, now);
+    if (next !== undefined && !stopping) expiryTimer = setTimeout(checkMembership, next - now + 5);
+  };
+
+  const readConfig = (): NodeAgentConfig => {
+    const obj = agents.get(opts.configName, namespace);
+    if (!obj) return DEFAULT_NODE_AGENT_CONFIG;
+    const { config: parsed, problems } = parseLBNodeAgent(obj);
+    const problem = problems.map(formatProblem).join('; ');
+    if (problem && problem !== configProblem) {
+      log.error('invalid LBNodeAgent, keeping the last good configuration', { lbnodeagent: `${namespace}/${opts.configName}`, problems: problem });
+      events.emit({ ...obj, apiVersion: 'purelb.io/v1', kind: 'LBNodeAgent' }, 'Warning', 'InvalidConfig', problem);
+    }
+    configProblem = problem;
+    return problem ? config : parsed;
+  };
+
+  const heartbeat = startHeartbeat({
+    kc, namespace, node, renewMs: opts.renewMs, durationS: opts.durationS, log,
+    onLiveChange: (live) => {
+      metrics.fenced.set(live ? 0 : 1);
+      trigger();
+    },
+    onRenewFailure: () => metrics.heartbeatFailures.inc(),
+  });
+
+  const readNode = async (cfg: NodeAgentConfig): Promise<{ links: KernelLink[]; candidates: Record<4 | 6, string[]> }> => {
+    let [links, r4, r6] = await Promise.all([net.readLinks(), net.readDefaultRoutes(4), net.readDefaultRoutes(6)]);
+    if (!links.some((l) => l.ifname === cfg.extlbint)) {
+      await net.ensureLink(cfg.extlbint, opts.linkKind);
+      log.info('created virtual interface', { interface: cfg.extlbint, kind: opts.linkKind });
+      links = await net.readLinks();
+    }
+    return {
+      links,
+      candidates: { 4: localInterfaces(cfg.localint, links, r4, cfg.extlbint), 6: localInterfaces(cfg.localint, links, r6, cfg.extlbint) },
+    };
+  };
+
+  const serviceRef = (key: string): KubernetesObject | undefined => {
+    const [ns, name] = key.split('/');
+    const svc = services.get(name!, ns);
+    return svc && { apiVersion: 'v1', kind: 'Service', metadata: svc.metadata };
+  };
+
+  const writeAnnouncing = (decisions: AddressDecision[], inputs: Map<string, ServiceInput>) => {
+    for (const d of decisions.filter((x) => x.kind === 'local' && x.announce)) {
+      const value = `${node},${d.ifname}`;
+      for (const key of d.services) {
+        const svc = inputs.get(key);
+        const slot = `${key} ${d.family}`;
+        const last = annotationWrites.get(slot);
+        if (!svc || svc.announcing[d.family] === value || (last?.value === value && Date.now() - last.at < 5000)) continue;
+        annotationWrites.set(slot, { value, at: Date.now() });
+        const [ns, name] = key.split('/');
+        patchServiceAnnotations(core, ns!, name!, { [d.family === 4 ? ANN.announcingIPv4 : ANN.announcingIPv6]: value })
+          .catch((err: unknown) => log.warn('could not write announcing annotation', { service: key, error: String(err) }));
+      }
+    }
+  };
+
+  const reconcile = async () => {
+    reconcileStartedAt = Date.now();
+    const end = metrics.reconcileDuration.startTimer();
+    config = readConfig();
+    const { links, candidates } = await readNode(config);
+    const owned = ownership.owned();
+    heartbeat.setSubnets(nodeSubnets([...new Set([...candidates[4], ...candidates[6]])], links, owned));
+    const now = Date.now();
+    const peers = peerHeartbeats();
+    lastMembership = membership(peers, now);
+    const self = stopping ? undefined : heartbeat.self(now);
+    const inputs = new Map(services.list().map(serviceInput).filter((s): s is ServiceInput => !!s).map((s) => [s.key, s]));
+    const decisions = decideAddresses({
+      node, links, localCandidates: candidates, owned, extlbint: config.extlbint, services: [...inputs.values()],
+      endpoints: nodesWithEndpoints(slices.list()), heartbeats: self ? [...peers, self] : peers, groups: [...groups.list()], now,
+    });
+    const planOpts = { localLifetime: opts.localLifetimeS };
+    const changes = planChanges(decisions, links, owned, planOpts);
+    const failures = new Map<string, string>();
+    const failedKeys = new Set<string>();
+    let applied: AddressChange[] = [];
+    if (changes.length) {
+      const adds = changes.filter((c) => c.op === 'add').map((c) => addressKey(c.ifname, c.ip, c.prefix));
+      await ownership.update(adds, []); // before the kernel has them: a crash mid-batch must not orphan them
+      const { failed } = await net.applyBatch(changes.map((c) => batchLine(c, planOpts)));
+      for (const f of failed) {
+        const c = changes[f.line - 1];
+        if (!c) continue;
+        failedKeys.add(`${c.ip} ${c.ifname}`);
+        const d = decisions.find((x) => x.ip === c.ip);
+        for (const svc of d?.services ?? []) failures.set(svc, `could not ${c.op === 'add' ? 'add' : 'remove'} ${c.ip}/${c.prefix} on ${c.ifname}: ${f.message}`);
+        log.error('kernel refused an address change', { address: `${c.ip}/${c.prefix}`, interface: c.ifname, op: c.op, error: f.message });
+      }
+      if (failed.length) metrics.reconcileErrors.inc();
+      applied = changes.filter((c) => !failedKeys.has(`${c.ip} ${c.ifname}`));
+      const present = new Set((await net.readLinks()).flatMap((l) => l.addrs.map((a) => addressKey(a.ifname, a.ip, a.prefix))));
+      await ownership.update([], [...ownership.owned()].filter((k) => !present.has(k)));
+    }
+    for (const c of applied.filter((x) => x.op === 'add' && x.kind === 'local' && !x.renew)) {
+      const d = decisions.find((x) => x.ip === c.ip)!;
+      metrics.electionWins.inc();
+      const previous = d.services.map((s) => inputs.get(s)?.announcing[c.family]).find((v) => v && !v.startsWith(`${node},`));
+      if (previous) metrics.failovers.inc();
+      log.info('announcing local address', { address: c.ip, interface: c.ifname, services: d.services, previousOwner: previous ?? '' });
+      if (config.sendgarp) {
+        announce(c.ifname, c.ip, c.family).then(
+          () => log.debug('sent gratuitous ARP / unsolicited NA', { address: c.ip, interface: c.ifname }),
+          (err: unknown) => log.warn('could not send gratuitous ARP / unsolicited NA', { address: c.ip, interface: c.ifname, error: String(err) }));
+      }
+    }
+    for (const c of applied.filter((x) => x.op === 'del')) log.info('withdrew address', { address: `${c.ip}/${c.prefix}`, interface: c.ifname, kind: c.kind });
+    writeAnnouncing(decisions.filter((d) => !failedKeys.has(`${d.ip} ${d.ifname}`)), inputs);
+
+    const after = announcementsByService(decisions, failedKeys);
+    for (const e of announcementEvents(node, announced, after, decisions, failures)) {
+      const ref = serviceRef(e.service);
+      if (!ref) continue;
+      events.reset(ref, [e.reason]);
+      events.emit(ref, e.type, e.reason, e.note);
+    }
+    announced = after;
+    const held = decisions.filter((d) => d.announce && !failedKeys.has(`${d.ip} ${d.ifname}`));
+    metrics.announced.set({ kind: 'local' }, held.filter((d) => d.kind === 'local').length);
+    metrics.announced.set({ kind: 'virtual' }, held.filter((d) => d.kind === 'virtual').length);
+    opts.onVirtualAddresses?.(held.filter((d) => d.kind === 'virtual').map((d) => `${d.ip}/${d.prefix}`));
+    end();
+    reconcileStartedAt = undefined;
+    firstReconcileDone = true;
+  };
+
+  const reconcileSafely = async () => {
+    try {
+      await reconcile();
+    } catch (err) {
+      reconcileStartedAt = undefined;
+      metrics.reconcileErrors.inc();
+      log.error('reconcile failed, retrying with the next trigger', { node, error: String((err as Error)?.stack ?? err) });
+    }
+  };
+
+  // Nothing is changed before every cache has synced: a partial view would withdraw addresses.
+  await Promise.all(caches.map((c) => c.synced));
+  config = readConfig();
+  const first = await readNode(config);
+  await net.ensureLink(config.extlbint, opts.linkKind);
+  heartbeat.setSubnets(nodeSubnets([...new Set([...first.candidates[4], ...first.candidates[6]])], first.links, ownership.owned()));
+  if (!(await heartbeat.start())) log.warn('first heartbeat failed; local addresses wait for a successful renewal', { node });
+  synced = true;
+  for (const c of caches) c.onChange((_obj, _kind) => (c === leases ? checkMembership() : trigger()));
+  await queue.add(reconcileSafely);
+  checkMembership();
+  const resync = setInterval(trigger, opts.resyncMs);
+  log.info('node agent running', { node, namespace, extlbint: config.extlbint });
+
+  return {
+    ready: () => (firstReconcileDone ? true : 'first reconcile not done'),
+    healthy: () => (reconcileStartedAt !== undefined && Date.now() - reconcileStartedAt > STUCK_MS ? `reconcile stuck for ${Date.now() - reconcileStartedAt} ms` : true),
+    async stop() {
+      stopping = true;
+      clearInterval(resync);
+      clearTimeout(expiryTimer);
+      await heartbeat.stop(false);
+      await queue.onIdle();
+      await reconcileSafely(); // withdraws the local addresses: this node is no candidate any more
+      await heartbeat.stop(true);
+      await events.flush();
+      await Promise.all(caches.map((c) => c.stop()));
+    },
+  };
+}

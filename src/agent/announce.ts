@@ -1,0 +1,26 @@
+// Tells the LAN that this node now holds a local address: gratuitous ARP (iputils `arping`, one
+// unsolicited request -U and one unsolicited reply -A, as switches and hosts differ in which they
+// honour) or an unsolicited IPv6 neighbour advertisement with the Override flag.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Family } from '../api/ip.ts';
+
+const NA_HELPER = fileURLToPath(new URL('./unsolicited-na.py', import.meta.url));
+
+export type Announcer = (ifname: string, ip: string, family: Family) => Promise<void>;
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: 5000 }, (err, _stdout, stderr) =>
+      err ? reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`)) : resolve());
+  });
+}
+
+/**
+ * The packets leave at once; the promise settles about a second later, when arping stops waiting for
+ * replies it never needs, so callers must not hold a reconcile on it.
+ */
+export const announceAddress: Announcer = async (ifname, ip, family) => {
+  if (family === 6) return run('python3', [NA_HELPER, ifname, ip]);
+  await Promise.all(['-U', '-A'].map((mode) => run('arping', ['-q', mode, '-c', '1', '-I', ifname, ip])));
+};

@@ -1,0 +1,135 @@
+// The node's heartbeat Lease `purelb-node-<node>`: renewed every renew period, annotated with the
+// subnets the node can announce. It also fences the agent: when no renewal succeeded for the lease
+// duration minus a margin, the node stops counting itself as a candidate (its local addresses are
+// withdrawn) just before its peers see the Lease expire and elect a new owner.
+import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import type { Logger } from '../log.ts';
+import { mergePatch } from '../k8s/patch.ts';
+import { HEARTBEAT_LABEL, HEARTBEAT_PREFIX, SUBNETS_ANNOTATION, type Heartbeat } from './election.ts';
+import { parseCIDR, type CIDR } from '../api/ip.ts';
+
+export interface HeartbeatOptions {
+  kc: KubeConfig;
+  namespace: string;
+  node: string;
+  renewMs: number;
+  /** Lease duration in whole seconds (the Lease API field is an integer). */
+  durationS: number;
+  log: Logger;
+  /** Called when the agent becomes fenced (false) or live again (true). */
+  onLiveChange(live: boolean): void;
+  onRenewFailure(): void;
+}
+
+export interface HeartbeatWriter {
+  /** First renewal; resolves with its success. Renewals continue on a timer afterwards. */
+  start(): Promise<boolean>;
+  /** Subnets to publish; a change is written at once. */
+  setSubnets(subnets: string[]): void;
+  /** This node as an election candidate, or undefined while fenced or stopping. */
+  self(now: number): Heartbeat | undefined;
+  /** Stops renewing; with deleteLease the peers re-elect at once instead of waiting for expiry. */
+  stop(deleteLease: boolean): Promise<void>;
+}
+
+const code = (err: unknown) => (err as { code?: number }).code;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
+  const api = opts.kc.makeApiClient(CoordinationV1Api);
+  const name = HEARTBEAT_PREFIX + opts.node;
+  const durationMs = opts.durationS * 1000;
+  // Withdraw this long before peers consider the Lease expired, so two nodes never hold an address.
+  const marginMs = Math.min(500, durationMs / 4);
+  let subnets: string[] = [];
+  let lastRenewed = -Infinity;
+  let live = false;
+  let stopped = false;
+  let renewTimer: NodeJS.Timeout | undefined;
+  let fenceTimer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<boolean> | undefined;
+
+  const setLive = (value: boolean) => {
+    if (live === value) return;
+    live = value;
+    opts.log[value ? 'info' : 'warn'](value ? 'heartbeat renewed, node is a candidate' : 'heartbeat not renewed in time: fenced, withdrawing local addresses',
+      { lease: `${opts.namespace}/${name}` });
+    opts.onLiveChange(value);
+  };
+
+  const body = (renewTime: string) => ({
+    metadata: { name, labels: { [HEARTBEAT_LABEL]: 'node' }, annotations: { [SUBNETS_ANNOTATION]: subnets.join(',') } },
+    spec: { holderIdentity: opts.node, leaseDurationSeconds: opts.durationS, renewTime },
+  });
+
+  const write = async (): Promise<boolean> => {
+    const started = Date.now();
+    const renewTime = new V1MicroTime(started).toISOString();
+    try {
+      await withTimeout(api.patchNamespacedLease({ name, namespace: opts.namespace, body: body(renewTime) }, mergePatch)
+        .catch(async (err: unknown) => {
+          if (code(err) !== 404) throw err;
+          const now = new V1MicroTime(started); // the typed client serialises MicroTime objects, not strings
+          const lease: V1Lease = { ...body(renewTime), spec: { ...body(renewTime).spec, renewTime: now, acquireTime: now } };
+          await api.createNamespacedLease({ namespace: opts.namespace, body: lease });
+        }), Math.max(opts.renewMs, 1000), `renewing Lease ${opts.namespace}/${name}`);
+      if (stopped) return false;
+      lastRenewed = started;
+      if (fenceTimer) clearTimeout(fenceTimer);
+      fenceTimer = setTimeout(() => setLive(false), Math.max(0, started + durationMs - marginMs - Date.now()));
+      setLive(true);
+      return true;
+    } catch (err) {
+      opts.onRenewFailure();
+      opts.log.warn('heartbeat renewal failed', { lease: `${opts.namespace}/${name}`, error: String(err) });
+      return false;
+    }
+  };
+
+  const renew = (): Promise<boolean> => {
+    if (stopped) return Promise.resolve(false);
+    if (!inFlight) inFlight = write().finally(() => (inFlight = undefined));
+    return inFlight;
+  };
+
+  const loop = () => {
+    if (stopped) return;
+    void renew().finally(() => {
+      if (!stopped) renewTimer = setTimeout(loop, opts.renewMs);
+    });
+  };
+
+  return {
+    async start() {
+      const ok = await renew();
+      renewTimer = setTimeout(loop, opts.renewMs);
+      return ok;
+    },
+    setSubnets(next) {
+      if (next.join(',') === subnets.join(',')) return;
+      subnets = [...next];
+      void renew();
+    },
+    self(now) {
+      if (!live || stopped || now >= lastRenewed + durationMs - marginMs) return undefined;
+      return { node: opts.node, subnets: subnets.map((s) => parseCIDR(s)).filter((c): c is CIDR => !!c), expiresAt: lastRenewed + durationMs };
+    },
+    async stop(deleteLease) {
+      stopped = true;
+      live = false;
+      clearTimeout(renewTimer);
+      clearTimeout(fenceTimer);
+      if (!deleteLease) return;
+      try {
+        await withTimeout(api.deleteNamespacedLease({ name, namespace: opts.namespace }), 2000, `deleting Lease ${opts.namespace}/${name}`);
+      } catch (err) {
+        if (code(err) !== 404) opts.log.warn('could not delete heartbeat Lease; peers re-elect when it expires', { lease: `${opts.namespace}/${name}`, error: String(err) });
+      }
+    },
+  };
+}

@@ -1,0 +1,105 @@
+// Interface discovery (pure): which interfaces carry local addresses, whether an address is local to
+// one of them, and which subnets this node can announce. Input is what `ip -json` reports.
+import { bits, cidrContains, formatIP, networkOf, parseIP, type Family, type IP } from '../api/ip.ts';
+
+export interface KernelAddress {
+  ifname: string;
+  /** Canonical text of the address. */
+  ip: string;
+  family: Family;
+  prefix: number;
+  /** Seconds left; undefined = forever. */
+  validLft: number | undefined;
+  /** False for tentative, DAD-failed or deprecated IPv6 addresses: they do not define a subnet. */
+  usable: boolean;
+}
+
+export interface KernelLink {
+  ifname: string;
+  addrs: KernelAddress[];
+}
+
+export interface DefaultRoute {
+  dev: string;
+  metric: number;
+}
+
+/** Key of an address on an interface, as kept in the ownership record: "eth0 192.168.1.10/24". */
+export const addressKey = (ifname: string, ip: string, prefix: number) => `${ifname} ${ip}/${prefix}`;
+
+const FOREVER = 4294967295;
+
+/** Parses `ip -json addr show` output. */
+export function parseIpAddrJson(text: string): KernelLink[] {
+  const raw = JSON.parse(text || '[]') as Array<{ ifname: string; addr_info?: Array<Record<string, unknown>> }>;
+  return raw.map((link) => ({
+    ifname: link.ifname,
+    addrs: (link.addr_info ?? []).flatMap((a): KernelAddress[] => {
+      const ip = parseIP(String(a.local ?? ''));
+      if (!ip || (a.family !== 'inet' && a.family !== 'inet6')) return [];
+      const valid = typeof a.valid_life_time === 'number' && a.valid_life_time !== FOREVER ? a.valid_life_time : undefined;
+      return [{
+        ifname: link.ifname, ip: formatIP(ip), family: ip.family, prefix: Number(a.prefixlen), validLft: valid,
+        usable: !a.tentative && !a.dadfailed && !a.deprecated,
+      }];
+    }),
+  }));
+}
+
+/** Parses `ip -json [-6] route show default` output. */
+export function parseDefaultRoutesJson(text: string): DefaultRoute[] {
+  const raw = JSON.parse(text || '[]') as Array<{ dev?: string; metric?: number }>;
+  return raw.filter((r) => r.dev).map((r) => ({ dev: r.dev!, metric: r.metric ?? 0 }));
+}
+
+/**
+ * Interfaces that may carry local addresses of one family, in preference order: with "default" the
+ * interface of the lowest-metric default route, with a regex every matching interface sorted by name.
+ */
+export function localInterfaces(localint: 'default' | RegExp, links: KernelLink[], defaultRoutes: DefaultRoute[],
+  extlbint: string): string[] {
+  if (localint === 'default') {
+    const best = [...defaultRoutes].sort((a, b) => a.metric - b.metric)[0];
+    return best ? [best.dev] : [];
+  }
+  return links.map((l) => l.ifname).filter((n) => n !== 'lo' && n !== extlbint && localint.test(n)).sort();
+}
+
+const isLinkLocal = (ip: IP) => ip.family === 6 && (ip.value >> 118n) === 0x3fan;
+
+/** Addresses that define the subnets of an interface: usable, not link-local, not placed by the agent. */
+function subnetAddresses(link: KernelLink | undefined, owned: ReadonlySet<string>): KernelAddress[] {
+  return (link?.addrs ?? []).filter((a) => a.usable && !owned.has(addressKey(a.ifname, a.ip, a.prefix))
+    && !isLinkLocal(parseIP(a.ip)!));
+}
+
+export interface LocalPlacement {
+  ifname: string;
+  /** Prefix length of the interface address whose subnet contains the address. */
+  prefix: number;
+}
+
+/** Where a local address goes, or undefined when the address is virtual on this node. */
+export function placeLocal(address: IP, candidates: string[], links: KernelLink[], owned: ReadonlySet<string>): LocalPlacement | undefined {
+  for (const name of candidates) {
+    for (const a of subnetAddresses(links.find((l) => l.ifname === name), owned)) {
+      if (a.family === address.family && cidrContains({ ip: parseIP(a.ip)!, prefix: a.prefix }, address)) {
+        return { ifname: name, prefix: a.prefix };
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The subnets (network/prefix, canonical, sorted, unique) this node can announce local addresses in. */
+export function nodeSubnets(candidates: string[], links: KernelLink[], owned: ReadonlySet<string>): string[] {
+  const out = new Set<string>();
+  for (const name of candidates) {
+    for (const a of subnetAddresses(links.find((l) => l.ifname === name), owned)) {
+      const ip = parseIP(a.ip)!;
+      if (a.prefix >= bits(ip.family)) continue; // a host address (/32, /128) has no neighbours to announce to
+      out.add(`${formatIP({ family: ip.family, value: networkOf({ ip, prefix: a.prefix }).first })}/${a.prefix}`);
+    }
+  }
+  return [...out].sort();
+}

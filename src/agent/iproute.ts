@@ -1,0 +1,73 @@
+// The iproute2 adapter: reads with `ip -json`, writes a whole reconcile with one `ip -force -batch -`,
+// creates and raises the virtual interface. The rest of the agent sees only this interface, so tests
+// of the pure parts need no kernel and the adapter could be swapped for netlink later.
+import { execFile, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { parseDefaultRoutesJson, parseIpAddrJson, type DefaultRoute, type KernelLink } from './interfaces.ts';
+
+export interface BatchResult {
+  /** 1-based line numbers that failed, with iproute2's message. */
+  failed: Array<{ line: number; message: string }>;
+}
+
+export interface NetworkAdapter {
+  readLinks(): Promise<KernelLink[]>;
+  readDefaultRoutes(family: 4 | 6): Promise<DefaultRoute[]>;
+  /** Creates the interface with the given link kind if it is missing, and sets it up. Never deletes it. */
+  ensureLink(ifname: string, kind: string): Promise<void>;
+  applyBatch(lines: string[]): Promise<BatchResult>;
+}
+
+function ip(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('ip', args, { maxBuffer: 256 << 20 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`ip ${args.join(' ')}: ${stderr.trim() || err.message}`)) : resolve(stdout));
+  });
+}
+
+/** Parses `ip -force -batch` stderr: each failure is the kernel message followed by "Command failed -:N". */
+export function parseBatchErrors(stderr: string): BatchResult['failed'] {
+  const failed: BatchResult['failed'] = [];
+  let message = '';
+  for (const line of stderr.split('\n')) {
+    const m = /^Command failed -:(\d+)/.exec(line);
+    if (m) {
+      failed.push({ line: Number(m[1]), message: message || 'failed' });
+      message = '';
+    } else if (line.trim()) {
+      message = line.trim();
+    }
+  }
+  return failed;
+}
+
+export const iproute2: NetworkAdapter = {
+  async readLinks() {
+    return parseIpAddrJson(await ip(['-json', 'address', 'show']));
+  },
+  async readDefaultRoutes(family) {
+    return parseDefaultRoutesJson(await ip([`-${family}`, '-json', 'route', 'show', 'default']));
+  },
+  async ensureLink(ifname, kind) {
+    const exists = await ip(['-json', 'link', 'show', 'dev', ifname]).then(() => true, () => false);
+    if (!exists) await ip(['link', 'add', ifname, 'type', kind]);
+    // Removing the primary address of a subnet would otherwise drop every secondary address with it.
+    await writeFile(`/proc/sys/net/ipv4/conf/${ifname}/promote_secondaries`, '1');
+    await ip(['link', 'set', 'dev', ifname, 'up']);
+  },
+  applyBatch(lines) {
+    if (lines.length === 0) return Promise.resolve({ failed: [] });
+    return new Promise((resolve, reject) => {
+      const child = spawn('ip', ['-force', '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        const failed = parseBatchErrors(stderr);
+        if (code !== 0 && failed.length === 0) reject(new Error(`ip -batch exited with ${code}: ${stderr.trim()}`));
+        else resolve({ failed });
+      });
+      child.stdin.end(lines.join('\n') + '\n');
+    });
+  },
+};

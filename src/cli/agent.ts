@@ -1,0 +1,138 @@
+// `purelb agent`: the node agent (one per node, host network). Places local and virtual addresses,
+// keeps the node's heartbeat Lease, and drives the routing daemon unless --routing=off.
+import { parseArgs } from 'node:util';
+import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
+import { startAgent } from '../agent/agent.ts';
+import { createAgentMetrics } from '../agent/metrics.ts';
+import { startHealthServer } from '../k8s/health-server.ts';
+import { loadKubeConfig } from '../k8s/kubeconfig.ts';
+import { createLogger } from '../log.ts';
+import { DEFAULT_BACKEND_PATHS, startRoutingController, type RoutingController } from '../routing/controller.ts';
+import type { Command } from './main.ts';
+
+const HELP = `Usage: purelb agent [options]
+
+Puts the addresses of PureLB Services on this node: a local address on the LAN interface of the one
+elected node (with gratuitous ARP / unsolicited NA), a virtual address on kube-lb0 of every eligible node.
+
+  --kubeconfig PATH            kubeconfig (default: $KUBECONFIG, else in-cluster)
+  --namespace NS               install namespace (default: $PURELB_NAMESPACE or ${DEFAULT_NAMESPACE})
+  --node-name NAME             this node (default: $PURELB_NODE_NAME)
+  --node-ip IP                 this node's address, router id for routing (default: $PURELB_HOST)
+  --config NAME                LBNodeAgent to follow (default: default)
+  --health-port N              /healthz /readyz /metrics port (default 7473; 0 = any free port)
+  --health-host HOST           address the health server binds (default 0.0.0.0)
+  --kube-lb-kind KIND          link kind used to create the virtual interface (default dummy; ifb where dummy is missing)
+  --heartbeat-renew D          heartbeat Lease renew period (default 700ms)
+  --heartbeat-duration D       heartbeat Lease duration, whole seconds (default 2s): failover time after a hard crash
+  --resync D                   full reconcile period without events (default 10s)
+  --local-address-lifetime D   valid lifetime of local addresses, renewed while held (default 60s; 0 = permanent)
+  --state-file PATH            addresses this agent placed (default /run/purelb/agent-<node>.json; keep it on a hostPath)
+  --routing on|off             drive the routing daemon selected by a RouterConfig (default on)
+  --bird-config-dir DIR        (default ${DEFAULT_BACKEND_PATHS.birdConfigDir})
+  --bird-socket PATH           (default ${DEFAULT_BACKEND_PATHS.birdSocket})
+  --frr-dir DIR                (default ${DEFAULT_BACKEND_PATHS.frrConfDir})
+  --frr-vty-socket DIR         FRR vty socket directory (default: FRR's)
+  --gobgp-socket PATH          gobgpd gRPC unix socket (default ${DEFAULT_BACKEND_PATHS.gobgpTarget.replace('unix://', '')})
+
+Durations: "500ms", "2s", "1m" or plain seconds.
+`;
+
+/** Parses "700ms", "2s", "1m" or a plain number of seconds into milliseconds. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw new Error(`--${flag} must be a duration like 700ms, 2s or 1m, got "${text}"`);
+  const n = Number(m[1]);
+  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
+}
+
+export const command: Command = {
+  summary: 'Run the node agent (places local and virtual addresses, heartbeat election, routing)',
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        kubeconfig: { type: 'string' },
+        namespace: { type: 'string', default: process.env.PURELB_NAMESPACE ?? DEFAULT_NAMESPACE },
+        'node-name': { type: 'string', default: process.env.PURELB_NODE_NAME ?? '' },
+        'node-ip': { type: 'string', default: process.env.PURELB_HOST ?? '' },
+        config: { type: 'string', default: 'default' },
+        'health-port': { type: 'string', default: '7473' },
+        'health-host': { type: 'string', default: '0.0.0.0' },
+        'kube-lb-kind': { type: 'string', default: 'dummy' },
+        'heartbeat-renew': { type: 'string', default: '700ms' },
+        'heartbeat-duration': { type: 'string', default: '2s' },
+        resync: { type: 'string', default: '10s' },
+        'local-address-lifetime': { type: 'string', default: '60s' },
+        'state-file': { type: 'string' },
+        routing: { type: 'string', default: 'on' },
+        'bird-config-dir': { type: 'string' },
+        'bird-socket': { type: 'string' },
+        'frr-dir': { type: 'string' },
+        'frr-vty-socket': { type: 'string' },
+        'gobgp-socket': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    const node = values['node-name'];
+    if (!node) throw new Error('the node name is missing: pass --node-name or set PURELB_NODE_NAME (downward API spec.nodeName)');
+    if (values.routing !== 'on' && values.routing !== 'off') throw new Error(`--routing must be "on" or "off", got "${values.routing}"`);
+    const renewMs = parseDuration(values['heartbeat-renew'], 'heartbeat-renew');
+    const durationMs = parseDuration(values['heartbeat-duration'], 'heartbeat-duration');
+    if (durationMs % 1000 !== 0 || durationMs < 1000) throw new Error(`--heartbeat-duration must be whole seconds (the Lease field is an integer), got "${values['heartbeat-duration']}"`);
+    if (renewMs >= durationMs) throw new Error(`--heartbeat-renew (${renewMs} ms) must be shorter than --heartbeat-duration (${durationMs} ms)`);
+    const log = createLogger('agent', { node });
+    const kc = loadKubeConfig(values.kubeconfig);
+    const metrics = createAgentMetrics();
+
+    let routing: RoutingController | undefined;
+    if (values.routing === 'on') {
+      if (!values['node-ip']) throw new Error('the node IP is missing: pass --node-ip or set PURELB_HOST (downward API status.hostIP), or run with --routing=off');
+      routing = await startRoutingController({
+        kc, namespace: values.namespace, nodeName: node, nodeIP: values['node-ip'], log,
+        paths: {
+          ...(values['bird-config-dir'] ? { birdConfigDir: values['bird-config-dir'] } : {}),
+          ...(values['bird-socket'] ? { birdSocket: values['bird-socket'] } : {}),
+          ...(values['frr-dir'] ? { frrConfDir: values['frr-dir'] } : {}),
+          ...(values['frr-vty-socket'] ? { frrVtySocket: values['frr-vty-socket'] } : {}),
+          ...(values['gobgp-socket'] ? { gobgpTarget: `unix://${values['gobgp-socket']}` } : {}),
+        },
+      });
+    }
+    let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+    const { server, port } = await startHealthServer(values['health-host'], Number(values['health-port']), {
+      healthy: () => agent?.healthy() ?? true,
+      ready: () => agent?.ready() ?? 'caches not synced',
+    }, metrics.registry);
+    let stopRequested: () => void = () => {};
+    const signalled = new Promise<void>((resolve) => (stopRequested = resolve));
+    process.once('SIGTERM', stopRequested);
+    process.once('SIGINT', stopRequested);
+    agent = await Promise.race([
+      startAgent({
+        kc, namespace: values.namespace, node, configName: values.config, linkKind: values['kube-lb-kind'],
+        renewMs, durationS: durationMs / 1000, resyncMs: parseDuration(values.resync, 'resync'),
+        localLifetimeS: Math.round(parseDuration(values['local-address-lifetime'], 'local-address-lifetime') / 1000),
+        stateFile: values['state-file'] ?? `/run/purelb/agent-${node}.json`, log, metrics,
+        ...(routing ? { onVirtualAddresses: (cidrs: string[]) => routing.setVirtualAddresses(cidrs) } : {}),
+      }),
+      signalled.then(() => undefined),
+    ]);
+    if (!agent) {
+      log.info('stopped during startup, before any change was made');
+      process.exit(0); // the informers still starting would keep the process alive
+    }
+    log.info('agent started', { namespace: values.namespace, healthPort: port, routing: values.routing });
+    await signalled;
+    log.info('shutting down: withdrawing local addresses and deleting the heartbeat Lease');
+    await agent.stop();
+    await routing?.stop();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    log.info('stopped');
+    return 0;
+  },
+};
