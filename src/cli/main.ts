@@ -13,6 +13,7 @@ const commands: Record<string, () => Promise<Command>> = {
   validate: async () => (await import('./validate.ts')).command,
   status: async () => (await import('./status.ts')).command,
   lab: async () => (await import('./lab.ts')).command,
+  render: async () => (await import('./render.ts')).command,
 };
 
 

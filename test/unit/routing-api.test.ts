@@ -117,7 +117,7 @@ describe('GoBGP messages', () => {
     expect(v4.pattrs).toContainEqual({ '@type': 'type.googleapis.com/apipb.CommunitiesAttribute', communities: [65000 * 65536 + 100] });
     const v6 = pathMessage('fd00:96::10/128', cfg, true);
     expect(v6).toMatchObject({ family: { afi: 'AFI_IP6' }, is_withdraw: true });
-    expect(v6.pattrs.find((a) => a['@type'].endsWith('MpReachNLRIAttribute'))).toMatchObject({ next_hops: ['::'], nlris: [{ prefix: 'fd00:96::10', prefix_len: 128 }] });
+    expect(v6.pattrs.find((a) => String(a['@type']).endsWith('MpReachNLRIAttribute'))).toMatchObject({ next_hops: ['::'], nlris: [{ prefix: 'fd00:96::10', prefix_len: 128 }] });
   });
 
   test('peer fingerprints change with any peer setting or password', () => {

@@ -8,7 +8,7 @@ import { hostPrefixes, type ApplyResult, type DaemonStatus, type RouteAdvertiser
 import { checkInput, configHash, RenderError, routerID, type NodeRoutingInput } from '../render.ts';
 import { GobgpClient } from './client.ts';
 import {
-  ACCEPT_LOCAL_POLICY, attributesKey, globalConfig, importAssignment, pathMessage, peerFingerprint, peerMessage, V4, V6,
+  attributesKey, globalConfig, gobgpCallPlan, pathMessage, peerFingerprint, peerMessage, V4, V6,
 } from './messages.ts';
 import type { BgpConfig } from '../../api/validate-routerconfig.ts';
 
@@ -117,9 +117,8 @@ export class GobgpAdvertiser implements RouteAdvertiser {
       await c.call('StopBgp');
     }
     if (!global?.asn || global.asn !== d.asn || global.router_id !== d.routerID) {
-      await c.call('StartBgp', { global: globalConfig(d.asn, d.routerID) });
-      await c.call('AddPolicy', { policy: ACCEPT_LOCAL_POLICY });
-      await c.call('SetPolicyAssignment', { assignment: importAssignment() });
+      // the first three calls of the plan (global, policy, assignment); peers and paths follow below
+      for (const { method, request } of gobgpCallPlan(d.bgp, d.routerID, d.passwords, []).slice(0, 3)) await c.call(method, request);
       this.#attrsSent = undefined;
     }
     const listed = await c.list<ListedPeer>('ListPeer', { address: '' });

@@ -69,3 +69,15 @@ export function pathMessage(cidr: string, bgp: BgpConfig, withdraw = false) {
 
 /** What decides whether advertised paths must be re-sent (attributes changed). */
 export const attributesKey = (bgp: BgpConfig) => JSON.stringify({ c: bgp.communities, l: bgp.localPref ?? null });
+
+/** The gRPC calls that bring an empty gobgpd to the desired state: what `purelb render` prints for
+ * daemon gobgp (the backend issues the same requests, minus those that are already in place). */
+export function gobgpCallPlan(bgp: BgpConfig, routerID: string, passwords: Record<string, string>, addresses: string[]) {
+  return [
+    { method: 'StartBgp', request: { global: globalConfig(bgp.localASN, routerID) } },
+    { method: 'AddPolicy', request: { policy: ACCEPT_LOCAL_POLICY } },
+    { method: 'SetPolicyAssignment', request: { assignment: importAssignment() } },
+    ...bgp.peers.map((p) => ({ method: 'AddPeer', request: { peer: peerMessage(p, bgp.localASN, passwords[p.address]) } })),
+    ...(addresses.length ? [{ method: 'AddPathStream', request: { table_type: 'GLOBAL', paths: addresses.map((a) => pathMessage(a, bgp)) } }] : []),
+  ];
+}
