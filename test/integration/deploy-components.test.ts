@@ -2,19 +2,20 @@
 // deploy/ RBAC, through a recording proxy. A missing permission fails the scenario (403); a granted
 // permission the scenario never uses fails the comparison, so the RBAC is exactly what the code calls.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  CoreV1Api, CustomObjectsApi, KubernetesObjectApi, type KubeConfig, type V1PolicyRule,
+  CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, type KubeConfig, type V1PolicyRule,
 } from '@kubernetes/client-node';
 import { ANN, BRAND } from '../../src/api/annotations.ts';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { kustomizeInto, type K8sObject } from '../harness/deploy.ts';
 import { adminKubeConfig, applyCRDs, freshNamespace, serviceAccountKubeConfig, waitFor } from '../harness/kube.ts';
 import { startRequestRecorder, type Recorded, type RequestRecorder } from '../harness/request-recorder.ts';
+import { agentLogTail, createLan, LAN_V4, type Lan } from './agent-lan.ts';
 
 const RBAC_KINDS = ['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'];
 const suffix = `-${Math.random().toString(36).slice(2, 8)}`;
@@ -128,4 +129,89 @@ describe('allocator with its own service account', () => {
       await recorder.close();
     }
   });
+});
+
+describe('allocator and node agent together, each with its own service account', () => {
+  let lan: Lan | undefined;
+  let birdPidFile = '';
+  afterAll(async () => {
+    try {
+      const pid = Number(readFileSync(birdPidFile, 'utf8').trim());
+      if (pid > 0) process.kill(pid, 'SIGTERM');
+    } catch { /* BIRD never started */ }
+    await lan?.destroy();
+  });
+
+  test('allocator assigns, the agent (in a node namespace, driving BIRD) announces, heartbeats and hands over; RBAC = calls',
+    async () => {
+      const custom = kc.makeApiClient(CustomObjectsApi);
+      const core = kc.makeApiClient(CoreV1Api);
+      const sa = (name: string) => `${name}${suffix}`;
+      const agentRecorder = await startRequestRecorder(kc);
+      const allocRecorder = await startRequestRecorder(kc);
+      try {
+        const cr = (plural: string, body: Record<string, unknown>) =>
+          custom.createNamespacedCustomObject({ group: 'purelb.io', version: 'v1', namespace: ns, plural, body: { apiVersion: 'purelb.io/v1', ...body } });
+        await cr('lbnodeagents', { kind: 'LBNodeAgent', metadata: { name: 'default' }, spec: { local: { localint: 'default', extlbint: 'kube-lb0', sendgarp: true } } });
+        await cr('servicegroups', { kind: 'ServiceGroup', metadata: { name: 'lan' },
+          spec: { local: { v4pools: [{ subnet: `${LAN_V4}.0/24`, pool: `${LAN_V4}.100-${LAN_V4}.110`, aggregation: 'default' }] } } });
+        // the routing side: a RouterConfig for the node's labels, with a BGP password from a Secret
+        await core.createNode({ body: { metadata: { name: 'node-1', labels: { 'purelb-deploy-test': suffix.slice(1) } } } });
+        await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'tor-password' }, stringData: { password: 's3cret' } } });
+        await cr('routerconfigs', { kind: 'RouterConfig', metadata: { name: 'tor' }, spec: {
+          nodeSelector: { 'purelb-deploy-test': suffix.slice(1) }, daemon: 'bird', protocol: 'bgp',
+          bgp: { localASN: 65001, peers: [{ address: `${LAN_V4}.254`, asn: 65000, passwordSecretRef: { name: 'tor-password', key: 'password' } }] } } });
+
+        lan = await createLan(1, Number(new URL(agentRecorder.url).port));
+        const node = lan.nodes[0]!;
+        birdPidFile = join(dir, 'bird.pid');
+        writeFileSync(join(dir, 'bird.conf'), `router id ${node.ipv4};\nprotocol device { }\n`);
+        execFileSync('ip', ['netns', 'exec', node.netns, 'bird', '-c', join(dir, 'bird.conf'), '-s', join(dir, 'bird.ctl'), '-P', birdPidFile]);
+
+        const allocator = startPurelb('allocator-2', ['allocator', '--kubeconfig', await tokenKubeconfig(sa('allocator'), allocRecorder),
+          '--namespace', ns, '--service-namespace', ns, '--health-host', '127.0.0.1', '--health-port', '0']);
+        const agent = await lan.startAgent(node, ['--kubeconfig', await tokenKubeconfig(sa('lbnodeagent'), agentRecorder), '--namespace', ns,
+          '--heartbeat-renew', '500ms', '--heartbeat-duration', '2s', '--bird-config-dir', dir, '--bird-socket', join(dir, 'bird.ctl')]);
+        children.push(agent);
+        const agentLog = () => `agent log:\n${agentLogTail(node, 40)}`;
+        try {
+          await core.createNamespacedService({ namespace: ns, body: {
+            metadata: { name: 'lan-web', annotations: { [ANN.serviceGroup]: 'lan' } },
+            spec: { type: 'LoadBalancer', ports: [{ port: 443, protocol: 'TCP' }] },
+          } });
+          const ip = `${LAN_V4}.100`;
+          await waitFor(`${ip} on eth0 of the node and the announcing annotation`, async () => {
+            const s = await core.readNamespacedService({ name: 'lan-web', namespace: ns });
+            return s.status?.loadBalancer?.ingress?.[0]?.ip === ip && s.metadata?.annotations?.[ANN.announcingIPv4] === 'node-1,eth0' &&
+              lan!.addresses(node, 'eth0').some((a) => a.ip === ip);
+          }, 30_000).catch((err: unknown) => { throw new Error(`${String(err)}\n${agentLog()}\nallocator log:\n${allocator.log()}`); });
+          await waitFor('the heartbeat Lease with this node\'s subnet, renewed', async () => {
+            const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'purelb-node-node-1', namespace: ns });
+            return lease.metadata?.annotations?.['purelb.io/subnets']?.includes(`${LAN_V4}.0/24`) &&
+              agentRecorder.requests.filter((r) => r.resource === 'leases' && r.verb === 'patch' && r.status === 200).length >= 2;
+          });
+          await waitFor('BIRD configured from the RouterConfig, and this node\'s routing status', async () => {
+            const rc = await custom.getNamespacedCustomObject({ group: 'purelb.io', version: 'v1', namespace: ns, plural: 'routerconfigs', name: 'tor' }) as
+              { status?: { nodes?: Record<string, { lastReload?: { result?: string } }> } };
+            return rc.status?.nodes?.['node-1']?.lastReload?.result === 'Applied' && readFileSync(join(dir, 'bird.conf'), 'utf8').includes('password');
+          }, 20_000).catch((err: unknown) => { throw new Error(`${String(err)}\n${agentLog()}`); });
+          await waitFor('an AnnouncingLocal event', async () => agentRecorder.requests.some((r) => r.resource === 'events' && r.status === 201));
+        } finally {
+          const code = await lan.stopAgent(node, 'SIGTERM').then(() => agent.exitCode);
+          expect(`agent exit ${code}\n${code === 0 ? '' : agentLog()}`).toBe('agent exit 0\n');
+          expect(await stop(allocator.child)).toBe(0);
+        }
+        // SIGTERM: the address is withdrawn and the heartbeat Lease deleted
+        expect(lan.addresses(node, 'eth0').map((a) => a.ip)).not.toContain(`${LAN_V4}.100`);
+        await expect(kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'purelb-node-node-1', namespace: ns }))
+          .rejects.toMatchObject({ code: 404 });
+        expect(refused(agentRecorder.requests)).toEqual([]);
+        expect(refused(allocRecorder.requests)).toEqual([]);
+        expect(used(agentRecorder.requests)).toEqual(granted('lbnodeagent'));
+      } finally {
+        await core.deleteNode({ name: 'node-1' }).catch(() => undefined);
+        await agentRecorder.close();
+        await allocRecorder.close();
+      }
+    }, 120_000);
 });
