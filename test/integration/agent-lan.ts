@@ -1,0 +1,184 @@
+// A LAN of network namespaces for node agent tests and benchmarks: one bridge namespace (which also
+// observes the LAN: it learns from gratuitous ARP and unsolicited NA) and N node namespaces, each with
+// eth0 on the bridge, a default route, and agents running as real child processes inside.
+// The agents reach the apiserver (loopback of the root namespace) without any change to the host
+// network: a relay inside each node namespace listens on 127.0.0.1:<apiserver port> and forwards to a
+// unix socket (unix sockets are not network-namespaced), which the test process forwards to the
+// apiserver. Stopping a node's relay with SIGSTOP cuts that node off like a network partition would.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createConnection, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '../../src/lab/cluster/binaries.ts';
+import { parseIpAddrJson, type KernelAddress } from '../../src/agent/interfaces.ts';
+
+export interface LanNode {
+  name: string;
+  netns: string;
+  ipv4: string;
+  ipv6: string;
+  mac: string;
+  stateFile: string;
+  logFile: string;
+  relay?: ChildProcess;
+  agent?: ChildProcess;
+}
+
+export interface Lan {
+  prefix: string;
+  lanNetns: string;
+  nodes: LanNode[];
+  dir: string;
+  startAgent(node: LanNode, args: string[]): Promise<ChildProcess>;
+  /** Sends a signal to the agent and waits for it to exit (ms it took). */
+  stopAgent(node: LanNode, signal: NodeJS.Signals): Promise<number>;
+  addresses(node: LanNode, ifname?: string): KernelAddress[];
+  /** MAC the bridge namespace has for the address (learnt from GARP/NA), if any. */
+  neighbour(ip: string): string | undefined;
+  cutOff(node: LanNode): void;
+  reconnect(node: LanNode): void;
+  destroy(): Promise<void>;
+}
+
+export const LAN_V4 = '192.168.77';
+export const LAN_V6 = 'fd00:77::';
+
+const sh = (args: string[]) => execFileSync(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+const ipn = (ns: string, ...args: string[]) => sh(['ip', '-n', ns, ...args]);
+const sysctl = (ns: string, ...settings: string[]) => sh(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', ...settings]);
+
+async function waitForLine(child: ChildProcess, text: string, timeoutMs = 10_000): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`relay did not print "${text}"`)), timeoutMs);
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes(text)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`relay exited with ${code}`)));
+  });
+}
+
+/** Creates the LAN. `apiPort` is the apiserver's port on 127.0.0.1 of the root namespace. */
+export async function createLan(nodeCount: number, apiPort: number): Promise<Lan> {
+  const prefix = `plb${randomBytes(3).toString('hex')}`;
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  const lanNetns = `${prefix}-lan`;
+  const nodes: LanNode[] = [];
+  const created: string[] = [];
+  const socketPath = join(dir, 'api.sock');
+  const bridge: Server = createServer((c) => {
+    const upstream = createConnection(apiPort, '127.0.0.1');
+    c.pipe(upstream).pipe(c);
+    c.on('error', () => upstream.destroy());
+    upstream.on('error', () => c.destroy());
+  });
+  const destroyNamespaces = () => {
+    for (const ns of created.reverse()) {
+      try {
+        sh(['ip', 'netns', 'del', ns]);
+      } catch { /* already gone */ }
+    }
+  };
+  try {
+    await new Promise<void>((resolve) => bridge.listen(socketPath, resolve));
+    sh(['ip', 'netns', 'add', lanNetns]);
+    created.push(lanNetns);
+    ipn(lanNetns, 'link', 'add', 'br0', 'type', 'bridge', 'forward_delay', '0');
+    ipn(lanNetns, 'addr', 'add', `${LAN_V4}.254/24`, 'dev', 'br0');
+    ipn(lanNetns, 'addr', 'add', `${LAN_V6}fe/64`, 'dev', 'br0', 'nodad');
+    // the observer learns addresses from gratuitous ARP / unsolicited NA (both ignored by default)
+    sysctl(lanNetns, 'net.ipv4.conf.br0.arp_accept=1', 'net.ipv4.neigh.br0.locktime=0',
+      'net.ipv6.conf.all.forwarding=1', 'net.ipv6.conf.br0.accept_untracked_na=1');
+    ipn(lanNetns, 'link', 'set', 'br0', 'up');
+    for (let i = 1; i <= nodeCount; i++) {
+      const netns = `${prefix}-n${i}`;
+      sh(['ip', 'netns', 'add', netns]);
+      created.push(netns);
+      ipn(lanNetns, 'link', 'add', `p${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns);
+      ipn(lanNetns, 'link', 'set', `p${i}`, 'master', 'br0', 'up');
+      const ipv4 = `${LAN_V4}.${10 + i}`;
+      const ipv6 = `${LAN_V6}${10 + i}`;
+      ipn(netns, 'link', 'set', 'lo', 'up');
+      ipn(netns, 'addr', 'add', `${ipv4}/24`, 'dev', 'eth0');
+      ipn(netns, 'addr', 'add', `${ipv6}/64`, 'dev', 'eth0', 'nodad');
+      ipn(netns, 'link', 'set', 'eth0', 'up');
+      ipn(netns, 'route', 'add', 'default', 'via', `${LAN_V4}.254`);
+      ipn(netns, '-6', 'route', 'add', 'default', 'via', `${LAN_V6}fe`);
+      const mac = (JSON.parse(ipn(netns, '-json', 'link', 'show', 'eth0')) as Array<{ address: string }>)[0]!.address;
+      const node: LanNode = {
+        name: `node-${i}`, netns, ipv4, ipv6, mac,
+        stateFile: join(dir, `node-${i}.state.json`), logFile: join(dir, `node-${i}.log`),
+      };
+      node.relay = spawn('ip', ['netns', 'exec', netns, process.execPath, join(repoRoot, 'test', 'integration', 'agent-relay.ts'), String(apiPort), socketPath],
+        { stdio: ['ignore', 'pipe', 'inherit'] });
+      await waitForLine(node.relay, 'ready');
+      nodes.push(node);
+    }
+  } catch (err) {
+    for (const n of nodes) n.relay?.kill('SIGKILL');
+    destroyNamespaces();
+    bridge.close();
+    throw err;
+  }
+
+  const lan: Lan = {
+    prefix, lanNetns, nodes, dir,
+    async startAgent(node, args) {
+      const log = openSync(node.logFile, 'a');
+      const child = spawn('ip', ['netns', 'exec', node.netns, process.execPath, join(repoRoot, 'bin', 'purelb.js'), 'agent',
+        '--node-name', node.name, '--node-ip', node.ipv4, '--kube-lb-kind', 'ifb', '--state-file', node.stateFile,
+        '--health-port', '7473', ...args], { stdio: ['ignore', log, log] });
+      node.agent = child;
+      return child;
+    },
+    async stopAgent(node, signal) {
+      const child = node.agent;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return 0;
+      const started = Date.now();
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill(signal);
+      await exited;
+      return Date.now() - started;
+    },
+    addresses(node, ifname) {
+      return parseIpAddrJson(ipn(node.netns, '-json', 'addr', 'show', ...(ifname ? ['dev', ifname] : [])))
+        .flatMap((l) => l.addrs);
+    },
+    neighbour(ip) {
+      const entries = JSON.parse(ipn(lanNetns, '-json', 'neigh', 'show', 'to', ip)) as Array<{ lladdr?: string }>;
+      return entries[0]?.lladdr;
+    },
+    cutOff(node) {
+      node.relay?.kill('SIGSTOP');
+    },
+    reconnect(node) {
+      node.relay?.kill('SIGCONT');
+    },
+    async destroy() {
+      for (const n of nodes) {
+        n.relay?.kill('SIGCONT');
+        n.relay?.kill('SIGKILL');
+        await lan.stopAgent(n, 'SIGKILL');
+      }
+      destroyNamespaces();
+      await new Promise<void>((resolve) => bridge.close(() => resolve()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return lan;
+}
+
+/** The last lines of an agent's log, for failure messages. */
+export function agentLogTail(node: LanNode, lines = 30): string {
+  try {
+    return readFileSync(node.logFile, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,268 @@
+// Three node agents as real child processes in three network namespaces on one bridged LAN, against
+// the real apiserver: election of local addresses with GARP/NA, failover on SIGKILL, handover on
+// SIGTERM, self-fencing when cut off from the apiserver, virtual addresses with ETP Cluster/Local
+// following EndpointSlices, removal on Service deletion, startup sweep and no flap on restart.
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, EventsV1Api, type KubeConfig, type V1EndpointSlice,
+} from '@kubernetes/client-node';
+import { ANN, BRAND } from '../../src/api/annotations.ts';
+import { electWinner } from '../../src/agent/election.ts';
+import { patchServiceIngress } from '../../src/k8s/patch.ts';
+import { adminKubeConfig, applyCRDs, freshNamespace, waitFor } from '../harness/kube.ts';
+import { agentLogTail, createLan, LAN_V4, LAN_V6, type Lan, type LanNode } from './agent-lan.ts';
+
+let kc: KubeConfig;
+let core: CoreV1Api;
+let lan: Lan;
+let install: string;
+let apps: string;
+let agentArgs: string[];
+
+const names = () => lan.nodes.map((n) => n.name);
+const node = (name: string) => lan.nodes.find((n) => n.name === name)!;
+const holders = (ip: string, ifname: string) => lan.nodes.filter((n) => lan.addresses(n, ifname).some((a) => a.ip === ip));
+const holderNames = (ip: string, ifname: string) => holders(ip, ifname).map((n) => n.name).sort();
+
+async function createService(name: string, ips: string[], opts: { etpLocal?: boolean; group?: string } = {}): Promise<void> {
+  await core.createNamespacedService({
+    namespace: apps,
+    body: {
+      metadata: { name, annotations: { [ANN.allocatedBy]: BRAND, [ANN.allocatedFrom]: opts.group ?? 'default' } },
+      spec: {
+        type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }],
+        ...(opts.etpLocal ? { externalTrafficPolicy: 'Local' } : {}),
+        ...(ips.some((ip) => ip.includes(':')) ? { ipFamilyPolicy: 'PreferDualStack' } : {}),
+      },
+    },
+  });
+  await patchServiceIngress(core, apps, name, ips);
+}
+
+async function setEndpoints(service: string, endpoints: Array<{ node: string; ready: boolean; serving?: boolean }>): Promise<void> {
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  const body: V1EndpointSlice = {
+    metadata: { name: `${service}-slice`, labels: { 'kubernetes.io/service-name': service } },
+    addressType: 'IPv4',
+    ports: [{ port: 8080, protocol: 'TCP' }],
+    endpoints: endpoints.map((e, i) => ({
+      addresses: [`10.244.${i}.10`], nodeName: e.node, conditions: { ready: e.ready, serving: e.serving ?? e.ready },
+    })),
+  };
+  try {
+    const current = await discovery.readNamespacedEndpointSlice({ name: body.metadata!.name!, namespace: apps });
+    body.metadata!.resourceVersion = current.metadata!.resourceVersion;
+    await discovery.replaceNamespacedEndpointSlice({ name: body.metadata!.name!, namespace: apps, body });
+  } catch (err) {
+    if ((err as { code?: number }).code !== 404) throw err;
+    await discovery.createNamespacedEndpointSlice({ namespace: apps, body });
+  }
+}
+
+const annotation = async (service: string, key: string) =>
+  (await core.readNamespacedService({ name: service, namespace: apps })).metadata?.annotations?.[key];
+
+async function startAgents(nodes: LanNode[] = lan.nodes): Promise<void> {
+  for (const n of nodes) await lan.startAgent(n, agentArgs);
+  const coordination = kc.makeApiClient(CoordinationV1Api);
+  await waitFor('heartbeat Leases of the started agents', async () => {
+    const leases = await coordination.listNamespacedLease({ namespace: install });
+    return nodes.every((n) => leases.items.some((l) => l.metadata?.name === `purelb-node-${n.name}`));
+  }, 30_000);
+}
+
+/** Waits until exactly `expected` holds the address on eth0 (and nobody else). */
+async function waitForSingleHolder(ip: string, expected: string, timeoutMs = 15_000): Promise<void> {
+  await waitFor(`${ip} on eth0 of ${expected} only`, async () => {
+    const h = holderNames(ip, 'eth0');
+    return h.length === 1 && h[0] === expected;
+  }, timeoutMs).catch((err: Error) => {
+    throw new Error(`${err.message}; holders now: ${holderNames(ip, 'eth0').join(',') || 'none'}\n${lan.nodes.map((n) => `--- ${n.name}\n${agentLogTail(n, 8)}`).join('\n')}`);
+  });
+}
+
+beforeAll(async () => {
+  kc = adminKubeConfig();
+  core = kc.makeApiClient(CoreV1Api);
+  await applyCRDs(kc);
+  install = await freshNamespace(kc, 'purelb');
+  apps = await freshNamespace(kc, 'apps');
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  await custom.createNamespacedCustomObject({
+    group: 'purelb.io', version: 'v1', namespace: install, plural: 'lbnodeagents',
+    body: { apiVersion: 'purelb.io/v1', kind: 'LBNodeAgent', metadata: { name: 'default' }, spec: { local: { localint: 'default', extlbint: 'kube-lb0', sendgarp: true } } },
+  });
+  for (const [name, subnet, aggregation] of [['virt', '10.200.0.0/24', 'default'], ['hosts', '10.201.0.0/24', '/32'], ['default', `${LAN_V4}.0/24`, 'default']] as const) {
+    await custom.createNamespacedCustomObject({
+      group: 'purelb.io', version: 'v1', namespace: install, plural: 'servicegroups',
+      body: { apiVersion: 'purelb.io/v1', kind: 'ServiceGroup', metadata: { name }, spec: { local: { v4pools: [{ subnet, pool: subnet, aggregation }] } } },
+    });
+  }
+  const apiPort = Number(new URL(kc.getCurrentCluster()!.server).port);
+  lan = await createLan(3, apiPort);
+  agentArgs = ['--kubeconfig', process.env.PURELB_TEST_KUBECONFIG!, '--namespace', install, '--routing', 'off',
+    '--heartbeat-renew', '500ms', '--heartbeat-duration', '2s', '--resync', '5s'];
+  await startAgents();
+}, 90_000);
+
+afterAll(async () => {
+  await lan?.destroy();
+});
+
+describe('local addresses', () => {
+  test('land on exactly one node (the rendezvous winner), which records itself and sends GARP and NA', async () => {
+    const v4 = `${LAN_V4}.200`;
+    const v6 = `${LAN_V6}200`;
+    await createService('web', [v4, v6]);
+    const w4 = electWinner(v4, names())!;
+    const w6 = electWinner(v6, names())!;
+    await waitForSingleHolder(v4, w4);
+    await waitForSingleHolder(v6, w6);
+    expect(lan.addresses(node(w4), 'eth0').find((a) => a.ip === v4)?.prefix).toBe(24);
+    expect(lan.addresses(node(w6), 'eth0').find((a) => a.ip === v6)?.prefix).toBe(64);
+    await waitFor('announcing annotations', async () =>
+      (await annotation('web', ANN.announcingIPv4)) === `${w4},eth0` && (await annotation('web', ANN.announcingIPv6)) === `${w6},eth0`);
+    // the LAN learnt the owners' MACs without ever asking: gratuitous ARP and unsolicited NA arrived
+    await waitFor('GARP seen on the LAN', async () => lan.neighbour(v4) === node(w4).mac);
+    await waitFor('unsolicited NA seen on the LAN', async () => lan.neighbour(v6) === node(w6).mac);
+    // and it stays that way: nobody else adds it
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(holderNames(v4, 'eth0')).toEqual([w4]);
+    const events = await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: apps });
+    const announcing = events.items.filter((e) => e.regarding?.name === 'web' && e.reason === 'AnnouncingLocal');
+    expect(announcing.map((e) => e.note)).toEqual(expect.arrayContaining([expect.stringContaining(`node ${w4} announces ${v4} on eth0`)]));
+    // one event per announcing node, not one per reconcile
+    expect(announcing.length).toBe(new Set([w4, w6]).size);
+  });
+
+  test('SIGKILL of the winner moves the address to the next node; the restarted agent takes it back', async () => {
+    const ip = `${LAN_V4}.202`;
+    await createService('kill', [ip]);
+    const first = electWinner(ip, names())!;
+    await waitForSingleHolder(ip, first);
+    await lan.stopAgent(node(first), 'SIGKILL');
+    const second = electWinner(ip, names().filter((n) => n !== first))!;
+    await waitFor(`${ip} on ${second} after the kill`, async () => holderNames(ip, 'eth0').includes(second), 15_000);
+    await waitFor('GARP of the new owner', async () => lan.neighbour(ip) === node(second).mac);
+    await waitFor('annotation names the new owner', async () => (await annotation('kill', ANN.announcingIPv4)) === `${second},eth0`);
+    await startAgents([node(first)]);
+    await waitForSingleHolder(ip, first);
+  });
+
+  test('SIGTERM withdraws, deletes the heartbeat Lease and hands over', async () => {
+    const ip = `${LAN_V4}.203`;
+    await createService('term', [ip]);
+    const first = electWinner(ip, names())!;
+    await waitForSingleHolder(ip, first);
+    await lan.stopAgent(node(first), 'SIGTERM');
+    expect(node(first).agent?.exitCode).toBe(0);
+    expect(holderNames(ip, 'eth0')).not.toContain(first);
+    await expect(kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: `purelb-node-${first}`, namespace: install }))
+      .rejects.toMatchObject({ code: 404 });
+    const second = electWinner(ip, names().filter((n) => n !== first))!;
+    await waitForSingleHolder(ip, second, 5000);
+    await startAgents([node(first)]);
+    await waitForSingleHolder(ip, first);
+  });
+
+  test('an agent cut off from the apiserver withdraws (self-fencing) while another node takes over', async () => {
+    const ip = `${LAN_V4}.204`;
+    await createService('cut', [ip]);
+    const first = electWinner(ip, names())!;
+    await waitForSingleHolder(ip, first);
+    lan.cutOff(node(first));
+    try {
+      const second = electWinner(ip, names().filter((n) => n !== first))!;
+      await waitForSingleHolder(ip, second);
+      // still alive, just fenced
+      expect(node(first).agent?.exitCode).toBeNull();
+    } finally {
+      lan.reconnect(node(first));
+    }
+    await waitForSingleHolder(ip, first, 20_000);
+  });
+});
+
+describe('virtual addresses', () => {
+  test('ETP Cluster: on kube-lb0 of every node with the group aggregation; ETP Local: only where endpoints are ready or serving, following the slice', async () => {
+    await createService('vc', ['10.200.0.5'], { group: 'virt' });
+    await waitFor('10.200.0.5/24 on all kube-lb0', async () =>
+      lan.nodes.every((n) => lan.addresses(n, 'kube-lb0').some((a) => a.ip === '10.200.0.5' && a.prefix === 24)));
+
+    const [n1, n2, n3] = names() as [string, string, string];
+    await setEndpoints('vl', [{ node: n1, ready: true }, { node: n2, ready: false }]);
+    await createService('vl', ['10.201.0.7'], { etpLocal: true, group: 'hosts' });
+    await waitFor(`10.201.0.7/32 on ${n1} only`, async () => holderNames('10.201.0.7', 'kube-lb0').join() === n1);
+    expect(lan.addresses(node(n1), 'kube-lb0').find((a) => a.ip === '10.201.0.7')?.prefix).toBe(32);
+
+    // endpoints move: ready on n2, terminating-but-serving on n3, gone from n1
+    await setEndpoints('vl', [{ node: n2, ready: true }, { node: n3, ready: false, serving: true }]);
+    await waitFor(`10.201.0.7 on ${n2} and ${n3}`, async () => holderNames('10.201.0.7', 'kube-lb0').join() === [n2, n3].sort().join());
+    // a local address is never put on kube-lb0, nor a virtual one on eth0
+    expect(lan.nodes.flatMap((n) => lan.addresses(n, 'eth0')).some((a) => a.ip.startsWith('10.20'))).toBe(false);
+  });
+
+  test('ETP Local on a local address restricts the election to nodes with endpoints (the Service is not rewritten)', async () => {
+    const ip = `${LAN_V4}.205`;
+    const loser = electWinner(ip, names())!;
+    const allowed = names().filter((n) => n !== loser);
+    await setEndpoints('lo', allowed.map((n) => ({ node: n, ready: true })));
+    await createService('lo', [ip], { etpLocal: true });
+    await waitForSingleHolder(ip, electWinner(ip, allowed)!);
+    expect((await core.readNamespacedService({ name: 'lo', namespace: apps })).spec?.externalTrafficPolicy).toBe('Local');
+  });
+});
+
+describe('lifecycle', () => {
+  test('deleting Services removes their addresses everywhere', async () => {
+    const ip = `${LAN_V4}.206`;
+    await createService('gone', [ip, '10.200.0.6'], { group: 'virt' });
+    await waitFor('placed', async () => holders(ip, 'eth0').length === 1 && holders('10.200.0.6', 'kube-lb0').length === 3);
+    await core.deleteNamespacedService({ name: 'gone', namespace: apps });
+    await waitFor('removed everywhere', async () => holders(ip, 'eth0').length === 0 && holders('10.200.0.6', 'kube-lb0').length === 0);
+  });
+
+  test('restarting agents causes no flap; startup removes orphans of deleted Services but not foreign addresses', async () => {
+    const ip = `${LAN_V4}.207`;
+    await createService('steady', [ip, '10.200.0.9'], { group: 'virt' });
+    await createService('orphan', ['10.200.0.10'], { group: 'virt' });
+    const winner = electWinner(ip, names())!;
+    await waitForSingleHolder(ip, winner);
+    await waitFor('virtual addresses on all nodes', async () =>
+      holders('10.200.0.9', 'kube-lb0').length === 3 && holders('10.200.0.10', 'kube-lb0').length === 3);
+    const monitors = lan.nodes.map((n) => {
+      const child = spawn('ip', ['-n', n.netns, 'monitor', 'address'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      return { child, output: () => out };
+    });
+    try {
+      const others = lan.nodes.filter((n) => n.name !== winner);
+      const restarted = others[0]!;
+      await lan.stopAgent(restarted, 'SIGTERM');
+      // while it is down: a Service goes away, and someone else puts an address on its kube-lb0
+      await core.deleteNamespacedService({ name: 'orphan', namespace: apps });
+      await waitFor('orphan gone from running nodes', async () => holders('10.200.0.10', 'kube-lb0').map((n) => n.name).join() === restarted.name);
+      execIp(restarted.netns, 'addr', 'add', '10.99.0.1/32', 'dev', 'kube-lb0');
+      await startAgents([restarted]);
+      await waitFor('startup sweep removed the orphan', async () => holders('10.200.0.10', 'kube-lb0').length === 0);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(lan.addresses(restarted, 'kube-lb0').some((a) => a.ip === '10.99.0.1')).toBe(true);
+      // the monitors work: the restarted node's sweep shows up in its own monitor
+      expect(monitors[lan.nodes.indexOf(restarted)]!.output()).toMatch(/Deleted .*10\.200\.0\.10\/24/);
+      for (const m of monitors) {
+        const deleted = m.output().split('\n').filter((l) => l.startsWith('Deleted') && (l.includes(` ${ip}/`) || l.includes(' 10.200.0.9/')));
+        expect(deleted).toEqual([]);
+      }
+      expect(holderNames(ip, 'eth0')).toEqual([winner]);
+      expect(holders('10.200.0.9', 'kube-lb0').length).toBe(3);
+    } finally {
+      for (const m of monitors) m.child.kill('SIGKILL');
+    }
+  });
+});
+
+function execIp(netns: string, ...args: string[]): void {
+  execFileSync('ip', ['-n', netns, ...args]);
+}
