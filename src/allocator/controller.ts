@@ -181,7 +181,8 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
       s.state.release(key);
       for (const text of ingressIPs(svc)) {
         const ip = parseIP(text);
-        if (ip) s.state.hold({ service: key, ports: [], foreign: true }, { ip, text: canonicalIP(text)!, group: '' });
+        const range = ip && s.state.pools.locate(ip);
+        if (range) s.state.hold({ service: key, ports: [], foreign: true }, { ip: ip!, text: canonicalIP(text)!, group: range.group });
       }
       return;
     }
@@ -317,13 +318,13 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
         const cached = services.get(svc.metadata!.name!, svc.metadata!.namespace);
         if (!cached || (rvOf(cached) ?? 0n) < (rvOf(svc) ?? 0n)) fresher.set(key, svc);
         if (!isLoadBalancer(svc)) continue;
-        const handled = isHandled(svc, lbClass);
-        const req = handled ? readRequest(svc) : undefined;
+        const req = isHandled(svc, lbClass) ? readRequest(svc) : undefined;
         const named = (svc.metadata?.annotations?.[ANN.allocatedFrom] ?? '').split(',').map((g) => g.trim()).filter(Boolean);
         for (const text of ingressIPs(svc)) {
           const ip = parseIP(text);
           if (!ip) continue;
           const inGroup = s.state.pools.locate(ip)?.group;
+          if (!req && !inGroup) continue; // another class's address outside our pools is none of our business
           // the group it came from: where it lies now if the annotation agrees, else what the annotation says
           const group = inGroup && (named.length === 0 || named.includes(inGroup)) ? inGroup : named[0] ?? inGroup ?? req?.group ?? '';
           const holder = req ? holderOf(req) : { service: key, ports: [], foreign: true };

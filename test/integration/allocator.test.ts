@@ -229,10 +229,17 @@ describe('classes and events', () => {
       await annotate('failing', { 'example.com/touch': String(i) });
     }
     await allocator.idle();
-    const foreign = await readService(kc, ns, 'foreign');
+    let foreign = await readService(kc, ns, 'foreign');
     expect(ingressOf(foreign)).toEqual([]);
     expect(ownAnnotations(foreign)).toEqual({});
     expect(await eventNotes(kc, ns, 'foreign')).toEqual([]);
+    // an address another controller gave its Service inside our pool is never handed out while in use
+    await core().patchNamespacedServiceStatus({ namespace: ns, name: 'foreign', body: { status: { loadBalancer: { ingress: [{ ip: '10.31.188.65' }] } } } }, mergePatch);
+    // (one watch delivers both changes in order, and the queue decides in arrival order)
+    await createService(kc, ns, 'next');
+    await waitForIngress(kc, ns, 'next', ['10.31.188.66'], 'default');
+    foreign = await readService(kc, ns, 'foreign');
+    expect([ingressOf(foreign), ownAnnotations(foreign)]).toEqual([['10.31.188.65'], {}]);
     expect(await eventNotes(kc, ns, 'ours')).toEqual([`Assigned 10.31.188.64 from ServiceGroup default`]);
     expect(await eventNotes(kc, ns, 'failing')).toHaveLength(1);
   });
