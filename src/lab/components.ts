@@ -88,9 +88,9 @@ export function agentArgs(plan: LabPlan, node: NodePlan, kubeconfig: string, nam
   return [
     PURELB, 'agent', '--kubeconfig', kubeconfig, '--namespace', namespace,
     '--node-name', node.name, '--node-ip', node.ipv4, '--health-port', '7473',
-    '--kube-lb-kind', 'ifb', '--heartbeat-renew', '1s', '--heartbeat-duration', '3s',
+    '--kube-lb-kind', 'ifb', '--state-file', join(nodeDir(plan, node), 'agent-state.json'),
     '--bird-socket', p.birdSocket, '--bird-config-dir', p.birdDir,
-    '--frr-dir', p.frrDir, '--gobgp-socket', p.gobgpSocket,
+    '--frr-dir', p.frrDir, '--frr-vty-socket', p.frrDir, '--gobgp-socket', p.gobgpSocket,
   ];
 }
 

@@ -204,14 +204,16 @@ export async function labReport(lab: Lab): Promise<StatusReport> {
   return buildStatusReport({ ...inputs, upstream: { netns: lab.plan.torNetns, routes, nodeByIP: await nodeByIP(lab.plan) } });
 }
 
-/** Addresses not yet where they should be: a virtual one whose ToR next hops are not exactly `nodes`
- * (ETP Local: the nodes with endpoints), a local one nobody announces, or one no agent classified yet. */
+/** Addresses not yet where they should be: a virtual one whose ToR next hops or announcing nodes are not
+ * exactly `nodes` (ETP Local: the nodes with endpoints), a local one without exactly one owner, or one no
+ * agent classified yet. */
 export function unconverged(report: StatusReport, nodes: string[]): string[] {
   return report.services.filter((s) => {
     if (s.kind === 'local') return s.announcing.length !== 1;
     if (s.kind === 'unknown') return true;
-    const want = s.etp === 'Local' ? (s.endpointNodes ?? []) : nodes;
-    return JSON.stringify([...want].sort()) !== JSON.stringify(s.upstream ?? []);
+    const want = JSON.stringify([...(s.etp === 'Local' ? (s.endpointNodes ?? []) : nodes)].sort());
+    // the ToR's FIB, and the nodes' own routing status (refreshed every few seconds) agree
+    return want !== JSON.stringify(s.upstream ?? []) || want !== JSON.stringify(s.announcing);
   }).map((s) => `${s.service} ${s.address}`);
 }
 

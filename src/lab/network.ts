@@ -63,7 +63,7 @@ export async function linkLocals(plan: LabPlan): Promise<Record<string, string>>
   for (const n of plan.nodes) {
     const addrs = JSON.parse(await run('ip', ['-n', n.netns, '-6', '-j', 'addr', 'show', 'dev', 'eth0', 'scope', 'link'])) as
       { addr_info?: { local?: string }[] }[];
-    const ll = addrs[0]?.addr_info?.[0]?.local;
+    const ll = addrs[0]?.addr_info?.find((a) => a.local)?.local;
     if (ll) out[ll] = n.name;
   }
   return out;

@@ -63,7 +63,8 @@ export interface ServiceAddressReport {
 
 export interface NodeReport {
   name: string;
-  heartbeat: 'live' | 'expired';
+  /** the agent's heartbeat Lease: fresh, stale, or absent (no agent, or it shut down) */
+  heartbeat: 'live' | 'expired' | 'none';
   subnets: string[];
   routerConfig?: string;
   daemon?: string;
@@ -180,7 +181,7 @@ export function buildStatusReport(inp: StatusInputs): StatusReport {
     const reload = r?.st.lastReload;
     return {
       name,
-      heartbeat: lease && leaseLive(lease, inp.now) ? 'live' : 'expired',
+      heartbeat: !lease ? 'none' : leaseLive(lease, inp.now) ? 'live' : 'expired',
       subnets: subnetsByNode.get(name) ?? [],
       ...(r ? {
         routerConfig: r.rc,

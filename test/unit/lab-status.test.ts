@@ -82,6 +82,7 @@ describe('buildStatusReport', () => {
       ['n2', 'live', 'bird', 'Rejected: syntax error', [{ name: 'tor4', state: 'Active' }], 2],
       ['n3', 'expired', undefined, undefined, [], 0],
     ]);
+    expect(buildStatusReport(inputs({ leases: [] })).nodes.map((n) => [n.name, n.heartbeat])).toEqual([['n1', 'none'], ['n2', 'none']]);
   });
 
   test('upstream next hops are shown as node names (link-local and global next hops alike)', () => {
