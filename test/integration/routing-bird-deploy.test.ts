@@ -47,6 +47,6 @@ test('the entrypoint starts BIRD with a minimal config; the agent backend then l
   const ad = new BirdAdvertiser({ configDir: dir, socketPath: socket, log: createLogger('bird-deploy-test') });
   const { config } = parseRouterConfig({ spec: { daemon: 'bird', protocol: 'bgp', bgp: { localASN: 64512, peers: [{ address: n.torIPv4, asn: 65000 }] } } });
   expect(await ad.apply({ config: config!, nodeName: 'n1', nodeIP: n.ipv4, kubeInterface: 'kube-lb0', passwords: {} })).toMatchObject({ result: 'Applied' });
-  expect((await ad.status()).sessions.map((s) => s.name)).toEqual(['peer_1']);
+  expect((await ad.status()).sessions.map((s) => s.name)).toEqual([n.torIPv4]);
   await topo.stop(proc);
 });

@@ -115,5 +115,5 @@ test('an invalid RouterConfig is reported in status; BIRD keeps its config and t
   expect(readFileSync(join(n.dir, 'bird.conf'), 'utf8')).toBe(before);
   await new Promise((r) => setTimeout(r, 1500));
   expect((await torNextHops(topo, tor, VIP4)).kernel).toEqual(['to-n1']);
-  expect((await nodeStatus('rack-r1'))!.sessions.find((s) => s.name === 'peer_1')?.state).toBe('Established');
+  expect((await nodeStatus('rack-r1'))!.sessions.find((s) => s.name === n.torIPv4)?.state).toBe('Established');
 });

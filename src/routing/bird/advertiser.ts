@@ -34,6 +34,8 @@ export class BirdAdvertiser implements RouteAdvertiser {
   readonly daemon = 'bird' as const;
   readonly #opts: BirdOptions;
   #applied?: string;
+  /** peer addresses of the applied config, in order: BIRD names the sessions peer_1, peer_2 ... */
+  #peers: string[] = [];
 
   constructor(opts: BirdOptions) {
     this.#opts = opts;
@@ -69,6 +71,7 @@ export class BirdAdvertiser implements RouteAdvertiser {
       return this.#keep('Failed', `BIRD refused the config (${reply.code}): ${replyText(reply)}`);
     }
     this.#applied = rendered.hash;
+    this.#peers = input.config.bgp?.peers.map((p) => p.address) ?? [];
     this.#opts.log.info('BIRD reconfigured', { hash: rendered.hash, reply: replyText(reply) });
     return { result: 'Applied', hash: rendered.hash };
   }
@@ -87,7 +90,10 @@ export class BirdAdvertiser implements RouteAdvertiser {
     const protocols = parseProtocols((await birdCommand(sock, 'show protocols')).lines.filter((l) => l.code === 1002).map((l) => l.text));
     const sessions: SessionStatus[] = [];
     for (const p of protocols) {
-      if (p.proto === 'BGP') sessions.push({ name: p.name, state: p.info.split(' ')[0] || p.state, info: p.info });
+      if (p.proto === 'BGP') {
+        const address = this.#peers[Number(/^peer_(\d+)$/.exec(p.name)?.[1] ?? 0) - 1];
+        sessions.push({ name: address ?? p.name, state: p.info.split(' ')[0] || p.state, info: `${p.name} ${p.state} ${p.info}`.trim() });
+      }
       if (p.proto === 'OSPF') {
         const rows = (await birdCommand(sock, `show ospf neighbors ${p.name}`)).lines.filter((l) => l.code === 1013);
         // Router-ID Pri State DTime Interface Router-IP
