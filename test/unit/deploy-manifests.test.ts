@@ -2,15 +2,18 @@
 // otherwise check by eye: least privilege in the pod specs, the downward-API environment, probes on
 // the health port the component is told to serve, valid example objects, production-only images.
 import { beforeAll, describe, expect, test } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { validateObject, validateObjects } from '../../src/api/validate.ts';
+import { DEFAULT_BACKEND_PATHS } from '../../src/routing/controller.ts';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { kustomize, kustomizations, objectId, type K8sObject } from '../harness/deploy.ts';
 
 interface Container {
-  name: string; image: string; args?: string[];
+  name: string; image: string; args?: string[]; command?: string[];
+  volumeMounts?: Array<{ name: string; mountPath: string }>;
   env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>;
   ports?: Array<{ name: string; containerPort: number }>;
   livenessProbe?: { httpGet?: { path: string; port: string | number } };
@@ -19,8 +22,10 @@ interface Container {
   securityContext?: { runAsUser?: number; runAsNonRoot?: boolean; allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean;
     capabilities?: { add?: string[]; drop?: string[] } };
 }
-interface PodSpec { hostNetwork?: boolean; serviceAccountName: string; securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
-  containers: Container[]; tolerations?: unknown[] }
+interface PodSpec { hostNetwork?: boolean; serviceAccountName: string;
+  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; supplementalGroups?: number[] };
+  containers: Container[]; tolerations?: unknown[];
+  volumes?: Array<{ name: string; hostPath?: { path: string }; emptyDir?: unknown; configMap?: { name: string } }> }
 const podSpec = (o: K8sObject) => (o.spec as { template: { spec: PodSpec } }).template.spec;
 
 let base: K8sObject[];
@@ -90,6 +95,75 @@ describe('lbnodeagent DaemonSet', () => {
     expect(overlay.map(objectId).sort()).toEqual(base.map(objectId).sort());
     expect(podSpec(find(overlay, 'DaemonSet', 'lbnodeagent')).tolerations)
       .toEqual([{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' }]);
+  });
+});
+
+describe('routing overlays', () => {
+  const agentOf = (objs: K8sObject[]) => podSpec(find(objs, 'DaemonSet', 'lbnodeagent'));
+  const mountOf = (c: Container, volume: string) => c.volumeMounts?.find((m) => m.name === volume)?.mountPath;
+  const baseAgent = () => agentOf(base).containers[0]!;
+
+  test.each(['bird', 'frr', 'gobgp', 'control-plane'])('%s: the base objects are all there, the agent container keeps its privileges', async (name) => {
+    const objs = await kustomize(`deploy/purelb/overlays/${name}`);
+    expect(objs.map(objectId)).toEqual(expect.arrayContaining(base.map(objectId)));
+    const agent = agentOf(objs).containers[0]!;
+    expect(agent.name).toBe('lbnodeagent');
+    expect(agent.securityContext).toEqual(baseAgent().securityContext);
+  });
+
+  test('bird: deploy/bird\'s BIRD shares its hostPath directory with the agent at the agent\'s default paths', async () => {
+    const objs = await kustomize('deploy/purelb/overlays/bird');
+    const bird = podSpec(find(objs, 'DaemonSet', 'purelb-bird'));
+    const birdDir = bird.volumes!.find((v) => v.hostPath)!.hostPath!.path;
+    expect(birdDir).toBe(DEFAULT_BACKEND_PATHS.birdConfigDir);
+    expect(DEFAULT_BACKEND_PATHS.birdSocket).toBe(`${birdDir}/bird.ctl`);
+    // the agent's hostPath /run/purelb holds it (/var/run is a symlink to /run on hosts and in the image)
+    const agentSpec = agentOf(objs);
+    const hostDir = agentSpec.volumes!.find((v) => v.name === 'run-purelb')!.hostPath!.path;
+    expect(mountOf(agentSpec.containers[0]!, 'run-purelb')).toBe(hostDir);
+    expect(birdDir.replace(/^\/var\/run\//, '/run/').startsWith(`${hostDir}/`)).toBe(true);
+  });
+
+  test('gobgp: the sidecar serves gRPC only on the unix socket the agent is pointed at, with NET_BIND_SERVICE only', async () => {
+    const spec = agentOf(await kustomize('deploy/purelb/overlays/gobgp'));
+    const [agent, gobgpd] = spec.containers as [Container, Container];
+    const socket = agent.args!.find((a) => a.startsWith('--gobgp-socket='))!.split('=')[1]!;
+    expect(gobgpd.command).toContain(`--api-hosts=unix://${socket}`);
+    expect(gobgpd.command).toContain('--pprof-disable');
+    const dir = socket.slice(0, socket.lastIndexOf('/'));
+    expect(mountOf(agent, 'gobgp')).toBe(dir);
+    expect(mountOf(gobgpd, 'gobgp')).toBe(dir);
+    expect(gobgpd.securityContext?.capabilities).toEqual({ drop: ['ALL'], add: ['NET_BIND_SERVICE'] });
+  });
+
+  test('frr: daemons and agent share /etc/frr and the vty sockets; the agent gets the image\'s frrvty group', async () => {
+    const objs = await kustomize('deploy/purelb/overlays/frr');
+    const spec = agentOf(objs);
+    const [agent, frr] = spec.containers as [Container, Container];
+    for (const c of [agent, frr]) {
+      expect(mountOf(c, 'frr-etc')).toBe(DEFAULT_BACKEND_PATHS.frrConfDir);
+      expect(mountOf(c, 'frr-run')).toBe('/var/run/frr'); // FRR's default vty socket directory
+    }
+    const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
+    const gid = Number(dockerfile.match(/groupadd --system --gid (\d+) frrvty/)![1]);
+    expect(spec.securityContext?.supplementalGroups).toEqual([gid]);
+    const daemons = String((find(objs, 'ConfigMap', spec.volumes!.find((v) => v.configMap)!.configMap!.name).data as Record<string, string>).daemons);
+    for (const d of ['bgpd', 'ospfd', 'ospf6d', 'bfdd']) expect(daemons).toMatch(new RegExp(`^${d}=yes$`, 'm'));
+  });
+
+  test('every flag the manifests give purelb is one its command accepts', async () => {
+    const helps = new Map<string, string>();
+    const help = (cmd: string) => helps.get(cmd) ?? helps.set(cmd,
+      spawnSync(process.execPath, [join(repoRoot, 'bin', 'purelb.js'), cmd, '--help'], { encoding: 'utf8' }).stdout).get(cmd)!;
+    for (const dir of kustomizations().filter((d) => d.startsWith('deploy/purelb'))) {
+      for (const o of (await kustomize(dir)).filter((x) => x.kind === 'Deployment' || x.kind === 'DaemonSet')) {
+        for (const c of podSpec(o).containers.filter((x) => x.image.startsWith('purelb-ts-') && !x.command)) {
+          const [cmd, ...args] = c.args!;
+          const text = help(cmd!);
+          for (const flag of args.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0]!)) expect(`${cmd} ${flag} ${text.includes(`${flag} `)}`).toBe(`${cmd} ${flag} true`);
+        }
+      }
+    }
   });
 });
 
@@ -169,6 +243,29 @@ describe('Dockerfile', () => {
     }
     expect(used.size).toBeGreaterThan(1);
     expect([...used].filter((p) => !(p in pkg.dependencies))).toEqual([]);
+  });
+
+  test('the agent image has a Debian package for every program the agent and routing code run', () => {
+    const packages: Record<string, string> = {
+      ip: 'iproute2', arping: 'iputils-arping', python3: 'python3', bird: 'bird2', birdc: 'bird2',
+      vtysh: 'frr', '/usr/lib/frr/frr-reload.py': 'frr-pythontools',
+    };
+    const files = (dir: string): string[] => readdirSync(dir).flatMap((e) => {
+      const p = join(dir, e);
+      return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+    });
+    const programs = new Set<string>();
+    for (const file of [...files(join(repoRoot, 'src', 'agent')), ...files(join(repoRoot, 'src', 'routing'))]) {
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/\b(?:execFile|spawn|runTool|run)\(\s*'([^']+)'/g)) programs.add(m[1]!);
+      // defaults of configurable program paths: `vtysh ?? 'vtysh'`, `reloadScript ?? '/usr/lib/frr/...'`, `birdBinary = 'bird'`
+      for (const m of text.matchAll(/(?:vtysh|bird\w*|reloadScript)\s*(?:\?\?|=)\s*'([^']+)'/gi)) programs.add(m[1]!);
+    }
+    expect([...programs].sort()).toEqual(expect.arrayContaining(['arping', 'bird', 'ip', 'python3', 'vtysh']));
+    expect([...programs].filter((p) => !(p in packages))).toEqual([]);
+    const stage = dockerfile.split(/^FROM /m).find((x) => / AS agent\n/.test(x))!;
+    for (const p of programs) expect(`${p}: ${stage.includes(` ${packages[p]!} `) || stage.includes(` ${packages[p]!}\n`)}`).toBe(`${p}: true`);
+    expect(stage).toContain('/usr/share/gocode/src/github.com/osrg/gobgp/api/');
   });
 
   test('the image copies every directory the runtime reads', () => {
