@@ -124,7 +124,7 @@ describe('routing overlays', () => {
     expect(birdDir.replace(/^\/var\/run\//, '/run/').startsWith(`${hostDir}/`)).toBe(true);
   });
 
-  test('gobgp: the sidecar serves gRPC only on the unix socket the agent is pointed at, with NET_BIND_SERVICE only', async () => {
+  test('gobgp: the sidecar serves gRPC only on the unix socket the agent is pointed at, with no capability', async () => {
     const spec = agentOf(await kustomize('deploy/purelb/overlays/gobgp'));
     const [agent, gobgpd] = spec.containers as [Container, Container];
     const socket = agent.args!.find((a) => a.startsWith('--gobgp-socket='))!.split('=')[1]!;
@@ -133,7 +133,7 @@ describe('routing overlays', () => {
     const dir = socket.slice(0, socket.lastIndexOf('/'));
     expect(mountOf(agent, 'gobgp')).toBe(dir);
     expect(mountOf(gobgpd, 'gobgp')).toBe(dir);
-    expect(gobgpd.securityContext?.capabilities).toEqual({ drop: ['ALL'], add: ['NET_BIND_SERVICE'] });
+    expect(gobgpd.securityContext?.capabilities).toEqual({ drop: ['ALL'] });
   });
 
   test('frr: daemons and agent share /etc/frr and the vty sockets; the agent gets the image\'s frrvty group', async () => {
