@@ -117,3 +117,14 @@ test('an invalid RouterConfig is reported in status; BIRD keeps its config and t
   expect((await torNextHops(topo, tor, VIP4)).kernel).toEqual(['to-n1']);
   expect((await nodeStatus('rack-r1'))!.sessions.find((s) => s.name === n.torIPv4)?.state).toBe('Established');
 });
+
+test('the CRD refuses at admission what CEL can check (GoBGP + OSPF, keepalive >= hold)', async () => {
+  const custom = admin.makeApiClient(CustomObjectsApi);
+  const create = (name: string, spec: unknown) => custom.createNamespacedCustomObject({ ...rc, namespace: ns, body: { apiVersion: 'purelb.io/v1', kind: 'RouterConfig', metadata: { name }, spec } });
+  await expect(create('gobgp-ospf', { daemon: 'gobgp', protocol: 'ospf', ospf: { interfaces: ['eth0'] } }))
+    .rejects.toMatchObject({ code: 422, body: expect.stringContaining('GoBGP has no OSPF') });
+  await expect(create('timers', { daemon: 'bird', protocol: 'bgp', bgp: { localASN: 1, peers: [{ address: '10.0.0.1', asn: 2, holdTime: 9, keepaliveTime: 9 }] } }))
+    .rejects.toMatchObject({ code: 422, body: expect.stringContaining('keepaliveTime must be less than holdTime') });
+  await expect(create('not-ip', { daemon: 'bird', protocol: 'bgp', bgp: { localASN: 1, peers: [{ address: 'tor-1', asn: 2 }] } }))
+    .rejects.toMatchObject({ code: 422 });
+});

@@ -7,7 +7,8 @@ import type { ApplyResult, DaemonStatus, RouteAdvertiser, SessionStatus } from '
 import { hostPrefixes } from '../advertiser.ts';
 import { installChecked, restoreLastGood, writeAtomic } from '../config-file.ts';
 import { runTool, toolError, type ToolResult } from '../exec.ts';
-import { renderNodeConfig, RenderError, type NodeRoutingInput } from '../render.ts';
+import type { NodeRoutingInput } from '../render.ts';
+import { keepPrevious, renderStep } from '../config-step.ts';
 import { birdCommand, isBirdError, replyText } from './control.ts';
 
 export interface BirdOptions {
@@ -46,14 +47,9 @@ export class BirdAdvertiser implements RouteAdvertiser {
   }
 
   async apply(input: NodeRoutingInput): Promise<ApplyResult> {
-    let rendered;
-    try {
-      rendered = renderNodeConfig(input);
-    } catch (err) {
-      if (err instanceof RenderError) return this.#keep('Rejected', err.message);
-      throw err;
-    }
-    if (rendered.hash === this.#applied) return { result: 'Unchanged', hash: rendered.hash };
+    const step = renderStep(input, this.#applied, this.#opts.log, 'BIRD');
+    if ('done' in step) return step.done;
+    const { rendered } = step;
     const candidate = join(this.#opts.configDir, 'bird.conf.candidate');
     writeAtomic(candidate, rendered.text);
     const check = await birdParseCheck(candidate, this.#opts.birdBinary);
@@ -77,8 +73,7 @@ export class BirdAdvertiser implements RouteAdvertiser {
   }
 
   #keep(result: 'Rejected' | 'Failed', error: string): ApplyResult {
-    this.#opts.log.warn('BIRD config not applied; previous config keeps running', { result, error });
-    return { result, error, ...(this.#applied ? { hash: this.#applied } : {}) };
+    return keepPrevious(this.#opts.log, 'BIRD', this.#applied, result, error);
   }
 
   async setAddresses(): Promise<void> {

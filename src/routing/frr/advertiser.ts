@@ -9,7 +9,8 @@ import type { ApplyResult, DaemonStatus, RouteAdvertiser, SessionStatus } from '
 import { hostPrefixes } from '../advertiser.ts';
 import { installChecked, restoreLastGood, writeAtomic } from '../config-file.ts';
 import { runTool, toolError, type ToolResult } from '../exec.ts';
-import { renderNodeConfig, RenderError, type NodeRoutingInput } from '../render.ts';
+import type { NodeRoutingInput } from '../render.ts';
+import { keepPrevious, renderStep } from '../config-step.ts';
 
 export interface FrrOptions {
   /** Directory of frr.conf and vtysh.conf (default /etc/frr). */
@@ -64,14 +65,9 @@ export class FrrAdvertiser implements RouteAdvertiser {
 
   async apply(input: NodeRoutingInput): Promise<ApplyResult> {
     this.#kubeInterface = input.kubeInterface;
-    let rendered;
-    try {
-      rendered = renderNodeConfig(input);
-    } catch (err) {
-      if (err instanceof RenderError) return this.#keep('Rejected', err.message);
-      throw err;
-    }
-    if (rendered.hash === this.#applied) return { result: 'Unchanged', hash: rendered.hash };
+    const step = renderStep(input, this.#applied, this.#opts.log, 'FRR');
+    if ('done' in step) return step.done;
+    const { rendered } = step;
     const candidate = join(this.#opts.confDir, 'frr.conf.candidate');
     const running = await this.#vtysh(['-c', 'show running-config']);
     if (running.code !== 0) return this.#keep('Failed', `FRR is not reachable: ${toolError(running)}`);
@@ -91,8 +87,7 @@ export class FrrAdvertiser implements RouteAdvertiser {
   }
 
   #keep(result: 'Rejected' | 'Failed', error: string): ApplyResult {
-    this.#opts.log.warn('FRR config not applied; previous config keeps running', { result, error });
-    return { result, error, ...(this.#applied ? { hash: this.#applied } : {}) };
+    return keepPrevious(this.#opts.log, 'FRR', this.#applied, result, error);
   }
 
   async setAddresses(): Promise<void> {
