@@ -91,12 +91,10 @@ export function backendSuite(daemon: Daemon, protocol: Protocol, tag: string): v
       expect(rejected[0]!.error).toMatch(/communit|area/);
       for (const a of [v4!, v6!]) expect(await torHops(lab, a)).toEqual(allNodes(lab));
       expectSpreadOver(await spread(lab, v4!), allNodes(lab));
+      // restoring the config that never stopped running is a no-op for the daemons
       await applyObjects(lab.kc, [good]);
-      await waitFor('the good RouterConfig to be in force again', async () => {
-        const nodes = (await routerConfigStatus(lab)).status?.nodes ?? {};
-        return lab.plan.nodes.every((n) => ['Applied', 'Unchanged'].includes(nodes[n.name]?.lastReload?.result ?? ''));
-      }, 30_000);
       for (const a of [v4!, v6!]) expect(await torHops(lab, a)).toEqual(allNodes(lab));
+      expectSpreadOver(await spread(lab, v6!), allNodes(lab));
     }, 120_000);
 
     test('a local address answers ARP from exactly one node, and moves when that node\'s agent is SIGKILLed', async () => {
@@ -120,9 +118,11 @@ export function backendSuite(daemon: Daemon, protocol: Protocol, tag: string): v
 
       // the killed agent comes back (as its DaemonSet would restart it): one node holds the address again
       startAgent(lab.plan, ownerNode, join(labDir(lab.plan.options.name), 'kubeconfig-lbnodeagent'), lab.namespace);
-      await waitFor('exactly one node to hold the address after the restart', async () => (await nodesHolding(lab, addr!)).length === 1, 30_000);
-      const finalOwner = announcing(await readService(lab, lan.name), 4)!;
-      expect(await nodesHolding(lab, addr!)).toEqual([finalOwner]);
+      const finalOwner = await waitFor('exactly one node to hold the address after the restart, the one announcing it', async () => {
+        const holders = await nodesHolding(lab, addr!);
+        const a = announcing(await readService(lab, lan.name), 4);
+        return holders.length === 1 && holders[0] === a ? a : undefined;
+      }, 30_000);
       expect(await arpAnswerers(lab, addr!)).toEqual([finalOwner]);
       await deleteService(lab, lan);
     }, 120_000);
