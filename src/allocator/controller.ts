@@ -11,7 +11,7 @@ import { formatProblem } from '../api/validation.ts';
 import { GROUP, VERSION } from '../api/crds.ts';
 import { createEventRecorder, type EventRecorder, type EventType } from '../k8s/events.ts';
 import { watchCache, type WatchedCache } from '../k8s/informer.ts';
-import { mergePatch, patchServiceAnnotations, patchServiceIngress } from '../k8s/patch.ts';
+import { mergePatch, patchServiceAnnotations } from '../k8s/patch.ts';
 import type { Logger } from '../log.ts';
 import { groupStatus } from './group-status.ts';
 import { resolveGroups, type GroupVerdict, type ServedGroup } from './groups.ts';
@@ -127,15 +127,26 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
     }
   });
 
+  /**
+   * Brings ingress and our annotations to the desired values in as few writes as possible: the
+   * services/status subresource also accepts metadata, so address and brand change atomically in one
+   * merge patch (an apiserver that ignores metadata there gets a second patch on the Service itself).
+   */
   async function write(svc: V1Service, ips: string[], annotations: Record<string, string | null>): Promise<void> {
     const ns = svc.metadata!.namespace!;
     const name = svc.metadata!.name!;
-    let latest: V1Service | undefined;
     const current = ingressIPs(svc).map((ip) => canonicalIP(ip) ?? ip);
-    if (!sameList(current, ips)) latest = await patchServiceIngress(core, ns, name, ips);
     const have = svc.metadata?.annotations ?? {};
-    const changes = Object.entries(annotations).filter(([k, v]) => (have[k] ?? null) !== v);
-    if (changes.length) latest = await patchServiceAnnotations(core, ns, name, Object.fromEntries(changes));
+    const changes = Object.fromEntries(Object.entries(annotations).filter(([k, v]) => (have[k] ?? null) !== v));
+    const pending = (o: V1Service) => Object.entries(changes).some(([k, v]) => (o.metadata?.annotations?.[k] ?? null) !== v);
+    let latest: V1Service | undefined;
+    if (!sameList(current, ips)) {
+      latest = await core.patchNamespacedServiceStatus({
+        name, namespace: ns,
+        body: { metadata: { annotations: changes }, status: { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } } },
+      }, mergePatch);
+    }
+    if (pending(latest ?? svc)) latest = await patchServiceAnnotations(core, ns, name, changes);
     if (latest) fresher.set(serviceKey(svc), latest);
   }
 

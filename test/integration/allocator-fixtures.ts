@@ -18,12 +18,20 @@ export const sgApi = { group: 'purelb.io', version: 'v1', plural: 'servicegroups
 export async function putServiceGroup(kc: KubeConfig, namespace: string, name: string, local: Record<string, unknown>): Promise<void> {
   const custom = kc.makeApiClient(CustomObjectsApi);
   const body = { apiVersion: 'purelb.io/v1', kind: 'ServiceGroup', metadata: { name, namespace }, spec: { local } };
-  try {
-    const current = await custom.getNamespacedCustomObject({ ...sgApi, namespace, name }) as ServiceGroup;
-    await custom.replaceNamespacedCustomObject({ ...sgApi, namespace, name, body: { ...body, metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion } } });
-  } catch (err) {
-    if ((err as { code?: number }).code !== 404) throw err;
-    await custom.createNamespacedCustomObject({ ...sgApi, namespace, body });
+  // the allocator writes the group's status meanwhile: a replace may meet a 409 and is retried
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const current = await custom.getNamespacedCustomObject({ ...sgApi, namespace, name }) as ServiceGroup;
+      await custom.replaceNamespacedCustomObject({ ...sgApi, namespace, name, body: { ...body, metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion } } });
+      return;
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      if (code === 404) {
+        await custom.createNamespacedCustomObject({ ...sgApi, namespace, body });
+        return;
+      }
+      if (code !== 409 || attempt >= 5) throw err;
+    }
   }
 }
 
