@@ -3,7 +3,7 @@
 # directory shared with the lbnodeagent (hostPath). The agent renders bird.conf there and reloads BIRD
 # over the socket; until it does, BIRD runs a minimal config that advertises nothing.
 set -eu
-DIR="${PURELB_BIRD_DIR:-/var/run/purelb/bird}"
+DIR="${PURELB_BIRD_DIR:-/run/purelb/bird}"
 CONF="$DIR/bird.conf"
 mkdir -p "$DIR"
 if [ ! -s "$CONF" ]; then

@@ -28,10 +28,10 @@ export interface RoutingBackendPaths {
 }
 
 export const DEFAULT_BACKEND_PATHS: RoutingBackendPaths = {
-  birdConfigDir: '/var/run/purelb/bird',
-  birdSocket: '/var/run/purelb/bird/bird.ctl',
+  birdConfigDir: '/run/purelb/bird',
+  birdSocket: '/run/purelb/bird/bird.ctl',
   frrConfDir: '/etc/frr',
-  gobgpTarget: 'unix:///var/run/purelb/gobgp.sock',
+  gobgpTarget: 'unix:///run/purelb/gobgp.sock',
 };
 
 export interface RoutingControllerOptions {

@@ -87,7 +87,7 @@ describe('injection', () => {
     config.bgp!.peers[0]!.description = 'x; } protocol static s { ipv4; route 0.0.0.0/0 blackhole; } protocol bgp y {';
     const { text } = renderNodeConfig(input(config));
     expect((await parseCheck('bird', text, 'bird-inert')).code).toBe(0);
-    expect(text.match(/^protocol /gm)).toHaveLength(3); // device, direct, one bgp: nothing injected
+    expect(text.match(/^protocol /gm)).toHaveLength(4); // device, kernel (buffer only), direct, one bgp: nothing injected
   });
 
   test('a double quote that bypassed the validator is refused (BIRD strings have no escapes)', () => {
