@@ -95,7 +95,11 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   let expiryTimer: NodeJS.Timeout | undefined;
   let config: NodeAgentConfig = DEFAULT_NODE_AGENT_CONFIG;
   let configProblem = '';
-  let announced = new Map<string, ServiceAnnouncements>();
+  /** What this node announced per Service after the last reconcile; undefined before the first one. */
+  let announced: Map<string, ServiceAnnouncements> | undefined;
+  // Events are best effort and written one at a time, so thousands of them (a new node with 10,000
+  // Services) never crowd out the heartbeat or the reconciles on the apiserver connection.
+  const eventQueue = new PQueue({ concurrency: 1 });
   const annotationWrites = new Map<string, { value: string; at: number }>();
 
   /** At most one reconcile waits while one runs; the waiting one reads the newest state when it starts. */
@@ -228,18 +232,24 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     writeAnnouncing(decisions.filter((d) => !failedKeys.has(`${d.ip} ${d.ifname}`)), inputs);
 
     const after = announcementsByService(decisions, failedKeys);
-    for (const e of announcementEvents(node, announced, after, decisions, failures)) {
+    // After a restart, addresses found already in place were announced before: no event for them.
+    const placedNow = new Set(applied.filter((c) => c.op === 'add' && !c.renew).map((c) => `${c.ip} ${c.ifname}`));
+    const before = announced ?? announcementsByService(decisions.filter((d) => !placedNow.has(`${d.ip} ${d.ifname}`)), failedKeys);
+    for (const e of announcementEvents(node, before, after, decisions, failures)) {
       const ref = serviceRef(e.service);
       if (!ref) continue;
-      events.reset(ref, [e.reason]);
-      events.emit(ref, e.type, e.reason, e.note);
+      void eventQueue.add(async () => {
+        events.reset(ref, [e.reason]);
+        events.emit(ref, e.type, e.reason, e.note);
+        await events.flush();
+      });
     }
     announced = after;
     const held = decisions.filter((d) => d.announce && !failedKeys.has(`${d.ip} ${d.ifname}`));
     metrics.announced.set({ kind: 'local' }, held.filter((d) => d.kind === 'local').length);
     metrics.announced.set({ kind: 'virtual' }, held.filter((d) => d.kind === 'virtual').length);
     opts.onVirtualAddresses?.(held.filter((d) => d.kind === 'virtual').map((d) => `${d.ip}/${d.prefix}`));
-    end();
+    log.debug('reconciled', { changes: changes.length, addresses: held.length, seconds: end() });
     reconcileStartedAt = undefined;
     firstReconcileDone = true;
   };
@@ -279,7 +289,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       await queue.onIdle();
       await reconcileSafely(); // withdraws the local addresses: this node is no candidate any more
       await heartbeat.stop(true);
-      await events.flush();
+      eventQueue.clear();
+      await eventQueue.onIdle();
       await Promise.all(caches.map((c) => c.stop()));
     },
   };

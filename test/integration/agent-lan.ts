@@ -11,8 +11,11 @@ import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { CoreV1Api } from '@kubernetes/client-node';
+import { ANN, BRAND } from '../../src/api/annotations.ts';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { parseIpAddrJson, type KernelAddress } from '../../src/agent/interfaces.ts';
+import { patchServiceIngress } from '../../src/k8s/patch.ts';
 
 export interface LanNode {
   name: string;
@@ -181,4 +184,21 @@ export function agentLogTail(node: LanNode, lines = 30): string {
   } catch {
     return '';
   }
+}
+
+/** Creates a LoadBalancer Service as the allocator would leave it: branded, allocated-from, ingress. */
+export async function createBrandedService(core: CoreV1Api, namespace: string, name: string, ips: string[],
+  opts: { etpLocal?: boolean; group?: string } = {}): Promise<void> {
+  await core.createNamespacedService({
+    namespace,
+    body: {
+      metadata: { name, annotations: { [ANN.allocatedBy]: BRAND, [ANN.allocatedFrom]: opts.group ?? 'default' } },
+      spec: {
+        type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }],
+        ...(opts.etpLocal ? { externalTrafficPolicy: 'Local' } : {}),
+        ...(ips.some((ip) => ip.includes(':')) ? { ipFamilyPolicy: 'PreferDualStack' } : {}),
+      },
+    },
+  });
+  await patchServiceIngress(core, namespace, name, ips);
 }

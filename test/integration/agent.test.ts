@@ -7,11 +7,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import {
   CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, EventsV1Api, type KubeConfig, type V1EndpointSlice,
 } from '@kubernetes/client-node';
-import { ANN, BRAND } from '../../src/api/annotations.ts';
+import { ANN } from '../../src/api/annotations.ts';
 import { electWinner } from '../../src/agent/election.ts';
-import { patchServiceIngress } from '../../src/k8s/patch.ts';
 import { adminKubeConfig, applyCRDs, freshNamespace, waitFor } from '../harness/kube.ts';
-import { agentLogTail, createLan, LAN_V4, LAN_V6, type Lan, type LanNode } from './agent-lan.ts';
+import { agentLogTail, createBrandedService, createLan, LAN_V4, LAN_V6, type Lan, type LanNode } from './agent-lan.ts';
 
 let kc: KubeConfig;
 let core: CoreV1Api;
@@ -25,20 +24,8 @@ const node = (name: string) => lan.nodes.find((n) => n.name === name)!;
 const holders = (ip: string, ifname: string) => lan.nodes.filter((n) => lan.addresses(n, ifname).some((a) => a.ip === ip));
 const holderNames = (ip: string, ifname: string) => holders(ip, ifname).map((n) => n.name).sort();
 
-async function createService(name: string, ips: string[], opts: { etpLocal?: boolean; group?: string } = {}): Promise<void> {
-  await core.createNamespacedService({
-    namespace: apps,
-    body: {
-      metadata: { name, annotations: { [ANN.allocatedBy]: BRAND, [ANN.allocatedFrom]: opts.group ?? 'default' } },
-      spec: {
-        type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }],
-        ...(opts.etpLocal ? { externalTrafficPolicy: 'Local' } : {}),
-        ...(ips.some((ip) => ip.includes(':')) ? { ipFamilyPolicy: 'PreferDualStack' } : {}),
-      },
-    },
-  });
-  await patchServiceIngress(core, apps, name, ips);
-}
+const createService = (name: string, ips: string[], opts: { etpLocal?: boolean; group?: string } = {}) =>
+  createBrandedService(core, apps, name, ips, opts);
 
 async function setEndpoints(service: string, endpoints: Array<{ node: string; ready: boolean; serving?: boolean }>): Promise<void> {
   const discovery = kc.makeApiClient(DiscoveryV1Api);
@@ -257,6 +244,10 @@ describe('lifecycle', () => {
       }
       expect(holderNames(ip, 'eth0')).toEqual([winner]);
       expect(holders('10.200.0.9', 'kube-lb0').length).toBe(3);
+      // nothing changed for 'steady' on the restarted node, so it wrote no second event about it
+      const events = await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: apps });
+      const fromRestarted = events.items.filter((e) => e.regarding?.name === 'steady' && e.note?.startsWith(`node ${restarted.name} `));
+      expect(fromRestarted.map((e) => e.reason)).toEqual(['AnnouncingNonLocal']);
     } finally {
       for (const m of monitors) m.child.kill('SIGKILL');
     }
