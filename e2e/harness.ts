@@ -10,7 +10,7 @@ import { applyObjects } from '../src/lab/apply.ts';
 import { pidOf } from '../src/lab/components.ts';
 import { run } from '../src/lab/exec.ts';
 import { downLab, nodeByIP, upLab, type Lab, type SharedCluster } from '../src/lab/lab.ts';
-import { DEFAULT_OPTIONS, type Daemon, type Protocol } from '../src/lab/plan.ts';
+import { DEFAULT_OPTIONS, type Daemon, type LabOptions, type Protocol } from '../src/lab/plan.ts';
 import { endpointSlices, sampleServiceGroups, serviceObject, type SampleService } from '../src/lab/samples.ts';
 import { requestSpread } from '../src/lab/spread.ts';
 import { readVtyshRoutes } from '../src/lab/upstream.ts';
@@ -42,10 +42,10 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 }
 
 /** A lab for one backend on the shared apiserver: 3 nodes, agents live, the sample ServiceGroups applied. */
-export async function startBackendLab(daemon: Daemon, protocol: Protocol, tag: string): Promise<Lab> {
+export async function startBackendLab(daemon: Daemon, protocol: Protocol, tag: string, extra: Partial<LabOptions> = {}): Promise<Lab> {
   const name = `${process.env.PURELB_E2E_SHARED_NAME}${tag}`;
   const log = (m: string) => process.stderr.write(`[${name}] ${m}\n`);
-  const lab = await upLab({ ...DEFAULT_OPTIONS, name, daemon, protocol, samples: false }, log, sharedCluster());
+  const lab = await upLab({ ...DEFAULT_OPTIONS, ...extra, name, daemon, protocol, samples: false }, log, sharedCluster());
   await applyObjects(lab.kc, sampleServiceGroups(lab.plan, lab.namespace));
   await waitFor('a live heartbeat Lease of every agent', async () => {
     const leases = (await lab.kc.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace: lab.namespace })).items;

@@ -29,7 +29,7 @@ export function renderTorConfig(plan: LabPlan): string {
       ' neighbor NODES remote-as external',
       ` neighbor NODES timers ${BGP_TIMERS.keepalive} ${BGP_TIMERS.hold}`,
       ' neighbor NODES advertisement-interval 0',
-      ...(o.bfd ? [' neighbor NODES bfd'] : []),
+      ...(o.bfd ? [' neighbor NODES bfd', ' neighbor NODES bfd profile lab'] : []),
       ` bgp listen range ${v4} peer-group NODES`,
       ...(v6 ? [` bgp listen range ${v6} peer-group NODES`] : []),
     );
