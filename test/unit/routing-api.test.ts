@@ -3,7 +3,7 @@ import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { parseRouterConfig, validateRouterConfig } from '../../src/api/validate-routerconfig.ts';
 import { hostPrefixes } from '../../src/routing/advertiser.ts';
-import { parseProtocols } from '../../src/routing/bird/advertiser.ts';
+import { parseOspfNeighbors, parseProtocols } from '../../src/routing/bird/advertiser.ts';
 import { parseBirdReply } from '../../src/routing/bird/control.ts';
 import { hostStateLines } from '../../src/routing/frr/advertiser.ts';
 import { pathMessage, peerFingerprint } from '../../src/routing/gobgp/messages.ts';
@@ -95,6 +95,9 @@ describe('BIRD control protocol', () => {
       { name: 'peer_1', proto: 'BGP', state: 'start', info: 'Active Socket: Connection refused' },
     ]);
     expect(parseBirdReply('1002-partial\n')).toBeUndefined();
+    // real `show ospf neighbors ospf4` rows of BIRD 2.0.12 (1013)
+    expect(parseOspfNeighbors('ospf4', ['ospf4:', 'Router ID   \tPri\t     State     \tDTime\tInterface  Router IP', '192.168.11.1\t  1\tFull/PtP  \t 3.784\teth0       192.168.11.1']))
+      .toEqual([{ name: 'ospf4 192.168.11.1', state: 'Full/PtP', info: 'eth0 192.168.11.1' }]);
     expect(parseBirdReply('8002 Configuration file error\n')?.code).toBe(8002);
   });
 });

@@ -31,6 +31,16 @@ export function parseProtocols(lines: string[]): Array<{ name: string; proto: st
   });
 }
 
+/** Rows of `show ospf neighbors <proto>` (after the "<proto>:" and heading lines):
+ * Router-ID Pri State DTime Interface Router-IP */
+export function parseOspfNeighbors(protocol: string, lines: string[]): SessionStatus[] {
+  return lines.flatMap((l) => {
+    const f = l.trim().split(/\s+/);
+    if (!f[0] || f[0] === 'Router' || f[0].endsWith(':')) return [];
+    return [{ name: `${protocol} ${f[0]}`, state: f[2] ?? '', info: `${f[4] ?? ''} ${f[5] ?? ''}`.trim() }];
+  });
+}
+
 export class BirdAdvertiser implements RouteAdvertiser {
   readonly daemon = 'bird' as const;
   readonly #opts: BirdOptions;
@@ -90,13 +100,8 @@ export class BirdAdvertiser implements RouteAdvertiser {
         sessions.push({ name: address ?? p.name, state: p.info.split(' ')[0] || p.state, info: `${p.name} ${p.state} ${p.info}`.trim() });
       }
       if (p.proto === 'OSPF') {
-        const rows = (await birdCommand(sock, `show ospf neighbors ${p.name}`)).lines.filter((l) => l.code === 1013);
-        // Router-ID Pri State DTime Interface Router-IP
-        for (const r of rows) {
-          const f = r.text.trim().split(/\s+/);
-          if (f[0] && f[0] !== 'Router') sessions.push({ name: `${p.name} ${f[0]}`, state: f[2] ?? '', info: `${f[4] ?? ''} ${f[5] ?? ''}`.trim() });
-        }
-        if (!rows.length) sessions.push({ name: p.name, state: p.state, info: p.info });
+        const rows = parseOspfNeighbors(p.name, (await birdCommand(sock, `show ospf neighbors ${p.name}`)).lines.filter((l) => l.code === 1013).map((l) => l.text));
+        sessions.push(...(rows.length ? rows : [{ name: p.name, state: p.state, info: p.info }]));
       }
     }
     const routes = (await birdCommand(sock, 'show route protocol kube_lb')).lines.map((l) => l.text.trim().split(/\s+/)[0] ?? '');
