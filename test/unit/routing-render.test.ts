@@ -1,7 +1,7 @@
 // Golden files for every template variant, each parse-checked by the real daemon tools (bird -p,
 // vtysh --dryrun), plus injection attempts. Regenerate goldens with UPDATE_GOLDEN=1 after a deliberate
 // template change and review the diff.
-import { describe, expect, test } from '@jest/globals';
+import { afterAll, describe, expect, test } from '@jest/globals';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,10 +39,7 @@ const input = (config: RouterConfigSpec, extra: Partial<NodeRoutingInput> = {}):
 });
 
 const scratch = mkdtempSync(join(tmpdir(), 'purelb-golden-'));
-afterAllCleanup();
-function afterAllCleanup() {
-  process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
-}
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 async function parseCheck(daemon: 'bird' | 'frr', text: string, name: string) {
   const file = join(scratch, `${name}.conf`);
