@@ -98,6 +98,22 @@ test('a RouterConfig selecting the node is rendered, loaded into BIRD, advertise
   await waitFor('ToR route via the node', async () => JSON.stringify((await torNextHops(topo, tor, VIP4)).kernel) === '["to-n1"]');
 });
 
+test('a hold-time change in the RouterConfig is rendered and reloaded; status reports the new hash', async () => {
+  const custom = admin.makeApiClient(CustomObjectsApi);
+  const n = topo.node(1);
+  const oldHash = (await nodeStatus('rack-r1'))!.configHash;
+  await custom.patchNamespacedCustomObject({ ...rc, namespace: ns, name: 'rack-r1',
+    body: { spec: { bgp: { peers: [{ address: n.torIPv4, asn: 65000, holdTime: 6, passwordSecretRef: { name: 'tor-md5' } }] } } } }, mergePatch);
+  const status = await waitFor('new config applied', async () => {
+    const s = await nodeStatus('rack-r1');
+    return s?.configHash !== oldHash && s?.lastReload?.result === 'Applied' && s.observedGeneration === 2 ? s : undefined;
+  }, 30_000);
+  expect(status.configHash).toMatch(/^sha256:/);
+  expect(readFileSync(join(n.dir, 'bird.conf'), 'utf8')).toContain('hold time 6;');
+  await waitFor('session back with the new hold time', async () => (await nodeStatus('rack-r1'))?.sessions.some((x) => x.state === 'Established'), 30_000);
+  await waitFor('route via the node', async () => JSON.stringify((await torNextHops(topo, tor, VIP4)).kernel) === '["to-n1"]', 30_000);
+});
+
 test('an invalid RouterConfig is reported in status; BIRD keeps its config and the route stays', async () => {
   const custom = admin.makeApiClient(CustomObjectsApi);
   const n = topo.node(1);
