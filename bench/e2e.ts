@@ -100,6 +100,11 @@ async function endpointMoves(lab: Lab, backend: string, names: Record<string, st
   await deleteService(lab, s);
 }
 
+async function bfdUp(lab: Lab, peer: string): Promise<boolean> {
+  const out = await inNetns(lab.plan.torNetns, 'vtysh', ['--vty_socket', lab.torVtyDir, '-c', 'show bfd peers json']);
+  return (JSON.parse(out) as { peer?: string; status?: string }[]).some((p) => p.peer === peer && p.status === 'up');
+}
+
 /** Every FRR process of the node for a freeze (BFD runs in bfdd, so freezing only bgpd proves nothing). */
 function freezeTargets(lab: Lab, node: Lab['plan']['nodes'][number]): string[] {
   if (lab.plan.options.daemon !== 'frr') return routingDaemonProcesses(lab.plan, node);
@@ -116,6 +121,8 @@ async function daemonFailures(lab: Lab, backend: string, names: Record<string, s
   const back: number[] = [];
   for (let i = 0; i < TRIALS; i++) {
     await timeUntil(performance.now(), 'all next hops', async () => same(await fibHops(lab, names, address), allNodes(lab)), 90_000);
+    // BFD comes up a moment after the BGP session; measuring before that would time the hold timer
+    if (lab.plan.options.bfd) await timeUntil(performance.now(), 'BFD up', () => bfdUp(lab, victim.ipv4), 30_000);
     const t0 = performance.now();
     if (freeze) {
       for (const p of freezeTargets(lab, victim)) signalProcess(lab, p, 'SIGSTOP');
@@ -176,8 +183,8 @@ async function main(): Promise<void> {
         if (!values.bfd) {
           await convergence(lab, label, names);
           await endpointMoves(lab, label, names);
-          await daemonFailures(lab, label, names, false);
         }
+        await daemonFailures(lab, label, names, false);
         if (protocol === 'bgp') await daemonFailures(lab, label, names, true);
         if (backend === 'bird-bgp' && !values.bfd) await agentKills(lab, label);
       } finally {
