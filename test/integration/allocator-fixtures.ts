@@ -38,6 +38,11 @@ export async function putServiceGroup(kc: KubeConfig, namespace: string, name: s
 export const getServiceGroup = (kc: KubeConfig, namespace: string, name: string) =>
   kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ ...sgApi, namespace, name }) as Promise<ServiceGroup>;
 
+/** Waits until the group's status has condition `type` with `status`; returns that condition. */
+export const waitForCondition = (kc: KubeConfig, namespace: string, name: string, type: string, status: 'True' | 'False') =>
+  waitFor(`${type}=${status} on ServiceGroup ${name}`, async () =>
+    (await getServiceGroup(kc, namespace, name)).status?.conditions?.find((c) => c.type === type && c.status === status));
+
 export interface ServiceOptions {
   annotations?: Record<string, string>;
   families?: Array<'IPv4' | 'IPv6'>;

@@ -7,7 +7,7 @@ import { mergePatch } from '../../src/k8s/patch.ts';
 import { adminKubeConfig, applyCRDs, freshNamespace, waitFor } from '../harness/kube.ts';
 import {
   createService, eventNotes, getServiceGroup, ingressOf, ownAnnotations, putServiceGroup, readService, startInProcess,
-  waitForEvent, waitForIngress,
+  waitForCondition, waitForEvent, waitForIngress,
 } from './allocator-fixtures.ts';
 
 let kc: KubeConfig;
@@ -175,11 +175,7 @@ describe('ServiceGroup changes', () => {
     // from > to passes admission (CEL cannot order addresses) but not the validator
     await putServiceGroup(kc, ns, 'default', { v4pool: { pool: '10.60.0.9-10.60.0.1', subnet: '10.60.0.0/24' } });
     await waitForEvent(kc, ns, 'default', 'ParseFailed', 'range start 10.60.0.9 is after its end 10.60.0.1');
-    const sg = await waitFor('Valid=False on default', async () => {
-      const g = await getServiceGroup(kc, ns, 'default');
-      return g.status?.conditions?.find((c) => c.type === 'Valid' && c.status === 'False') ? g : undefined;
-    });
-    expect(sg.status?.conditions?.find((c) => c.type === 'Valid')).toMatchObject({
+    expect(await waitForCondition(kc, ns, 'default', 'Valid', 'False')).toMatchObject({
       reason: 'ParseFailed', message: expect.stringContaining('the last valid version (generation 1, 1 IPv4 and 0 IPv6 pools) keeps serving'),
     });
     await createService(kc, ns, 'new');
@@ -201,12 +197,8 @@ describe('ServiceGroup changes', () => {
     await waitForIngress(kc, ns, 'second', ['10.70.0.2']);
     await putServiceGroup(kc, ns, 'default', { v4pool: { pool: '10.70.0.2-10.70.0.9', subnet: '10.70.0.0/24' } });
     await waitForEvent(kc, ns, 'first', 'ConfigurationWarning', '10.70.0.1 is outside every pool');
-    const sg = await waitFor('AddressesOutsidePools condition', async () => {
-      const g = await getServiceGroup(kc, ns, 'default');
-      return g.status?.conditions?.find((c) => c.type === 'AddressesOutsidePools' && c.status === 'True') ? g : undefined;
-    });
-    expect(sg.status?.conditions?.find((c) => c.type === 'AddressesOutsidePools')?.message).toContain(`${ns}/first 10.70.0.1`);
-    expect(sg.status).toMatchObject({ allocatedIPv4: 1, availableIPv4: 7 });
+    expect((await waitForCondition(kc, ns, 'default', 'AddressesOutsidePools', 'True')).message).toContain(`${ns}/first 10.70.0.1`);
+    expect((await getServiceGroup(kc, ns, 'default')).status).toMatchObject({ allocatedIPv4: 1, availableIPv4: 7 });
     expect(ingressOf(await readService(kc, ns, 'first'))).toEqual(['10.70.0.1']);
     await createService(kc, ns, 'third');
     await waitForIngress(kc, ns, 'third', ['10.70.0.3']);
