@@ -194,6 +194,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       node, links, localCandidates: candidates, owned, extlbint: config.extlbint, services: [...inputs.values()],
       endpoints: nodesWithEndpoints(slices.list()), heartbeats: self ? [...peers, self] : peers, groups: [...groups.list()], now,
     });
+    const byIp = new Map(decisions.map((d) => [d.ip, d]));
     const planOpts = { localLifetime: opts.localLifetimeS };
     const changes = planChanges(decisions, links, owned, planOpts);
     const failures = new Map<string, string>();
@@ -207,7 +208,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         const c = changes[f.line - 1];
         if (!c) continue;
         failedKeys.add(`${c.ip} ${c.ifname}`);
-        const d = decisions.find((x) => x.ip === c.ip);
+        const d = byIp.get(c.ip);
         for (const svc of d?.services ?? []) failures.set(svc, `could not ${c.op === 'add' ? 'add' : 'remove'} ${c.ip}/${c.prefix} on ${c.ifname}: ${f.message}`);
         log.error('kernel refused an address change', { address: `${c.ip}/${c.prefix}`, interface: c.ifname, op: c.op, error: f.message });
       }
@@ -217,7 +218,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       await ownership.update([], [...ownership.owned()].filter((k) => !present.has(k)));
     }
     for (const c of applied.filter((x) => x.op === 'add' && x.kind === 'local' && !x.renew)) {
-      const d = decisions.find((x) => x.ip === c.ip)!;
+      const d = byIp.get(c.ip)!;
       metrics.electionWins.inc();
       const previous = d.services.map((s) => inputs.get(s)?.announcing[c.family]).find((v) => v && !v.startsWith(`${node},`));
       if (previous) metrics.failovers.inc();

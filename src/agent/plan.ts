@@ -37,12 +37,12 @@ export function planChanges(decisions: AddressDecision[], links: KernelLink[], o
       adds.push({ ...base, renew: true });
     }
   }
+  const kindOf = new Map(decisions.map((d) => [`${d.ifname} ${d.ip}`, d.kind]));
   const dels: AddressChange[] = [];
   for (const key of owned) {
     const a = present.get(key);
     if (a && !wanted.has(key)) {
-      const decided = decisions.find((d) => d.ip === a.ip && d.ifname === a.ifname);
-      dels.push({ op: 'del', ifname: a.ifname, ip: a.ip, family: a.family, prefix: a.prefix, kind: decided?.kind ?? 'orphan' });
+      dels.push({ op: 'del', ifname: a.ifname, ip: a.ip, family: a.family, prefix: a.prefix, kind: kindOf.get(`${a.ifname} ${a.ip}`) ?? 'orphan' });
     }
   }
   // Deletes first: an IPv6 address that changes prefix is one kernel address, re-added after removal.

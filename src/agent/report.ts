@@ -38,6 +38,7 @@ export function announcementEvents(node: string, before: ReadonlyMap<string, Ser
   after: ReadonlyMap<string, ServiceAnnouncements>, decisions: AddressDecision[],
   failures: ReadonlyMap<string, string>): ServiceEvent[] {
   const events: ServiceEvent[] = [];
+  const reasonOf = new Map(decisions.map((d) => [describe(d), d.reason]));
   for (const [service, now] of after) {
     const prev = before.get(service) ?? { local: [], virtual: [] };
     if (now.local.length && now.local.join() !== prev.local.join()) {
@@ -48,10 +49,7 @@ export function announcementEvents(node: string, before: ReadonlyMap<string, Ser
     }
     const gone = [...prev.local, ...prev.virtual].filter((a) => !now.local.includes(a) && !now.virtual.includes(a));
     if (gone.length) {
-      const reasons = gone.map((g) => {
-        const d = decisions.find((x) => g.startsWith(`${x.ip} `) || g.startsWith(`${x.ip}/`));
-        return d?.reason ? `${g} (${d.reason})` : g;
-      });
+      const reasons = gone.map((g) => (reasonOf.get(g) ? `${g} (${reasonOf.get(g)})` : g));
       events.push({ service, type: 'Normal', reason: 'Withdrawn', note: `node ${node} withdrew ${reasons.join(', ')}` });
     }
   }

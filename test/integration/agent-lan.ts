@@ -194,7 +194,8 @@ export async function createBrandedService(core: CoreV1Api, namespace: string, n
     body: {
       metadata: { name, annotations: { [ANN.allocatedBy]: BRAND, [ANN.allocatedFrom]: opts.group ?? 'default' } },
       spec: {
-        type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }],
+        // no node ports: the agent does not need them, and 10,000 Services would exhaust the range
+        type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }], allocateLoadBalancerNodePorts: false,
         ...(opts.etpLocal ? { externalTrafficPolicy: 'Local' } : {}),
         ...(ips.some((ip) => ip.includes(':')) ? { ipFamilyPolicy: 'PreferDualStack' } : {}),
       },
