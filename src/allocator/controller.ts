@@ -13,7 +13,7 @@ import { createEventRecorder, type EventRecorder, type EventType } from '../k8s/
 import { watchCache, type WatchedCache } from '../k8s/informer.ts';
 import { mergePatch, patchServiceAnnotations } from '../k8s/patch.ts';
 import type { Logger } from '../log.ts';
-import { groupStatus } from './group-status.ts';
+import { groupStatus, poolSummary } from './group-status.ts';
 import { resolveGroups, type GroupVerdict, type ServedGroup } from './groups.ts';
 import type { AllocatorMetrics } from './metrics.ts';
 import { applyPlan, holderOf, planAllocation } from './policy.ts';
@@ -240,7 +240,7 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
       if (!obj) continue;
       if (v.current) {
         events.reset(asGroup(obj), ['ParseFailed']);
-        emit(asGroup(obj), 'Normal', 'Parsed', `ServiceGroup parsed: ${v.serving!.config.ranges.length} pools`);
+        emit(asGroup(obj), 'Normal', 'Parsed', `serving generation ${v.serving!.generation}: ${poolSummary(v.serving!.config)}`);
       } else {
         events.reset(asGroup(obj), ['Parsed']);
         emit(asGroup(obj), 'Warning', 'ParseFailed', `${v.problems.map(formatProblem).join('; ')}; ${v.serving ? `generation ${v.serving.generation} keeps serving` : 'nothing is allocated from it'}`);

@@ -2,6 +2,7 @@
 // version, a Valid condition, and an AddressesOutsidePools condition listing addresses kept after a
 // pool edit left them outside every pool.
 import type { Condition, ServiceGroup } from '../api/types.ts';
+import type { ServiceGroupConfig } from '../api/validate-servicegroup.ts';
 import { formatProblem } from '../api/validation.ts';
 import type { GroupVerdict } from './groups.ts';
 import type { FamilyStats } from './pools.ts';
@@ -12,9 +13,14 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const count = (n: bigint) => Number(n > MAX_SAFE ? MAX_SAFE : n);
 const LISTED = 10;
 
+/** e.g. "2 IPv4 and 1 IPv6 pools" */
+export const poolSummary = (config: ServiceGroupConfig | undefined) => {
+  const pools = config?.ranges ?? [];
+  return `${pools.filter((r) => r.family === 4).length} IPv4 and ${pools.filter((r) => r.family === 6).length} IPv6 pools`;
+};
+
 function validCondition(v: GroupVerdict): Omit<Condition, 'lastTransitionTime'> {
-  const pools = v.serving?.config.ranges ?? [];
-  const summary = `${pools.filter((r) => r.family === 4).length} IPv4 and ${pools.filter((r) => r.family === 6).length} IPv6 pools`;
+  const summary = poolSummary(v.serving?.config);
   if (v.current) return { type: 'Valid', status: 'True', reason: 'Parsed', message: `serving generation ${v.serving!.generation}: ${summary}` };
   const fallback = v.serving
     ? `the last valid version (generation ${v.serving.generation}, ${summary}) keeps serving`

@@ -63,7 +63,7 @@ describe('PureLB v1 seed manifests', () => {
       allocatedIPv4: 1, availableIPv4: 3, allocatedIPv6: 1, availableIPv6: Number.MAX_SAFE_INTEGER,
       conditions: expect.arrayContaining([expect.objectContaining({ type: 'Valid', status: 'True', reason: 'Parsed' })]),
     });
-    await waitForEvent(kc, ns, 'default', 'Parsed', 'ServiceGroup parsed: 1 pools');
+    await waitForEvent(kc, ns, 'default', 'Parsed', 'serving generation 1: 1 IPv4 and 0 IPv6 pools');
   });
 });
 
