@@ -96,6 +96,8 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
   // newest Service objects we know of from our own writes (and the takeover LIST), until the cache catches up
   const fresher = new Map<string, V1Service>();
   let session: Session | undefined;
+  // bumped by stopLeading, so a takeover still LISTing when leadership is lost never starts
+  let epoch = 0;
 
   const observed = (key: string): V1Service | undefined => {
     const [ns, name] = key.split('/') as [string, string];
@@ -316,6 +318,7 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
     isSynced: () => services.isSynced() && groups.isSynced(),
     isLeading: () => session !== undefined,
     async startLeading() {
+      const mine = ++epoch;
       await synced;
       // one consistent read: the previous leader's last writes may not have reached our caches yet
       const [svcList, sgList] = await Promise.all([listServices(), listGroups()]);
@@ -343,12 +346,14 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
           adopted++;
         }
       }
+      if (mine !== epoch) return;
       log.info('leading: usage rebuilt from Service status', { services: svcList.items.length, addresses: adopted });
       session = s;
       metrics.leader.set(1);
       enqueueAll();
     },
     stopLeading() {
+      epoch++;
       if (session?.statusTimer) clearTimeout(session.statusTimer);
       session = undefined;
       queue.clear();

@@ -17,6 +17,7 @@ export interface LeaderElectionOptions {
   renewDeadlineSec?: number;
   retryPeriodSec?: number;
   log: Logger;
+  /** Called when leadership is won; runs alongside the renewals (a slow start does not lose the Lease). */
   onStartedLeading(): void | Promise<void>;
   onStoppedLeading(): void;
   /** Monotonic milliseconds (tests may inject). */
@@ -119,7 +120,9 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
         if (await tryAcquireOrRenew(retryMs)) {
           leader = true;
           log.info('became leader', { lease: `${namespace}/${name}`, identity });
-          await opts.onStartedLeading();
+          // not awaited: renewals must go on while the leader starts up (e.g. a long LIST)
+          void Promise.resolve().then(opts.onStartedLeading).catch((err: unknown) =>
+            log.error('onStartedLeading failed', { lease: `${namespace}/${name}`, error: String((err as Error)?.message ?? err) }));
           await holdLeadership();
           continue;
         }
