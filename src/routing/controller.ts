@@ -6,6 +6,7 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client
 import PQueue from 'p-queue';
 import { formatProblem } from '../api/validation.ts';
 import { parseRouterConfig, type Daemon, type RouterConfig, type RouterConfigSpec } from '../api/validate-routerconfig.ts';
+import { createEventRecorder } from '../k8s/events.ts';
 import { watchCache, type WatchedCache } from '../k8s/informer.ts';
 import { mergePatch } from '../k8s/patch.ts';
 import type { Logger } from '../log.ts';
@@ -75,6 +76,8 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
   const core = opts.kc.makeApiClient(CoreV1Api);
   const ns = opts.namespace;
   const queue = new PQueue({ concurrency: 1 });
+  const events = createEventRecorder(opts.kc, 'purelb-lbnodeagent', log);
+  const PROBLEM_REASONS = ['RoutingConfigRejected', 'RoutingReloadFailed'];
   let advertiser: RouteAdvertiser | undefined;
   let addresses: string[] = [];
   let labels: Record<string, string> = {};
@@ -161,10 +164,19 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
     if (current?.name !== name) lastReload = undefined;
     const { config, problems } = parseRouterConfig(chosen);
     current = { name, ...(chosen.metadata?.generation !== undefined ? { generation: chosen.metadata.generation } : {}), ...(config ? { config } : {}) };
+    // Warning events name this node (one object serves many nodes); the recorder drops repeats
+    const report = (result: ApplyResult) => {
+      if (result.result === 'Applied') events.reset(chosen, PROBLEM_REASONS);
+      if (result.result === 'Rejected' || result.result === 'Failed') {
+        events.emit(chosen, 'Warning', PROBLEM_REASONS[result.result === 'Rejected' ? 0 : 1]!,
+          `node ${opts.nodeName}: ${result.error ?? ''}; the previous routing config keeps running`);
+      }
+      recordReload(result);
+    };
     if (!config) {
       const error = problems.map(formatProblem).join('; ');
       log.warn('RouterConfig is invalid; the running config is kept', { routerConfig: `${ns}/${name}`, error });
-      recordReload({ result: 'Rejected', error });
+      report({ result: 'Rejected', error });
       return writeStatus(false);
     }
     let result: ApplyResult;
@@ -185,7 +197,7 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
     }
     if (result.result !== 'Unchanged') log.info('routing config reconciled', { routerConfig: `${ns}/${name}`, result: result.result, error: result.error });
     if (result.hash) applied = result;
-    recordReload(result);
+    report(result);
     await writeStatus(result.result === 'Applied');
   };
 
@@ -216,6 +228,7 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
       clearInterval(statusTimer);
       await configs.stop();
       await queue.onIdle();
+      await events.flush();
       await advertiser?.close();
     },
   };

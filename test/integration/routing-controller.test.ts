@@ -3,7 +3,7 @@
 // a real BIRD in a network namespace towards an FRR ToR that requires TCP-MD5. Checks the per-node status,
 // the advertised route, and that an invalid RouterConfig keeps the running config and routes.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, EventsV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +52,7 @@ async function routingServiceAccount(): Promise<KubeConfig> {
     { apiGroups: ['purelb.io'], resources: ['routerconfigs'], verbs: ['list', 'watch'] },
     { apiGroups: ['purelb.io'], resources: ['routerconfigs/status'], verbs: ['patch'] },
     { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+    { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create'] },
   ] } });
   await rbac.createNamespacedRoleBinding({ namespace: ns, body: { metadata: { name: 'routing' },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'routing' }, subjects: [{ kind: 'ServiceAccount', name: 'agent', namespace: ns }] } });
@@ -132,6 +133,13 @@ test('an invalid RouterConfig is reported in status; BIRD keeps its config and t
   await new Promise((r) => setTimeout(r, 1500));
   expect((await torNextHops(topo, tor, VIP4)).kernel).toEqual(['to-n1']);
   expect((await nodeStatus('rack-r1'))!.sessions.find((s) => s.name === n.torIPv4)?.state).toBe('Established');
+  const events = await waitFor('a Warning event on the RouterConfig', async () => {
+    const list = await admin.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns });
+    const found = list.items.filter((e) => e.reason === 'RoutingConfigRejected' && e.regarding?.name === 'rack-r1');
+    return found.length ? found : undefined;
+  });
+  expect(events).toHaveLength(1); // no repeats for an unchanged state
+  expect(events[0]!.note).toContain(`node ${nodeName}: RouterConfig ${ns}/rack-r1: spec.bgp.peers[1].address`);
 });
 
 test('the CRD refuses at admission what CEL can check (GoBGP + OSPF, keepalive >= hold)', async () => {
