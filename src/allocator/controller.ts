@@ -225,7 +225,8 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
       emit(obj, 'Normal', 'AddressReleased', `Released ${plan.release.map((h) => h.text).join(', ')}: the Service now asks for ${req.pinned.length ? `${req.pinnedBy} ${req.pinned.length} address(es)` : `ServiceGroup ${req.group}`}`);
     }
     if (plan.add.length) {
-      emit(obj, 'Normal', 'AddressAssigned', `Assigned ${desiredIPs(svc, held).join(', ')} from ServiceGroup ${fromAnnotation(held)}`);
+      const kept = plan.keep.length ? ` (keeps ${plan.keep.map((h) => h.text).join(', ')})` : '';
+      emit(obj, 'Normal', 'AddressAssigned', `Assigned ${desiredIPs(svc, plan.add).join(', ')} from ServiceGroup ${fromAnnotation(plan.add)}${kept}`);
     }
   }
 

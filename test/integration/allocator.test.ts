@@ -82,6 +82,18 @@ describe('families', () => {
   });
 });
 
+describe('family transitions', () => {
+  test('upgrading a Service to dual stack adds an IPv6 address and keeps the IPv4 one', async () => {
+    await putServiceGroup(kc, ns, 'default', SEED_LOCAL);
+    allocator = await startInProcess(kc, ns);
+    await createService(kc, ns, 'grow', { families: ['IPv4'], policy: 'SingleStack' });
+    await waitForIngress(kc, ns, 'grow', ['192.168.10.240'], 'default');
+    await core().patchNamespacedService({ namespace: ns, name: 'grow', body: { spec: { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] } } }, mergePatch);
+    await waitForIngress(kc, ns, 'grow', ['192.168.10.240', 'fc00:270:154:0:8100::4'], 'default');
+    await waitForEvent(kc, ns, 'grow', 'AddressAssigned', 'Assigned fc00:270:154:0:8100::4 from ServiceGroup default (keeps 192.168.10.240)');
+  });
+});
+
 describe('requested addresses', () => {
   test('inside a pool is granted (trimmed list, loadBalancerIP too); outside every pool or taken is refused with an event', async () => {
     await putServiceGroup(kc, ns, 'default', SEED_SINGULAR);

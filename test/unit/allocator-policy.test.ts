@@ -151,6 +151,17 @@ describe('families', () => {
     expect(r.ips).toEqual(['10.0.0.1']);
     expect(r.plan.warnings).toEqual(['PreferDualStack: ServiceGroup default has no IPv6 pool; assigned IPv4 only']);
   });
+  test('a family added to a Service keeps the existing address; a family dropped is released', () => {
+    const s = withGroups(group('default', {
+      v4pool: { pool: '10.0.0.1-10.0.0.9', subnet: '10.0.0.0/24' }, v6pool: { pool: 'fd00::1-fd00::9', subnet: 'fd00::/64' },
+    }));
+    expect(allocate(s, svc('a')).ips).toEqual(['10.0.0.1']);
+    const dual = allocate(s, svc('a', { families: ['IPv4', 'IPv6'], policy: 'RequireDualStack' }));
+    expect(dual.plan).toMatchObject({ ok: true, keep: [{ text: '10.0.0.1' }], add: [{ text: 'fd00::1' }], release: [] });
+    const back = allocate(s, svc('a'));
+    expect(back.plan).toMatchObject({ ok: true, keep: [{ text: '10.0.0.1' }], add: [], release: [{ text: 'fd00::1' }] });
+    expect(back.ips).toEqual(['10.0.0.1']);
+  });
   test('dual stack gets one address per family; SingleStack takes the first family', () => {
     const s = withGroups(group('default', {
       v4pool: { pool: '10.0.0.1-10.0.0.9', subnet: '10.0.0.0/24' }, v6pool: { pool: 'fd00::1-fd00::9', subnet: 'fd00::/64' },
