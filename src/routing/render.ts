@@ -55,11 +55,12 @@ function template(name: string): Template {
   return t;
 }
 
-/** The IPv4 router id: spec.bgp.routerID, else the node IP (which then must be IPv4). */
+/** The IPv4 router id: spec.bgp.routerID, else the node IP (which then must be IPv4; OSPF always uses it). */
 export function routerID(input: NodeRoutingInput): string {
   const id = input.config.bgp?.routerID ?? input.nodeIP;
   if (parseIP(id)?.family !== 4) {
-    throw new RenderError(`node ${input.nodeName} has IP ${input.nodeIP}, which cannot be a router id: set spec.bgp.routerID to an IPv4 address`);
+    const fix = input.config.protocol === 'bgp' ? 'set spec.bgp.routerID to an IPv4 address' : 'OSPF takes the router id from the node IP: give the agent an IPv4 --node-ip';
+    throw new RenderError(`node ${input.nodeName} has IP ${input.nodeIP}, which cannot be a router id: ${fix}`);
   }
   return id;
 }
