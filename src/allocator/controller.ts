@@ -300,7 +300,10 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
   services.onChange((svc, kind) => {
     if (kind === 'relist') fresher.clear();
     if (svc && kind === 'delete') fresher.delete(serviceKey(svc));
-    if (!session) return;
+    // the echo of our own last write: nothing changed that we did not decide ourselves
+    const echo = svc && kind === 'update' && fresher.get(serviceKey(svc))?.metadata?.resourceVersion === svc.metadata?.resourceVersion;
+    if (echo) fresher.delete(serviceKey(svc));
+    if (!session || echo) return;
     if (svc) queue.add(serviceKey(svc));
     else enqueueAll();
   });
