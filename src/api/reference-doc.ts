@@ -61,21 +61,17 @@ function constraints(s: Schema, required: boolean): string {
 interface Row { path: string; type: string; constraints: string; description: string }
 interface Rule { path: string; rule: string; message: string }
 
-/** Depth-first walk: one row per field, one entry per CEL rule, in schema order. */
-function walk(s: Schema, path: string, required: boolean, rows: Row[], rules: Rule[]): void {
-  rows.push({ path, type: typeOf(s), constraints: constraints(s, required), description: String(s.description ?? '') });
+/**
+ * Depth-first walk: one row per field (`row` false for array items and map values, which are not fields
+ * of their own), one entry per CEL rule, in schema order.
+ */
+function walk(s: Schema, path: string, required: boolean, rows: Row[], rules: Rule[], row = true): void {
+  if (row) rows.push({ path, type: typeOf(s), constraints: constraints(s, required), description: String(s.description ?? '') });
   for (const r of (s['x-kubernetes-validations'] ?? []) as Array<{ rule: string; message: string }>) rules.push({ path, ...r });
   const req = new Set((s.required ?? []) as string[]);
   for (const [name, child] of Object.entries((s.properties ?? {}) as Record<string, Schema>)) walk(child, `${path}.${name}`, req.has(name), rows, rules);
-  if (s.type === 'array' && s.items) walkChildren(s.items as Schema, `${path}[]`, rows, rules);
-  if (s.additionalProperties && typeof s.additionalProperties === 'object') walkChildren(s.additionalProperties as Schema, `${path}.<key>`, rows, rules);
-}
-
-/** Items of arrays and values of maps: their own rules and fields, without a row for the element itself. */
-function walkChildren(s: Schema, path: string, rows: Row[], rules: Rule[]): void {
-  for (const r of (s['x-kubernetes-validations'] ?? []) as Array<{ rule: string; message: string }>) rules.push({ path, ...r });
-  const req = new Set((s.required ?? []) as string[]);
-  for (const [name, child] of Object.entries((s.properties ?? {}) as Record<string, Schema>)) walk(child, `${path}.${name}`, req.has(name), rows, rules);
+  if (s.type === 'array' && s.items) walk(s.items as Schema, `${path}[]`, false, rows, rules, false);
+  if (s.additionalProperties && typeof s.additionalProperties === 'object') walk(s.additionalProperties as Schema, `${path}.<key>`, false, rows, rules, false);
 }
 
 function crdSection(crd: Schema): string[] {

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { KubernetesObjectApi, type KubeConfig, type V1PolicyRule } from '@kubernetes/client-node';
 import { loadAll } from 'js-yaml';
 import { clusterBinaries, repoRoot } from '../../src/lab/cluster/binaries.ts';
 
@@ -61,3 +62,29 @@ export async function kustomizeInto(dir: string, namespace: string, nameSuffix: 
 
 export const objectId = (o: K8sObject): string =>
   `${o.kind}/${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
+
+export interface InstalledRbac {
+  objects: K8sObject[];
+  /** ClusterRole + Role rules of a component ("allocator", "lbnodeagent"). */
+  rules(component: string): { cluster: V1PolicyRule[]; namespaced: V1PolicyRule[] };
+  /** Deletes the cluster-scoped objects (the namespaced ones go with the test namespace). */
+  remove(): Promise<void>;
+}
+
+const RBAC_KINDS = ['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'];
+
+/** Creates the service accounts and RBAC of deploy/purelb/base in `namespace`, names suffixed. */
+export async function installBaseRbac(kc: KubeConfig, namespace: string, suffix: string): Promise<InstalledRbac> {
+  const objects = (await kustomizeInto('deploy/purelb/base', namespace, suffix)).filter((o) => RBAC_KINDS.includes(o.kind));
+  const api = KubernetesObjectApi.makeApiClient(kc);
+  for (const o of objects) await api.create(o);
+  const rulesOf = (kind: string, component: string) =>
+    (objects.find((o) => o.kind === kind && o.metadata.name === `purelb:${component}${suffix}`)?.rules ?? []) as V1PolicyRule[];
+  return {
+    objects,
+    rules: (component) => ({ cluster: rulesOf('ClusterRole', component), namespaced: rulesOf('Role', component) }),
+    async remove() {
+      for (const o of objects.filter((x) => x.kind.startsWith('Cluster'))) await api.delete(o).catch(() => undefined);
+    },
+  };
+}

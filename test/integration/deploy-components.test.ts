@@ -7,21 +7,19 @@ import { once } from 'node:events';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, type KubeConfig, type V1PolicyRule,
-} from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { ANN, BRAND } from '../../src/api/annotations.ts';
+import { patchServiceAnnotations } from '../../src/k8s/patch.ts';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
-import { kustomizeInto, type K8sObject } from '../harness/deploy.ts';
+import { installBaseRbac, type InstalledRbac } from '../harness/deploy.ts';
 import { adminKubeConfig, applyCRDs, freshNamespace, serviceAccountKubeConfig, waitFor } from '../harness/kube.ts';
 import { startRequestRecorder, type Recorded, type RequestRecorder } from '../harness/request-recorder.ts';
 import { agentLogTail, createLan, LAN_V4, type Lan } from './agent-lan.ts';
 
-const RBAC_KINDS = ['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'];
 const suffix = `-${Math.random().toString(36).slice(2, 8)}`;
 let kc: KubeConfig;
 let ns: string;
-let rbac: K8sObject[] = [];
+let rbac: InstalledRbac | undefined;
 const dir = mkdtempSync(join(tmpdir(), 'purelb-deploy-components-'));
 const children: ChildProcess[] = [];
 
@@ -29,15 +27,12 @@ beforeAll(async () => {
   kc = adminKubeConfig();
   await applyCRDs(kc);
   ns = await freshNamespace(kc, 'deploy-run');
-  rbac = (await kustomizeInto('deploy/purelb/base', ns, suffix)).filter((o) => RBAC_KINDS.includes(o.kind));
-  const api = KubernetesObjectApi.makeApiClient(kc);
-  for (const o of rbac) await api.create(o);
+  rbac = await installBaseRbac(kc, ns, suffix);
 });
 
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  const api = KubernetesObjectApi.makeApiClient(kc);
-  for (const o of rbac.filter((x) => x.kind.startsWith('Cluster'))) await api.delete(o).catch(() => undefined);
+  await rbac?.remove();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -76,8 +71,8 @@ const rule = (group: string, resource: string, verb: string) => `${verb} ${group
 
 /** (verb, group/resource) pairs the component's ClusterRole and Role grant. */
 function granted(component: string): string[] {
-  const rules = rbac.filter((o) => (o.kind === 'Role' || o.kind === 'ClusterRole') && o.metadata.name === `purelb:${component}${suffix}`)
-    .flatMap((o) => (o.rules ?? []) as V1PolicyRule[]);
+  const { cluster, namespaced } = rbac!.rules(component);
+  const rules = [...cluster, ...namespaced];
   return [...new Set(rules.flatMap((r) => r.apiGroups!.flatMap((g) => r.resources!.flatMap((res) => r.verbs.map((v) => rule(g, res, v))))))].sort();
 }
 
@@ -112,6 +107,10 @@ describe('allocator with its own service account', () => {
           return s.status?.loadBalancer?.ingress?.[0]?.ip === '10.250.0.10' && s;
         }, 30_000).catch((err: unknown) => { throw new Error(`${String(err)}\nallocator log:\n${log()}`); });
         expect(svc.metadata?.annotations).toMatchObject({ [ANN.allocatedBy]: BRAND, [ANN.allocatedFrom]: 'deploy-test' });
+        // someone removes an annotation the allocator owns: it is restored with a patch of the Service itself
+        await patchServiceAnnotations(core, ns, 'web', { [ANN.allocatedFrom]: null });
+        await waitFor('allocated-from restored', async () =>
+          (await core.readNamespacedService({ name: 'web', namespace: ns })).metadata?.annotations?.[ANN.allocatedFrom] === 'deploy-test');
         await waitFor('ServiceGroup status allocatedIPv4 = 1', async () => {
           const sg = await custom.getNamespacedCustomObject({ group: 'purelb.io', version: 'v1', namespace: ns, plural: 'servicegroups', name: 'deploy-test' }) as { status?: { allocatedIPv4?: number } };
           return sg.status?.allocatedIPv4 === 1;

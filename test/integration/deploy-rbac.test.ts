@@ -3,37 +3,28 @@
 // every granted rule is effective through its binding (SubjectAccessReview), namespaced rules do not leak
 // into other namespaces, and the dangerous extras are refused, also on real calls with minted tokens.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import {
-  AuthorizationV1Api, CoreV1Api, KubernetesObjectApi, type KubeConfig, type V1PolicyRule,
-} from '@kubernetes/client-node';
-import { kustomizeInto, type K8sObject } from '../harness/deploy.ts';
+import { AuthorizationV1Api, CoreV1Api, type KubeConfig, type V1PolicyRule } from '@kubernetes/client-node';
+import { installBaseRbac, type InstalledRbac } from '../harness/deploy.ts';
 import { adminKubeConfig, freshNamespace, serviceAccountKubeConfig } from '../harness/kube.ts';
 
-const RBAC_KINDS = ['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'];
 let kc: KubeConfig;
 let ns: string;
 let other: string;
-let rbac: K8sObject[] = [];
+let rbac: InstalledRbac | undefined;
 const suffix = `-${Math.random().toString(36).slice(2, 8)}`;
 
 beforeAll(async () => {
   kc = adminKubeConfig();
   ns = await freshNamespace(kc, 'deploy-rbac');
   other = await freshNamespace(kc, 'deploy-rbac-other');
-  rbac = (await kustomizeInto('deploy/purelb/base', ns, suffix)).filter((o) => RBAC_KINDS.includes(o.kind));
-  const api = KubernetesObjectApi.makeApiClient(kc);
-  for (const o of rbac) await api.create(o);
+  rbac = await installBaseRbac(kc, ns, suffix);
 });
 
 afterAll(async () => {
-  const api = KubernetesObjectApi.makeApiClient(kc);
-  for (const o of rbac.filter((x) => x.kind.startsWith('Cluster'))) await api.delete(o).catch(() => undefined);
+  await rbac?.remove();
 });
 
 interface Check { verb: string; group: string; resource: string; namespace?: string }
-
-const rulesOf = (kind: 'Role' | 'ClusterRole', component: string): V1PolicyRule[] =>
-  (rbac.find((o) => o.kind === kind && o.metadata.name === `purelb:${component}${suffix}`)?.rules as V1PolicyRule[] | undefined) ?? [];
 
 /** Every (verb, group, resource) a rule list grants, in the given namespace ('' = cluster-wide). */
 function expand(rules: V1PolicyRule[], namespace: string): Check[] {
@@ -95,29 +86,29 @@ const forbidden: Record<string, Array<Omit<Check, 'namespace'> & { scope: 'clust
 describe.each(['allocator', 'lbnodeagent'])('%s service account', (component) => {
   const sa = () => `${component}${suffix}`;
 
+  /** The checks whose SubjectAccessReview answer is `answer`, formatted. */
+  async function answering(answer: boolean, checks: Check[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const c of checks) if ((await allowed(sa(), c)) === answer) out.push(fmt(c));
+    return out;
+  }
+
   test('every ClusterRole rule is effective cluster-wide and every Role rule in the install namespace', async () => {
-    const checks = [...expand(rulesOf('ClusterRole', component), ''), ...expand(rulesOf('Role', component), ns)];
+    const { cluster, namespaced } = rbac!.rules(component);
+    const checks = [...expand(cluster, ''), ...expand(namespaced, ns)];
     expect(checks.length).toBeGreaterThan(3);
-    const denied = [];
-    for (const c of checks) if (!(await allowed(sa(), c))) denied.push(fmt(c));
-    expect(denied).toEqual([]);
+    expect(await answering(false, checks)).toEqual([]);
   });
 
   test('Role rules do not reach into any other namespace', async () => {
-    const checks = expand(rulesOf('Role', component), other);
+    const checks = expand(rbac!.rules(component).namespaced, other);
     expect(checks.length).toBeGreaterThan(0);
-    const granted = [];
-    for (const c of checks) if (await allowed(sa(), c)) granted.push(fmt(c));
-    expect(granted).toEqual([]);
+    expect(await answering(true, checks)).toEqual([]);
   });
 
   test('the forbidden extras are refused', async () => {
-    const granted = [];
-    for (const f of forbidden[component]!) {
-      const c = { ...f, namespace: f.scope === 'install' ? ns : '' };
-      if (await allowed(sa(), c)) granted.push(fmt(c));
-    }
-    expect(granted).toEqual([]);
+    const checks = forbidden[component]!.map((f) => ({ ...f, namespace: f.scope === 'install' ? ns : '' }));
+    expect(await answering(true, checks)).toEqual([]);
   });
 
   test('real calls with its own token: secrets list and services delete get 403, its own reads work', async () => {

@@ -117,7 +117,7 @@ describe('routing overlays', () => {
     const birdDir = bird.volumes!.find((v) => v.hostPath)!.hostPath!.path;
     expect(birdDir).toBe(DEFAULT_BACKEND_PATHS.birdConfigDir);
     expect(DEFAULT_BACKEND_PATHS.birdSocket).toBe(`${birdDir}/bird.ctl`);
-    // the agent's hostPath /run/purelb holds it (/var/run is a symlink to /run on hosts and in the image)
+    // the agent's hostPath /run/purelb holds it (/var/run, if used, is a symlink to /run on hosts and in the image)
     const agentSpec = agentOf(objs);
     const hostDir = agentSpec.volumes!.find((v) => v.name === 'run-purelb')!.hostPath!.path;
     expect(mountOf(agentSpec.containers[0]!, 'run-purelb')).toBe(hostDir);

@@ -33,29 +33,21 @@ test('the page has FRR and BIRD ToR configs for BGP and OSPF, and the RouterConf
   expect(yaml).toHaveLength(2);
 });
 
-describe('FRR blocks pass vtysh --dryrun -f', () => {
-  test.each(frr.map((b, i) => [i, b] as const))('block %i', (i, text) => {
-    const run = check('vtysh', (f) => ['--dryrun', '-f', f], text, i);
-    expect(run.stderr).toBe('');
-    expect(run.status).toBe(0);
-  });
-  test('the check itself fails on a typo (it is not a no-op)', () => {
-    const run = check('vtysh', (f) => ['--dryrun', '-f', f], frr[0]!.replace('maximum-paths', 'maximum-pathz'), 99);
-    expect(run.status).not.toBe(0);
-    expect(run.stderr).toMatch(/Unknown command/);
-  });
-});
+const checkers = [
+  { lang: 'frr', blocks: frr, cmd: 'vtysh', args: (f: string) => ['--dryrun', '-f', f], typo: ['maximum-paths', 'maximum-pathz'], error: /Unknown command/ },
+  { lang: 'bird', blocks: bird, cmd: 'bird', args: (f: string) => ['-p', '-c', f], typo: ['merge paths on', 'merge pathz on'], error: /syntax error/ },
+] as const;
 
-describe('BIRD blocks pass bird -p -c', () => {
-  test.each(bird.map((b, i) => [i, b] as const))('block %i', (i, text) => {
-    const run = check('bird', (f) => ['-p', '-c', f], text, i);
+describe.each(checkers)('$lang blocks pass $cmd\'s own parser', ({ blocks, cmd, args, typo, error }) => {
+  test.each(blocks.map((b, i) => [i, b] as const))('block %i', (i, text) => {
+    const run = check(cmd, args, text, i);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
   });
   test('the check itself fails on a typo (it is not a no-op)', () => {
-    const run = check('bird', (f) => ['-p', '-c', f], bird[0]!.replace('merge paths on', 'merge pathz on'), 99);
+    const run = check(cmd, args, blocks[0]!.replace(typo[0], typo[1]), 99);
     expect(run.status).not.toBe(0);
-    expect(run.stderr).toMatch(/syntax error/);
+    expect(run.stderr).toMatch(error);
   });
 });
 
