@@ -107,7 +107,7 @@ try {
   const metrics = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
   const sum = Number(/purelb_allocator_reconcile_duration_seconds_sum ([\d.e+-]+)/.exec(metrics)?.[1]);
   const count = Number(/purelb_allocator_reconcile_duration_seconds_count (\d+)/.exec(metrics)?.[1]);
-  console.log(`  allocator reconciles: ${count} (mean ${((sum / count) * 1000).toFixed(1)} ms each, including its writes; echoes of its own writes are no-op reconciles); all ${COUNT} addresses distinct`);
+  console.log(`  allocator reconciles: ${count} (mean ${((sum / count) * 1000).toFixed(1)} ms each, including its write; a watch echo that arrives before the write returns costs a no-op reconcile); all ${COUNT} addresses distinct`);
   await watch.stop();
 } finally {
   if (allocator && allocator.exitCode === null) {
