@@ -210,6 +210,8 @@ export function parseServiceGroup(obj: unknown): ParsedServiceGroup {
       'spec.local.subnet and spec.local.pool (the legacy single-family form) must be set together');
   } else if (local.subnet !== undefined) {
     add(parseEntry({ subnet: local.subnet, pool: local.pool, aggregation: local.aggregation }, 'spec.local', undefined, report));
+  } else if (local.aggregation !== undefined) {
+    report('spec.local.aggregation', 'applies only to the legacy spec.local.subnet/pool form; set aggregation inside each v4pools/v6pools entry');
   }
   // stable sort by family keeps declaration order within each family
   ranges.sort((a, b) => a.family - b.family);

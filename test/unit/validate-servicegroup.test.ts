@@ -54,6 +54,7 @@ describe('refusals name object, field and fix', () => {
     ['overlap singular vs list', { v4pools: [entry('10.0.0.5-10.0.0.9', '10.0.0.0/24')], v4pool: entry('10.0.0.9-10.0.0.20', '10.0.0.0/24') }, 'spec.local.v4pool.pool', 'overlaps 10.0.0.5-10.0.0.9'],
     ['half a legacy trio', { subnet: '10.0.0.0/24' }, 'spec.local.pool', 'must be set together'],
     ['no pools', { v4pools: [] }, 'spec.local', 'has no pools'],
+    ['stray legacy aggregation', { aggregation: '/32', v4pools: [entry('10.0.0.1-10.0.0.9', '10.0.0.0/24')] }, 'spec.local.aggregation', 'applies only to the legacy'],
     ['pruned field', { v4Pool: entry('10.0.0.1-10.0.0.9', '10.0.0.0/24'), v4pools: [entry('10.0.1.1-10.0.1.9', '10.0.1.0/24')] }, 'spec.local.v4Pool', 'did you mean "v4pool"?'],
     ['missing pool', { v4pool: { subnet: '10.0.0.0/24' } }, 'spec.local.v4pool.pool', 'is required'],
   ])('%s', (_, local, field, message) => {
