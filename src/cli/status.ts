@@ -5,7 +5,7 @@ import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
 import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { buildStatusReport, renderStatus, type UpstreamRoutes } from '../lab/report.ts';
 import { readNodesByIP, readStatusInputs } from '../lab/status-source.ts';
-import { readKernelRoutes, readVtyshRoutes } from '../lab/upstream.ts';
+import { nameByNeighbours, readKernelRoutes, readNeighbours, readVtyshRoutes } from '../lab/upstream.ts';
 import type { Command } from './main.ts';
 
 const HELP = `Usage: purelb status [--kubeconfig PATH] [--namespace purelb] [-o table|json]
@@ -44,7 +44,7 @@ export const command: Command = {
     if (values.upstream) {
       const netns = values.upstream;
       const routes = values['upstream-vty'] ? await readVtyshRoutes(netns, values['upstream-vty']) : await readKernelRoutes(netns);
-      upstream = { netns, routes, nodeByIP: await readNodesByIP(kc) };
+      upstream = { netns, routes, nodeByIP: nameByNeighbours(await readNodesByIP(kc), await readNeighbours(netns)) };
     }
     const report = buildStatusReport({ ...inputs, ...(upstream ? { upstream } : {}) });
     console.log(values.output === 'json' ? JSON.stringify(report, null, 2) : renderStatus(report));

@@ -47,3 +47,27 @@ export async function readKernelRoutes(netns: string): Promise<UpstreamRoutes> {
   const get = (f: 4 | 6) => run('ip', ['-n', netns, `-${f}`, '-j', 'route', 'show']);
   return { ...parseKernelRoutes(await get(4), 4), ...parseKernelRoutes(await get(6), 6) };
 }
+
+interface Neighbour { dst?: string; dev?: string; lladdr?: string }
+
+/**
+ * Names next hops the node list cannot: IPv6 routes often point at a node's link-local address, while
+ * Node objects list its global ones. Addresses behind the same MAC on the same link in the router's
+ * neighbour table (`ip -j neigh`) belong to the same node.
+ */
+export function nameByNeighbours(nodeByIP: Record<string, string>, neighJson: string): Record<string, string> {
+  const groups = new Map<string, string[]>();
+  for (const n of JSON.parse(neighJson || '[]') as Neighbour[]) {
+    if (!n.dst || !n.lladdr) continue;
+    const key = `${n.dev}/${n.lladdr.toLowerCase()}`;
+    groups.set(key, [...(groups.get(key) ?? []), canonicalIP(n.dst) ?? n.dst]);
+  }
+  const out = { ...nodeByIP };
+  for (const ips of groups.values()) {
+    const node = ips.map((ip) => nodeByIP[ip]).find((x) => x !== undefined);
+    if (node) for (const ip of ips) out[ip] ??= node;
+  }
+  return out;
+}
+
+export const readNeighbours = (netns: string) => run('ip', ['-n', netns, '-j', 'neigh', 'show']);

@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { V1EndpointSlice, V1Lease, V1Service } from '@kubernetes/client-node';
 import { buildStatusReport, renderStatus, table, type StatusInputs } from '../../src/lab/report.ts';
-import { parseKernelRoutes, parseVtyshRoutes } from '../../src/lab/upstream.ts';
+import { nameByNeighbours, parseKernelRoutes, parseVtyshRoutes } from '../../src/lab/upstream.ts';
 import { countAnswers, urlFor } from '../../src/lab/spread.ts';
 import { DEFAULT_OPTIONS, planLab } from '../../src/lab/plan.ts';
 import { endpointSlices, sampleServiceGroups, sampleServices, serviceObject } from '../../src/lab/samples.ts';
@@ -138,6 +138,20 @@ describe('upstream parsers (shapes captured from FRR 8.4 and iproute2 on this ma
     const v6 = '[{"dst":"fd00:100::/64","dev":"lan0","protocol":"kernel","metric":256,"flags":[],"pref":"medium"},{"dst":"fd00:200::10","metric":1024,"flags":[],"pref":"medium","nexthops":[{"gateway":"fd00:100::2","dev":"lan0","weight":1,"flags":[]},{"gateway":"fd00:100::4","dev":"lan0","weight":1,"flags":[]}]}]';
     expect(parseKernelRoutes(v4, 4)).toEqual({ '10.200.0.10/32': ['192.168.100.2', '192.168.100.3'], '10.200.0.11/32': ['192.168.100.4'] });
     expect(parseKernelRoutes(v6, 6)).toEqual({ 'fd00:200::10/128': ['fd00:100::2', 'fd00:100::4'] });
+  });
+});
+
+test('nameByNeighbours names link-local next hops by the MAC they share with a node address', () => {
+  const neigh = JSON.stringify([
+    { dst: '192.168.100.2', dev: 'lan0', lladdr: '76:c9:b1:7a:0d:76', state: ['REACHABLE'] },
+    { dst: 'fe80::74c9:b1ff:fe7a:d76', dev: 'lan0', lladdr: '76:C9:B1:7A:0D:76', state: ['STALE'] },
+    { dst: '192.168.100.4', dev: 'lan0', lladdr: 'ea:9d:43:f6:8e:5d', state: ['REACHABLE'] },
+    { dst: 'fe80::e89d:43ff:fef6:8e5d', dev: 'lan0', lladdr: 'ea:9d:43:f6:8e:5d', state: ['STALE'] },
+    { dst: 'fe80::1', dev: 'other0', lladdr: '76:c9:b1:7a:0d:76', state: ['STALE'] },
+    { dst: '192.168.100.9', dev: 'lan0', state: ['FAILED'] },
+  ]);
+  expect(nameByNeighbours({ '192.168.100.2': 'n1', '192.168.100.4': 'n3' }, neigh)).toEqual({
+    '192.168.100.2': 'n1', 'fe80::74c9:b1ff:fe7a:d76': 'n1', '192.168.100.4': 'n3', 'fe80::e89d:43ff:fef6:8e5d': 'n3',
   });
 });
 
