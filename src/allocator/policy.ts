@@ -140,6 +140,9 @@ export function planAllocation(req: AllocationRequest, state: AllocationState): 
         if (!state.pools.locate(cur.ip)) {
           warnings.push(`${cur.text} is outside every pool (a ServiceGroup was edited or deleted); it stays assigned until the Service is deleted or its request changes`);
         }
+        // found in Service status (e.g. written by an older allocator) or ports edited after sharing
+        const clash = state.refusal(cur.ip, holderOf(req));
+        if (clash) warnings.push(`${clash.message}; neither loses it (addresses are never taken away): change the request of one of them`);
         continue;
       }
       if (req.pinned.length) {

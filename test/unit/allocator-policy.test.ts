@@ -238,6 +238,18 @@ describe('request changes, restarts and pool edits', () => {
     expect(allocate(s, svc('c')).ips).toEqual(['10.0.0.3']);
     expect(s.pools.stats('default')[4]).toEqual({ size: 8n, free: 6n });
   });
+  test('a conflict found in Service status is kept for both, with a warning naming the other', () => {
+    const s = withGroups(single('default', { pool: '10.0.0.1-10.0.0.9', subnet: '10.0.0.0/24' }));
+    const held = { ip: { family: 4 as const, value: 0x0a000001n }, text: '10.0.0.1', group: 'default' };
+    s.hold({ service: 'ns/a', ports: ['TCP/80'] }, held);
+    s.hold({ service: 'ns/b', ports: ['TCP/80'] }, held);
+    const b = allocate(s, svc('b'));
+    expect(b.ips).toEqual(['10.0.0.1']);
+    expect(b.plan.warnings).toEqual(['10.0.0.1 is in use by ns/a (without purelb.io/allow-shared-ip); neither loses it (addresses are never taken away): change the request of one of them']);
+    s.release('ns/a');
+    expect(allocate(s, svc('b')).plan.warnings).toEqual([]);
+    expect(allocate(s, svc('c')).ips).toEqual(['10.0.0.2']); // still held by b
+  });
   test('a state rebuilt from held addresses reassigns nothing', () => {
     const groups = [single('default', { pool: '10.0.0.1-10.0.0.9', subnet: '10.0.0.0/24' })];
     const s = withGroups(...groups);
