@@ -15,6 +15,7 @@ import { endpointSlices, sampleServiceGroups, serviceObject, type SampleService 
 import { requestSpread } from '../src/lab/spread.ts';
 import { readVtyshRoutes } from '../src/lab/upstream.ts';
 import { procDir } from '../src/lab/ledger.ts';
+import { waitFor } from '../test/harness/kube.ts';
 
 export function sharedCluster(): SharedCluster {
   const text = process.env.PURELB_E2E_SHARED;
@@ -22,24 +23,8 @@ export function sharedCluster(): SharedCluster {
   return JSON.parse(text) as SharedCluster;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000, lastSeen?: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastSeen ? ` (last seen: ${lastSeen()})` : ''}${lastError ? `: ${String(lastError)}` : ''}`);
-    }
-    await sleep(200);
-  }
-}
+// waitFor: a probe that throws says what it saw, and the timeout message repeats it
+export { waitFor };
 
 /** A lab for one backend on the shared apiserver: 3 nodes, agents live, the sample ServiceGroups applied. */
 export async function startBackendLab(daemon: Daemon, protocol: Protocol, tag: string, extra: Partial<LabOptions> = {}): Promise<Lab> {
@@ -101,11 +86,13 @@ export async function torHops(lab: Lab, address: string): Promise<string[]> {
 
 export async function waitHops(lab: Lab, address: string, nodes: string[], timeoutMs = 45_000): Promise<number> {
   const start = Date.now();
-  let seen: string[] = [];
   await waitFor(`ToR next hops of ${address} = [${nodes.join(',')}]`, async () => {
-    seen = await torHops(lab, address);
-    return JSON.stringify(seen) === JSON.stringify([...nodes].sort());
-  }, timeoutMs, () => `[${seen.join(',')}]; logs in ${procDir(lab.plan.options.name)}`);
+    const seen = await torHops(lab, address);
+    if (JSON.stringify(seen) !== JSON.stringify([...nodes].sort())) {
+      throw new Error(`last seen [${seen.join(',')}]; logs in ${procDir(lab.plan.options.name)}`);
+    }
+    return true;
+  }, timeoutMs);
   return Date.now() - start;
 }
 
