@@ -324,12 +324,13 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
     async startLeading() {
       const mine = ++epoch;
       await synced;
-      // one consistent read: the previous leader's last writes may not have reached our caches yet
-      const [svcList, sgList] = await Promise.all([listServices(), listGroups()]);
+      // one consistent read of Services: the previous leader's last writes may not be in our cache yet
+      // (groups come from the cache: later group events then never step back to an older spec)
+      const svcList = await listServices();
       const s: Session = {
         state: new AllocationState(), served: new Map(), verdicts: [], groupSignature: '', failed: new Set(), statusTimer: undefined,
       };
-      refreshGroups(s, sgList.items, true);
+      refreshGroups(s, groups.list(), true);
       let adopted = 0;
       for (const svc of svcList.items) {
         const key = serviceKey(svc);
