@@ -327,6 +327,7 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
       // one consistent read of Services: the previous leader's last writes may not be in our cache yet
       // (groups come from the cache: later group events then never step back to an older spec)
       const svcList = await listServices();
+      if (mine !== epoch) return; // leadership lost meanwhile (the rest runs without awaiting)
       const s: Session = {
         state: new AllocationState(), served: new Map(), verdicts: [], groupSignature: '', failed: new Set(), statusTimer: undefined,
       };
@@ -351,7 +352,6 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
           adopted++;
         }
       }
-      if (mine !== epoch) return;
       log.info('leading: usage rebuilt from Service status', { services: svcList.items.length, addresses: adopted });
       session = s;
       metrics.leader.set(1);
