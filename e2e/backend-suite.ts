@@ -97,34 +97,50 @@ export function backendSuite(daemon: Daemon, protocol: Protocol, tag: string): v
       expectSpreadOver(await spread(lab, v6!), allNodes(lab));
     }, 120_000);
 
-    test('a local address answers ARP from exactly one node, and moves when that node\'s agent is SIGKILLed', async () => {
-      const lan = svc('e2e-lan', { group: LOCAL_GROUP, families: ['IPv4'] });
+    test('a local address (IPv4 and IPv6) answers ARP/ND from exactly one node, and moves when that node\'s agent is SIGKILLed', async () => {
+      const lan = svc('e2e-lan', { group: LOCAL_GROUP });
       await applyService(lab, lan);
-      const [addr] = await addressesOf(lab, lan.name, 1);
-      const owner = await waitFor('the announcing annotation', async () => announcing(await readService(lab, lan.name), 4));
-      expect(await nodesHolding(lab, addr!)).toEqual([owner]);
-      expect(await arpAnswerers(lab, addr!)).toEqual([owner]);
-      expectSpreadOver(await spread(lab, addr!), [owner]);
+      const addrs = await addressesOf(lab, lan.name, 2);
+      const owners = await waitFor('the announcing annotations', async () => {
+        const s = await readService(lab, lan.name);
+        const o = [announcing(s, 4), announcing(s, 6)];
+        return o.every(Boolean) ? o as string[] : undefined;
+      });
+      const expectOneOwner = async (family: 0 | 1, owner: string) => {
+        expect(await nodesHolding(lab, addrs[family]!)).toEqual([owner]);
+        expect(await arpAnswerers(lab, addrs[family]!)).toEqual([owner]);
+        expectSpreadOver(await spread(lab, addrs[family]!), [owner]);
+      };
+      await expectOneOwner(0, owners[0]!);
+      await expectOneOwner(1, owners[1]!);
 
-      const ownerNode = lab.plan.nodes.find((n) => n.name === owner)!;
-      await waitExited(signalProcess(lab, `${owner}-agent`, 'SIGKILL'));
-      const next = await waitFor('another node to announce the address', async () => {
+      const victim = owners[0]!;
+      await waitExited(signalProcess(lab, `${victim}-agent`, 'SIGKILL'));
+      const next = await waitFor('another node to announce the IPv4 address', async () => {
         const a = announcing(await readService(lab, lan.name), 4);
-        return a && a !== owner ? a : undefined;
+        return a && a !== victim ? a : undefined;
       }, 20_000);
       // the new owner's gratuitous ARP repoints the ToR; requests now reach the new owner only
-      await waitFor('the ToR to send the address to the new owner', async () => (await torNeighbourOwner(lab, addr!)) === next, 10_000);
-      expectSpreadOver(await spread(lab, addr!), [next]);
+      await waitFor('the ToR to send the address to the new owner', async () => (await torNeighbourOwner(lab, addrs[0]!)) === next, 10_000);
+      expectSpreadOver(await spread(lab, addrs[0]!), [next]);
+      if (owners[1] === victim) {
+        await waitFor('another node to announce the IPv6 address', async () => {
+          const a = announcing(await readService(lab, lan.name), 6);
+          return a && a !== victim;
+        }, 20_000);
+      }
 
-      // the killed agent comes back (as its DaemonSet would restart it): one node holds the address again
-      startAgent(lab.plan, ownerNode, join(labDir(lab.plan.options.name), 'kubeconfig-lbnodeagent'), lab.namespace);
-      const finalOwner = await waitFor('exactly one node to hold the address after the restart, the one announcing it', async () => {
-        const holders = await nodesHolding(lab, addr!);
-        const a = announcing(await readService(lab, lan.name), 4);
-        return holders.length === 1 && holders[0] === a ? a : undefined;
-      }, 30_000);
-      expect(await arpAnswerers(lab, addr!)).toEqual([finalOwner]);
+      // the killed agent comes back (as its DaemonSet would restart it): one node holds each address again
+      startAgent(lab.plan, lab.plan.nodes.find((n) => n.name === victim)!, join(labDir(lab.plan.options.name), 'kubeconfig-lbnodeagent'), lab.namespace);
+      for (const family of [0, 1] as const) {
+        const owner = await waitFor(`exactly one node to hold ${addrs[family]} after the restart, the one announcing it`, async () => {
+          const holders = await nodesHolding(lab, addrs[family]!);
+          const a = announcing(await readService(lab, lan.name), family === 0 ? 4 : 6);
+          return holders.length === 1 && holders[0] === a ? a : undefined;
+        }, 30_000);
+        await expectOneOwner(family, owner);
+      }
       await deleteService(lab, lan);
-    }, 120_000);
+    }, 150_000);
   });
 }

@@ -106,11 +106,15 @@ async function macOf(netns: string, dev: string): Promise<string> {
   return link!.address.toLowerCase();
 }
 
-/** Node names whose MAC answered ARP for the address on the LAN (asked from the ToR). */
+/** Node names whose MAC answered ARP (IPv4) or neighbour solicitation (IPv6) for the address on the LAN,
+ * asked from the ToR; every answer counts, not only the first. */
 export async function arpAnswerers(lab: Lab, address: string): Promise<string[]> {
-  const out = await run('ip', ['netns', 'exec', lab.plan.torNetns, 'arping', '-c', '3', '-w', '3', '-I', lab.plan.lanBridge, address])
-    .catch((err: Error) => err.message);
-  const macs = new Set([...out.matchAll(/\[([0-9A-Fa-f:]{17})\]/g)].map((m) => m[1]!.toLowerCase()));
+  const { torNetns, lanBridge } = lab.plan;
+  const ask = address.includes(':')
+    ? run('ip', ['netns', 'exec', torNetns, 'ndisc6', '-m', '-n', '-r', '2', '-w', '1000', address, lanBridge])
+    : run('ip', ['netns', 'exec', torNetns, 'arping', '-c', '3', '-w', '3', '-I', lanBridge, address]);
+  const out = await ask.catch((err: Error) => err.message);
+  const macs = new Set([...out.matchAll(/([0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5})/g)].map((m) => m[1]!.toLowerCase()));
   const owners: string[] = [];
   for (const n of lab.plan.nodes) if (macs.has(await macOf(n.netns, 'eth0'))) owners.push(n.name);
   return owners.sort();
