@@ -37,6 +37,8 @@ export function backendSuite(daemon: Daemon, protocol: Protocol, tag: string): v
     }, 180_000);
 
     afterAll(async () => {
+      // the apiserver is shared with the next backend: leave no Service behind
+      if (lab) for (const s of [cluster, local]) await deleteService(lab, s);
       await stopBackendLab(lab);
     }, 60_000);
 
