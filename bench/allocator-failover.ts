@@ -14,8 +14,9 @@ import { putServiceGroup, serviceBody } from '../test/integration/allocator-fixt
 
 const RUNS = Number(process.argv[2] ?? 3);
 const LEASE = Number(process.argv[3] ?? 4);
-const RENEW = Math.max(LEASE * 0.7, 0.3);
-const RETRY = Math.max(LEASE / 4, 0.2);
+// the CLI defaults' proportions (15 / 10 / 2 s)
+const RENEW = (LEASE * 2) / 3;
+const RETRY = (LEASE * 2) / 15;
 
 const cluster = await startCluster();
 const kc = new KubeConfig();
@@ -57,7 +58,8 @@ try {
     for (const c of [pair.a, pair.b]) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
   }
   const show = (xs: number[]) => xs.map((x) => `${(x / 1000).toFixed(2)} s`).join(', ');
-  console.log(`failover (lease ${LEASE} s, renew deadline ${RENEW} s, retry ${RETRY} s), ${RUNS} runs:`);
+  const fmt = (n: number) => Number(n.toFixed(2));
+  console.log(`failover (lease ${LEASE} s, renew deadline ${fmt(RENEW)} s, retry ${fmt(RETRY)} s), ${RUNS} runs:`);
   console.log(`  SIGKILL -> standby holds the Lease: ${show(toLease)}`);
   console.log(`  SIGKILL -> a Service created after the kill has its address: ${show(toAddress)}`);
 } finally {
