@@ -39,5 +39,12 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`purelb: unknown command "${name}"\n\n${await usage()}`);
     return 2;
   }
-  return (await load()).run(rest);
+  try {
+    return await (await load()).run(rest);
+  } catch (err) {
+    // option errors from node:util parseArgs are usage errors, not crashes
+    if (!String((err as { code?: string }).code).startsWith('ERR_PARSE_ARGS')) throw err;
+    console.error(`purelb ${name}: ${(err as Error).message} (see purelb ${name} --help)`);
+    return 2;
+  }
 }
