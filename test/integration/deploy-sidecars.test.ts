@@ -127,7 +127,7 @@ describe.each(cases)('overlays/$daemon', ({ daemon, check }) => {
       const rc = await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: 'purelb.io', version: 'v1', namespace: ns, plural: 'routerconfigs', name: 'tor' }) as
         { status?: { nodes?: Record<string, { lastReload?: { result?: string } }> } };
       return rc.status?.nodes?.[node.name]?.lastReload?.result === 'Applied';
-    }, 60_000).catch((err: Error) => { throw new Error(`${err.message}\n--- agent\n${tail('agent')}\n--- sidecar\n${tail('sidecar')}`); });
+    }, 90_000).catch((err: Error) => { throw new Error(`${err.message}\n--- agent\n${tail('agent')}\n--- sidecar\n${tail('sidecar')}`); });
     check(inPod, agentC);
   }, 120_000);
 });
