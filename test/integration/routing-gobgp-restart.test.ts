@@ -48,3 +48,9 @@ test('after gobgpd restarts, the watchdog re-applies peers and paths', async () 
   await waitFor('routes back at the ToR', async () => (await torNextHops(topo, tor, '10.96.9.1/32')).kernel.length === 1 && (await torNextHops(topo, tor, 'fd00:96::9:1/128')).kernel.length === 1, 60_000);
   expect((await ad.status()).advertised).toEqual(['10.96.9.1/32', 'fd00:96::9:1/128']);
 });
+
+test('when the ToR stops, the backend reports its sessions as no longer Established', async () => {
+  await tor.stop();
+  await expect(tor.vtysh('show version')).rejects.toThrow();
+  await waitFor('sessions down in the GoBGP status', async () => (await ad!.status()).sessions.every((s) => s.state !== 'Established'), 30_000);
+});

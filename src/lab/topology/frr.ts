@@ -15,6 +15,8 @@ export interface FrrInstance {
   dir: string;
   vtysh(command: string): Promise<string>;
   json<T>(command: string): Promise<T>;
+  /** Stops this instance's daemons by pid (Topology.destroy() does it too). */
+  stop(): Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -37,10 +39,10 @@ export async function startFrr(topo: Topology, netns: string, dir: string, daemo
     '-F', 'traditional', '-A', '127.0.0.1', '-P', '0',
     '--vty_socket', dir, '-z', join(dir, 'zserv.api'), '-i', join(dir, `${d}.pid`), '--log', `file:${join(dir, `${d}.log`)}`,
   ];
-  topo.spawn(netns, `${netns}-zebra`, '/usr/lib/frr/zebra', common('zebra'), dir);
+  const children = [topo.spawn(netns, `${netns}-zebra`, '/usr/lib/frr/zebra', common('zebra'), dir)];
   await waitForFile(join(dir, 'zebra.vty'), `zebra of ${netns}`);
   for (const d of daemons) {
-    topo.spawn(netns, `${netns}-${d}`, `/usr/lib/frr/${d}`, common(d), dir);
+    children.push(topo.spawn(netns, `${netns}-${d}`, `/usr/lib/frr/${d}`, common(d), dir));
     await waitForFile(join(dir, `${d}.vty`), `${d} of ${netns}`);
   }
   const vtysh = async (command: string) => {
@@ -50,5 +52,13 @@ export async function startFrr(topo: Topology, netns: string, dir: string, daemo
   };
   const boot = await runTool('vtysh', ['--vty_socket', dir, '--config_dir', dir, '-b']);
   if (boot.code !== 0) throw new Error(`vtysh -b (${netns}) could not load ${dir}/frr.conf: ${toolError(boot)}`);
-  return { netns, dir, vtysh, json: async <T>(command: string) => JSON.parse((await vtysh(command)) || '{}') as T };
+  return {
+    netns, dir, vtysh,
+    json: async <T>(command: string) => JSON.parse((await vtysh(command)) || '{}') as T,
+    // daemons first, zebra last (they deregister from it)
+    stop: async () => {
+      for (const c of children.slice(1)) await topo.stop(c);
+      await topo.stop(children[0]!);
+    },
+  };
 }

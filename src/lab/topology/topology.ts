@@ -7,8 +7,10 @@
 //   topo.nodes[i]  -> TopologyNode { index, netns, dir, ipv4, ipv6, torIPv4, torIPv6, torIfname }
 //   topo.addAddress(node, cidr) / delAddress(node, cidr)   virtual addresses on the node's kube-lb0
 //   topo.spawn(netns, name, exe, args)   a process inside a namespace, owned (stopped by pid on destroy)
+//   topo.stop(child)   stops one owned process by pid
 //   topo.destroy()   stops owned processes by pid (TERM, then KILL) and deletes the namespaces by name
-//   startFrr(topo, netns, dir, daemons, config) -> FrrInstance  (src/lab/topology/frr.ts)
+//   startFrr(topo, netns, dir, daemons, config) -> FrrInstance { vtysh, json, stop }  (src/lab/topology/frr.ts)
+//   startNodeDaemon(topo, node, daemon) / nodeBackendPaths(node)   (src/lab/topology/nodes.ts)
 //   startTor(topo, { protocol, asn, ... }) / torNextHops(...)    (src/lab/topology/tor.ts)
 // Names carry the caller's prefix (use randomPrefix()), so concurrent runs never collide, and cleanup
 // only ever touches what this object created.
