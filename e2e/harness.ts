@@ -2,7 +2,7 @@
 // tests make from outside the nodes (the ToR's FIB, ARP answers, requests from the client namespace).
 import { readFileSync } from 'node:fs';
 import {
-  CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, type KubernetesObject, type V1Service,
+  CoreV1Api, CustomObjectsApi, KubernetesObjectApi, type KubernetesObject, type V1Service,
 } from '@kubernetes/client-node';
 import { ANN } from '../src/api/annotations.ts';
 import { canonicalIP } from '../src/api/ip.ts';
@@ -31,11 +31,8 @@ export async function startBackendLab(daemon: Daemon, protocol: Protocol, tag: s
   const name = `${process.env.PURELB_E2E_SHARED_NAME}${tag}`;
   const log = (m: string) => process.stderr.write(`[${name}] ${m}\n`);
   const lab = await upLab({ ...DEFAULT_OPTIONS, ...extra, name, daemon, protocol, samples: false }, log, sharedCluster());
+  // upLab returns once every agent holds its heartbeat Lease
   await applyObjects(lab.kc, sampleServiceGroups(lab.plan, lab.namespace));
-  await waitFor('a live heartbeat Lease of every agent', async () => {
-    const leases = (await lab.kc.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace: lab.namespace })).items;
-    return lab.plan.nodes.every((n) => leases.some((l) => l.metadata?.name === `purelb-node-${n.name}`));
-  }, 60_000);
   return lab;
 }
 

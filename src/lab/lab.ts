@@ -4,7 +4,7 @@
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
-import { CoreV1Api, KubeConfig, type KubernetesObject, type V1Service } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, KubeConfig, type KubernetesObject, type V1Service } from '@kubernetes/client-node';
 import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
 import { canonicalIP } from '../api/ip.ts';
 import { applyObjects, createObjects, deleteObjects, loadYamlDir, waitEstablished } from './apply.ts';
@@ -166,12 +166,28 @@ async function build(ledger: Ledger, options: LabOptions, progress: Progress, sh
     startResponder(plan, node);
   }
   const lab: Lab = { plan, kc, kubeconfig, namespace, torVtyDir: vty };
+  await waitAgents(lab, progress);
   if (options.samples) {
     progress('samples: ServiceGroups "lan" (local) and "virtual", Services, EndpointSlices');
     await applySamples(lab);
     await waitConverged(lab, progress);
   }
   return lab;
+}
+
+/** Waits until every node's agent holds its heartbeat Lease (it is then ready to announce). */
+async function waitAgents(lab: Lab, progress: Progress, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const leases = (await lab.kc.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace: lab.namespace })).items;
+    const missing = lab.plan.nodes.filter((n) => !leases.some((l) => l.metadata?.name === `purelb-node-${n.name}`)).map((n) => n.name);
+    if (missing.length === 0) return;
+    if (Date.now() > deadline) {
+      progress(`agents without a heartbeat after ${timeoutMs / 1000} s: ${missing.join(', ')} (logs: ${procDir(lab.plan.options.name)})`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** deploy/purelb/base without the workloads (the lab runs those as processes). */
