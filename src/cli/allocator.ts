@@ -7,7 +7,7 @@ import { createAllocatorController } from '../allocator/controller.ts';
 import { createAllocatorMetrics } from '../allocator/metrics.ts';
 import { startHealthServer } from '../k8s/health-server.ts';
 import { loadKubeConfig } from '../k8s/kubeconfig.ts';
-import { startLeaderElection } from '../k8s/leader-election.ts';
+import { startLeaderElection, timingProblem } from '../k8s/leader-election.ts';
 import { createLogger } from '../log.ts';
 import type { Command } from './main.ts';
 
@@ -30,10 +30,9 @@ Allocates addresses to Services of type LoadBalancer from ServiceGroup pools.
   --leader-elect BOOL      elect a leader (default true); false allocates at once (one replica only!)
 `;
 
-const seconds = (text: string, flag: string) => {
+const seconds = (text: string) => {
   const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${flag} must be a positive number of seconds, got "${text}"`);
-  return n;
+  return Number.isFinite(n) && n > 0 ? n : Number.NaN;
 };
 
 export const command: Command = {
@@ -60,6 +59,18 @@ export const command: Command = {
       console.log(HELP);
       return 0;
     }
+    const timings = {
+      leaseDurationSec: seconds(values['lease-duration']),
+      renewDeadlineSec: seconds(values['renew-deadline']),
+      retryPeriodSec: seconds(values['retry-period']),
+    };
+    const problem = [timings.leaseDurationSec, timings.renewDeadlineSec, timings.retryPeriodSec].some(Number.isNaN)
+      ? 'the durations must be positive numbers of seconds'
+      : timingProblem(timings.leaseDurationSec, timings.renewDeadlineSec, timings.retryPeriodSec);
+    if (problem) {
+      console.error(`purelb allocator: --lease-duration/--renew-deadline/--retry-period: ${problem}`);
+      return 2;
+    }
     const log = createLogger('allocator', { identity: values.identity });
     const kc = loadKubeConfig(values.kubeconfig);
     const metrics = createAllocatorMetrics();
@@ -74,10 +85,7 @@ export const command: Command = {
       process.kill(process.pid, 'SIGTERM');
     });
     const elector = values['leader-elect'] === 'false' ? undefined : startLeaderElection({
-      kc, namespace: values.namespace, name: LEASE_NAME, identity: values.identity, log,
-      leaseDurationSec: seconds(values['lease-duration'], 'lease-duration'),
-      renewDeadlineSec: seconds(values['renew-deadline'], 'renew-deadline'),
-      retryPeriodSec: seconds(values['retry-period'], 'retry-period'),
+      kc, namespace: values.namespace, name: LEASE_NAME, identity: values.identity, log, ...timings,
       onStartedLeading,
       onStoppedLeading: () => controller.stopLeading(),
     });

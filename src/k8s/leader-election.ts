@@ -55,15 +55,20 @@ const within = <T>(p: Promise<T>, ms: number) => new Promise<T>((resolve, reject
   });
 });
 
+/** Why these timings cannot work (client-go's rule), or undefined when they can. */
+export function timingProblem(leaseSec: number, renewSec: number, retrySec: number): string | undefined {
+  return retrySec < renewSec && renewSec < leaseSec ? undefined
+    : `need retry period < renew deadline < lease duration (got ${retrySec} s, ${renewSec} s, ${leaseSec} s)`;
+}
+
 export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector {
   const api = opts.kc.makeApiClient(CoordinationV1Api);
   const { namespace, name, identity, log } = opts;
   const leaseMs = (opts.leaseDurationSec ?? 15) * 1000;
   const renewMs = (opts.renewDeadlineSec ?? 10) * 1000;
   const retryMs = (opts.retryPeriodSec ?? 2) * 1000;
-  if (!(renewMs < leaseMs && retryMs < renewMs)) {
-    throw new Error(`leader election ${namespace}/${name}: need retryPeriod < renewDeadline < leaseDuration (got ${retryMs / 1000}s, ${renewMs / 1000}s, ${leaseMs / 1000}s)`);
-  }
+  const bad = timingProblem(leaseMs / 1000, renewMs / 1000, retryMs / 1000);
+  if (bad) throw new Error(`leader election ${namespace}/${name}: ${bad}`);
   const mono = opts.now ?? (() => performance.now());
   const abort = new AbortController();
   let observedKey = '';
