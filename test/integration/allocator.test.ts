@@ -215,6 +215,19 @@ describe('ServiceGroup changes', () => {
     await createService(kc, ns, 'third');
     await waitForIngress(kc, ns, 'third', ['10.70.0.3']);
     expect(ingressOf(await readService(kc, ns, 'second'))).toEqual(['10.70.0.2']);
+    // a restarted allocator rebuilds the same picture: nothing moves, the outside address stays reported
+    await allocator.stop();
+    allocator = await startInProcess(kc, ns);
+    await createService(kc, ns, 'fourth');
+    await waitForIngress(kc, ns, 'fourth', ['10.70.0.4'], 'default');
+    await allocator.idle();
+    for (const [name, ip] of [['first', '10.70.0.1'], ['second', '10.70.0.2'], ['third', '10.70.0.3']] as const) {
+      expect(ingressOf(await readService(kc, ns, name))).toEqual([ip]);
+    }
+    expect((await waitForCondition(kc, ns, 'default', 'AddressesOutsidePools', 'True')).message).toContain(`${ns}/first 10.70.0.1`);
+    // deleting the Service holding it clears the condition
+    await core().deleteNamespacedService({ namespace: ns, name: 'first' });
+    await waitForCondition(kc, ns, 'default', 'AddressesOutsidePools', 'False');
   });
 });
 
