@@ -61,6 +61,8 @@ export interface Agent {
 }
 
 const STUCK_MS = 60_000;
+/** Like client-go's event broadcaster, drop events beyond a backlog rather than hold memory and the apiserver. */
+const MAX_QUEUED_EVENTS = 1000;
 
 /** Membership as the election sees it: who is live with which subnets. Lease renewals alone do not change it. */
 const membership = (beats: Heartbeat[], now: number) =>
@@ -85,6 +87,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const leases = watchCache<V1Lease>(kc, `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
     () => coordination.listNamespacedLease({ namespace, labelSelector: `${HEARTBEAT_LABEL}=node` }), log, { labelSelector: `${HEARTBEAT_LABEL}=node` });
   const caches: WatchedCache<KubernetesObject>[] = [services, slices, groups, agents, leases];
+  // managedFields are often most of an object and the agent never reads them: 10,000 Services cost
+  // far less memory without them.
+  const slim = (o: KubernetesObject | undefined) => {
+    if (o?.metadata) delete o.metadata.managedFields;
+  };
+  for (const c of caches) c.onChange((obj, kind) => (kind === 'relist' ? c.list().forEach(slim) : slim(obj)));
 
   const queue = new PQueue({ concurrency: 1 });
   let synced = false;
@@ -100,6 +108,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   // Events are best effort and written one at a time, so thousands of them (a new node with 10,000
   // Services) never crowd out the heartbeat or the reconciles on the apiserver connection.
   const eventQueue = new PQueue({ concurrency: 1 });
+  let hasLocalAddresses = false;
   const annotationWrites = new Map<string, { value: string; at: number }>();
 
   /** At most one reconcile waits while one runs; the waiting one reads the newest state when it starts. */
@@ -138,7 +147,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     kc, namespace, node, renewMs: opts.renewMs, durationS: opts.durationS, log,
     onLiveChange: (live) => {
       metrics.fenced.set(live ? 0 : 1);
-      trigger();
+      // only local addresses depend on this node's own heartbeat
+      if (hasLocalAddresses) trigger();
     },
     onRenewFailure: () => metrics.heartbeatFailures.inc(),
   });
@@ -195,6 +205,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       endpoints: nodesWithEndpoints(slices.list()), heartbeats: self ? [...peers, self] : peers, groups: [...groups.list()], now,
     });
     const byIp = new Map(decisions.map((d) => [d.ip, d]));
+    hasLocalAddresses = decisions.some((d) => d.kind === 'local');
     const planOpts = { localLifetime: opts.localLifetimeS };
     const changes = planChanges(decisions, links, owned, planOpts);
     const failures = new Map<string, string>();
@@ -236,15 +247,21 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     // After a restart, addresses found already in place were announced before: no event for them.
     const placedNow = new Set(applied.filter((c) => c.op === 'add' && !c.renew).map((c) => `${c.ip} ${c.ifname}`));
     const before = announced ?? announcementsByService(decisions.filter((d) => !placedNow.has(`${d.ip} ${d.ifname}`)), failedKeys);
+    let dropped = 0;
     for (const e of announcementEvents(node, before, after, decisions, failures)) {
       const ref = serviceRef(e.service);
       if (!ref) continue;
+      if (eventQueue.size >= MAX_QUEUED_EVENTS) {
+        dropped++;
+        continue;
+      }
       void eventQueue.add(async () => {
         events.reset(ref, [e.reason]);
         events.emit(ref, e.type, e.reason, e.note);
         await events.flush();
       });
     }
+    if (dropped) log.warn('too many events at once, dropped some (the log and metrics still tell)', { dropped, queued: eventQueue.size });
     announced = after;
     const held = decisions.filter((d) => d.announce && !failedKeys.has(`${d.ip} ${d.ifname}`));
     metrics.announced.set({ kind: 'local' }, held.filter((d) => d.kind === 'local').length);

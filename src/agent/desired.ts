@@ -60,7 +60,7 @@ export function decideAddresses(inp: DesiredInputs): AddressDecision[] {
     }
   }
   const decisions: AddressDecision[] = [];
-  for (const [text, { ip, users }] of [...byAddress].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [text, { ip, users }] of [...byAddress].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const eligible = eligibleNodes(users, inp.endpoints);
     const services = users.map((s) => s.key).sort();
     const local = placeLocal(ip, inp.localCandidates[ip.family], inp.links, inp.owned);

@@ -77,7 +77,7 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
           const now = new V1MicroTime(started); // the typed client serialises MicroTime objects, not strings
           const lease: V1Lease = { ...body(renewTime), spec: { ...body(renewTime).spec, renewTime: now, acquireTime: now } };
           await api.createNamespacedLease({ namespace: opts.namespace, body: lease });
-        }), Math.max(opts.renewMs, 1000), `renewing Lease ${opts.namespace}/${name}`);
+        }), durationMs - marginMs, `renewing Lease ${opts.namespace}/${name}`); // a later answer could not prevent fencing anyway
       if (stopped) return false;
       lastRenewed = started;
       if (fenceTimer) clearTimeout(fenceTimer);
@@ -97,10 +97,12 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
     return inFlight;
   };
 
+  // Renewals start every renewMs measured from the previous start: a slow answer must not also delay the next try.
   const loop = () => {
     if (stopped) return;
+    const started = Date.now();
     void renew().finally(() => {
-      if (!stopped) renewTimer = setTimeout(loop, opts.renewMs);
+      if (!stopped) renewTimer = setTimeout(loop, Math.max(0, started + opts.renewMs - Date.now()));
     });
   };
 

@@ -25,8 +25,8 @@ elected node (with gratuitous ARP / unsolicited NA), a virtual address on kube-l
   --kube-lb-kind KIND          link kind used to create the virtual interface (default dummy; ifb where dummy is missing)
   --heartbeat-renew D          heartbeat Lease renew period (default 700ms)
   --heartbeat-duration D       heartbeat Lease duration, whole seconds (default 2s): failover time after a hard crash
-  --resync D                   full reconcile period without events (default 10s)
-  --local-address-lifetime D   valid lifetime of local addresses, renewed while held (default 60s; 0 = permanent)
+  --resync D                   full reconcile period without events (default 30s)
+  --local-address-lifetime D   valid lifetime of local addresses, renewed while held (default 120s; 0 = permanent)
   --state-file PATH            addresses this agent placed (default /run/purelb/agent-<node>.json; keep it on a hostPath)
   --routing on|off             drive the routing daemon selected by a RouterConfig (default on)
   --bird-config-dir DIR        (default ${DEFAULT_BACKEND_PATHS.birdConfigDir})
@@ -62,8 +62,8 @@ export const command: Command = {
         'kube-lb-kind': { type: 'string', default: 'dummy' },
         'heartbeat-renew': { type: 'string', default: '700ms' },
         'heartbeat-duration': { type: 'string', default: '2s' },
-        resync: { type: 'string', default: '10s' },
-        'local-address-lifetime': { type: 'string', default: '60s' },
+        resync: { type: 'string', default: '30s' },
+        'local-address-lifetime': { type: 'string', default: '120s' },
         'state-file': { type: 'string' },
         routing: { type: 'string', default: 'on' },
         'bird-config-dir': { type: 'string' },
@@ -85,14 +85,22 @@ export const command: Command = {
     const durationMs = parseDuration(values['heartbeat-duration'], 'heartbeat-duration');
     if (durationMs % 1000 !== 0 || durationMs < 1000) throw new Error(`--heartbeat-duration must be whole seconds (the Lease field is an integer), got "${values['heartbeat-duration']}"`);
     if (renewMs >= durationMs) throw new Error(`--heartbeat-renew (${renewMs} ms) must be shorter than --heartbeat-duration (${durationMs} ms)`);
+    const resyncMs = parseDuration(values.resync, 'resync');
+    const lifetimeMs = parseDuration(values['local-address-lifetime'], 'local-address-lifetime');
+    if (lifetimeMs > 0 && resyncMs >= lifetimeMs / 2) {
+      throw new Error(`--resync (${resyncMs} ms) must be below half of --local-address-lifetime (${lifetimeMs} ms): the resync renews local addresses before they expire`);
+    }
     const log = createLogger('agent', { node });
     const kc = loadKubeConfig(values.kubeconfig);
     const metrics = createAgentMetrics();
 
+    // Routing starts beside the agent, not before it: its RouterConfig watch must not hold up addresses.
     let routing: RoutingController | undefined;
+    let virtualAddresses: string[] = [];
+    let routingStarted: Promise<void> = Promise.resolve();
     if (values.routing === 'on') {
       if (!values['node-ip']) throw new Error('the node IP is missing: pass --node-ip or set PURELB_HOST (downward API status.hostIP), or run with --routing=off');
-      routing = await startRoutingController({
+      routingStarted = startRoutingController({
         kc, namespace: values.namespace, nodeName: node, nodeIP: values['node-ip'], log,
         paths: {
           ...(values['bird-config-dir'] ? { birdConfigDir: values['bird-config-dir'] } : {}),
@@ -101,7 +109,10 @@ export const command: Command = {
           ...(values['frr-vty-socket'] ? { frrVtySocket: values['frr-vty-socket'] } : {}),
           ...(values['gobgp-socket'] ? { gobgpTarget: `unix://${values['gobgp-socket']}` } : {}),
         },
-      });
+      }).then((r) => {
+        routing = r;
+        r.setVirtualAddresses(virtualAddresses);
+      }, (err: unknown) => log.error('routing controller failed to start; addresses are still placed', { error: String(err) }));
     }
     let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
     const { server, port } = await startHealthServer(values['health-host'], Number(values['health-port']), {
@@ -115,10 +126,12 @@ export const command: Command = {
     agent = await Promise.race([
       startAgent({
         kc, namespace: values.namespace, node, configName: values.config, linkKind: values['kube-lb-kind'],
-        renewMs, durationS: durationMs / 1000, resyncMs: parseDuration(values.resync, 'resync'),
-        localLifetimeS: Math.round(parseDuration(values['local-address-lifetime'], 'local-address-lifetime') / 1000),
+        renewMs, durationS: durationMs / 1000, resyncMs, localLifetimeS: Math.round(lifetimeMs / 1000),
         stateFile: values['state-file'] ?? `/run/purelb/agent-${node}.json`, log, metrics,
-        ...(routing ? { onVirtualAddresses: (cidrs: string[]) => routing.setVirtualAddresses(cidrs) } : {}),
+        onVirtualAddresses: (cidrs: string[]) => {
+          virtualAddresses = cidrs;
+          routing?.setVirtualAddresses(cidrs);
+        },
       }),
       signalled.then(() => undefined),
     ]);
@@ -130,9 +143,11 @@ export const command: Command = {
     await signalled;
     log.info('shutting down: withdrawing local addresses and deleting the heartbeat Lease');
     await agent.stop();
-    await routing?.stop();
+    const routingUp = await Promise.race([routingStarted.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 1000))]);
+    await (routing as RoutingController | undefined)?.stop();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     log.info('stopped');
+    if (!routingUp) process.exit(0); // a routing controller still waiting for its first RouterConfig list keeps the process alive
     return 0;
   },
 };

@@ -89,7 +89,7 @@ beforeAll(async () => {
   const apiPort = Number(new URL(kc.getCurrentCluster()!.server).port);
   lan = await createLan(3, apiPort);
   agentArgs = ['--kubeconfig', process.env.PURELB_TEST_KUBECONFIG!, '--namespace', install, '--routing', 'off',
-    '--heartbeat-renew', '500ms', '--heartbeat-duration', '2s', '--resync', '5s'];
+    '--heartbeat-renew', '500ms', '--heartbeat-duration', '3s', '--resync', '5s'];
   await startAgents();
 }, 90_000);
 
