@@ -75,7 +75,7 @@ const progress = (start: number) => (msg: string) =>
   console.error(`[${((Date.now() - start) / 1000).toFixed(1).padStart(5)} s] ${msg}`);
 
 export const command: Command = {
-  summary: 'one-machine lab: up | status | down (needs root)',
+  summary: 'One-machine lab: up | status | down (needs root)',
   async run(argv) {
     const [sub, ...rest] = argv;
     if (!sub || sub === '--help' || sub === '-h' || rest.includes('--help')) {

@@ -17,7 +17,7 @@ const HELP = `Usage: purelb status [--kubeconfig PATH] [--namespace purelb] [-o 
                      --upstream-vty DIR, FRR's "show ip route json" through that vty socket dir)`;
 
 export const command: Command = {
-  summary: 'show pools, Services, announcing nodes and routing sessions (-o json for scripts)',
+  summary: 'Show pools, Services, announcing nodes and routing sessions (-o json for scripts)',
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
