@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig } from '@kubernetes/client-node';
 import { startCluster } from '../src/lab/cluster/cluster.ts';
 import { applyCRDs, freshNamespace } from '../test/harness/kube.ts';
 import { createBrandedService, createLan, type Lan, type LanNode } from '../test/integration/agent-lan.ts';
@@ -78,7 +78,15 @@ try {
   console.log(`one Service more among ${COUNT}: ingress written -> on kube-lb0 in ${(performance.now() - written).toFixed(0)} ms (create + status patch took ${(written - t).toFixed(0)} ms)`);
 
   // let the first reconcile's events (at most 1,000 queued, the rest dropped) drain before measuring
-  await new Promise((r) => setTimeout(r, 20_000));
+  const eventsApi = kc.makeApiClient(EventsV1Api);
+  const eventCount = async () => {
+    const page = await eventsApi.listNamespacedEvent({ namespace: apps, limit: 1 });
+    return page.items.length + (page.metadata?.remainingItemCount ?? 0);
+  };
+  for (let last = -1, now = await eventCount(); now !== last; last = now, now = await eventCount()) {
+    await new Promise((r) => setTimeout(r, 5000));
+  }
+  console.log(`events: ${await eventCount()} written by the agent for ${COUNT + 1} Services (the rest dropped beyond the 1,000 backlog)`);
   const cpu0 = cpuSeconds(agent.pid!);
   const rss: number[] = [];
   for (let s = 0; s < IDLE_S; s++) {
