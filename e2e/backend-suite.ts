@@ -13,7 +13,7 @@ import { labDir } from '../src/lab/ledger.ts';
 import {
   addressesOf, allNodes, announcing, applyService, arpAnswerers, deleteService, nodeNames, nodesHolding, readService,
   routerConfigStatus, setEndpoints, signalProcess, spread, startBackendLab, stopBackendLab, torHops, torNeighbourOwner,
-  waitExited, waitFor, waitHops,
+  waitExited, waitFor, waitHops, waitStableHops,
 } from './harness.ts';
 
 const svc = (name: string, over: Partial<SampleService>): SampleService => ({
@@ -74,6 +74,7 @@ export function backendSuite(daemon: Daemon, protocol: Protocol, tag: string): v
       expectSpreadOver(await spread(lab, v4!), others);
       await restartRoutingDaemon(lab.plan, victim);
       for (const a of [v4!, v6!]) await waitHops(lab, a, allNodes(lab), 60_000);
+      for (const a of [v4!, v6!]) await waitStableHops(lab, a, allNodes(lab));
     }, 150_000);
 
     test('a bad RouterConfig is rejected and changes nothing that worked', async () => {

@@ -93,6 +93,21 @@ export async function waitHops(lab: Lab, address: string, nodes: string[], timeo
   return Date.now() - start;
 }
 
+/** Waits until the next hops are `nodes` and have stayed so for `stableMs` (OSPF may flap right after a
+ * daemon restart while the ToR replaces the restarted router's old LSAs). */
+export async function waitStableHops(lab: Lab, address: string, nodes: string[], stableMs = 5000, timeoutMs = 60_000): Promise<void> {
+  let since: number | undefined;
+  await waitFor(`ToR next hops of ${address} = [${nodes.join(',')}] for ${stableMs} ms`, async () => {
+    const seen = await torHops(lab, address);
+    if (JSON.stringify(seen) !== JSON.stringify([...nodes].sort())) {
+      since = undefined;
+      throw new Error(`last seen [${seen.join(',')}]`);
+    }
+    since ??= Date.now();
+    return Date.now() - since >= stableMs;
+  }, timeoutMs);
+}
+
 /** 30 requests from the client: node name -> answers. */
 export async function spread(lab: Lab, address: string, port = 80, n = 30): Promise<Record<string, number>> {
   return (await requestSpread(lab.plan.clientNetns, address, port, n)).counts;
