@@ -93,8 +93,8 @@ export async function waitHops(lab: Lab, address: string, nodes: string[], timeo
   return Date.now() - start;
 }
 
-/** Waits until the next hops are `nodes` and have stayed so for `stableMs` (OSPF may flap right after a
- * daemon restart while the ToR replaces the restarted router's old LSAs). */
+/** Waits until the next hops are `nodes` and have stayed so for `stableMs` (observed: with BIRD OSPF the
+ * restarted node's next hop came and went for up to ~20 s after the restart; cause not investigated). */
 export async function waitStableHops(lab: Lab, address: string, nodes: string[], stableMs = 5000, timeoutMs = 60_000): Promise<void> {
   let since: number | undefined;
   await waitFor(`ToR next hops of ${address} = [${nodes.join(',')}] for ${stableMs} ms`, async () => {
