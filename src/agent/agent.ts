@@ -272,6 +272,26 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     firstReconcileDone = true;
   };
 
+  /** Shutdown: removes every local address this agent placed, without a full reconcile (the next owner waits for it). */
+  const withdrawLocal = async () => {
+    const local: AddressChange[] = [...ownership.owned()].flatMap((key) => {
+      const [ifname, cidr] = key.split(' ');
+      const [ip, prefix] = (cidr ?? '').split('/');
+      return ifname && ifname !== config.extlbint && ip && prefix
+        ? [{ op: 'del' as const, ifname, ip, family: ip.includes(':') ? 6 as const : 4 as const, prefix: Number(prefix), kind: 'local' as const }]
+        : [];
+    });
+    if (local.length === 0) return;
+    try {
+      const { failed } = await net.applyBatch(local.map((c) => batchLine(c, { localLifetime: 0 })));
+      const kept = new Set(failed.map((f) => f.line - 1));
+      await ownership.update([], local.filter((_, i) => !kept.has(i)).map((c) => addressKey(c.ifname, c.ip, c.prefix)));
+      log.info('withdrew local addresses for shutdown', { addresses: local.map((c) => `${c.ip}/${c.prefix}`), failed: failed.map((f) => f.message) });
+    } catch (err) {
+      log.error('could not withdraw local addresses at shutdown; they expire with their lifetime', { error: String(err) });
+    }
+  };
+
   const reconcileSafely = async () => {
     try {
       await reconcile();
@@ -304,8 +324,9 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       clearInterval(resync);
       clearTimeout(expiryTimer);
       await heartbeat.stop(false);
+      queue.clear();
       await queue.onIdle();
-      await reconcileSafely(); // withdraws the local addresses: this node is no candidate any more
+      await withdrawLocal();
       await heartbeat.stop(true);
       eventQueue.clear();
       await eventQueue.onIdle();
