@@ -63,6 +63,7 @@ const nodeStatus = (): Schema => ({
     },
     advertised: { type: 'array', maxItems: 64, items: str(64, 'Prefix.'), description: 'Advertised prefixes (first 64).' },
     advertisedCount: int64('Number of advertised prefixes.'),
+    daemonError: str(1024, 'Set when the daemon did not answer the last status query (e.g. it is down); sessions and advertised are then empty, not stale.'),
     updated: { type: 'string', format: 'date-time' },
   },
 });

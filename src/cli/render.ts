@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { loadAll } from 'js-yaml';
 import { parseRouterConfig, type RouterConfigSpec } from '../api/validate-routerconfig.ts';
 import { formatProblem } from '../api/validation.ts';
-import { hostPrefixes } from '../routing/advertiser.ts';
+import { advertisedPrefixes } from '../routing/advertiser.ts';
 import { gobgpCallPlan } from '../routing/gobgp/messages.ts';
 import { renderNodeConfig, routerID, type NodeRoutingInput } from '../routing/render.ts';
 import type { Command } from './main.ts';
@@ -26,7 +26,7 @@ export function renderForNode(doc: unknown, node: string, nodeIP: string, addres
   if (!config) throw new Error(problems.map(formatProblem).join('\n'));
   const input: NodeRoutingInput = { config, nodeName: node, nodeIP, kubeInterface, passwords: placeholderPasswords(config) };
   if (config.daemon !== 'gobgp') return renderNodeConfig(input).text;
-  return JSON.stringify(gobgpCallPlan(config.bgp!, routerID(input), input.passwords, hostPrefixes(addresses)), null, 2) + '\n';
+  return JSON.stringify(gobgpCallPlan(config.bgp!, routerID(input), input.passwords, advertisedPrefixes(addresses)), null, 2) + '\n';
 }
 
 const placeholderPasswords = (config: RouterConfigSpec): Record<string, string> => Object.fromEntries(

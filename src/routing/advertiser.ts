@@ -1,7 +1,7 @@
 // The one interface the routing controller uses for every daemon. BIRD and FRR learn the virtual
 // addresses from the kernel (kube-lb0), so only their configuration passes through here; GoBGP has no
 // kernel view and gets every address as AddPath/DeletePath.
-import { bits, formatIP, parseCIDR } from '../api/ip.ts';
+import { cidrContains, formatIP, networkOf, parseCIDR } from '../api/ip.ts';
 import type { Daemon } from '../api/validate-routerconfig.ts';
 import type { NodeRoutingInput } from './render.ts';
 
@@ -37,13 +37,20 @@ export interface RouteAdvertiser {
   close(): Promise<void>;
 }
 
-/** Host routes only, canonical and sorted: the daemons' filters advertise /32 and /128, so status and
- * GoBGP do the same. Anything else (including text that is not a CIDR) is dropped. */
-export function hostPrefixes(cidrs: Iterable<string>): string[] {
+/** What a node advertises for the addresses on kube-lb0: the network of each address at the prefix
+ * length it was placed with (the ServiceGroup's aggregation: /32 and /128 host routes, or an aggregate
+ * such as a /24 that several addresses share), canonical, de-duplicated and sorted. IPv6 link-local and
+ * anything that is not a CIDR are dropped. The BIRD/FRR filters apply the same rule to kernel routes. */
+export function advertisedPrefixes(cidrs: Iterable<string>): string[] {
   const out = new Set<string>();
   for (const text of cidrs) {
     const c = parseCIDR(text);
-    if (c && c.prefix === bits(c.ip.family)) out.add(`${formatIP(c.ip)}/${c.prefix}`);
+    if (!c) continue;
+    const network = { family: c.ip.family, value: networkOf(c).first };
+    if (c.ip.family === 6 && cidrContains(LINK_LOCAL_V6, network)) continue;
+    out.add(`${formatIP(network)}/${c.prefix}`);
   }
   return [...out].sort();
 }
+
+const LINK_LOCAL_V6 = parseCIDR('fe80::/10')!;

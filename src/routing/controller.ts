@@ -84,6 +84,7 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
   let current: { name: string; generation?: number; config?: RouterConfigSpec } | undefined;
   let applied: ApplyResult | undefined;
   let daemonStatus: DaemonStatus | undefined;
+  let daemonError: string | undefined;
   let lastReload: NodeRoutingStatus['lastReload'];
   let written: { name: string; status: NodeRoutingStatus } | undefined;
   let stopped = false;
@@ -103,7 +104,11 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
     if (advertiser && (refreshDaemon || !daemonStatus)) {
       try {
         daemonStatus = await advertiser.status();
+        daemonError = undefined;
       } catch (err) {
+        // a dead daemon must not keep reporting its last sessions as Established
+        daemonStatus = undefined;
+        daemonError = `${advertiser.daemon} did not answer: ${String((err as Error)?.message ?? err)}`;
         log.debug('daemon status not available', { error: err });
       }
     }
@@ -111,7 +116,7 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
     const status = buildNodeStatus({
       daemon: String(spec.daemon ?? ''), protocol: String(spec.protocol ?? ''), generation: current.generation,
       ...(applied ? { applied } : {}), ...(lastReload ? { lastReload } : {}), ...(daemonStatus ? { daemonStatus } : {}),
-      now: new Date(),
+      ...(daemonError ? { daemonError } : {}), now: new Date(),
     });
     if (written?.name === current.name && sameStatus(written.status, status)) return;
     try {

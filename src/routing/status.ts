@@ -16,12 +16,14 @@ export interface NodeRoutingStatus {
   sessions: Array<{ name: string; state: string; info?: string }>;
   advertised: string[];
   advertisedCount: number;
+  /** The daemon did not answer the last status query; sessions/advertised are then empty, never stale. */
+  daemonError?: string;
   updated: string;
 }
 
 export function buildNodeStatus(args: {
   daemon: string; protocol: string; generation?: number; applied?: ApplyResult; lastReload?: NodeRoutingStatus['lastReload'];
-  daemonStatus?: DaemonStatus; now: Date;
+  daemonStatus?: DaemonStatus; daemonError?: string; now: Date;
 }): NodeRoutingStatus {
   const d = args.daemonStatus;
   return {
@@ -33,6 +35,7 @@ export function buildNodeStatus(args: {
     sessions: (d?.sessions ?? []).slice(0, MAX_SESSIONS).map((s) => ({ name: s.name.slice(0, 64), state: s.state.slice(0, 64), ...(s.info ? { info: s.info.slice(0, 256) } : {}) })),
     advertised: (d?.advertised ?? []).slice(0, MAX_LISTED_PREFIXES),
     advertisedCount: d?.advertised.length ?? 0,
+    ...(args.daemonError ? { daemonError: args.daemonError.slice(0, 1024) } : {}),
     updated: args.now.toISOString(),
   };
 }

@@ -132,6 +132,19 @@ describe.each(cases)('%s: three nodes behind an FRR ToR', (_name, c) => {
     expect(st.sessions.filter((s) => /^(Established|Full)/.test(s.state)).length).toBeGreaterThanOrEqual(2);
   });
 
+  test('addresses of an aggregated pool (aggregation /24, /64) are advertised as one ECMP route', async () => {
+    // different Services of one pool on different nodes share the aggregate, as in PureLB
+    const placed: Array<[TopologyNode, string]> = topo.nodes.flatMap((n) =>
+      [[n, `10.97.0.${n.index + 4}/24`], [n, `fd00:97::${n.index + 4}/64`]] as Array<[TopologyNode, string]>);
+    for (const [n, cidr] of placed) await placeAddress(n, cidr, true);
+    await expectHops('10.97.0.0/24', ALL);
+    await expectHops('fd00:97::/64', ALL);
+    expect((await ads[0]!.status()).advertised).toEqual(['10.96.0.10/32', '10.97.0.0/24', 'fd00:96::10/128', 'fd00:97::/64']);
+    for (const [n, cidr] of placed) await placeAddress(n, cidr, false);
+    await expectHops('10.97.0.0/24', []);
+    await expectHops(VIP4, ALL); // the host routes were never disturbed
+  });
+
   test('removing the address on one node removes exactly that next hop', async () => {
     await placeAddress(topo.node(2), VIP4, false);
     await placeAddress(topo.node(2), VIP6, false);

@@ -4,6 +4,7 @@
 // the advertised route, and that an invalid RouterConfig keeps the running config and routes.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { CoreV1Api, CustomObjectsApi, EventsV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +26,7 @@ let nodeName: string;
 let topo: Topology;
 let tor: FrrInstance;
 let controller: RoutingController | undefined;
+let bird: ChildProcess | undefined;
 const rc = { group: 'purelb.io', version: 'v1', plural: 'routerconfigs' };
 
 beforeAll(async () => {
@@ -34,7 +36,7 @@ beforeAll(async () => {
   nodeName = `${ns}-node`;
   topo = await createTopology({ prefix: randomPrefix('rc'), nodes: 1, dir: join(tmpdir(), `purelb-routing-ctl-${process.pid}`) });
   tor = await startTor(topo, { protocol: 'bgp', password: PASSWORD });
-  await startNodeDaemon(topo, topo.node(1), 'bird');
+  bird = await startNodeDaemon(topo, topo.node(1), 'bird');
 });
 
 afterAll(async () => {
@@ -151,4 +153,16 @@ test('the CRD refuses at admission what CEL can check (GoBGP + OSPF, keepalive >
     .rejects.toMatchObject({ code: 422, body: expect.stringContaining('keepaliveTime must be less than holdTime') });
   await expect(create('not-ip', { daemon: 'bird', protocol: 'bgp', bgp: { localASN: 1, peers: [{ address: 'tor-1', asn: 2 }] } }))
     .rejects.toMatchObject({ code: 422 });
+});
+
+test('a daemon that dies is reported as such: no stale Established sessions in status', async () => {
+  expect((await nodeStatus('rack-r1'))!.sessions.length).toBeGreaterThan(0);
+  bird!.kill('SIGKILL');
+  const status = await waitFor('daemonError in status', async () => {
+    const s = await nodeStatus('rack-r1');
+    return s?.daemonError ? s : undefined;
+  }, 30_000);
+  expect(status.daemonError).toMatch(/^bird did not answer/);
+  expect(status.sessions).toEqual([]);
+  expect(status.advertised).toEqual([]);
 });

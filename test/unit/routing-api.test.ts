@@ -2,7 +2,7 @@
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { parseRouterConfig, validateRouterConfig } from '../../src/api/validate-routerconfig.ts';
-import { hostPrefixes } from '../../src/routing/advertiser.ts';
+import { advertisedPrefixes } from '../../src/routing/advertiser.ts';
 import { parseOspfNeighbors, parseProtocols } from '../../src/routing/bird/advertiser.ts';
 import { parseBirdReply } from '../../src/routing/bird/control.ts';
 import { hostStateLines } from '../../src/routing/frr/advertiser.ts';
@@ -103,7 +103,9 @@ describe('BIRD control protocol', () => {
 });
 
 test('host prefixes only, canonical and sorted', () => {
-  expect(hostPrefixes(['10.96.0.10/32', 'FD00:96:0::10/128', '10.0.0.0/24', 'fe80::1/64', 'junk', '10.96.0.10/32'])).toEqual(['10.96.0.10/32', 'fd00:96::10/128']);
+  // aggregation decides the prefix: /32 host routes, or one aggregate for several addresses of a /24
+  expect(advertisedPrefixes(['10.96.0.10/32', 'FD00:96:0::10/128', '10.0.0.5/24', '10.0.0.9/24', 'fe80::1/64', 'junk', '10.96.0.10/32']))
+    .toEqual(['10.0.0.0/24', '10.96.0.10/32', 'fd00:96::10/128']);
 });
 
 test('FRR host-state lines are mirrored, routing lines are not', () => {

@@ -30,13 +30,14 @@ test.each([['default', 'bird'], ['rack-1', 'bird'], ['ospf-rack', 'frr']] as con
   });
 });
 
-test('daemon gobgp prints the gRPC calls, with one path per host address', () => inTempDir((dir) => {
+test('daemon gobgp prints the gRPC calls, with one path per advertised prefix (host route or aggregate)', () => inTempDir((dir) => {
     writeFileSync(join(dir, 'rc.yaml'), 'apiVersion: purelb.io/v1\nkind: RouterConfig\nmetadata: {name: g}\nspec:\n  daemon: gobgp\n  protocol: bgp\n  bgp: {localASN: 64512, peers: [{address: 192.168.11.1, asn: 65000}]}\n');
-    const out = render('--config', join(dir, 'rc.yaml'), '--node', 'n', '--node-ip', '192.168.11.2', '--address', '10.96.0.1/32', '--address', '10.0.0.0/24');
+    const out = render('--config', join(dir, 'rc.yaml'), '--node', 'n', '--node-ip', '192.168.11.2', '--address', '10.96.0.1/32', '--address', '10.0.0.5/24', '--address', '10.0.0.9/24');
     expect(out.status).toBe(0);
-    const calls = JSON.parse(out.stdout) as Array<{ method: string; request: { paths?: unknown[] } }>;
+    const calls = JSON.parse(out.stdout) as Array<{ method: string; request: { paths?: Array<{ nlri: { prefix: string; prefix_len: number } }> } }>;
     expect(calls.map((c) => c.method)).toEqual(['StartBgp', 'AddPolicy', 'SetPolicyAssignment', 'AddPeer', 'AddPathStream']);
-    expect(calls[4]!.request.paths).toHaveLength(1); // the /24 is not a host route and is not advertised
+    // two addresses of a /24-aggregated pool are one aggregate route, advertised as its network
+    expect(calls[4]!.request.paths!.map((p) => `${p.nlri.prefix}/${p.nlri.prefix_len}`)).toEqual(['10.0.0.0/24', '10.96.0.1/32']);
 }));
 
 test('an invalid RouterConfig exits 1 and names the field', () => inTempDir((dir) => {

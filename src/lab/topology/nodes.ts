@@ -1,6 +1,7 @@
 // Routing daemons on the nodes of a Topology, started the way the product expects to find them:
 // BIRD with a minimal config and its control socket in the node's directory (the agent renders the
 // real config), FRR with an empty config, gobgpd API-only on a unix socket. All owned by the Topology.
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Daemon } from '../../api/validate-routerconfig.ts';
@@ -29,18 +30,21 @@ export function nodeBackendPaths(n: TopologyNode): RoutingBackendPaths {
   };
 }
 
-/** Starts the routing daemon of one node and waits until it answers on its control interface. */
-export async function startNodeDaemon(topo: Topology, n: TopologyNode, daemon: Daemon, frrDaemons: FrrDaemon[] = ['bgpd']): Promise<void> {
+/** Starts the routing daemon of one node and waits until it answers on its control interface. Returns the
+ * process for BIRD and gobgpd (FRR runs under watchfrr: stop it through its FrrInstance). */
+export async function startNodeDaemon(topo: Topology, n: TopologyNode, daemon: Daemon, frrDaemons: FrrDaemon[] = ['bgpd']): Promise<ChildProcess | undefined> {
   const paths = nodeBackendPaths(n);
   if (daemon === 'bird') {
     const conf = join(n.dir, 'bird.conf');
     writeFileSync(conf, `router id ${n.ipv4};\nprotocol device {}\n`);
-    topo.spawn(n.netns, `bird-${n.netns}`, 'bird', ['-f', '-c', conf, '-s', paths.birdSocket], n.dir);
+    const child = topo.spawn(n.netns, `bird-${n.netns}`, 'bird', ['-f', '-c', conf, '-s', paths.birdSocket], n.dir);
     await waitUntil(`BIRD of ${n.netns}`, async () => (await birdCommand(paths.birdSocket, 'show status')).code === 13);
+    return child;
   } else if (daemon === 'frr') {
     await startFrr(topo, n.netns, n.dir, frrDaemons, 'frr defaults traditional\n');
-  } else {
-    topo.spawn(n.netns, `gobgpd-${n.netns}`, 'gobgpd', [`--api-hosts=${paths.gobgpTarget}`, '--pprof-disable', '-p', '-l', 'info'], n.dir);
-    await waitUntil(`gobgpd of ${n.netns}`, async () => existsSync(join(n.dir, 'gobgp.sock')));
+    return undefined;
   }
+  const child = topo.spawn(n.netns, `gobgpd-${n.netns}`, 'gobgpd', [`--api-hosts=${paths.gobgpTarget}`, '--pprof-disable', '-p', '-l', 'info'], n.dir);
+  await waitUntil(`gobgpd of ${n.netns}`, async () => existsSync(join(n.dir, 'gobgp.sock')));
+  return child;
 }

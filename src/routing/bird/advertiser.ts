@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { Logger } from '../../log.ts';
 import type { ApplyResult, DaemonStatus, RouteAdvertiser, SessionStatus } from '../advertiser.ts';
-import { hostPrefixes } from '../advertiser.ts';
+import { advertisedPrefixes } from '../advertiser.ts';
 import { installChecked, restoreLastGood, writeAtomic } from '../config-file.ts';
 import { runTool, toolError, type ToolResult } from '../exec.ts';
 import type { NodeRoutingInput } from '../render.ts';
@@ -105,7 +105,7 @@ export class BirdAdvertiser implements RouteAdvertiser {
       }
     }
     const routes = (await birdCommand(sock, 'show route protocol kube_lb')).lines.map((l) => l.text.trim().split(/\s+/)[0] ?? '');
-    return { sessions, advertised: hostPrefixes(routes) };
+    return { sessions, advertised: advertisedPrefixes(routes) };
   }
 
   async close(): Promise<void> {}

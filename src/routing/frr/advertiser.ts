@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { Logger } from '../../log.ts';
 import type { ApplyResult, DaemonStatus, RouteAdvertiser, SessionStatus } from '../advertiser.ts';
-import { hostPrefixes } from '../advertiser.ts';
+import { advertisedPrefixes } from '../advertiser.ts';
 import { installChecked, restoreLastGood, writeAtomic } from '../config-file.ts';
 import { runTool, toolError, type ToolResult } from '../exec.ts';
 import type { NodeRoutingInput } from '../render.ts';
@@ -118,7 +118,7 @@ export class FrrAdvertiser implements RouteAdvertiser {
     }
     const iface = await this.#show<Record<string, { ipAddresses?: Array<{ address?: string }> }>>(`show interface ${this.#kubeInterface} json`);
     const addrs = Object.values(iface).flatMap((i) => (i.ipAddresses ?? []).map((a) => a.address ?? ''));
-    return { sessions, advertised: hostPrefixes(addrs) };
+    return { sessions, advertised: advertisedPrefixes(addrs) };
   }
 
   async close(): Promise<void> {}

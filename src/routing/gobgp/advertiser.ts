@@ -4,7 +4,7 @@
 // watchdog polls GetBgp and re-applies everything when the global config is gone.
 import PQueue from 'p-queue';
 import type { Logger } from '../../log.ts';
-import { hostPrefixes, type ApplyResult, type DaemonStatus, type RouteAdvertiser } from '../advertiser.ts';
+import { advertisedPrefixes, type ApplyResult, type DaemonStatus, type RouteAdvertiser } from '../advertiser.ts';
 import { checkInput, configHash, RenderError, routerID, type NodeRoutingInput } from '../render.ts';
 import { GobgpClient } from './client.ts';
 import {
@@ -81,7 +81,7 @@ export class GobgpAdvertiser implements RouteAdvertiser {
   }
 
   async setAddresses(cidrs: string[]): Promise<void> {
-    this.#addresses = hostPrefixes(cidrs);
+    this.#addresses = advertisedPrefixes(cidrs);
     if (!this.#desired) return;
     // coalesce bursts: one pending reconcile reads the latest addresses when it starts
     if (this.#queue.size > 0) return this.#queue.onIdle();
@@ -145,7 +145,7 @@ export class GobgpAdvertiser implements RouteAdvertiser {
         if (r.destination?.paths?.some((p) => !p.is_from_external)) out.push(r.destination.prefix ?? '');
       }
     }
-    return hostPrefixes(out);
+    return advertisedPrefixes(out);
   }
 
   async #reconcilePaths(d: Desired): Promise<void> {
