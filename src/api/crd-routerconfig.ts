@@ -48,6 +48,7 @@ const nodeStatus = (): Schema => ({
     configHash: str(80, 'sha256 of the daemon configuration that is running.'),
     lastReload: {
       type: 'object',
+      description: 'Outcome of the last attempt to apply a configuration.',
       properties: {
         time: { type: 'string', format: 'date-time' },
         result: { type: 'string', enum: ['Applied', 'Unchanged', 'Rejected', 'Failed'] },
@@ -56,6 +57,7 @@ const nodeStatus = (): Schema => ({
     },
     sessions: {
       type: 'array', maxItems: 64,
+      description: 'BGP sessions or OSPF neighbours as the daemon reports them.',
       items: {
         type: 'object',
         properties: { name: str(64, 'Session (peer address or protocol name).'), state: str(64, 'Daemon\'s state name, e.g. Established or Full.'), info: str(256, 'Extra detail from the daemon.') },
@@ -84,17 +86,19 @@ export function routerConfigCRD(): Schema {
       protocol: { type: 'string', enum: [...PROTOCOLS], description: 'Protocol towards the routers.' },
       bgp: {
         type: 'object',
+        description: 'BGP settings; required when protocol is bgp.',
         required: ['localASN', 'peers'],
         properties: {
           localASN: int(1, MAX_ASN, 'AS number of the node.'),
           routerID: str(15, 'BGP router id (IPv4); default: the node IP.', { 'x-kubernetes-validations': [{ rule: 'isIP(self) && ip(self).family() == 4', message: 'routerID must be an IPv4 address' }] }),
-          peers: { type: 'array', minItems: 1, maxItems: MAX_PEERS, items: peer() },
-          communities: { type: 'array', maxItems: MAX_COMMUNITIES, items: str(11, 'Standard community asn:value.', { pattern: COMMUNITY_PATTERN }) },
+          peers: { type: 'array', minItems: 1, maxItems: MAX_PEERS, items: peer(), description: 'BGP neighbours of the node (one address family per peer: use the router\'s IPv6 address for IPv6 routes).' },
+          communities: { type: 'array', maxItems: MAX_COMMUNITIES, description: 'Standard communities added to every advertised route.', items: str(11, 'Standard community asn:value.', { pattern: COMMUNITY_PATTERN }) },
           localPref: int(0, 4294967295, 'LOCAL_PREF on advertised routes (iBGP).'),
         },
       },
       ospf: {
         type: 'object',
+        description: 'OSPF settings (OSPFv2 for IPv4, OSPFv3 for IPv6); required when protocol is ospf.',
         required: ['interfaces'],
         properties: {
           area: { 'x-kubernetes-int-or-string': true, description: 'Area id, a number or dotted (default 0.0.0.0).' },
@@ -104,7 +108,7 @@ export function routerConfigCRD(): Schema {
           helloInterval: int(1, 65535, 'Seconds (default 10).'),
           deadInterval: int(2, 65535, 'Seconds (default 4 x helloInterval).'),
           networkType: { type: 'string', enum: [...OSPF_NETWORK_TYPES], description: 'Uplink network type (default broadcast).' },
-          interfaces: { type: 'array', minItems: 1, maxItems: MAX_OSPF_INTERFACES, items: str(15, 'Uplink interface.', { pattern: INTERFACE_PATTERN }) },
+          interfaces: { type: 'array', minItems: 1, maxItems: MAX_OSPF_INTERFACES, description: 'Uplink interfaces that form adjacencies with the routers.', items: str(15, 'Uplink interface.', { pattern: INTERFACE_PATTERN }) },
         },
       },
     },
@@ -112,7 +116,7 @@ export function routerConfigCRD(): Schema {
   const status: Schema = {
     type: 'object',
     description: 'One entry per selected node, written by that node\'s agent with a merge patch of its own key.',
-    properties: { nodes: { type: 'object', maxProperties: 5000, additionalProperties: nodeStatus() } },
+    properties: { nodes: { type: 'object', maxProperties: 5000, additionalProperties: nodeStatus(), description: 'One entry per selected node, keyed by node name, written by that node\'s agent.' } },
   };
   const out = crd('RouterConfig', 'routerconfigs', ['rtc'], spec, {
     subresources: { status: {} },

@@ -171,6 +171,7 @@ export function lbNodeAgentCRD(): Schema {
     properties: {
       local: {
         type: 'object',
+        description: 'Interfaces and announcement settings (PureLB v1 field names).',
         properties: {
           localint: str(253, 'LAN interface for local addresses: "default" (the interface of the lowest-metric default route, per family) or a regular expression matched against interface names.', { default: 'default' }),
           extlbint: str(15, 'Interface that carries virtual addresses; created if missing and never deleted.',
