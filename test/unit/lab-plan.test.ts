@@ -22,7 +22,7 @@ describe('planLab', () => {
       ['x1-node3', 'x1-node3', 'x1-l3', '192.168.100.4', 'fd00:100::4', '10.254.7.4'],
     ]);
     expect(p.tor).toMatchObject({ ipv4: '192.168.100.1', ipv6: 'fd00:100::1' });
-    expect(p.localPools).toEqual({ v4: '192.168.100.247-192.168.100.254', v6: 'fd00:100::ffff:ffff:ffff:fff7-fd00:100::ffff:ffff:ffff:fffe' });
+    expect(p.localPools).toEqual({ v4: '192.168.100.247-192.168.100.254', v6: 'fd00:100::f0-fd00:100::f7' });
     expect(p.mgmt).toEqual({ bridge: 'x1-mgmt', subnet: '10.254.7.0/24', host: '10.254.7.1', prefix: 24 });
     expect(p.mgmtPorts).toEqual(['x1-m1', 'x1-m2', 'x1-m3']);
     // interface names must fit IFNAMSIZ (15)
