@@ -14,6 +14,7 @@ DEBIAN_PACKAGES=(
   bird2 frr frr-pythontools gobgpd golang-github-osrg-gobgp-dev   # routing daemons + GoBGP protos
   iproute2 iputils-arping ndisc6                                   # address programming, GARP, unsolicited NA
   openssl procps ca-certificates git                               # test certificates, ps, go fetches
+  curl                                                             # lab + e2e: HTTP requests from the client namespace
 )
 
 step 1 "Debian packages: ${DEBIAN_PACKAGES[*]}"
