@@ -102,9 +102,12 @@ export async function upLab(options: LabOptions, progress: Progress, shared?: Sh
     const hint = isAlive(existing.ownerPid) && existing.ownerPid !== process.pid ? ' (its `up` is still running)' : '';
     throw new Error(`a lab named "${name}" exists${hint}: run "purelb lab down --name ${name}" first, or use --name`);
   }
+  // options are checked (planLab throws naming the flag) before anything is created
+  const plan = planLab(options, shared?.mgmt.subnet ?? pickManagementSubnet(hostRoutes(), randomInt(256)));
+  if (shared) plan.mgmt.bridge = shared.mgmt.bridge;
   const ledger = openLedger(name);
   try {
-    return await build(ledger, options, progress, shared);
+    return await build(ledger, plan, progress, shared);
   } catch (err) {
     progress(`failed: ${(err as Error).message}`);
     progress('removing what was created (logs were in ' + procDir(name) + ')');
@@ -113,10 +116,9 @@ export async function upLab(options: LabOptions, progress: Progress, shared?: Sh
   }
 }
 
-async function build(ledger: Ledger, options: LabOptions, progress: Progress, shared?: SharedCluster): Promise<Lab> {
+async function build(ledger: Ledger, plan: LabPlan, progress: Progress, shared?: SharedCluster): Promise<Lab> {
+  const options = plan.options;
   const name = options.name;
-  const plan = planLab(options, shared?.mgmt.subnet ?? pickManagementSubnet(hostRoutes(), randomInt(256)));
-  if (shared) plan.mgmt.bridge = shared.mgmt.bridge;
   ledger.info.plan = plan;
   writeLedger(ledger);
   const namespace = DEFAULT_NAMESPACE;
