@@ -15,7 +15,7 @@ import { BirdAdvertiser } from './bird/advertiser.ts';
 import { FrrAdvertiser } from './frr/advertiser.ts';
 import { GobgpAdvertiser } from './gobgp/advertiser.ts';
 import { selectRouterConfig } from './select.ts';
-import { buildNodeStatus, sameStatus, type NodeRoutingStatus } from './status.ts';
+import { buildNodeStatus, replacingMergePatch, sameStatus, type NodeRoutingStatus } from './status.ts';
 
 export interface RoutingBackendPaths {
   /** Directory shared with the BIRD container (bird.conf) and BIRD's control socket. */
@@ -95,7 +95,7 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
   const patchStatus = async (name: string, entry: NodeRoutingStatus | null) => {
     await custom.patchNamespacedCustomObjectStatus({
       group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, name,
-      body: { status: { nodes: { [opts.nodeName]: entry } } },
+      body: { status: { nodes: { [opts.nodeName]: entry && replacingMergePatch(entry) } } },
     }, mergePatch);
   };
 
@@ -141,9 +141,12 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
   };
 
   const recordReload = (result: ApplyResult) => {
-    // a repeated outcome keeps its first time, so an unchanged state writes no new status
+    // a repeated outcome keeps its first time, so an unchanged state writes no new status; Unchanged
+    // does not hide a previous Applied, but it does replace a Rejected/Failed (the running config is
+    // what is asked for again, e.g. after the bad edit was reverted)
     const repeated = lastReload?.result === result.result && (lastReload.error ?? '') === (result.error?.slice(0, 4000) ?? '');
-    if ((result.result !== 'Unchanged' && !repeated) || !lastReload) {
+    const recovered = result.result === 'Unchanged' && (lastReload?.result === 'Rejected' || lastReload?.result === 'Failed');
+    if ((result.result !== 'Unchanged' && !repeated) || recovered || !lastReload) {
       lastReload = { time: new Date().toISOString(), result: result.result, ...(result.error ? { error: result.error.slice(0, 4000) } : {}) };
     }
   };

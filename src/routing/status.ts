@@ -43,3 +43,13 @@ export function buildNodeStatus(args: {
 /** Equal apart from the timestamp: used to skip writes that would change nothing. */
 export const sameStatus = (a: NodeRoutingStatus | undefined, b: NodeRoutingStatus) =>
   a !== undefined && JSON.stringify({ ...a, updated: '' }) === JSON.stringify({ ...b, updated: '' });
+
+/** The entry as a JSON merge patch that replaces the stored entry: a merge patch keeps every key it does
+ * not mention, so optional keys that are absent now (a cleared daemonError, a lastReload error that was
+ * fixed) must be sent as null, or the stale value stays in the object forever. */
+export function replacingMergePatch(entry: NodeRoutingStatus): Record<string, unknown> {
+  return {
+    observedGeneration: null, configHash: null, daemonError: null, ...entry,
+    lastReload: entry.lastReload ? { error: null, ...entry.lastReload } : null,
+  };
+}

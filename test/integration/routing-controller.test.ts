@@ -142,6 +142,15 @@ test('an invalid RouterConfig is reported in status; BIRD keeps its config and t
   });
   expect(events).toHaveLength(1); // no repeats for an unchanged state
   expect(events[0]!.note).toContain(`node ${nodeName}: RouterConfig ${ns}/rack-r1: spec.bgp.peers[1].address`);
+  // reverting the bad edit clears the error: the running config is what is asked for again
+  await custom.patchNamespacedCustomObject({ ...rc, namespace: ns, name: 'rack-r1',
+    body: { spec: { bgp: { peers: [{ address: n.torIPv4, asn: 65000, holdTime: 6, passwordSecretRef: { name: 'tor-md5' } }] } } } }, mergePatch);
+  const healed = await waitFor('lastReload no longer Rejected', async () => {
+    const s = await nodeStatus('rack-r1');
+    return s?.lastReload?.result === 'Unchanged' ? s : undefined;
+  }, 30_000);
+  expect(healed.lastReload?.error).toBeUndefined();
+  expect(healed.configHash).toBe(goodHash);
 });
 
 test('the CRD refuses at admission what CEL can check (GoBGP + OSPF, keepalive >= hold)', async () => {
@@ -165,4 +174,13 @@ test('a daemon that dies is reported as such: no stale Established sessions in s
   expect(status.daemonError).toMatch(/^bird did not answer/);
   expect(status.sessions).toEqual([]);
   expect(status.advertised).toEqual([]);
+  // restarted as its container would be (on the rendered config in the shared dir): the error disappears
+  // from status instead of being left behind by the merge patch
+  const n = topo.node(1);
+  bird = topo.spawn(n.netns, `bird-${n.netns}`, 'bird', ['-f', '-c', join(n.dir, 'bird.conf'), '-s', nodeBackendPaths(n).birdSocket], n.dir);
+  const back = await waitFor('daemonError cleared and the session back', async () => {
+    const s = await nodeStatus('rack-r1');
+    return !s?.daemonError && s?.sessions.some((x) => x.state === 'Established') ? s : undefined;
+  }, 60_000);
+  expect(back).not.toHaveProperty('daemonError');
 });
