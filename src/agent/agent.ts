@@ -25,7 +25,7 @@ import type { AgentMetrics } from './metrics.ts';
 import { loadOwnership } from './ownership.ts';
 import { batchLine, planChanges, type AddressChange } from './plan.ts';
 import { announcementEvents, announcementsByService, type ServiceAnnouncements } from './report.ts';
-import { nodesWithEndpoints, serviceInput, type ServiceInput } from './services.ts';
+import { nodesWithEndpoints, serviceInput, serviceKey, type ServiceInput } from './services.ts';
 
 export const EVENT_COMPONENT = 'purelb-lbnodeagent';
 
@@ -109,6 +109,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   // Services) never crowd out the heartbeat or the reconciles on the apiserver connection.
   const eventQueue = new PQueue({ concurrency: 1 });
   let hasLocalAddresses = false;
+  /** Services that were inputs of the last reconcile: a change that makes one not ours must still reconcile. */
+  let knownServices = new Set<string>();
   const annotationWrites = new Map<string, { value: string; at: number }>();
 
   /** At most one reconcile waits while one runs; the waiting one reads the newest state when it starts. */
@@ -200,6 +202,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     lastMembership = membership(peers, now);
     const self = stopping ? undefined : heartbeat.self(now);
     const inputs = new Map(services.list().map(serviceInput).filter((s): s is ServiceInput => !!s).map((s) => [s.key, s]));
+    knownServices = new Set(inputs.keys());
     const decisions = decideAddresses({
       node, links, localCandidates: candidates, owned, extlbint: config.extlbint, services: [...inputs.values()],
       endpoints: nodesWithEndpoints(slices.list()), heartbeats: self ? [...peers, self] : peers, groups: [...groups.list()], now,
@@ -310,7 +313,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   heartbeat.setSubnets(nodeSubnets([...new Set([...first.candidates[4], ...first.candidates[6]])], first.links, ownership.owned()));
   if (!(await heartbeat.start())) log.warn('first heartbeat failed; local addresses wait for a successful renewal', { node });
   synced = true;
-  for (const c of caches) c.onChange((_obj, _kind) => (c === leases ? checkMembership() : trigger()));
+  for (const c of caches) if (c !== leases && c !== services) c.onChange(() => trigger());
+  leases.onChange(() => checkMembership());
+  // Services that are not ours and never were (no brand or no address yet) cannot change anything.
+  services.onChange((svc, kind) => {
+    if (kind === 'relist' || (svc && (serviceInput(svc) || knownServices.has(serviceKey(svc.metadata?.namespace, svc.metadata?.name))))) trigger();
+  });
   await queue.add(reconcileSafely);
   checkMembership();
   const resync = setInterval(trigger, opts.resyncMs);
