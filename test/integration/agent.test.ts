@@ -171,6 +171,33 @@ describe('local addresses', () => {
   });
 });
 
+describe('startup and observability', () => {
+  test('a local address left by a killed agent for a Service deleted meanwhile is removed at restart; foreign addresses stay', async () => {
+    const ip = `${LAN_V4}.208`;
+    await createService('left', [ip]);
+    const owner = node(electWinner(ip, names())!);
+    await waitForSingleHolder(ip, owner.name);
+    await lan.stopAgent(owner, 'SIGKILL');
+    execIp(owner.netns, 'addr', 'add', `${LAN_V4}.99/24`, 'dev', 'eth0'); // an operator's address
+    await core.deleteNamespacedService({ name: 'left', namespace: apps });
+    expect(lan.addresses(owner, 'eth0').some((a) => a.ip === ip)).toBe(true); // nobody was there to remove it
+    await startAgents([owner]);
+    await waitFor(`${ip} removed from ${owner.name} at startup`, async () => !lan.addresses(owner, 'eth0').some((a) => a.ip === ip));
+    expect(lan.addresses(owner, 'eth0').some((a) => a.ip === `${LAN_V4}.99`)).toBe(true);
+  });
+
+  test('/readyz, /healthz and /metrics answer on the health port', async () => {
+    const n = lan.nodes[0]!;
+    const get = (path: string) => execFileSync('ip', ['netns', 'exec', n.netns, 'curl', '-s', '-w', ' %{http_code}', `http://127.0.0.1:7473${path}`]).toString();
+    await waitFor('ready', async () => get('/readyz') === 'ok\n 200');
+    expect(get('/healthz')).toBe('ok\n 200');
+    const metrics = get('/metrics');
+    expect(metrics).toMatch(/purelb_agent_addresses_announced\{kind="virtual"\} \d+/);
+    expect(metrics).toMatch(/purelb_agent_reconcile_duration_seconds_count [1-9]/);
+    expect(metrics).toMatch(/purelb_agent_fenced 0/);
+  });
+});
+
 describe('virtual addresses', () => {
   test('ETP Cluster: on kube-lb0 of every node with the group aggregation; ETP Local: only where endpoints are ready or serving, following the slice', async () => {
     await createService('vc', ['10.200.0.5'], { group: 'virt' });
