@@ -96,11 +96,10 @@ try {
   const cpu = cpuSeconds(agent.pid!) - cpu0;
   console.log(`steady state with ${COUNT + 1} Services over ${IDLE_S} s: CPU ${(100 * cpu / IDLE_S).toFixed(1)} % of one core `
     + `(${cpu.toFixed(2)} s), RSS ${Math.min(...rss).toFixed(0)}-${Math.max(...rss).toFixed(0)} MiB`);
-  const metrics = execFileSync('ip', ['netns', 'exec', n.netns, 'curl', '-s', 'http://127.0.0.1:7473/metrics']).toString();
-  const mib = (name: string) => (Number(new RegExp(`^${name} ([0-9.e+]+)`, 'm').exec(metrics)?.[1] ?? NaN) / 1048576).toFixed(0);
-  console.log(`memory from /metrics: heap used ${mib('nodejs_heap_size_used_bytes')} MiB of ${mib('nodejs_heap_size_total_bytes')} MiB, `
-    + `external ${mib('nodejs_external_memory_bytes')} MiB, RSS ${mib('process_resident_memory_bytes')} MiB; `
-    + `${/purelb_agent_reconcile_duration_seconds_count ([0-9]+)/.exec(metrics)?.[1] ?? '?'} reconciles took ${/purelb_agent_reconcile_duration_seconds_sum ([0-9.e+-]+)/.exec(metrics)?.[1] ?? '?'} s in total`);
+  if (process.env.PURELB_BENCH_HOLD_S) await new Promise((r) => setTimeout(r, Number(process.env.PURELB_BENCH_HOLD_S) * 1000));
+  const log = readFileSync(n.logFile, 'utf8').split('\n').filter(Boolean);
+  const warnings = log.filter((l) => /"level":"(warn|error)"/.test(l));
+  console.log(`agent log: ${log.length} lines, ${warnings.length} warnings/errors; last: ${warnings.slice(-3).map((l) => l.slice(0, 300)).join('\n')}`);
 } finally {
   await lan?.destroy();
   await cluster.stop();

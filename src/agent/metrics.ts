@@ -1,8 +1,7 @@
 // Prometheus metrics of the node agent (one registry per agent process).
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export function createAgentMetrics(registry = new Registry()) {
-  collectDefaultMetrics({ register: registry }); // process CPU/RSS and Node heap, for sizing the DaemonSet
   return {
     registry,
     announced: new Gauge({ name: 'purelb_agent_addresses_announced', help: 'Addresses this node currently announces, by kind (local, virtual)', labelNames: ['kind'], registers: [registry] }),
