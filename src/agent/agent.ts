@@ -50,7 +50,7 @@ export interface AgentOptions {
   net?: NetworkAdapter;
   announce?: Announcer;
   /** Called after every reconcile with the virtual addresses as placed (routing integration). */
-  onVirtualAddresses?: (cidrs: string[]) => void;
+  onVirtualAddresses?: (cidrs: string[], extlbint: string) => void;
 }
 
 export interface Agent {
@@ -269,7 +269,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     const held = decisions.filter((d) => d.announce && !failedKeys.has(`${d.ip} ${d.ifname}`));
     metrics.announced.set({ kind: 'local' }, held.filter((d) => d.kind === 'local').length);
     metrics.announced.set({ kind: 'virtual' }, held.filter((d) => d.kind === 'virtual').length);
-    opts.onVirtualAddresses?.(held.filter((d) => d.kind === 'virtual').map((d) => `${d.ip}/${d.prefix}`));
+    opts.onVirtualAddresses?.(held.filter((d) => d.kind === 'virtual').map((d) => `${d.ip}/${d.prefix}`), config.extlbint);
     log.debug('reconciled', { changes: changes.length, addresses: held.length, seconds: end() });
     reconcileStartedAt = undefined;
     firstReconcileDone = true;

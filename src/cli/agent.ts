@@ -97,6 +97,7 @@ export const command: Command = {
     // Routing starts beside the agent, not before it: its RouterConfig watch must not hold up addresses.
     let routing: RoutingController | undefined;
     let virtualAddresses: string[] = [];
+    let extlbint: string | undefined;
     let routingStarted: Promise<void> = Promise.resolve();
     if (values.routing === 'on') {
       if (!values['node-ip']) throw new Error('the node IP is missing: pass --node-ip or set PURELB_HOST (downward API status.hostIP), or run with --routing=off');
@@ -111,7 +112,7 @@ export const command: Command = {
         },
       }).then((r) => {
         routing = r;
-        r.setVirtualAddresses(virtualAddresses);
+        r.setVirtualAddresses(virtualAddresses, extlbint);
       }, (err: unknown) => log.error('routing controller failed to start; addresses are still placed', { error: String(err) }));
     }
     let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
@@ -128,9 +129,10 @@ export const command: Command = {
         kc, namespace: values.namespace, node, configName: values.config, linkKind: values['kube-lb-kind'],
         renewMs, durationS: durationMs / 1000, resyncMs, localLifetimeS: Math.round(lifetimeMs / 1000),
         stateFile: values['state-file'] ?? `/run/purelb/agent-${node}.json`, log, metrics,
-        onVirtualAddresses: (cidrs: string[]) => {
+        onVirtualAddresses: (cidrs: string[], iface: string) => {
           virtualAddresses = cidrs;
-          routing?.setVirtualAddresses(cidrs);
+          extlbint = iface;
+          routing?.setVirtualAddresses(cidrs, iface);
         },
       }),
       signalled.then(() => undefined),

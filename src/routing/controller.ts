@@ -53,7 +53,7 @@ export interface RoutingControllerOptions {
 
 export interface RoutingController {
   /** Desired virtual addresses of this node exactly as placed on kube-lb0, e.g. ["10.96.0.10/32","fd00:96::10/128"]. */
-  setVirtualAddresses(cidrs: string[]): void;
+  setVirtualAddresses(cidrs: string[], kubeInterface?: string): void;
   stop(): Promise<void>;
 }
 
@@ -85,6 +85,7 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
   let applied: ApplyResult | undefined;
   let daemonStatus: DaemonStatus | undefined;
   let daemonError: string | undefined;
+  let currentInterface = opts.kubeInterface ?? 'kube-lb0';
   let lastReload: NodeRoutingStatus['lastReload'];
   let written: { name: string; status: NodeRoutingStatus } | undefined;
   let stopped = false;
@@ -198,7 +199,7 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
         await advertiser.setAddresses(addresses);
       }
       result = await advertiser.apply({
-        config, nodeName: opts.nodeName, nodeIP: opts.nodeIP, kubeInterface: opts.kubeInterface ?? 'kube-lb0', passwords,
+        config, nodeName: opts.nodeName, nodeIP: opts.nodeIP, kubeInterface: currentInterface, passwords,
       });
     } catch (err) {
       result = { result: 'Failed', error: (err as Error).message, ...(applied?.hash ? { hash: applied.hash } : {}) };
@@ -226,8 +227,13 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
   const statusTimer = setInterval(() => void queue.add(() => writeStatus(true)).catch(() => undefined), opts.statusIntervalMs ?? 10_000);
 
   return {
-    setVirtualAddresses(cidrs) {
+    setVirtualAddresses(cidrs, kubeInterface) {
       addresses = [...cidrs];
+      // the LBNodeAgent may rename extlbint: BIRD/FRR filters name it, so a new name re-renders
+      if (kubeInterface && kubeInterface !== currentInterface) {
+        currentInterface = kubeInterface;
+        void trigger();
+      }
       if (advertiser) void advertiser.setAddresses(addresses).catch((err) => log.warn('could not hand addresses to the routing daemon', { error: err }));
     },
     async stop() {

@@ -117,6 +117,15 @@ test('a hold-time change in the RouterConfig is rendered and reloaded; status re
   await waitFor('route via the node', async () => JSON.stringify((await torNextHops(topo, tor, VIP4)).kernel) === '["to-n1"]', 30_000);
 });
 
+test('the agent renaming extlbint (LBNodeAgent) re-renders the daemon config for the new interface', async () => {
+  const conf = join(topo.node(1).dir, 'bird.conf');
+  controller!.setVirtualAddresses([VIP4], 'kube-lb9');
+  await waitFor('bird.conf names kube-lb9', async () => readFileSync(conf, 'utf8').includes('interface "kube-lb9"'));
+  controller!.setVirtualAddresses([VIP4], 'kube-lb0');
+  await waitFor('bird.conf names kube-lb0 again', async () => readFileSync(conf, 'utf8').includes('interface "kube-lb0"'));
+  await waitFor('the route is back at the ToR', async () => (await torNextHops(topo, tor, VIP4)).kernel.length === 1, 30_000);
+});
+
 test('an invalid RouterConfig is reported in status; BIRD keeps its config and the route stays', async () => {
   const custom = admin.makeApiClient(CustomObjectsApi);
   const n = topo.node(1);
