@@ -9,6 +9,7 @@ import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { createLogger } from '../log.ts';
 import { DEFAULT_BACKEND_PATHS, startRoutingController, type RoutingController } from '../routing/controller.ts';
 import type { Command } from './main.ts';
+import { parseDuration } from './options.ts';
 
 const HELP = `Usage: purelb agent [options]
 
@@ -37,14 +38,6 @@ elected node (with gratuitous ARP / unsolicited NA), a virtual address on kube-l
 
 Durations: "500ms", "2s", "1m" or plain seconds.
 `;
-
-/** Parses "700ms", "2s", "1m" or a plain number of seconds into milliseconds. */
-export function parseDuration(text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (!m) throw new Error(`--${flag} must be a duration like 700ms, 2s or 1m, got "${text}"`);
-  const n = Number(m[1]);
-  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
-}
 
 export const command: Command = {
   summary: 'Run the node agent (places local and virtual addresses, heartbeat election, routing)',

@@ -10,6 +10,7 @@ import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { startLeaderElection, timingProblem } from '../k8s/leader-election.ts';
 import { createLogger } from '../log.ts';
 import type { Command } from './main.ts';
+import { parseDuration } from './options.ts';
 
 export const LEASE_NAME = 'purelb-allocator';
 
@@ -24,16 +25,11 @@ Allocates addresses to Services of type LoadBalancer from ServiceGroup pools.
   --health-host HOST       address the health server binds (default 0.0.0.0)
   --service-namespace NS   watch the Services of one namespace only (default: all)
   --identity ID            leader election identity (default: $POD_NAME, else hostname-pid)
-  --lease-duration S       seconds a leader's lease lasts without renewal (default 15)
-  --renew-deadline S       seconds a leader keeps trying to renew before it steps down (default 10)
-  --retry-period S         seconds between lease attempts (default 2)
+  --lease-duration D       how long a leader's lease lasts without renewal: 15, 15s, 1500ms (default 15s)
+  --renew-deadline D       how long a leader keeps trying to renew before it steps down (default 10s)
+  --retry-period D         time between lease attempts (default 2s)
   --leader-elect BOOL      elect a leader (default true); false allocates at once (one replica only!)
 `;
-
-const seconds = (text: string) => {
-  const n = Number(text);
-  return Number.isFinite(n) && n > 0 ? n : Number.NaN;
-};
 
 export const command: Command = {
   summary: 'Run the allocator (IPAM for Services of type LoadBalancer, leader-elected)',
@@ -60,12 +56,12 @@ export const command: Command = {
       return 0;
     }
     const timings = {
-      leaseDurationSec: seconds(values['lease-duration']),
-      renewDeadlineSec: seconds(values['renew-deadline']),
-      retryPeriodSec: seconds(values['retry-period']),
+      leaseDurationSec: parseDuration(values['lease-duration'], 'lease-duration') / 1000,
+      renewDeadlineSec: parseDuration(values['renew-deadline'], 'renew-deadline') / 1000,
+      retryPeriodSec: parseDuration(values['retry-period'], 'retry-period') / 1000,
     };
-    const problem = [timings.leaseDurationSec, timings.renewDeadlineSec, timings.retryPeriodSec].some(Number.isNaN)
-      ? 'the durations must be positive numbers of seconds'
+    const problem = [timings.leaseDurationSec, timings.renewDeadlineSec, timings.retryPeriodSec].some((v) => v <= 0)
+      ? 'the durations must be positive'
       : timingProblem(timings.leaseDurationSec, timings.renewDeadlineSec, timings.retryPeriodSec);
     if (problem) {
       console.error(`purelb allocator: --lease-duration/--renew-deadline/--retry-period: ${problem}`);

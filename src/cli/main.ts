@@ -1,4 +1,5 @@
 // The `purelb` command: one binary, one subcommand per component or tool.
+import { UsageError } from './options.ts';
 
 export interface Command {
   summary: string;
@@ -42,8 +43,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await (await load()).run(rest);
   } catch (err) {
-    // option errors from node:util parseArgs are usage errors, not crashes
-    if (!String((err as { code?: string }).code).startsWith('ERR_PARSE_ARGS')) throw err;
+    // option errors (node:util parseArgs, or ours) are usage errors, not crashes
+    if (!(err instanceof UsageError) && !String((err as { code?: string }).code).startsWith('ERR_PARSE_ARGS')) throw err;
     console.error(`purelb ${name}: ${(err as Error).message} (see purelb ${name} --help)`);
     return 2;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { parseDuration } from '../../src/cli/agent.ts';
+import { parseDuration } from '../../src/cli/options.ts';
 import { validateObject } from '../../src/api/validate.ts';
 import { parseLBNodeAgent } from '../../src/api/validate-lbnodeagent.ts';
 import { nodesWithEndpoints, serviceInput } from '../../src/agent/services.ts';
