@@ -9,7 +9,7 @@ import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { createLogger } from '../log.ts';
 import { DEFAULT_BACKEND_PATHS, startRoutingController, type RoutingController } from '../routing/controller.ts';
 import type { Command } from './main.ts';
-import { parseDuration } from './options.ts';
+import { componentOptions, parseDuration } from './options.ts';
 
 const HELP = `Usage: purelb agent [options]
 
@@ -45,13 +45,10 @@ export const command: Command = {
     const { values } = parseArgs({
       args: argv,
       options: {
-        kubeconfig: { type: 'string' },
-        namespace: { type: 'string', default: process.env.PURELB_NAMESPACE ?? DEFAULT_NAMESPACE },
+        ...componentOptions(7473),
         'node-name': { type: 'string', default: process.env.PURELB_NODE_NAME ?? '' },
         'node-ip': { type: 'string', default: process.env.PURELB_HOST ?? '' },
         config: { type: 'string', default: 'default' },
-        'health-port': { type: 'string', default: '7473' },
-        'health-host': { type: 'string', default: '0.0.0.0' },
         'kube-lb-kind': { type: 'string', default: 'dummy' },
         'heartbeat-renew': { type: 'string', default: '700ms' },
         'heartbeat-duration': { type: 'string', default: '2s' },

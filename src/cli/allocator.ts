@@ -10,7 +10,7 @@ import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { startLeaderElection, timingProblem } from '../k8s/leader-election.ts';
 import { createLogger } from '../log.ts';
 import type { Command } from './main.ts';
-import { parseDuration } from './options.ts';
+import { componentOptions, parseDuration } from './options.ts';
 
 export const LEASE_NAME = 'purelb-allocator';
 
@@ -37,11 +37,8 @@ export const command: Command = {
     const { values } = parseArgs({
       args: argv,
       options: {
-        kubeconfig: { type: 'string' },
-        namespace: { type: 'string', default: process.env.PURELB_NAMESPACE ?? DEFAULT_NAMESPACE },
+        ...componentOptions(7472),
         'lb-class': { type: 'string', default: DEFAULT_LB_CLASS },
-        'health-port': { type: 'string', default: '7472' },
-        'health-host': { type: 'string', default: '0.0.0.0' },
         'service-namespace': { type: 'string' },
         identity: { type: 'string', default: process.env.POD_NAME ?? `${hostname()}-${process.pid}` },
         'lease-duration': { type: 'string', default: '15' },
