@@ -9,7 +9,7 @@ import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { createLogger } from '../log.ts';
 import { DEFAULT_BACKEND_PATHS, startRoutingController, type RoutingController } from '../routing/controller.ts';
 import type { Command } from './main.ts';
-import { componentOptions, parseDuration } from './options.ts';
+import { UsageError, componentOptions, parseDuration } from './options.ts';
 
 const HELP = `Usage: purelb agent [options]
 
@@ -69,16 +69,16 @@ export const command: Command = {
       return 0;
     }
     const node = values['node-name'];
-    if (!node) throw new Error('the node name is missing: pass --node-name or set PURELB_NODE_NAME (downward API spec.nodeName)');
-    if (values.routing !== 'on' && values.routing !== 'off') throw new Error(`--routing must be "on" or "off", got "${values.routing}"`);
+    if (!node) throw new UsageError('the node name is missing: pass --node-name or set PURELB_NODE_NAME (downward API spec.nodeName)');
+    if (values.routing !== 'on' && values.routing !== 'off') throw new UsageError(`--routing must be "on" or "off", got "${values.routing}"`);
     const renewMs = parseDuration(values['heartbeat-renew'], 'heartbeat-renew');
     const durationMs = parseDuration(values['heartbeat-duration'], 'heartbeat-duration');
-    if (durationMs % 1000 !== 0 || durationMs < 1000) throw new Error(`--heartbeat-duration must be whole seconds (the Lease field is an integer), got "${values['heartbeat-duration']}"`);
-    if (renewMs >= durationMs) throw new Error(`--heartbeat-renew (${renewMs} ms) must be shorter than --heartbeat-duration (${durationMs} ms)`);
+    if (durationMs % 1000 !== 0 || durationMs < 1000) throw new UsageError(`--heartbeat-duration must be whole seconds (the Lease field is an integer), got "${values['heartbeat-duration']}"`);
+    if (renewMs >= durationMs) throw new UsageError(`--heartbeat-renew (${renewMs} ms) must be shorter than --heartbeat-duration (${durationMs} ms)`);
     const resyncMs = parseDuration(values.resync, 'resync');
     const lifetimeMs = parseDuration(values['local-address-lifetime'], 'local-address-lifetime');
     if (lifetimeMs > 0 && resyncMs >= lifetimeMs / 2) {
-      throw new Error(`--resync (${resyncMs} ms) must be below half of --local-address-lifetime (${lifetimeMs} ms): the resync renews local addresses before they expire`);
+      throw new UsageError(`--resync (${resyncMs} ms) must be below half of --local-address-lifetime (${lifetimeMs} ms): the resync renews local addresses before they expire`);
     }
     const log = createLogger('agent', { node });
     const kc = loadKubeConfig(values.kubeconfig);
@@ -90,7 +90,7 @@ export const command: Command = {
     let extlbint: string | undefined;
     let routingStarted: Promise<void> = Promise.resolve();
     if (values.routing === 'on') {
-      if (!values['node-ip']) throw new Error('the node IP is missing: pass --node-ip or set PURELB_HOST (downward API status.hostIP), or run with --routing=off');
+      if (!values['node-ip']) throw new UsageError('the node IP is missing: pass --node-ip or set PURELB_HOST (downward API status.hostIP), or run with --routing=off');
       routingStarted = startRoutingController({
         kc, namespace: values.namespace, nodeName: node, nodeIP: values['node-ip'], log,
         paths: {

@@ -1,4 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { parseDuration } from '../../src/cli/options.ts';
 import { validateObject } from '../../src/api/validate.ts';
 import { parseLBNodeAgent } from '../../src/api/validate-lbnodeagent.ts';
@@ -51,4 +54,11 @@ test('durations', () => {
   expect(parseDuration('1m', 'x')).toBe(60_000);
   expect(parseDuration('3', 'x')).toBe(3000);
   expect(() => parseDuration('fast', 'heartbeat-renew')).toThrow(/--heartbeat-renew must be a duration/);
+});
+
+test('a bad agent command line is a usage error (exit 2, one line), not a crash with a stack trace', () => {
+  const r = spawnSync(process.execPath, [join(repoRoot, 'bin/purelb.js'), 'agent', '--node-name', 'n1',
+    '--heartbeat-renew', '5s', '--heartbeat-duration', '2s'], { encoding: 'utf8' });
+  expect(r.status).toBe(2);
+  expect(r.stderr.trim()).toBe('purelb agent: --heartbeat-renew (5000 ms) must be shorter than --heartbeat-duration (2000 ms) (see purelb agent --help)');
 });
