@@ -22,7 +22,9 @@ Options of up:
   --node-asn N           ASN of the nodes (default ${d.nodeASN})
   --tor-asn N            ASN of the ToR (default ${d.torASN})
   --bfd                  BFD between nodes and ToR (BGP)
-  --no-samples           no sample ServiceGroups/Services: apply your own with the printed kubeconfig`;
+  --no-samples           no sample ServiceGroups/Services: apply your own with the printed kubeconfig
+  --processes            fast development mode: the allocator, agents and routing daemons as plain processes
+                         on a bare apiserver (no kubelet, no images; HTTP responders stand in for pods)`;
 
 const DAEMONS: Daemon[] = ['bird', 'frr', 'gobgp'];
 const PROTOCOLS: Protocol[] = ['bgp', 'ospf'];
@@ -35,6 +37,7 @@ export function parseUpOptions(argv: string[]): LabOptions {
       name: { type: 'string' }, nodes: { type: 'string' }, lan: { type: 'string', multiple: true },
       daemon: { type: 'string' }, protocol: { type: 'string' }, 'node-asn': { type: 'string' },
       'tor-asn': { type: 'string' }, 'no-samples': { type: 'boolean' }, bfd: { type: 'boolean' },
+      processes: { type: 'boolean' },
     },
   });
   const int = (flag: string, v: string | undefined, dflt: number) => {
@@ -64,6 +67,7 @@ export function parseUpOptions(argv: string[]): LabOptions {
     torASN: int('tor-asn', values['tor-asn'], d.torASN),
     samples: !values['no-samples'],
     bfd: values.bfd ?? false,
+    ...(values.processes ? { processes: true } : {}),
   };
 }
 

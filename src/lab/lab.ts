@@ -24,8 +24,10 @@ import { pickManagementSubnet, planLab, planManagement, type LabOptions, type La
 import { buildStatusReport, renderStatus, table, type StatusReport } from './report.ts';
 import { labRouterConfig } from './routerconfig.ts';
 import {
-  endpointSlices, nodeObjects, sampleServiceGroups, sampleServices, serviceObject, SAMPLE_NAMESPACE,
+  endpointSlices, nodeObjects, realServiceObject, sampleServiceGroups, sampleServices, sampleWorkloads, serviceObject,
+  SAMPLE_NAMESPACE,
 } from './samples.ts';
+import { buildRealCluster, installProduct, waitRollout } from './real-cluster.ts';
 import { formatSpread, requestSpread, type Spread } from './spread.ts';
 import { readStatusInputs } from './status-source.ts';
 import { renderTorConfig, torDaemons } from './tor.ts';
@@ -117,6 +119,7 @@ export async function upLab(options: LabOptions, progress: Progress, shared?: Sh
 }
 
 async function build(ledger: Ledger, plan: LabPlan, progress: Progress, shared?: SharedCluster): Promise<Lab> {
+  if (!plan.options.processes && !shared) return buildReal(ledger, plan, progress);
   const options = plan.options;
   const name = options.name;
   ledger.info.plan = plan;
@@ -151,9 +154,7 @@ async function build(ledger: Ledger, plan: LabPlan, progress: Progress, shared?:
   await applyObjects(kc, deployDefaults());
   await createObjects(kc, nodeObjects(plan));
 
-  progress(`ToR: FRR ${plan.options.protocol === 'bgp' ? `BGP AS ${options.torASN}, ECMP over the nodes` : 'OSPF area 0'}`);
-  const vty = torVtyDir(name);
-  await startFrr(procDir(name), plan.torNetns, plan.torNetns, vty, torDaemons(plan), { config: renderTorConfig(plan), bgpListen: true });
+  const vty = await startTor(plan, progress);
 
   progress(`routing daemons: ${options.daemon} (${options.protocol}) on every node`);
   for (const node of plan.nodes) await startRoutingDaemon(plan, node);
@@ -172,6 +173,45 @@ async function build(ledger: Ledger, plan: LabPlan, progress: Progress, shared?:
   if (options.samples) {
     progress('samples: ServiceGroups "lan" (local) and "virtual", Services, EndpointSlices');
     await applySamples(lab);
+    await waitConverged(lab, progress);
+  }
+  return lab;
+}
+
+async function startTor(plan: LabPlan, progress: Progress): Promise<string> {
+  const o = plan.options;
+  progress(`ToR: FRR ${o.protocol === 'bgp' ? `BGP AS ${o.torASN}, ECMP over the nodes` : 'OSPF area 0'}`);
+  const vty = torVtyDir(o.name);
+  await startFrr(procDir(o.name), plan.torNetns, plan.torNetns, vty, torDaemons(plan), { config: renderTorConfig(plan), bgpListen: true });
+  return vty;
+}
+
+/** The real Kubernetes lab: nodes with containerd, kubelet and kube-proxy; the product installed from
+ * its images and manifests; sample Services in front of real pods. */
+async function buildReal(ledger: Ledger, plan: LabPlan, progress: Progress): Promise<Lab> {
+  const namespace = DEFAULT_NAMESPACE;
+  ledger.info.plan = plan;
+  writeLedger(ledger);
+  progress(`network: ToR ${plan.torNetns}, client ${plan.clientNetns}, ${plan.nodes.length} nodes on LAN ${plan.lan.v4}${plan.lan.v6 ? ` + ${plan.lan.v6}` : ''}`);
+  await createNetwork(ledger, plan);
+  await createManagementBridge(ledger, plan.mgmt);
+  for (let i = 0; i < plan.nodes.length; i++) await attachNodeToManagement(ledger, plan, i);
+  const kubeconfig = await buildRealCluster(ledger, plan, progress);
+  ledger.info.namespace = namespace;
+  writeLedger(ledger);
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const vty = await startTor(plan, progress);
+  await installProduct(kubeconfig, plan, progress);
+  await applyObjects(kc, [labRouterConfig(plan, namespace)]);
+  await waitRollout(kubeconfig, plan, progress);
+  const lab: Lab = { plan, kc, kubeconfig, namespace, torVtyDir: vty };
+  await waitAgents(lab, progress);
+  if (plan.options.samples) {
+    progress('samples: ServiceGroups "lan" (local) and "virtual", Services, echo Deployments');
+    await applyObjects(kc, sampleServiceGroups(plan, namespace));
+    await applyObjects(kc, sampleWorkloads(plan));
+    await applyObjects(kc, sampleServices(plan).map((s) => realServiceObject(s)));
     await waitConverged(lab, progress);
   }
   return lab;

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readState, stopRun } from './cluster/processes.ts';
+import { removeCgroups } from './kube/node.ts';
 
 export const LAB_ROOT = process.env.PURELB_LAB_ROOT ?? '/run/purelb-lab';
 
@@ -15,8 +16,10 @@ export interface Ledger {
   netns: string[];
   /** links in the host namespace (the management bridge and its veth ends) */
   hostLinks: string[];
-  /** directories outside the lab dir (none today; kept for daemons that insist on fixed paths) */
+  /** directories outside the lab dir (the real-cluster nodes' containerd and kubelet state, on disk) */
   dirs: string[];
+  /** cgroups (one name in every hierarchy) of the real-cluster nodes: their pods, shims and daemons */
+  cgroups?: string[];
   /** free-form facts `status` needs (plan, kubeconfig path, ...) */
   info: Record<string, unknown>;
 }
@@ -44,8 +47,9 @@ export function writeLedger(ledger: Ledger): void {
 }
 
 /** Records a resource before creating it, so a crash between the two still cleans it up. */
-export function record(ledger: Ledger, kind: 'netns' | 'hostLinks' | 'dirs', value: string): void {
-  if (!ledger[kind].includes(value)) ledger[kind].push(value);
+export function record(ledger: Ledger, kind: 'netns' | 'hostLinks' | 'dirs' | 'cgroups', value: string): void {
+  const list = (ledger[kind] ??= []);
+  if (!list.includes(value)) list.push(value);
   writeLedger(ledger);
 }
 
@@ -68,6 +72,10 @@ export async function cleanLedger(name: string, log: (line: string) => void = ()
     log(`stopping ${n} lab processes`);
     await stopRun(procDir(name), 5000);
   }
+  if (ledger?.cgroups?.length) {
+    log(`stopping the pods and container shims of ${ledger.cgroups.length / 2} nodes`);
+    await removeCgroups(ledger.cgroups);
+  }
   if (existsSync(clusterDir(name))) {
     log('stopping kube-apiserver and etcd');
     await stopRun(clusterDir(name), 5000);
@@ -79,6 +87,7 @@ export async function cleanLedger(name: string, log: (line: string) => void = ()
     }
   }
   for (const link of ledger?.hostLinks ?? []) quiet('ip', ['link', 'del', link]);
+  // nothing is mounted below these any more: the node mount namespaces died with their last process
   for (const dir of ledger?.dirs ?? []) rmSync(dir, { recursive: true, force: true });
   rmSync(labDir(name), { recursive: true, force: true });
   return true;

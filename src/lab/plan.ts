@@ -19,6 +19,9 @@ export interface LabOptions {
   samples: boolean;
   /** BFD between nodes and ToR (BGP only). */
   bfd: boolean;
+  /** The fast development mode: the product's components as plain processes on a bare apiserver, no
+   * kubelet (the default is a real Kubernetes with the product installed from its images). */
+  processes?: boolean;
 }
 
 export const DEFAULT_OPTIONS: LabOptions = {

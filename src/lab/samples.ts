@@ -118,3 +118,69 @@ export function nodeObjects(plan: LabPlan): Obj[] {
     },
   }));
 }
+
+/** The sample workload image (lab/images/echo): answers `pod=POD node=NODE` on ECHO_PORT. */
+export const ECHO_IMAGE = 'docker.io/library/purelb-lab-echo:0.1.0';
+export const ECHO_PORT = 8080;
+
+/** The Deployment behind a sample Service: one pod on each of its endpoint nodes (pinned by node name,
+ * one per node), so the EndpointSlice controller writes the endpoints the plan expects. */
+export function sampleWorkload(plan: LabPlan, s: SampleService, namespace = SAMPLE_NAMESPACE): Obj {
+  const nodes = s.endpointNodes.map((i) => plan.nodes[i]!.name);
+  const labels = { app: workloadName(s) };
+  return {
+    apiVersion: 'apps/v1', kind: 'Deployment',
+    metadata: { name: workloadName(s), namespace, labels: { 'app.kubernetes.io/managed-by': MANAGED_BY } },
+    spec: {
+      replicas: nodes.length,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: {
+          affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [
+            { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: nodes }] },
+          ] } } },
+          topologySpreadConstraints: [{
+            maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: labels },
+          }],
+          terminationGracePeriodSeconds: 5,
+          containers: [{
+            name: 'echo', image: ECHO_IMAGE, imagePullPolicy: 'IfNotPresent',
+            env: [
+              { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+              { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+              { name: 'PORT', value: String(ECHO_PORT) },
+            ],
+            ports: [{ name: 'http', containerPort: ECHO_PORT }],
+            readinessProbe: { httpGet: { path: '/healthz', port: ECHO_PORT }, periodSeconds: 2 },
+            resources: { requests: { cpu: '5m', memory: '8Mi' }, limits: { memory: '32Mi' } },
+            securityContext: { runAsUser: 65534, runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+          }],
+        },
+      },
+    },
+  };
+}
+
+/** Services whose endpoints are every node share one Deployment; the others get their own. */
+export const workloadName = (s: SampleService) => (s.etp === 'Local' ? `echo-${s.name}` : 'echo');
+
+/** The Service of a real-cluster sample: it selects its workload's pods on the echo port. */
+export function realServiceObject(s: SampleService, namespace = SAMPLE_NAMESPACE): Obj {
+  const svc = serviceObject(s, namespace) as Obj & { spec: Record<string, unknown> };
+  return {
+    ...svc,
+    spec: {
+      ...svc.spec,
+      ports: [{ name: 'http', port: s.port, targetPort: ECHO_PORT, protocol: 'TCP' }],
+      selector: { app: workloadName(s) },
+    },
+  };
+}
+
+/** Each distinct workload of the samples, once. */
+export function sampleWorkloads(plan: LabPlan, namespace = SAMPLE_NAMESPACE): Obj[] {
+  const byName = new Map<string, Obj>();
+  for (const s of sampleServices(plan)) byName.set(workloadName(s), sampleWorkload(plan, s, namespace));
+  return [...byName.values()];
+}

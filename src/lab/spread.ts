@@ -9,11 +9,20 @@ export interface Spread {
 
 export const urlFor = (address: string, port: number) => `http://${address.includes(':') ? `[${address}]` : address}:${port}/`;
 
-/** Pure: curl's outputs (one node name per line, "-" for a failed request) -> counts. */
+/** Who answered, from one response: the echo pods say `pod=POD node=NODE` (-> "NODE/POD"); the process
+ * lab's responders say the node name. */
+export function answerKey(line: string): string {
+  const t = line.trim();
+  if (t === '-' || t === '') return '(failed)';
+  const m = /pod=(\S+)\s+node=(\S+)/.exec(t);
+  return m ? `${m[2]}/${m[1]}` : t;
+}
+
+/** Pure: curl's outputs (one answer per line, "-" for a failed request) -> counts. */
 export function countAnswers(lines: string[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const l of lines) {
-    const key = l.trim() === '-' || l.trim() === '' ? '(failed)' : l.trim();
+    const key = answerKey(l);
     counts[key] = (counts[key] ?? 0) + 1;
   }
   return counts;

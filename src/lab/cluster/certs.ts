@@ -18,25 +18,30 @@ function openssl(args: string[]): void {
   execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-function signedCert(dir: string, name: string, subject: string, extensions: string): void {
-  const key = join(dir, `${name}.key`);
-  const csr = join(dir, `${name}.csr`);
-  const ext = join(dir, `${name}.ext`);
+function signedCert(caDir: string, outDir: string, name: string, subject: string, extensions: string): { cert: string; key: string } {
+  const key = join(outDir, `${name}.key`);
+  const csr = join(outDir, `${name}.csr`);
+  const ext = join(outDir, `${name}.ext`);
   writeFileSync(ext, extensions);
   openssl(['genrsa', '-out', key, '2048']);
   openssl(['req', '-new', '-key', key, '-subj', subject, '-out', csr]);
-  openssl(['x509', '-req', '-in', csr, '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'),
-    '-CAcreateserial', '-days', '2', '-sha256', '-extfile', ext, '-out', join(dir, `${name}.crt`)]);
+  openssl(['x509', '-req', '-in', csr, '-CA', join(caDir, 'ca.crt'), '-CAkey', join(caDir, 'ca.key'),
+    '-CAcreateserial', '-days', '2', '-sha256', '-extfile', ext, '-out', join(outDir, `${name}.crt`)]);
+  return { cert: join(outDir, `${name}.crt`), key };
 }
+
+/** A client certificate signed by the cluster CA in `caDir` (a kubelet's: CN system:node:NAME, O system:nodes). */
+export const clientCert = (caDir: string, outDir: string, name: string, cn: string, org?: string) =>
+  signedCert(caDir, outDir, name, `${org ? `/O=${org}` : ''}/CN=${cn}`, 'extendedKeyUsage=clientAuth\n');
 
 /** `serverIps`: every address the apiserver is reached on (the lab adds its management address). */
 export function generateCerts(dir: string, serverIps: string[]): ClusterCerts {
   openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'ca.key'),
     '-out', join(dir, 'ca.crt'), '-days', '2', '-subj', '/CN=purelb-test-ca']);
-  signedCert(dir, 'server', '/CN=kube-apiserver',
+  signedCert(dir, dir, 'server', '/CN=kube-apiserver',
     `subjectAltName=${[...new Set(['127.0.0.1', ...serverIps])].map((ip) => `IP:${ip}`).join(',')},DNS:localhost\n` +
       'extendedKeyUsage=serverAuth\n');
-  signedCert(dir, 'admin', '/O=system:masters/CN=purelb-admin', 'extendedKeyUsage=clientAuth\n');
+  clientCert(dir, dir, 'admin', 'purelb-admin', 'system:masters');
   openssl(['genrsa', '-out', join(dir, 'sa.key'), '2048']);
   openssl(['rsa', '-in', join(dir, 'sa.key'), '-pubout', '-out', join(dir, 'sa.pub')]);
   return {

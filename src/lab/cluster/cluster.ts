@@ -19,6 +19,10 @@ export interface ClusterOptions {
   readyTimeoutMs?: number;
   /** etcd and the apiserver outlive this process (the lab); stop them with stopRun(dir) later. */
   keepRunning?: boolean;
+  /** More addresses in the serving certificate (the real-cluster lab: the `kubernetes` Service IP). */
+  extraServerIps?: string[];
+  /** More apiserver flags; a flag given here replaces the default of the same name. */
+  extraApiserverArgs?: string[];
 }
 
 export interface Cluster {
@@ -40,17 +44,15 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-function kubeconfigFor(server: string, certs: ClusterCerts): string {
+/** A kubeconfig with the client certificate `cert`/`key` (embedded, so the file can move). */
+export function kubeconfigFor(server: string, caCert: string, cert: string, key: string, user = 'purelb-admin'): string {
   const b64 = (p: string) => readFileSync(p).toString('base64');
   return JSON.stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'purelb-lab', cluster: { server, 'certificate-authority-data': b64(certs.caCert) } }],
-    users: [{
-      name: 'purelb-admin',
-      user: { 'client-certificate-data': b64(certs.adminCert), 'client-key-data': b64(certs.adminKey) },
-    }],
-    contexts: [{ name: 'purelb-lab', context: { cluster: 'purelb-lab', user: 'purelb-admin' } }],
+    clusters: [{ name: 'purelb-lab', cluster: { server, 'certificate-authority-data': b64(caCert) } }],
+    users: [{ name: user, user: { 'client-certificate-data': b64(cert), 'client-key-data': b64(key) } }],
+    contexts: [{ name: 'purelb-lab', context: { cluster: 'purelb-lab', user } }],
     'current-context': 'purelb-lab',
   }, null, 2);
 }
@@ -70,6 +72,13 @@ function readyz(server: string, certs: ClusterCerts): Promise<boolean> {
     req.on('timeout', () => req.destroy());
     req.end();
   });
+}
+
+/** `base` with every `--flag=value` of `extra` replacing the one of the same name (or added). */
+export function withFlags(base: string[], extra: string[]): string[] {
+  const name = (a: string) => a.split('=')[0];
+  const replaced = new Set(extra.map(name));
+  return [...base.filter((a) => !replaced.has(name(a))), ...extra];
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
@@ -96,7 +105,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     process.once('SIGTERM', onSignal);
   }
   try {
-    const certs = generateCerts(dir, [host]);
+    const certs = generateCerts(dir, [host, ...(opts.extraServerIps ?? [])]);
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort(host)];
     const etcdUrl = `http://127.0.0.1:${etcdClient}`;
     const peerUrl = `http://127.0.0.1:${etcdPeer}`;
@@ -106,7 +115,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
       '--initial-cluster', `default=${peerUrl}`, '--unsafe-no-fsync', '--log-level', 'warn',
     ], process.env, { detached: opts.keepRunning ?? false });
-    const apiserver = startOwned(dir, 'kube-apiserver', bins.apiserver, [
+    const apiserver = startOwned(dir, 'kube-apiserver', bins.apiserver, withFlags([
       `--etcd-servers=${etcdUrl}`,
       `--bind-address=${host}`, `--advertise-address=${host}`, `--secure-port=${apiPort}`,
       `--tls-cert-file=${certs.serverCert}`, `--tls-private-key-file=${certs.serverKey}`,
@@ -121,10 +130,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       `--cert-dir=${join(dir, 'apiserver-certs')}`,
       '--enable-priority-and-fairness=false',
       '--v=0',
-    ], process.env, { detached: opts.keepRunning ?? false });
+    ], opts.extraApiserverArgs ?? []), process.env, { detached: opts.keepRunning ?? false });
     const server = `https://${host.includes(':') ? `[${host}]` : host}:${apiPort}`;
     const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(kubeconfig, kubeconfigFor(server, certs));
+    writeFileSync(kubeconfig, kubeconfigFor(server, certs.caCert, certs.adminCert, certs.adminKey));
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 90_000);
     while (!(await readyz(server, certs))) {
       for (const [name, child] of [['etcd', etcd], ['kube-apiserver', apiserver]] as const) {

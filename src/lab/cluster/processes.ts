@@ -51,13 +51,17 @@ export interface StartOptions {
   detached?: boolean;
   /** Run inside this network namespace (`ip netns exec`, which execs `exe`: the pid stays the same). */
   netns?: string;
+  /** A command that execs `exe` after entering namespaces or a cgroup (nsenter, a small sh -c), so the
+   * recorded pid ends up running `exe`. Exclusive with `netns`. */
+  prefix?: string[];
 }
 
 /** Spawns `exe args` with stdout+stderr appended to `<dir>/<name>.log` and records its pid. */
 export function startOwned(dir: string, name: string, exe: string, args: string[],
   env: NodeJS.ProcessEnv = process.env, opts: StartOptions = {}): ChildProcess {
   const log = openSync(join(dir, `${name}.log`), 'a');
-  const [cmd, argv] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, exe, ...args]] : [exe, args];
+  const prefix = opts.prefix ?? (opts.netns ? ['ip', 'netns', 'exec', opts.netns] : []);
+  const [cmd, ...argv] = [...prefix, exe, ...args] as [string, ...string[]];
   const child = spawn(cmd, argv, { stdio: ['ignore', log, log], env, detached: opts.detached ?? false });
   if (child.pid === undefined) throw new Error(`could not start ${name} (${exe})`);
   if (opts.detached) child.unref();
