@@ -20,10 +20,12 @@ export default {
     {
       ...common,
       displayName: 'e2e',
-      testMatch: ['<rootDir>/e2e/**/*.test.ts'],
+      testMatch: ['<rootDir>/e2e/*.test.ts'],
       // the lab's apiserver listens on a management bridge the node namespaces reach (not loopback)
       globalSetup: '<rootDir>/e2e/global-setup.ts',
       globalTeardown: '<rootDir>/e2e/global-teardown.ts',
     },
+    // the real-cluster lab: each file brings up its own Kubernetes with one routing overlay
+    { ...common, displayName: 'cluster', testMatch: ['<rootDir>/e2e/cluster/*.test.ts'] },
   ],
 };

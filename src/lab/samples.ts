@@ -30,13 +30,14 @@ export function sampleServices(plan: LabPlan): SampleService[] {
   // ETP Local: endpoints on the first ceil(n/2) nodes (a real subset as soon as there are 2 nodes)
   const subset = all.slice(0, Math.max(1, Math.ceil(plan.nodes.length / 2)));
   const hasV6 = plan.lan.v6 !== undefined;
+  const dual: SampleService['families'] = hasV6 ? ['IPv4', 'IPv6'] : ['IPv4'];
   return [
     { name: 'web', group: VIRTUAL_GROUP, etp: 'Cluster', families: ['IPv4'], port: 80, endpointNodes: all },
-    { name: 'web-local', group: VIRTUAL_GROUP, etp: 'Local', families: ['IPv4'], port: 80, endpointNodes: subset },
+    { name: 'web-local', group: VIRTUAL_GROUP, etp: 'Local', families: dual, port: 80, endpointNodes: subset },
     { name: 'shared-a', group: VIRTUAL_GROUP, etp: 'Cluster', families: ['IPv4'], port: 80, sharedKey: 'shared', endpointNodes: all },
     { name: 'shared-b', group: VIRTUAL_GROUP, etp: 'Cluster', families: ['IPv4'], port: 8080, sharedKey: 'shared', endpointNodes: all },
     { name: 'dual', group: VIRTUAL_GROUP, etp: 'Cluster', families: ['IPv4', 'IPv6'], port: 80, endpointNodes: all },
-    { name: 'lan-web', group: LOCAL_GROUP, etp: 'Cluster', families: hasV6 ? ['IPv4', 'IPv6'] : ['IPv4'], port: 80, endpointNodes: all },
+    { name: 'lan-web', group: LOCAL_GROUP, etp: 'Cluster', families: dual, port: 80, endpointNodes: all },
   ];
 }
 

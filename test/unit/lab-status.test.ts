@@ -174,7 +174,7 @@ describe('samples', () => {
   test('every kind of Service is there; ETP Local has endpoints on a real subset', () => {
     const s = sampleServices(plan);
     expect(s.map((x) => [x.name, x.etp, x.families.join('+'), x.endpointNodes.length])).toEqual([
-      ['web', 'Cluster', 'IPv4', 3], ['web-local', 'Local', 'IPv4', 2], ['shared-a', 'Cluster', 'IPv4', 3],
+      ['web', 'Cluster', 'IPv4', 3], ['web-local', 'Local', 'IPv4+IPv6', 2], ['shared-a', 'Cluster', 'IPv4', 3],
       ['shared-b', 'Cluster', 'IPv4', 3], ['dual', 'Cluster', 'IPv4+IPv6', 3], ['lan-web', 'Cluster', 'IPv4+IPv6', 3],
     ]);
     const shared = s.filter((x) => x.sharedKey).map((x) => serviceObject(x));

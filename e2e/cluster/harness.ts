@@ -1,0 +1,106 @@
+// Observations and actions of the real-cluster e2e suite that the process lab has no use for: kubectl,
+// the containers of a node (crictl), images retagged inside every node, a request loop from the client
+// and a monitor of the ToR's routing table that records every change while a scenario runs.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { canonicalIP } from '../../src/api/ip.ts';
+import { clusterBinaries } from '../../src/lab/cluster/binaries.ts';
+import { run } from '../../src/lab/exec.ts';
+import { nodeByIP, type Lab } from '../../src/lab/lab.ts';
+import { kubeNodePlan } from '../../src/lab/kube/node-config.ts';
+import { kubectl } from '../../src/lab/real-cluster.ts';
+import { answerKey, urlFor } from '../../src/lab/spread.ts';
+
+export const kctl = (lab: Lab, args: string[], timeoutMs?: number) => kubectl(lab.kubeconfig, args, timeoutMs);
+
+const kubeNode = (lab: Lab, node: string) => kubeNodePlan(lab.plan, lab.plan.nodes.findIndex((n) => n.name === node));
+
+/** crictl against one node's containerd. */
+export function crictl(lab: Lab, node: string, args: string[]): Promise<string> {
+  return run(clusterBinaries().crictl, [`--runtime-endpoint=unix://${kubeNode(lab, node).containerdSocket}`, ...args]);
+}
+
+/** The host pid of a running container of the node (by container name, e.g. "lbnodeagent"). */
+export async function containerPid(lab: Lab, node: string, container: string): Promise<number> {
+  const ps = JSON.parse(await crictl(lab, node, ['ps', '--name', `^${container}$`, '--state', 'Running', '-o', 'json'])) as
+    { containers: { id: string }[] };
+  const id = ps.containers[0]?.id;
+  if (!id) throw new Error(`no running container ${container} on ${node}`);
+  const info = JSON.parse(await crictl(lab, node, ['inspect', id])) as { info: { pid: number } };
+  return info.info.pid;
+}
+
+/** Tags an image that every node already has under a new name (a "new release" without a registry). */
+export async function tagImageOnNodes(lab: Lab, from: string, to: string): Promise<void> {
+  for (const n of lab.plan.nodes) {
+    await run('ctr', ['-a', kubeNode(lab, n.name).containerdSocket, '-n', 'k8s.io', 'images', 'tag', '--force', from, to]);
+  }
+}
+
+/** A background loop of requests from the client namespace: one new connection every `intervalMs`
+ * to each URL, 1 s timeout. `stop()` returns every answer (failures as "(failed)"). */
+export function startRequestLoop(lab: Lab, targets: { address: string; port: number }[], intervalMs = 100) {
+  const urls = targets.map((t) => urlFor(t.address, t.port));
+  const script = `while :; do for u in "$@"; do printf '%s ' "$u"; curl -s -m 1 "$u" || echo -; done; sleep ${intervalMs / 1000}; done`;
+  const child: ChildProcess = spawn('ip', ['netns', 'exec', lab.plan.clientNetns, 'sh', '-c', script, 'loop', ...urls], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  return {
+    async stop(): Promise<{ total: number; failed: number; byUrl: Record<string, Record<string, number>> }> {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('close', r));
+      const byUrl: Record<string, Record<string, number>> = {};
+      let total = 0;
+      let failed = 0;
+      for (const line of out.split('\n')) {
+        const sp = line.indexOf(' ');
+        if (sp < 0) continue;
+        const [url, answer] = [line.slice(0, sp), line.slice(sp + 1)];
+        const key = answerKey(answer).split('/')[0]!;
+        byUrl[url] ??= {};
+        byUrl[url][key] = (byUrl[url][key] ?? 0) + 1;
+        total++;
+        if (key === '(failed)') failed++;
+      }
+      return { total, failed, byUrl };
+    },
+  };
+}
+
+interface RouteEvent { at: number; line: string }
+
+/** `ip monitor route` in the ToR namespace: every change of the ToR's FIB while it runs. */
+export function startRouteMonitor(lab: Lab) {
+  const child = spawn('ip', ['-n', lab.plan.torNetns, 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const events: RouteEvent[] = [];
+  let buf = '';
+  child.stdout.on('data', (c: Buffer) => {
+    buf += c.toString();
+    // multipath routes span several lines (continuation lines start with whitespace)
+    const parts = buf.split(/\n(?=\S)/);
+    buf = parts.pop() ?? '';
+    for (const p of parts) events.push({ at: Date.now(), line: p.replace(/\s+/g, ' ').trim() });
+  });
+  return {
+    async stop(): Promise<RouteEvent[]> {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('close', r));
+      if (buf.trim()) events.push({ at: Date.now(), line: buf.replace(/\s+/g, ' ').trim() });
+      return events;
+    },
+  };
+}
+
+/** Route events that concern `address` and leave it with fewer next hops than `nodes` (a withdrawal, a
+ * lost next hop or a deleted route), with the node names still present. */
+export async function withdrawalsOf(lab: Lab, events: RouteEvent[], address: string, nodes: string[]): Promise<string[]> {
+  const names = await nodeByIP(lab.plan);
+  const a = canonicalIP(address)!;
+  const out: string[] = [];
+  for (const e of events) {
+    const dst = /^(?:Deleted )?(\S+)/.exec(e.line)?.[1];
+    if (!dst || canonicalIP(dst.split('/')[0]!) !== a) continue;
+    const hops = new Set([...e.line.matchAll(/via (?:inet6 )?([0-9a-f.:]+)/gi)].map((m) => names[canonicalIP(m[1]!) ?? m[1]!] ?? m[1]!));
+    if (e.line.startsWith('Deleted') || nodes.some((n) => !hops.has(n))) out.push(e.line);
+  }
+  return out;
+}

@@ -1,0 +1,156 @@
+// The real-cluster scenarios, once per shipped way to route (one test file per overlay): `purelb lab up`
+// with real kubelets, the product installed from its images and manifests, sample Services in front
+// of real pods. Every check looks from outside the nodes: the ToR's FIB, ARP/ND answers on the LAN,
+// HTTP requests from the client namespace through kube-proxy to the pods.
+import { randomBytes } from 'node:crypto';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { downLab, upLab, type Lab } from '../../src/lab/lab.ts';
+import { DEFAULT_OPTIONS, type Daemon } from '../../src/lab/plan.ts';
+import { pidOf } from '../../src/lab/components.ts';
+import { run } from '../../src/lab/exec.ts';
+import {
+  addressesOf, allNodes, announcing, arpAnswerers, nodeNames, nodesHolding, readService, spread, torHops,
+  torNeighbourOwner, waitFor, waitHops,
+} from '../harness.ts';
+import {
+  containerPid, kctl, startRequestLoop, startRouteMonitor, tagImageOnNodes, withdrawalsOf,
+} from './harness.ts';
+
+const AGENT_IMAGE = 'docker.io/library/purelb-ts-agent:0.1.0';
+/** Where the measured numbers go (docs/lab.md and BENCHMARKS.md quote them). */
+const RESULTS_DIR = process.env.PURELB_E2E_RESULTS ?? join(process.cwd(), '.e2e-results');
+
+/** Answers grouped by the node of the pod that answered; every request must have been answered. */
+function podNodes(counts: Record<string, number>): string[] {
+  expect(counts['(failed)']).toBeUndefined();
+  return [...new Set(Object.keys(counts).map((k) => k.split('/')[0]!))].sort();
+}
+
+function record(daemon: Daemon, scenario: string, result: unknown): void {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(join(RESULTS_DIR, `${daemon}-${scenario}.json`), JSON.stringify(result, null, 2));
+}
+
+export function clusterSuite(daemon: Daemon): void {
+  describe(`real cluster: ${daemon} overlay`, () => {
+    let lab: Lab;
+    const name = `k${randomBytes(2).toString('hex')}`;
+    const log = (m: string) => process.stderr.write(`[${name}] ${m}\n`);
+
+    beforeAll(async () => {
+      lab = await upLab({ ...DEFAULT_OPTIONS, name, daemon, protocol: 'bgp', samples: true }, log);
+    }, 900_000);
+
+    afterAll(async () => {
+      await downLab(name, log);
+    }, 120_000);
+
+    test('ETP Cluster: one ECMP next hop per node at the ToR (IPv4, IPv6); requests reach pods on every node', async () => {
+      for (const a of await addressesOf(lab, 'dual', 2)) {
+        await waitHops(lab, a, allNodes(lab));
+        expect(podNodes(await spread(lab, a))).toEqual(allNodes(lab));
+      }
+    }, 120_000);
+
+    test('ETP Local: next hops follow the real endpoints as the Deployment moves and scales', async () => {
+      const addrs = await addressesOf(lab, 'web-local', 2);
+      const check = async (nodes: string[]) => {
+        for (const a of addrs) {
+          await waitHops(lab, a, nodes, 90_000);
+          // with ETP Local kube-proxy only forwards to pods of the node the request reached
+          expect(podNodes(await spread(lab, a))).toEqual(nodes);
+        }
+      };
+      await check(nodeNames(lab, [0, 1]));
+      const move = async (nodes: string[]) => {
+        const patch = { spec: { replicas: nodes.length, template: { spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: nodes }] }],
+        } } } } } } };
+        await kctl(lab, ['patch', 'deployment', 'echo-web-local', '--type=merge', '-p', JSON.stringify(patch)]);
+        await kctl(lab, ['rollout', 'status', 'deployment/echo-web-local', '--timeout=90s'], 100_000);
+      };
+      await move(nodeNames(lab, [2]));
+      await check(nodeNames(lab, [2]));
+      await move(nodeNames(lab, [1, 2]));
+      await check(nodeNames(lab, [1, 2]));
+    }, 400_000);
+
+    test('a local address moves when its node\'s agent is SIGKILLed; afterwards exactly one node holds it', async () => {
+      const addrs = await addressesOf(lab, 'lan-web', 2);
+      const owner = await waitFor('the announcing annotation', async () => announcing(await readService(lab, 'lan-web'), 4));
+      expect(await nodesHolding(lab, addrs[0]!)).toEqual([owner]);
+      expect(await arpAnswerers(lab, addrs[0]!)).toEqual([owner]);
+      process.kill(await containerPid(lab, owner, 'lbnodeagent'), 'SIGKILL');
+      const next = await waitFor('another node to announce the IPv4 address', async () => {
+        const a = announcing(await readService(lab, 'lan-web'), 4);
+        return a && a !== owner ? a : undefined;
+      }, 30_000);
+      await waitFor('the ToR to send the address to the new owner', async () => (await torNeighbourOwner(lab, addrs[0]!)) === next, 15_000);
+      expect(podNodes(await spread(lab, addrs[0]!)).length).toBeGreaterThan(0);
+      // kubelet restarts the killed container; its startup sweep removes what the dead agent left
+      for (const [i, a] of addrs.entries()) {
+        const holder = await waitFor(`exactly one node to hold ${a}, the one announcing it`, async () => {
+          const holders = await nodesHolding(lab, a);
+          const ann = announcing(await readService(lab, 'lan-web'), i === 0 ? 4 : 6);
+          return holders.length === 1 && holders[0] === ann ? ann : undefined;
+        }, 60_000);
+        expect(await arpAnswerers(lab, a)).toEqual([holder]);
+      }
+    }, 180_000);
+
+    test('a rolling update of the agent DaemonSet to a new image tag withdraws no route and fails no request', async () => {
+      const dual = await addressesOf(lab, 'dual', 2);
+      const lan = await addressesOf(lab, 'lan-web', 2);
+      for (const a of dual) await waitHops(lab, a, allNodes(lab));
+      const monitor = startRouteMonitor(lab);
+      const loop = startRequestLoop(lab, [...dual, ...lan].map((address) => ({ address, port: 80 })));
+      const newImage = `${AGENT_IMAGE}-e2e`;
+      await tagImageOnNodes(lab, AGENT_IMAGE, newImage);
+      const started = Date.now();
+      // every container of the DaemonSet that runs the agent image (the FRR/GoBGP sidecars too)
+      await kctl(lab, ['-n', 'purelb', 'set', 'image', 'daemonset/lbnodeagent', `*=${newImage}`]);
+      await kctl(lab, ['-n', 'purelb', 'rollout', 'status', 'daemonset/lbnodeagent', '--timeout=300s'], 310_000);
+      const rolloutMs = Date.now() - started;
+      await new Promise((r) => setTimeout(r, 5000));
+      const requests = await loop.stop();
+      const events = await monitor.stop();
+      const withdrawals = (await Promise.all(dual.map((a) => withdrawalsOf(lab, events, a, allNodes(lab))))).flat();
+      record(daemon, 'rolling-update', { rolloutMs, requests, withdrawals, routeEvents: events.length });
+      expect(withdrawals).toEqual([]);
+      expect(requests.failed).toBe(0);
+      expect(requests.total).toBeGreaterThan(100);
+    }, 420_000);
+
+    test('kubectl drain, then the node stops: no failed request; its routes and local addresses are gone before it stops forwarding', async () => {
+      const dual = await addressesOf(lab, 'dual', 2);
+      const lan = await addressesOf(lab, 'lan-web', 2);
+      // take out the node that owns the local IPv4 address, so the hand-over is part of the test
+      const victim = await waitFor('the announcing annotation', async () => announcing(await readService(lab, 'lan-web'), 4));
+      const others = allNodes(lab).filter((n) => n !== victim);
+      for (const a of dual) await waitHops(lab, a, allNodes(lab));
+      const loop = startRequestLoop(lab, [...dual, ...lan].map((address) => ({ address, port: 80 })));
+      const started = Date.now();
+      await kctl(lab, ['drain', victim, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=120s'], 130_000);
+      const drainedMs = Date.now() - started;
+      for (const a of dual) expect(await torHops(lab, a)).not.toContain(victim);
+      const routesGoneMs = Date.now() - started;
+      for (const a of lan) await waitFor(`${a} to leave ${victim}`, async () => !(await nodesHolding(lab, a)).includes(victim), 30_000);
+      const localGoneMs = Date.now() - started;
+      // the node stops: kubelet and the agent get SIGTERM, then it stops forwarding
+      const kubelet = pidOf(lab.plan.options.name, `${victim}-kubelet`)!;
+      process.kill(await containerPid(lab, victim, 'lbnodeagent'), 'SIGTERM');
+      process.kill(kubelet, 'SIGTERM');
+      await new Promise((r) => setTimeout(r, 3000));
+      const node = lab.plan.nodes.find((n) => n.name === victim)!;
+      await run('ip', ['-n', node.netns, 'link', 'set', 'eth0', 'down']);
+      const stoppedMs = Date.now() - started;
+      await new Promise((r) => setTimeout(r, 5000));
+      const requests = await loop.stop();
+      for (const a of dual) expect(await torHops(lab, a)).toEqual(others);
+      record(daemon, 'drain', { drainedMs, routesGoneMs, localGoneMs, stoppedMs, requests });
+      expect(requests.failed).toBe(0);
+    }, 300_000);
+  });
+}
