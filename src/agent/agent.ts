@@ -20,10 +20,10 @@ import { decideAddresses, type AddressDecision } from './desired.ts';
 import { HEARTBEAT_LABEL, isLive, nextExpiry, parseHeartbeat, type Heartbeat } from './election.ts';
 import { startHeartbeat } from './heartbeat.ts';
 import { addressKey, localInterfaces, nodeSubnets, type KernelLink } from './interfaces.ts';
-import { iproute2, type NetworkAdapter } from './iproute.ts';
+import { iproute2, type LinkSetup, type NetworkAdapter } from './iproute.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { loadOwnership } from './ownership.ts';
-import { batchLine, planChanges, type AddressChange } from './plan.ts';
+import { batchLine, keepSecondaries, planChanges, type AddressChange } from './plan.ts';
 import { announcementEvents, announcementsByService, type ServiceAnnouncements } from './report.ts';
 import { nodesWithEndpoints, serviceInput, serviceKey, type ServiceInput } from './services.ts';
 
@@ -112,6 +112,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   /** Services that were inputs of the last reconcile: a change that makes one not ours must still reconcile. */
   let knownServices = new Set<string>();
   const annotationWrites = new Map<string, { value: string; at: number }>();
+  /** Interfaces already warned about for promote_secondaries being off: one warning each. */
+  const promotionWarned = new Set<string>();
 
   /** At most one reconcile waits while one runs; the waiting one reads the newest state when it starts. */
   const trigger = () => {
@@ -155,10 +157,51 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     onRenewFailure: () => metrics.heartbeatFailures.inc(),
   });
 
+  /**
+   * One warning (log and a Warning event on the Node) per interface where deleting a primary IPv4
+   * address deletes its secondaries too. The agent copes (plan.ts, keepSecondaries); the host sysctl
+   * avoids the brief withdraw and re-add that routing daemons see.
+   */
+  const warnPromotionOff = (ifname: string, sysctlError?: string) => {
+    if (promotionWarned.has(ifname)) return;
+    promotionWarned.add(ifname);
+    const fix = 'net.ipv4.conf.all.promote_secondaries=1';
+    log.warn('promote_secondaries is off: the agent puts back addresses the kernel removes with the primary of their subnet; set the sysctl on the node to avoid the brief flap',
+      { node, interface: ifname, sysctl: fix, ...(sysctlError ? { error: `cannot set it from the container: ${sysctlError}` } : {}) });
+    events.emit({ apiVersion: 'v1', kind: 'Node', metadata: { name: node, uid: node } }, 'Warning', 'PromoteSecondariesOff',
+      `net.ipv4.conf.all.promote_secondaries and net.ipv4.conf.${ifname}.promote_secondaries are 0`
+      + `${sysctlError ? ` and the agent cannot set them (${sysctlError})` : ''}: when the agent deletes the primary IPv4 address`
+      + ` of a subnet on ${ifname}, the kernel deletes the other addresses of that subnet too. The agent puts them back in the`
+      + ` same ip batch, which routing daemons see as a brief withdraw and re-announce. Set ${fix} on the node to avoid it.`);
+  };
+
+  const linkReady = (ifname: string, setup: LinkSetup) => {
+    if (!setup.promoteSecondaries) warnPromotionOff(ifname, setup.sysctlError);
+    else if (setup.sysctlError) log.debug('cannot set promote_secondaries, but the node has it on', { interface: ifname, error: setup.sysctlError });
+  };
+
+  /** Restores are needless (and dropped) on interfaces whose kernel promotes a secondary itself. */
+  const dropNeedlessRestores = async (changes: AddressChange[]): Promise<AddressChange[]> => {
+    const ifnames = [...new Set(changes.filter((c) => c.restore).map((c) => c.ifname))];
+    if (ifnames.length === 0) return changes;
+    const off = new Set<string>();
+    for (const n of ifnames) if (!(await net.promotesSecondaries(n))) off.add(n);
+    for (const n of off) warnPromotionOff(n);
+    return changes.filter((c) => !c.restore || off.has(c.ifname));
+  };
+
+  const logRestores = (applied: AddressChange[]) => {
+    const restored = applied.filter((c) => c.restore);
+    for (const ifname of new Set(restored.map((c) => c.ifname))) {
+      log.info('put back addresses the kernel removed with the primary address of their subnet (promote_secondaries off)',
+        { interface: ifname, addresses: restored.filter((c) => c.ifname === ifname).map((c) => `${c.ip}/${c.prefix}`) });
+    }
+  };
+
   const readNode = async (cfg: NodeAgentConfig): Promise<{ links: KernelLink[]; candidates: Record<4 | 6, string[]> }> => {
     let [links, r4, r6] = await Promise.all([net.readLinks(), net.readDefaultRoutes(4), net.readDefaultRoutes(6)]);
     if (!links.some((l) => l.ifname === cfg.extlbint)) {
-      await net.ensureLink(cfg.extlbint, opts.linkKind);
+      linkReady(cfg.extlbint, await net.ensureLink(cfg.extlbint, opts.linkKind));
       log.info('created virtual interface', { interface: cfg.extlbint, kind: opts.linkKind });
       links = await net.readLinks();
     }
@@ -210,12 +253,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     const byIp = new Map(decisions.map((d) => [d.ip, d]));
     hasLocalAddresses = decisions.some((d) => d.kind === 'local');
     const planOpts = { localLifetime: opts.localLifetimeS };
-    const changes = planChanges(decisions, links, owned, planOpts);
+    const changes = await dropNeedlessRestores(planChanges(decisions, links, owned, planOpts));
     const failures = new Map<string, string>();
     const failedKeys = new Set<string>();
     let applied: AddressChange[] = [];
     if (changes.length) {
-      const adds = changes.filter((c) => c.op === 'add').map((c) => addressKey(c.ifname, c.ip, c.prefix));
+      const adds = changes.filter((c) => c.op === 'add' && !c.restore).map((c) => addressKey(c.ifname, c.ip, c.prefix));
       await ownership.update(adds, []); // before the kernel has them: a crash mid-batch must not orphan them
       const { failed } = await net.applyBatch(changes.map((c) => batchLine(c, planOpts)));
       for (const f of failed) {
@@ -231,7 +274,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       const present = new Set((await net.readLinks()).flatMap((l) => l.addrs.map((a) => addressKey(a.ifname, a.ip, a.prefix))));
       await ownership.update([], [...ownership.owned()].filter((k) => !present.has(k)));
     }
-    for (const c of applied.filter((x) => x.op === 'add' && x.kind === 'local' && !x.renew)) {
+    for (const c of applied.filter((x) => x.op === 'add' && x.kind === 'local' && !x.renew && !x.restore)) {
       const d = byIp.get(c.ip)!;
       metrics.electionWins.inc();
       const previous = d.services.map((s) => inputs.get(s)?.announcing[c.family]).find((v) => v && !v.startsWith(`${node},`));
@@ -244,11 +287,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       }
     }
     for (const c of applied.filter((x) => x.op === 'del')) log.info('withdrew address', { address: `${c.ip}/${c.prefix}`, interface: c.ifname, kind: c.kind });
+    logRestores(applied);
     writeAnnouncing(decisions.filter((d) => !failedKeys.has(`${d.ip} ${d.ifname}`)), inputs);
 
     const after = announcementsByService(decisions, failedKeys);
     // After a restart, addresses found already in place were announced before: no event for them.
-    const placedNow = new Set(applied.filter((c) => c.op === 'add' && !c.renew).map((c) => `${c.ip} ${c.ifname}`));
+    const placedNow = new Set(applied.filter((c) => c.op === 'add' && !c.renew && !c.restore).map((c) => `${c.ip} ${c.ifname}`));
     const before = announced ?? announcementsByService(decisions.filter((d) => !placedNow.has(`${d.ip} ${d.ifname}`)), failedKeys);
     let dropped = 0;
     for (const e of announcementEvents(node, before, after, decisions, failures)) {
@@ -286,9 +330,15 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     });
     if (local.length === 0) return;
     try {
-      const { failed } = await net.applyBatch(local.map((c) => batchLine(c, { localLifetime: 0 })));
+      // a local address may have become the primary of the node's own address: that must stay
+      const links = await net.readLinks().catch(() => []);
+      const owned = ownership.owned();
+      const changes = await dropNeedlessRestores(keepSecondaries(local, links,
+        (a) => (owned.has(addressKey(a.ifname, a.ip, a.prefix)) ? 'local' : 'foreign')));
+      const { failed } = await net.applyBatch(changes.map((c) => batchLine(c, { localLifetime: 0 })));
       const kept = new Set(failed.map((f) => f.line - 1));
-      await ownership.update([], local.filter((_, i) => !kept.has(i)).map((c) => addressKey(c.ifname, c.ip, c.prefix)));
+      logRestores(changes.filter((_, i) => !kept.has(i)));
+      await ownership.update([], changes.filter((c, i) => c.op === 'del' && !kept.has(i)).map((c) => addressKey(c.ifname, c.ip, c.prefix)));
       log.info('withdrew local addresses for shutdown', { addresses: local.map((c) => `${c.ip}/${c.prefix}`), failed: failed.map((f) => f.message) });
     } catch (err) {
       log.error('could not withdraw local addresses at shutdown; they expire with their lifetime', { error: String(err) });
@@ -309,7 +359,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   await Promise.all(caches.map((c) => c.synced));
   config = readConfig();
   const first = await readNode(config);
-  await net.ensureLink(config.extlbint, opts.linkKind);
+  linkReady(config.extlbint, await net.ensureLink(config.extlbint, opts.linkKind));
   heartbeat.setSubnets(nodeSubnets([...new Set([...first.candidates[4], ...first.candidates[6]])], first.links, ownership.owned()));
   if (!(await heartbeat.start())) log.warn('first heartbeat failed; local addresses wait for a successful renewal', { node });
   synced = true;

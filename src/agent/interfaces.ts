@@ -12,6 +12,26 @@ export interface KernelAddress {
   validLft: number | undefined;
   /** False for tentative, DAD-failed or deprecated IPv6 addresses: they do not define a subnet. */
   usable: boolean;
+  /**
+   * IPv4: a secondary address of its subnet (same prefix and network as an earlier address, the
+   * primary). Unless promote_secondaries is on, the kernel deletes it together with the primary.
+   */
+  secondary?: boolean;
+  /** What `ip address add` needs to put the address back exactly as it is (see plan.ts, restores). */
+  attrs?: AddressAttributes;
+}
+
+export interface AddressAttributes {
+  scope?: string;
+  label?: string;
+  broadcast?: string;
+  /** Point-to-point peer; the prefix then belongs to the peer. */
+  peer?: string;
+  noprefixroute?: boolean;
+  /** Metric of the prefix route (IFA_RT_PRIORITY). */
+  metric?: number;
+  /** Seconds left; undefined = forever. */
+  preferredLft?: number;
 }
 
 export interface KernelLink {
@@ -38,9 +58,19 @@ export function parseIpAddrJson(text: string): KernelLink[] {
       const ip = parseIP(String(a.local ?? ''));
       if (!ip || (a.family !== 'inet' && a.family !== 'inet6')) return [];
       const valid = typeof a.valid_life_time === 'number' && a.valid_life_time !== FOREVER ? a.valid_life_time : undefined;
+      const text = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+      const peer = text(a.address) !== undefined && a.address !== a.local ? text(a.address) : undefined;
+      const attrs: AddressAttributes = {
+        scope: text(a.scope), label: text(a.label), broadcast: text(a.broadcast), peer,
+        noprefixroute: a.noprefixroute === true ? true : undefined,
+        metric: typeof a.metric === 'number' ? a.metric : undefined,
+        preferredLft: typeof a.preferred_life_time === 'number' && a.preferred_life_time !== FOREVER ? a.preferred_life_time : undefined,
+      };
       return [{
         ifname: link.ifname, ip: formatIP(ip), family: ip.family, prefix: Number(a.prefixlen), validLft: valid,
         usable: !a.tentative && !a.dadfailed && !a.deprecated,
+        ...(ip.family === 4 ? { secondary: a.secondary === true } : {}),
+        attrs: Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined)) as AddressAttributes,
       }];
     }),
   }));

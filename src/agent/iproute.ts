@@ -2,7 +2,7 @@
 // creates and raises the virtual interface. The rest of the agent sees only this interface, so tests
 // of the pure parts need no kernel and the adapter could be swapped for netlink later.
 import { execFile, spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { parseDefaultRoutesJson, parseIpAddrJson, type DefaultRoute, type KernelLink } from './interfaces.ts';
 
 export interface BatchResult {
@@ -10,12 +10,33 @@ export interface BatchResult {
   failed: Array<{ line: number; message: string }>;
 }
 
+export interface LinkSetup {
+  /** Whether deleting a primary IPv4 address of `ifname` promotes a secondary instead of deleting them all. */
+  promoteSecondaries: boolean;
+  /** Why the agent could not turn promotion on itself (read-only /proc/sys in a container), if it could not. */
+  sysctlError?: string;
+}
+
 export interface NetworkAdapter {
   readLinks(): Promise<KernelLink[]>;
   readDefaultRoutes(family: 4 | 6): Promise<DefaultRoute[]>;
-  /** Creates the interface with the given link kind if it is missing, and sets it up. Never deletes it. */
-  ensureLink(ifname: string, kind: string): Promise<void>;
+  /**
+   * Creates the interface with the given link kind if it is missing, and sets it up. Never deletes it.
+   * Tries to turn on promote_secondaries for it; never fails for that (see LinkSetup).
+   */
+  ensureLink(ifname: string, kind: string): Promise<LinkSetup>;
+  /** The effective promote_secondaries of an interface: net.ipv4.conf.all OR net.ipv4.conf.<ifname>. */
+  promotesSecondaries(ifname: string): Promise<boolean>;
   applyBatch(lines: string[]): Promise<BatchResult>;
+}
+
+const promoteSysctl = (ifname: string) => `/proc/sys/net/ipv4/conf/${ifname}/promote_secondaries`;
+
+/** The kernel ORs the `all` and per-interface values (IN_DEV_ORCONF). An unreadable value counts as off. */
+async function promotesSecondaries(ifname: string): Promise<boolean> {
+  const on = (path: string) => readFile(path, 'utf8').then((v) => v.trim() !== '0', () => false);
+  const [all, dev] = await Promise.all([on(promoteSysctl('all')), on(promoteSysctl(ifname))]);
+  return all || dev;
 }
 
 function ip(args: string[]): Promise<string> {
@@ -52,9 +73,20 @@ export const iproute2: NetworkAdapter = {
     const exists = await ip(['-json', 'link', 'show', 'dev', ifname]).then(() => true, () => false);
     if (!exists) await ip(['link', 'add', ifname, 'type', kind]);
     // Removing the primary address of a subnet would otherwise drop every secondary address with it.
-    await writeFile(`/proc/sys/net/ipv4/conf/${ifname}/promote_secondaries`, '1');
+    // Container runtimes mount /proc/sys read-only in every unprivileged container (NET_ADMIN does not
+    // change that), so the write fails there (EROFS; EACCES/EPERM elsewhere). That is no reason to
+    // stop: the host may have turned promotion on for all interfaces, and where it is off the address
+    // plans put back what the kernel removes (plan.ts, keepSecondaries).
+    let sysctlError: string | undefined;
+    try {
+      await writeFile(promoteSysctl(ifname), '1');
+    } catch (err) {
+      sysctlError = (err as Error).message;
+    }
     await ip(['link', 'set', 'dev', ifname, 'up']);
+    return sysctlError === undefined ? { promoteSecondaries: true } : { promoteSecondaries: await promotesSecondaries(ifname), sysctlError };
   },
+  promotesSecondaries,
   applyBatch(lines) {
     if (lines.length === 0) return Promise.resolve({ failed: [] });
     return new Promise((resolve, reject) => {

@@ -48,7 +48,7 @@ export async function labImages(progress: Progress): Promise<ImageSet & { entrie
     });
   });
   const dir = lines.filter((l) => l.trim() !== '').at(-1)!.trim();
-  const entries = JSON.parse(readFileSync(join(dir, 'images.json'), 'utf8')) as ImageEntry[];
+  const { images: entries } = JSON.parse(readFileSync(join(dir, 'images.json'), 'utf8')) as { images: ImageEntry[] };
   const pause = entries.find((e) => e.ref.includes('pause'));
   if (!pause) throw new Error(`${dir}/images.json has no pause image`);
   return { tars: entries.map((e) => (e.tar.startsWith('/') ? e.tar : join(dir, e.tar))), pause: pause.ref, entries };

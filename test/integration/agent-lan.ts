@@ -34,7 +34,11 @@ export interface Lan {
   lanNetns: string;
   nodes: LanNode[];
   dir: string;
-  startAgent(node: LanNode, args: string[]): Promise<ChildProcess>;
+  /**
+   * Starts the agent in the node's namespace. `readOnlyProcSys` runs it as a container runtime does
+   * for an unprivileged container: /proc/sys bind-mounted read-only in a mount namespace of its own.
+   */
+  startAgent(node: LanNode, args: string[], opts?: { readOnlyProcSys?: boolean }): Promise<ChildProcess>;
   /** Sends a signal to the agent and waits for it to exit (ms it took). */
   stopAgent(node: LanNode, signal: NodeJS.Signals): Promise<number>;
   addresses(node: LanNode, ifname?: string): KernelAddress[];
@@ -50,7 +54,7 @@ export const LAN_V6 = 'fd00:77::';
 
 const sh = (args: string[]) => execFileSync(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 const ipn = (ns: string, ...args: string[]) => sh(['ip', '-n', ns, ...args]);
-const sysctl = (ns: string, ...settings: string[]) => sh(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', ...settings]);
+export const sysctl = (ns: string, ...settings: string[]) => sh(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', ...settings]);
 
 async function waitForLine(child: ChildProcess, text: string, timeoutMs = 10_000): Promise<void> {
   await new Promise<void>((resolve, reject) => {
@@ -132,11 +136,15 @@ export async function createLan(nodeCount: number, apiPort: number): Promise<Lan
 
   const lan: Lan = {
     prefix, lanNetns, nodes, dir,
-    async startAgent(node, args) {
+    async startAgent(node, args, opts = {}) {
       const log = openSync(node.logFile, 'a');
-      const child = spawn('ip', ['netns', 'exec', node.netns, process.execPath, join(repoRoot, 'bin', 'purelb.js'), 'agent',
+      const agent = [process.execPath, join(repoRoot, 'bin', 'purelb.js'), 'agent',
         '--node-name', node.name, '--node-ip', node.ipv4, '--kube-lb-kind', 'ifb', '--state-file', node.stateFile,
-        '--health-port', '7473', ...args], { stdio: ['ignore', log, log] });
+        '--health-port', '7473', ...args];
+      // every step execs the next, so the child's pid is the agent's and signals reach it
+      const readOnly = ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c',
+        'mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec "$@"', 'sh'];
+      const child = spawn('ip', ['netns', 'exec', node.netns, ...(opts.readOnlyProcSys ? readOnly : []), ...agent], { stdio: ['ignore', log, log] });
       node.agent = child;
       return child;
     },

@@ -2,8 +2,8 @@
 // UTS namespace, held by a `sleep` process, in which containerd, kubelet and kube-proxy run. Each node
 // has its own cgroups in every v1 hierarchy: kubelet's --cgroup-root for the pods, and a system cgroup
 // for the daemons and containerd's shims, so `down` finds every process of the node by cgroup name.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clusterBinaries } from '../cluster/binaries.ts';
 import { clientCert } from '../cluster/certs.ts';
@@ -120,7 +120,9 @@ async function waitFor(what: string, ok: () => boolean | Promise<boolean>, timeo
 function writeNodeFiles(k: KubeNodePlan, control: ControlPlaneAccess, images: ImageSet): void {
   const p = nodePaths(k);
   for (const d of [k.dir, p.cniConfDir, p.cniIpamDir, p.kubeletRoot, p.podLogs, p.pki]) mkdirSync(d, { recursive: true });
-  const ca = join(control.caDir, 'ca.crt');
+  // the node's private /run hides the lab dir: everything the node's processes read lives in its own dir
+  const ca = join(p.pki, 'ca.crt');
+  copyFileSync(join(control.caDir, 'ca.crt'), ca);
   const kubelet = clientCert(control.caDir, p.pki, 'kubelet', `system:node:${k.node.name}`, 'system:nodes');
   const proxy = clientCert(control.caDir, p.pki, 'kube-proxy', 'system:kube-proxy');
   writeFileSync(p.kubeletKubeconfig, kubeconfigFor(control.server, ca, kubelet.cert, kubelet.key, `system:node:${k.node.name}`));
@@ -139,11 +141,12 @@ function startHolder(procDir: string, k: KubeNodePlan): number {
     `hostname ${k.node.name}`,
     'mount -t tmpfs -o mode=0755 tmpfs /run',
     'mount -t tmpfs -o mode=0755 tmpfs /var/lib/cni',
-    'exec sleep infinity',
+    'exec "$@"',
   ].join(' && ');
-  const child = startOwned(procDir, `${k.node.name}-node`, 'sh', ['-c', init], process.env, {
+  const child = startOwned(procDir, `${k.node.name}-node`, 'sleep', ['infinity'], process.env, {
     detached: true,
-    prefix: ['nsenter', `--net=/run/netns/${k.node.netns}`, 'unshare', '--mount', '--uts', '--propagation', 'slave', '--'],
+    prefix: ['nsenter', `--net=/run/netns/${k.node.netns}`, 'unshare', '--mount', '--uts', '--propagation', 'slave', '--',
+      'sh', '-c', init, 'sh'],
   });
   return child.pid!;
 }
@@ -159,7 +162,7 @@ async function holderReady(pid: number): Promise<boolean> {
 /** Creates the node's files and cgroups and starts containerd; returns the holder's pid. */
 export async function startContainerd(ledger: Ledger, procDir: string, k: KubeNodePlan, control: ControlPlaneAccess,
   images: ImageSet): Promise<number> {
-  record(ledger, 'dirs', k.dir);
+  record(ledger, 'dirs', dirname(k.dir));
   record(ledger, 'cgroups', k.cgroup);
   record(ledger, 'cgroups', k.systemCgroup);
   writeNodeFiles(k, control, images);
