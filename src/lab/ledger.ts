@@ -88,7 +88,8 @@ export async function cleanLedger(name: string, log: (line: string) => void = ()
   }
   for (const link of ledger?.hostLinks ?? []) quiet('ip', ['link', 'del', link]);
   // nothing is mounted below these any more: the node mount namespaces died with their last process
-  for (const dir of ledger?.dirs ?? []) rmSync(dir, { recursive: true, force: true });
+  // (--one-file-system: were anything still mounted, it is left alone rather than emptied)
+  for (const dir of ledger?.dirs ?? []) quiet('rm', ['-rf', '--one-file-system', dir]);
   rmSync(labDir(name), { recursive: true, force: true });
   return true;
 }

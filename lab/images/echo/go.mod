@@ -1,0 +1,3 @@
+module purelb-ts/lab/images/echo
+
+go 1.22

@@ -1,0 +1,3 @@
+module purelb-ts/lab/images/pause
+
+go 1.22
