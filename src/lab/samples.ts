@@ -144,7 +144,7 @@ export function sampleWorkload(plan: LabPlan, s: SampleService, namespace = SAMP
           topologySpreadConstraints: [{
             maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: labels },
           }],
-          terminationGracePeriodSeconds: 5,
+          terminationGracePeriodSeconds: 15,
           containers: [{
             name: 'echo', image: ECHO_IMAGE, imagePullPolicy: 'IfNotPresent',
             env: [

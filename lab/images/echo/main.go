@@ -5,7 +5,9 @@
 //
 // POD_NAME and NODE_NAME come from the environment (the downward API in the lab's manifests).
 // GET /healthz answers "ok" for probes. The port comes from -port, else $PORT, else 8080.
-// Standard library only, built static; exits cleanly on SIGINT/SIGTERM.
+// Standard library only, built static. On SIGINT/SIGTERM it keeps serving for -drain (default 5s,
+// $DRAIN_SECONDS) with /healthz failing, because kube-proxy on every node needs a moment to stop
+// sending new connections to a terminating pod; then it shuts down.
 package main
 
 import (
@@ -19,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -39,7 +42,16 @@ func main() {
 		}
 		defaultPort = n
 	}
+	defaultDrain := 5 * time.Second
+	if d := os.Getenv("DRAIN_SECONDS"); d != "" {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 {
+			log.Fatalf("echo: bad DRAIN_SECONDS %q", d)
+		}
+		defaultDrain = time.Duration(n) * time.Second
+	}
 	port := flag.Int("port", defaultPort, "TCP port to listen on (all addresses)")
+	drain := flag.Duration("drain", defaultDrain, "how long to keep serving after SIGTERM")
 	flag.Parse()
 	if *port < 1 || *port > 65535 {
 		log.Fatalf("echo: bad -port %d", *port)
@@ -47,8 +59,14 @@ func main() {
 
 	line := fmt.Sprintf("pod=%s node=%s\n", envOr("POD_NAME", "unknown"), envOr("NODE_NAME", "unknown"))
 	mux := http.NewServeMux()
+	var terminating atomic.Bool
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if terminating.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("terminating\n"))
+			return
+		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
@@ -73,6 +91,9 @@ func main() {
 			log.Fatalf("echo: %v", err)
 		}
 	case <-ctx.Done():
+		terminating.Store(true)
+		log.Printf("echo: terminating, still serving for %s", *drain)
+		time.Sleep(*drain)
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdownCtx)
