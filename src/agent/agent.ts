@@ -1,10 +1,12 @@
-// The node agent's controller: watches Services, EndpointSlices, ServiceGroups, the LBNodeAgent and
-// the heartbeat Leases; every change enqueues one coalesced reconcile that reads the kernel, decides
-// every address (src/agent/desired.ts), applies the difference in one `ip -batch`, announces taken-over
-// local addresses, records itself in the Service annotation and writes events only on change.
+// The node agent's controller: watches Services, EndpointSlices, ServiceGroups, the LBNodeAgent, the
+// heartbeat Leases and its own Node; every change enqueues one coalesced reconcile that reads the kernel,
+// decides every address (src/agent/desired.ts), applies the difference in one `ip -batch`, announces
+// taken-over local addresses, records itself in the Service annotation and writes events only on change.
+// A cordoned Node (or one with the exclude-from-external-load-balancers label) is out of service: no
+// address stays on it and its heartbeat Lease is deleted (src/agent/out-of-service.ts).
 import {
   CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api,
-  type KubeConfig, type KubernetesObject, type V1EndpointSlice, type V1Lease, type V1Service,
+  type KubeConfig, type KubernetesObject, type V1EndpointSlice, type V1Lease, type V1Node, type V1Service,
 } from '@kubernetes/client-node';
 import PQueue from 'p-queue';
 import { ANN } from '../api/annotations.ts';
@@ -22,6 +24,7 @@ import { startHeartbeat } from './heartbeat.ts';
 import { addressKey, localInterfaces, nodeSubnets, type KernelLink } from './interfaces.ts';
 import { iproute2, type LinkSetup, type NetworkAdapter } from './iproute.ts';
 import type { AgentMetrics } from './metrics.ts';
+import { OUT_OF_SERVICE_CAUSES, outOfServiceReason, slimNode, type OutOfServiceCause } from './out-of-service.ts';
 import { loadOwnership } from './ownership.ts';
 import { batchLine, keepSecondaries, planChanges, type AddressChange } from './plan.ts';
 import { announcementEvents, announcementsByService, type ServiceAnnouncements } from './report.ts';
@@ -51,12 +54,14 @@ export interface AgentOptions {
   announce?: Announcer;
   /** Called after every reconcile with the virtual addresses as placed (routing integration). */
   onVirtualAddresses?: (cidrs: string[], extlbint: string) => void;
+  /** What takes this node out of service (default: cordoned and the exclude label); empty = never. */
+  outOfServiceCauses?: ReadonlySet<OutOfServiceCause>;
 }
 
 export interface Agent {
   ready(): true | string;
   healthy(): true | string;
-  /** Graceful shutdown: withdraw local addresses, delete the heartbeat Lease, stop. Virtual addresses stay. */
+  /** Graceful shutdown: withdraw local addresses, delete the heartbeat Lease, stop. Virtual addresses stay (unless out of service). */
   stop(): Promise<void>;
 }
 
@@ -86,7 +91,11 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const agents = watchCache<LBNodeAgent>(kc, `/apis/purelb.io/v1/namespaces/${namespace}/lbnodeagents`, crList('lbnodeagents'), log);
   const leases = watchCache<V1Lease>(kc, `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
     () => coordination.listNamespacedLease({ namespace, labelSelector: `${HEARTBEAT_LABEL}=node` }), log, { labelSelector: `${HEARTBEAT_LABEL}=node` });
-  const caches: WatchedCache<KubernetesObject>[] = [services, slices, groups, agents, leases];
+  // Only this node's Node, by field selector: one small watch per node, whatever the cluster size.
+  const ownNode = `metadata.name=${node}`;
+  const nodes = watchCache<V1Node>(kc, '/api/v1/nodes', () => core.listNode({ fieldSelector: ownNode }), log, { fieldSelector: ownNode });
+  nodes.onChange((obj, kind) => (kind === 'relist' ? nodes.list().forEach(slimNode) : obj && slimNode(obj)));
+  const caches: WatchedCache<KubernetesObject>[] = [services, slices, groups, agents, leases, nodes];
   // managedFields are often most of an object and the agent never reads them: 10,000 Services cost
   // far less memory without them.
   const slim = (o: KubernetesObject | undefined) => {
@@ -114,6 +123,15 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const annotationWrites = new Map<string, { value: string; at: number }>();
   /** Interfaces already warned about for promote_secondaries being off: one warning each. */
   const promotionWarned = new Set<string>();
+  const outOfServiceCauses = opts.outOfServiceCauses ?? new Set(OUT_OF_SERVICE_CAUSES);
+  const currentOutOfService = () => outOfServiceReason(nodes.get(node), outOfServiceCauses);
+  /** Out-of-service reason the last reconcile applied (undefined = in service). */
+  let appliedOutOfService: string | undefined;
+  /** Last reason seen on a Node event: only a change triggers a reconcile (status updates do not). */
+  let seenOutOfService: string | undefined;
+  let heartbeatSuspended = false;
+  /** While out of service: the heartbeat Lease was deleted (retried by the next reconcile if not). */
+  let leaseReleased = false;
 
   /** At most one reconcile waits while one runs; the waiting one reads the newest state when it starts. */
   const trigger = () => {
@@ -233,9 +251,45 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     }
   };
 
+  const nodeRef = (): KubernetesObject => ({ apiVersion: 'v1', kind: 'Node', metadata: { name: node, uid: nodes.get(node)?.metadata?.uid ?? node } });
+
+  /** One log line and one Node event when the node goes out of service or comes back. */
+  const reportServiceChange = (from: string | undefined, to: string | undefined, held: AddressDecision[], withdrawn: AddressChange[]) => {
+    if (from === to) return;
+    if (from && to) {
+      log.info('node still out of service, for another reason', { node, reason: to });
+      return;
+    }
+    const count = (kind: 'local' | 'virtual', list: Array<{ kind: string }>) => list.filter((x) => x.kind === kind).length;
+    const [reason, note] = to
+      ? ['OutOfService', `node ${node} is out of service because ${to}: withdrew ${count('virtual', withdrawn)} virtual and`
+        + ` ${count('local', withdrawn)} local addresses and deleted its heartbeat Lease; the routers stop sending it traffic`
+        + ' and other nodes take over its local addresses']
+      : ['BackInService', `node ${node} is back in service: announces ${count('virtual', held)} virtual addresses and is an`
+        + ' election candidate for local addresses again'];
+    log.info(to ? 'node out of service: withdrew its addresses and its heartbeat' : 'node back in service',
+      { node, ...(to ? { reason: to } : {}), withdrawn: withdrawn.map((c) => `${c.ip}/${c.prefix}`), announced: held.length });
+    const ref = nodeRef();
+    events.reset(ref, [reason]);
+    events.emit(ref, 'Normal', reason, note);
+  };
+
   const reconcile = async () => {
     reconcileStartedAt = Date.now();
     const end = metrics.reconcileDuration.startTimer();
+    // Out of service: stop renewing first, so this node is no candidate in this reconcile; the Lease is
+    // deleted only after the batch below has withdrawn the local addresses (as at shutdown).
+    const outOfService = currentOutOfService();
+    if (outOfService && !heartbeatSuspended) {
+      heartbeat.suspend();
+      heartbeatSuspended = true;
+      leaseReleased = false;
+      metrics.fenced.set(0);
+    } else if (!outOfService && heartbeatSuspended) {
+      heartbeatSuspended = false;
+      if (!(await heartbeat.resume())) log.warn('back in service, but the heartbeat renewal failed; local addresses wait for the next one', { node });
+    }
+    metrics.outOfService.set(outOfService ? 1 : 0);
     config = readConfig();
     const { links, candidates } = await readNode(config);
     const owned = ownership.owned();
@@ -249,6 +303,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     const decisions = decideAddresses({
       node, links, localCandidates: candidates, owned, extlbint: config.extlbint, services: [...inputs.values()],
       endpoints: nodesWithEndpoints(slices.list()), heartbeats: self ? [...peers, self] : peers, groups: [...groups.list()], now,
+      ...(outOfService ? { outOfService } : {}),
     });
     const byIp = new Map(decisions.map((d) => [d.ip, d]));
     hasLocalAddresses = decisions.some((d) => d.kind === 'local');
@@ -274,7 +329,15 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       const present = new Set((await net.readLinks()).flatMap((l) => l.addrs.map((a) => addressKey(a.ifname, a.ip, a.prefix))));
       await ownership.update([], [...ownership.owned()].filter((k) => !present.has(k)));
     }
-    for (const c of applied.filter((x) => x.op === 'add' && x.kind === 'local' && !x.renew && !x.restore)) {
+    // Announce what this node now serves: addresses it just added, and addresses it kept on the interface
+    // while another node announced them (an agent restarted after a SIGKILL wins the election back while
+    // the LAN still sends the address to the interim owner).
+    const addedNow = applied.filter((x) => x.op === 'add' && x.kind === 'local' && !x.renew && !x.restore);
+    const reclaimed = decisions.filter((d) => d.kind === 'local' && d.announce && !failedKeys.has(`${d.ip} ${d.ifname}`)
+      && !addedNow.some((c) => c.ip === d.ip)
+      && d.services.some((s) => { const a = inputs.get(s)?.announcing[d.family]; return !!a && !a.startsWith(`${node},`); }))
+      .map((d) => ({ ip: d.ip, ifname: d.ifname, family: d.family }));
+    for (const c of [...addedNow, ...reclaimed]) {
       const d = byIp.get(c.ip)!;
       metrics.electionWins.inc();
       const previous = d.services.map((s) => inputs.get(s)?.announcing[c.family]).find((v) => v && !v.startsWith(`${node},`));
@@ -289,13 +352,22 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     for (const c of applied.filter((x) => x.op === 'del')) log.info('withdrew address', { address: `${c.ip}/${c.prefix}`, interface: c.ifname, kind: c.kind });
     logRestores(applied);
     writeAnnouncing(decisions.filter((d) => !failedKeys.has(`${d.ip} ${d.ifname}`)), inputs);
+    if (outOfService && !leaseReleased) {
+      await heartbeat.release(); // the peers re-elect on the deletion, now that the local addresses are gone
+      leaseReleased = true;
+    }
 
     const after = announcementsByService(decisions, failedKeys);
     // After a restart, addresses found already in place were announced before: no event for them.
     const placedNow = new Set(applied.filter((c) => c.op === 'add' && !c.renew && !c.restore).map((c) => `${c.ip} ${c.ifname}`));
     const before = announced ?? announcementsByService(decisions.filter((d) => !placedNow.has(`${d.ip} ${d.ifname}`)), failedKeys);
+    // Out of service, one Node event tells it instead of a Withdrawn event on every Service; what this
+    // node announced before stays the reference, so coming back writes events only for real differences.
+    const serviceEvents = outOfService
+      ? announcementEvents(node, new Map(), new Map(), decisions, failures)
+      : announcementEvents(node, before, after, decisions, failures);
     let dropped = 0;
-    for (const e of announcementEvents(node, before, after, decisions, failures)) {
+    for (const e of serviceEvents) {
       const ref = serviceRef(e.service);
       if (!ref) continue;
       if (eventQueue.size >= MAX_QUEUED_EVENTS) {
@@ -309,8 +381,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       });
     }
     if (dropped) log.warn('too many events at once, dropped some (the log and metrics still tell)', { dropped, queued: eventQueue.size });
-    announced = after;
+    if (!outOfService) announced = after;
     const held = decisions.filter((d) => d.announce && !failedKeys.has(`${d.ip} ${d.ifname}`));
+    reportServiceChange(appliedOutOfService, outOfService, held, applied.filter((c) => c.op === 'del' && !c.restore));
+    appliedOutOfService = outOfService;
     metrics.announced.set({ kind: 'local' }, held.filter((d) => d.kind === 'local').length);
     metrics.announced.set({ kind: 'virtual' }, held.filter((d) => d.kind === 'virtual').length);
     opts.onVirtualAddresses?.(held.filter((d) => d.kind === 'virtual').map((d) => `${d.ip}/${d.prefix}`), config.extlbint);
@@ -360,11 +434,28 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   config = readConfig();
   const first = await readNode(config);
   linkReady(config.extlbint, await net.ensureLink(config.extlbint, opts.linkKind));
+  seenOutOfService = currentOutOfService();
+  if (seenOutOfService) {
+    // no heartbeat at all, so the peers never elect this node, not even briefly
+    heartbeat.suspend();
+    heartbeatSuspended = true;
+    // An agent restarted on a node that was already out of service finds nothing of its own in place
+    // and reports nothing again; one that must still withdraw something reports the change.
+    if (ownership.owned().size === 0) appliedOutOfService = seenOutOfService;
+    log.info('node is out of service: no heartbeat, no addresses', { node, reason: seenOutOfService });
+  }
+  // a suspended heartbeat only records the subnets; otherwise this writes the Lease
   heartbeat.setSubnets(nodeSubnets([...new Set([...first.candidates[4], ...first.candidates[6]])], first.links, ownership.owned()));
-  if (!(await heartbeat.start())) log.warn('first heartbeat failed; local addresses wait for a successful renewal', { node });
+  if (!seenOutOfService && !(await heartbeat.start())) log.warn('first heartbeat failed; local addresses wait for a successful renewal', { node });
   synced = true;
-  for (const c of caches) if (c !== leases && c !== services) c.onChange(() => trigger());
+  for (const c of caches) if (c !== leases && c !== services && c !== nodes) c.onChange(() => trigger());
   leases.onChange(() => checkMembership());
+  nodes.onChange(() => {
+    const reason = currentOutOfService();
+    if (reason === seenOutOfService) return;
+    seenOutOfService = reason;
+    trigger();
+  });
   // Services that are not ours and never were (no brand or no address yet) cannot change anything.
   services.onChange((svc, kind) => {
     if (kind === 'relist' || (svc && (serviceInput(svc) || knownServices.has(serviceKey(svc.metadata?.namespace, svc.metadata?.name))))) trigger();
