@@ -8,7 +8,8 @@
 # npm from the npm registry. Every image is saved as a docker-archive tar tagged with the fully qualified
 # name the kubelet asks for, into
 #   ${PURELB_IMAGE_DIR:-$HOME/.cache/purelb/images}/<key>/{allocator,agent,bird,echo,pause}.tar
-#   .../<key>/images.json   {"key", "node", "images": [{"ref", "tar" (absolute path), "sizeBytes", "id"}]}
+#   .../<key>/images.json   {"key", "node", "all" (every image in one tar, shared layers once),
+#                            "images": [{"ref", "tar" (absolute path), "sizeBytes", "id"}]}
 # where <key> hashes every build input: an unchanged tree is "cached" and takes well under a second.
 #
 #   bash scripts/images.sh               build what is missing; progress and sizes go to stderr, and the
@@ -344,12 +345,18 @@ for spec in "${IMAGES[@]}"; do
   say "  $ref: $((size / 1000000)) MB, $how, $((SECONDS - t0)) s"
   entries+=("$(printf '    {"ref": "%s", "tar": "%s", "sizeBytes": %s, "id": "%s"}' "$ref" "$OUT/$name.tar" "$size" "$id")")
 done
+# Every image in one archive too: layers shared by the images (the Debian base, Node and the npm
+# dependencies) are in it once, so a lab node imports about half the bytes of the separate tars.
+refs=()
+for spec in "${IMAGES[@]}"; do IFS='|' read -r _ ref _ <<<"$spec"; refs+=("$ref"); done
+pm save -m --format docker-archive -o "$STAGE/all.tar" "${refs[@]}" >/dev/null 2>"$WORK/logs/all.save" \
+  || { cat "$WORK/logs/all.save" >&2; die "podman save -m (all images) failed"; }
 # Untagged images are both superseded builds and the build cache of intermediate stages (gobgp-protos):
 # drop only those a week old, so the next build still finds its cached layers.
 pm image prune -f --filter until=168h >/dev/null 2>&1 || true
 
 {
-  printf '{\n  "key": "%s",\n  "node": "%s",\n  "images": [\n' "$KEY" "$NODE_VERSION"
+  printf '{\n  "key": "%s",\n  "node": "%s",\n  "all": "%s",\n  "images": [\n' "$KEY" "$NODE_VERSION" "$OUT/all.tar"
   for i in "${!entries[@]}"; do
     printf '%s%s\n' "${entries[$i]}" "$([[ $i -lt $((${#entries[@]} - 1)) ]] && echo ,)"
   done

@@ -48,10 +48,10 @@ export async function labImages(progress: Progress): Promise<ImageSet & { entrie
     });
   });
   const dir = lines.filter((l) => l.trim() !== '').at(-1)!.trim();
-  const { images: entries } = JSON.parse(readFileSync(join(dir, 'images.json'), 'utf8')) as { images: ImageEntry[] };
+  const { images: entries, all } = JSON.parse(readFileSync(join(dir, 'images.json'), 'utf8')) as { images: ImageEntry[]; all: string };
   const pause = entries.find((e) => e.ref.includes('pause'));
   if (!pause) throw new Error(`${dir}/images.json has no pause image`);
-  return { tars: entries.map((e) => (e.tar.startsWith('/') ? e.tar : join(dir, e.tar))), pause: pause.ref, entries };
+  return { tars: [all], pause: pause.ref, entries };
 }
 
 /** kubectl of the cluster's release, as an admin, with the lab's kubeconfig. */
