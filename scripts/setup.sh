@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the lab and the tests need, idempotently: Debian packages, npm dependencies
-# (which bring Node 24), and a real kube-apiserver + etcd built from the pinned Go module in
-# test/k8s-bin, cached in ~/.cache/purelb/k8s/<VERSION>/bin so later clones reuse it.
+# (which bring Node 24), and the Kubernetes binaries built from the pinned Go modules in test/k8s-bin
+# (kube-apiserver, etcd, kubectl, kube-controller-manager, kube-scheduler, kubelet, kube-proxy,
+# crictl), cached in ~/.cache/purelb/k8s/<VERSION>/bin so later clones reuse them.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,6 +16,9 @@ DEBIAN_PACKAGES=(
   iproute2 iputils-arping ndisc6                                   # address programming, GARP, unsolicited NA
   openssl procps ca-certificates git                               # test certificates, ps, go fetches
   curl                                                             # lab + e2e: HTTP requests from the client namespace
+  containerd runc containernetworking-plugins                      # lab nodes: CRI runtime (ctr too), OCI runtime, CNI bridge/host-local/portmap
+  iptables                                                         # kube-proxy (iptables mode), kubelet's canary chains, CNI portmap
+  podman debootstrap                                               # images: shipped Dockerfiles built on debootstrapped stand-in bases
 )
 
 step 1 "Debian packages: ${DEBIAN_PACKAGES[*]}"
@@ -28,8 +32,12 @@ if ((${#missing[@]})); then
   apt-get update -q || die "apt-get update failed"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
     || die "apt-get install ${missing[*]} failed"
-  # The frr package starts a host-wide FRR; the project runs its own instances in namespaces only.
-  if command -v systemctl >/dev/null && systemctl is-active -q frr 2>/dev/null; then systemctl stop frr || true; fi
+  # On a systemd machine the frr and containerd packages start host-wide daemons; the project runs its
+  # own instances in namespaces only (own sockets and state). Stop only what this run just installed.
+  for svc in frr containerd; do
+    [[ " ${missing[*]} " == *" $svc "* ]] || continue
+    if command -v systemctl >/dev/null && systemctl is-active -q "$svc" 2>/dev/null; then systemctl stop "$svc" || true; fi
+  done
 else
   echo "all present"
 fi
@@ -37,42 +45,69 @@ fi
 step 2 "npm dependencies (pin Node 24 through the 'node' package)"
 command -v npm >/dev/null || die "npm is not installed (apt-get install npm, or any Node >= 18 with npm)"
 if [[ ! -x node_modules/.bin/node || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  # npm install honours package-lock.json; npm ci (npm 11.19) refuses this lock because npm omits the
-  # per-platform optional bindings of unrs-resolver (a jest dependency) from lockfiles it writes.
-  npm install --no-audit --no-fund || die "npm install failed"
+  # exactly the committed lock (it lists every platform's optional unrs-resolver binding, as npm 11 wants)
+  npm ci --no-audit --no-fund || die "npm ci failed"
 else
   echo "node_modules up to date"
 fi
 echo "node for npm scripts: $(node_modules/.bin/node --version)"
 
 step 3 "Go toolchain"
-command -v go >/dev/null || die "Go is not installed; a Go >= 1.26 toolchain is needed to build kube-apiserver"
+command -v go >/dev/null || die "Go is not installed; a Go >= 1.26.2 toolchain is needed to build the Kubernetes binaries"
 export GOTOOLCHAIN=local
 gov="$(go env GOVERSION)"
-[[ "$(printf '%s\n' go1.26 "$gov" | sort -V | head -1)" == go1.26 ]] || die "Go $gov is too old: kube-apiserver $(cat test/k8s-bin/VERSION) needs go >= 1.26"
+# 1.26 for kube-apiserver 1.36 (test/k8s-bin/go.mod), 1.26.2 for cri-tools 1.36 (test/k8s-bin/crictl/go.mod)
+[[ "$(printf '%s\n' go1.26.2 "$gov" | sort -V | head -1)" == go1.26.2 ]] || die "Go $gov is too old: the Kubernetes binaries $(cat test/k8s-bin/VERSION) need go >= 1.26.2"
 echo "$gov"
 
 VERSION="$(cat test/k8s-bin/VERSION)"
 BIN_DIR="${PURELB_K8S_BIN_DIR:-$HOME/.cache/purelb/k8s/$VERSION/bin}"
-step 4 "kube-apiserver + etcd + kubectl $VERSION in $BIN_DIR"
-if [[ -x "$BIN_DIR/kube-apiserver" && -x "$BIN_DIR/etcd" && -x "$BIN_DIR/kubectl" ]]; then
+# One main package per binary in test/k8s-bin/<name>, all from the one pinned module graph of its go.mod.
+K8S_BINARIES=(kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kubelet kube-proxy)
+k8s_version="$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' test/k8s-bin/go.mod)"
+# crictl is cri-tools' own main package built from its release module, in a module of its own
+# (test/k8s-bin/crictl/go.mod): its newer grpc/otel would otherwise change the apiserver's graph.
+crictl_version="$(awk '$1 == "sigs.k8s.io/cri-tools" && $2 ~ /^v/ {print $2; exit}' test/k8s-bin/crictl/go.mod)"
+step 4 "Kubernetes $k8s_version binaries + crictl $crictl_version in $BIN_DIR"
+# cached per binary: adding one to the list builds only that one
+missing_bins=()
+for b in "${K8S_BINARIES[@]}"; do [[ -x "$BIN_DIR/$b" ]] || missing_bins+=("$b"); done
+# crictl has its own version: a bump of test/k8s-bin/crictl/go.mod rebuilds crictl alone
+build_crictl=true
+if [[ -x "$BIN_DIR/crictl" && "$("$BIN_DIR/crictl" --version 2>/dev/null)" == *" ${crictl_version#v}" ]]; then build_crictl=false; fi
+if ((${#missing_bins[@]} == 0)) && ! $build_crictl; then
   echo "cached"
 else
-  echo "building from the Go module proxy (cold: about 5-10 min on 2 cores; cached afterwards)"
+  todo=("${missing_bins[@]}"); $build_crictl && todo+=(crictl)
+  echo "building ${todo[*]} from the Go module proxy (cold: about 15-20 min for all on 2 cores; cached afterwards)"
+  mkdir -p "$(dirname "$BIN_DIR")"   # a new machine has no ~/.cache/purelb yet
   tmp="$(mktemp -d "${BIN_DIR%/bin}.build.XXXXXX")"
   trap 'rm -rf "$tmp"' EXIT
   start=$SECONDS
-  k8s_version="$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' test/k8s-bin/go.mod)"
-  minor="$(cut -d. -f2 <<<"$k8s_version")"
-  # stamp the version like the release build does (kubectl and /version then report v1.x.y, not v0.0.0-master)
-  ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1"
-  ldflags+=" -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
-  ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=$k8s_version -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
-  (cd test/k8s-bin && go build -trimpath -ldflags="$ldflags" -o "$tmp/" ./kube-apiserver ./etcd ./kubectl) \
-    || die "go build of kube-apiserver/etcd/kubectl failed (see the messages above)"
+  # Static binaries like the upstream release builds, whether or not a C compiler is installed; no VCS
+  # stamping (a checkout owned by another user makes git, and so go build, fail).
+  export CGO_ENABLED=0
+  gobuild=(go build -trimpath -buildvcs=false)
+  if ((${#missing_bins[@]})); then
+    minor="$(cut -d. -f2 <<<"$k8s_version")"
+    # stamp the version like the release build does (kubectl and /version then report v1.x.y, not v0.0.0-master)
+    ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version -X k8s.io/component-base/version.gitMajor=1"
+    ldflags+=" -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
+    ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=$k8s_version -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+    (cd test/k8s-bin && "${gobuild[@]}" -ldflags="$ldflags" -o "$tmp/" "${missing_bins[@]/#/./}") \
+      || die "go build of ${missing_bins[*]} failed (see the messages above)"
+  fi
+  if $build_crictl; then
+    # stamped like cri-tools' Makefile does (no leading v: `crictl --version` says "crictl version 1.36.0")
+    (cd test/k8s-bin/crictl && "${gobuild[@]}" -ldflags="-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=${crictl_version#v}" \
+      -o "$tmp/crictl" sigs.k8s.io/cri-tools/cmd/crictl) || die "go build of crictl failed (see the messages above)"
+  fi
   mkdir -p "$BIN_DIR"
-  mv "$tmp/kube-apiserver" "$tmp/etcd" "$tmp/kubectl" "$BIN_DIR/"
+  for b in "${todo[@]}"; do mv -f "$tmp/$b" "$BIN_DIR/"; done
   echo "built in $((SECONDS - start)) s"
 fi
-"$BIN_DIR/kube-apiserver" --version
+for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
+  printf '%-24s %s\n' "$b" "$("$BIN_DIR/$b" --version)"
+done
+printf '%-24s %s\n' crictl "$("$BIN_DIR/crictl" --version)"
 printf '\n[setup] done\n'
