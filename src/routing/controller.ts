@@ -32,7 +32,7 @@ export const DEFAULT_BACKEND_PATHS: RoutingBackendPaths = {
   birdConfigDir: '/run/purelb/bird',
   birdSocket: '/run/purelb/bird/bird.ctl',
   frrConfDir: '/etc/frr',
-  gobgpTarget: 'unix:///run/purelb/gobgp.sock',
+  gobgpTarget: 'unix:///run/purelb/gobgp/gobgp.sock',
 };
 
 export interface RoutingControllerOptions {
@@ -52,7 +52,10 @@ export interface RoutingControllerOptions {
 }
 
 export interface RoutingController {
-  /** Desired virtual addresses of this node exactly as placed on kube-lb0, e.g. ["10.96.0.10/32","fd00:96::10/128"]. */
+  /** Desired virtual addresses of this node exactly as placed on kube-lb0, e.g. ["10.96.0.10/32","fd00:96::10/128"].
+   * Call it only with a complete set (after the agent's caches synced): until the first call, a backend that
+   * is handed addresses (GoBGP) neither adds nor withdraws any, so a restarted agent leaves the paths of the
+   * still running daemon alone. */
   setVirtualAddresses(cidrs: string[], kubeInterface?: string): void;
   stop(): Promise<void>;
 }
@@ -79,7 +82,8 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
   const events = createEventRecorder(opts.kc, 'purelb-lbnodeagent', log);
   const PROBLEM_REASONS = ['RoutingConfigRejected', 'RoutingReloadFailed'];
   let advertiser: RouteAdvertiser | undefined;
-  let addresses: string[] = [];
+  /** undefined until the agent reported them once */
+  let addresses: string[] | undefined;
   let labels: Record<string, string> = {};
   let current: { name: string; generation?: number; config?: RouterConfigSpec } | undefined;
   let applied: ApplyResult | undefined;
@@ -196,7 +200,7 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
         advertiser = createAdvertiser(config.daemon, paths, log);
         applied = undefined;
         daemonStatus = undefined;
-        await advertiser.setAddresses(addresses);
+        if (addresses) await advertiser.setAddresses(addresses);
       }
       result = await advertiser.apply({
         config, nodeName: opts.nodeName, nodeIP: opts.nodeIP, kubeInterface: currentInterface, passwords,
@@ -210,8 +214,21 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
     await writeStatus(result.result === 'Applied');
   };
 
-  const trigger = (): Promise<void> => (queue.size === 0 ? queue.add(reconcile) : queue.onIdle())
-    .catch((err) => log.error('routing reconcile failed', { error: err }));
+  // Coalesces triggers into one queued reconcile, which reads the latest state when it starts. The
+  // queue also carries the periodic status writes: a queued status write must not swallow a trigger
+  // (an extlbint rename would then wait for the next resync), so pending reconciles are tracked apart.
+  // (p-queue may start the task inside add(): the flag is set before and cleared by the task itself.)
+  let queued = false;
+  let queuedRun: Promise<void> = Promise.resolve();
+  const trigger = (): Promise<void> => {
+    if (queued) return queuedRun;
+    queued = true;
+    queuedRun = queue.add(async () => {
+      queued = false;
+      await reconcile();
+    }).catch((err) => log.error('routing reconcile failed', { error: err }));
+    return queuedRun;
+  };
 
   // status writes of every node's agent update the object too: only spec changes (generation) matter
   const generations = new Map<string, number | undefined>();
@@ -234,7 +251,7 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
         currentInterface = kubeInterface;
         void trigger();
       }
-      if (advertiser) void advertiser.setAddresses(addresses).catch((err) => log.warn('could not hand addresses to the routing daemon', { error: err }));
+      if (advertiser) void advertiser.setAddresses(cidrs).catch((err) => log.warn('could not hand addresses to the routing daemon', { error: err }));
     },
     async stop() {
       stopped = true;

@@ -11,6 +11,8 @@ import { createTopology, randomPrefix, type Topology } from '../../src/lab/topol
 import { startTor, torNextHops } from '../../src/lab/topology/tor.ts';
 import { createLogger } from '../../src/log.ts';
 import { GobgpAdvertiser } from '../../src/routing/gobgp/advertiser.ts';
+import { GobgpClient } from '../../src/routing/gobgp/client.ts';
+import { ACCEPT_LOCAL_POLICY } from '../../src/routing/gobgp/messages.ts';
 import { waitFor } from '../harness/kube.ts';
 
 let topo: Topology;
@@ -47,6 +49,28 @@ test('after gobgpd restarts, the watchdog re-applies peers and paths', async () 
   // no call into the advertiser: the watchdog alone must restore everything
   await waitFor('routes back at the ToR', async () => (await torNextHops(topo, tor, '10.96.9.1/32')).kernel.length === 1 && (await torNextHops(topo, tor, 'fd00:96::9:1/128')).kernel.length === 1, 60_000);
   expect((await ad.status()).advertised).toEqual(['10.96.9.1/32', 'fd00:96::9:1/128']);
+});
+
+test('a new agent finding gobgpd with its global config but without the import policy puts the policy back, and keeps sessions and paths', async () => {
+  const n = topo.node(1);
+  const target = nodeBackendPaths(n).gobgpTarget;
+  const client = new GobgpClient(target);
+  type Summary = { ipv4Unicast?: { peers?: Record<string, { connectionsEstablished?: number }> } };
+  const established = async () => (await tor.json<Summary>('show bgp summary json')).ipv4Unicast?.peers?.[n.ipv4]?.connectionsEstablished;
+  const before = await established();
+  // what an agent that died between StartBgp and SetPolicyAssignment leaves behind
+  await client.call('SetPolicyAssignment', { assignment: { name: 'global', direction: 'IMPORT', policies: [], default_action: 'ACCEPT' } });
+  await ad!.close();
+  ad = new GobgpAdvertiser({ target, log: createLogger('gobgp-test'), watchIntervalMs: 500 });
+  const { config } = parseRouterConfig({ spec: { daemon: 'gobgp', protocol: 'bgp', bgp: { localASN: 65101, peers: [{ address: n.torIPv4, asn: 65000, holdTime: 9 }, { address: n.torIPv6, asn: 65000, holdTime: 9 }] } } });
+  expect(await ad.apply({ config: config!, nodeName: 'n1', nodeIP: n.ipv4, kubeInterface: 'kube-lb0', passwords: {} })).toMatchObject({ result: 'Applied' });
+  const assigned = await client.list<{ assignment?: { policies?: Array<{ name?: string }>; default_action?: string } }>('ListPolicyAssignment', { name: 'global', direction: 'IMPORT' });
+  client.close();
+  expect(assigned.map((a) => [a.assignment?.default_action, a.assignment?.policies?.map((p) => p.name)])).toEqual([['REJECT', [ACCEPT_LOCAL_POLICY.name]]]);
+  // no addresses reported to the new advertiser yet: the paths stay, and so does the session
+  await new Promise((r) => setTimeout(r, 1500));
+  expect((await torNextHops(topo, tor, '10.96.9.1/32')).kernel).toHaveLength(1);
+  expect(await established()).toBe(before);
 });
 
 test('when the ToR stops, the backend reports its sessions as no longer Established', async () => {

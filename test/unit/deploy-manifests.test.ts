@@ -13,19 +13,19 @@ import { kustomize, kustomizations, objectId, type K8sObject } from '../harness/
 
 interface Container {
   name: string; image: string; args?: string[]; command?: string[];
+  livenessProbe?: { httpGet?: { path: string; port: string | number }; exec?: { command: string[] } };
+  readinessProbe?: { httpGet?: { path: string; port: string | number }; exec?: { command: string[] } };
   volumeMounts?: Array<{ name: string; mountPath: string }>;
   env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>;
   ports?: Array<{ name: string; containerPort: number }>;
-  livenessProbe?: { httpGet?: { path: string; port: string | number } };
-  readinessProbe?: { httpGet?: { path: string; port: string | number } };
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   securityContext?: { runAsUser?: number; runAsNonRoot?: boolean; allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean;
-    capabilities?: { add?: string[]; drop?: string[] } };
+    privileged?: boolean; capabilities?: { add?: string[]; drop?: string[] } };
 }
-interface PodSpec { hostNetwork?: boolean; serviceAccountName: string;
+interface PodSpec { hostNetwork?: boolean; serviceAccountName: string; automountServiceAccountToken?: boolean;
   securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; supplementalGroups?: number[] };
   containers: Container[]; tolerations?: unknown[];
-  volumes?: Array<{ name: string; hostPath?: { path: string }; emptyDir?: unknown; configMap?: { name: string } }> }
+  volumes?: Array<{ name: string; hostPath?: { path: string; type?: string }; emptyDir?: unknown; configMap?: { name: string } }> }
 const podSpec = (o: K8sObject) => (o.spec as { template: { spec: PodSpec } }).template.spec;
 
 let base: K8sObject[];
@@ -124,30 +124,85 @@ describe('routing overlays', () => {
     expect(birdDir.replace(/^\/var\/run\//, '/run/').startsWith(`${hostDir}/`)).toBe(true);
   });
 
-  test('gobgp: the sidecar serves gRPC only on the unix socket the agent is pointed at, with no capability', async () => {
-    const spec = agentOf(await kustomize('deploy/purelb/overlays/gobgp'));
-    const [agent, gobgpd] = spec.containers as [Container, Container];
-    const socket = agent.args!.find((a) => a.startsWith('--gobgp-socket='))!.split('=')[1]!;
-    expect(gobgpd.command).toContain(`--api-hosts=unix://${socket}`);
-    expect(gobgpd.command).toContain('--pprof-disable');
+  /** hostPath of a container's mount of that path (undefined when it is not a hostPath). */
+  const hostPathAt = (spec: PodSpec, c: Container, mountPath: string) => {
+    const m = c.volumeMounts?.find((x) => x.mountPath === mountPath);
+    return m && spec.volumes?.find((v) => v.name === m.name)?.hostPath?.path;
+  };
+
+  test.each(['frr', 'gobgp'])('%s: the daemon is its own DaemonSet (purelb-%s), so an agent rollout never restarts it', async (daemon) => {
+    const objs = await kustomize(`deploy/purelb/overlays/${daemon}`);
+    // exactly the base plus deploy/<daemon>, nothing patched into the daemon from the agent side
+    const standalone = await kustomize(`deploy/${daemon}`);
+    expect(objs.map(objectId).sort()).toEqual([...base, ...standalone].map(objectId).sort());
+    expect(agentOf(objs).containers.map((c) => c.name)).toEqual(['lbnodeagent']);
+    const ds = find(objs, 'DaemonSet', `purelb-${daemon}`);
+    expect(ds.metadata.namespace).toBe('purelb');
+    expect((ds.spec as { updateStrategy?: unknown }).updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
+    const spec = podSpec(ds);
+    expect(spec.hostNetwork).toBe(true);
+    expect(spec.automountServiceAccountToken).toBe(false); // a routing daemon never talks to the API server
+    expect(spec.containers).toHaveLength(1);
+    const [c] = spec.containers as [Container];
+    expect(c.image).toBe(podSpec(find(base, 'DaemonSet', 'lbnodeagent')).containers[0]!.image); // FRR 8.4 and gobgpd are in the agent image
+    expect(c.securityContext).toMatchObject({ runAsUser: 0, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
+    expect(c.securityContext?.privileged).toBeUndefined();
+    expect(c.livenessProbe?.exec?.command.length).toBeGreaterThan(0);
+    expect(c.readinessProbe?.exec?.command.length).toBeGreaterThan(0);
+    // what the daemon shares with the agent lives on the node, so it outlives both pods
+    for (const v of spec.volumes ?? []) if (v.hostPath) expect(v.hostPath).toEqual({ path: expect.stringMatching(/^\/run\/purelb\/[a-z-]+$/), type: 'DirectoryOrCreate' });
+  });
+
+  test('gobgp: gobgpd serves gRPC only on the unix socket at the agent\'s default --gobgp-socket, on a hostPath the agent mounts, with no capability', async () => {
+    const objs = await kustomize('deploy/purelb/overlays/gobgp');
+    const agentSpec = agentOf(objs);
+    const agent = agentSpec.containers[0]!;
+    expect(agent.args!.some((a) => a.startsWith('--gobgp-socket'))).toBe(false); // the default is the DaemonSet's socket
+    const socket = DEFAULT_BACKEND_PATHS.gobgpTarget.replace(/^unix:\/\//, '');
+    const spec = podSpec(find(objs, 'DaemonSet', 'purelb-gobgp'));
+    const gobgpd = spec.containers[0]!;
+    const script = [...(gobgpd.command ?? []), ...(gobgpd.args ?? [])].join(' ');
+    expect(script).toContain(`--api-hosts=unix://${socket}`);
+    expect(script).toContain('--pprof-disable');
+    // a socket file left by a killed gobgpd makes the next one exit: removed first
+    expect(script.indexOf(`rm -f ${socket}`)).toBeGreaterThan(-1);
+    expect(script.indexOf(`rm -f ${socket}`)).toBeLessThan(script.indexOf('exec gobgpd'));
+    expect(gobgpd.livenessProbe?.exec?.command).toContain(`unix://${socket}`);
     const dir = socket.slice(0, socket.lastIndexOf('/'));
-    expect(mountOf(agent, 'gobgp')).toBe(dir);
-    expect(mountOf(gobgpd, 'gobgp')).toBe(dir);
+    expect(hostPathAt(spec, gobgpd, dir)).toBe(dir);
+    // the agent reaches it through its /run/purelb hostPath, at the same path
+    const agentHost = hostPathAt(agentSpec, agent, '/run/purelb')!;
+    expect(agentHost).toBe('/run/purelb');
+    expect(dir.startsWith(`${agentHost}/`)).toBe(true);
     expect(gobgpd.securityContext?.capabilities).toEqual({ drop: ['ALL'] });
   });
 
-  test('frr: daemons and agent share /etc/frr and the vty sockets; the agent gets the image\'s frrvty group', async () => {
+  test('frr: FRR and the agent share /etc/frr and the vty sockets through the same hostPaths; the agent gets the image\'s frrvty group', async () => {
     const objs = await kustomize('deploy/purelb/overlays/frr');
-    const spec = agentOf(objs);
-    const [agent, frr] = spec.containers as [Container, Container];
-    for (const c of [agent, frr]) {
-      expect(mountOf(c, 'frr-etc')).toBe(DEFAULT_BACKEND_PATHS.frrConfDir);
-      expect(mountOf(c, 'frr-run')).toBe('/var/run/frr'); // FRR's default vty socket directory
+    const agentSpec = agentOf(objs);
+    const agent = agentSpec.containers[0]!;
+    const frrSpec = podSpec(find(objs, 'DaemonSet', 'purelb-frr'));
+    const frr = frrSpec.containers[0]!;
+    // FRR's own default paths in both pods: the agent needs no --frr-dir / --frr-vty-socket
+    expect(DEFAULT_BACKEND_PATHS.frrConfDir).toBe('/etc/frr');
+    expect(DEFAULT_BACKEND_PATHS.frrVtySocket).toBeUndefined();
+    expect(agent.args!.some((a) => a.startsWith('--frr-'))).toBe(false);
+    for (const [path, hostPath] of [['/etc/frr', '/run/purelb/frr'], ['/var/run/frr', '/run/purelb/frr-run']]) {
+      expect([hostPathAt(agentSpec, agent, path!), hostPathAt(frrSpec, frr, path!)]).toEqual([hostPath, hostPath]);
     }
+    // FRR's daemons (user frr) create their sockets in a directory the kubelet creates as root: chowned first
+    const script = [...(frr.command ?? []), ...(frr.args ?? [])].join('\n');
+    expect(script.indexOf('chown frr:frr /var/run/frr')).toBeGreaterThan(-1);
+    expect(script.indexOf('chown frr:frr /var/run/frr')).toBeLessThan(script.indexOf('frrinit.sh start'));
+    expect(script).toMatch(/trap '\/usr\/lib\/frr\/frrinit.sh stop/); // SIGTERM stops the daemons: the peers withdraw at once
+    expect(script).not.toMatch(/>\s*\/etc\/frr\/frr\.conf/); // the agent's frr.conf survives restarts
+    // the capabilities of the former sidecar, nothing more; read-only root with FRR's crash-log dir writable
+    expect(frr.securityContext?.capabilities).toEqual({ add: ['NET_ADMIN', 'NET_RAW', 'NET_BIND_SERVICE', 'SYS_ADMIN'] });
+    expect(frr.volumeMounts?.map((m) => m.mountPath).sort()).toEqual(['/config', '/etc/frr', '/var/run/frr', '/var/tmp/frr']);
     const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
     const gid = Number(dockerfile.match(/groupadd --system --gid (\d+) frrvty/)![1]);
-    expect(spec.securityContext?.supplementalGroups).toEqual([gid]);
-    const daemons = String((find(objs, 'ConfigMap', spec.volumes!.find((v) => v.configMap)!.configMap!.name).data as Record<string, string>).daemons);
+    expect(agentSpec.securityContext?.supplementalGroups).toEqual([gid]);
+    const daemons = String((find(objs, 'ConfigMap', frrSpec.volumes!.find((v) => v.configMap)!.configMap!.name).data as Record<string, string>).daemons);
     for (const d of ['bgpd', 'ospfd', 'ospf6d', 'bfdd']) expect(daemons).toMatch(new RegExp(`^${d}=yes$`, 'm'));
   });
 

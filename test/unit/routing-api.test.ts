@@ -1,12 +1,12 @@
 // RouterConfig validation, node selection, BIRD reply parsing and GoBGP message building (pure parts).
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { parseRouterConfig, validateRouterConfig } from '../../src/api/validate-routerconfig.ts';
+import { parseRouterConfig, validateRouterConfig, type BgpConfig } from '../../src/api/validate-routerconfig.ts';
 import { advertisedPrefixes } from '../../src/routing/advertiser.ts';
 import { parseOspfNeighbors, parseProtocols } from '../../src/routing/bird/advertiser.ts';
 import { parseBirdReply } from '../../src/routing/bird/control.ts';
 import { hostStateLines } from '../../src/routing/frr/advertiser.ts';
-import { pathMessage, peerFingerprint } from '../../src/routing/gobgp/messages.ts';
+import { listedPathAttributes, pathMessage, peerFingerprint, wantedPathAttributes } from '../../src/routing/gobgp/messages.ts';
 import { selectRouterConfig } from '../../src/routing/select.ts';
 import { buildNodeStatus, sameStatus } from '../../src/routing/status.ts';
 
@@ -131,6 +131,20 @@ describe('GoBGP messages', () => {
     expect(peerFingerprint({ ...p }, 65001, undefined)).toBe(base);
     expect(peerFingerprint({ ...p, holdTime: 6 }, 65001, undefined)).not.toBe(base);
     expect(peerFingerprint(p, 65001, 'pw')).not.toBe(base);
+  });
+
+  test('a path as ListPath returns it matches the RouterConfig that made it (not re-sent), and only that one', () => {
+    // what gobgpd lists for a path the backend added: the same attributes plus its own (AS_PATH, next hop)
+    const listed = (c: BgpConfig) => [...pathMessage('10.96.0.10/32', c).pattrs, { '@type': 'type.googleapis.com/apipb.AsPathAttribute', segments: [] }];
+    expect(listedPathAttributes(listed(cfg))).toBe(wantedPathAttributes(cfg));
+    const plain: BgpConfig = { localASN: 65001, peers: [], communities: [] };
+    expect(listedPathAttributes(listed(plain))).toBe(wantedPathAttributes(plain));
+    expect(listedPathAttributes(undefined)).toBe(wantedPathAttributes(plain));
+    expect(listedPathAttributes(listed(cfg))).not.toBe(wantedPathAttributes({ ...cfg, communities: ['65000:101'] }));
+    expect(listedPathAttributes(listed(cfg))).not.toBe(wantedPathAttributes({ ...cfg, localPref: 100 }));
+    expect(listedPathAttributes(listed(plain))).not.toBe(wantedPathAttributes(cfg));
+    // the order of communities does not matter
+    expect(wantedPathAttributes({ ...cfg, communities: ['1:2', '1:1'] })).toBe(wantedPathAttributes({ ...cfg, communities: ['1:1', '1:2'] }));
   });
 });
 

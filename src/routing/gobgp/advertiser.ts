@@ -2,18 +2,25 @@
 // (StartBgp, the import policy, AddPeer/DeletePeer, paths via AddPathStream) and reconciles against
 // what gobgpd reports (GetBgp, ListPeer, ListPath). gobgpd loses everything when it restarts, so a
 // watchdog polls GetBgp and re-applies everything when the global config is gone.
+// gobgpd outlives the agent (its own DaemonSet, deploy/gobgp): a new agent process finds it running with
+// the previous agent's peers and paths and must not disturb them. So BGP is restarted only when the
+// global settings differ, unchanged peers are kept, and paths are reconciled against ListPath (missing
+// ones added, extra ones withdrawn, ones with other attributes re-sent): an identical state sends
+// nothing. Until the agent has reported its addresses once (after its caches synced), paths are left
+// exactly as gobgpd has them.
 import PQueue from 'p-queue';
 import type { Logger } from '../../log.ts';
 import { advertisedPrefixes, type ApplyResult, type DaemonStatus, type RouteAdvertiser } from '../advertiser.ts';
 import { checkInput, configHash, RenderError, routerID, type NodeRoutingInput } from '../render.ts';
 import { GobgpClient } from './client.ts';
 import {
-  attributesKey, globalConfig, gobgpCallPlan, pathMessage, peerFingerprint, peerMessage, V4, V6,
+  ACCEPT_LOCAL_POLICY, attributesKey, globalConfig, gobgpCallPlan, importAssignment, listedPathAttributes, pathMessage, peerFingerprint,
+  peerMessage, V4, V6, wantedPathAttributes,
 } from './messages.ts';
 import type { BgpConfig } from '../../api/validate-routerconfig.ts';
 
 export interface GobgpOptions {
-  /** gRPC target, e.g. unix:///run/purelb/gobgp.sock */
+  /** gRPC target, e.g. unix:///run/purelb/gobgp/gobgp.sock */
   target: string;
   log: Logger;
   watchIntervalMs?: number;
@@ -31,7 +38,8 @@ interface ListedPeer {
   peer?: { conf?: { neighbor_address?: string; description?: string }; state?: { session_state?: string; neighbor_address?: string };
     afi_safis?: Array<{ state?: { advertised?: string } }> };
 }
-interface ListedPath { destination?: { prefix?: string; paths?: Array<{ is_from_external?: boolean }> } }
+interface ListedPath { destination?: { prefix?: string; paths?: Array<{ is_from_external?: boolean; pattrs?: Array<Record<string, unknown>> }> } }
+interface ListedAssignment { assignment?: { policies?: Array<{ name?: string }>; default_action?: string } }
 
 export class GobgpAdvertiser implements RouteAdvertiser {
   readonly daemon = 'gobgp' as const;
@@ -41,9 +49,8 @@ export class GobgpAdvertiser implements RouteAdvertiser {
   readonly #timer: NodeJS.Timeout;
   #desired?: Desired;
   #applied?: string;
-  #addresses: string[] = [];
-  /** attributesKey of the paths gobgpd has; undefined = unknown, re-send all */
-  #attrsSent?: string;
+  /** advertised prefixes of the node; undefined until the agent reported them (paths are then left alone) */
+  #addresses?: string[];
   /** set when a reconcile failed or gobgpd restarted: the watchdog reconciles fully */
   #dirty = false;
 
@@ -119,7 +126,8 @@ export class GobgpAdvertiser implements RouteAdvertiser {
     if (!global?.asn || global.asn !== d.asn || global.router_id !== d.routerID) {
       // the first three calls of the plan (global, policy, assignment); peers and paths follow below
       for (const { method, request } of gobgpCallPlan(d.bgp, d.routerID, d.passwords, []).slice(0, 3)) await c.call(method, request);
-      this.#attrsSent = undefined;
+    } else {
+      await this.#ensureImportPolicy();
     }
     const listed = await c.list<ListedPeer>('ListPeer', { address: '' });
     const current = new Map(listed.map((l) => [l.peer?.conf?.neighbor_address ?? '', l.peer?.conf?.description ?? '']));
@@ -138,28 +146,51 @@ export class GobgpAdvertiser implements RouteAdvertiser {
     this.#dirty = false;
   }
 
-  async #advertised(): Promise<string[]> {
-    const out: string[] = [];
+  /** A gobgpd that already runs our global settings (a restarted agent, or a reconcile after a failure
+   * half-way) keeps them; only a missing import policy or assignment is put back. */
+  async #ensureImportPolicy(): Promise<void> {
+    const c = this.#client;
+    const assigned = await c.list<ListedAssignment>('ListPolicyAssignment', { name: 'global', direction: 'IMPORT' });
+    if (assigned.some((a) => a.assignment?.default_action === 'REJECT' && a.assignment.policies?.some((p) => p.name === ACCEPT_LOCAL_POLICY.name))) return;
+    this.#log.warn('gobgpd runs without the import policy: adding it');
+    const policies = await c.list<{ policy?: { name?: string } }>('ListPolicy', {}).catch(() => []);
+    if (!policies.some((p) => p.policy?.name === ACCEPT_LOCAL_POLICY.name)) await c.call('AddPolicy', { policy: ACCEPT_LOCAL_POLICY });
+    await c.call('SetPolicyAssignment', { assignment: importAssignment() });
+  }
+
+  /** Local paths in gobgpd's global RIB: canonical prefix -> attributes key (listedPathAttributes). */
+  async #localPaths(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
     for (const family of [V4, V6]) {
       for (const r of await this.#client.list<ListedPath>('ListPath', { table_type: 'GLOBAL', family })) {
-        if (r.destination?.paths?.some((p) => !p.is_from_external)) out.push(r.destination.prefix ?? '');
+        const local = r.destination?.paths?.find((p) => !p.is_from_external);
+        const prefix = advertisedPrefixes([r.destination?.prefix ?? ''])[0];
+        if (local && prefix) out.set(prefix, listedPathAttributes(local.pattrs));
       }
     }
-    return advertisedPrefixes(out);
+    return out;
+  }
+
+  async #advertised(): Promise<string[]> {
+    return [...(await this.#localPaths()).keys()].sort();
   }
 
   async #reconcilePaths(d: Desired): Promise<void> {
-    const present = new Set(await this.#advertised());
+    if (!this.#addresses) {
+      this.#log.debug('addresses not reported yet: GoBGP paths left as they are');
+      return;
+    }
+    const present = await this.#localPaths();
     const desired = new Set(this.#addresses);
-    const resend = this.#attrsSent !== attributesKey(d.bgp);
-    const add = [...desired].filter((p) => resend || !present.has(p));
-    const del = [...present].filter((p) => !desired.has(p));
+    const attrs = wantedPathAttributes(d.bgp);
+    // same prefix with the same attributes: nothing is sent, so the peers see no UPDATE at all
+    const add = [...desired].filter((p) => present.get(p) !== attrs);
+    const del = [...present.keys()].filter((p) => !desired.has(p));
     if (!add.length && !del.length) return;
     const paths = [...add.map((p) => pathMessage(p, d.bgp)), ...del.map((p) => pathMessage(p, d.bgp, true))];
     for (let i = 0; i < paths.length; i += 1000) {
       await this.#client.send('AddPathStream', [{ table_type: 'GLOBAL', paths: paths.slice(i, i + 1000) }]);
     }
-    this.#attrsSent = attributesKey(d.bgp);
     this.#log.debug('GoBGP paths reconciled', { added: add.length, withdrawn: del.length });
   }
 

@@ -28,7 +28,7 @@ export class GobgpClient {
   readonly #client: grpc.Client & Record<string, unknown>;
   readonly #timeoutMs: number;
 
-  /** target e.g. "unix:///run/purelb/gobgp.sock" */
+  /** target e.g. "unix:///run/purelb/gobgp/gobgp.sock" */
   constructor(target: string, timeoutMs = 10_000) {
     const Ctor = serviceConstructor();
     this.#client = new Ctor(target, grpc.credentials.createInsecure()) as grpc.Client & Record<string, unknown>;

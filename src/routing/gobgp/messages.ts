@@ -39,17 +39,33 @@ export function peerMessage(p: BgpPeer, localASN: number, password: string | und
   };
 }
 
+/** Standard communities "hi:lo" as the 32-bit values of the COMMUNITIES attribute. */
+const communityValues = (bgp: BgpConfig): number[] => bgp.communities.map((c) => {
+  const [hi, lo] = c.split(':').map(Number);
+  return hi! * 65536 + lo!;
+});
+
 /** Path attributes shared by every address: origin IGP (as BIRD/FRR nodes, for ECMP), communities, local pref. */
 function commonAttributes(bgp: BgpConfig): Array<Record<string, unknown>> {
   const out: Array<Record<string, unknown>> = [{ '@type': `${ANY}OriginAttribute`, origin: 0 }];
-  if (bgp.communities.length) {
-    out.push({ '@type': `${ANY}CommunitiesAttribute`, communities: bgp.communities.map((c) => {
-      const [hi, lo] = c.split(':').map(Number);
-      return hi! * 65536 + lo!;
-    }) });
-  }
+  if (bgp.communities.length) out.push({ '@type': `${ANY}CommunitiesAttribute`, communities: communityValues(bgp) });
   if (bgp.localPref !== undefined) out.push({ '@type': `${ANY}LocalPrefAttribute`, local_pref: bgp.localPref });
   return out;
+}
+
+const pathAttributesKey = (communities: number[], localPref: number | undefined) =>
+  JSON.stringify({ c: [...communities].sort((a, b) => a - b), l: localPref ?? null });
+
+/** The attributes the backend varies per RouterConfig (communities, local pref), comparable with
+ * listedPathAttributes: a path whose key differs must be re-sent, one whose key matches is left alone. */
+export const wantedPathAttributes = (bgp: BgpConfig) => pathAttributesKey(communityValues(bgp), bgp.localPref);
+
+/** The same key for a path as ListPath returns it (pattrs decoded from Any, '@type' names the message). */
+export function listedPathAttributes(pattrs: Array<Record<string, unknown>> = []): string {
+  const of = (type: string) => pattrs.find((a) => a['@type'] === `${ANY}${type}`);
+  const communities = (of('CommunitiesAttribute')?.communities as number[] | undefined) ?? [];
+  const localPref = of('LocalPrefAttribute')?.local_pref as number | undefined;
+  return pathAttributesKey(communities.map(Number), localPref === undefined ? undefined : Number(localPref));
 }
 
 /** A path for one host prefix. The next hop is left unspecified so that gobgpd uses the session's own
