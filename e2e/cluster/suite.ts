@@ -115,7 +115,7 @@ export function clusterSuite(daemon: Daemon): void {
       const newImage = `${AGENT_IMAGE}-e2e`;
       await tagImageOnNodes(lab, AGENT_IMAGE, newImage);
       const started = Date.now();
-      // every container of the DaemonSet that runs the agent image (the FRR/GoBGP sidecars too)
+      // the routing daemons are DaemonSets of their own (deploy/bird, deploy/frr, deploy/gobgp): untouched
       await kctl(lab, ['-n', 'purelb', 'set', 'image', 'daemonset/lbnodeagent', `*=${newImage}`]);
       await kctl(lab, ['-n', 'purelb', 'rollout', 'status', 'daemonset/lbnodeagent', '--timeout=300s'], 310_000);
       const rolloutMs = Date.now() - started;

@@ -116,7 +116,7 @@ export async function installProduct(kubeconfig: string, plan: LabPlan, progress
 
 /** Waits until the product's workloads are rolled out (every pod ready). */
 export async function waitRollout(kubeconfig: string, plan: LabPlan, progress: Progress): Promise<void> {
-  const workloads = ['deployment/allocator', 'daemonset/lbnodeagent', ...(plan.options.daemon === 'bird' ? ['daemonset/purelb-bird'] : [])];
+  const workloads = ['deployment/allocator', 'daemonset/lbnodeagent', `daemonset/purelb-${plan.options.daemon}`];
   for (const w of workloads) {
     progress(`waiting for ${w} to roll out`);
     await kubectl(kubeconfig, ['-n', 'purelb', 'rollout', 'status', w, '--timeout=180s'], 200_000);
