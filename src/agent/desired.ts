@@ -22,6 +22,11 @@ export interface DesiredInputs {
   heartbeats: Heartbeat[];
   groups: ServiceGroup[];
   now: number;
+  /**
+   * Why this node is out of service (cordoned, excluded by label), if it is: it then holds no address,
+   * and is no candidate for local addresses even if its own heartbeat is among `heartbeats`.
+   */
+  outOfService?: string;
 }
 
 export interface AddressDecision {
@@ -65,18 +70,23 @@ export function decideAddresses(inp: DesiredInputs): AddressDecision[] {
     const services = users.map((s) => s.key).sort();
     const local = placeLocal(ip, inp.localCandidates[ip.family], inp.links, inp.owned);
     if (local) {
-      const winner = electWinner(text, candidatesFor(ip, inp.heartbeats, inp.now, eligible));
+      const candidates = candidatesFor(ip, inp.heartbeats, inp.now, eligible).filter((n) => !inp.outOfService || n !== inp.node);
+      const winner = electWinner(text, candidates);
       const announce = winner === inp.node;
       const reason = announce ? ''
+        : inp.outOfService ? `node ${inp.node} is out of service: ${inp.outOfService}`
         : winner ? `${winner} won the election`
         : eligible ? 'no live node with a ready endpoint can announce it' : 'no live node can announce it (own heartbeat not fresh)';
       decisions.push({ ip: text, family: ip.family, kind: 'local', ifname: local.ifname, prefix: local.prefix, announce, winner, services, reason });
     } else {
-      const announce = !eligible || eligible.has(inp.node);
+      const announce = !inp.outOfService && (!eligible || eligible.has(inp.node));
       const allocatedFrom = users.flatMap((s) => s.allocatedFrom);
+      const reason = announce ? ''
+        : inp.outOfService ? `node ${inp.node} is out of service: ${inp.outOfService}`
+        : 'externalTrafficPolicy Local and no ready endpoint on this node';
       decisions.push({
         ip: text, family: ip.family, kind: 'virtual', ifname: inp.extlbint, prefix: virtualPrefix(ip, allocatedFrom, inp.groups),
-        announce, services, reason: announce ? '' : 'externalTrafficPolicy Local and no ready endpoint on this node',
+        announce, services, reason,
       });
     }
   }

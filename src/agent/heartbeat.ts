@@ -1,7 +1,8 @@
 // The node's heartbeat Lease `purelb-node-<node>`: renewed every renew period, annotated with the
 // subnets the node can announce. It also fences the agent: when no renewal succeeded for the lease
 // duration minus a margin, the node stops counting itself as a candidate (its local addresses are
-// withdrawn) just before its peers see the Lease expire and elect a new owner.
+// withdrawn) just before its peers see the Lease expire and elect a new owner. While the node is out of
+// service (cordoned, excluded by label) the heartbeat is suspended and the Lease deleted, as at shutdown.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 import { mergePatch } from '../k8s/patch.ts';
@@ -26,9 +27,15 @@ export interface HeartbeatWriter {
   start(): Promise<boolean>;
   /** Subnets to publish; a change is written at once. */
   setSubnets(subnets: string[]): void;
-  /** This node as an election candidate, or undefined while fenced or stopping. */
+  /** This node as an election candidate, or undefined while fenced, suspended or stopping. */
   self(now: number): Heartbeat | undefined;
-  /** Stops renewing; with deleteLease the peers re-elect at once instead of waiting for expiry. */
+  /** Stops renewing until resume(): self() is undefined from now on. Not reported as fencing. */
+  suspend(): void;
+  /** Renews at once and on the timer again; resolves with the success of that first renewal. */
+  resume(): Promise<boolean>;
+  /** Deletes the Lease (after a renewal in flight), so the peers re-elect at once instead of waiting for expiry. */
+  release(): Promise<void>;
+  /** Stops renewing for good; with deleteLease also release(). */
   stop(deleteLease: boolean): Promise<void>;
 }
 
@@ -50,6 +57,9 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
   let lastRenewed = -Infinity;
   let live = false;
   let stopped = false;
+  let suspended = false;
+  /** Renewal loops of an earlier start/resume stop rescheduling themselves. */
+  let generation = 0;
   let renewTimer: NodeJS.Timeout | undefined;
   let fenceTimer: NodeJS.Timeout | undefined;
   let inFlight: Promise<boolean> | undefined;
@@ -78,7 +88,7 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
           const lease: V1Lease = { ...body(renewTime), spec: { ...body(renewTime).spec, renewTime: now, acquireTime: now } };
           await api.createNamespacedLease({ namespace: opts.namespace, body: lease });
         }), durationMs - marginMs, `renewing Lease ${opts.namespace}/${name}`); // a later answer could not prevent fencing anyway
-      if (stopped) return false;
+      if (stopped || suspended) return false;
       lastRenewed = started;
       if (fenceTimer) clearTimeout(fenceTimer);
       fenceTimer = setTimeout(() => setLive(false), Math.max(0, started + durationMs - marginMs - Date.now()));
@@ -92,26 +102,39 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
   };
 
   const renew = (): Promise<boolean> => {
-    if (stopped) return Promise.resolve(false);
+    if (stopped || suspended) return Promise.resolve(false);
     if (!inFlight) inFlight = write().finally(() => (inFlight = undefined));
     return inFlight;
   };
 
   // Renewals start every renewMs measured from the previous start: a slow answer must not also delay the next try.
-  const loop = () => {
-    if (stopped) return;
+  const loop = (gen: number) => {
+    if (stopped || suspended || gen !== generation) return;
     const started = Date.now();
     void renew().finally(() => {
-      if (!stopped) renewTimer = setTimeout(loop, Math.max(0, started + opts.renewMs - Date.now()));
+      if (!stopped && !suspended && gen === generation) renewTimer = setTimeout(() => loop(gen), Math.max(0, started + opts.renewMs - Date.now()));
     });
   };
 
+  const begin = async (): Promise<boolean> => {
+    const gen = ++generation;
+    clearTimeout(renewTimer);
+    const ok = await renew();
+    if (!stopped && !suspended && gen === generation) renewTimer = setTimeout(() => loop(gen), opts.renewMs);
+    return ok;
+  };
+
+  const release = async () => {
+    await inFlight; // a renewal answered after the delete would recreate the Lease
+    try {
+      await withTimeout(api.deleteNamespacedLease({ name, namespace: opts.namespace }), 2000, `deleting Lease ${opts.namespace}/${name}`);
+    } catch (err) {
+      if (code(err) !== 404) opts.log.warn('could not delete heartbeat Lease; peers re-elect when it expires', { lease: `${opts.namespace}/${name}`, error: String(err) });
+    }
+  };
+
   return {
-    async start() {
-      const ok = await renew();
-      renewTimer = setTimeout(loop, opts.renewMs);
-      return ok;
-    },
+    start: begin,
     setSubnets(next) {
       if (next.join(',') === subnets.join(',')) return;
       subnets = [...next];
@@ -121,17 +144,24 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
       if (!live || stopped || now >= lastRenewed + durationMs - marginMs) return undefined;
       return { node: opts.node, subnets: subnets.map((s) => parseCIDR(s)).filter((c): c is CIDR => !!c), expiresAt: lastRenewed + durationMs };
     },
+    suspend() {
+      suspended = true;
+      live = false; // deliberately silent: out of service is not fencing
+      clearTimeout(renewTimer);
+      clearTimeout(fenceTimer);
+    },
+    async resume() {
+      if (stopped) return false;
+      suspended = false;
+      return begin();
+    },
+    release,
     async stop(deleteLease) {
       stopped = true;
       live = false;
       clearTimeout(renewTimer);
       clearTimeout(fenceTimer);
-      if (!deleteLease) return;
-      try {
-        await withTimeout(api.deleteNamespacedLease({ name, namespace: opts.namespace }), 2000, `deleting Lease ${opts.namespace}/${name}`);
-      } catch (err) {
-        if (code(err) !== 404) opts.log.warn('could not delete heartbeat Lease; peers re-elect when it expires', { lease: `${opts.namespace}/${name}`, error: String(err) });
-      }
+      if (deleteLease) await release();
     },
   };
 }

@@ -11,6 +11,7 @@ export function createAgentMetrics(registry = new Registry()) {
     reconcileErrors: new Counter({ name: 'purelb_agent_reconcile_errors_total', help: 'Reconciles that failed or left kernel changes unapplied', registers: [registry] }),
     heartbeatFailures: new Counter({ name: 'purelb_agent_heartbeat_renew_failures_total', help: 'Failed renewals of this node\'s heartbeat Lease', registers: [registry] }),
     fenced: new Gauge({ name: 'purelb_agent_fenced', help: '1 while this node cannot renew its heartbeat and has withdrawn its local addresses', registers: [registry] }),
+    outOfService: new Gauge({ name: 'purelb_agent_out_of_service', help: '1 while this node is out of service (cordoned or excluded by label) and announces nothing', registers: [registry] }),
   };
 }
 

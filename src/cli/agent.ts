@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
 import { startAgent } from '../agent/agent.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
+import { parseOutOfServiceCauses } from '../agent/out-of-service.ts';
 import { startHealthServer } from '../k8s/health-server.ts';
 import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { createLogger } from '../log.ts';
@@ -29,6 +30,9 @@ elected node (with gratuitous ARP / unsolicited NA), a virtual address on kube-l
   --resync D                   full reconcile period without events (default 30s)
   --local-address-lifetime D   valid lifetime of local addresses, renewed while held (default 120s; 0 = permanent)
   --state-file PATH            addresses this agent placed (default /run/purelb/agent-<node>.json; keep it on a hostPath)
+  --out-of-service LIST        what takes this node out of service (no addresses, no heartbeat): cordoned,
+                               exclude-label (node.kubernetes.io/exclude-from-external-load-balancers), or none
+                               (default cordoned,exclude-label)
   --routing on|off             drive the routing daemon selected by a RouterConfig (default on)
   --bird-config-dir DIR        (default ${DEFAULT_BACKEND_PATHS.birdConfigDir})
   --bird-socket PATH           (default ${DEFAULT_BACKEND_PATHS.birdSocket})
@@ -55,6 +59,7 @@ export const command: Command = {
         resync: { type: 'string', default: '30s' },
         'local-address-lifetime': { type: 'string', default: '120s' },
         'state-file': { type: 'string' },
+        'out-of-service': { type: 'string', default: 'cordoned,exclude-label' },
         routing: { type: 'string', default: 'on' },
         'bird-config-dir': { type: 'string' },
         'bird-socket': { type: 'string' },
@@ -80,13 +85,16 @@ export const command: Command = {
     if (lifetimeMs > 0 && resyncMs >= lifetimeMs / 2) {
       throw new UsageError(`--resync (${resyncMs} ms) must be below half of --local-address-lifetime (${lifetimeMs} ms): the resync renews local addresses before they expire`);
     }
+    const outOfServiceCauses = parseOutOfServiceCauses(values['out-of-service']);
+    if (typeof outOfServiceCauses === 'string') throw new UsageError(outOfServiceCauses);
     const log = createLogger('agent', { node });
     const kc = loadKubeConfig(values.kubeconfig);
     const metrics = createAgentMetrics();
 
     // Routing starts beside the agent, not before it: its RouterConfig watch must not hold up addresses.
     let routing: RoutingController | undefined;
-    let virtualAddresses: string[] = [];
+    // undefined until the agent's first reconcile (caches synced): an empty list would withdraw GoBGP's paths
+    let virtualAddresses: string[] | undefined;
     let extlbint: string | undefined;
     let routingStarted: Promise<void> = Promise.resolve();
     if (values.routing === 'on') {
@@ -102,7 +110,7 @@ export const command: Command = {
         },
       }).then((r) => {
         routing = r;
-        r.setVirtualAddresses(virtualAddresses, extlbint);
+        if (virtualAddresses) r.setVirtualAddresses(virtualAddresses, extlbint);
       }, (err: unknown) => log.error('routing controller failed to start; addresses are still placed', { error: String(err) }));
     }
     let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
@@ -118,7 +126,7 @@ export const command: Command = {
       startAgent({
         kc, namespace: values.namespace, node, configName: values.config, linkKind: values['kube-lb-kind'],
         renewMs, durationS: durationMs / 1000, resyncMs, localLifetimeS: Math.round(lifetimeMs / 1000),
-        stateFile: values['state-file'] ?? `/run/purelb/agent-${node}.json`, log, metrics,
+        stateFile: values['state-file'] ?? `/run/purelb/agent-${node}.json`, log, metrics, outOfServiceCauses,
         onVirtualAddresses: (cidrs: string[], iface: string) => {
           virtualAddresses = cidrs;
           extlbint = iface;

@@ -2,7 +2,7 @@
 // error other than 410/timeout (a failed LIST, 403, 404 of a CRD not served yet, connection refused), so
 // this wrapper restarts it with capped exponential backoff and reports when the cache first synced.
 import {
-  makeInformer, type Informer, type KubeConfig, type KubernetesObject, type ListPromise, type ObjectCache,
+  ListWatch, Watch, type KubeConfig, type KubernetesObject, type ListPromise,
 } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 
@@ -21,13 +21,15 @@ export interface WatchedCache<T extends KubernetesObject> {
 
 export interface InformerOptions {
   labelSelector?: string;
+  /** Sent with the WATCH; the list function must apply the same selector to its LIST. */
+  fieldSelector?: string;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
 }
 
 export function watchCache<T extends KubernetesObject>(kc: KubeConfig, path: string, listFn: ListPromise<T>,
   log: Logger, opts: InformerOptions = {}): WatchedCache<T> {
-  const informer: Informer<T> & ObjectCache<T> = makeInformer<T>(kc, path, listFn, opts.labelSelector);
+  const informer = new ListWatch<T>(path, new Watch(kc), listFn, false, opts.labelSelector, opts.fieldSelector);
   const handlers: Array<(obj: T | undefined, kind: 'add' | 'update' | 'delete' | 'relist') => void> = [];
   let stopped = false;
   let synced = false;

@@ -11,11 +11,12 @@ import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CoreV1Api } from '@kubernetes/client-node';
+import { CoordinationV1Api, type CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { ANN, BRAND } from '../../src/api/annotations.ts';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { parseIpAddrJson, type KernelAddress } from '../../src/agent/interfaces.ts';
 import { patchServiceIngress } from '../../src/k8s/patch.ts';
+import { waitFor } from '../harness/kube.ts';
 
 export interface LanNode {
   name: string;
@@ -71,8 +72,12 @@ async function waitForLine(child: ChildProcess, text: string, timeoutMs = 10_000
   });
 }
 
-/** Creates the LAN. `apiPort` is the apiserver's port on 127.0.0.1 of the root namespace. */
-export async function createLan(nodeCount: number, apiPort: number): Promise<Lan> {
+/**
+ * Creates the LAN. `apiPort` is the apiserver's port on 127.0.0.1 of the root namespace. Nodes are
+ * named node-1, node-2, ...; with `uniqueNames` `<prefix>-node-1`, ..., for tests that create Node
+ * objects (cluster-scoped, shared by every test of the run).
+ */
+export async function createLan(nodeCount: number, apiPort: number, opts: { uniqueNames?: boolean } = {}): Promise<Lan> {
   const prefix = `plb${randomBytes(3).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
   const lanNetns = `${prefix}-lan`;
@@ -119,7 +124,7 @@ export async function createLan(nodeCount: number, apiPort: number): Promise<Lan
       ipn(netns, '-6', 'route', 'add', 'default', 'via', `${LAN_V6}fe`);
       const mac = (JSON.parse(ipn(netns, '-json', 'link', 'show', 'eth0')) as Array<{ address: string }>)[0]!.address;
       const node: LanNode = {
-        name: `node-${i}`, netns, ipv4, ipv6, mac,
+        name: opts.uniqueNames ? `${prefix}-node-${i}` : `node-${i}`, netns, ipv4, ipv6, mac,
         stateFile: join(dir, `node-${i}.state.json`), logFile: join(dir, `node-${i}.log`),
       };
       node.relay = spawn('ip', ['netns', 'exec', netns, process.execPath, join(repoRoot, 'test', 'integration', 'agent-relay.ts'), String(apiPort), socketPath],
@@ -210,4 +215,38 @@ export async function createBrandedService(core: CoreV1Api, namespace: string, n
     },
   });
   await patchServiceIngress(core, namespace, name, ips);
+}
+
+/** Names of the nodes that have the address on the interface, sorted. */
+export function holderNames(lan: Lan, ip: string, ifname: string): string[] {
+  return lan.nodes.filter((n) => lan.addresses(n, ifname).some((a) => a.ip === ip)).map((n) => n.name).sort();
+}
+
+/** Waits until exactly `expected` holds the address on eth0 (and nobody else); the error shows the agents' logs. */
+export async function waitForSingleHolder(lan: Lan, ip: string, expected: string, timeoutMs = 15_000): Promise<void> {
+  await waitFor(`${ip} on eth0 of ${expected} only`, async () => {
+    const h = holderNames(lan, ip, 'eth0');
+    return h.length === 1 && h[0] === expected;
+  }, timeoutMs).catch((err: Error) => {
+    throw new Error(`${err.message}; holders now: ${holderNames(lan, ip, 'eth0').join(',') || 'none'}\n${lan.nodes.map((n) => `--- ${n.name}\n${agentLogTail(n, 8)}`).join('\n')}`);
+  });
+}
+
+/** Starts the agents and waits for their heartbeat Leases in the install namespace. */
+export async function startAgentsAndWait(lan: Lan, kc: KubeConfig, namespace: string, args: string[], nodes: LanNode[] = lan.nodes): Promise<void> {
+  for (const n of nodes) await lan.startAgent(n, args);
+  const coordination = kc.makeApiClient(CoordinationV1Api);
+  await waitFor('heartbeat Leases of the started agents', async () => {
+    const leases = await coordination.listNamespacedLease({ namespace });
+    return nodes.every((n) => leases.items.some((l) => l.metadata?.name === `purelb-node-${n.name}`));
+  }, 30_000);
+}
+
+/**
+ * Deletes every Service of a test namespace. Every agent of the run watches Services cluster-wide and
+ * the run has no namespace controller, so Services left behind would be placed by later test files.
+ */
+export async function deleteServices(core: CoreV1Api, namespace: string): Promise<void> {
+  const { items } = await core.listNamespacedService({ namespace });
+  for (const s of items) await core.deleteNamespacedService({ name: s.metadata!.name!, namespace }).catch(() => undefined);
 }

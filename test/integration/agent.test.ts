@@ -10,7 +10,10 @@ import {
 import { ANN } from '../../src/api/annotations.ts';
 import { electWinner } from '../../src/agent/election.ts';
 import { adminKubeConfig, applyCRDs, freshNamespace, waitFor } from '../harness/kube.ts';
-import { agentLogTail, createBrandedService, createLan, LAN_V4, LAN_V6, type Lan, type LanNode } from './agent-lan.ts';
+import {
+  createBrandedService, createLan, deleteServices, holderNames as lanHolderNames, LAN_V4, LAN_V6, startAgentsAndWait, waitForSingleHolder as lanWaitForSingleHolder,
+  type Lan, type LanNode,
+} from './agent-lan.ts';
 
 let kc: KubeConfig;
 let core: CoreV1Api;
@@ -22,7 +25,7 @@ let agentArgs: string[];
 const names = () => lan.nodes.map((n) => n.name);
 const node = (name: string) => lan.nodes.find((n) => n.name === name)!;
 const holders = (ip: string, ifname: string) => lan.nodes.filter((n) => lan.addresses(n, ifname).some((a) => a.ip === ip));
-const holderNames = (ip: string, ifname: string) => holders(ip, ifname).map((n) => n.name).sort();
+const holderNames = (ip: string, ifname: string) => lanHolderNames(lan, ip, ifname);
 
 const createService = (name: string, ips: string[], opts: { etpLocal?: boolean; group?: string } = {}) =>
   createBrandedService(core, apps, name, ips, opts);
@@ -50,24 +53,8 @@ async function setEndpoints(service: string, endpoints: Array<{ node: string; re
 const annotation = async (service: string, key: string) =>
   (await core.readNamespacedService({ name: service, namespace: apps })).metadata?.annotations?.[key];
 
-async function startAgents(nodes: LanNode[] = lan.nodes): Promise<void> {
-  for (const n of nodes) await lan.startAgent(n, agentArgs);
-  const coordination = kc.makeApiClient(CoordinationV1Api);
-  await waitFor('heartbeat Leases of the started agents', async () => {
-    const leases = await coordination.listNamespacedLease({ namespace: install });
-    return nodes.every((n) => leases.items.some((l) => l.metadata?.name === `purelb-node-${n.name}`));
-  }, 30_000);
-}
-
-/** Waits until exactly `expected` holds the address on eth0 (and nobody else). */
-async function waitForSingleHolder(ip: string, expected: string, timeoutMs = 15_000): Promise<void> {
-  await waitFor(`${ip} on eth0 of ${expected} only`, async () => {
-    const h = holderNames(ip, 'eth0');
-    return h.length === 1 && h[0] === expected;
-  }, timeoutMs).catch((err: Error) => {
-    throw new Error(`${err.message}; holders now: ${holderNames(ip, 'eth0').join(',') || 'none'}\n${lan.nodes.map((n) => `--- ${n.name}\n${agentLogTail(n, 8)}`).join('\n')}`);
-  });
-}
+const startAgents = (nodes: LanNode[] = lan.nodes) => startAgentsAndWait(lan, kc, install, agentArgs, nodes);
+const waitForSingleHolder = (ip: string, expected: string, timeoutMs?: number) => lanWaitForSingleHolder(lan, ip, expected, timeoutMs);
 
 beforeAll(async () => {
   kc = adminKubeConfig();
@@ -95,6 +82,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await lan?.destroy();
+  if (apps) await deleteServices(core, apps);
 });
 
 describe('local addresses', () => {
