@@ -38,7 +38,9 @@ try {
   lan = await createLan(3, Number(new URL(kc.getCurrentCluster()!.server).port));
   const theLan = lan;
   const args = ['--kubeconfig', cluster.kubeconfig, '--namespace', install, '--routing', 'off',
-    '--heartbeat-renew', RENEW, '--heartbeat-duration', DURATION];
+    '--heartbeat-renew', RENEW, '--heartbeat-duration', DURATION,
+    // SIGTERM here measures the hand-over of a stopping node (no restart grace)
+    '--restart-grace=0s'];
   const coordination = kc.makeApiClient(CoordinationV1Api);
   const start = async (n: LanNode) => {
     await theLan.startAgent(n, args);

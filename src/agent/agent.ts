@@ -47,6 +47,9 @@ export interface AgentOptions {
   resyncMs: number;
   /** Valid lifetime of local addresses in seconds: an address left by a dead agent expires. 0 = permanent. */
   localLifetimeS: number;
+  /** On SIGTERM keep the addresses and the heartbeat Lease valid this long for the next agent on the
+   * node; 0 = hand local addresses over at once. */
+  restartGraceS: number;
   stateFile: string;
   log: Logger;
   metrics: AgentMetrics;
@@ -106,6 +109,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const queue = new PQueue({ concurrency: 1 });
   let synced = false;
   let stopping = false;
+  /** Stopping for a restart (restart grace): a reconcile still running keeps this node a candidate. */
+  let keepOnStop = false;
   let firstReconcileDone = false;
   let reconcileStartedAt: number | undefined;
   let lastMembership = '';
@@ -297,7 +302,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     const now = Date.now();
     const peers = peerHeartbeats();
     lastMembership = membership(peers, now);
-    const self = stopping ? undefined : heartbeat.self(now);
+    const self = stopping && !keepOnStop ? undefined : heartbeat.self(now);
     const inputs = new Map(services.list().map(serviceInput).filter((s): s is ServiceInput => !!s).map((s) => [s.key, s]));
     knownServices = new Set(inputs.keys());
     const decisions = decideAddresses({
@@ -330,12 +335,13 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       await ownership.update([], [...ownership.owned()].filter((k) => !present.has(k)));
     }
     // Announce what this node now serves: addresses it just added, and addresses it kept on the interface
-    // while another node announced them (an agent restarted after a SIGKILL wins the election back while
-    // the LAN still sends the address to the interim owner).
+    // while another node may have announced them (an agent restarted after a SIGKILL wins the election
+    // back while the LAN still sends the address to the interim owner).
     const addedNow = applied.filter((x) => x.op === 'add' && x.kind === 'local' && !x.renew && !x.restore);
     const reclaimed = decisions.filter((d) => d.kind === 'local' && d.announce && !failedKeys.has(`${d.ip} ${d.ifname}`)
       && !addedNow.some((c) => c.ip === d.ip)
-      && d.services.some((s) => { const a = inputs.get(s)?.announcing[d.family]; return !!a && !a.startsWith(`${node},`); }))
+      // the first reconcile cannot know what the LAN learned while no agent ran here: announce all
+      && (!firstReconcileDone || d.services.some((s) => { const a = inputs.get(s)?.announcing[d.family]; return !!a && !a.startsWith(`${node},`); })))
       .map((d) => ({ ip: d.ip, ifname: d.ifname, family: d.family }));
     for (const c of [...addedNow, ...reclaimed]) {
       const d = byIp.get(c.ip)!;
@@ -469,14 +475,25 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     ready: () => (firstReconcileDone ? true : 'first reconcile not done'),
     healthy: () => (reconcileStartedAt !== undefined && Date.now() - reconcileStartedAt > STUCK_MS ? `reconcile stuck for ${Date.now() - reconcileStartedAt} ms` : true),
     async stop() {
+      keepOnStop = opts.restartGraceS > 0 && !currentOutOfService();
       stopping = true;
       clearInterval(resync);
       clearTimeout(expiryTimer);
-      await heartbeat.stop(false);
-      queue.clear();
-      await queue.onIdle();
-      await withdrawLocal();
-      await heartbeat.stop(true);
+      // A restart (rolling update, deleted pod) keeps every address on the node and the Lease valid for
+      // the grace period, so the next agent takes over with nothing moved. A node taken out of service is
+      // drained already (cordon); with no grace the local addresses are handed over at once.
+      if (keepOnStop) {
+        queue.clear();
+        await queue.onIdle();
+        await heartbeat.stopForRestart(opts.restartGraceS);
+        log.info('stopping for a restart: addresses stay, the heartbeat Lease is valid for the restart grace', { graceSeconds: opts.restartGraceS });
+      } else {
+        await heartbeat.stop(false);
+        queue.clear();
+        await queue.onIdle();
+        await withdrawLocal();
+        await heartbeat.stop(true);
+      }
       eventQueue.clear();
       await eventQueue.onIdle();
       await Promise.all(caches.map((c) => c.stop()));

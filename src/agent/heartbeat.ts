@@ -37,6 +37,10 @@ export interface HeartbeatWriter {
   release(): Promise<void>;
   /** Stops renewing for good; with deleteLease also release(). */
   stop(deleteLease: boolean): Promise<void>;
+  /** Stops renewing for good after one last renewal that keeps the Lease valid for `graceS` seconds:
+   * the agent that replaces this one on the node (a rolling update) renews it before it expires, so
+   * the peers never see this node go and nothing moves. */
+  stopForRestart(graceS: number): Promise<void>;
 }
 
 const code = (err: unknown) => (err as { code?: number }).code;
@@ -72,9 +76,9 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
     opts.onLiveChange(value);
   };
 
-  const body = (renewTime: string) => ({
+  const body = (renewTime: string, durationS = opts.durationS) => ({
     metadata: { name, labels: { [HEARTBEAT_LABEL]: 'node' }, annotations: { [SUBNETS_ANNOTATION]: subnets.join(',') } },
-    spec: { holderIdentity: opts.node, leaseDurationSeconds: opts.durationS, renewTime },
+    spec: { holderIdentity: opts.node, leaseDurationSeconds: durationS, renewTime },
   });
 
   const write = async (): Promise<boolean> => {
@@ -162,6 +166,20 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
       clearTimeout(renewTimer);
       clearTimeout(fenceTimer);
       if (deleteLease) await release();
+    },
+    async stopForRestart(graceS) {
+      stopped = true;
+      live = false;
+      clearTimeout(renewTimer);
+      clearTimeout(fenceTimer);
+      await inFlight;
+      const renewTime = new V1MicroTime(Date.now()).toISOString();
+      try {
+        await withTimeout(api.patchNamespacedLease({ name, namespace: opts.namespace, body: body(renewTime, graceS) }, mergePatch),
+          2000, `renewing Lease ${opts.namespace}/${name} for the restart`);
+      } catch (err) {
+        opts.log.warn('could not extend the heartbeat Lease for the restart; peers re-elect when it expires', { lease: `${opts.namespace}/${name}`, error: String(err) });
+      }
     },
   };
 }

@@ -29,6 +29,10 @@ elected node (with gratuitous ARP / unsolicited NA), a virtual address on kube-l
   --heartbeat-duration D       heartbeat Lease duration, whole seconds (default 2s): failover time after a hard crash
   --resync D                   full reconcile period without events (default 30s)
   --local-address-lifetime D   valid lifetime of local addresses, renewed while held (default 120s; 0 = permanent)
+  --restart-grace D            on SIGTERM keep the node's addresses and its heartbeat Lease valid this long, for
+                               the agent that replaces this one (rolling update: nothing moves); 0 = hand the
+                               local addresses over at once (default 30s; whole seconds). A drained node
+                               (cordoned) has handed everything over before it stops anyway
   --state-file PATH            addresses this agent placed (default /run/purelb/agent-<node>.json; keep it on a hostPath)
   --out-of-service LIST        what takes this node out of service (no addresses, no heartbeat): cordoned,
                                exclude-label (node.kubernetes.io/exclude-from-external-load-balancers), or none
@@ -58,6 +62,7 @@ export const command: Command = {
         'heartbeat-duration': { type: 'string', default: '2s' },
         resync: { type: 'string', default: '30s' },
         'local-address-lifetime': { type: 'string', default: '120s' },
+        'restart-grace': { type: 'string', default: '30s' },
         'state-file': { type: 'string' },
         'out-of-service': { type: 'string', default: 'cordoned,exclude-label' },
         routing: { type: 'string', default: 'on' },
@@ -82,6 +87,8 @@ export const command: Command = {
     if (renewMs >= durationMs) throw new UsageError(`--heartbeat-renew (${renewMs} ms) must be shorter than --heartbeat-duration (${durationMs} ms)`);
     const resyncMs = parseDuration(values.resync, 'resync');
     const lifetimeMs = parseDuration(values['local-address-lifetime'], 'local-address-lifetime');
+    const graceMs = parseDuration(values['restart-grace'], 'restart-grace');
+    if (graceMs % 1000 !== 0) throw new UsageError(`--restart-grace must be whole seconds (the Lease field is an integer), got "${values['restart-grace']}"`);
     if (lifetimeMs > 0 && resyncMs >= lifetimeMs / 2) {
       throw new UsageError(`--resync (${resyncMs} ms) must be below half of --local-address-lifetime (${lifetimeMs} ms): the resync renews local addresses before they expire`);
     }
@@ -125,7 +132,7 @@ export const command: Command = {
     agent = await Promise.race([
       startAgent({
         kc, namespace: values.namespace, node, configName: values.config, linkKind: values['kube-lb-kind'],
-        renewMs, durationS: durationMs / 1000, resyncMs, localLifetimeS: Math.round(lifetimeMs / 1000),
+        renewMs, durationS: durationMs / 1000, resyncMs, localLifetimeS: Math.round(lifetimeMs / 1000), restartGraceS: graceMs / 1000,
         stateFile: values['state-file'] ?? `/run/purelb/agent-${node}.json`, log, metrics, outOfServiceCauses,
         onVirtualAddresses: (cidrs: string[], iface: string) => {
           virtualAddresses = cidrs;
@@ -141,7 +148,7 @@ export const command: Command = {
     }
     log.info('agent started', { namespace: values.namespace, healthPort: port, routing: values.routing });
     await signalled;
-    log.info('shutting down: withdrawing local addresses and deleting the heartbeat Lease');
+    log.info('shutting down');
     await agent.stop();
     const routingUp = await Promise.race([routingStarted.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 1000))]);
     await (routing as RoutingController | undefined)?.stop();

@@ -9,9 +9,9 @@ import {
 } from '@kubernetes/client-node';
 import { ANN } from '../../src/api/annotations.ts';
 import { electWinner } from '../../src/agent/election.ts';
-import { adminKubeConfig, applyCRDs, freshNamespace, waitFor } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
 import {
-  createBrandedService, createLan, deleteServices, holderNames as lanHolderNames, LAN_V4, LAN_V6, startAgentsAndWait, waitForSingleHolder as lanWaitForSingleHolder,
+  createBrandedService, createLan, holderNames as lanHolderNames, LAN_V4, LAN_V6, startAgentsAndWait, waitForSingleHolder as lanWaitForSingleHolder,
   type Lan, type LanNode,
 } from './agent-lan.ts';
 
@@ -76,13 +76,15 @@ beforeAll(async () => {
   const apiPort = Number(new URL(kc.getCurrentCluster()!.server).port);
   lan = await createLan(3, apiPort);
   agentArgs = ['--kubeconfig', process.env.PURELB_TEST_KUBECONFIG!, '--namespace', install, '--routing', 'off',
-    '--heartbeat-renew', '500ms', '--heartbeat-duration', '3s', '--resync', '5s'];
+    '--heartbeat-renew', '500ms', '--heartbeat-duration', '3s', '--resync', '5s',
+    // SIGTERM hands over at once unless a test asks for the restart grace
+    '--restart-grace=0s'];
   await startAgents();
 }, 90_000);
 
 afterAll(async () => {
   await lan?.destroy();
-  if (apps) await deleteServices(core, apps);
+  await cleanUpNamespaces();
 });
 
 describe('local addresses', () => {
@@ -101,14 +103,20 @@ describe('local addresses', () => {
     // the LAN learnt the owners' MACs without ever asking: gratuitous ARP and unsolicited NA arrived
     await waitFor('GARP seen on the LAN', async () => lan.neighbour(v4) === node(w4).mac);
     await waitFor('unsolicited NA seen on the LAN', async () => lan.neighbour(v6) === node(w6).mac);
+    // each winner writes an AnnouncingLocal event naming its address; the agent writes events in the
+    // background, one at a time, so they may land after the address and the annotation
+    const announcing = async () => (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: apps })).items
+      .filter((e) => e.regarding?.name === 'web' && e.reason === 'AnnouncingLocal').map((e) => e.note ?? '');
+    const everyWinnerTold = (notes: string[]) => ([[w4, v4], [w6, v6]] as const)
+      .every(([w, ip]) => notes.some((n) => n.startsWith(`node ${w} announces `) && n.includes(`${ip} on eth0`)));
+    await waitFor('an AnnouncingLocal event from each winner', async () => everyWinnerTold(await announcing()))
+      .catch(async (err: Error) => { throw new Error(`${err.message}; events: ${JSON.stringify(await announcing())}`); });
     // and it stays that way: nobody else adds it
     await new Promise((r) => setTimeout(r, 1500));
     expect(holderNames(v4, 'eth0')).toEqual([w4]);
-    const events = await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: apps });
-    const announcing = events.items.filter((e) => e.regarding?.name === 'web' && e.reason === 'AnnouncingLocal');
-    expect(announcing.map((e) => e.note)).toEqual(expect.arrayContaining([expect.stringContaining(`node ${w4} announces ${v4} on eth0`)]));
+    expect(holderNames(v6, 'eth0')).toEqual([w6]);
     // one event per announcing node, not one per reconcile
-    expect(announcing.length).toBe(new Set([w4, w6]).size);
+    expect(await announcing()).toHaveLength(new Set([w4, w6]).size);
   });
 
   test('SIGKILL of the winner moves the address to the next node; the restarted agent takes it back', async () => {
@@ -139,6 +147,43 @@ describe('local addresses', () => {
     await waitForSingleHolder(ip, second, 5000);
     await startAgents([node(first)]);
     await waitForSingleHolder(ip, first);
+  });
+
+  test('SIGTERM with a restart grace (rolling update): addresses and Lease stay, the next agent takes over with nothing moved', async () => {
+    const ip = `${LAN_V4}.209`; // (.206 is the 'gone' test's)
+    await createService('grace', [ip]);
+    const first = electWinner(ip, names())!;
+    await waitForSingleHolder(ip, first);
+    // this agent is restarted with a restart grace (the product's default is 30 s), then settles
+    await lan.stopAgent(node(first), 'SIGTERM');
+    await lan.startAgent(node(first), [...agentArgs.filter((a) => !a.startsWith('--restart-grace')), '--restart-grace=10s']);
+    await waitForSingleHolder(ip, first);
+    await waitFor(`${first}'s agent ready`, async () =>
+      execFileSync('ip', ['netns', 'exec', node(first).netns, 'curl', '-s', 'http://127.0.0.1:7473/readyz']).toString() === 'ok\n');
+    await new Promise((r) => setTimeout(r, 1000));
+    const seen = new Set<string>();
+    let started = false;
+    const sampler = setInterval(() => holderNames(ip, 'eth0').forEach((n) => seen.add(n)), 20);
+    try {
+      await lan.stopAgent(node(first), 'SIGTERM');
+      expect(node(first).agent?.exitCode).toBe(0);
+      const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: `purelb-node-${first}`, namespace: install });
+      expect(lease.spec?.leaseDurationSeconds).toBe(10);
+      // no agent on the node for 4 s: longer than the 3 s heartbeat, and still nobody else takes the address
+      await new Promise((r) => setTimeout(r, 4000));
+      expect(holderNames(ip, 'eth0')).toEqual([first]);
+      await startAgents([node(first)]);
+      started = true;
+      await waitFor('the new agent renews the Lease with the normal duration', async () =>
+        (await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: `purelb-node-${first}`, namespace: install })).spec?.leaseDurationSeconds === 3);
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      clearInterval(sampler);
+      // the next tests need every node's agent
+      if (!started) await startAgents([node(first)]);
+    }
+    expect([...seen]).toEqual([first]);
+    expect(await annotation('grace', ANN.announcingIPv4)).toBe(`${first},eth0`);
   });
 
   test('an agent cut off from the apiserver withdraws (self-fencing) while another node takes over', async () => {
