@@ -1,6 +1,8 @@
-// Tells the LAN that this node now holds a local address: gratuitous ARP (iputils `arping`, one
-// unsolicited request -U and one unsolicited reply -A, as switches and hosts differ in which they
-// honour) or an unsolicited IPv6 neighbour advertisement with the Override flag.
+// Tells the LAN that this node now holds a local address: gratuitous ARP (iputils `arping`, unsolicited
+// requests -U and unsolicited replies -A, as switches and hosts differ in which they honour) or
+// unsolicited IPv6 neighbour advertisements with the Override flag. Three of each, 1 s apart: a
+// neighbour ignores an update within its locktime (Linux: 1 s) of the previous one, which is exactly
+// when two nodes announce one address in quick succession (a takeover, then the old owner's return).
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Family } from '../api/ip.ts';
@@ -17,10 +19,10 @@ function run(cmd: string, args: string[]): Promise<void> {
 }
 
 /**
- * The packets leave at once; the promise settles about a second later, when arping stops waiting for
- * replies it never needs, so callers must not hold a reconcile on it.
+ * The first packets leave at once; the promise settles about three seconds later, so callers must not
+ * hold a reconcile on it.
  */
 export const announceAddress: Announcer = async (ifname, ip, family) => {
   if (family === 6) return run('python3', [NA_HELPER, ifname, ip]);
-  await Promise.all(['-U', '-A'].map((mode) => run('arping', ['-q', mode, '-c', '1', '-I', ifname, ip])));
+  await Promise.all(['-U', '-A'].map((mode) => run('arping', ['-q', mode, '-c', '3', '-I', ifname, ip])));
 };
