@@ -1,10 +1,11 @@
-// Helpers for integration tests: the shared cluster's admin client, a fresh namespace per test,
-// applying CRDs, and service-account tokens minted with TokenRequest.
+// Helpers for integration tests: the shared cluster's admin client, a fresh namespace per test (and
+// deleting what the agents would see in it), applying CRDs, and service-account tokens minted with
+// TokenRequest.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  ApiextensionsV1Api, CoreV1Api, KubeConfig, loadAllYaml, type V1CustomResourceDefinition,
+  ApiextensionsV1Api, CoreV1Api, DiscoveryV1Api, KubeConfig, loadAllYaml, type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 
@@ -16,10 +17,40 @@ export function adminKubeConfig(): KubeConfig {
   return kc;
 }
 
+/** Namespaces this test file made with freshNamespace (jest loads this module once per test file). */
+const created: Array<{ kc: KubeConfig; name: string }> = [];
+
 export async function freshNamespace(kc: KubeConfig, prefix = 't'): Promise<string> {
   const name = `${prefix}-${randomBytes(4).toString('hex')}`;
   await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
+  created.push({ kc, name });
   return name;
+}
+
+const ignoreNotFound = (err: unknown) => {
+  if ((err as { code?: number }).code !== 404) throw err;
+};
+
+/**
+ * Deletes every Service and EndpointSlice of a namespace. All the test files of a run share one
+ * apiserver, every agent watches both kinds cluster-wide, and the run has no namespace controller
+ * (deleting a namespace would delete nothing in it): Services left behind would be placed on the nodes
+ * of later test files.
+ */
+export async function deleteServices(kc: KubeConfig, namespace: string): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  for (const s of (await core.listNamespacedService({ namespace })).items) {
+    await core.deleteNamespacedService({ name: s.metadata!.name!, namespace }).catch(ignoreNotFound);
+  }
+  await kc.makeApiClient(DiscoveryV1Api).deleteCollectionNamespacedEndpointSlice({ namespace });
+}
+
+/**
+ * For the afterAll of every test file that calls freshNamespace: deleteServices in each namespace the
+ * file made. The global teardown fails the run if any Service, EndpointSlice or Node is left over.
+ */
+export async function cleanUpNamespaces(): Promise<void> {
+  for (const { kc, name } of created.splice(0)) await deleteServices(kc, name);
 }
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {

@@ -241,12 +241,3 @@ export async function startAgentsAndWait(lan: Lan, kc: KubeConfig, namespace: st
     return nodes.every((n) => leases.items.some((l) => l.metadata?.name === `purelb-node-${n.name}`));
   }, 30_000);
 }
-
-/**
- * Deletes every Service of a test namespace. Every agent of the run watches Services cluster-wide and
- * the run has no namespace controller, so Services left behind would be placed by later test files.
- */
-export async function deleteServices(core: CoreV1Api, namespace: string): Promise<void> {
-  const { items } = await core.listNamespacedService({ namespace });
-  for (const s of items) await core.deleteNamespacedService({ name: s.metadata!.name!, namespace }).catch(() => undefined);
-}

@@ -12,9 +12,9 @@ import { electWinner } from '../../src/agent/election.ts';
 import { parseIpAddrJson } from '../../src/agent/interfaces.ts';
 import { EXCLUDE_LB_LABEL } from '../../src/agent/out-of-service.ts';
 import { mergePatch } from '../../src/k8s/patch.ts';
-import { adminKubeConfig, applyCRDs, freshNamespace, waitFor } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
 import {
-  agentLogTail, createBrandedService, createLan, deleteServices, holderNames, LAN_V4, startAgentsAndWait, waitForSingleHolder, type Lan, type LanNode,
+  agentLogTail, createBrandedService, createLan, holderNames, LAN_V4, startAgentsAndWait, waitForSingleHolder, type Lan, type LanNode,
 } from './agent-lan.ts';
 
 let kc: KubeConfig;
@@ -129,7 +129,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await lan?.destroy();
-  if (apps) await deleteServices(core, apps);
+  await cleanUpNamespaces();
   for (const name of createdNodes) await core.deleteNode({ name }).catch(() => undefined);
 });
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { adminKubeConfig, applyCRDs, freshNamespace, waitFor } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
 import { agentLogTail, createBrandedService, createLan, sysctl, type Lan, type LanNode } from './agent-lan.ts';
 
 let kc: KubeConfig;
@@ -54,6 +54,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await lan?.destroy();
+  await cleanUpNamespaces();
 });
 
 describe('node agent with a read-only /proc/sys and promote_secondaries off', () => {

@@ -1,9 +1,9 @@
 // The ServiceGroup CRD on the real apiserver: PureLB v1 manifests apply unchanged, and the CEL rules
 // refuse at admission what they can check (the validator catches the rest: order, overlaps, names).
-import { beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { parseServiceGroup } from '../../src/api/validate-servicegroup.ts';
-import { adminKubeConfig, applyCRDs, freshNamespace } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace } from '../harness/kube.ts';
 import { sgApi } from './allocator-fixtures.ts';
 
 let kc: KubeConfig;
@@ -14,6 +14,8 @@ beforeAll(async () => {
   await applyCRDs(kc);
   ns = await freshNamespace(kc, 'sg-crd');
 });
+
+afterAll(cleanUpNamespaces);
 
 const create = (name: string, local: Record<string, unknown>) => kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
   ...sgApi, namespace: ns, body: { apiVersion: 'purelb.io/v1', kind: 'ServiceGroup', metadata: { name }, spec: { local } },

@@ -1,10 +1,10 @@
 // The allocator as real `purelb allocator` processes with leader election: killed (SIGKILL, by pid)
 // and restarted in the middle of a burst of Services it assigns no duplicate and moves nothing; a
 // standby takes over from a killed leader; a leader stopped with SIGTERM releases the Lease and exits 0.
-import { afterEach, beforeAll, beforeEach, expect, test } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from '@jest/globals';
 import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { LEASE_NAME } from '../../src/cli/allocator.ts';
-import { adminKubeConfig, applyCRDs, freshNamespace, waitFor } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
 import {
   createService, ingressOf, ownAnnotations, putServiceGroup, spawnAllocator, waitForIngress, type AllocatorProcess,
 } from './allocator-fixtures.ts';
@@ -28,6 +28,8 @@ afterEach(async () => {
     await p.exited;
   }
 });
+
+afterAll(cleanUpNamespaces);
 
 const start = (identity: string) => {
   const p = spawnAllocator(process.env.PURELB_TEST_KUBECONFIG!, ns, identity);

@@ -1,11 +1,11 @@
 // Lease leader election (src/k8s/leader-election.ts) against the real apiserver: one leader among
 // racing candidates, expiry judged on the candidate's own clock (a holder's wall-clock renewTime is
 // never trusted), a leader that loses the Lease steps down, and a clean stop hands over at once.
-import { afterEach, beforeAll, beforeEach, expect, test } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from '@jest/globals';
 import { CoordinationV1Api, V1MicroTime, type KubeConfig } from '@kubernetes/client-node';
 import { startLeaderElection, type LeaderElector } from '../../src/k8s/leader-election.ts';
 import { createLogger } from '../../src/log.ts';
-import { adminKubeConfig, freshNamespace, waitFor } from '../harness/kube.ts';
+import { adminKubeConfig, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
 
 let kc: KubeConfig;
 let ns: string;
@@ -20,6 +20,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await Promise.all(electors.splice(0).map((e) => e.stop()));
 });
+afterAll(cleanUpNamespaces);
 
 const leases = () => kc.makeApiClient(CoordinationV1Api);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

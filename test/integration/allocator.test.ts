@@ -1,10 +1,10 @@
 // The allocator against the real apiserver, in-process: every scenario asserts the exact addresses
 // and annotations the Services end up with, and the events / ServiceGroup status that explain them.
-import { afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { AllocatorController } from '../../src/allocator/controller.ts';
 import { mergePatch } from '../../src/k8s/patch.ts';
-import { adminKubeConfig, applyCRDs, freshNamespace, waitFor } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
 import {
   createService, eventNotes, getServiceGroup, ingressOf, ownAnnotations, putServiceGroup, readService, startInProcess,
   waitForCondition, waitForEvent, waitForIngress,
@@ -33,6 +33,8 @@ afterEach(async () => {
   await allocator?.stop();
   allocator = undefined;
 });
+
+afterAll(cleanUpNamespaces);
 
 const core = () => kc.makeApiClient(CoreV1Api);
 const annotate = (name: string, annotations: Record<string, string | null>) =>

@@ -12,7 +12,7 @@ import { ANN, BRAND } from '../../src/api/annotations.ts';
 import { patchServiceAnnotations } from '../../src/k8s/patch.ts';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { installBaseRbac, type InstalledRbac } from '../harness/deploy.ts';
-import { adminKubeConfig, applyCRDs, freshNamespace, serviceAccountKubeConfig, waitFor } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, serviceAccountKubeConfig, waitFor } from '../harness/kube.ts';
 import { startRequestRecorder, type Recorded, type RequestRecorder } from '../harness/request-recorder.ts';
 import { agentLogTail, createLan, LAN_V4, type Lan } from './agent-lan.ts';
 
@@ -33,6 +33,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   await rbac?.remove();
+  await cleanUpNamespaces();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -170,7 +171,9 @@ describe('allocator and node agent together, each with its own service account',
         const allocator = startPurelb('allocator-2', ['allocator', '--kubeconfig', await tokenKubeconfig(sa('allocator'), allocRecorder),
           '--namespace', ns, '--service-namespace', ns, '--health-host', '127.0.0.1', '--health-port', '0']);
         const agent = await lan.startAgent(node, ['--kubeconfig', await tokenKubeconfig(sa('lbnodeagent'), agentRecorder), '--namespace', ns,
-          '--heartbeat-renew', '500ms', '--heartbeat-duration', '2s', '--bird-config-dir', dir, '--bird-socket', join(dir, 'bird.ctl')]);
+          '--heartbeat-renew', '500ms', '--heartbeat-duration', '2s', '--bird-config-dir', dir, '--bird-socket', join(dir, 'bird.ctl'),
+          // SIGTERM hands over at once (no restart grace): the scenario covers the withdrawal and the Lease delete
+          '--restart-grace=0s']);
         children.push(agent);
         const agentLog = () => `agent log:\n${agentLogTail(node, 40)}`;
         try {

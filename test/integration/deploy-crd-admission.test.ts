@@ -1,8 +1,8 @@
 // The CRD schemas (OpenAPI + CEL, crds/*.yaml) reject invalid objects at admission with 422 and a
 // message naming the field. Good objects in the same table prove the schemas do not just reject all.
-import { beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { adminKubeConfig, applyCRDs, freshNamespace } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace } from '../harness/kube.ts';
 
 let kc: KubeConfig;
 let ns: string;
@@ -12,6 +12,8 @@ beforeAll(async () => {
   await applyCRDs(kc);
   ns = await freshNamespace(kc, 'deploy-crd');
 });
+
+afterAll(cleanUpNamespaces);
 
 const plurals: Record<string, string> = { ServiceGroup: 'servicegroups', LBNodeAgent: 'lbnodeagents', RouterConfig: 'routerconfigs' };
 

@@ -1,6 +1,6 @@
 // Every kustomization under deploy/ renders and passes server-side dry-run on the real apiserver,
 // after the CRDs were applied the documented way (kubectl apply -f crds/ + kubectl wait ... established).
-import { beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
@@ -8,6 +8,8 @@ import { kubectl, kustomizations, kustomize, objectId, type K8sObject } from '..
 
 const kubeconfig = () => process.env.PURELB_TEST_KUBECONFIG!;
 const crdNames = () => readdirSync(join(repoRoot, 'crds')).map((f) => `crd/${f.replace(/\.yaml$/, 's')}.purelb.io`);
+const NAMESPACE = 'deploy/purelb/base/namespace.yaml';
+let createdNamespace = false;
 
 beforeAll(async () => {
   const apply = await kubectl(['apply', '-f', 'crds/'], { kubeconfig: kubeconfig() });
@@ -19,8 +21,14 @@ beforeAll(async () => {
   expect(wait.code).toBe(0);
   expect(wait.stdout.trim().split('\n')).toHaveLength(crdNames().length);
   // namespaced objects cannot be dry-run into a namespace that does not exist yet
-  const ns = await kubectl(['apply', '-f', 'deploy/purelb/base/namespace.yaml'], { kubeconfig: kubeconfig() });
+  createdNamespace = (await kubectl(['get', '-f', NAMESPACE], { kubeconfig: kubeconfig() })).code !== 0;
+  const ns = await kubectl(['apply', '-f', NAMESPACE], { kubeconfig: kubeconfig() });
   expect(ns.code).toBe(0);
+});
+
+afterAll(async () => {
+  // (the run has no namespace controller: it stays Terminating, empty)
+  if (createdNamespace) expect((await kubectl(['delete', '--wait=false', '-f', NAMESPACE], { kubeconfig: kubeconfig() })).code).toBe(0);
 });
 
 test('deploy/ has the default install, its base and the variants', () => {

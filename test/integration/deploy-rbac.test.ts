@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { AuthorizationV1Api, CoreV1Api, type KubeConfig, type V1PolicyRule } from '@kubernetes/client-node';
 import { installBaseRbac, type InstalledRbac } from '../harness/deploy.ts';
-import { adminKubeConfig, freshNamespace, serviceAccountKubeConfig } from '../harness/kube.ts';
+import { adminKubeConfig, cleanUpNamespaces, freshNamespace, serviceAccountKubeConfig } from '../harness/kube.ts';
 
 let kc: KubeConfig;
 let ns: string;
@@ -22,6 +22,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rbac?.remove();
+  await cleanUpNamespaces();
 });
 
 interface Check { verb: string; group: string; resource: string; namespace?: string }

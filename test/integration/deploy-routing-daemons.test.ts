@@ -10,7 +10,7 @@
 // it; a new agent pod (rolling update) finds the daemon running, still configured and never restarted;
 // a restarted daemon pod comes back (FRR from the frr.conf the agent left on the hostPath, gobgpd after a
 // SIGKILL that left its socket behind, re-applied by the agent's watchdog).
-import { afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { DEFAULT_BACKEND_PATHS } from '../../src/routing/controller.ts';
 import type { NodeRoutingStatus } from '../../src/routing/status.ts';
 import { kustomize, type K8sObject } from '../harness/deploy.ts';
-import { adminKubeConfig, applyCRDs, freshNamespace, waitFor } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
 import { createLan, LAN_V4, type Lan, type LanNode } from './agent-lan.ts';
 
 interface Container { name: string; command?: string[]; args?: string[]; volumeMounts?: Array<{ name: string; mountPath: string }>;
@@ -62,6 +62,8 @@ afterEach(async () => {
   await lan.destroy();
   rmSync(dir, { recursive: true, force: true });
 });
+
+afterAll(cleanUpNamespaces);
 
 /** setpriv arguments that give a process exactly what a container's securityContext grants. */
 function privileges(c: Container, groups: number[]): string[] {

@@ -21,7 +21,7 @@ import { startTor, torNextHops } from '../../src/lab/topology/tor.ts';
 import { createLogger } from '../../src/log.ts';
 import { startRoutingController, type RoutingController } from '../../src/routing/controller.ts';
 import type { NodeRoutingStatus } from '../../src/routing/status.ts';
-import { adminKubeConfig, applyCRDs, freshNamespace, waitFor } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
 
 const VIP4 = '10.96.8.1/32';
 const VIP6 = 'fd00:96::8:1/128';
@@ -33,6 +33,8 @@ beforeAll(async () => {
   admin = adminKubeConfig();
   await applyCRDs(admin);
 });
+
+afterAll(cleanUpNamespaces);
 
 describe.each<[Daemon]>([['bird'], ['frr'], ['gobgp']])('%s keeps running while the agent restarts', (daemon) => {
   let topo: Topology;

@@ -16,7 +16,7 @@ import { startTor, torNextHops } from '../../src/lab/topology/tor.ts';
 import { createLogger } from '../../src/log.ts';
 import { startRoutingController, type RoutingController } from '../../src/routing/controller.ts';
 import type { NodeRoutingStatus } from '../../src/routing/status.ts';
-import { adminKubeConfig, applyCRDs, freshNamespace, serviceAccountKubeConfig, waitFor } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, serviceAccountKubeConfig, waitFor } from '../harness/kube.ts';
 
 const PASSWORD = 'md5-s3cret';
 const VIP4 = '10.96.7.1/32';
@@ -43,6 +43,10 @@ afterAll(async () => {
   await controller?.stop();
   await topo?.destroy();
   await admin.makeApiClient(CoreV1Api).deleteNode({ name: nodeName }).catch(() => undefined);
+  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+  await rbac.deleteClusterRoleBinding({ name: `${ns}-routing-nodes` }).catch(() => undefined);
+  await rbac.deleteClusterRole({ name: `${ns}-routing-nodes` }).catch(() => undefined);
+  await cleanUpNamespaces();
 });
 
 /** Exactly the calls the routing controller makes (docs/routing.md, "RBAC"). */

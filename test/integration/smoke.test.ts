@@ -1,12 +1,12 @@
 // Proves the harness is a real apiserver: CRDs become Established, custom objects and Services are
 // observed by client-node informers, status patches round-trip, and RBAC refuses a role-less account.
-import { beforeAll, beforeEach, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, expect, test } from '@jest/globals';
 import {
   CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject, type V1Service,
 } from '@kubernetes/client-node';
 import { watchCache } from '../../src/k8s/informer.ts';
 import { createLogger } from '../../src/log.ts';
-import { adminKubeConfig, applyCRDs, freshNamespace, serviceAccountKubeConfig, waitFor } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, serviceAccountKubeConfig, waitFor } from '../harness/kube.ts';
 
 let kc: KubeConfig;
 let ns: string;
@@ -19,6 +19,8 @@ beforeAll(async () => {
 beforeEach(async () => {
   ns = await freshNamespace(kc, 'smoke');
 });
+
+afterAll(cleanUpNamespaces);
 
 test('ServiceGroup and LoadBalancer Service are seen by informers; status.loadBalancer round-trips', async () => {
   const custom = kc.makeApiClient(CustomObjectsApi);

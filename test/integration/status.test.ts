@@ -4,14 +4,14 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import {
   CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, V1MicroTime, type KubeConfig,
 } from '@kubernetes/client-node';
 import { mergePatch } from '../../src/k8s/patch.ts';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import type { StatusReport } from '../../src/lab/report.ts';
-import { adminKubeConfig, applyCRDs, freshNamespace } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace } from '../harness/kube.ts';
 
 let kc: KubeConfig;
 let ns: string;
@@ -90,6 +90,8 @@ beforeAll(async () => {
     },
   });
 });
+
+afterAll(cleanUpNamespaces);
 
 async function purelbStatus(args: string[]): Promise<string> {
   const { stdout } = await promisify(execFile)(process.execPath, [join(repoRoot, 'bin', 'purelb.js'), 'status',

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
+import { parseOutOfServiceCauses } from '../../src/agent/out-of-service.ts';
 import { validateObject, validateObjects } from '../../src/api/validate.ts';
 import { DEFAULT_BACKEND_PATHS } from '../../src/routing/controller.ts';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
@@ -90,11 +91,22 @@ describe('lbnodeagent DaemonSet', () => {
     expect(fromField).toMatchObject({ PURELB_NODE_NAME: 'spec.nodeName', PURELB_HOST: 'status.hostIP', PURELB_NAMESPACE: 'metadata.namespace' });
   });
 
-  test('the control-plane overlay adds only the control-plane toleration', async () => {
+  test('the control-plane overlay adds only the control-plane toleration and --out-of-service=cordoned', async () => {
     const overlay = await kustomize('deploy/purelb/overlays/control-plane');
-    expect(overlay.map(objectId).sort()).toEqual(base.map(objectId).sort());
-    expect(podSpec(find(overlay, 'DaemonSet', 'lbnodeagent')).tolerations)
-      .toEqual([{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' }]);
+    const byId = (objs: K8sObject[]) => [...objs].sort((a, b) => objectId(a).localeCompare(objectId(b)));
+    // the default install with exactly these two additions to the agent's DaemonSet, nothing else
+    const expected = base.map((o) => structuredClone(o));
+    const agent = podSpec(find(expected, 'DaemonSet', 'lbnodeagent'));
+    agent.tolerations = [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' }];
+    agent.containers[0]!.args!.push('--out-of-service=cordoned');
+    expect(byId(overlay)).toEqual(byId(expected));
+    // kubeadm, kind and Talos label control-plane nodes node.kubernetes.io/exclude-from-external-load-balancers,
+    // which the default install (no --out-of-service: cordoned,exclude-label) takes as out of service
+    const outOfService = (objs: K8sObject[]) => podSpec(find(objs, 'DaemonSet', 'lbnodeagent')).containers[0]!.args!
+      .filter((a) => a.startsWith('--out-of-service'));
+    expect(outOfService(base)).toEqual([]);
+    const [flag] = outOfService(overlay);
+    expect(parseOutOfServiceCauses(flag!.slice('--out-of-service='.length))).toEqual(new Set(['cordoned']));
   });
 });
 
