@@ -11,7 +11,8 @@ import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoordinationV1Api, type CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { adminKubeConfig, applyCRDs, freshNamespace } from '../harness/kube.ts';
 import { ANN, BRAND } from '../../src/api/annotations.ts';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { parseIpAddrJson, type KernelAddress } from '../../src/agent/interfaces.ts';
@@ -240,4 +241,21 @@ export async function startAgentsAndWait(lan: Lan, kc: KubeConfig, namespace: st
     const leases = await coordination.listNamespacedLease({ namespace });
     return nodes.every((n) => leases.items.some((l) => l.metadata?.name === `purelb-node-${n.name}`));
   }, 30_000);
+}
+
+/** The start of every agent test file: an admin client, the CRDs, fresh install and app namespaces, and
+ * the LBNodeAgent "default" (kube-lb0; `sendgarp` as given, else the CRD's default). */
+export async function agentTestSetup(opts: { sendgarp?: boolean } = {}) {
+  const kc = adminKubeConfig();
+  const core = kc.makeApiClient(CoreV1Api);
+  await applyCRDs(kc);
+  const install = await freshNamespace(kc, 'purelb');
+  const apps = await freshNamespace(kc, 'apps');
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const local = { localint: 'default', extlbint: 'kube-lb0', ...(opts.sendgarp !== undefined ? { sendgarp: opts.sendgarp } : {}) };
+  await custom.createNamespacedCustomObject({
+    group: 'purelb.io', version: 'v1', namespace: install, plural: 'lbnodeagents',
+    body: { apiVersion: 'purelb.io/v1', kind: 'LBNodeAgent', metadata: { name: 'default' }, spec: { local } },
+  });
+  return { kc, core, custom, install, apps };
 }

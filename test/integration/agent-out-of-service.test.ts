@@ -12,9 +12,9 @@ import { electWinner } from '../../src/agent/election.ts';
 import { parseIpAddrJson } from '../../src/agent/interfaces.ts';
 import { EXCLUDE_LB_LABEL } from '../../src/agent/out-of-service.ts';
 import { mergePatch } from '../../src/k8s/patch.ts';
-import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
+import { cleanUpNamespaces, waitFor } from '../harness/kube.ts';
 import {
-  agentLogTail, createBrandedService, createLan, holderNames, LAN_V4, startAgentsAndWait, waitForSingleHolder, type Lan, type LanNode,
+  agentLogTail, agentTestSetup, createBrandedService, createLan, holderNames, LAN_V4, startAgentsAndWait, waitForSingleHolder, type Lan, type LanNode,
 } from './agent-lan.ts';
 
 let kc: KubeConfig;
@@ -96,16 +96,8 @@ async function expectBackInService(): Promise<void> {
 }
 
 beforeAll(async () => {
-  kc = adminKubeConfig();
-  core = kc.makeApiClient(CoreV1Api);
-  await applyCRDs(kc);
-  install = await freshNamespace(kc, 'purelb');
-  apps = await freshNamespace(kc, 'apps');
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  await custom.createNamespacedCustomObject({
-    group: 'purelb.io', version: 'v1', namespace: install, plural: 'lbnodeagents',
-    body: { apiVersion: 'purelb.io/v1', kind: 'LBNodeAgent', metadata: { name: 'default' }, spec: { local: { localint: 'default', extlbint: 'kube-lb0', sendgarp: true } } },
-  });
+  let custom: CustomObjectsApi;
+  ({ kc, core, custom, install, apps } = await agentTestSetup({ sendgarp: true }));
   await custom.createNamespacedCustomObject({
     group: 'purelb.io', version: 'v1', namespace: install, plural: 'servicegroups',
     body: { apiVersion: 'purelb.io/v1', kind: 'ServiceGroup', metadata: { name: 'virt' }, spec: { local: { v4pools: [{ subnet: '10.210.0.0/24', pool: '10.210.0.0/24', aggregation: '/32' }] } } },

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
-import { agentLogTail, createBrandedService, createLan, sysctl, type Lan, type LanNode } from './agent-lan.ts';
+import { cleanUpNamespaces, waitFor } from '../harness/kube.ts';
+import { agentLogTail, agentTestSetup, createBrandedService, createLan, sysctl, type Lan, type LanNode } from './agent-lan.ts';
 
 let kc: KubeConfig;
 let core: CoreV1Api;
@@ -26,16 +26,8 @@ const withLog = (err: Error) => {
 };
 
 beforeAll(async () => {
-  kc = adminKubeConfig();
-  core = kc.makeApiClient(CoreV1Api);
-  await applyCRDs(kc);
-  install = await freshNamespace(kc, 'purelb');
-  apps = await freshNamespace(kc, 'apps');
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  await custom.createNamespacedCustomObject({
-    group: 'purelb.io', version: 'v1', namespace: install, plural: 'lbnodeagents',
-    body: { apiVersion: 'purelb.io/v1', kind: 'LBNodeAgent', metadata: { name: 'default' }, spec: { local: { localint: 'default', extlbint: 'kube-lb0' } } },
-  });
+  let custom: CustomObjectsApi;
+  ({ kc, core, custom, install, apps } = await agentTestSetup());
   await custom.createNamespacedCustomObject({
     group: 'purelb.io', version: 'v1', namespace: install, plural: 'servicegroups',
     body: { apiVersion: 'purelb.io/v1', kind: 'ServiceGroup', metadata: { name: 'virt' },

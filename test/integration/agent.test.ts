@@ -9,9 +9,9 @@ import {
 } from '@kubernetes/client-node';
 import { ANN } from '../../src/api/annotations.ts';
 import { electWinner } from '../../src/agent/election.ts';
-import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
+import { cleanUpNamespaces, waitFor } from '../harness/kube.ts';
 import {
-  createBrandedService, createLan, holderNames as lanHolderNames, LAN_V4, LAN_V6, startAgentsAndWait, waitForSingleHolder as lanWaitForSingleHolder,
+  agentTestSetup, createBrandedService, createLan, holderNames as lanHolderNames, LAN_V4, LAN_V6, startAgentsAndWait, waitForSingleHolder as lanWaitForSingleHolder,
   type Lan, type LanNode,
 } from './agent-lan.ts';
 
@@ -57,16 +57,8 @@ const startAgents = (nodes: LanNode[] = lan.nodes) => startAgentsAndWait(lan, kc
 const waitForSingleHolder = (ip: string, expected: string, timeoutMs?: number) => lanWaitForSingleHolder(lan, ip, expected, timeoutMs);
 
 beforeAll(async () => {
-  kc = adminKubeConfig();
-  core = kc.makeApiClient(CoreV1Api);
-  await applyCRDs(kc);
-  install = await freshNamespace(kc, 'purelb');
-  apps = await freshNamespace(kc, 'apps');
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  await custom.createNamespacedCustomObject({
-    group: 'purelb.io', version: 'v1', namespace: install, plural: 'lbnodeagents',
-    body: { apiVersion: 'purelb.io/v1', kind: 'LBNodeAgent', metadata: { name: 'default' }, spec: { local: { localint: 'default', extlbint: 'kube-lb0', sendgarp: true } } },
-  });
+  let custom: CustomObjectsApi;
+  ({ kc, core, custom, install, apps } = await agentTestSetup({ sendgarp: true }));
   for (const [name, subnet, aggregation] of [['virt', '10.200.0.0/24', 'default'], ['hosts', '10.201.0.0/24', '/32'], ['default', `${LAN_V4}.0/24`, 'default']] as const) {
     await custom.createNamespacedCustomObject({
       group: 'purelb.io', version: 'v1', namespace: install, plural: 'servicegroups',
