@@ -113,8 +113,13 @@ export function batchLine(c: AddressChange, opts: PlanOptions): string {
   const cidr = `${c.ip}/${c.prefix}`;
   if (c.restore) return restoreLine(c.restore);
   if (c.op === 'del') return `address del ${cidr} dev ${c.ifname}`;
-  const flags = [c.family === 6 ? 'nodad' : '',
-    c.kind === 'local' && opts.localLifetime > 0 ? `valid_lft ${opts.localLifetime} preferred_lft ${opts.localLifetime}` : '']
+  // An IPv6 local address goes in deprecated (preferred_lft 0): it still answers, but the kernel never
+  // picks it as a source, so a routing daemon's session (and its next hop) keeps the node's own address.
+  const valid = opts.localLifetime > 0 ? String(opts.localLifetime) : 'forever';
+  const lifetime = c.kind !== 'local' ? ''
+    : c.family === 6 ? `valid_lft ${valid} preferred_lft 0`
+      : opts.localLifetime > 0 ? `valid_lft ${valid} preferred_lft ${valid}` : '';
+  const flags = [c.family === 6 ? 'nodad' : '', lifetime]
     .filter(Boolean);
   return [`address replace ${cidr} dev ${c.ifname}`, ...flags].join(' ');
 }
