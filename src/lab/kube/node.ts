@@ -92,8 +92,8 @@ export async function removeCgroups(names: string[], graceMs = 3000): Promise<vo
 /** argv prefix that runs a command inside the node (its mount, UTS and network namespaces, via the
  * holder's pid) and in its system cgroup, then execs it (the recorded pid is the daemon's). */
 function inNode(k: KubeNodePlan, holderPid: number): string[] {
-  const join = `for f in ${CGROUP_ROOT}/*/${k.systemCgroup}/cgroup.procs; do echo $$ > "$f"; done; exec "$@"`;
-  return ['nsenter', `--target=${holderPid}`, '--mount', '--uts', '--net', '--', 'sh', '-c', join, 'sh'];
+  const enterCgroup = `for f in ${CGROUP_ROOT}/*/${k.systemCgroup}/cgroup.procs; do echo $$ > "$f"; done; exec "$@"`;
+  return ['nsenter', `--target=${holderPid}`, '--mount', '--uts', '--net', '--', 'sh', '-c', enterCgroup, 'sh'];
 }
 
 export interface ControlPlaneAccess {
