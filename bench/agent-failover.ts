@@ -24,7 +24,9 @@ let lan: Lan | undefined;
 const summary = (label: string, ms: number[]) => {
   const s = [...ms].sort((a, b) => a - b);
   const median = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-  console.log(`${label}: ${s.length} trials, median ${median.toFixed(0)} ms, min ${s[0]!.toFixed(0)} ms, max ${s.at(-1)!.toFixed(0)} ms`);
+  console.log(
+    `${label}: ${s.length} trials, median ${median.toFixed(0)} ms, min ${s[0]!.toFixed(0)} ms, max ${s.at(-1)!.toFixed(0)} ms`,
+  );
 };
 
 try {
@@ -32,20 +34,44 @@ try {
   const install = await freshNamespace(kc, 'purelb');
   const apps = await freshNamespace(kc, 'apps');
   await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-    group: 'purelb.io', version: 'v1', namespace: install, plural: 'lbnodeagents',
-    body: { apiVersion: 'purelb.io/v1', kind: 'LBNodeAgent', metadata: { name: 'default' }, spec: { local: { sendgarp: true } } },
+    group: 'purelb.io',
+    version: 'v1',
+    namespace: install,
+    plural: 'lbnodeagents',
+    body: {
+      apiVersion: 'purelb.io/v1',
+      kind: 'LBNodeAgent',
+      metadata: { name: 'default' },
+      spec: { local: { sendgarp: true } },
+    },
   });
   lan = await createLan(3, Number(new URL(kc.getCurrentCluster()!.server).port));
   const theLan = lan;
-  const args = ['--kubeconfig', cluster.kubeconfig, '--namespace', install, '--routing', 'off',
-    '--heartbeat-renew', RENEW, '--heartbeat-duration', DURATION,
+  const args = [
+    '--kubeconfig',
+    cluster.kubeconfig,
+    '--namespace',
+    install,
+    '--routing',
+    'off',
+    '--heartbeat-renew',
+    RENEW,
+    '--heartbeat-duration',
+    DURATION,
     // SIGTERM here measures the hand-over of a stopping node (no restart grace)
-    '--restart-grace=0s'];
+    '--restart-grace=0s',
+  ];
   const coordination = kc.makeApiClient(CoordinationV1Api);
   const start = async (n: LanNode) => {
     await theLan.startAgent(n, args);
-    await waitFor(`heartbeat of ${n.name}`, async () =>
-      (await coordination.listNamespacedLease({ namespace: install })).items.some((l) => l.metadata?.name === `purelb-node-${n.name}`), 30_000);
+    await waitFor(
+      `heartbeat of ${n.name}`,
+      async () =>
+        (await coordination.listNamespacedLease({ namespace: install })).items.some(
+          (l) => l.metadata?.name === `purelb-node-${n.name}`,
+        ),
+      30_000,
+    );
   };
   for (const n of lan.nodes) await start(n);
   const names = lan.nodes.map((n) => n.name);
@@ -57,23 +83,41 @@ try {
       const ip = `${LAN_V4}.${signal === 'SIGKILL' ? 100 + trial : 150 + trial}`;
       await createBrandedService(core, apps, `${signal.toLowerCase()}-${trial}`, [ip]);
       const owner = lan.nodes.find((n) => n.name === electWinner(ip, names))!;
-      await waitFor(`${ip} on ${owner.name} and announced`, async () => holds(owner, ip) && theLan.neighbour(ip) === owner.mac, 15_000);
-      const next = lan.nodes.find((n) => n.name === electWinner(ip, names.filter((x) => x !== owner.name)))!;
+      await waitFor(
+        `${ip} on ${owner.name} and announced`,
+        async () => holds(owner, ip) && theLan.neighbour(ip) === owner.mac,
+        15_000,
+      );
+      const next = lan.nodes.find(
+        (n) =>
+          n.name ===
+          electWinner(
+            ip,
+            names.filter((x) => x !== owner.name),
+          ),
+      )!;
       // start the clock at a random point of the renew period, as a real crash would
       await new Promise((r) => setTimeout(r, Math.random() * 1000));
       const t0 = performance.now();
       void theLan.stopAgent(owner, signal);
       for (;;) {
         if (holds(next, ip) && theLan.neighbour(ip) === next.mac) break;
-        if (performance.now() - t0 > 20_000) throw new Error(`${signal} trial ${trial}: ${next.name} did not take ${ip} over`);
+        if (performance.now() - t0 > 20_000)
+          throw new Error(`${signal} trial ${trial}: ${next.name} did not take ${ip} over`);
         await new Promise((r) => setTimeout(r, 5));
       }
       times.push(performance.now() - t0);
-      await waitFor(`${owner.name} agent exited`, async () => owner.agent?.exitCode !== null || owner.agent?.signalCode !== null);
+      await waitFor(
+        `${owner.name} agent exited`,
+        async () => owner.agent?.exitCode !== null || owner.agent?.signalCode !== null,
+      );
       await start(owner);
       await waitFor(`${ip} back on ${owner.name} only`, async () => holds(owner, ip) && !holds(next, ip), 15_000);
     }
-    summary(`failover after ${signal} (renew ${RENEW}, lease ${DURATION}): signal -> new owner has the address and its GARP reached the LAN`, times);
+    summary(
+      `failover after ${signal} (renew ${RENEW}, lease ${DURATION}): signal -> new owner has the address and its GARP reached the LAN`,
+      times,
+    );
   }
 } finally {
   await lan?.destroy();

@@ -22,8 +22,11 @@ if (!process.env.PURELB_BENCH_NETNS) {
   const netns = `plbbench-${randomBytes(3).toString('hex')}`;
   execFileSync('ip', ['netns', 'add', netns]);
   try {
-    const r = spawnSync('ip', ['netns', 'exec', netns, process.execPath, fileURLToPath(import.meta.url), String(COUNT)],
-      { stdio: 'inherit', env: { ...process.env, PURELB_BENCH_NETNS: netns } });
+    const r = spawnSync(
+      'ip',
+      ['netns', 'exec', netns, process.execPath, fileURLToPath(import.meta.url), String(COUNT)],
+      { stdio: 'inherit', env: { ...process.env, PURELB_BENCH_NETNS: netns } },
+    );
     process.exitCode = r.status ?? 1;
   } finally {
     execFileSync('ip', ['netns', 'del', netns]);
@@ -31,9 +34,20 @@ if (!process.env.PURELB_BENCH_NETNS) {
 } else {
   execFileSync('ip', ['link', 'set', 'lo', 'up']);
   await iproute2.ensureLink('kube-lb0', 'ifb');
-  const groups: ServiceGroup[] = [{ metadata: { name: 'virt' }, spec: { local: { v4pool: { subnet: '10.96.0.0/12', pool: '10.96.0.0/12', aggregation: '/32' } } } }];
+  const groups: ServiceGroup[] = [
+    {
+      metadata: { name: 'virt' },
+      spec: { local: { v4pool: { subnet: '10.96.0.0/12', pool: '10.96.0.0/12', aggregation: '/32' } } },
+    },
+  ];
   const ipOf = (i: number) => `10.${96 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
-  const service = (i: number): ServiceInput => ({ key: `ns/s${i}`, addresses: [parseIP(ipOf(i + 1))!], etpLocal: false, allocatedFrom: ['virt'], announcing: {} });
+  const service = (i: number): ServiceInput => ({
+    key: `ns/s${i}`,
+    addresses: [parseIP(ipOf(i + 1))!],
+    etpLocal: false,
+    allocatedFrom: ['virt'],
+    announcing: {},
+  });
   let services = Array.from({ length: COUNT }, (_, i) => service(i));
   const owned = new Set<string>();
 
@@ -42,8 +56,16 @@ if (!process.env.PURELB_BENCH_NETNS) {
     const links = await iproute2.readLinks();
     const t1 = performance.now();
     const decisions = decideAddresses({
-      node: 'n1', links, localCandidates: { 4: [], 6: [] }, owned, extlbint: 'kube-lb0', services,
-      endpoints: new Map(), heartbeats: [], groups, now: Date.now(),
+      node: 'n1',
+      links,
+      localCandidates: { 4: [], 6: [] },
+      owned,
+      extlbint: 'kube-lb0',
+      services,
+      endpoints: new Map(),
+      heartbeats: [],
+      groups,
+      now: Date.now(),
     });
     const t2 = performance.now();
     const changes = planChanges(decisions, links, owned, { localLifetime: 0 });
@@ -51,10 +73,15 @@ if (!process.env.PURELB_BENCH_NETNS) {
     const { failed } = await iproute2.applyBatch(changes.map((c) => batchLine(c, { localLifetime: 0 })));
     const t4 = performance.now();
     if (failed.length) throw new Error(`${failed.length} batch lines failed, first: ${failed[0]!.message}`);
-    for (const c of changes) (c.op === 'add' ? owned.add(addressKey(c.ifname, c.ip, c.prefix)) : owned.delete(addressKey(c.ifname, c.ip, c.prefix)));
+    for (const c of changes)
+      c.op === 'add'
+        ? owned.add(addressKey(c.ifname, c.ip, c.prefix))
+        : owned.delete(addressKey(c.ifname, c.ip, c.prefix));
     const onLink = (await iproute2.readLinks()).find((l) => l.ifname === 'kube-lb0')!.addrs.length;
-    console.log(`${label}: ${changes.length} changes, total ${(t4 - t0).toFixed(0)} ms `
-      + `(read ${(t1 - t0).toFixed(0)}, decide ${(t2 - t1).toFixed(0)}, plan ${(t3 - t2).toFixed(0)}, apply ${(t4 - t3).toFixed(0)}); kube-lb0 now has ${onLink} addresses`);
+    console.log(
+      `${label}: ${changes.length} changes, total ${(t4 - t0).toFixed(0)} ms ` +
+        `(read ${(t1 - t0).toFixed(0)}, decide ${(t2 - t1).toFixed(0)}, plan ${(t3 - t2).toFixed(0)}, apply ${(t4 - t3).toFixed(0)}); kube-lb0 now has ${onLink} addresses`,
+    );
   };
 
   await reconcile(`place ${COUNT} virtual addresses`);

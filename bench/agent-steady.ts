@@ -21,9 +21,11 @@ const ipOf = (i: number) => `10.${96 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
 
 async function pool(n: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < n) await fn(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
 }
 
 const cpuSeconds = (pid: number) => {
@@ -33,14 +35,20 @@ const cpuSeconds = (pid: number) => {
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const virtualCount = (n: LanNode) => {
   try {
-    return execFileSync('ip', ['-n', n.netns, '-o', '-4', 'addr', 'show', 'dev', 'kube-lb0'], { stdio: ['ignore', 'pipe', 'ignore'] })
-      .toString().split('\n').filter(Boolean).length;
+    return execFileSync('ip', ['-n', n.netns, '-o', '-4', 'addr', 'show', 'dev', 'kube-lb0'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .toString()
+      .split('\n')
+      .filter(Boolean).length;
   } catch {
     return 0; // kube-lb0 not created yet
   }
 };
 const hasAddress = (n: LanNode, ip: string) =>
-  execFileSync('ip', ['-n', n.netns, '-o', 'addr', 'show', 'dev', 'kube-lb0', 'to', `${ip}/32`]).toString().trim() !== '';
+  execFileSync('ip', ['-n', n.netns, '-o', 'addr', 'show', 'dev', 'kube-lb0', 'to', `${ip}/32`])
+    .toString()
+    .trim() !== '';
 
 const cluster = await startCluster();
 const kc = new KubeConfig();
@@ -52,22 +60,41 @@ try {
   const install = await freshNamespace(kc, 'purelb');
   const apps = await freshNamespace(kc, 'apps');
   await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-    group: 'purelb.io', version: 'v1', namespace: install, plural: 'servicegroups',
-    body: { apiVersion: 'purelb.io/v1', kind: 'ServiceGroup', metadata: { name: 'virt' }, spec: { local: { v4pool: { subnet: '10.96.0.0/12', pool: '10.96.0.0/12', aggregation: '/32' } } } },
+    group: 'purelb.io',
+    version: 'v1',
+    namespace: install,
+    plural: 'servicegroups',
+    body: {
+      apiVersion: 'purelb.io/v1',
+      kind: 'ServiceGroup',
+      metadata: { name: 'virt' },
+      spec: { local: { v4pool: { subnet: '10.96.0.0/12', pool: '10.96.0.0/12', aggregation: '/32' } } },
+    },
   });
   let t = performance.now();
   await pool(COUNT, CONCURRENCY, (i) => createBrandedService(core, apps, `s${i}`, [ipOf(i + 1)], { group: 'virt' }));
-  console.log(`setup: ${COUNT} branded Services with ingress written in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  console.log(
+    `setup: ${COUNT} branded Services with ingress written in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+  );
 
   lan = await createLan(1, Number(new URL(kc.getCurrentCluster()!.server).port));
   const n = lan.nodes[0]!;
   t = performance.now();
-  const agent = await lan.startAgent(n, ['--kubeconfig', cluster.kubeconfig, '--namespace', install, '--routing', 'off']);
+  const agent = await lan.startAgent(n, [
+    '--kubeconfig',
+    cluster.kubeconfig,
+    '--namespace',
+    install,
+    '--routing',
+    'off',
+  ]);
   while (virtualCount(n) < COUNT) {
     if (agent.exitCode !== null) throw new Error(`agent exited with ${agent.exitCode}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  console.log(`startup: agent start -> ${COUNT} virtual addresses on kube-lb0 in ${((performance.now() - t) / 1000).toFixed(1)} s; RSS ${rssMiB(agent.pid!).toFixed(0)} MiB`);
+  console.log(
+    `startup: agent start -> ${COUNT} virtual addresses on kube-lb0 in ${((performance.now() - t) / 1000).toFixed(1)} s; RSS ${rssMiB(agent.pid!).toFixed(0)} MiB`,
+  );
 
   await new Promise((r) => setTimeout(r, 3000));
   const extra = ipOf(COUNT + 1);
@@ -75,7 +102,9 @@ try {
   await createBrandedService(core, apps, 'one-more', [extra], { group: 'virt' });
   const written = performance.now();
   while (!hasAddress(n, extra)) await new Promise((r) => setTimeout(r, 10));
-  console.log(`one Service more among ${COUNT}: ingress written -> on kube-lb0 in ${(performance.now() - written).toFixed(0)} ms (create + status patch took ${(written - t).toFixed(0)} ms)`);
+  console.log(
+    `one Service more among ${COUNT}: ingress written -> on kube-lb0 in ${(performance.now() - written).toFixed(0)} ms (create + status patch took ${(written - t).toFixed(0)} ms)`,
+  );
 
   // let the first reconcile's events (at most 1,000 queued, the rest dropped) drain before measuring
   const eventsApi = kc.makeApiClient(EventsV1Api);
@@ -86,7 +115,9 @@ try {
   for (let last = -1, now = await eventCount(); now !== last; last = now, now = await eventCount()) {
     await new Promise((r) => setTimeout(r, 5000));
   }
-  console.log(`events: ${await eventCount()} written by the agent for ${COUNT + 1} Services (the rest dropped beyond the 1,000 backlog)`);
+  console.log(
+    `events: ${await eventCount()} written by the agent for ${COUNT + 1} Services (the rest dropped beyond the 1,000 backlog)`,
+  );
   const cpu0 = cpuSeconds(agent.pid!);
   const rss: number[] = [];
   for (let s = 0; s < IDLE_S; s++) {
@@ -94,12 +125,20 @@ try {
     rss.push(rssMiB(agent.pid!));
   }
   const cpu = cpuSeconds(agent.pid!) - cpu0;
-  console.log(`steady state with ${COUNT + 1} Services over ${IDLE_S} s: CPU ${(100 * cpu / IDLE_S).toFixed(1)} % of one core `
-    + `(${cpu.toFixed(2)} s), RSS ${Math.min(...rss).toFixed(0)}-${Math.max(...rss).toFixed(0)} MiB`);
-  if (process.env.PURELB_BENCH_HOLD_S) await new Promise((r) => setTimeout(r, Number(process.env.PURELB_BENCH_HOLD_S) * 1000));
+  console.log(
+    `steady state with ${COUNT + 1} Services over ${IDLE_S} s: CPU ${((100 * cpu) / IDLE_S).toFixed(1)} % of one core ` +
+      `(${cpu.toFixed(2)} s), RSS ${Math.min(...rss).toFixed(0)}-${Math.max(...rss).toFixed(0)} MiB`,
+  );
+  if (process.env.PURELB_BENCH_HOLD_S)
+    await new Promise((r) => setTimeout(r, Number(process.env.PURELB_BENCH_HOLD_S) * 1000));
   const log = readFileSync(n.logFile, 'utf8').split('\n').filter(Boolean);
   const warnings = log.filter((l) => /"level":"(warn|error)"/.test(l));
-  console.log(`agent log: ${log.length} lines, ${warnings.length} warnings/errors; last: ${warnings.slice(-3).map((l) => l.slice(0, 300)).join('\n')}`);
+  console.log(
+    `agent log: ${log.length} lines, ${warnings.length} warnings/errors; last: ${warnings
+      .slice(-3)
+      .map((l) => l.slice(0, 300))
+      .join('\n')}`,
+  );
 } finally {
   await lan?.destroy();
   await cluster.stop();

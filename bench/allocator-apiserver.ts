@@ -25,9 +25,11 @@ const CONCURRENCY = Number(process.argv[3] ?? 16);
 /** Runs fn for 0..n-1 with at most `limit` in flight. */
 async function pool(n: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < n) await fn(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
 }
 
 // 4,000 LoadBalancer Services would exhaust the node-port range (30000-32767): the bench needs none
@@ -37,11 +39,14 @@ const benchService = (name: string): V1Service => {
   return body;
 };
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const report = (label: string, wallMs: number, latencies: number[]) => {
   const s = [...latencies].sort((a, b) => a - b);
-  console.log(`${label}: ${COUNT} Services in ${(wallMs / 1000).toFixed(1)} s = ${(COUNT / (wallMs / 1000)).toFixed(0)} services/s; `
-    + `create-to-address p50 ${pct(s, 50).toFixed(0)} ms, p99 ${pct(s, 99).toFixed(0)} ms`);
+  console.log(
+    `${label}: ${COUNT} Services in ${(wallMs / 1000).toFixed(1)} s = ${(COUNT / (wallMs / 1000)).toFixed(0)} services/s; ` +
+      `create-to-address p50 ${pct(s, 50).toFixed(0)} ms, p99 ${pct(s, 99).toFixed(0)} ms`,
+  );
 };
 
 const cluster = await startCluster();
@@ -62,22 +67,55 @@ try {
     await core.createNamespacedService({ namespace: floorNs, body: benchService(name) });
     const created = performance.now();
     const ip = `10.201.${i >> 8}.${i & 255}`;
-    const svc = await core.patchNamespacedServiceStatus({
-      namespace: floorNs, name,
-      body: { metadata: { annotations: { 'purelb.io/allocated-by': 'PureLB', 'purelb.io/allocated-from': 'default' } }, status: { loadBalancer: { ingress: [{ ip }] } } },
-    }, mergePatch);
+    const svc = await core.patchNamespacedServiceStatus(
+      {
+        namespace: floorNs,
+        name,
+        body: {
+          metadata: { annotations: { 'purelb.io/allocated-by': 'PureLB', 'purelb.io/allocated-from': 'default' } },
+          status: { loadBalancer: { ingress: [{ ip }] } },
+        },
+      },
+      mergePatch,
+    );
     floorLatency.push(performance.now() - created);
-    events.emit({ ...svc, apiVersion: 'v1', kind: 'Service' }, 'Normal', 'AddressAssigned', `Assigned ${ip} from ServiceGroup default`);
+    events.emit(
+      { ...svc, apiVersion: 'v1', kind: 'Service' },
+      'Normal',
+      'AddressAssigned',
+      `Assigned ${ip} from ServiceGroup default`,
+    );
   });
   await events.flush();
-  report(`apiserver floor (create + status/annotations patch + event from the client, concurrency ${CONCURRENCY})`, performance.now() - t0, floorLatency);
+  report(
+    `apiserver floor (create + status/annotations patch + event from the client, concurrency ${CONCURRENCY})`,
+    performance.now() - t0,
+    floorLatency,
+  );
 
   // 2. the allocator
   const ns = await freshNamespace(kc, 'bench');
   await putServiceGroup(kc, ns, 'default', { v4pool: { pool: '10.200.0.0/16', subnet: '10.200.0.0/16' } });
-  allocator = spawn(process.execPath, [join(repoRoot, 'bin/purelb.js'), 'allocator', '--kubeconfig', cluster.kubeconfig,
-    '--namespace', ns, '--service-namespace', ns, '--leader-elect', 'false', '--health-host', '127.0.0.1', '--health-port', '0'],
-  { stdio: ['ignore', 'ignore', 'pipe'] });
+  allocator = spawn(
+    process.execPath,
+    [
+      join(repoRoot, 'bin/purelb.js'),
+      'allocator',
+      '--kubeconfig',
+      cluster.kubeconfig,
+      '--namespace',
+      ns,
+      '--service-namespace',
+      ns,
+      '--leader-elect',
+      'false',
+      '--health-host',
+      '127.0.0.1',
+      '--health-port',
+      '0',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let logs = '';
   allocator.stderr!.on('data', (d: Buffer) => void (logs += d.toString()));
   await waitFor('allocator leading', async () => logs.includes('usage rebuilt'));
@@ -85,10 +123,20 @@ try {
 
   const createdAt = new Map<string, number>();
   const addressedAt = new Map<string, number>();
-  const watch = watchCache<V1Service>(kc, `/api/v1/namespaces/${ns}/services`, () => core.listNamespacedService({ namespace: ns }), createLogger('bench'));
+  const watch = watchCache<V1Service>(
+    kc,
+    `/api/v1/namespaces/${ns}/services`,
+    () => core.listNamespacedService({ namespace: ns }),
+    createLogger('bench'),
+  );
   watch.onChange((svc) => {
     const name = svc?.metadata?.name;
-    if (name && !addressedAt.has(name) && svc.status?.loadBalancer?.ingress?.length && svc.metadata?.annotations?.['purelb.io/allocated-from']) {
+    if (
+      name &&
+      !addressedAt.has(name) &&
+      svc.status?.loadBalancer?.ingress?.length &&
+      svc.metadata?.annotations?.['purelb.io/allocated-from']
+    ) {
       addressedAt.set(name, performance.now());
     }
   });
@@ -101,13 +149,19 @@ try {
   });
   await waitFor('every Service addressed', async () => addressedAt.size === COUNT, 600_000);
   const wall = Math.max(...addressedAt.values()) - t0;
-  report(`allocator (child process, creates at concurrency ${CONCURRENCY})`, wall, [...createdAt].map(([n, c]) => addressedAt.get(n)! - c));
+  report(
+    `allocator (child process, creates at concurrency ${CONCURRENCY})`,
+    wall,
+    [...createdAt].map(([n, c]) => addressedAt.get(n)! - c),
+  );
   const ips = new Set(watch.list().map((s) => s.status?.loadBalancer?.ingress?.[0]?.ip));
   if (ips.size !== COUNT) throw new Error(`expected ${COUNT} distinct addresses, got ${ips.size}`);
   const metrics = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
   const sum = Number(/purelb_allocator_reconcile_duration_seconds_sum ([\d.e+-]+)/.exec(metrics)?.[1]);
   const count = Number(/purelb_allocator_reconcile_duration_seconds_count (\d+)/.exec(metrics)?.[1]);
-  console.log(`  allocator reconciles: ${count} (mean ${((sum / count) * 1000).toFixed(1)} ms each, including its write; a watch echo that arrives before the write returns costs a no-op reconcile); all ${COUNT} addresses distinct`);
+  console.log(
+    `  allocator reconciles: ${count} (mean ${((sum / count) * 1000).toFixed(1)} ms each, including its write; a watch echo that arrives before the write returns costs a no-op reconcile); all ${COUNT} addresses distinct`,
+  );
   await watch.stop();
 } finally {
   if (allocator && allocator.exitCode === null) {

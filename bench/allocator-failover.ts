@@ -25,14 +25,38 @@ const core = kc.makeApiClient(CoreV1Api);
 const leases = kc.makeApiClient(CoordinationV1Api);
 const children: ChildProcess[] = [];
 const start = (ns: string, identity: string) => {
-  const child = spawn(process.execPath, [join(repoRoot, 'bin/purelb.js'), 'allocator', '--kubeconfig', cluster.kubeconfig,
-    '--namespace', ns, '--service-namespace', ns, '--identity', identity, '--health-host', '127.0.0.1', '--health-port', '0',
-    '--lease-duration', String(LEASE), '--renew-deadline', String(RENEW), '--retry-period', String(RETRY)], { stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    [
+      join(repoRoot, 'bin/purelb.js'),
+      'allocator',
+      '--kubeconfig',
+      cluster.kubeconfig,
+      '--namespace',
+      ns,
+      '--service-namespace',
+      ns,
+      '--identity',
+      identity,
+      '--health-host',
+      '127.0.0.1',
+      '--health-port',
+      '0',
+      '--lease-duration',
+      String(LEASE),
+      '--renew-deadline',
+      String(RENEW),
+      '--retry-period',
+      String(RETRY),
+    ],
+    { stdio: 'ignore' },
+  );
   children.push(child);
   return child;
 };
 const holder = async (ns: string) =>
-  (await leases.readNamespacedLease({ namespace: ns, name: LEASE_NAME }).catch(() => undefined))?.spec?.holderIdentity ?? '';
+  (await leases.readNamespacedLease({ namespace: ns, name: LEASE_NAME }).catch(() => undefined))?.spec
+    ?.holderIdentity ?? '';
 
 try {
   await applyCRDs(kc);
@@ -42,9 +66,13 @@ try {
     const ns = await freshNamespace(kc, 'failover');
     await putServiceGroup(kc, ns, 'default', { v4pool: { pool: '10.90.0.1-10.90.0.99', subnet: '10.90.0.0/24' } });
     const pair = { a: start(ns, 'a'), b: start(ns, 'b') };
-    const leader = await waitFor('a leader', async () => (await holder(ns)) || undefined, 30_000) as 'a' | 'b';
+    const leader = (await waitFor('a leader', async () => (await holder(ns)) || undefined, 30_000)) as 'a' | 'b';
     await core.createNamespacedService({ namespace: ns, body: serviceBody('warm') });
-    await waitFor('warm addressed', async () => !!(await core.readNamespacedService({ namespace: ns, name: 'warm' })).status?.loadBalancer?.ingress?.length);
+    await waitFor(
+      'warm addressed',
+      async () =>
+        !!(await core.readNamespacedService({ namespace: ns, name: 'warm' })).status?.loadBalancer?.ingress?.length,
+    );
     await new Promise((r) => setTimeout(r, RETRY * 2000)); // let the standby settle into its retry rhythm
     const killed = performance.now();
     pair[leader].kill('SIGKILL');
@@ -52,8 +80,13 @@ try {
     const standby = leader === 'a' ? 'b' : 'a';
     await waitFor('standby leads', async () => (await holder(ns)) === standby, 60_000);
     toLease.push(performance.now() - killed);
-    await waitFor('after-kill addressed', async () =>
-      !!(await core.readNamespacedService({ namespace: ns, name: 'after-kill' })).status?.loadBalancer?.ingress?.length, 60_000);
+    await waitFor(
+      'after-kill addressed',
+      async () =>
+        !!(await core.readNamespacedService({ namespace: ns, name: 'after-kill' })).status?.loadBalancer?.ingress
+          ?.length,
+      60_000,
+    );
     toAddress.push(performance.now() - killed);
     for (const c of [pair.a, pair.b]) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
   }

@@ -13,17 +13,26 @@ import { AllocationState } from '../src/allocator/state.ts';
 const SIZE = 65_536;
 
 function stateFor(local: Record<string, unknown>): AllocationState {
-  const { config, problems } = parseServiceGroup({ metadata: { name: 'default', namespace: 'purelb' }, spec: { local } });
+  const { config, problems } = parseServiceGroup({
+    metadata: { name: 'default', namespace: 'purelb' },
+    spec: { local },
+  });
   if (!config) throw new Error(JSON.stringify(problems));
   const state = new AllocationState();
   state.setGroups([config]);
   return state;
 }
 
-const services = (family: 'IPv4' | 'IPv6'): V1Service[] => Array.from({ length: SIZE }, (_, i) => ({
-  metadata: { name: `svc-${i}`, namespace: 'bench', annotations: {} },
-  spec: { type: 'LoadBalancer', ipFamilies: [family], ipFamilyPolicy: 'SingleStack', ports: [{ port: 80, protocol: 'TCP' }] },
-}));
+const services = (family: 'IPv4' | 'IPv6'): V1Service[] =>
+  Array.from({ length: SIZE }, (_, i) => ({
+    metadata: { name: `svc-${i}`, namespace: 'bench', annotations: {} },
+    spec: {
+      type: 'LoadBalancer',
+      ipFamilies: [family],
+      ipFamilyPolicy: 'SingleStack',
+      ports: [{ port: 80, protocol: 'TCP' }],
+    },
+  }));
 
 function allocate(state: AllocationState, svc: V1Service): void {
   const req = readRequest(svc);
@@ -77,8 +86,10 @@ function run(label: string, local: Record<string, unknown>, family: 'IPv4' | 'IP
   for (let i = 0; i < SIZE; i += 2) allocate(state, svcs[i]!);
   const fragMs = performance.now() - t;
 
-  console.log(`${label}: ${fmt(SIZE)} allocations in ${allocMs.toFixed(0)} ms (${fmt(SIZE / (allocMs / 1000))} alloc/s), `
-    + `${fmt(SIZE)} releases in ${releaseMs.toFixed(0)} ms (${fmt(SIZE / (releaseMs / 1000))} release/s)`);
+  console.log(
+    `${label}: ${fmt(SIZE)} allocations in ${allocMs.toFixed(0)} ms (${fmt(SIZE / (allocMs / 1000))} alloc/s), ` +
+      `${fmt(SIZE)} releases in ${releaseMs.toFixed(0)} ms (${fmt(SIZE / (releaseMs / 1000))} release/s)`,
+  );
   console.log(`  µs per allocation with N in use: ${growth.join(', ')}`);
   console.log(`  fragmented (32,768 one-address holes): ${us(fragMs, SIZE / 2)} µs per allocation`);
 }

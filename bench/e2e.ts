@@ -18,8 +18,19 @@ import { LOCAL_GROUP, serviceObject, endpointSlices, type SampleService } from '
 import { parseKernelRoutes } from '../src/lab/upstream.ts';
 import { join } from 'node:path';
 import {
-  allNodes, announcing, applyService, deleteService, nodeNames, nodesHolding, readService, setEndpoints,
-  signalProcess, startBackendLab, stopBackendLab, waitExited, waitFor,
+  allNodes,
+  announcing,
+  applyService,
+  deleteService,
+  nodeNames,
+  nodesHolding,
+  readService,
+  setEndpoints,
+  signalProcess,
+  startBackendLab,
+  stopBackendLab,
+  waitExited,
+  waitFor,
 } from '../e2e/harness.ts';
 
 const { values } = parseArgs({
@@ -72,12 +83,21 @@ async function convergence(lab: Lab, backend: string, names: Record<string, stri
   const created: SampleService[] = [];
   for (let i = 0; i < SERVICES; i++) {
     const address = `10.200.0.${100 + i}`;
-    const s: SampleService = { name: `bench-${i}`, group: 'virtual', etp: 'Cluster', families: ['IPv4'], port: 80, endpointNodes: [0, 1, 2] };
+    const s: SampleService = {
+      name: `bench-${i}`,
+      group: 'virtual',
+      etp: 'Cluster',
+      families: ['IPv4'],
+      port: 80,
+      endpointNodes: [0, 1, 2],
+    };
     const svc = serviceObject(s);
     (svc.metadata!.annotations as Record<string, string>)[ANN.addresses] = address;
     const t0 = performance.now();
     await applyObjects(lab.kc, [svc, ...endpointSlices(lab.plan, s)]);
-    samples.push(await timeUntil(t0, `${address} at the ToR`, async () => same(await fibHops(lab, names, address), allNodes(lab))));
+    samples.push(
+      await timeUntil(t0, `${address} at the ToR`, async () => same(await fibHops(lab, names, address), allNodes(lab))),
+    );
     created.push(s);
   }
   report(backend, `convergence: Service created -> ToR FIB has all ${lab.plan.nodes.length} next hops`, samples);
@@ -85,16 +105,32 @@ async function convergence(lab: Lab, backend: string, names: Record<string, stri
 }
 
 async function endpointMoves(lab: Lab, backend: string, names: Record<string, string>): Promise<void> {
-  const s: SampleService = { name: 'bench-move', group: 'virtual', etp: 'Local', families: ['IPv4'], port: 80, endpointNodes: [0] };
+  const s: SampleService = {
+    name: 'bench-move',
+    group: 'virtual',
+    etp: 'Local',
+    families: ['IPv4'],
+    port: 80,
+    endpointNodes: [0],
+  };
   await applyService(lab, s);
-  const address = await waitFor('bench-move address', async () => (await readService(lab, s.name)).status?.loadBalancer?.ingress?.[0]?.ip);
-  await timeUntil(performance.now(), 'initial endpoint node', async () => same(await fibHops(lab, names, address), nodeNames(lab, [0])));
+  const address = await waitFor(
+    'bench-move address',
+    async () => (await readService(lab, s.name)).status?.loadBalancer?.ingress?.[0]?.ip,
+  );
+  await timeUntil(performance.now(), 'initial endpoint node', async () =>
+    same(await fibHops(lab, names, address), nodeNames(lab, [0])),
+  );
   const samples: number[] = [];
   for (let i = 0; i < TRIALS; i++) {
     const to = i % 2 === 0 ? 2 : 0;
     const t0 = performance.now();
     await setEndpoints(lab, s, [to]);
-    samples.push(await timeUntil(t0, 'next hop follows the endpoint', async () => same(await fibHops(lab, names, address), nodeNames(lab, [to]))));
+    samples.push(
+      await timeUntil(t0, 'next hop follows the endpoint', async () =>
+        same(await fibHops(lab, names, address), nodeNames(lab, [to])),
+      ),
+    );
   }
   report(backend, 'endpoint move (ETP Local) -> ToR next-hop set updated', samples);
   await deleteService(lab, s);
@@ -108,19 +144,43 @@ async function bfdUp(lab: Lab, peer: string): Promise<boolean> {
 /** Every FRR process of the node for a freeze (BFD runs in bfdd, so freezing only bgpd proves nothing). */
 function freezeTargets(lab: Lab, node: Lab['plan']['nodes'][number]): string[] {
   if (lab.plan.options.daemon !== 'frr') return routingDaemonProcesses(lab.plan, node);
-  return ['zebra', ...(lab.plan.options.protocol === 'bgp' ? ['bgpd', ...(lab.plan.options.bfd ? ['bfdd'] : [])] : ['ospfd', 'ospf6d'])]
-    .map((d) => `${node.name}-${d}`);
+  return [
+    'zebra',
+    ...(lab.plan.options.protocol === 'bgp'
+      ? ['bgpd', ...(lab.plan.options.bfd ? ['bfdd'] : [])]
+      : ['ospfd', 'ospf6d']),
+  ].map((d) => `${node.name}-${d}`);
 }
 
-async function daemonFailures(lab: Lab, backend: string, names: Record<string, string>, freeze: boolean): Promise<void> {
-  const s: SampleService = { name: 'bench-kill', group: 'virtual', etp: 'Cluster', families: ['IPv4'], port: 80, endpointNodes: [0, 1, 2] };
+async function daemonFailures(
+  lab: Lab,
+  backend: string,
+  names: Record<string, string>,
+  freeze: boolean,
+): Promise<void> {
+  const s: SampleService = {
+    name: 'bench-kill',
+    group: 'virtual',
+    etp: 'Cluster',
+    families: ['IPv4'],
+    port: 80,
+    endpointNodes: [0, 1, 2],
+  };
   await applyService(lab, s);
-  const address = await waitFor('bench-kill address', async () => (await readService(lab, s.name)).status?.loadBalancer?.ingress?.[0]?.ip);
+  const address = await waitFor(
+    'bench-kill address',
+    async () => (await readService(lab, s.name)).status?.loadBalancer?.ingress?.[0]?.ip,
+  );
   const victim = lab.plan.nodes[2]!;
   const down: number[] = [];
   const back: number[] = [];
   for (let i = 0; i < TRIALS; i++) {
-    await timeUntil(performance.now(), 'all next hops', async () => same(await fibHops(lab, names, address), allNodes(lab)), 90_000);
+    await timeUntil(
+      performance.now(),
+      'all next hops',
+      async () => same(await fibHops(lab, names, address), allNodes(lab)),
+      90_000,
+    );
     // BFD comes up a moment after the BGP session; measuring before that would time the hold timer
     if (lab.plan.options.bfd) await timeUntil(performance.now(), 'BFD up', () => bfdUp(lab, victim.ipv4), 30_000);
     const t0 = performance.now();
@@ -129,11 +189,22 @@ async function daemonFailures(lab: Lab, backend: string, names: Record<string, s
     } else {
       for (const p of routingDaemonProcesses(lab.plan, victim)) await waitExited(signalProcess(lab, p, 'SIGKILL'));
     }
-    down.push(await timeUntil(t0, 'next hop withdrawn', async () => same(await fibHops(lab, names, address), nodeNames(lab, [0, 1]))));
+    down.push(
+      await timeUntil(t0, 'next hop withdrawn', async () =>
+        same(await fibHops(lab, names, address), nodeNames(lab, [0, 1])),
+      ),
+    );
     const t1 = performance.now();
     if (freeze) for (const p of freezeTargets(lab, victim)) signalProcess(lab, p, 'SIGCONT');
     else await restartRoutingDaemon(lab.plan, victim);
-    back.push(await timeUntil(t1, 'next hop restored', async () => same(await fibHops(lab, names, address), allNodes(lab)), 90_000));
+    back.push(
+      await timeUntil(
+        t1,
+        'next hop restored',
+        async () => same(await fibHops(lab, names, address), allNodes(lab)),
+        90_000,
+      ),
+    );
   }
   const what = freeze ? 'daemon SIGSTOP (hung)' : 'daemon SIGKILL';
   const bfd = lab.plan.options.bfd ? ' with BFD' : '';
@@ -143,24 +214,47 @@ async function daemonFailures(lab: Lab, backend: string, names: Record<string, s
 }
 
 async function agentKills(lab: Lab, backend: string): Promise<void> {
-  const s: SampleService = { name: 'bench-local', group: LOCAL_GROUP, etp: 'Cluster', families: ['IPv4'], port: 80, endpointNodes: [0, 1, 2] };
+  const s: SampleService = {
+    name: 'bench-local',
+    group: LOCAL_GROUP,
+    etp: 'Cluster',
+    families: ['IPv4'],
+    port: 80,
+    endpointNodes: [0, 1, 2],
+  };
   await applyService(lab, s);
-  const address = await waitFor('bench-local address', async () => (await readService(lab, s.name)).status?.loadBalancer?.ingress?.[0]?.ip);
+  const address = await waitFor(
+    'bench-local address',
+    async () => (await readService(lab, s.name)).status?.loadBalancer?.ingress?.[0]?.ip,
+  );
   const agentKc = join(labDir(lab.plan.options.name), 'kubeconfig-lbnodeagent');
   const samples: number[] = [];
   for (let i = 0; i < TRIALS; i++) {
-    const owner = await waitFor('a single owner', async () => {
-      const holders = await nodesHolding(lab, address);
-      const a = announcing(await readService(lab, s.name), 4);
-      return holders.length === 1 && holders[0] === a && pidOf(lab.plan.options.name, `${a}-agent`) ? a : undefined;
-    }, 30_000);
+    const owner = await waitFor(
+      'a single owner',
+      async () => {
+        const holders = await nodesHolding(lab, address);
+        const a = announcing(await readService(lab, s.name), 4);
+        return holders.length === 1 && holders[0] === a && pidOf(lab.plan.options.name, `${a}-agent`) ? a : undefined;
+      },
+      30_000,
+    );
     const t0 = performance.now();
     await waitExited(signalProcess(lab, `${owner}-agent`, 'SIGKILL'));
-    samples.push(await timeUntil(t0, 'another node answers', async () => {
-      const answer = await inNetns(lab.plan.clientNetns, 'curl', ['-s', '-m', '0.3', `http://${address}/`]).catch(() => '');
-      return answer.trim() !== '' && answer.trim() !== owner;
-    }));
-    startAgent(lab.plan, lab.plan.nodes.find((n) => n.name === owner)!, agentKc, lab.namespace);
+    samples.push(
+      await timeUntil(t0, 'another node answers', async () => {
+        const answer = await inNetns(lab.plan.clientNetns, 'curl', ['-s', '-m', '0.3', `http://${address}/`]).catch(
+          () => '',
+        );
+        return answer.trim() !== '' && answer.trim() !== owner;
+      }),
+    );
+    startAgent(
+      lab.plan,
+      lab.plan.nodes.find((n) => n.name === owner)!,
+      agentKc,
+      lab.namespace,
+    );
     await sleep(3000);
   }
   report(backend, 'agent SIGKILL -> local address answered by another node', samples);

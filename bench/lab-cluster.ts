@@ -50,7 +50,9 @@ async function memory(lab: Lab): Promise<string[]> {
     // FRR's sidecar container runs a shell that starts the daemons: count bgpd/zebra/... by their own pids
     const agent = await containerPid(lab, n.name, 'lbnodeagent').catch(() => undefined);
     const routing = await containerPid(lab, n.name, daemonContainer).catch(() => undefined);
-    rows.push(`| ${n.name} | ${rssMiB(proc('kubelet'))} | ${rssMiB(proc('containerd'))} | ${rssMiB(proc('kube-proxy'))} | ${rssMiB(agent)} | ${routingRss(routing)} |`);
+    rows.push(
+      `| ${n.name} | ${rssMiB(proc('kubelet'))} | ${rssMiB(proc('containerd'))} | ${rssMiB(proc('kube-proxy'))} | ${rssMiB(agent)} | ${routingRss(routing)} |`,
+    );
   }
   return rows;
 }
@@ -83,7 +85,14 @@ async function reachable(lab: Lab): Promise<number[]> {
   for (let i = 0; i < N; i++) {
     const name = `bench-${i}`;
     const t0 = performance.now();
-    const svc = realServiceObject({ name, group: VIRTUAL_GROUP, etp: 'Cluster', families: ['IPv4'], port: 80, endpointNodes: lab.plan.nodes.map((_, j) => j) });
+    const svc = realServiceObject({
+      name,
+      group: VIRTUAL_GROUP,
+      etp: 'Cluster',
+      families: ['IPv4'],
+      port: 80,
+      endpointNodes: lab.plan.nodes.map((_, j) => j),
+    });
     (svc.metadata as { annotations: Record<string, string> }).annotations[ANN.serviceGroup] = VIRTUAL_GROUP;
     await applyObjects(lab.kc, [svc]);
     const [ip] = await addressesOf(lab, name, 1);
@@ -113,7 +122,9 @@ try {
   console.log('\n| image | size MB |\n|---|---|');
   for (const e of images.entries) console.log(`| ${e.ref} | ${e.sizeBytes ? (e.sizeBytes / 1e6).toFixed(0) : '?'} |`);
   const r = stats(await reachable(lab));
-  console.log(`\nService created -> answered by a pod at the client, ${r.n} Services: median ${r.median} ms, p99 ${r.p99} ms, max ${r.max} ms`);
+  console.log(
+    `\nService created -> answered by a pod at the client, ${r.n} Services: median ${r.median} ms, p99 ${r.p99} ms, max ${r.max} ms`,
+  );
 } finally {
   if (!values.keep) await downLab(name, log);
 }

@@ -18,7 +18,13 @@ import { nodeBackendPaths, startNodeDaemon } from '../src/lab/topology/nodes.ts'
 import { createTopology, randomPrefix, type Topology } from '../src/lab/topology/topology.ts';
 import { startTor } from '../src/lab/topology/tor.ts';
 
-const { values } = parseArgs({ options: { daemons: { type: 'string', default: 'bird,frr,gobgp' }, count: { type: 'string', default: '100' }, bulk: { type: 'string', default: '5000' } } });
+const { values } = parseArgs({
+  options: {
+    daemons: { type: 'string', default: 'bird,frr,gobgp' },
+    count: { type: 'string', default: '100' },
+    bulk: { type: 'string', default: '5000' },
+  },
+});
 const daemons = values.daemons.split(',') as Daemon[];
 const COUNT = Number(values.count);
 const BULK = Number(values.bulk);
@@ -50,15 +56,32 @@ function fibMonitor(topo: Topology) {
 }
 
 async function bench(daemon: Daemon): Promise<Record<string, string>> {
-  const topo = await createTopology({ prefix: randomPrefix('bn'), nodes: 1, dir: join(tmpdir(), `purelb-bench-${process.pid}-${daemon}`) });
+  const topo = await createTopology({
+    prefix: randomPrefix('bn'),
+    nodes: 1,
+    dir: join(tmpdir(), `purelb-bench-${process.pid}-${daemon}`),
+  });
   const monitor = fibMonitor(topo);
   const ad = createAdvertiser(daemon, nodeBackendPaths(topo.node(1)), log);
   try {
     const n = topo.node(1);
     await startTor(topo, { protocol: 'bgp' });
     await startNodeDaemon(topo, n, daemon);
-    const spec = (hold: number) => parseRouterConfig({ spec: { daemon, protocol: 'bgp', bgp: { localASN: 65101, peers: [{ address: n.torIPv4, asn: 65000, holdTime: hold }] } } }).config!;
-    const input = (hold: number) => ({ config: spec(hold), nodeName: 'n1', nodeIP: n.ipv4, kubeInterface: 'kube-lb0', passwords: {} });
+    const spec = (hold: number) =>
+      parseRouterConfig({
+        spec: {
+          daemon,
+          protocol: 'bgp',
+          bgp: { localASN: 65101, peers: [{ address: n.torIPv4, asn: 65000, holdTime: hold }] },
+        },
+      }).config!;
+    const input = (hold: number) => ({
+      config: spec(hold),
+      nodeName: 'n1',
+      nodeIP: n.ipv4,
+      kubeInterface: 'kube-lb0',
+      passwords: {},
+    });
     if ((await ad.apply(input(9))).result !== 'Applied') throw new Error(`${daemon}: config not applied`);
     const addrs: string[] = [];
     // session up: wait until a probe address reaches the FIB
@@ -66,7 +89,12 @@ async function bench(daemon: Daemon): Promise<Record<string, string>> {
     if (daemon === 'gobgp') await ad.setAddresses(['10.97.255.1/32']);
     else await topo.addAddress(1, '10.97.255.1/32');
     addrs.push('10.97.255.1/32');
-    await Promise.race([probe, sleep(60_000).then(() => { throw new Error(`${daemon}: session did not come up`); })]);
+    await Promise.race([
+      probe,
+      sleep(60_000).then(() => {
+        throw new Error(`${daemon}: session did not come up`);
+      }),
+    ]);
 
     const latencies: number[] = [];
     for (let i = 0; i < COUNT; i++) {
@@ -86,9 +114,14 @@ async function bench(daemon: Daemon): Promise<Record<string, string>> {
     const bulk = Array.from({ length: BULK }, (_, i) => `10.98.${Math.floor(i / 250)}.${(i % 250) + 1}/32`);
     const t0 = performance.now();
     if (daemon === 'gobgp') await ad.setAddresses([...addrs, ...bulk]);
-    else await runBatch(n.netns, bulk.map((c) => `address add ${c} dev kube-lb0`));
+    else
+      await runBatch(
+        n.netns,
+        bulk.map((c) => `address add ${c} dev kube-lb0`),
+      );
     while (monitor.added() - before < BULK) {
-      if (performance.now() - t0 > 300_000) throw new Error(`${daemon}: only ${monitor.added() - before} of ${BULK} routes after 300 s`);
+      if (performance.now() - t0 > 300_000)
+        throw new Error(`${daemon}: only ${monitor.added() - before} of ${BULK} routes after 300 s`);
       await sleep(20);
     }
     const bulkSeconds = (performance.now() - t0) / 1000;

@@ -2,7 +2,11 @@
 // tests make from outside the nodes (the ToR's FIB, ARP answers, requests from the client namespace).
 import { readFileSync } from 'node:fs';
 import {
-  CoreV1Api, CustomObjectsApi, KubernetesObjectApi, type KubernetesObject, type V1Service,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubernetesObjectApi,
+  type KubernetesObject,
+  type V1Service,
 } from '@kubernetes/client-node';
 import { ANN } from '../src/api/annotations.ts';
 import { canonicalIP } from '../src/api/ip.ts';
@@ -19,7 +23,10 @@ import { waitFor } from '../test/harness/kube.ts';
 
 export function sharedCluster(): SharedCluster {
   const text = process.env.PURELB_E2E_SHARED;
-  if (!text) throw new Error('PURELB_E2E_SHARED is not set: run the e2e suite through `npm run test:e2e` (its globalSetup starts the apiserver)');
+  if (!text)
+    throw new Error(
+      'PURELB_E2E_SHARED is not set: run the e2e suite through `npm run test:e2e` (its globalSetup starts the apiserver)',
+    );
   return JSON.parse(text) as SharedCluster;
 }
 
@@ -27,10 +34,19 @@ export function sharedCluster(): SharedCluster {
 export { waitFor };
 
 /** A lab for one backend on the shared apiserver: 3 nodes, agents live, the sample ServiceGroups applied. */
-export async function startBackendLab(daemon: Daemon, protocol: Protocol, tag: string, extra: Partial<LabOptions> = {}): Promise<Lab> {
+export async function startBackendLab(
+  daemon: Daemon,
+  protocol: Protocol,
+  tag: string,
+  extra: Partial<LabOptions> = {},
+): Promise<Lab> {
   const name = `${process.env.PURELB_E2E_SHARED_NAME}${tag}`;
   const log = (m: string) => process.stderr.write(`[${name}] ${m}\n`);
-  const lab = await upLab({ ...DEFAULT_OPTIONS, ...extra, name, daemon, protocol, samples: false }, log, sharedCluster());
+  const lab = await upLab(
+    { ...DEFAULT_OPTIONS, ...extra, name, daemon, protocol, samples: false },
+    log,
+    sharedCluster(),
+  );
   // upLab returns once every agent holds its heartbeat Lease
   await applyObjects(lab.kc, sampleServiceGroups(lab.plan, lab.namespace));
   return lab;
@@ -83,29 +99,43 @@ export async function torHops(lab: Lab, address: string): Promise<string[]> {
 
 export async function waitHops(lab: Lab, address: string, nodes: string[], timeoutMs = 45_000): Promise<number> {
   const start = Date.now();
-  await waitFor(`ToR next hops of ${address} = [${nodes.join(',')}]`, async () => {
-    const seen = await torHops(lab, address);
-    if (JSON.stringify(seen) !== JSON.stringify([...nodes].sort())) {
-      throw new Error(`last seen [${seen.join(',')}]; logs in ${procDir(lab.plan.options.name)}`);
-    }
-    return true;
-  }, timeoutMs);
+  await waitFor(
+    `ToR next hops of ${address} = [${nodes.join(',')}]`,
+    async () => {
+      const seen = await torHops(lab, address);
+      if (JSON.stringify(seen) !== JSON.stringify([...nodes].sort())) {
+        throw new Error(`last seen [${seen.join(',')}]; logs in ${procDir(lab.plan.options.name)}`);
+      }
+      return true;
+    },
+    timeoutMs,
+  );
   return Date.now() - start;
 }
 
 /** Waits until the next hops are `nodes` and have stayed so for `stableMs` (observed: with BIRD OSPF the
  * restarted node's next hop came and went for up to ~20 s after the restart; cause not investigated). */
-export async function waitStableHops(lab: Lab, address: string, nodes: string[], stableMs = 5000, timeoutMs = 60_000): Promise<void> {
+export async function waitStableHops(
+  lab: Lab,
+  address: string,
+  nodes: string[],
+  stableMs = 5000,
+  timeoutMs = 60_000,
+): Promise<void> {
   let since: number | undefined;
-  await waitFor(`ToR next hops of ${address} = [${nodes.join(',')}] for ${stableMs} ms`, async () => {
-    const seen = await torHops(lab, address);
-    if (JSON.stringify(seen) !== JSON.stringify([...nodes].sort())) {
-      since = undefined;
-      throw new Error(`last seen [${seen.join(',')}]`);
-    }
-    since ??= Date.now();
-    return Date.now() - since >= stableMs;
-  }, timeoutMs);
+  await waitFor(
+    `ToR next hops of ${address} = [${nodes.join(',')}] for ${stableMs} ms`,
+    async () => {
+      const seen = await torHops(lab, address);
+      if (JSON.stringify(seen) !== JSON.stringify([...nodes].sort())) {
+        since = undefined;
+        throw new Error(`last seen [${seen.join(',')}]`);
+      }
+      since ??= Date.now();
+      return Date.now() - since >= stableMs;
+    },
+    timeoutMs,
+  );
 }
 
 /** 30 requests from the client: node name -> answers. */
@@ -134,8 +164,11 @@ export async function arpAnswerers(lab: Lab, address: string): Promise<string[]>
 
 /** The node whose MAC the ToR's neighbour table holds for the address (where the ToR sends traffic). */
 export async function torNeighbourOwner(lab: Lab, address: string): Promise<string | undefined> {
-  const [entry] = JSON.parse(await run('ip', ['-n', lab.plan.torNetns, '-j', 'neigh', 'show', address])) as { lladdr?: string }[];
-  for (const n of lab.plan.nodes) if (entry?.lladdr && entry.lladdr.toLowerCase() === await macOf(n.netns, 'eth0')) return n.name;
+  const [entry] = JSON.parse(await run('ip', ['-n', lab.plan.torNetns, '-j', 'neigh', 'show', address])) as {
+    lladdr?: string;
+  }[];
+  for (const n of lab.plan.nodes)
+    if (entry?.lladdr && entry.lladdr.toLowerCase() === (await macOf(n.netns, 'eth0'))) return n.name;
   return undefined;
 }
 
@@ -143,8 +176,11 @@ export async function torNeighbourOwner(lab: Lab, address: string): Promise<stri
 export async function nodesHolding(lab: Lab, address: string): Promise<string[]> {
   const out: string[] = [];
   for (const n of lab.plan.nodes) {
-    const links = JSON.parse(await run('ip', ['-n', n.netns, '-j', 'addr', 'show'])) as { addr_info?: { local?: string }[] }[];
-    if (links.some((l) => (l.addr_info ?? []).some((a) => a.local && canonicalIP(a.local) === canonicalIP(address)))) out.push(n.name);
+    const links = JSON.parse(await run('ip', ['-n', n.netns, '-j', 'addr', 'show'])) as {
+      addr_info?: { local?: string }[];
+    }[];
+    if (links.some((l) => (l.addr_info ?? []).some((a) => a.local && canonicalIP(a.local) === canonicalIP(address))))
+      out.push(n.name);
   }
   return out.sort();
 }
@@ -162,19 +198,31 @@ export function signalProcess(lab: Lab, name: string, signal: NodeJS.Signals): n
 }
 
 export async function waitExited(pid: number): Promise<void> {
-  await waitFor(`pid ${pid} to exit`, async () => {
-    try {
-      return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2]?.match(/[RSDIT]/);
-    } catch {
-      return true;
-    }
-  }, 10_000);
+  await waitFor(
+    `pid ${pid} to exit`,
+    async () => {
+      try {
+        return !readFileSync(`/proc/${pid}/stat`, 'utf8')
+          .split(' ')[2]
+          ?.match(/[RSDIT]/);
+      } catch {
+        return true;
+      }
+    },
+    10_000,
+  );
 }
 
-type RouterConfigStatus = { status?: { nodes?: Record<string, { lastReload?: { result?: string; error?: string }; configHash?: string }> } };
+type RouterConfigStatus = {
+  status?: { nodes?: Record<string, { lastReload?: { result?: string; error?: string }; configHash?: string }> };
+};
 
 export async function routerConfigStatus(lab: Lab): Promise<RouterConfigStatus> {
   return (await lab.kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
-    group: 'purelb.io', version: 'v1', namespace: lab.namespace, plural: 'routerconfigs', name: 'lab',
+    group: 'purelb.io',
+    version: 'v1',
+    namespace: lab.namespace,
+    plural: 'routerconfigs',
+    name: 'lab',
   })) as RouterConfigStatus;
 }

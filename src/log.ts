@@ -23,8 +23,11 @@ function errorFields(fields: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-export function createLogger(component: string, base: Record<string, unknown> = {},
-  write: (line: string) => void = (line) => process.stderr.write(line + '\n')): Logger {
+export function createLogger(
+  component: string,
+  base: Record<string, unknown> = {},
+  write: (line: string) => void = (line) => process.stderr.write(line + '\n'),
+): Logger {
   const emit = (level: Level, msg: string, fields: Record<string, unknown> = {}) => {
     if (order[level] < threshold()) return;
     write(JSON.stringify({ ts: new Date().toISOString(), level, component, msg, ...base, ...errorFields(fields) }));

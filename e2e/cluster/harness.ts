@@ -12,7 +12,11 @@ import { answerKey, urlFor } from '../../src/lab/spread.ts';
 
 export const kctl = (lab: Lab, args: string[], timeoutMs?: number) => kubectl(lab.kubeconfig, args, timeoutMs);
 
-const kubeNode = (lab: Lab, node: string) => kubeNodePlan(lab.plan, lab.plan.nodes.findIndex((n) => n.name === node));
+const kubeNode = (lab: Lab, node: string) =>
+  kubeNodePlan(
+    lab.plan,
+    lab.plan.nodes.findIndex((n) => n.name === node),
+  );
 
 /** crictl against one node's containerd. */
 export function crictl(lab: Lab, node: string, args: string[]): Promise<string> {
@@ -21,8 +25,9 @@ export function crictl(lab: Lab, node: string, args: string[]): Promise<string> 
 
 /** The host pid of a running container of the node (by container name, e.g. "lbnodeagent"). */
 export async function containerPid(lab: Lab, node: string, container: string): Promise<number> {
-  const ps = JSON.parse(await crictl(lab, node, ['ps', '--name', `^${container}$`, '--state', 'Running', '-o', 'json'])) as
-    { containers: { id: string }[] };
+  const ps = JSON.parse(
+    await crictl(lab, node, ['ps', '--name', `^${container}$`, '--state', 'Running', '-o', 'json']),
+  ) as { containers: { id: string }[] };
   const id = ps.containers[0]?.id;
   if (!id) throw new Error(`no running container ${container} on ${node}`);
   const info = JSON.parse(await crictl(lab, node, ['inspect', id])) as { info: { pid: number } };
@@ -32,7 +37,17 @@ export async function containerPid(lab: Lab, node: string, container: string): P
 /** Tags an image that every node already has under a new name (a "new release" without a registry). */
 export async function tagImageOnNodes(lab: Lab, from: string, to: string): Promise<void> {
   for (const n of lab.plan.nodes) {
-    await run('ctr', ['-a', kubeNode(lab, n.name).containerdSocket, '-n', 'k8s.io', 'images', 'tag', '--force', from, to]);
+    await run('ctr', [
+      '-a',
+      kubeNode(lab, n.name).containerdSocket,
+      '-n',
+      'k8s.io',
+      'images',
+      'tag',
+      '--force',
+      from,
+      to,
+    ]);
   }
 }
 
@@ -41,7 +56,11 @@ export async function tagImageOnNodes(lab: Lab, from: string, to: string): Promi
 export function startRequestLoop(lab: Lab, targets: { address: string; port: number }[], intervalMs = 100) {
   const urls = targets.map((t) => urlFor(t.address, t.port));
   const script = `while :; do for u in "$@"; do printf '%s ' "$u"; curl -s -m 1 "$u" || echo -; done; sleep ${intervalMs / 1000}; done`;
-  const child: ChildProcess = spawn('ip', ['netns', 'exec', lab.plan.clientNetns, 'sh', '-c', script, 'loop', ...urls], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child: ChildProcess = spawn(
+    'ip',
+    ['netns', 'exec', lab.plan.clientNetns, 'sh', '-c', script, 'loop', ...urls],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   return {
@@ -66,7 +85,10 @@ export function startRequestLoop(lab: Lab, targets: { address: string; port: num
   };
 }
 
-interface RouteEvent { at: number; line: string }
+interface RouteEvent {
+  at: number;
+  line: string;
+}
 
 /** `ip monitor route` in the ToR namespace: every change of the ToR's FIB while it runs. */
 export function startRouteMonitor(lab: Lab) {
@@ -92,14 +114,21 @@ export function startRouteMonitor(lab: Lab) {
 
 /** Route events that concern `address` and leave it with fewer next hops than `nodes` (a withdrawal, a
  * lost next hop or a deleted route), with the node names still present. */
-export async function withdrawalsOf(lab: Lab, events: RouteEvent[], address: string, nodes: string[]): Promise<string[]> {
+export async function withdrawalsOf(
+  lab: Lab,
+  events: RouteEvent[],
+  address: string,
+  nodes: string[],
+): Promise<string[]> {
   const names = await nodeByIP(lab.plan);
   const a = canonicalIP(address)!;
   const out: string[] = [];
   for (const e of events) {
     const dst = /^(?:Deleted )?(\S+)/.exec(e.line)?.[1];
     if (!dst || canonicalIP(dst.split('/')[0]!) !== a) continue;
-    const hops = new Set([...e.line.matchAll(/via (?:inet6 )?([0-9a-f.:]+)/gi)].map((m) => names[canonicalIP(m[1]!) ?? m[1]!] ?? m[1]!));
+    const hops = new Set(
+      [...e.line.matchAll(/via (?:inet6 )?([0-9a-f.:]+)/gi)].map((m) => names[canonicalIP(m[1]!) ?? m[1]!] ?? m[1]!),
+    );
     if (e.line.startsWith('Deleted') || nodes.some((n) => !hops.has(n))) out.push(e.line);
   }
   return out;

@@ -13,12 +13,15 @@ import { isAlive, readState } from '../../src/lab/cluster/processes.ts';
 import { clusterDir, labDir, procDir, readLedger, type Ledger } from '../../src/lab/ledger.ts';
 import { waitExited, waitFor } from '../harness.ts';
 
-const purelb = (args: string[]) => promisify(execFile)(process.execPath, [join(repoRoot, 'bin', 'purelb.js'), ...args], { timeout: 300_000 });
+const purelb = (args: string[]) =>
+  promisify(execFile)(process.execPath, [join(repoRoot, 'bin', 'purelb.js'), ...args], { timeout: 300_000 });
 
 /** Everything the ledger recorded, to check it is gone after `down`. */
 function footprint(name: string): { ledger: Ledger; pids: number[] } {
   const ledger = readLedger(name)!;
-  const pids = [procDir(name), clusterDir(name)].filter(existsSync).flatMap((d) => readState(d).processes.map((p) => p.pid));
+  const pids = [procDir(name), clusterDir(name)]
+    .filter(existsSync)
+    .flatMap((d) => readState(d).processes.map((p) => p.pid));
   return { ledger, pids };
 }
 
@@ -42,13 +45,23 @@ async function upStatusDown(name: string, extra: string[], answer: (node: string
     expect(up.stderr).toContain('converged: every address is announced by exactly the expected nodes');
     const both = `${name}-node1,${name}-node2`;
     // ETP Cluster virtual address: both nodes announce and are the ToR's next hops; 30 requests reach both
-    expect(up.stdout).toMatch(new RegExp(`default/web\\s+10\\.200\\.0\\.\\d+\\s+virtual\\s+virtual\\s+Cluster\\s+${both}\\s+${both}`));
-    expect(up.stdout).toMatch(new RegExp(`default/lan-web\\s+192\\.168\\.100\\.\\d+\\s+lan\\s+local\\s+Cluster\\s+${name}-node[12]\\s`));
+    expect(up.stdout).toMatch(
+      new RegExp(`default/web\\s+10\\.200\\.0\\.\\d+\\s+virtual\\s+virtual\\s+Cluster\\s+${both}\\s+${both}`),
+    );
+    expect(up.stdout).toMatch(
+      new RegExp(`default/lan-web\\s+192\\.168\\.100\\.\\d+\\s+lan\\s+local\\s+Cluster\\s+${name}-node[12]\\s`),
+    );
     const web = /default\/web\s+(10\.200\.0\.\d+)/.exec(up.stdout)![1]!;
     // 30 requests from the client namespace, answered on both nodes
-    expect(up.stdout).toMatch(new RegExp(`http://${web.replaceAll('.', '\\.')}:80/\\s+${answer(`${name}-node1`)}:\\d+ ${answer(`${name}-node2`)}:\\d+\n`));
+    expect(up.stdout).toMatch(
+      new RegExp(
+        `http://${web.replaceAll('.', '\\.')}:80/\\s+${answer(`${name}-node1`)}:\\d+ ${answer(`${name}-node2`)}:\\d+\n`,
+      ),
+    );
     const status = await purelb(['lab', 'status', '--name', name]);
-    expect(status.stdout).toMatch(new RegExp(`default/web\\s+${web.replaceAll('.', '\\.')}\\s+virtual\\s+virtual\\s+Cluster\\s+${both}\\s+${both}`));
+    expect(status.stdout).toMatch(
+      new RegExp(`default/web\\s+${web.replaceAll('.', '\\.')}\\s+virtual\\s+virtual\\s+Cluster\\s+${both}\\s+${both}`),
+    );
     const fp = footprint(name);
     await purelb(['lab', 'down', '--name', name]);
     await expectGone(name, fp);
@@ -61,16 +74,23 @@ test('lab up (a real Kubernetes) prints the table with the pods that answered, s
   await upStatusDown(`c${randomBytes(2).toString('hex')}`, [], (node) => `${node}/echo-[a-z0-9-]+`);
 }, 600_000);
 
-test('the fast all-process mode (--processes) prints the same table, answered by the nodes\' responders', async () => {
+test("the fast all-process mode (--processes) prints the same table, answered by the nodes' responders", async () => {
   await upStatusDown(`p${randomBytes(2).toString('hex')}`, ['--processes'], (node) => node);
 }, 300_000);
 
 test('down cleans up after `lab up` was SIGKILLed half-way', async () => {
   const name = `k${randomBytes(2).toString('hex')}`;
-  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'purelb.js'), 'lab', 'up', '--name', name], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'purelb.js'), 'lab', 'up', '--name', name], {
+    stdio: 'ignore',
+  });
   try {
     // kill it once the kubelets run (namespaces, bridge, control plane, containerd and pods exist)
-    await waitFor('lab up to start the kubelets', async () => existsSync(procDir(name)) && readState(procDir(name)).processes.some((p) => p.name.endsWith('-kubelet')), 400_000);
+    await waitFor(
+      'lab up to start the kubelets',
+      async () =>
+        existsSync(procDir(name)) && readState(procDir(name)).processes.some((p) => p.name.endsWith('-kubelet')),
+      400_000,
+    );
     await new Promise((r) => setTimeout(r, 5000));
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));

@@ -11,12 +11,20 @@ import { DEFAULT_OPTIONS, type Daemon } from '../../src/lab/plan.ts';
 import { pidOf } from '../../src/lab/components.ts';
 import { run } from '../../src/lab/exec.ts';
 import {
-  addressesOf, allNodes, announcing, arpAnswerers, nodeNames, nodesHolding, readService, spread, torHops,
-  torNeighbourOwner, waitFor, waitHops,
+  addressesOf,
+  allNodes,
+  announcing,
+  arpAnswerers,
+  nodeNames,
+  nodesHolding,
+  readService,
+  spread,
+  torHops,
+  torNeighbourOwner,
+  waitFor,
+  waitHops,
 } from '../harness.ts';
-import {
-  containerPid, kctl, startRequestLoop, startRouteMonitor, tagImageOnNodes, withdrawalsOf,
-} from './harness.ts';
+import { containerPid, kctl, startRequestLoop, startRouteMonitor, tagImageOnNodes, withdrawalsOf } from './harness.ts';
 
 const AGENT_IMAGE = 'docker.io/library/purelb-ts-agent:0.1.0';
 /** Where the measured numbers go (docs/lab.md and BENCHMARKS.md quote them). */
@@ -61,18 +69,38 @@ export function clusterSuite(daemon: Daemon): void {
           await waitHops(lab, a, nodes, 90_000);
           // with ETP Local kube-proxy only forwards to pods of the node the request reached; a pod that
           // just became ready may take a moment to be in that node's rules
-          await waitFor(`requests to ${a} answered by pods on ${nodes.join(',')} only`, async () => {
-            const seen = podNodes(await spread(lab, a));
-            if (JSON.stringify(seen) !== JSON.stringify(nodes)) throw new Error(`answered by pods on ${seen.join(',')}`);
-            return true;
-          }, 30_000);
+          await waitFor(
+            `requests to ${a} answered by pods on ${nodes.join(',')} only`,
+            async () => {
+              const seen = podNodes(await spread(lab, a));
+              if (JSON.stringify(seen) !== JSON.stringify(nodes))
+                throw new Error(`answered by pods on ${seen.join(',')}`);
+              return true;
+            },
+            30_000,
+          );
         }
       };
       await check(nodeNames(lab, [0, 1]));
       const move = async (nodes: string[]) => {
-        const patch = { spec: { replicas: nodes.length, template: { spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: {
-          nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: nodes }] }],
-        } } } } } } };
+        const patch = {
+          spec: {
+            replicas: nodes.length,
+            template: {
+              spec: {
+                affinity: {
+                  nodeAffinity: {
+                    requiredDuringSchedulingIgnoredDuringExecution: {
+                      nodeSelectorTerms: [
+                        { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: nodes }] },
+                      ],
+                    },
+                  },
+                },
+              },
+            },
+          },
+        };
         await kctl(lab, ['patch', 'deployment', 'echo-web-local', '--type=merge', '-p', JSON.stringify(patch)]);
         await kctl(lab, ['rollout', 'status', 'deployment/echo-web-local', '--timeout=90s'], 100_000);
       };
@@ -82,32 +110,46 @@ export function clusterSuite(daemon: Daemon): void {
       await check(nodeNames(lab, [1, 2]));
     }, 400_000);
 
-    test('a local address moves when its node\'s agent is SIGKILLed; afterwards exactly one node holds it', async () => {
+    test("a local address moves when its node's agent is SIGKILLed; afterwards exactly one node holds it", async () => {
       const addrs = await addressesOf(lab, 'lan-web', 2);
-      const owner = await waitFor('the announcing annotation', async () => announcing(await readService(lab, 'lan-web'), 4));
+      const owner = await waitFor('the announcing annotation', async () =>
+        announcing(await readService(lab, 'lan-web'), 4),
+      );
       expect(await nodesHolding(lab, addrs[0]!)).toEqual([owner]);
       expect(await arpAnswerers(lab, addrs[0]!)).toEqual([owner]);
       process.kill(await containerPid(lab, owner, 'lbnodeagent'), 'SIGKILL');
-      await waitFor('another node to announce the IPv4 address', async () => {
-        const a = announcing(await readService(lab, 'lan-web'), 4);
-        return a && a !== owner ? a : undefined;
-      }, 30_000);
+      await waitFor(
+        'another node to announce the IPv4 address',
+        async () => {
+          const a = announcing(await readService(lab, 'lan-web'), 4);
+          return a && a !== owner ? a : undefined;
+        },
+        30_000,
+      );
       // kubelet restarts the killed container and its startup sweep removes what the dead agent left:
       // then exactly one node holds each address, answers ARP/ND for it, and the ToR sends it there
       for (const [i, a] of addrs.entries()) {
-        const holder = await waitFor(`exactly one node to hold ${a}, the one announcing it`, async () => {
-          const holders = await nodesHolding(lab, a);
-          const ann = announcing(await readService(lab, 'lan-web'), i === 0 ? 4 : 6);
-          return holders.length === 1 && holders[0] === ann ? ann : undefined;
-        }, 60_000);
+        const holder = await waitFor(
+          `exactly one node to hold ${a}, the one announcing it`,
+          async () => {
+            const holders = await nodesHolding(lab, a);
+            const ann = announcing(await readService(lab, 'lan-web'), i === 0 ? 4 : 6);
+            return holders.length === 1 && holders[0] === ann ? ann : undefined;
+          },
+          60_000,
+        );
         expect(await arpAnswerers(lab, a)).toEqual([holder]);
         // where the ToR sends the address right then (a wrong entry heals through neighbour probing)
         if (i === 0) record(daemon, 'sigkill-local', { holder, torNeighbour: await torNeighbourOwner(lab, a) });
-        await waitFor(`every request to ${a} answered`, async () => {
-          const counts = await spread(lab, a, 80, 10);
-          if (counts['(failed)']) throw new Error(`${counts['(failed)']} of 10 failed`);
-          return true;
-        }, 30_000);
+        await waitFor(
+          `every request to ${a} answered`,
+          async () => {
+            const counts = await spread(lab, a, 80, 10);
+            if (counts['(failed)']) throw new Error(`${counts['(failed)']} of 10 failed`);
+            return true;
+          },
+          30_000,
+        );
       }
     }, 180_000);
 
@@ -116,7 +158,10 @@ export function clusterSuite(daemon: Daemon): void {
       const lan = await addressesOf(lab, 'lan-web', 2);
       for (const a of dual) await waitHops(lab, a, allNodes(lab));
       const monitor = startRouteMonitor(lab);
-      const loop = startRequestLoop(lab, [...dual, ...lan].map((address) => ({ address, port: 80 })));
+      const loop = startRequestLoop(
+        lab,
+        [...dual, ...lan].map((address) => ({ address, port: 80 })),
+      );
       const newImage = `${AGENT_IMAGE}-e2e`;
       await tagImageOnNodes(lab, AGENT_IMAGE, newImage);
       const started = Date.now();
@@ -138,16 +183,22 @@ export function clusterSuite(daemon: Daemon): void {
       const dual = await addressesOf(lab, 'dual', 2);
       const lan = await addressesOf(lab, 'lan-web', 2);
       // take out the node that owns the local IPv4 address, so the hand-over is part of the test
-      const victim = await waitFor('the announcing annotation', async () => announcing(await readService(lab, 'lan-web'), 4));
+      const victim = await waitFor('the announcing annotation', async () =>
+        announcing(await readService(lab, 'lan-web'), 4),
+      );
       const others = allNodes(lab).filter((n) => n !== victim);
       for (const a of dual) await waitHops(lab, a, allNodes(lab));
-      const loop = startRequestLoop(lab, [...dual, ...lan].map((address) => ({ address, port: 80 })));
+      const loop = startRequestLoop(
+        lab,
+        [...dual, ...lan].map((address) => ({ address, port: 80 })),
+      );
       const started = Date.now();
       await kctl(lab, ['drain', victim, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=120s'], 130_000);
       const drainedMs = Date.now() - started;
       for (const a of dual) expect(await torHops(lab, a)).not.toContain(victim);
       const routesGoneMs = Date.now() - started;
-      for (const a of lan) await waitFor(`${a} to leave ${victim}`, async () => !(await nodesHolding(lab, a)).includes(victim), 30_000);
+      for (const a of lan)
+        await waitFor(`${a} to leave ${victim}`, async () => !(await nodesHolding(lab, a)).includes(victim), 30_000);
       const localGoneMs = Date.now() - started;
       // the node stops: kubelet and the agent get SIGTERM, then it stops forwarding
       const kubelet = pidOf(lab.plan.options.name, `${victim}-kubelet`)!;

@@ -5,8 +5,16 @@
 // A cordoned Node (or one with the exclude-from-external-load-balancers label) is out of service: no
 // address stays on it and its heartbeat Lease is deleted (src/agent/out-of-service.ts).
 import {
-  CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api,
-  type KubeConfig, type KubernetesObject, type V1EndpointSlice, type V1Lease, type V1Node, type V1Service,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  DiscoveryV1Api,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1EndpointSlice,
+  type V1Lease,
+  type V1Node,
+  type V1Service,
 } from '@kubernetes/client-node';
 import PQueue from 'p-queue';
 import { ANN } from '../api/annotations.ts';
@@ -74,7 +82,11 @@ const MAX_QUEUED_EVENTS = 1000;
 
 /** Membership as the election sees it: who is live with which subnets. Lease renewals alone do not change it. */
 const membership = (beats: Heartbeat[], now: number) =>
-  beats.filter((h) => isLive(h, now)).map((h) => `${h.node}=${h.subnets.map((s) => `${s.ip.value}/${s.prefix}`).join('+')}`).sort().join(' ');
+  beats
+    .filter((h) => isLive(h, now))
+    .map((h) => `${h.node}=${h.subnets.map((s) => `${s.ip.value}/${s.prefix}`).join('+')}`)
+    .sort()
+    .join(' ');
 
 export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const { kc, namespace, node, log, metrics } = opts;
@@ -86,17 +98,40 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const custom = kc.makeApiClient(CustomObjectsApi);
   const discovery = kc.makeApiClient(DiscoveryV1Api);
   const coordination = kc.makeApiClient(CoordinationV1Api);
-  const crList = (plural: string) => () => custom.listNamespacedCustomObject({ group: 'purelb.io', version: 'v1', namespace, plural });
+  const crList = (plural: string) => () =>
+    custom.listNamespacedCustomObject({ group: 'purelb.io', version: 'v1', namespace, plural });
 
   const services = watchCache<V1Service>(kc, '/api/v1/services', () => core.listServiceForAllNamespaces(), log);
-  const slices = watchCache<V1EndpointSlice>(kc, '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces(), log);
-  const groups = watchCache<ServiceGroup>(kc, `/apis/purelb.io/v1/namespaces/${namespace}/servicegroups`, crList('servicegroups'), log);
-  const agents = watchCache<LBNodeAgent>(kc, `/apis/purelb.io/v1/namespaces/${namespace}/lbnodeagents`, crList('lbnodeagents'), log);
-  const leases = watchCache<V1Lease>(kc, `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
-    () => coordination.listNamespacedLease({ namespace, labelSelector: `${HEARTBEAT_LABEL}=node` }), log, { labelSelector: `${HEARTBEAT_LABEL}=node` });
+  const slices = watchCache<V1EndpointSlice>(
+    kc,
+    '/apis/discovery.k8s.io/v1/endpointslices',
+    () => discovery.listEndpointSliceForAllNamespaces(),
+    log,
+  );
+  const groups = watchCache<ServiceGroup>(
+    kc,
+    `/apis/purelb.io/v1/namespaces/${namespace}/servicegroups`,
+    crList('servicegroups'),
+    log,
+  );
+  const agents = watchCache<LBNodeAgent>(
+    kc,
+    `/apis/purelb.io/v1/namespaces/${namespace}/lbnodeagents`,
+    crList('lbnodeagents'),
+    log,
+  );
+  const leases = watchCache<V1Lease>(
+    kc,
+    `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+    () => coordination.listNamespacedLease({ namespace, labelSelector: `${HEARTBEAT_LABEL}=node` }),
+    log,
+    { labelSelector: `${HEARTBEAT_LABEL}=node` },
+  );
   // Only this node's Node, by field selector: one small watch per node, whatever the cluster size.
   const ownNode = `metadata.name=${node}`;
-  const nodes = watchCache<V1Node>(kc, '/api/v1/nodes', () => core.listNode({ fieldSelector: ownNode }), log, { fieldSelector: ownNode });
+  const nodes = watchCache<V1Node>(kc, '/api/v1/nodes', () => core.listNode({ fieldSelector: ownNode }), log, {
+    fieldSelector: ownNode,
+  });
   nodes.onChange((obj, kind) => (kind === 'relist' ? nodes.list().forEach(slimNode) : obj && slimNode(obj)));
   const caches: WatchedCache<KubernetesObject>[] = [services, slices, groups, agents, leases, nodes];
   // managedFields are often most of an object and the agent never reads them: 10,000 Services cost
@@ -144,7 +179,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   };
 
   const peerHeartbeats = (): Heartbeat[] =>
-    leases.list().map(parseHeartbeat).filter((h): h is Heartbeat => !!h && h.node !== node);
+    leases
+      .list()
+      .map(parseHeartbeat)
+      .filter((h): h is Heartbeat => !!h && h.node !== node);
 
   /** Re-elects when a peer's Lease expires (expiry is not an API event) or membership changed. */
   const checkMembership = () => {
@@ -163,7 +201,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     const { config: parsed, problems } = parseLBNodeAgent(obj);
     const problem = problems.map(formatProblem).join('; ');
     if (problem && problem !== configProblem) {
-      log.error('invalid LBNodeAgent, keeping the last good configuration', { lbnodeagent: `${namespace}/${opts.configName}`, problems: problem });
+      log.error('invalid LBNodeAgent, keeping the last good configuration', {
+        lbnodeagent: `${namespace}/${opts.configName}`,
+        problems: problem,
+      });
       events.emit({ ...obj, apiVersion: 'purelb.io/v1', kind: 'LBNodeAgent' }, 'Warning', 'InvalidConfig', problem);
     }
     configProblem = problem;
@@ -171,7 +212,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   };
 
   const heartbeat = startHeartbeat({
-    kc, namespace, node, renewMs: opts.renewMs, durationS: opts.durationS, log,
+    kc,
+    namespace,
+    node,
+    renewMs: opts.renewMs,
+    durationS: opts.durationS,
+    log,
     onLiveChange: (live) => {
       metrics.fenced.set(live ? 0 : 1);
       // only local addresses depend on this node's own heartbeat
@@ -189,18 +235,33 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     if (promotionWarned.has(ifname)) return;
     promotionWarned.add(ifname);
     const fix = 'net.ipv4.conf.all.promote_secondaries=1';
-    log.warn('promote_secondaries is off: the agent puts back addresses the kernel removes with the primary of their subnet; set the sysctl on the node to avoid the brief flap',
-      { node, interface: ifname, sysctl: fix, ...(sysctlError ? { error: `cannot set it from the container: ${sysctlError}` } : {}) });
-    events.emit({ apiVersion: 'v1', kind: 'Node', metadata: { name: node, uid: node } }, 'Warning', 'PromoteSecondariesOff',
-      `net.ipv4.conf.all.promote_secondaries and net.ipv4.conf.${ifname}.promote_secondaries are 0`
-      + `${sysctlError ? ` and the agent cannot set them (${sysctlError})` : ''}: when the agent deletes the primary IPv4 address`
-      + ` of a subnet on ${ifname}, the kernel deletes the other addresses of that subnet too. The agent puts them back in the`
-      + ` same ip batch, which routing daemons see as a brief withdraw and re-announce. Set ${fix} on the node to avoid it.`);
+    log.warn(
+      'promote_secondaries is off: the agent puts back addresses the kernel removes with the primary of their subnet; set the sysctl on the node to avoid the brief flap',
+      {
+        node,
+        interface: ifname,
+        sysctl: fix,
+        ...(sysctlError ? { error: `cannot set it from the container: ${sysctlError}` } : {}),
+      },
+    );
+    events.emit(
+      { apiVersion: 'v1', kind: 'Node', metadata: { name: node, uid: node } },
+      'Warning',
+      'PromoteSecondariesOff',
+      `net.ipv4.conf.all.promote_secondaries and net.ipv4.conf.${ifname}.promote_secondaries are 0` +
+        `${sysctlError ? ` and the agent cannot set them (${sysctlError})` : ''}: when the agent deletes the primary IPv4 address` +
+        ` of a subnet on ${ifname}, the kernel deletes the other addresses of that subnet too. The agent puts them back in the` +
+        ` same ip batch, which routing daemons see as a brief withdraw and re-announce. Set ${fix} on the node to avoid it.`,
+    );
   };
 
   const linkReady = (ifname: string, setup: LinkSetup) => {
     if (!setup.promoteSecondaries) warnPromotionOff(ifname, setup.sysctlError);
-    else if (setup.sysctlError) log.debug('cannot set promote_secondaries, but the node has it on', { interface: ifname, error: setup.sysctlError });
+    else if (setup.sysctlError)
+      log.debug('cannot set promote_secondaries, but the node has it on', {
+        interface: ifname,
+        error: setup.sysctlError,
+      });
   };
 
   /** Restores are needless (and dropped) on interfaces whose kernel promotes a secondary itself. */
@@ -216,12 +277,16 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const logRestores = (applied: AddressChange[]) => {
     const restored = applied.filter((c) => c.restore);
     for (const ifname of new Set(restored.map((c) => c.ifname))) {
-      log.info('put back addresses the kernel removed with the primary address of their subnet (promote_secondaries off)',
-        { interface: ifname, addresses: restored.filter((c) => c.ifname === ifname).map((c) => `${c.ip}/${c.prefix}`) });
+      log.info(
+        'put back addresses the kernel removed with the primary address of their subnet (promote_secondaries off)',
+        { interface: ifname, addresses: restored.filter((c) => c.ifname === ifname).map((c) => `${c.ip}/${c.prefix}`) },
+      );
     }
   };
 
-  const readNode = async (cfg: NodeAgentConfig): Promise<{ links: KernelLink[]; candidates: Record<4 | 6, string[]> }> => {
+  const readNode = async (
+    cfg: NodeAgentConfig,
+  ): Promise<{ links: KernelLink[]; candidates: Record<4 | 6, string[]> }> => {
     let [links, r4, r6] = await Promise.all([net.readLinks(), net.readDefaultRoutes(4), net.readDefaultRoutes(6)]);
     if (!links.some((l) => l.ifname === cfg.extlbint)) {
       linkReady(cfg.extlbint, await net.ensureLink(cfg.extlbint, opts.linkKind));
@@ -230,7 +295,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     }
     return {
       links,
-      candidates: { 4: localInterfaces(cfg.localint, links, r4, cfg.extlbint), 6: localInterfaces(cfg.localint, links, r6, cfg.extlbint) },
+      candidates: {
+        4: localInterfaces(cfg.localint, links, r4, cfg.extlbint),
+        6: localInterfaces(cfg.localint, links, r6, cfg.extlbint),
+      },
     };
   };
 
@@ -247,33 +315,57 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         const svc = inputs.get(key);
         const slot = `${key} ${d.family}`;
         const last = annotationWrites.get(slot);
-        if (!svc || svc.announcing[d.family] === value || (last?.value === value && Date.now() - last.at < 5000)) continue;
+        if (!svc || svc.announcing[d.family] === value || (last?.value === value && Date.now() - last.at < 5000))
+          continue;
         annotationWrites.set(slot, { value, at: Date.now() });
         const [ns, name] = key.split('/');
-        patchServiceAnnotations(core, ns!, name!, { [d.family === 4 ? ANN.announcingIPv4 : ANN.announcingIPv6]: value })
-          .catch((err: unknown) => log.warn('could not write announcing annotation', { service: key, error: String(err) }));
+        patchServiceAnnotations(core, ns!, name!, {
+          [d.family === 4 ? ANN.announcingIPv4 : ANN.announcingIPv6]: value,
+        }).catch((err: unknown) =>
+          log.warn('could not write announcing annotation', { service: key, error: String(err) }),
+        );
       }
     }
   };
 
-  const nodeRef = (): KubernetesObject => ({ apiVersion: 'v1', kind: 'Node', metadata: { name: node, uid: nodes.get(node)?.metadata?.uid ?? node } });
+  const nodeRef = (): KubernetesObject => ({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: node, uid: nodes.get(node)?.metadata?.uid ?? node },
+  });
 
   /** One log line and one Node event when the node goes out of service or comes back. */
-  const reportServiceChange = (from: string | undefined, to: string | undefined, held: AddressDecision[], withdrawn: AddressChange[]) => {
+  const reportServiceChange = (
+    from: string | undefined,
+    to: string | undefined,
+    held: AddressDecision[],
+    withdrawn: AddressChange[],
+  ) => {
     if (from === to) return;
     if (from && to) {
       log.info('node still out of service, for another reason', { node, reason: to });
       return;
     }
-    const count = (kind: 'local' | 'virtual', list: Array<{ kind: string }>) => list.filter((x) => x.kind === kind).length;
+    const count = (kind: 'local' | 'virtual', list: Array<{ kind: string }>) =>
+      list.filter((x) => x.kind === kind).length;
     const [reason, note] = to
-      ? ['OutOfService', `node ${node} is out of service because ${to}: withdrew ${count('virtual', withdrawn)} virtual and`
-        + ` ${count('local', withdrawn)} local addresses and deleted its heartbeat Lease; the routers stop sending it traffic`
-        + ' and other nodes take over its local addresses']
-      : ['BackInService', `node ${node} is back in service: announces ${count('virtual', held)} virtual addresses and is an`
-        + ' election candidate for local addresses again'];
-    log.info(to ? 'node out of service: withdrew its addresses and its heartbeat' : 'node back in service',
-      { node, ...(to ? { reason: to } : {}), withdrawn: withdrawn.map((c) => `${c.ip}/${c.prefix}`), announced: held.length });
+      ? [
+          'OutOfService',
+          `node ${node} is out of service because ${to}: withdrew ${count('virtual', withdrawn)} virtual and` +
+            ` ${count('local', withdrawn)} local addresses and deleted its heartbeat Lease; the routers stop sending it traffic` +
+            ' and other nodes take over its local addresses',
+        ]
+      : [
+          'BackInService',
+          `node ${node} is back in service: announces ${count('virtual', held)} virtual addresses and is an` +
+            ' election candidate for local addresses again',
+        ];
+    log.info(to ? 'node out of service: withdrew its addresses and its heartbeat' : 'node back in service', {
+      node,
+      ...(to ? { reason: to } : {}),
+      withdrawn: withdrawn.map((c) => `${c.ip}/${c.prefix}`),
+      announced: held.length,
+    });
     const ref = nodeRef();
     events.reset(ref, [reason]);
     events.emit(ref, 'Normal', reason, note);
@@ -292,7 +384,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       metrics.fenced.set(0);
     } else if (!outOfService && heartbeatSuspended) {
       heartbeatSuspended = false;
-      if (!(await heartbeat.resume())) log.warn('back in service, but the heartbeat renewal failed; local addresses wait for the next one', { node });
+      if (!(await heartbeat.resume()))
+        log.warn('back in service, but the heartbeat renewal failed; local addresses wait for the next one', { node });
     }
     metrics.outOfService.set(outOfService ? 1 : 0);
     config = readConfig();
@@ -303,11 +396,25 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     const peers = peerHeartbeats();
     lastMembership = membership(peers, now);
     const self = stopping && !keepOnStop ? undefined : heartbeat.self(now);
-    const inputs = new Map(services.list().map(serviceInput).filter((s): s is ServiceInput => !!s).map((s) => [s.key, s]));
+    const inputs = new Map(
+      services
+        .list()
+        .map(serviceInput)
+        .filter((s): s is ServiceInput => !!s)
+        .map((s) => [s.key, s]),
+    );
     knownServices = new Set(inputs.keys());
     const decisions = decideAddresses({
-      node, links, localCandidates: candidates, owned, extlbint: config.extlbint, services: [...inputs.values()],
-      endpoints: nodesWithEndpoints(slices.list()), heartbeats: self ? [...peers, self] : peers, groups: [...groups.list()], now,
+      node,
+      links,
+      localCandidates: candidates,
+      owned,
+      extlbint: config.extlbint,
+      services: [...inputs.values()],
+      endpoints: nodesWithEndpoints(slices.list()),
+      heartbeats: self ? [...peers, self] : peers,
+      groups: [...groups.list()],
+      now,
       ...(outOfService ? { outOfService } : {}),
     });
     const byIp = new Map(decisions.map((d) => [d.ip, d]));
@@ -326,38 +433,79 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         if (!c) continue;
         failedKeys.add(`${c.ip} ${c.ifname}`);
         const d = byIp.get(c.ip);
-        for (const svc of d?.services ?? []) failures.set(svc, `could not ${c.op === 'add' ? 'add' : 'remove'} ${c.ip}/${c.prefix} on ${c.ifname}: ${f.message}`);
-        log.error('kernel refused an address change', { address: `${c.ip}/${c.prefix}`, interface: c.ifname, op: c.op, error: f.message });
+        for (const svc of d?.services ?? [])
+          failures.set(
+            svc,
+            `could not ${c.op === 'add' ? 'add' : 'remove'} ${c.ip}/${c.prefix} on ${c.ifname}: ${f.message}`,
+          );
+        log.error('kernel refused an address change', {
+          address: `${c.ip}/${c.prefix}`,
+          interface: c.ifname,
+          op: c.op,
+          error: f.message,
+        });
       }
       if (failed.length) metrics.reconcileErrors.inc();
       applied = changes.filter((c) => !failedKeys.has(`${c.ip} ${c.ifname}`));
-      const present = new Set((await net.readLinks()).flatMap((l) => l.addrs.map((a) => addressKey(a.ifname, a.ip, a.prefix))));
-      await ownership.update([], [...ownership.owned()].filter((k) => !present.has(k)));
+      const present = new Set(
+        (await net.readLinks()).flatMap((l) => l.addrs.map((a) => addressKey(a.ifname, a.ip, a.prefix))),
+      );
+      await ownership.update(
+        [],
+        [...ownership.owned()].filter((k) => !present.has(k)),
+      );
     }
     // Announce what this node now serves: addresses it just added, and addresses it kept on the interface
     // while another node may have announced them (an agent restarted after a SIGKILL wins the election
     // back while the LAN still sends the address to the interim owner).
     const addedNow = applied.filter((x) => x.op === 'add' && x.kind === 'local' && !x.renew && !x.restore);
-    const reclaimed = decisions.filter((d) => d.kind === 'local' && d.announce && !failedKeys.has(`${d.ip} ${d.ifname}`)
-      && !addedNow.some((c) => c.ip === d.ip)
-      // the first reconcile cannot know what the LAN learned while no agent ran here: announce all
-      && (!firstReconcileDone || d.services.some((s) => { const a = inputs.get(s)?.announcing[d.family]; return !!a && !a.startsWith(`${node},`); })))
+    const reclaimed = decisions
+      .filter(
+        (d) =>
+          d.kind === 'local' &&
+          d.announce &&
+          !failedKeys.has(`${d.ip} ${d.ifname}`) &&
+          !addedNow.some((c) => c.ip === d.ip) &&
+          // the first reconcile cannot know what the LAN learned while no agent ran here: announce all
+          (!firstReconcileDone ||
+            d.services.some((s) => {
+              const a = inputs.get(s)?.announcing[d.family];
+              return !!a && !a.startsWith(`${node},`);
+            })),
+      )
       .map((d) => ({ ip: d.ip, ifname: d.ifname, family: d.family }));
     for (const c of [...addedNow, ...reclaimed]) {
       const d = byIp.get(c.ip)!;
       metrics.electionWins.inc();
-      const previous = d.services.map((s) => inputs.get(s)?.announcing[c.family]).find((v) => v && !v.startsWith(`${node},`));
+      const previous = d.services
+        .map((s) => inputs.get(s)?.announcing[c.family])
+        .find((v) => v && !v.startsWith(`${node},`));
       if (previous) metrics.failovers.inc();
-      log.info('announcing local address', { address: c.ip, interface: c.ifname, services: d.services, previousOwner: previous ?? '' });
+      log.info('announcing local address', {
+        address: c.ip,
+        interface: c.ifname,
+        services: d.services,
+        previousOwner: previous ?? '',
+      });
       if (config.sendgarp) {
         announce(c.ifname, c.ip, c.family).then(
           () => log.debug('sent gratuitous ARP / unsolicited NA', { address: c.ip, interface: c.ifname }),
-          (err: unknown) => log.warn('could not send gratuitous ARP / unsolicited NA', { address: c.ip, interface: c.ifname, error: String(err) }));
+          (err: unknown) =>
+            log.warn('could not send gratuitous ARP / unsolicited NA', {
+              address: c.ip,
+              interface: c.ifname,
+              error: String(err),
+            }),
+        );
       }
     }
-    for (const c of applied.filter((x) => x.op === 'del')) log.info('withdrew address', { address: `${c.ip}/${c.prefix}`, interface: c.ifname, kind: c.kind });
+    for (const c of applied.filter((x) => x.op === 'del'))
+      log.info('withdrew address', { address: `${c.ip}/${c.prefix}`, interface: c.ifname, kind: c.kind });
     logRestores(applied);
-    writeAnnouncing(decisions.filter((d) => !failedKeys.has(`${d.ip} ${d.ifname}`)), inputs);
+    writeAnnouncing(
+      decisions.filter((d) => !failedKeys.has(`${d.ip} ${d.ifname}`)),
+      inputs,
+    );
     if (outOfService && !leaseReleased) {
       await heartbeat.release(); // the peers re-elect on the deletion, now that the local addresses are gone
       leaseReleased = true;
@@ -365,8 +513,15 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 
     const after = announcementsByService(decisions, failedKeys);
     // After a restart, addresses found already in place were announced before: no event for them.
-    const placedNow = new Set(applied.filter((c) => c.op === 'add' && !c.renew && !c.restore).map((c) => `${c.ip} ${c.ifname}`));
-    const before = announced ?? announcementsByService(decisions.filter((d) => !placedNow.has(`${d.ip} ${d.ifname}`)), failedKeys);
+    const placedNow = new Set(
+      applied.filter((c) => c.op === 'add' && !c.renew && !c.restore).map((c) => `${c.ip} ${c.ifname}`),
+    );
+    const before =
+      announced ??
+      announcementsByService(
+        decisions.filter((d) => !placedNow.has(`${d.ip} ${d.ifname}`)),
+        failedKeys,
+      );
     // Out of service, one Node event tells it instead of a Withdrawn event on every Service; what this
     // node announced before stays the reference, so coming back writes events only for real differences.
     const serviceEvents = outOfService
@@ -386,14 +541,26 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         await events.flush();
       });
     }
-    if (dropped) log.warn('too many events at once, dropped some (the log and metrics still tell)', { dropped, queued: eventQueue.size });
+    if (dropped)
+      log.warn('too many events at once, dropped some (the log and metrics still tell)', {
+        dropped,
+        queued: eventQueue.size,
+      });
     if (!outOfService) announced = after;
     const held = decisions.filter((d) => d.announce && !failedKeys.has(`${d.ip} ${d.ifname}`));
-    reportServiceChange(appliedOutOfService, outOfService, held, applied.filter((c) => c.op === 'del' && !c.restore));
+    reportServiceChange(
+      appliedOutOfService,
+      outOfService,
+      held,
+      applied.filter((c) => c.op === 'del' && !c.restore),
+    );
     appliedOutOfService = outOfService;
     metrics.announced.set({ kind: 'local' }, held.filter((d) => d.kind === 'local').length);
     metrics.announced.set({ kind: 'virtual' }, held.filter((d) => d.kind === 'virtual').length);
-    opts.onVirtualAddresses?.(held.filter((d) => d.kind === 'virtual').map((d) => `${d.ip}/${d.prefix}`), config.extlbint);
+    opts.onVirtualAddresses?.(
+      held.filter((d) => d.kind === 'virtual').map((d) => `${d.ip}/${d.prefix}`),
+      config.extlbint,
+    );
     log.debug('reconciled', { changes: changes.length, addresses: held.length, seconds: end() });
     reconcileStartedAt = undefined;
     firstReconcileDone = true;
@@ -405,7 +572,16 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       const [ifname, cidr] = key.split(' ');
       const [ip, prefix] = (cidr ?? '').split('/');
       return ifname && ifname !== config.extlbint && ip && prefix
-        ? [{ op: 'del' as const, ifname, ip, family: ip.includes(':') ? 6 as const : 4 as const, prefix: Number(prefix), kind: 'local' as const }]
+        ? [
+            {
+              op: 'del' as const,
+              ifname,
+              ip,
+              family: ip.includes(':') ? (6 as const) : (4 as const),
+              prefix: Number(prefix),
+              kind: 'local' as const,
+            },
+          ]
         : [];
     });
     if (local.length === 0) return;
@@ -413,15 +589,24 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       // a local address may have become the primary of the node's own address: that must stay
       const links = await net.readLinks().catch(() => []);
       const owned = ownership.owned();
-      const changes = await dropNeedlessRestores(keepSecondaries(local, links,
-        (a) => (owned.has(addressKey(a.ifname, a.ip, a.prefix)) ? 'local' : 'foreign')));
+      const changes = await dropNeedlessRestores(
+        keepSecondaries(local, links, (a) => (owned.has(addressKey(a.ifname, a.ip, a.prefix)) ? 'local' : 'foreign')),
+      );
       const { failed } = await net.applyBatch(changes.map((c) => batchLine(c, { localLifetime: 0 })));
       const kept = new Set(failed.map((f) => f.line - 1));
       logRestores(changes.filter((_, i) => !kept.has(i)));
-      await ownership.update([], changes.filter((c, i) => c.op === 'del' && !kept.has(i)).map((c) => addressKey(c.ifname, c.ip, c.prefix)));
-      log.info('withdrew local addresses for shutdown', { addresses: local.map((c) => `${c.ip}/${c.prefix}`), failed: failed.map((f) => f.message) });
+      await ownership.update(
+        [],
+        changes.filter((c, i) => c.op === 'del' && !kept.has(i)).map((c) => addressKey(c.ifname, c.ip, c.prefix)),
+      );
+      log.info('withdrew local addresses for shutdown', {
+        addresses: local.map((c) => `${c.ip}/${c.prefix}`),
+        failed: failed.map((f) => f.message),
+      });
     } catch (err) {
-      log.error('could not withdraw local addresses at shutdown; they expire with their lifetime', { error: String(err) });
+      log.error('could not withdraw local addresses at shutdown; they expire with their lifetime', {
+        error: String(err),
+      });
     }
   };
 
@@ -431,7 +616,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     } catch (err) {
       reconcileStartedAt = undefined;
       metrics.reconcileErrors.inc();
-      log.error('reconcile failed, retrying with the next trigger', { node, error: String((err as Error)?.stack ?? err) });
+      log.error('reconcile failed, retrying with the next trigger', {
+        node,
+        error: String((err as Error)?.stack ?? err),
+      });
     }
   };
 
@@ -451,8 +639,11 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     log.info('node is out of service: no heartbeat, no addresses', { node, reason: seenOutOfService });
   }
   // a suspended heartbeat only records the subnets; otherwise this writes the Lease
-  heartbeat.setSubnets(nodeSubnets([...new Set([...first.candidates[4], ...first.candidates[6]])], first.links, ownership.owned()));
-  if (!seenOutOfService && !(await heartbeat.start())) log.warn('first heartbeat failed; local addresses wait for a successful renewal', { node });
+  heartbeat.setSubnets(
+    nodeSubnets([...new Set([...first.candidates[4], ...first.candidates[6]])], first.links, ownership.owned()),
+  );
+  if (!seenOutOfService && !(await heartbeat.start()))
+    log.warn('first heartbeat failed; local addresses wait for a successful renewal', { node });
   synced = true;
   for (const c of caches) if (c !== leases && c !== services && c !== nodes) c.onChange(() => trigger());
   leases.onChange(() => checkMembership());
@@ -464,7 +655,11 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   });
   // Services that are not ours and never were (no brand or no address yet) cannot change anything.
   services.onChange((svc, kind) => {
-    if (kind === 'relist' || (svc && (serviceInput(svc) || knownServices.has(serviceKey(svc.metadata?.namespace, svc.metadata?.name))))) trigger();
+    if (
+      kind === 'relist' ||
+      (svc && (serviceInput(svc) || knownServices.has(serviceKey(svc.metadata?.namespace, svc.metadata?.name))))
+    )
+      trigger();
   });
   await queue.add(reconcileSafely);
   checkMembership();
@@ -473,7 +668,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 
   return {
     ready: () => (firstReconcileDone ? true : 'first reconcile not done'),
-    healthy: () => (reconcileStartedAt !== undefined && Date.now() - reconcileStartedAt > STUCK_MS ? `reconcile stuck for ${Date.now() - reconcileStartedAt} ms` : true),
+    healthy: () =>
+      reconcileStartedAt !== undefined && Date.now() - reconcileStartedAt > STUCK_MS
+        ? `reconcile stuck for ${Date.now() - reconcileStartedAt} ms`
+        : true,
     async stop() {
       keepOnStop = opts.restartGraceS > 0 && !currentOutOfService();
       stopping = true;
@@ -486,7 +684,9 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         queue.clear();
         await queue.onIdle();
         await heartbeat.stopForRestart(opts.restartGraceS);
-        log.info('stopping for a restart: addresses stay, the heartbeat Lease is valid for the restart grace', { graceSeconds: opts.restartGraceS });
+        log.info('stopping for a restart: addresses stay, the heartbeat Lease is valid for the restart grace', {
+          graceSeconds: opts.restartGraceS,
+        });
       } else {
         await heartbeat.stop(false);
         queue.clear();

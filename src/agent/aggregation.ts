@@ -6,9 +6,14 @@ import { bits, cidrContains, parseCIDR, type IP } from '../api/ip.ts';
 function pools(group: ServiceGroup): AddressPoolSpec[] {
   const local = group.spec?.local;
   if (!local) return [];
-  const legacy = local.subnet && local.pool ? [{ pool: local.pool, subnet: local.subnet, aggregation: local.aggregation }] : [];
-  return [...legacy, ...[local.v4pool, local.v6pool].filter((p): p is AddressPoolSpec => !!p),
-    ...(local.v4pools ?? []), ...(local.v6pools ?? [])];
+  const legacy =
+    local.subnet && local.pool ? [{ pool: local.pool, subnet: local.subnet, aggregation: local.aggregation }] : [];
+  return [
+    ...legacy,
+    ...[local.v4pool, local.v6pool].filter((p): p is AddressPoolSpec => !!p),
+    ...(local.v4pools ?? []),
+    ...(local.v6pools ?? []),
+  ];
 }
 
 /** The aggregation prefix for the address from the named groups, or undefined if no pool's subnet contains it. */

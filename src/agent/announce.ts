@@ -14,7 +14,8 @@ export type Announcer = (ifname: string, ip: string, family: Family) => Promise<
 function run(cmd: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { timeout: 5000 }, (err, _stdout, stderr) =>
-      err ? reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`)) : resolve());
+      err ? reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`)) : resolve(),
+    );
   });
 }
 

@@ -70,23 +70,48 @@ export function decideAddresses(inp: DesiredInputs): AddressDecision[] {
     const services = users.map((s) => s.key).sort();
     const local = placeLocal(ip, inp.localCandidates[ip.family], inp.links, inp.owned);
     if (local) {
-      const candidates = candidatesFor(ip, inp.heartbeats, inp.now, eligible).filter((n) => !inp.outOfService || n !== inp.node);
+      const candidates = candidatesFor(ip, inp.heartbeats, inp.now, eligible).filter(
+        (n) => !inp.outOfService || n !== inp.node,
+      );
       const winner = electWinner(text, candidates);
       const announce = winner === inp.node;
-      const reason = announce ? ''
-        : inp.outOfService ? `node ${inp.node} is out of service: ${inp.outOfService}`
-        : winner ? `${winner} won the election`
-        : eligible ? 'no live node with a ready endpoint can announce it' : 'no live node can announce it (own heartbeat not fresh)';
-      decisions.push({ ip: text, family: ip.family, kind: 'local', ifname: local.ifname, prefix: local.prefix, announce, winner, services, reason });
+      const reason = announce
+        ? ''
+        : inp.outOfService
+          ? `node ${inp.node} is out of service: ${inp.outOfService}`
+          : winner
+            ? `${winner} won the election`
+            : eligible
+              ? 'no live node with a ready endpoint can announce it'
+              : 'no live node can announce it (own heartbeat not fresh)';
+      decisions.push({
+        ip: text,
+        family: ip.family,
+        kind: 'local',
+        ifname: local.ifname,
+        prefix: local.prefix,
+        announce,
+        winner,
+        services,
+        reason,
+      });
     } else {
       const announce = !inp.outOfService && (!eligible || eligible.has(inp.node));
       const allocatedFrom = users.flatMap((s) => s.allocatedFrom);
-      const reason = announce ? ''
-        : inp.outOfService ? `node ${inp.node} is out of service: ${inp.outOfService}`
-        : 'externalTrafficPolicy Local and no ready endpoint on this node';
+      const reason = announce
+        ? ''
+        : inp.outOfService
+          ? `node ${inp.node} is out of service: ${inp.outOfService}`
+          : 'externalTrafficPolicy Local and no ready endpoint on this node';
       decisions.push({
-        ip: text, family: ip.family, kind: 'virtual', ifname: inp.extlbint, prefix: virtualPrefix(ip, allocatedFrom, inp.groups),
-        announce, services, reason,
+        ip: text,
+        family: ip.family,
+        kind: 'virtual',
+        ifname: inp.extlbint,
+        prefix: virtualPrefix(ip, allocatedFrom, inp.groups),
+        announce,
+        services,
+        reason,
       });
     }
   }

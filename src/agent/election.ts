@@ -26,9 +26,19 @@ export function parseHeartbeat(lease: V1Lease): Heartbeat | undefined {
   const node = lease.spec?.holderIdentity;
   const renewed = epochMs(lease.spec?.renewTime);
   const duration = lease.spec?.leaseDurationSeconds;
-  if (!name.startsWith(HEARTBEAT_PREFIX) || !node || name !== HEARTBEAT_PREFIX + node || Number.isNaN(renewed) || !duration) return undefined;
-  const subnets = (lease.metadata?.annotations?.[SUBNETS_ANNOTATION] ?? '').split(',').slice(0, MAX_SUBNETS)
-    .map((s) => parseCIDR(s.trim())).filter((c): c is CIDR => !!c);
+  if (
+    !name.startsWith(HEARTBEAT_PREFIX) ||
+    !node ||
+    name !== HEARTBEAT_PREFIX + node ||
+    Number.isNaN(renewed) ||
+    !duration
+  )
+    return undefined;
+  const subnets = (lease.metadata?.annotations?.[SUBNETS_ANNOTATION] ?? '')
+    .split(',')
+    .slice(0, MAX_SUBNETS)
+    .map((s) => parseCIDR(s.trim()))
+    .filter((c): c is CIDR => !!c);
   return { node, subnets, expiresAt: renewed + duration * 1000 };
 }
 
@@ -40,7 +50,8 @@ export function nextExpiry(heartbeats: Heartbeat[], now: number): number | undef
   return live.length ? Math.min(...live) : undefined;
 }
 
-export const rendezvousScore = (node: string, address: string) => createHash('sha256').update(`${node}#${address}`).digest('hex');
+export const rendezvousScore = (node: string, address: string) =>
+  createHash('sha256').update(`${node}#${address}`).digest('hex');
 
 /** The winner among the nodes (lowest score, ties broken by name), or undefined when there are none. */
 export function electWinner(address: string, nodes: Iterable<string>): string | undefined {
@@ -56,7 +67,15 @@ export function electWinner(address: string, nodes: Iterable<string>): string | 
  * Candidates for a local address: live heartbeats whose subnets contain it, restricted to `eligible`
  * when given (ETP Local: nodes with a ready or serving endpoint).
  */
-export function candidatesFor(address: IP, heartbeats: Heartbeat[], now: number, eligible?: ReadonlySet<string>): string[] {
-  return heartbeats.filter((h) => isLive(h, now) && (!eligible || eligible.has(h.node))
-    && h.subnets.some((s) => cidrContains(s, address))).map((h) => h.node);
+export function candidatesFor(
+  address: IP,
+  heartbeats: Heartbeat[],
+  now: number,
+  eligible?: ReadonlySet<string>,
+): string[] {
+  return heartbeats
+    .filter(
+      (h) => isLive(h, now) && (!eligible || eligible.has(h.node)) && h.subnets.some((s) => cidrContains(s, address)),
+    )
+    .map((h) => h.node);
 }

@@ -47,7 +47,9 @@ const code = (err: unknown) => (err as { code?: number }).code;
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)),
+  );
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -71,8 +73,12 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
   const setLive = (value: boolean) => {
     if (live === value) return;
     live = value;
-    opts.log[value ? 'info' : 'warn'](value ? 'heartbeat renewed, node is a candidate' : 'heartbeat not renewed in time: fenced, withdrawing local addresses',
-      { lease: `${opts.namespace}/${name}` });
+    opts.log[value ? 'info' : 'warn'](
+      value
+        ? 'heartbeat renewed, node is a candidate'
+        : 'heartbeat not renewed in time: fenced, withdrawing local addresses',
+      { lease: `${opts.namespace}/${name}` },
+    );
     opts.onLiveChange(value);
   };
 
@@ -85,13 +91,21 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
     const started = Date.now();
     const renewTime = new V1MicroTime(started).toISOString();
     try {
-      await withTimeout(api.patchNamespacedLease({ name, namespace: opts.namespace, body: body(renewTime) }, mergePatch)
-        .catch(async (err: unknown) => {
-          if (code(err) !== 404) throw err;
-          const now = new V1MicroTime(started); // the typed client serialises MicroTime objects, not strings
-          const lease: V1Lease = { ...body(renewTime), spec: { ...body(renewTime).spec, renewTime: now, acquireTime: now } };
-          await api.createNamespacedLease({ namespace: opts.namespace, body: lease });
-        }), durationMs - marginMs, `renewing Lease ${opts.namespace}/${name}`); // a later answer could not prevent fencing anyway
+      await withTimeout(
+        api
+          .patchNamespacedLease({ name, namespace: opts.namespace, body: body(renewTime) }, mergePatch)
+          .catch(async (err: unknown) => {
+            if (code(err) !== 404) throw err;
+            const now = new V1MicroTime(started); // the typed client serialises MicroTime objects, not strings
+            const lease: V1Lease = {
+              ...body(renewTime),
+              spec: { ...body(renewTime).spec, renewTime: now, acquireTime: now },
+            };
+            await api.createNamespacedLease({ namespace: opts.namespace, body: lease });
+          }),
+        durationMs - marginMs,
+        `renewing Lease ${opts.namespace}/${name}`,
+      ); // a later answer could not prevent fencing anyway
       if (stopped || suspended) return false;
       lastRenewed = started;
       if (fenceTimer) clearTimeout(fenceTimer);
@@ -116,7 +130,8 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
     if (stopped || suspended || gen !== generation) return;
     const started = Date.now();
     void renew().finally(() => {
-      if (!stopped && !suspended && gen === generation) renewTimer = setTimeout(() => loop(gen), Math.max(0, started + opts.renewMs - Date.now()));
+      if (!stopped && !suspended && gen === generation)
+        renewTimer = setTimeout(() => loop(gen), Math.max(0, started + opts.renewMs - Date.now()));
     });
   };
 
@@ -131,9 +146,17 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
   const release = async () => {
     await inFlight; // a renewal answered after the delete would recreate the Lease
     try {
-      await withTimeout(api.deleteNamespacedLease({ name, namespace: opts.namespace }), 2000, `deleting Lease ${opts.namespace}/${name}`);
+      await withTimeout(
+        api.deleteNamespacedLease({ name, namespace: opts.namespace }),
+        2000,
+        `deleting Lease ${opts.namespace}/${name}`,
+      );
     } catch (err) {
-      if (code(err) !== 404) opts.log.warn('could not delete heartbeat Lease; peers re-elect when it expires', { lease: `${opts.namespace}/${name}`, error: String(err) });
+      if (code(err) !== 404)
+        opts.log.warn('could not delete heartbeat Lease; peers re-elect when it expires', {
+          lease: `${opts.namespace}/${name}`,
+          error: String(err),
+        });
     }
   };
 
@@ -146,7 +169,11 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
     },
     self(now) {
       if (!live || stopped || now >= lastRenewed + durationMs - marginMs) return undefined;
-      return { node: opts.node, subnets: subnets.map((s) => parseCIDR(s)).filter((c): c is CIDR => !!c), expiresAt: lastRenewed + durationMs };
+      return {
+        node: opts.node,
+        subnets: subnets.map((s) => parseCIDR(s)).filter((c): c is CIDR => !!c),
+        expiresAt: lastRenewed + durationMs,
+      };
     },
     suspend() {
       suspended = true;
@@ -175,10 +202,16 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
       await inFlight;
       const renewTime = new V1MicroTime(Date.now()).toISOString();
       try {
-        await withTimeout(api.patchNamespacedLease({ name, namespace: opts.namespace, body: body(renewTime, graceS) }, mergePatch),
-          2000, `renewing Lease ${opts.namespace}/${name} for the restart`);
+        await withTimeout(
+          api.patchNamespacedLease({ name, namespace: opts.namespace, body: body(renewTime, graceS) }, mergePatch),
+          2000,
+          `renewing Lease ${opts.namespace}/${name} for the restart`,
+        );
       } catch (err) {
-        opts.log.warn('could not extend the heartbeat Lease for the restart; peers re-elect when it expires', { lease: `${opts.namespace}/${name}`, error: String(err) });
+        opts.log.warn('could not extend the heartbeat Lease for the restart; peers re-elect when it expires', {
+          lease: `${opts.namespace}/${name}`,
+          error: String(err),
+        });
       }
     },
   };

@@ -57,21 +57,34 @@ export function parseIpAddrJson(text: string): KernelLink[] {
     addrs: (link.addr_info ?? []).flatMap((a): KernelAddress[] => {
       const ip = parseIP(String(a.local ?? ''));
       if (!ip || (a.family !== 'inet' && a.family !== 'inet6')) return [];
-      const valid = typeof a.valid_life_time === 'number' && a.valid_life_time !== FOREVER ? a.valid_life_time : undefined;
+      const valid =
+        typeof a.valid_life_time === 'number' && a.valid_life_time !== FOREVER ? a.valid_life_time : undefined;
       const text = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
       const peer = text(a.address) !== undefined && a.address !== a.local ? text(a.address) : undefined;
       const attrs: AddressAttributes = {
-        scope: text(a.scope), label: text(a.label), broadcast: text(a.broadcast), peer,
+        scope: text(a.scope),
+        label: text(a.label),
+        broadcast: text(a.broadcast),
+        peer,
         noprefixroute: a.noprefixroute === true ? true : undefined,
         metric: typeof a.metric === 'number' ? a.metric : undefined,
-        preferredLft: typeof a.preferred_life_time === 'number' && a.preferred_life_time !== FOREVER ? a.preferred_life_time : undefined,
+        preferredLft:
+          typeof a.preferred_life_time === 'number' && a.preferred_life_time !== FOREVER
+            ? a.preferred_life_time
+            : undefined,
       };
-      return [{
-        ifname: link.ifname, ip: formatIP(ip), family: ip.family, prefix: Number(a.prefixlen), validLft: valid,
-        usable: !a.tentative && !a.dadfailed && !a.deprecated,
-        ...(ip.family === 4 ? { secondary: a.secondary === true } : {}),
-        attrs: Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined)) as AddressAttributes,
-      }];
+      return [
+        {
+          ifname: link.ifname,
+          ip: formatIP(ip),
+          family: ip.family,
+          prefix: Number(a.prefixlen),
+          validLft: valid,
+          usable: !a.tentative && !a.dadfailed && !a.deprecated,
+          ...(ip.family === 4 ? { secondary: a.secondary === true } : {}),
+          attrs: Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined)) as AddressAttributes,
+        },
+      ];
     }),
   }));
 }
@@ -86,21 +99,29 @@ export function parseDefaultRoutesJson(text: string): DefaultRoute[] {
  * Interfaces that may carry local addresses of one family, in preference order: with "default" the
  * interface of the lowest-metric default route, with a regex every matching interface sorted by name.
  */
-export function localInterfaces(localint: 'default' | RegExp, links: KernelLink[], defaultRoutes: DefaultRoute[],
-  extlbint: string): string[] {
+export function localInterfaces(
+  localint: 'default' | RegExp,
+  links: KernelLink[],
+  defaultRoutes: DefaultRoute[],
+  extlbint: string,
+): string[] {
   if (localint === 'default') {
     const best = [...defaultRoutes].sort((a, b) => a.metric - b.metric)[0];
     return best ? [best.dev] : [];
   }
-  return links.map((l) => l.ifname).filter((n) => n !== 'lo' && n !== extlbint && localint.test(n)).sort();
+  return links
+    .map((l) => l.ifname)
+    .filter((n) => n !== 'lo' && n !== extlbint && localint.test(n))
+    .sort();
 }
 
-const isLinkLocal = (ip: IP) => ip.family === 6 && (ip.value >> 118n) === 0x3fan;
+const isLinkLocal = (ip: IP) => ip.family === 6 && ip.value >> 118n === 0x3fan;
 
 /** Addresses that define the subnets of an interface: usable, not link-local, not placed by the agent. */
 function subnetAddresses(link: KernelLink | undefined, owned: ReadonlySet<string>): KernelAddress[] {
-  return (link?.addrs ?? []).filter((a) => a.usable && !owned.has(addressKey(a.ifname, a.ip, a.prefix))
-    && !isLinkLocal(parseIP(a.ip)!));
+  return (link?.addrs ?? []).filter(
+    (a) => a.usable && !owned.has(addressKey(a.ifname, a.ip, a.prefix)) && !isLinkLocal(parseIP(a.ip)!),
+  );
 }
 
 export interface LocalPlacement {
@@ -110,9 +131,17 @@ export interface LocalPlacement {
 }
 
 /** Where a local address goes, or undefined when the address is virtual on this node. */
-export function placeLocal(address: IP, candidates: string[], links: KernelLink[], owned: ReadonlySet<string>): LocalPlacement | undefined {
+export function placeLocal(
+  address: IP,
+  candidates: string[],
+  links: KernelLink[],
+  owned: ReadonlySet<string>,
+): LocalPlacement | undefined {
   for (const name of candidates) {
-    for (const a of subnetAddresses(links.find((l) => l.ifname === name), owned)) {
+    for (const a of subnetAddresses(
+      links.find((l) => l.ifname === name),
+      owned,
+    )) {
       if (a.family === address.family && cidrContains({ ip: parseIP(a.ip)!, prefix: a.prefix }, address)) {
         return { ifname: name, prefix: a.prefix };
       }
@@ -125,7 +154,10 @@ export function placeLocal(address: IP, candidates: string[], links: KernelLink[
 export function nodeSubnets(candidates: string[], links: KernelLink[], owned: ReadonlySet<string>): string[] {
   const out = new Set<string>();
   for (const name of candidates) {
-    for (const a of subnetAddresses(links.find((l) => l.ifname === name), owned)) {
+    for (const a of subnetAddresses(
+      links.find((l) => l.ifname === name),
+      owned,
+    )) {
       const ip = parseIP(a.ip)!;
       if (a.prefix >= bits(ip.family)) continue; // a host address (/32, /128) has no neighbours to announce to
       out.add(`${formatIP({ family: ip.family, value: networkOf({ ip, prefix: a.prefix }).first })}/${a.prefix}`);

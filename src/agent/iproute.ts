@@ -34,7 +34,11 @@ const promoteSysctl = (ifname: string) => `/proc/sys/net/ipv4/conf/${ifname}/pro
 
 /** The kernel ORs the `all` and per-interface values (IN_DEV_ORCONF). An unreadable value counts as off. */
 async function promotesSecondaries(ifname: string): Promise<boolean> {
-  const on = (path: string) => readFile(path, 'utf8').then((v) => v.trim() !== '0', () => false);
+  const on = (path: string) =>
+    readFile(path, 'utf8').then(
+      (v) => v.trim() !== '0',
+      () => false,
+    );
   const [all, dev] = await Promise.all([on(promoteSysctl('all')), on(promoteSysctl(ifname))]);
   return all || dev;
 }
@@ -42,7 +46,8 @@ async function promotesSecondaries(ifname: string): Promise<boolean> {
 function ip(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile('ip', args, { maxBuffer: 256 << 20 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`ip ${args.join(' ')}: ${stderr.trim() || err.message}`)) : resolve(stdout));
+      err ? reject(new Error(`ip ${args.join(' ')}: ${stderr.trim() || err.message}`)) : resolve(stdout),
+    );
   });
 }
 
@@ -70,7 +75,10 @@ export const iproute2: NetworkAdapter = {
     return parseDefaultRoutesJson(await ip([`-${family}`, '-json', 'route', 'show', 'default']));
   },
   async ensureLink(ifname, kind) {
-    const exists = await ip(['-json', 'link', 'show', 'dev', ifname]).then(() => true, () => false);
+    const exists = await ip(['-json', 'link', 'show', 'dev', ifname]).then(
+      () => true,
+      () => false,
+    );
     if (!exists) await ip(['link', 'add', ifname, 'type', kind]);
     // Removing the primary address of a subnet would otherwise drop every secondary address with it.
     // Container runtimes mount /proc/sys read-only in every unprivileged container (NET_ADMIN does not
@@ -84,7 +92,9 @@ export const iproute2: NetworkAdapter = {
       sysctlError = (err as Error).message;
     }
     await ip(['link', 'set', 'dev', ifname, 'up']);
-    return sysctlError === undefined ? { promoteSecondaries: true } : { promoteSecondaries: await promotesSecondaries(ifname), sysctlError };
+    return sysctlError === undefined
+      ? { promoteSecondaries: true }
+      : { promoteSecondaries: await promotesSecondaries(ifname), sysctlError };
   },
   promotesSecondaries,
   applyBatch(lines) {

@@ -19,7 +19,10 @@ const FALSE_VALUES = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
  * Returns an error message for anything else.
  */
 export function parseOutOfServiceCauses(text: string): Set<OutOfServiceCause> | string {
-  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (items.length === 1 && items[0] === 'none') return new Set();
   const bad = items.filter((i) => !(OUT_OF_SERVICE_CAUSES as readonly string[]).includes(i));
   if (items.length === 0 || bad.length) {
@@ -32,7 +35,10 @@ export function parseOutOfServiceCauses(text: string): Set<OutOfServiceCause> | 
  * Why the node is out of service (a sentence for logs and events), or undefined when it is in service.
  * A Node that does not exist (yet) is in service: the agent then behaves as it always did.
  */
-export function outOfServiceReason(node: V1Node | undefined, causes: ReadonlySet<OutOfServiceCause>): string | undefined {
+export function outOfServiceReason(
+  node: V1Node | undefined,
+  causes: ReadonlySet<OutOfServiceCause>,
+): string | undefined {
   if (!node) return undefined;
   const reasons: string[] = [];
   if (causes.has('cordoned') && node.spec?.unschedulable === true) reasons.push('it is cordoned (spec.unschedulable)');
@@ -52,7 +58,9 @@ export function slimNode(node: V1Node): void {
   const meta = node.metadata ?? {};
   const label = meta.labels?.[EXCLUDE_LB_LABEL];
   node.metadata = {
-    name: meta.name, uid: meta.uid, resourceVersion: meta.resourceVersion,
+    name: meta.name,
+    uid: meta.uid,
+    resourceVersion: meta.resourceVersion,
     ...(label !== undefined ? { labels: { [EXCLUDE_LB_LABEL]: label } } : {}),
   };
   node.spec = node.spec?.unschedulable !== undefined ? { unschedulable: node.spec.unschedulable } : {};

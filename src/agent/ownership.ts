@@ -17,7 +17,9 @@ export async function loadOwnership(path: string): Promise<OwnershipRecord> {
     if (Array.isArray(data.addresses)) keys = new Set(data.addresses.filter((a): a is string => typeof a === 'string'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new Error(`cannot read the agent state file ${path}: ${(err as Error).message}; fix or remove it (the agent then leaves addresses it placed earlier in place)`);
+      throw new Error(
+        `cannot read the agent state file ${path}: ${(err as Error).message}; fix or remove it (the agent then leaves addresses it placed earlier in place)`,
+      );
     }
   }
   await mkdir(dirname(path), { recursive: true });

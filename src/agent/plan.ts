@@ -27,8 +27,12 @@ export interface PlanOptions {
   localLifetime: number;
 }
 
-export function planChanges(decisions: AddressDecision[], links: KernelLink[], owned: ReadonlySet<string>,
-  opts: PlanOptions): AddressChange[] {
+export function planChanges(
+  decisions: AddressDecision[],
+  links: KernelLink[],
+  owned: ReadonlySet<string>,
+  opts: PlanOptions,
+): AddressChange[] {
   const present = new Map(links.flatMap((l) => l.addrs.map((a) => [addressKey(a.ifname, a.ip, a.prefix), a] as const)));
   const wanted = new Set<string>();
   const adds: AddressChange[] = [];
@@ -39,8 +43,12 @@ export function planChanges(decisions: AddressDecision[], links: KernelLink[], o
     const base = { op: 'add' as const, ifname: d.ifname, ip: d.ip, family: d.family, prefix: d.prefix, kind: d.kind };
     if (!current) {
       adds.push(base);
-    } else if (d.kind === 'local' && opts.localLifetime > 0 && owned.has(key)
-      && (current.validLft === undefined || current.validLft < opts.localLifetime / 2)) {
+    } else if (
+      d.kind === 'local' &&
+      opts.localLifetime > 0 &&
+      owned.has(key) &&
+      (current.validLft === undefined || current.validLft < opts.localLifetime / 2)
+    ) {
       adds.push({ ...base, renew: true });
     }
   }
@@ -49,17 +57,27 @@ export function planChanges(decisions: AddressDecision[], links: KernelLink[], o
   for (const key of owned) {
     const a = present.get(key);
     if (a && !wanted.has(key)) {
-      dels.push({ op: 'del', ifname: a.ifname, ip: a.ip, family: a.family, prefix: a.prefix, kind: kindOf.get(`${a.ifname} ${a.ip}`) ?? 'orphan' });
+      dels.push({
+        op: 'del',
+        ifname: a.ifname,
+        ip: a.ip,
+        family: a.family,
+        prefix: a.prefix,
+        kind: kindOf.get(`${a.ifname} ${a.ip}`) ?? 'orphan',
+      });
     }
   }
   // Deletes first: an IPv6 address that changes prefix is one kernel address, re-added after removal.
   const restoredKind = (a: KernelAddress) =>
-    owned.has(addressKey(a.ifname, a.ip, a.prefix)) ? kindOf.get(`${a.ifname} ${a.ip}`) ?? 'orphan' : 'foreign';
+    owned.has(addressKey(a.ifname, a.ip, a.prefix)) ? (kindOf.get(`${a.ifname} ${a.ip}`) ?? 'orphan') : 'foreign';
   return [...keepSecondaries(dels, links, restoredKind), ...adds];
 }
 
-const sameSubnet = (a: KernelAddress, b: KernelAddress) => a.family === b.family && a.prefix === b.prefix
-  && networkOf({ ip: parseIP(a.ip)!, prefix: a.prefix }).first === networkOf({ ip: parseIP(b.ip)!, prefix: b.prefix }).first;
+const sameSubnet = (a: KernelAddress, b: KernelAddress) =>
+  a.family === b.family &&
+  a.prefix === b.prefix &&
+  networkOf({ ip: parseIP(a.ip)!, prefix: a.prefix }).first ===
+    networkOf({ ip: parseIP(b.ip)!, prefix: b.prefix }).first;
 
 /**
  * Makes deletes safe where net.ipv4.conf.{all,<dev>}.promote_secondaries is off, which the agent cannot
@@ -77,11 +95,15 @@ const sameSubnet = (a: KernelAddress, b: KernelAddress) => a.family === b.family
  * lost for longer than that batch. Where promotion is on, the restores are needless and the caller
  * drops them (they would be harmless `address replace` lines).
  */
-export function keepSecondaries(dels: AddressChange[], links: KernelLink[],
-  kindOf: (a: KernelAddress) => AddressChange['kind'] = () => 'foreign'): AddressChange[] {
+export function keepSecondaries(
+  dels: AddressChange[],
+  links: KernelLink[],
+  kindOf: (a: KernelAddress) => AddressChange['kind'] = () => 'foreign',
+): AddressChange[] {
   if (!dels.some((c) => c.family === 4)) return dels;
   const kernel = new Map(links.flatMap((l) => l.addrs.map((a) => [addressKey(a.ifname, a.ip, a.prefix), a] as const)));
-  const primary = (c: AddressChange) => c.family === 4 && kernel.get(addressKey(c.ifname, c.ip, c.prefix))?.secondary === false;
+  const primary = (c: AddressChange) =>
+    c.family === 4 && kernel.get(addressKey(c.ifname, c.ip, c.prefix))?.secondary === false;
   const deleted = new Set(dels.map((c) => addressKey(c.ifname, c.ip, c.prefix)));
   const out = dels.filter((c) => !primary(c));
   for (const c of dels.filter(primary)) {
@@ -90,7 +112,15 @@ export function keepSecondaries(dels: AddressChange[], links: KernelLink[],
     const link = links.find((l) => l.ifname === c.ifname);
     for (const a of link?.addrs ?? []) {
       if (!a.secondary || !sameSubnet(a, gone) || deleted.has(addressKey(a.ifname, a.ip, a.prefix))) continue;
-      out.push({ op: 'add', ifname: a.ifname, ip: a.ip, family: a.family, prefix: a.prefix, kind: kindOf(a), restore: a });
+      out.push({
+        op: 'add',
+        ifname: a.ifname,
+        ip: a.ip,
+        family: a.family,
+        prefix: a.prefix,
+        kind: kindOf(a),
+        restore: a,
+      });
     }
   }
   return out;
@@ -100,12 +130,19 @@ export function keepSecondaries(dels: AddressChange[], links: KernelLink[],
 function restoreLine(a: KernelAddress): string {
   const x = a.attrs ?? {};
   const forever = (s: number | undefined) => (s === undefined ? 'forever' : String(s));
-  return [`address replace ${x.peer ? `${a.ip} peer ${x.peer}` : a.ip}/${a.prefix} dev ${a.ifname}`,
-    x.broadcast ? `broadcast ${x.broadcast}` : '', x.scope ? `scope ${x.scope}` : '',
-    x.label && x.label !== a.ifname ? `label ${x.label}` : '', x.metric !== undefined ? `metric ${x.metric}` : '',
+  return [
+    `address replace ${x.peer ? `${a.ip} peer ${x.peer}` : a.ip}/${a.prefix} dev ${a.ifname}`,
+    x.broadcast ? `broadcast ${x.broadcast}` : '',
+    x.scope ? `scope ${x.scope}` : '',
+    x.label && x.label !== a.ifname ? `label ${x.label}` : '',
+    x.metric !== undefined ? `metric ${x.metric}` : '',
     x.noprefixroute ? 'noprefixroute' : '',
-    a.validLft !== undefined || x.preferredLft !== undefined ? `valid_lft ${forever(a.validLft)} preferred_lft ${forever(x.preferredLft)}` : '']
-    .filter(Boolean).join(' ');
+    a.validLft !== undefined || x.preferredLft !== undefined
+      ? `valid_lft ${forever(a.validLft)} preferred_lft ${forever(x.preferredLft)}`
+      : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
 }
 
 /** One `ip -batch` line per change. IPv6 goes in with nodad: DAD would hold a taken-over address tentative. */
@@ -116,10 +153,14 @@ export function batchLine(c: AddressChange, opts: PlanOptions): string {
   // An IPv6 local address goes in deprecated (preferred_lft 0): it still answers, but the kernel never
   // picks it as a source, so a routing daemon's session (and its next hop) keeps the node's own address.
   const valid = opts.localLifetime > 0 ? String(opts.localLifetime) : 'forever';
-  const lifetime = c.kind !== 'local' ? ''
-    : c.family === 6 ? `valid_lft ${valid} preferred_lft 0`
-      : opts.localLifetime > 0 ? `valid_lft ${valid} preferred_lft ${valid}` : '';
-  const flags = [c.family === 6 ? 'nodad' : '', lifetime]
-    .filter(Boolean);
+  const lifetime =
+    c.kind !== 'local'
+      ? ''
+      : c.family === 6
+        ? `valid_lft ${valid} preferred_lft 0`
+        : opts.localLifetime > 0
+          ? `valid_lft ${valid} preferred_lft ${valid}`
+          : '';
+  const flags = [c.family === 6 ? 'nodad' : '', lifetime].filter(Boolean);
   return [`address replace ${cidr} dev ${c.ifname}`, ...flags].join(' ');
 }

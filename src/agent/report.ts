@@ -15,10 +15,14 @@ export interface ServiceEvent {
   note: string;
 }
 
-const describe = (d: AddressDecision) => (d.kind === 'local' ? `${d.ip} on ${d.ifname}` : `${d.ip}/${d.prefix} on ${d.ifname}`);
+const describe = (d: AddressDecision) =>
+  d.kind === 'local' ? `${d.ip} on ${d.ifname}` : `${d.ip}/${d.prefix} on ${d.ifname}`;
 
 /** Per Service, the addresses this node holds (sorted descriptions). `failed` holds "ip ifname" of changes the kernel refused. */
-export function announcementsByService(decisions: AddressDecision[], failed: ReadonlySet<string>): Map<string, ServiceAnnouncements> {
+export function announcementsByService(
+  decisions: AddressDecision[],
+  failed: ReadonlySet<string>,
+): Map<string, ServiceAnnouncements> {
   const out = new Map<string, ServiceAnnouncements>();
   for (const d of decisions) {
     for (const svc of d.services) {
@@ -34,23 +38,42 @@ export function announcementsByService(decisions: AddressDecision[], failed: Rea
   return out;
 }
 
-export function announcementEvents(node: string, before: ReadonlyMap<string, ServiceAnnouncements>,
-  after: ReadonlyMap<string, ServiceAnnouncements>, decisions: AddressDecision[],
-  failures: ReadonlyMap<string, string>): ServiceEvent[] {
+export function announcementEvents(
+  node: string,
+  before: ReadonlyMap<string, ServiceAnnouncements>,
+  after: ReadonlyMap<string, ServiceAnnouncements>,
+  decisions: AddressDecision[],
+  failures: ReadonlyMap<string, string>,
+): ServiceEvent[] {
   const events: ServiceEvent[] = [];
   const reasonOf = new Map(decisions.map((d) => [describe(d), d.reason]));
   for (const [service, now] of after) {
     const prev = before.get(service) ?? { local: [], virtual: [] };
     if (now.local.length && now.local.join() !== prev.local.join()) {
-      events.push({ service, type: 'Normal', reason: 'AnnouncingLocal', note: `node ${node} announces ${now.local.join(', ')}` });
+      events.push({
+        service,
+        type: 'Normal',
+        reason: 'AnnouncingLocal',
+        note: `node ${node} announces ${now.local.join(', ')}`,
+      });
     }
     if (now.virtual.length && now.virtual.join() !== prev.virtual.join()) {
-      events.push({ service, type: 'Normal', reason: 'AnnouncingNonLocal', note: `node ${node} announces ${now.virtual.join(', ')}` });
+      events.push({
+        service,
+        type: 'Normal',
+        reason: 'AnnouncingNonLocal',
+        note: `node ${node} announces ${now.virtual.join(', ')}`,
+      });
     }
     const gone = [...prev.local, ...prev.virtual].filter((a) => !now.local.includes(a) && !now.virtual.includes(a));
     if (gone.length) {
       const reasons = gone.map((g) => (reasonOf.get(g) ? `${g} (${reasonOf.get(g)})` : g));
-      events.push({ service, type: 'Normal', reason: 'Withdrawn', note: `node ${node} withdrew ${reasons.join(', ')}` });
+      events.push({
+        service,
+        type: 'Normal',
+        reason: 'Withdrawn',
+        note: `node ${node} withdrew ${reasons.join(', ')}`,
+      });
     }
   }
   for (const [service, message] of failures) {

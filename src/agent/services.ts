@@ -16,7 +16,8 @@ export interface ServiceInput {
   announcing: { 4?: string; 6?: string };
 }
 
-export const serviceKey = (namespace: string | undefined, name: string | undefined) => `${namespace ?? ''}/${name ?? ''}`;
+export const serviceKey = (namespace: string | undefined, name: string | undefined) =>
+  `${namespace ?? ''}/${name ?? ''}`;
 
 /** The Service as the agent sees it, or undefined when it is not ours (no brand) or has no ingress address. */
 export function serviceInput(svc: V1Service): ServiceInput | undefined {
@@ -34,7 +35,10 @@ export function serviceInput(svc: V1Service): ServiceInput | undefined {
     key: serviceKey(svc.metadata?.namespace, svc.metadata?.name),
     addresses,
     etpLocal: svc.spec?.externalTrafficPolicy === 'Local',
-    allocatedFrom: (ann[ANN.allocatedFrom] ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    allocatedFrom: (ann[ANN.allocatedFrom] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     announcing: { 4: ann[ANN.announcingIPv4], 6: ann[ANN.announcingIPv6] },
   };
 }

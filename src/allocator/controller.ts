@@ -2,7 +2,11 @@
 // every Service to its desired addresses (policy.ts) with merge patches, writes ServiceGroup status,
 // events and metrics. Caches run on standby too, so a takeover only needs one consistent LIST.
 import {
-  CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject, type V1Service,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1Service,
 } from '@kubernetes/client-node';
 import { ANN, BRAND } from '../api/annotations.ts';
 import { canonicalIP, parseIP, type Family } from '../api/ip.ts';
@@ -85,14 +89,22 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
   const custom = kc.makeApiClient(CustomObjectsApi);
   const events: EventRecorder = createEventRecorder(kc, COMPONENT, log);
   const svcPath = opts.serviceNamespace ? `/api/v1/namespaces/${opts.serviceNamespace}/services` : '/api/v1/services';
-  const listServices = () => (opts.serviceNamespace
-    ? core.listNamespacedService({ namespace: opts.serviceNamespace })
-    : core.listServiceForAllNamespaces());
-  const listGroups = () => custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: SG_PLURAL }) as
-    Promise<{ items: ServiceGroup[]; metadata?: { resourceVersion?: string } }>;
+  const listServices = () =>
+    opts.serviceNamespace
+      ? core.listNamespacedService({ namespace: opts.serviceNamespace })
+      : core.listServiceForAllNamespaces();
+  const listGroups = () =>
+    custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: SG_PLURAL }) as Promise<{
+      items: ServiceGroup[];
+      metadata?: { resourceVersion?: string };
+    }>;
   const services: WatchedCache<V1Service> = watchCache<V1Service>(kc, svcPath, listServices, log);
-  const groups: WatchedCache<ServiceGroup> = watchCache<ServiceGroup>(kc, `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${SG_PLURAL}`,
-    listGroups as never, log);
+  const groups: WatchedCache<ServiceGroup> = watchCache<ServiceGroup>(
+    kc,
+    `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${SG_PLURAL}`,
+    listGroups as never,
+    log,
+  );
   // newest Service objects we know of from our own writes (and the takeover LIST), until the cache catches up
   const fresher = new Map<string, V1Service>();
   let session: Session | undefined;
@@ -113,7 +125,8 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
     return mine;
   };
 
-  const emit = (obj: KubernetesObject, type: EventType, reason: string, note: string) => events.emit(obj, type, reason, note);
+  const emit = (obj: KubernetesObject, type: EventType, reason: string, note: string) =>
+    events.emit(obj, type, reason, note);
 
   const queue = new KeyedQueue(opts.writeConcurrency ?? 16, async (key) => {
     const end = metrics.reconcileSeconds.startTimer();
@@ -140,13 +153,21 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
     const current = ingressIPs(svc).map((ip) => canonicalIP(ip) ?? ip);
     const have = svc.metadata?.annotations ?? {};
     const changes = Object.fromEntries(Object.entries(annotations).filter(([k, v]) => (have[k] ?? null) !== v));
-    const pending = (o: V1Service) => Object.entries(changes).some(([k, v]) => (o.metadata?.annotations?.[k] ?? null) !== v);
+    const pending = (o: V1Service) =>
+      Object.entries(changes).some(([k, v]) => (o.metadata?.annotations?.[k] ?? null) !== v);
     let latest: V1Service | undefined;
     if (!sameList(current, ips)) {
-      latest = await core.patchNamespacedServiceStatus({
-        name, namespace: ns,
-        body: { metadata: { annotations: changes }, status: { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } } },
-      }, mergePatch);
+      latest = await core.patchNamespacedServiceStatus(
+        {
+          name,
+          namespace: ns,
+          body: {
+            metadata: { annotations: changes },
+            status: { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } },
+          },
+        },
+        mergePatch,
+      );
     }
     if (pending(latest ?? svc)) latest = await patchServiceAnnotations(core, ns, name, changes);
     if (latest) fresher.set(serviceKey(svc), latest);
@@ -186,7 +207,13 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
       const released = had.length ? had : ingressIPs(svc);
       await write(svc, [], { [ANN.allocatedFrom]: null });
       events.reset(obj, ['AddressAssigned']);
-      if (released.length) emit(obj, 'Normal', 'AddressReleased', `Released ${released.join(', ')}: the Service is type ${svc.spec?.type}, not LoadBalancer`);
+      if (released.length)
+        emit(
+          obj,
+          'Normal',
+          'AddressReleased',
+          `Released ${released.join(', ')}: the Service is type ${svc.spec?.type}, not LoadBalancer`,
+        );
       return;
     }
     if (!isHandled(svc, lbClass)) {
@@ -195,7 +222,11 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
       for (const text of ingressIPs(svc)) {
         const ip = parseIP(text);
         const range = ip && s.state.pools.locate(ip);
-        if (range) s.state.hold({ service: key, ports: [], foreign: true }, { ip: ip!, text: canonicalIP(text)!, group: range.group });
+        if (range)
+          s.state.hold(
+            { service: key, ports: [], foreign: true },
+            { ip: ip!, text: canonicalIP(text)!, group: range.group },
+          );
       }
       return;
     }
@@ -222,17 +253,30 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
     events.reset(obj, ['AllocationFailed']);
     if (plan.release.length) {
       events.reset(obj, ['AddressAssigned']);
-      emit(obj, 'Normal', 'AddressReleased', `Released ${plan.release.map((h) => h.text).join(', ')}: the Service now asks for ${req.pinned.length ? `${req.pinnedBy} ${req.pinned.length} address(es)` : `ServiceGroup ${req.group}`}`);
+      emit(
+        obj,
+        'Normal',
+        'AddressReleased',
+        `Released ${plan.release.map((h) => h.text).join(', ')}: the Service now asks for ${req.pinned.length ? `${req.pinnedBy} ${req.pinned.length} address(es)` : `ServiceGroup ${req.group}`}`,
+      );
     }
     if (plan.add.length) {
       const kept = plan.keep.length ? ` (keeps ${plan.keep.map((h) => h.text).join(', ')})` : '';
-      emit(obj, 'Normal', 'AddressAssigned', `Assigned ${desiredIPs(svc, plan.add).join(', ')} from ServiceGroup ${fromAnnotation(plan.add)}${kept}`);
+      emit(
+        obj,
+        'Normal',
+        'AddressAssigned',
+        `Assigned ${desiredIPs(svc, plan.add).join(', ')} from ServiceGroup ${fromAnnotation(plan.add)}${kept}`,
+      );
     }
   }
 
   /** Re-resolves the serving version of every group when a spec changed (status-only updates are ignored). */
   function refreshGroups(s: Session, objs: readonly ServiceGroup[], force = false): void {
-    const signature = objs.map((o) => `${o.metadata?.name}/${o.metadata?.uid}/${o.metadata?.generation}`).sort().join(',');
+    const signature = objs
+      .map((o) => `${o.metadata?.name}/${o.metadata?.uid}/${o.metadata?.generation}`)
+      .sort()
+      .join(',');
     if (!force && signature === s.groupSignature) return;
     s.groupSignature = signature;
     s.verdicts = resolveGroups(objs, s.served);
@@ -243,13 +287,26 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
       if (!obj) continue;
       if (v.current) {
         events.reset(asGroup(obj), ['ParseFailed']);
-        emit(asGroup(obj), 'Normal', 'Parsed', `serving generation ${v.serving!.generation}: ${poolSummary(v.serving!.config)}`);
+        emit(
+          asGroup(obj),
+          'Normal',
+          'Parsed',
+          `serving generation ${v.serving!.generation}: ${poolSummary(v.serving!.config)}`,
+        );
       } else {
         events.reset(asGroup(obj), ['Parsed']);
-        emit(asGroup(obj), 'Warning', 'ParseFailed', `${v.problems.map(formatProblem).join('; ')}; ${v.serving ? `generation ${v.serving.generation} keeps serving` : 'nothing is allocated from it'}`);
+        emit(
+          asGroup(obj),
+          'Warning',
+          'ParseFailed',
+          `${v.problems.map(formatProblem).join('; ')}; ${v.serving ? `generation ${v.serving.generation} keeps serving` : 'nothing is allocated from it'}`,
+        );
       }
     }
-    log.info('service groups resolved', { serving: [...s.served.keys()], invalid: s.verdicts.filter((v) => !v.current).map((v) => v.name) });
+    log.info('service groups resolved', {
+      serving: [...s.served.keys()],
+      invalid: s.verdicts.filter((v) => !v.current).map((v) => v.name),
+    });
     scheduleGroupStatus(s);
   }
 
@@ -281,18 +338,31 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
       const desired = groupStatus(v, stats, outside.get(v.name) ?? [], generation, obj.status?.conditions);
       if (JSON.stringify(desired) === JSON.stringify(obj.status ?? {})) continue;
       try {
-        await custom.patchNamespacedCustomObjectStatus({
-          group: GROUP, version: VERSION, namespace, plural: SG_PLURAL, name: v.name, body: { status: desired },
-        }, mergePatch);
+        await custom.patchNamespacedCustomObjectStatus(
+          {
+            group: GROUP,
+            version: VERSION,
+            namespace,
+            plural: SG_PLURAL,
+            name: v.name,
+            body: { status: desired },
+          },
+          mergePatch,
+        );
       } catch (err) {
-        log.warn('could not write ServiceGroup status', { serviceGroup: `${namespace}/${v.name}`, error: String((err as Error)?.message ?? err) });
+        log.warn('could not write ServiceGroup status', {
+          serviceGroup: `${namespace}/${v.name}`,
+          error: String((err as Error)?.message ?? err),
+        });
       }
     }
   }
 
   function enqueueAll(): void {
     const created = (s: V1Service) => new Date(s.metadata?.creationTimestamp ?? 0).getTime();
-    for (const svc of [...services.list()].sort((a, b) => created(a) - created(b) || serviceKey(a).localeCompare(serviceKey(b)))) {
+    for (const svc of [...services.list()].sort(
+      (a, b) => created(a) - created(b) || serviceKey(a).localeCompare(serviceKey(b)),
+    )) {
       queue.add(serviceKey(svc));
     }
   }
@@ -301,7 +371,10 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
     if (kind === 'relist') fresher.clear();
     if (svc && kind === 'delete') fresher.delete(serviceKey(svc));
     // the echo of our own last write: nothing changed that we did not decide ourselves
-    const echo = svc && kind === 'update' && fresher.get(serviceKey(svc))?.metadata?.resourceVersion === svc.metadata?.resourceVersion;
+    const echo =
+      svc &&
+      kind === 'update' &&
+      fresher.get(serviceKey(svc))?.metadata?.resourceVersion === svc.metadata?.resourceVersion;
     if (echo) fresher.delete(serviceKey(svc));
     if (!session || echo) return;
     if (svc) queue.add(serviceKey(svc));
@@ -329,7 +402,12 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
       const svcList = await listServices();
       if (mine !== epoch) return; // leadership lost meanwhile (the rest runs without awaiting)
       const s: Session = {
-        state: new AllocationState(), served: new Map(), verdicts: [], groupSignature: '', failed: new Set(), statusTimer: undefined,
+        state: new AllocationState(),
+        served: new Map(),
+        verdicts: [],
+        groupSignature: '',
+        failed: new Set(),
+        statusTimer: undefined,
       };
       refreshGroups(s, groups.list(), true);
       let adopted = 0;
@@ -339,14 +417,20 @@ export function createAllocatorController(opts: AllocatorOptions): AllocatorCont
         if (!cached || (rvOf(cached) ?? 0n) < (rvOf(svc) ?? 0n)) fresher.set(key, svc);
         if (!isLoadBalancer(svc)) continue;
         const req = isHandled(svc, lbClass) ? readRequest(svc) : undefined;
-        const named = (svc.metadata?.annotations?.[ANN.allocatedFrom] ?? '').split(',').map((g) => g.trim()).filter(Boolean);
+        const named = (svc.metadata?.annotations?.[ANN.allocatedFrom] ?? '')
+          .split(',')
+          .map((g) => g.trim())
+          .filter(Boolean);
         for (const text of ingressIPs(svc)) {
           const ip = parseIP(text);
           if (!ip) continue;
           const inGroup = s.state.pools.locate(ip)?.group;
           if (!req && !inGroup) continue; // another class's address outside our pools is none of our business
           // the group it came from: where it lies now if the annotation agrees, else what the annotation says
-          const group = inGroup && (named.length === 0 || named.includes(inGroup)) ? inGroup : named[0] ?? inGroup ?? req?.group ?? '';
+          const group =
+            inGroup && (named.length === 0 || named.includes(inGroup))
+              ? inGroup
+              : (named[0] ?? inGroup ?? req?.group ?? '');
           const holder = req ? holderOf(req) : { service: key, ports: [], foreign: true };
           s.state.hold(holder, { ip, text: canonicalIP(text)!, group });
           adopted++;

@@ -21,32 +21,63 @@ export const poolSummary = (config: ServiceGroupConfig | undefined) => {
 
 function validCondition(v: GroupVerdict): Omit<Condition, 'lastTransitionTime'> {
   const summary = poolSummary(v.serving?.config);
-  if (v.current) return { type: 'Valid', status: 'True', reason: 'Parsed', message: `serving generation ${v.serving!.generation}: ${summary}` };
+  if (v.current)
+    return {
+      type: 'Valid',
+      status: 'True',
+      reason: 'Parsed',
+      message: `serving generation ${v.serving!.generation}: ${summary}`,
+    };
   const fallback = v.serving
     ? `the last valid version (generation ${v.serving.generation}, ${summary}) keeps serving`
     : 'nothing is allocated from this group until it is fixed';
-  return { type: 'Valid', status: 'False', reason: 'ParseFailed', message: `${v.problems.map(formatProblem).join('; ')}; ${fallback}` };
+  return {
+    type: 'Valid',
+    status: 'False',
+    reason: 'ParseFailed',
+    message: `${v.problems.map(formatProblem).join('; ')}; ${fallback}`,
+  };
 }
 
-function outsideCondition(outside: ReadonlyArray<{ service: string; address: string }>): Omit<Condition, 'lastTransitionTime'> {
+function outsideCondition(
+  outside: ReadonlyArray<{ service: string; address: string }>,
+): Omit<Condition, 'lastTransitionTime'> {
   if (outside.length === 0) {
-    return { type: 'AddressesOutsidePools', status: 'False', reason: 'AllInPools', message: 'every allocated address is inside a pool' };
+    return {
+      type: 'AddressesOutsidePools',
+      status: 'False',
+      reason: 'AllInPools',
+      message: 'every allocated address is inside a pool',
+    };
   }
-  const listed = outside.slice(0, LISTED).map((o) => `${o.service} ${o.address}`).join(', ');
+  const listed = outside
+    .slice(0, LISTED)
+    .map((o) => `${o.service} ${o.address}`)
+    .join(', ');
   const more = outside.length > LISTED ? ` and ${outside.length - LISTED} more` : '';
   return {
-    type: 'AddressesOutsidePools', status: 'True', reason: 'AddressesOutsidePools',
+    type: 'AddressesOutsidePools',
+    status: 'True',
+    reason: 'AddressesOutsidePools',
     message: `kept outside every pool after a pool edit: ${listed}${more}; they stay until their Services are deleted or re-requested`,
   };
 }
 
 /** Conditions keep their lastTransitionTime while their status does not change. */
-export function groupStatus(v: GroupVerdict, stats: Record<4 | 6, FamilyStats>, outside: ReadonlyArray<{ service: string; address: string }>,
-  generation: number, previous: readonly Condition[] = [], now = new Date()): GroupStatus {
+export function groupStatus(
+  v: GroupVerdict,
+  stats: Record<4 | 6, FamilyStats>,
+  outside: ReadonlyArray<{ service: string; address: string }>,
+  generation: number,
+  previous: readonly Condition[] = [],
+  now = new Date(),
+): GroupStatus {
   const conditions = [validCondition(v), outsideCondition(outside)].map((c) => {
     const before = previous.find((p) => p.type === c.type);
-    const lastTransitionTime = before?.status === c.status && before.lastTransitionTime
-      ? before.lastTransitionTime : now.toISOString().replace(/\.\d+Z$/, 'Z');
+    const lastTransitionTime =
+      before?.status === c.status && before.lastTransitionTime
+        ? before.lastTransitionTime
+        : now.toISOString().replace(/\.\d+Z$/, 'Z');
     return { ...c, lastTransitionTime, observedGeneration: generation };
   });
   return {

@@ -3,7 +3,10 @@
 // serving win overlaps against changed or new ones, so an edit can never evict an established pool.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import {
-  findOverlap, overlapMessage, parseServiceGroup, type ServiceGroupConfig,
+  findOverlap,
+  overlapMessage,
+  parseServiceGroup,
+  type ServiceGroupConfig,
 } from '../api/validate-servicegroup.ts';
 import { describeObject, type Problem } from '../api/validation.ts';
 
@@ -27,15 +30,20 @@ const gen = (o: KubernetesObject) => o.metadata?.generation ?? 0;
 // custom objects arrive untyped: creationTimestamp is an RFC 3339 string there, a Date in typed models
 const created = (o: KubernetesObject) => new Date(o.metadata?.creationTimestamp ?? 0).getTime();
 
-export function resolveGroups(objs: readonly KubernetesObject[], previous: ReadonlyMap<string, ServedGroup>): GroupVerdict[] {
+export function resolveGroups(
+  objs: readonly KubernetesObject[],
+  previous: ReadonlyMap<string, ServedGroup>,
+): GroupVerdict[] {
   const unchanged = (o: KubernetesObject) => {
     const p = previous.get(o.metadata?.name ?? '');
     return !!p && p.uid === o.metadata?.uid && p.generation === gen(o);
   };
-  const ordered = [...objs].sort((a, b) =>
-    Number(unchanged(b)) - Number(unchanged(a))
-    || created(a) - created(b)
-    || (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+  const ordered = [...objs].sort(
+    (a, b) =>
+      Number(unchanged(b)) - Number(unchanged(a)) ||
+      created(a) - created(b) ||
+      (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''),
+  );
   // a group's last valid version (same object) still holds its place until the group is decided
   const incumbent = new Map<string, ServedGroup>();
   for (const o of ordered) {
@@ -55,13 +63,18 @@ export function resolveGroups(objs: readonly KubernetesObject[], previous: Reado
           problems.push({
             object: describeObject('ServiceGroup', config.namespace, name),
             field: `${overlap[1].field}.pool`,
-            message: overlapMessage(overlap[0], overlap[1], describeObject('ServiceGroup', other.config.namespace, other.config.name)),
+            message: overlapMessage(
+              overlap[0],
+              overlap[1],
+              describeObject('ServiceGroup', other.config.namespace, other.config.name),
+            ),
           });
           break;
         }
       }
     }
-    const fresh = config && problems.length === 0 ? { config, uid: o.metadata?.uid ?? '', generation: gen(o) } : undefined;
+    const fresh =
+      config && problems.length === 0 ? { config, uid: o.metadata?.uid ?? '', generation: gen(o) } : undefined;
     const last = previous.get(name);
     const serving = fresh ?? (last && last.uid === o.metadata?.uid ? last : undefined);
     if (serving) accepted.set(name, serving);

@@ -6,8 +6,16 @@ import { formatIP, parseIP, type Family, type IP } from '../api/ip.ts';
 import type { AllocationRequest } from './request.ts';
 import type { AllocationState, Held, Holder } from './state.ts';
 
-export type FailureReason = 'invalid-request' | 'unknown-group' | 'no-pool-for-family' | 'exhausted'
-  | 'outside-pools' | 'in-use' | 'port-conflict' | 'sharing-conflict' | 'family-mismatch';
+export type FailureReason =
+  | 'invalid-request'
+  | 'unknown-group'
+  | 'no-pool-for-family'
+  | 'exhausted'
+  | 'outside-pools'
+  | 'in-use'
+  | 'port-conflict'
+  | 'sharing-conflict'
+  | 'family-mismatch';
 
 export interface PlanOk {
   ok: true;
@@ -34,8 +42,11 @@ class Refused extends Error {
   }
 }
 
-export const holderOf = (req: AllocationRequest): Holder =>
-  ({ service: req.service, ports: req.ports, ...(req.sharingKey ? { sharingKey: req.sharingKey } : {}) });
+export const holderOf = (req: AllocationRequest): Holder => ({
+  service: req.service,
+  ports: req.ports,
+  ...(req.sharingKey ? { sharingKey: req.sharingKey } : {}),
+});
 
 const familyName = (f: Family) => `IPv${f}`;
 
@@ -50,31 +61,47 @@ function wantedFamilies(req: AllocationRequest, state: AllocationState): Wanted 
     const by = req.pinnedBy!;
     for (const ip of req.pinned) {
       if (req.families.length && !req.families.includes(ip.family)) {
-        throw new Refused('family-mismatch', `${by} gives ${formatIP(ip)} (${familyName(ip.family)}) but spec.ipFamilies is [${req.families.map(familyName).join(', ')}]; set ipFamilyPolicy PreferDualStack or RequireDualStack, or remove the address`);
+        throw new Refused(
+          'family-mismatch',
+          `${by} gives ${formatIP(ip)} (${familyName(ip.family)}) but spec.ipFamilies is [${req.families.map(familyName).join(', ')}]; set ipFamilyPolicy PreferDualStack or RequireDualStack, or remove the address`,
+        );
       }
     }
     const missing = req.families.filter((f) => !req.pinned.some((ip) => ip.family === f));
     if (req.policy === 'RequireDualStack' && missing.length) {
-      throw new Refused('family-mismatch', `ipFamilyPolicy RequireDualStack needs one address per family but ${by} has no ${missing.map(familyName).join(' or ')} address; add one`);
+      throw new Refused(
+        'family-mismatch',
+        `ipFamilyPolicy RequireDualStack needs one address per family but ${by} has no ${missing.map(familyName).join(' or ')} address; add one`,
+      );
     }
     const order = (ip: IP) => (req.families.indexOf(ip.family) + 3) % 3;
     return { families: [...req.pinned].sort((a, b) => order(a) - order(b)).map((ip) => ip.family), optional: false };
   }
   const available = state.pools.families(req.group);
-  const declared = req.families.length ? req.families
-    : req.policy === 'RequireDualStack' ? [4, 6] as Family[] : [available[0] ?? 4];
+  const declared = req.families.length
+    ? req.families
+    : req.policy === 'RequireDualStack'
+      ? ([4, 6] as Family[])
+      : [available[0] ?? 4];
   if (req.policy === 'SingleStack') return { families: declared.slice(0, 1), optional: false };
   return { families: declared, optional: req.policy === 'PreferDualStack' };
 }
 
 function groupGone(req: AllocationRequest): Refused {
-  return new Refused('unknown-group', req.groupAnnotated
-    ? `purelb.io/service-group names ServiceGroup "${req.group}", which does not exist (or never was valid); create it or fix the annotation`
-    : `no ServiceGroup named "${req.group}" exists (Services without purelb.io/service-group use it); create it or set purelb.io/service-group`);
+  return new Refused(
+    'unknown-group',
+    req.groupAnnotated
+      ? `purelb.io/service-group names ServiceGroup "${req.group}", which does not exist (or never was valid); create it or fix the annotation`
+      : `no ServiceGroup named "${req.group}" exists (Services without purelb.io/service-group use it); create it or set purelb.io/service-group`,
+  );
 }
 
 /** The address a Service's sharing key is bound to in a family, as held by another Service. */
-function sharedWithOthers(req: AllocationRequest, state: AllocationState, family: Family): { ip: IP; group: string } | undefined {
+function sharedWithOthers(
+  req: AllocationRequest,
+  state: AllocationState,
+  family: Family,
+): { ip: IP; group: string } | undefined {
   if (!req.sharingKey) return undefined;
   const text = state.sharedAddress(req.sharingKey, family, req.service);
   if (!text) return undefined;
@@ -94,15 +121,23 @@ function pinnedAddress(req: AllocationRequest, state: AllocationState, family: F
   const text = formatIP(ip);
   const range = state.pools.locate(ip);
   if (!range) {
-    throw new Refused('outside-pools', `${req.pinnedBy} asks for ${text}, which is in no ServiceGroup pool; pick an address inside a pool or add a pool that contains it`);
+    throw new Refused(
+      'outside-pools',
+      `${req.pinnedBy} asks for ${text}, which is in no ServiceGroup pool; pick an address inside a pool or add a pool that contains it`,
+    );
   }
   checkShare(state, ip, holderOf(req));
   const bound = sharedWithOthers(req, state, family);
   if (bound && formatIP(bound.ip) !== text) {
-    throw new Refused('sharing-conflict', `sharing key "${req.sharingKey}" is bound to ${formatIP(bound.ip)}, not ${text}; pin ${formatIP(bound.ip)} or use another key`);
+    throw new Refused(
+      'sharing-conflict',
+      `sharing key "${req.sharingKey}" is bound to ${formatIP(bound.ip)}, not ${text}; pin ${formatIP(bound.ip)} or use another key`,
+    );
   }
   if (req.groupAnnotated && range.group !== req.group) {
-    warnings.push(`purelb.io/service-group "${req.group}" is ignored: ${req.pinnedBy} pins ${text}, which is in ServiceGroup ${range.group}`);
+    warnings.push(
+      `purelb.io/service-group "${req.group}" is ignored: ${req.pinnedBy} pins ${text}, which is in ServiceGroup ${range.group}`,
+    );
   }
   return { ip, text, group: range.group };
 }
@@ -114,7 +149,10 @@ function groupAddress(req: AllocationRequest, state: AllocationState, family: Fa
   if (bound) {
     const text = formatIP(bound.ip);
     if (bound.group !== req.group) {
-      throw new Refused('sharing-conflict', `sharing key "${req.sharingKey}" is bound to ${text} from ServiceGroup ${bound.group}, not ${req.group}; Services sharing an address must use one group`);
+      throw new Refused(
+        'sharing-conflict',
+        `sharing key "${req.sharingKey}" is bound to ${text} from ServiceGroup ${bound.group}, not ${req.group}; Services sharing an address must use one group`,
+      );
     }
     checkShare(state, bound.ip, holderOf(req));
     return { ip: bound.ip, text, group: req.group };
@@ -134,15 +172,21 @@ export function planAllocation(req: AllocationRequest, state: AllocationState): 
     const dropped: Family[] = [];
     for (const family of wanted.families) {
       const cur = current.find((h) => h.ip.family === family);
-      const satisfied = cur && (req.pinned.length ? req.pinned.some((p) => formatIP(p) === cur.text) : cur.group === req.group);
+      const satisfied =
+        cur && (req.pinned.length ? req.pinned.some((p) => formatIP(p) === cur.text) : cur.group === req.group);
       if (satisfied) {
         keep.push(cur);
         if (!state.pools.locate(cur.ip)) {
-          warnings.push(`${cur.text} is outside every pool (a ServiceGroup was edited or deleted); it stays assigned until the Service is deleted or its request changes`);
+          warnings.push(
+            `${cur.text} is outside every pool (a ServiceGroup was edited or deleted); it stays assigned until the Service is deleted or its request changes`,
+          );
         }
         // found in Service status (e.g. written by an older allocator) or ports edited after sharing
         const clash = state.refusal(cur.ip, holderOf(req));
-        if (clash) warnings.push(`${clash.message}; neither loses it (addresses are never taken away): change the request of one of them`);
+        if (clash)
+          warnings.push(
+            `${clash.message}; neither loses it (addresses are never taken away): change the request of one of them`,
+          );
         continue;
       }
       if (req.pinned.length) {
@@ -160,14 +204,24 @@ export function planAllocation(req: AllocationRequest, state: AllocationState): 
         ? `ServiceGroup ${req.group} has no free ${familyName(family)} address`
         : `ServiceGroup ${req.group} has no ${familyName(family)} pool`;
       if (!wanted.optional) {
-        throw new Refused(hasFamily ? 'exhausted' : 'no-pool-for-family',
-          `${why}; ${hasFamily ? 'release an address or add a pool' : `add v${family}pools to it or change spec.ipFamilyPolicy`}`);
+        throw new Refused(
+          hasFamily ? 'exhausted' : 'no-pool-for-family',
+          `${why}; ${hasFamily ? 'release an address or add a pool' : `add v${family}pools to it or change spec.ipFamilyPolicy`}`,
+        );
       }
       dropped.push(family);
-      warnings.push(`PreferDualStack: ${why}; assigned ${wanted.families.filter((f) => f !== family).map(familyName).join(', ')} only`);
+      warnings.push(
+        `PreferDualStack: ${why}; assigned ${wanted.families
+          .filter((f) => f !== family)
+          .map(familyName)
+          .join(', ')} only`,
+      );
     }
     if (keep.length + add.length === 0) {
-      throw new Refused(dropped.length ? 'exhausted' : 'no-pool-for-family', `nothing to assign: ${warnings.join('; ')}`);
+      throw new Refused(
+        dropped.length ? 'exhausted' : 'no-pool-for-family',
+        `nothing to assign: ${warnings.join('; ')}`,
+      );
     }
     const release = current.filter((h) => !keep.includes(h));
     return { ok: true, keep, add, release, warnings };

@@ -36,20 +36,30 @@ const familyOf = (name: string): Family | undefined => (name === 'IPv4' ? 4 : na
 /** The pinned addresses: purelb.io/addresses (comma list, whitespace trimmed), else spec.loadBalancerIP. */
 function pinnedAddresses(svc: V1Service, problems: string[]): Pick<AllocationRequest, 'pinned' | 'pinnedBy'> {
   const annotation = svc.metadata?.annotations?.[ANN.addresses];
-  const source = annotation !== undefined && annotation.trim() !== ''
-    ? { text: annotation, by: ANN.addresses } as const
-    : svc.spec?.loadBalancerIP ? { text: svc.spec.loadBalancerIP, by: 'spec.loadBalancerIP' } as const : undefined;
+  const source =
+    annotation !== undefined && annotation.trim() !== ''
+      ? ({ text: annotation, by: ANN.addresses } as const)
+      : svc.spec?.loadBalancerIP
+        ? ({ text: svc.spec.loadBalancerIP, by: 'spec.loadBalancerIP' } as const)
+        : undefined;
   if (!source) return { pinned: [] };
   const pinned: IP[] = [];
-  for (const part of source.text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+  for (const part of source.text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')) {
     const ip = parseIP(part);
     if (!ip) {
-      problems.push(`${source.by}: "${part}" is not an IP address; write IPv4 as four decimal octets (e.g. 192.168.10.240) or an IPv6 address, comma-separated, one per family`);
+      problems.push(
+        `${source.by}: "${part}" is not an IP address; write IPv4 as four decimal octets (e.g. 192.168.10.240) or an IPv6 address, comma-separated, one per family`,
+      );
       continue;
     }
     const twin = pinned.find((p) => p.family === ip.family);
     if (twin) {
-      problems.push(`${source.by}: ${formatIP(twin)} and ${part} are both IPv${ip.family}; give at most one address per family`);
+      problems.push(
+        `${source.by}: ${formatIP(twin)} and ${part} are both IPv${ip.family}; give at most one address per family`,
+      );
       continue;
     }
     pinned.push(ip);

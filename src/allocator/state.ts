@@ -76,13 +76,19 @@ export class AllocationState {
     for (const h of this.holdersOf(ip)) {
       if (h.service === holder.service) continue;
       if (h.foreign || !h.sharingKey || h.sharingKey !== holder.sharingKey) {
-        const how = h.foreign ? 'a LoadBalancer Service of another class' : h.sharingKey
-          ? `with sharing key "${h.sharingKey}"` : 'without purelb.io/allow-shared-ip';
+        const how = h.foreign
+          ? 'a LoadBalancer Service of another class'
+          : h.sharingKey
+            ? `with sharing key "${h.sharingKey}"`
+            : 'without purelb.io/allow-shared-ip';
         return { reason: 'in-use', message: `${text} is in use by ${h.service} (${how})` };
       }
       const clash = holder.ports.filter((p) => h.ports.includes(p));
       if (clash.length) {
-        return { reason: 'port-conflict', message: `${text} is shared with ${h.service} (key "${h.sharingKey}") and both use ${clash.join(', ')}` };
+        return {
+          reason: 'port-conflict',
+          message: `${text} is shared with ${h.service} (key "${h.sharingKey}") and both use ${clash.join(', ')}`,
+        };
       }
     }
     return undefined;

@@ -2,27 +2,48 @@
 // check; src/api/validate-routerconfig.ts checks the same and more (IP literal strictness, duplicates).
 import { addStatus, crd, int64, str, type Schema } from './crds.ts';
 import {
-  COMMUNITY_PATTERN, DAEMONS, DESCRIPTION_PATTERN, FAMILIES, INTERFACE_PATTERN, MAX_ASN, MAX_COMMUNITIES,
-  MAX_OSPF_INTERFACES, MAX_PEERS, OSPF_MODES, OSPF_NETWORK_TYPES, PROTOCOLS,
+  COMMUNITY_PATTERN,
+  DAEMONS,
+  DESCRIPTION_PATTERN,
+  FAMILIES,
+  INTERFACE_PATTERN,
+  MAX_ASN,
+  MAX_COMMUNITIES,
+  MAX_OSPF_INTERFACES,
+  MAX_PEERS,
+  OSPF_MODES,
+  OSPF_NETWORK_TYPES,
+  PROTOCOLS,
 } from './validate-routerconfig.ts';
 
-const int = (minimum: number, maximum: number, description: string): Schema =>
-  ({ type: 'integer', minimum, maximum, description });
+const int = (minimum: number, maximum: number, description: string): Schema => ({
+  type: 'integer',
+  minimum,
+  maximum,
+  description,
+});
 
 // Functions, not constants: crds.ts imports this module back (allCRDs), so nothing may run at load time.
 const peer = (): Schema => ({
   type: 'object',
   required: ['address', 'asn'],
   'x-kubernetes-validations': [
-    { rule: '!has(self.keepaliveTime) || !has(self.holdTime) || self.keepaliveTime < self.holdTime', message: 'keepaliveTime must be less than holdTime' },
-    { rule: "!has(self.families) || self.families.all(f, f == (ip(self.address).family() == 4 ? 'ipv4' : 'ipv6'))",
-      message: 'a peer carries the family of its address only; add a second peer for the other family' },
+    {
+      rule: '!has(self.keepaliveTime) || !has(self.holdTime) || self.keepaliveTime < self.holdTime',
+      message: 'keepaliveTime must be less than holdTime',
+    },
+    {
+      rule: "!has(self.families) || self.families.all(f, f == (ip(self.address).family() == 4 ? 'ipv4' : 'ipv6'))",
+      message: 'a peer carries the family of its address only; add a second peer for the other family',
+    },
   ],
   properties: {
-    address: str(45, 'Peer IP address (IPv4 or IPv6 literal).', { 'x-kubernetes-validations': [{ rule: 'isIP(self)', message: 'address must be an IP literal' }] }),
+    address: str(45, 'Peer IP address (IPv4 or IPv6 literal).', {
+      'x-kubernetes-validations': [{ rule: 'isIP(self)', message: 'address must be an IP literal' }],
+    }),
     asn: int(1, MAX_ASN, 'Peer AS number.'),
     port: int(1, 65535, 'Peer TCP port (default 179).'),
-    description: str(80, 'Shown in the daemon\'s peer list.', { pattern: DESCRIPTION_PATTERN }),
+    description: str(80, "Shown in the daemon's peer list.", { pattern: DESCRIPTION_PATTERN }),
     passwordSecretRef: {
       type: 'object',
       required: ['name'],
@@ -34,7 +55,12 @@ const peer = (): Schema => ({
     keepaliveTime: int(1, 21845, 'Keepalive in seconds (default holdTime/3).'),
     bfd: { type: 'boolean', description: 'BFD for this session (bird, frr; not gobgp).' },
     gracefulRestart: { type: 'boolean', description: 'Graceful restart (RFC 4724).' },
-    families: { type: 'array', maxItems: 2, items: { type: 'string', enum: [...FAMILIES] }, description: 'Address families of the session; default: the family of address.' },
+    families: {
+      type: 'array',
+      maxItems: 2,
+      items: { type: 'string', enum: [...FAMILIES] },
+      description: 'Address families of the session; default: the family of address.',
+    },
   },
 });
 
@@ -56,16 +82,29 @@ const nodeStatus = (): Schema => ({
       },
     },
     sessions: {
-      type: 'array', maxItems: 64,
+      type: 'array',
+      maxItems: 64,
       description: 'BGP sessions or OSPF neighbours as the daemon reports them.',
       items: {
         type: 'object',
-        properties: { name: str(64, 'Session (peer address or protocol name).'), state: str(64, 'Daemon\'s state name, e.g. Established or Full.'), info: str(256, 'Extra detail from the daemon.') },
+        properties: {
+          name: str(64, 'Session (peer address or protocol name).'),
+          state: str(64, "Daemon's state name, e.g. Established or Full."),
+          info: str(256, 'Extra detail from the daemon.'),
+        },
       },
     },
-    advertised: { type: 'array', maxItems: 64, items: str(64, 'Prefix.'), description: 'Advertised prefixes (first 64).' },
+    advertised: {
+      type: 'array',
+      maxItems: 64,
+      items: str(64, 'Prefix.'),
+      description: 'Advertised prefixes (first 64).',
+    },
     advertisedCount: int64('Number of advertised prefixes.'),
-    daemonError: str(1024, 'Set when the daemon did not answer the last status query (e.g. it is down); sessions and advertised are then empty, not stale.'),
+    daemonError: str(
+      1024,
+      'Set when the daemon did not answer the last status query (e.g. it is down); sessions and advertised are then empty, not stale.',
+    ),
     updated: { type: 'string', format: 'date-time' },
   },
 });
@@ -76,12 +115,20 @@ export function routerConfigCRD(): Schema {
     required: ['daemon', 'protocol'],
     description: 'Routing for the nodes selected by nodeSelector (the most specific selector wins; ties by name).',
     'x-kubernetes-validations': [
-      { rule: "!(self.daemon == 'gobgp' && self.protocol == 'ospf')", message: 'GoBGP has no OSPF; use protocol bgp, or daemon bird or frr' },
+      {
+        rule: "!(self.daemon == 'gobgp' && self.protocol == 'ospf')",
+        message: 'GoBGP has no OSPF; use protocol bgp, or daemon bird or frr',
+      },
       { rule: "self.protocol != 'bgp' || has(self.bgp)", message: 'protocol bgp needs spec.bgp' },
       { rule: "self.protocol != 'ospf' || has(self.ospf)", message: 'protocol ospf needs spec.ospf' },
     ],
     properties: {
-      nodeSelector: { type: 'object', maxProperties: 32, additionalProperties: str(63, 'Label value.'), description: 'Node labels that must all match; empty selects every node.' },
+      nodeSelector: {
+        type: 'object',
+        maxProperties: 32,
+        additionalProperties: str(63, 'Label value.'),
+        description: 'Node labels that must all match; empty selects every node.',
+      },
       daemon: { type: 'string', enum: [...DAEMONS], description: 'Routing daemon on the node.' },
       protocol: { type: 'string', enum: [...PROTOCOLS], description: 'Protocol towards the routers.' },
       bgp: {
@@ -90,9 +137,25 @@ export function routerConfigCRD(): Schema {
         required: ['localASN', 'peers'],
         properties: {
           localASN: int(1, MAX_ASN, 'AS number of the node.'),
-          routerID: str(15, 'BGP router id (IPv4); default: the node IP.', { 'x-kubernetes-validations': [{ rule: 'isIP(self) && ip(self).family() == 4', message: 'routerID must be an IPv4 address' }] }),
-          peers: { type: 'array', minItems: 1, maxItems: MAX_PEERS, items: peer(), description: 'BGP neighbours of the node (one address family per peer: use the router\'s IPv6 address for IPv6 routes).' },
-          communities: { type: 'array', maxItems: MAX_COMMUNITIES, description: 'Standard communities added to every advertised route.', items: str(11, 'Standard community asn:value.', { pattern: COMMUNITY_PATTERN }) },
+          routerID: str(15, 'BGP router id (IPv4); default: the node IP.', {
+            'x-kubernetes-validations': [
+              { rule: 'isIP(self) && ip(self).family() == 4', message: 'routerID must be an IPv4 address' },
+            ],
+          }),
+          peers: {
+            type: 'array',
+            minItems: 1,
+            maxItems: MAX_PEERS,
+            items: peer(),
+            description:
+              "BGP neighbours of the node (one address family per peer: use the router's IPv6 address for IPv6 routes).",
+          },
+          communities: {
+            type: 'array',
+            maxItems: MAX_COMMUNITIES,
+            description: 'Standard communities added to every advertised route.',
+            items: str(11, 'Standard community asn:value.', { pattern: COMMUNITY_PATTERN }),
+          },
           localPref: int(0, 4294967295, 'LOCAL_PREF on advertised routes (iBGP).'),
         },
       },
@@ -102,21 +165,43 @@ export function routerConfigCRD(): Schema {
         required: ['interfaces'],
         properties: {
           area: { 'x-kubernetes-int-or-string': true, description: 'Area id, a number or dotted (default 0.0.0.0).' },
-          mode: { type: 'string', enum: [...OSPF_MODES], description: 'stub: kube-lb0 as a passive stub interface; external: type-2 externals with metric (default).' },
+          mode: {
+            type: 'string',
+            enum: [...OSPF_MODES],
+            description:
+              'stub: kube-lb0 as a passive stub interface; external: type-2 externals with metric (default).',
+          },
           metric: int(1, 16777214, 'Type-2 external metric (mode external, default 20).'),
           cost: int(1, 65535, 'Cost of the uplink interfaces (default 10).'),
           helloInterval: int(1, 65535, 'Seconds (default 10).'),
           deadInterval: int(2, 65535, 'Seconds (default 4 x helloInterval).'),
-          networkType: { type: 'string', enum: [...OSPF_NETWORK_TYPES], description: 'Uplink network type (default broadcast).' },
-          interfaces: { type: 'array', minItems: 1, maxItems: MAX_OSPF_INTERFACES, description: 'Uplink interfaces that form adjacencies with the routers.', items: str(15, 'Uplink interface.', { pattern: INTERFACE_PATTERN }) },
+          networkType: {
+            type: 'string',
+            enum: [...OSPF_NETWORK_TYPES],
+            description: 'Uplink network type (default broadcast).',
+          },
+          interfaces: {
+            type: 'array',
+            minItems: 1,
+            maxItems: MAX_OSPF_INTERFACES,
+            description: 'Uplink interfaces that form adjacencies with the routers.',
+            items: str(15, 'Uplink interface.', { pattern: INTERFACE_PATTERN }),
+          },
         },
       },
     },
   };
   const status: Schema = {
     type: 'object',
-    description: 'One entry per selected node, written by that node\'s agent with a merge patch of its own key.',
-    properties: { nodes: { type: 'object', maxProperties: 5000, additionalProperties: nodeStatus(), description: 'One entry per selected node, keyed by node name, written by that node\'s agent.' } },
+    description: "One entry per selected node, written by that node's agent with a merge patch of its own key.",
+    properties: {
+      nodes: {
+        type: 'object',
+        maxProperties: 5000,
+        additionalProperties: nodeStatus(),
+        description: "One entry per selected node, keyed by node name, written by that node's agent.",
+      },
+    },
   };
   const out = crd('RouterConfig', 'routerconfigs', ['rtc'], spec, {
     subresources: { status: {} },

@@ -9,8 +9,12 @@ export type Schema = Record<string, unknown>;
 export const GROUP = 'purelb.io';
 export const VERSION = 'v1';
 
-export const str = (maxLength: number, description: string, extra: Schema = {}): Schema =>
-  ({ type: 'string', maxLength, description, ...extra });
+export const str = (maxLength: number, description: string, extra: Schema = {}): Schema => ({
+  type: 'string',
+  maxLength,
+  description,
+  ...extra,
+});
 
 export const AGGREGATION_PATTERN = '^(default|/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))$';
 
@@ -34,11 +38,16 @@ function poolRules(family?: 4 | 6): Schema[] {
     },
     {
       rule: `!has(self.aggregation) || self.aggregation == 'default' || !isCIDR(self.subnet) || int(self.aggregation.substring(1)) <= ${max}`,
-      message: family ? `aggregation must be "default" or /0../${max} for IPv${family}` : 'aggregation must be "default" or /0../32 for IPv4 and /0../128 for IPv6',
+      message: family
+        ? `aggregation must be "default" or /0../${max} for IPv${family}`
+        : 'aggregation must be "default" or /0../32 for IPv4 and /0../128 for IPv6',
     },
   ];
   if (family) {
-    rules.push({ rule: `!isCIDR(self.subnet) || cidr(self.subnet).ip().family() == ${family}`, message: `subnet must be an IPv${family} CIDR in a v${family}pool` });
+    rules.push({
+      rule: `!isCIDR(self.subnet) || cidr(self.subnet).ip().family() == ${family}`,
+      message: `subnet must be an IPv${family} CIDR in a v${family}pool`,
+    });
   }
   return rules;
 }
@@ -51,9 +60,10 @@ function poolSchema(family: 4 | 6): Schema {
     'x-kubernetes-validations': poolRules(family),
     properties: {
       pool: str(128, 'CIDR (runs from the address as written to the end of its network) or "from-to" range.'),
-      subnet: str(64, 'Subnet (CIDR) that contains the pool. For local pools, the subnet of the nodes\' LAN.'),
-      aggregation: str(8, 'Prefix length of virtual addresses on kube-lb0: "default" (the subnet\'s prefix) or "/N".',
-        { pattern: AGGREGATION_PATTERN }),
+      subnet: str(64, "Subnet (CIDR) that contains the pool. For local pools, the subnet of the nodes' LAN."),
+      aggregation: str(8, 'Prefix length of virtual addresses on kube-lb0: "default" (the subnet\'s prefix) or "/N".', {
+        pattern: AGGREGATION_PATTERN,
+      }),
     },
   };
 }
@@ -86,14 +96,33 @@ export function crd(kind: string, plural: string, shortNames: string[], spec: Sc
     spec: {
       group: GROUP,
       scope: 'Namespaced',
-      names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase(), shortNames, categories: ['purelb'] },
-      versions: [{
-        name: VERSION,
-        served: true,
-        storage: true,
-        ...extra,
-        schema: { openAPIV3Schema: { type: 'object', properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' }, spec } } },
-      }],
+      names: {
+        kind,
+        listKind: `${kind}List`,
+        plural,
+        singular: kind.toLowerCase(),
+        shortNames,
+        categories: ['purelb'],
+      },
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          ...extra,
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec,
+              },
+            },
+          },
+        },
+      ],
     },
   };
 }
@@ -101,15 +130,26 @@ export function crd(kind: string, plural: string, shortNames: string[], spec: Sc
 export function serviceGroupCRD(): Schema {
   const spec: Schema = {
     type: 'object',
-    description: 'Address pools for Services of type LoadBalancer. Set local; netbox is accepted for PureLB v1 manifests but not supported.',
-    'x-kubernetes-validations': [{ rule: 'has(self.local) || has(self.netbox)', message: 'spec must set local (address pools)' }],
+    description:
+      'Address pools for Services of type LoadBalancer. Set local; netbox is accepted for PureLB v1 manifests but not supported.',
+    'x-kubernetes-validations': [
+      { rule: 'has(self.local) || has(self.netbox)', message: 'spec must set local (address pools)' },
+    ],
     properties: {
       local: {
         type: 'object',
-        description: 'Pools. An address inside the subnet of a node\'s LAN interface is local (one elected node announces it); any other is virtual (kube-lb0 on every eligible node, advertised by routing).',
+        description:
+          "Pools. An address inside the subnet of a node's LAN interface is local (one elected node announces it); any other is virtual (kube-lb0 on every eligible node, advertised by routing).",
         'x-kubernetes-validations': [
-          { rule: 'has(self.subnet) == has(self.pool)', message: 'spec.local.subnet and spec.local.pool (legacy form) must be set together' },
-          ...poolRules().map((r) => ({ ...r, rule: `!has(self.subnet) || !has(self.pool) || (${r.rule as string})`, message: `legacy form: ${r.message as string}` })),
+          {
+            rule: 'has(self.subnet) == has(self.pool)',
+            message: 'spec.local.subnet and spec.local.pool (legacy form) must be set together',
+          },
+          ...poolRules().map((r) => ({
+            ...r,
+            rule: `!has(self.subnet) || !has(self.pool) || (${r.rule as string})`,
+            message: `legacy form: ${r.message as string}`,
+          })),
           {
             rule: 'has(self.subnet) || has(self.v4pool) || has(self.v6pool) || (has(self.v4pools) && size(self.v4pools) > 0) || (has(self.v6pools) && size(self.v6pools) > 0)',
             message: 'spec.local needs a pool: subnet+pool, v4pool, v6pool, v4pools or v6pools',
@@ -121,14 +161,28 @@ export function serviceGroupCRD(): Schema {
           aggregation: str(8, 'Legacy single-family form: "default" or "/N".', { pattern: AGGREGATION_PATTERN }),
           v4pool: { ...poolSchema(4), description: 'One IPv4 pool.' },
           v6pool: { ...poolSchema(6), description: 'One IPv6 pool.' },
-          v4pools: { type: 'array', maxItems: 64, description: 'IPv4 pools, used in declaration order.', items: poolSchema(4) },
-          v6pools: { type: 'array', maxItems: 64, description: 'IPv6 pools, used in declaration order.', items: poolSchema(6) },
+          v4pools: {
+            type: 'array',
+            maxItems: 64,
+            description: 'IPv4 pools, used in declaration order.',
+            items: poolSchema(4),
+          },
+          v6pools: {
+            type: 'array',
+            maxItems: 64,
+            description: 'IPv6 pools, used in declaration order.',
+            items: poolSchema(6),
+          },
         },
       },
       netbox: {
         type: 'object',
         description: 'PureLB v1 Netbox IPAM: not supported; a group using it is reported invalid.',
-        properties: { url: str(512, 'Netbox URL.'), tenant: str(253, 'Netbox tenant.'), aggregation: str(8, 'Aggregation.') },
+        properties: {
+          url: str(512, 'Netbox URL.'),
+          tenant: str(253, 'Netbox tenant.'),
+          aggregation: str(8, 'Aggregation.'),
+        },
       },
     },
   };
@@ -173,10 +227,21 @@ export function lbNodeAgentCRD(): Schema {
         type: 'object',
         description: 'Interfaces and announcement settings (PureLB v1 field names).',
         properties: {
-          localint: str(253, 'LAN interface for local addresses: "default" (the interface of the lowest-metric default route, per family) or a regular expression matched against interface names.', { default: 'default' }),
-          extlbint: str(15, 'Interface that carries virtual addresses; created if missing and never deleted.',
-            { default: 'kube-lb0', pattern: '^[A-Za-z0-9_.-]{1,15}$' }),
-          sendgarp: { type: 'boolean', default: false, description: 'Send gratuitous ARP (IPv4) and unsolicited neighbour advertisements (IPv6) when a node takes over a local address.' },
+          localint: str(
+            253,
+            'LAN interface for local addresses: "default" (the interface of the lowest-metric default route, per family) or a regular expression matched against interface names.',
+            { default: 'default' },
+          ),
+          extlbint: str(15, 'Interface that carries virtual addresses; created if missing and never deleted.', {
+            default: 'kube-lb0',
+            pattern: '^[A-Za-z0-9_.-]{1,15}$',
+          }),
+          sendgarp: {
+            type: 'boolean',
+            default: false,
+            description:
+              'Send gratuitous ARP (IPv4) and unsolicited neighbour advertisements (IPv6) when a node takes over a local address.',
+          },
         },
       },
     },
@@ -193,5 +258,9 @@ export function lbNodeAgentCRD(): Schema {
 
 /** Every CRD of the project, keyed by the file name under crds/. */
 export function allCRDs(): Record<string, Schema> {
-  return { 'servicegroup.yaml': serviceGroupCRD(), 'lbnodeagent.yaml': lbNodeAgentCRD(), 'routerconfig.yaml': routerConfigCRD() };
+  return {
+    'servicegroup.yaml': serviceGroupCRD(),
+    'lbnodeagent.yaml': lbNodeAgentCRD(),
+    'routerconfig.yaml': routerConfigCRD(),
+  };
 }

@@ -67,7 +67,7 @@ export function canonicalIP(text: string): string | undefined {
 
 export function networkOf(c: CIDR): { first: bigint; last: bigint } {
   const hostBits = BigInt(bits(c.ip.family) - c.prefix);
-  const mask = ((1n << hostBits) - 1n);
+  const mask = (1n << hostBits) - 1n;
   return { first: c.ip.value & ~mask, last: c.ip.value | mask };
 }
 

@@ -4,33 +4,73 @@
 import { ANN, BRAND, DEFAULT_LB_CLASS } from './annotations.ts';
 import { allCRDs, type Schema } from './crds.ts';
 
-interface AnnotationDoc { on: string; setBy: string; text: string }
+interface AnnotationDoc {
+  on: string;
+  setBy: string;
+  text: string;
+}
 
 // Keyed by ANN's keys: adding an annotation to ANN without documenting it is a type error.
 const ANNOTATIONS: Record<keyof typeof ANN, AnnotationDoc> = {
-  serviceGroup: { on: 'Service', setBy: 'user',
-    text: 'Name of the ServiceGroup (in the install namespace) to allocate from. Without it, and without a requested address, the group named `default` is used.' },
-  addresses: { on: 'Service', setBy: 'user',
-    text: 'Requested address(es), comma separated, at most one per family (`192.168.10.240,fd00:10::f0`); spaces around entries are ignored. The pool is found by the address; this overrides `purelb.io/service-group`. `spec.loadBalancerIP` is honoured the same way when this is absent.' },
-  allowSharedIP: { on: 'Service', setBy: 'user',
-    text: 'Sharing key. Services with the same key share one address per family when their (protocol, port) sets do not overlap; a conflicting Service gets an `AllocationFailed` event and no address.' },
-  allowLocal: { on: 'Service', setBy: 'user',
-    text: 'Accepted for PureLB v1 manifests. PureLB needed it to keep `externalTrafficPolicy: Local` on a local address; here ETP Local is always honoured by electing among nodes with a ready endpoint, and the Service spec is never rewritten.' },
-  allocatedBy: { on: 'Service', setBy: 'allocator',
-    text: `\`${BRAND}\` on every Service the allocator gave an address. The node agent acts only on Services carrying it.` },
-  allocatedFrom: { on: 'Service', setBy: 'allocator',
-    text: 'Name of the ServiceGroup the address came from. Removed when the Service stops being of type LoadBalancer.' },
-  announcingIPv4: { on: 'Service', setBy: 'lbnodeagent',
-    text: '`<node>,<interface>` of the node that holds the local IPv4 address (written by the elected node, only when it changes). Absent for virtual addresses, which every eligible node announces.' },
-  announcingIPv6: { on: 'Service', setBy: 'lbnodeagent',
-    text: 'As `purelb.io/announcing-IPv4`, for the local IPv6 address.' },
+  serviceGroup: {
+    on: 'Service',
+    setBy: 'user',
+    text: 'Name of the ServiceGroup (in the install namespace) to allocate from. Without it, and without a requested address, the group named `default` is used.',
+  },
+  addresses: {
+    on: 'Service',
+    setBy: 'user',
+    text: 'Requested address(es), comma separated, at most one per family (`192.168.10.240,fd00:10::f0`); spaces around entries are ignored. The pool is found by the address; this overrides `purelb.io/service-group`. `spec.loadBalancerIP` is honoured the same way when this is absent.',
+  },
+  allowSharedIP: {
+    on: 'Service',
+    setBy: 'user',
+    text: 'Sharing key. Services with the same key share one address per family when their (protocol, port) sets do not overlap; a conflicting Service gets an `AllocationFailed` event and no address.',
+  },
+  allowLocal: {
+    on: 'Service',
+    setBy: 'user',
+    text: 'Accepted for PureLB v1 manifests. PureLB needed it to keep `externalTrafficPolicy: Local` on a local address; here ETP Local is always honoured by electing among nodes with a ready endpoint, and the Service spec is never rewritten.',
+  },
+  allocatedBy: {
+    on: 'Service',
+    setBy: 'allocator',
+    text: `\`${BRAND}\` on every Service the allocator gave an address. The node agent acts only on Services carrying it.`,
+  },
+  allocatedFrom: {
+    on: 'Service',
+    setBy: 'allocator',
+    text: 'Name of the ServiceGroup the address came from. Removed when the Service stops being of type LoadBalancer.',
+  },
+  announcingIPv4: {
+    on: 'Service',
+    setBy: 'lbnodeagent',
+    text: '`<node>,<interface>` of the node that holds the local IPv4 address (written by the elected node, only when it changes). Absent for virtual addresses, which every eligible node announces.',
+  },
+  announcingIPv6: {
+    on: 'Service',
+    setBy: 'lbnodeagent',
+    text: 'As `purelb.io/announcing-IPv4`, for the local IPv6 address.',
+  },
 };
 
 const OTHER_KEYS: Array<[string, AnnotationDoc]> = [
-  ['purelb.io/subnets', { on: 'Lease `purelb-node-<node>`', setBy: 'lbnodeagent',
-    text: 'Comma list of the subnets (CIDRs) this node can announce local addresses in. Only nodes whose heartbeat Lease is fresh and lists the address\'s subnet take part in its election.' }],
-  ['spec.loadBalancerClass', { on: 'Service', setBy: 'user',
-    text: `Services with no class or class \`${DEFAULT_LB_CLASS}\` are handled (the allocator's \`--lb-class\` changes the class); Services of any other class are left alone.` }],
+  [
+    'purelb.io/subnets',
+    {
+      on: 'Lease `purelb-node-<node>`',
+      setBy: 'lbnodeagent',
+      text: "Comma list of the subnets (CIDRs) this node can announce local addresses in. Only nodes whose heartbeat Lease is fresh and lists the address's subnet take part in its election.",
+    },
+  ],
+  [
+    'spec.loadBalancerClass',
+    {
+      on: 'Service',
+      setBy: 'user',
+      text: `Services with no class or class \`${DEFAULT_LB_CLASS}\` are handled (the allocator's \`--lb-class\` changes the class); Services of any other class are left alone.`,
+    },
+  ],
 ];
 
 const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -58,41 +98,78 @@ function constraints(s: Schema, required: boolean): string {
   return out.join('; ');
 }
 
-interface Row { path: string; type: string; constraints: string; description: string }
-interface Rule { path: string; rule: string; message: string }
+interface Row {
+  path: string;
+  type: string;
+  constraints: string;
+  description: string;
+}
+interface Rule {
+  path: string;
+  rule: string;
+  message: string;
+}
 
 /**
  * Depth-first walk: one row per field (`row` false for array items and map values, which are not fields
  * of their own), one entry per CEL rule, in schema order.
  */
 function walk(s: Schema, path: string, required: boolean, rows: Row[], rules: Rule[], row = true): void {
-  if (row) rows.push({ path, type: typeOf(s), constraints: constraints(s, required), description: String(s.description ?? '') });
-  for (const r of (s['x-kubernetes-validations'] ?? []) as Array<{ rule: string; message: string }>) rules.push({ path, ...r });
+  if (row)
+    rows.push({
+      path,
+      type: typeOf(s),
+      constraints: constraints(s, required),
+      description: String(s.description ?? ''),
+    });
+  for (const r of (s['x-kubernetes-validations'] ?? []) as Array<{ rule: string; message: string }>)
+    rules.push({ path, ...r });
   const req = new Set((s.required ?? []) as string[]);
-  for (const [name, child] of Object.entries((s.properties ?? {}) as Record<string, Schema>)) walk(child, `${path}.${name}`, req.has(name), rows, rules);
+  for (const [name, child] of Object.entries((s.properties ?? {}) as Record<string, Schema>))
+    walk(child, `${path}.${name}`, req.has(name), rows, rules);
   if (s.type === 'array' && s.items) walk(s.items as Schema, `${path}[]`, false, rows, rules, false);
-  if (s.additionalProperties && typeof s.additionalProperties === 'object') walk(s.additionalProperties as Schema, `${path}.<key>`, false, rows, rules, false);
+  if (s.additionalProperties && typeof s.additionalProperties === 'object')
+    walk(s.additionalProperties as Schema, `${path}.<key>`, false, rows, rules, false);
 }
 
 function crdSection(crd: Schema): string[] {
-  const spec = crd.spec as { group: string; scope: string; names: { kind: string; plural: string; shortNames?: string[] };
-    versions: Array<{ name: string; subresources?: Schema; additionalPrinterColumns?: Array<{ name: string; jsonPath: string }>;
-      schema: { openAPIV3Schema: { properties: Record<string, Schema> } } }> };
+  const spec = crd.spec as {
+    group: string;
+    scope: string;
+    names: { kind: string; plural: string; shortNames?: string[] };
+    versions: Array<{
+      name: string;
+      subresources?: Schema;
+      additionalPrinterColumns?: Array<{ name: string; jsonPath: string }>;
+      schema: { openAPIV3Schema: { properties: Record<string, Schema> } };
+    }>;
+  };
   const out: string[] = [];
   for (const v of spec.versions) {
     out.push(`## ${spec.names.kind}`, '');
-    out.push(`\`${spec.group}/${v.name}\`, ${spec.scope.toLowerCase()}, plural \`${spec.names.plural}\`` +
-      `${spec.names.shortNames?.length ? `, short names ${spec.names.shortNames.map(code).join(', ')}` : ''}` +
-      `${v.subresources?.status ? ', status subresource' : ''}.` +
-      (v.additionalPrinterColumns ? ` \`kubectl get\` columns: ${v.additionalPrinterColumns.map((c) => c.name).join(', ')}.` : ''), '');
+    out.push(
+      `\`${spec.group}/${v.name}\`, ${spec.scope.toLowerCase()}, plural \`${spec.names.plural}\`` +
+        `${spec.names.shortNames?.length ? `, short names ${spec.names.shortNames.map(code).join(', ')}` : ''}` +
+        `${v.subresources?.status ? ', status subresource' : ''}.` +
+        (v.additionalPrinterColumns
+          ? ` \`kubectl get\` columns: ${v.additionalPrinterColumns.map((c) => c.name).join(', ')}.`
+          : ''),
+      '',
+    );
     for (const part of ['spec', 'status']) {
       const schema = v.schema.openAPIV3Schema.properties[part];
       if (!schema) continue;
       const rows: Row[] = [];
       const rules: Rule[] = [];
       walk(schema, part, false, rows, rules);
-      out.push(`### ${spec.names.kind} ${part}`, '', '| Field | Type | Constraints | Description |', '|---|---|---|---|');
-      for (const r of rows) out.push(`| ${code(r.path)} | ${esc(r.type)} | ${esc(r.constraints)} | ${esc(r.description)} |`);
+      out.push(
+        `### ${spec.names.kind} ${part}`,
+        '',
+        '| Field | Type | Constraints | Description |',
+        '|---|---|---|---|',
+      );
+      for (const r of rows)
+        out.push(`| ${code(r.path)} | ${esc(r.type)} | ${esc(r.constraints)} | ${esc(r.description)} |`);
       out.push('');
       if (rules.length) {
         out.push(`Admission rules (CEL) on ${spec.names.kind} ${part}; a violation is refused with this message:`, '');

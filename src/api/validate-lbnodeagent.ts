@@ -14,7 +14,11 @@ export interface NodeAgentConfig {
   sendgarp: boolean;
 }
 
-export const DEFAULT_NODE_AGENT_CONFIG: NodeAgentConfig = { localint: 'default', extlbint: DEFAULT_EXTLBINT, sendgarp: false };
+export const DEFAULT_NODE_AGENT_CONFIG: NodeAgentConfig = {
+  localint: 'default',
+  extlbint: DEFAULT_EXTLBINT,
+  sendgarp: false,
+};
 
 interface LBNodeAgentWire {
   kind?: unknown;
@@ -31,25 +35,41 @@ export function parseLBNodeAgent(obj: unknown): { config: NodeAgentConfig; probl
 
   if (local.localint !== undefined && local.localint !== 'default') {
     if (typeof local.localint !== 'string' || local.localint === '') {
-      problems.push({ object, field: 'spec.local.localint', message: `must be "default" or a regular expression over interface names, got ${JSON.stringify(local.localint)}` });
+      problems.push({
+        object,
+        field: 'spec.local.localint',
+        message: `must be "default" or a regular expression over interface names, got ${JSON.stringify(local.localint)}`,
+      });
     } else {
       try {
         config.localint = new RegExp(local.localint);
       } catch (err) {
-        problems.push({ object, field: 'spec.local.localint', message: `${JSON.stringify(local.localint)} is not a valid regular expression (${(err as Error).message}); write "default" or e.g. "^eth[0-9]+$"` });
+        problems.push({
+          object,
+          field: 'spec.local.localint',
+          message: `${JSON.stringify(local.localint)} is not a valid regular expression (${(err as Error).message}); write "default" or e.g. "^eth[0-9]+$"`,
+        });
       }
     }
   }
   if (local.extlbint !== undefined) {
     if (typeof local.extlbint !== 'string' || !IFNAME.test(local.extlbint)) {
-      problems.push({ object, field: 'spec.local.extlbint', message: `must be a Linux interface name of 1-15 characters [A-Za-z0-9_.-], got ${JSON.stringify(local.extlbint)}; the default is "${DEFAULT_EXTLBINT}"` });
+      problems.push({
+        object,
+        field: 'spec.local.extlbint',
+        message: `must be a Linux interface name of 1-15 characters [A-Za-z0-9_.-], got ${JSON.stringify(local.extlbint)}; the default is "${DEFAULT_EXTLBINT}"`,
+      });
     } else {
       config.extlbint = local.extlbint;
     }
   }
   if (local.sendgarp !== undefined) {
     if (typeof local.sendgarp !== 'boolean') {
-      problems.push({ object, field: 'spec.local.sendgarp', message: `must be true or false, got ${JSON.stringify(local.sendgarp)}` });
+      problems.push({
+        object,
+        field: 'spec.local.sendgarp',
+        message: `must be true or false, got ${JSON.stringify(local.sendgarp)}`,
+      });
     } else {
       config.sendgarp = local.sendgarp;
     }

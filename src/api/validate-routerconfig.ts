@@ -129,7 +129,13 @@ class Checker {
   }
   ip(v: unknown, field: string): string | undefined {
     const canonical = typeof v === 'string' ? canonicalIP(v) : undefined;
-    return canonical ?? this.fail(field, `must be an IPv4 or IPv6 address literal such as 192.168.1.1 or fd00::1, got ${JSON.stringify(v)}`);
+    return (
+      canonical ??
+      this.fail(
+        field,
+        `must be an IPv4 or IPv6 address literal such as 192.168.1.1 or fd00::1, got ${JSON.stringify(v)}`,
+      )
+    );
   }
   list(v: unknown, field: string, max: number): unknown[] {
     if (v === undefined) return [];
@@ -142,9 +148,21 @@ class Checker {
 function parsePassword(c: Checker, v: unknown, field: string): PasswordSecretRef | undefined {
   const o = c.obj(v, field);
   if (!o) return undefined;
-  const name = c.pattern(o.name, `${field}.name`, SECRET_NAME, 'must be the name of a Secret in the RouterConfig\'s namespace');
-  const key = o.key === undefined ? 'password'
-    : c.pattern(o.key, `${field}.key`, SECRET_KEY, 'must be a key of the Secret\'s data (letters, digits, "-", "_", ".")');
+  const name = c.pattern(
+    o.name,
+    `${field}.name`,
+    SECRET_NAME,
+    "must be the name of a Secret in the RouterConfig's namespace",
+  );
+  const key =
+    o.key === undefined
+      ? 'password'
+      : c.pattern(
+          o.key,
+          `${field}.key`,
+          SECRET_KEY,
+          'must be a key of the Secret\'s data (letters, digits, "-", "_", ".")',
+        );
   return name && key ? { name, key } : undefined;
 }
 
@@ -156,29 +174,61 @@ function parsePeer(c: Checker, v: unknown, field: string, daemon: Daemon): BgpPe
   const port = c.int(o.port, `${field}.port`, 1, 65535, 179);
   const multihop = c.int(o.multihop, `${field}.multihop`, 1, 255);
   const holdTime = c.int(o.holdTime, `${field}.holdTime`, 3, 65535, 90);
-  const keepaliveTime = c.int(o.keepaliveTime, `${field}.keepaliveTime`, 1, 21845, Math.max(1, Math.floor((holdTime ?? 90) / 3)));
+  const keepaliveTime = c.int(
+    o.keepaliveTime,
+    `${field}.keepaliveTime`,
+    1,
+    21845,
+    Math.max(1, Math.floor((holdTime ?? 90) / 3)),
+  );
   if (holdTime !== undefined && keepaliveTime !== undefined && keepaliveTime >= holdTime) {
     c.fail(`${field}.keepaliveTime`, `must be less than holdTime (${holdTime}); usually holdTime/3`);
   }
   const bfd = c.bool(o.bfd, `${field}.bfd`);
   if (bfd && daemon === 'gobgp') c.fail(`${field}.bfd`, 'GoBGP has no BFD; remove bfd or use daemon bird or frr');
   const gracefulRestart = c.bool(o.gracefulRestart, `${field}.gracefulRestart`);
-  const passwordSecretRef = o.passwordSecretRef === undefined ? undefined
-    : parsePassword(c, o.passwordSecretRef, `${field}.passwordSecretRef`);
-  const description = o.description === undefined ? undefined : c.pattern(o.description, `${field}.description`,
-    new RegExp(DESCRIPTION_PATTERN), 'must be at most 80 letters, digits, blanks or _.,:/@()+=- (no quotes, ";", braces, "!" or "#")');
+  const passwordSecretRef =
+    o.passwordSecretRef === undefined ? undefined : parsePassword(c, o.passwordSecretRef, `${field}.passwordSecretRef`);
+  const description =
+    o.description === undefined
+      ? undefined
+      : c.pattern(
+          o.description,
+          `${field}.description`,
+          new RegExp(DESCRIPTION_PATTERN),
+          'must be at most 80 letters, digits, blanks or _.,:/@()+=- (no quotes, ";", braces, "!" or "#")',
+        );
   const family: Family | undefined = address ? parseIP(address)!.family : undefined;
-  const families = c.list(o.families, `${field}.families`, 2)
+  const families = c
+    .list(o.families, `${field}.families`, 2)
     .map((f, i) => c.oneOf(f, `${field}.families[${i}]`, FAMILIES));
   const own: AddressFamily | undefined = family && (family === 4 ? 'ipv4' : 'ipv6');
   for (const [i, f] of families.entries()) {
     if (f && own && f !== own) {
-      c.fail(`${field}.families[${i}]`, `a peer at ${address} carries ${own} only; add a separate peer with an ${f === 'ipv4' ? 'IPv4' : 'IPv6'} address for ${f}`);
+      c.fail(
+        `${field}.families[${i}]`,
+        `a peer at ${address} carries ${own} only; add a separate peer with an ${f === 'ipv4' ? 'IPv4' : 'IPv6'} address for ${f}`,
+      );
     }
   }
-  if (!address || !family || asn === undefined || port === undefined || holdTime === undefined || keepaliveTime === undefined) return undefined;
+  if (
+    !address ||
+    !family ||
+    asn === undefined ||
+    port === undefined ||
+    holdTime === undefined ||
+    keepaliveTime === undefined
+  )
+    return undefined;
   return {
-    address, family, asn, port, holdTime, keepaliveTime, bfd, gracefulRestart,
+    address,
+    family,
+    asn,
+    port,
+    holdTime,
+    keepaliveTime,
+    bfd,
+    gracefulRestart,
     ...(passwordSecretRef ? { passwordSecretRef } : {}),
     ...(multihop !== undefined ? { multihop } : {}),
     ...(description ? { description } : {}),
@@ -190,26 +240,37 @@ function parseBgp(c: Checker, v: unknown, daemon: Daemon): BgpConfig | undefined
   if (!o) return c.fail('spec.bgp', 'protocol bgp needs spec.bgp with localASN and peers');
   const localASN = c.int(o.localASN, 'spec.bgp.localASN', 1, MAX_ASN);
   const routerID = o.routerID === undefined ? undefined : c.ip(o.routerID, 'spec.bgp.routerID');
-  if (routerID && parseIP(routerID)!.family !== 4) c.fail('spec.bgp.routerID', 'must be an IPv4 address (BGP router ids are 32 bits); omit it to use the node IP');
+  if (routerID && parseIP(routerID)!.family !== 4)
+    c.fail('spec.bgp.routerID', 'must be an IPv4 address (BGP router ids are 32 bits); omit it to use the node IP');
   const rawPeers = c.list(o.peers, 'spec.bgp.peers', MAX_PEERS);
-  if (o.peers === undefined || (Array.isArray(o.peers) && o.peers.length === 0)) c.fail('spec.bgp.peers', 'needs at least one peer {address, asn}');
+  if (o.peers === undefined || (Array.isArray(o.peers) && o.peers.length === 0))
+    c.fail('spec.bgp.peers', 'needs at least one peer {address, asn}');
   const peers = rawPeers.map((p, i) => parsePeer(c, p, `spec.bgp.peers[${i}]`, daemon));
   const seen = new Set<string>();
   for (const [i, p] of peers.entries()) {
-    if (p && seen.has(p.address)) c.fail(`spec.bgp.peers[${i}].address`, `peer ${p.address} is listed twice; keep one entry per peer`);
+    if (p && seen.has(p.address))
+      c.fail(`spec.bgp.peers[${i}].address`, `peer ${p.address} is listed twice; keep one entry per peer`);
     if (p) seen.add(p.address);
   }
   const communities = c.list(o.communities, 'spec.bgp.communities', MAX_COMMUNITIES).map((x, i) => {
     const f = `spec.bgp.communities[${i}]`;
-    const s = c.pattern(x, f, new RegExp(COMMUNITY_PATTERN), 'must be a standard community "asn:value" such as "65000:100"');
+    const s = c.pattern(
+      x,
+      f,
+      new RegExp(COMMUNITY_PATTERN),
+      'must be a standard community "asn:value" such as "65000:100"',
+    );
     if (s && s.split(':').some((n) => Number(n) > 65535)) return c.fail(f, `both halves of ${s} must be 0..65535`);
     return s;
   });
   const localPref = c.int(o.localPref, 'spec.bgp.localPref', 0, 4294967295);
   if (localASN === undefined || peers.some((p) => !p) || communities.some((x) => !x)) return undefined;
   return {
-    localASN, peers: peers as BgpPeer[], communities: communities as string[],
-    ...(routerID ? { routerID } : {}), ...(localPref !== undefined ? { localPref } : {}),
+    localASN,
+    peers: peers as BgpPeer[],
+    communities: communities as string[],
+    ...(routerID ? { routerID } : {}),
+    ...(localPref !== undefined ? { localPref } : {}),
   };
 }
 
@@ -234,15 +295,34 @@ function parseOspf(c: Checker, v: unknown): OspfConfig | undefined {
   const helloInterval = c.int(o.helloInterval, 'spec.ospf.helloInterval', 1, 65535, 10);
   const deadInterval = c.int(o.deadInterval, 'spec.ospf.deadInterval', 2, 65535, (helloInterval ?? 10) * 4);
   if (helloInterval !== undefined && deadInterval !== undefined && deadInterval <= helloInterval) {
-    c.fail('spec.ospf.deadInterval', `must be greater than helloInterval (${helloInterval}); usually 4 x helloInterval`);
+    c.fail(
+      'spec.ospf.deadInterval',
+      `must be greater than helloInterval (${helloInterval}); usually 4 x helloInterval`,
+    );
   }
   const networkType = c.oneOf(o.networkType, 'spec.ospf.networkType', OSPF_NETWORK_TYPES, 'broadcast');
   const raw = c.list(o.interfaces, 'spec.ospf.interfaces', MAX_OSPF_INTERFACES);
-  if (o.interfaces === undefined || (Array.isArray(o.interfaces) && o.interfaces.length === 0)) c.fail('spec.ospf.interfaces', 'needs at least one uplink interface name, e.g. ["eth0"]');
-  const interfaces = raw.map((x, i) => c.pattern(x, `spec.ospf.interfaces[${i}]`, new RegExp(INTERFACE_PATTERN),
-    'must be an interface name of 1..15 letters, digits, "_", "." or "-"'));
-  if (!area || !mode || metric === undefined || cost === undefined || helloInterval === undefined
-    || deadInterval === undefined || !networkType || interfaces.some((x) => !x)) return undefined;
+  if (o.interfaces === undefined || (Array.isArray(o.interfaces) && o.interfaces.length === 0))
+    c.fail('spec.ospf.interfaces', 'needs at least one uplink interface name, e.g. ["eth0"]');
+  const interfaces = raw.map((x, i) =>
+    c.pattern(
+      x,
+      `spec.ospf.interfaces[${i}]`,
+      new RegExp(INTERFACE_PATTERN),
+      'must be an interface name of 1..15 letters, digits, "_", "." or "-"',
+    ),
+  );
+  if (
+    !area ||
+    !mode ||
+    metric === undefined ||
+    cost === undefined ||
+    helloInterval === undefined ||
+    deadInterval === undefined ||
+    !networkType ||
+    interfaces.some((x) => !x)
+  )
+    return undefined;
   return { area, mode, metric, cost, helloInterval, deadInterval, networkType, interfaces: interfaces as string[] };
 }
 
@@ -252,7 +332,10 @@ function parseSelector(c: Checker, v: unknown): Record<string, string> {
   for (const [k, val] of Object.entries(o)) {
     const f = `spec.nodeSelector[${JSON.stringify(k)}]`;
     if (!LABEL_KEY.test(k)) c.fail(f, 'is not a valid label key');
-    else if (c.pattern(val, f, LABEL_VALUE, 'must be a label value (63 letters, digits, "-", "_", "." at most)') !== undefined) out[k] = val as string;
+    else if (
+      c.pattern(val, f, LABEL_VALUE, 'must be a label value (63 letters, digits, "-", "_", "." at most)') !== undefined
+    )
+      out[k] = val as string;
   }
   return out;
 }
@@ -275,13 +358,17 @@ export function parseRouterConfig(obj: unknown): { config?: RouterConfigSpec; pr
     c.fail('spec.protocol', 'GoBGP has no OSPF; use protocol bgp, or daemon bird or frr for OSPF');
   } else if (daemon && protocol === 'bgp') {
     bgp = parseBgp(c, spec.bgp, daemon);
-    if (spec.ospf !== undefined) c.fail('spec.ospf', 'is set but protocol is bgp; remove spec.ospf or set protocol ospf');
+    if (spec.ospf !== undefined)
+      c.fail('spec.ospf', 'is set but protocol is bgp; remove spec.ospf or set protocol ospf');
   } else if (daemon && protocol === 'ospf') {
     ospf = parseOspf(c, spec.ospf);
     if (spec.bgp !== undefined) c.fail('spec.bgp', 'is set but protocol is ospf; remove spec.bgp or set protocol bgp');
   }
   if (c.problems.length > 0 || !daemon || !protocol) return { problems: c.problems };
-  return { config: { nodeSelector, daemon, protocol, ...(bgp ? { bgp } : {}), ...(ospf ? { ospf } : {}) }, problems: [] };
+  return {
+    config: { nodeSelector, daemon, protocol, ...(bgp ? { bgp } : {}), ...(ospf ? { ospf } : {}) },
+    problems: [],
+  };
 }
 
 export function validateRouterConfig(obj: unknown): Problem[] {

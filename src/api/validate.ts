@@ -2,7 +2,12 @@
 // validateObject; each kind's validator lives in its own module and registers one line below.
 import { validateLBNodeAgent } from './validate-lbnodeagent.ts';
 import { validateRouterConfig } from './validate-routerconfig.ts';
-import { parseServiceGroup, serviceGroupSetProblems, validateServiceGroup, type ServiceGroupConfig } from './validate-servicegroup.ts';
+import {
+  parseServiceGroup,
+  serviceGroupSetProblems,
+  validateServiceGroup,
+  type ServiceGroupConfig,
+} from './validate-servicegroup.ts';
 import { describeObject, type Problem } from './validation.ts';
 
 type Validator = (obj: unknown) => Problem[];
@@ -21,11 +26,23 @@ export function validateObject(obj: unknown): Problem[] {
   const kind = typeof o.kind === 'string' ? o.kind : '';
   const object = describeObject(kind || '<no kind>', o.metadata?.namespace, o.metadata?.name);
   if (o.apiVersion !== 'purelb.io/v1') {
-    return [{ object, field: 'apiVersion', message: `apiVersion must be "purelb.io/v1", got ${JSON.stringify(o.apiVersion)}` }];
+    return [
+      {
+        object,
+        field: 'apiVersion',
+        message: `apiVersion must be "purelb.io/v1", got ${JSON.stringify(o.apiVersion)}`,
+      },
+    ];
   }
   const validate = validators[kind];
   if (!validate) {
-    return [{ object, field: 'kind', message: `unknown kind ${JSON.stringify(o.kind)}; expected one of ${validatedKinds().join(', ')}` }];
+    return [
+      {
+        object,
+        field: 'kind',
+        message: `unknown kind ${JSON.stringify(o.kind)}; expected one of ${validatedKinds().join(', ')}`,
+      },
+    ];
   }
   return validate(obj);
 }
@@ -37,7 +54,11 @@ export function validateObject(obj: unknown): Problem[] {
 export function validateObjects(objs: readonly unknown[]): Problem[] {
   const problems = objs.flatMap((o) => validateObject(o));
   const groups = objs
-    .filter((o) => (o as { kind?: unknown; apiVersion?: unknown })?.kind === 'ServiceGroup' && (o as { apiVersion?: unknown }).apiVersion === 'purelb.io/v1')
+    .filter(
+      (o) =>
+        (o as { kind?: unknown; apiVersion?: unknown })?.kind === 'ServiceGroup' &&
+        (o as { apiVersion?: unknown }).apiVersion === 'purelb.io/v1',
+    )
     .map((o) => parseServiceGroup(o).config)
     .filter((c): c is ServiceGroupConfig => c !== undefined);
   return [...problems, ...serviceGroupSetProblems(groups)];

@@ -79,18 +79,33 @@ export const command: Command = {
       return 0;
     }
     const node = values['node-name'];
-    if (!node) throw new UsageError('the node name is missing: pass --node-name or set PURELB_NODE_NAME (downward API spec.nodeName)');
-    if (values.routing !== 'on' && values.routing !== 'off') throw new UsageError(`--routing must be "on" or "off", got "${values.routing}"`);
+    if (!node)
+      throw new UsageError(
+        'the node name is missing: pass --node-name or set PURELB_NODE_NAME (downward API spec.nodeName)',
+      );
+    if (values.routing !== 'on' && values.routing !== 'off')
+      throw new UsageError(`--routing must be "on" or "off", got "${values.routing}"`);
     const renewMs = parseDuration(values['heartbeat-renew'], 'heartbeat-renew');
     const durationMs = parseDuration(values['heartbeat-duration'], 'heartbeat-duration');
-    if (durationMs % 1000 !== 0 || durationMs < 1000) throw new UsageError(`--heartbeat-duration must be whole seconds (the Lease field is an integer), got "${values['heartbeat-duration']}"`);
-    if (renewMs >= durationMs) throw new UsageError(`--heartbeat-renew (${renewMs} ms) must be shorter than --heartbeat-duration (${durationMs} ms)`);
+    if (durationMs % 1000 !== 0 || durationMs < 1000)
+      throw new UsageError(
+        `--heartbeat-duration must be whole seconds (the Lease field is an integer), got "${values['heartbeat-duration']}"`,
+      );
+    if (renewMs >= durationMs)
+      throw new UsageError(
+        `--heartbeat-renew (${renewMs} ms) must be shorter than --heartbeat-duration (${durationMs} ms)`,
+      );
     const resyncMs = parseDuration(values.resync, 'resync');
     const lifetimeMs = parseDuration(values['local-address-lifetime'], 'local-address-lifetime');
     const graceMs = parseDuration(values['restart-grace'], 'restart-grace');
-    if (graceMs % 1000 !== 0) throw new UsageError(`--restart-grace must be whole seconds (the Lease field is an integer), got "${values['restart-grace']}"`);
+    if (graceMs % 1000 !== 0)
+      throw new UsageError(
+        `--restart-grace must be whole seconds (the Lease field is an integer), got "${values['restart-grace']}"`,
+      );
     if (lifetimeMs > 0 && resyncMs >= lifetimeMs / 2) {
-      throw new UsageError(`--resync (${resyncMs} ms) must be below half of --local-address-lifetime (${lifetimeMs} ms): the resync renews local addresses before they expire`);
+      throw new UsageError(
+        `--resync (${resyncMs} ms) must be below half of --local-address-lifetime (${lifetimeMs} ms): the resync renews local addresses before they expire`,
+      );
     }
     const outOfServiceCauses = parseOutOfServiceCauses(values['out-of-service']);
     if (typeof outOfServiceCauses === 'string') throw new UsageError(outOfServiceCauses);
@@ -105,9 +120,16 @@ export const command: Command = {
     let extlbint: string | undefined;
     let routingStarted: Promise<void> = Promise.resolve();
     if (values.routing === 'on') {
-      if (!values['node-ip']) throw new UsageError('the node IP is missing: pass --node-ip or set PURELB_HOST (downward API status.hostIP), or run with --routing=off');
+      if (!values['node-ip'])
+        throw new UsageError(
+          'the node IP is missing: pass --node-ip or set PURELB_HOST (downward API status.hostIP), or run with --routing=off',
+        );
       routingStarted = startRoutingController({
-        kc, namespace: values.namespace, nodeName: node, nodeIP: values['node-ip'], log,
+        kc,
+        namespace: values.namespace,
+        nodeName: node,
+        nodeIP: values['node-ip'],
+        log,
         paths: {
           ...(values['bird-config-dir'] ? { birdConfigDir: values['bird-config-dir'] } : {}),
           ...(values['bird-socket'] ? { birdSocket: values['bird-socket'] } : {}),
@@ -115,25 +137,45 @@ export const command: Command = {
           ...(values['frr-vty-socket'] ? { frrVtySocket: values['frr-vty-socket'] } : {}),
           ...(values['gobgp-socket'] ? { gobgpTarget: `unix://${values['gobgp-socket']}` } : {}),
         },
-      }).then((r) => {
-        routing = r;
-        if (virtualAddresses) r.setVirtualAddresses(virtualAddresses, extlbint);
-      }, (err: unknown) => log.error('routing controller failed to start; addresses are still placed', { error: String(err) }));
+      }).then(
+        (r) => {
+          routing = r;
+          if (virtualAddresses) r.setVirtualAddresses(virtualAddresses, extlbint);
+        },
+        (err: unknown) =>
+          log.error('routing controller failed to start; addresses are still placed', { error: String(err) }),
+      );
     }
     let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
-    const { server, port } = await startHealthServer(values['health-host'], Number(values['health-port']), {
-      healthy: () => agent?.healthy() ?? true,
-      ready: () => agent?.ready() ?? 'caches not synced',
-    }, metrics.registry);
+    const { server, port } = await startHealthServer(
+      values['health-host'],
+      Number(values['health-port']),
+      {
+        healthy: () => agent?.healthy() ?? true,
+        ready: () => agent?.ready() ?? 'caches not synced',
+      },
+      metrics.registry,
+    );
     let stopRequested: () => void = () => {};
     const signalled = new Promise<void>((resolve) => (stopRequested = resolve));
     process.once('SIGTERM', stopRequested);
     process.once('SIGINT', stopRequested);
     agent = await Promise.race([
       startAgent({
-        kc, namespace: values.namespace, node, configName: values.config, linkKind: values['kube-lb-kind'],
-        renewMs, durationS: durationMs / 1000, resyncMs, localLifetimeS: Math.round(lifetimeMs / 1000), restartGraceS: graceMs / 1000,
-        stateFile: values['state-file'] ?? `/run/purelb/agent-${node}.json`, log, metrics, outOfServiceCauses,
+        kc,
+        namespace: values.namespace,
+        node,
+        configName: values.config,
+        linkKind: values['kube-lb-kind'],
+        renewMs,
+        durationS: durationMs / 1000,
+        resyncMs,
+        localLifetimeS: Math.round(lifetimeMs / 1000),
+        restartGraceS: graceMs / 1000,
+        stateFile: values['state-file'] ?? `/run/purelb/agent-${node}.json`,
+        log,
+        metrics,
+        outOfServiceCauses,
         onVirtualAddresses: (cidrs: string[], iface: string) => {
           virtualAddresses = cidrs;
           extlbint = iface;
@@ -150,7 +192,10 @@ export const command: Command = {
     await signalled;
     log.info('shutting down');
     await agent.stop();
-    const routingUp = await Promise.race([routingStarted.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 1000))]);
+    const routingUp = await Promise.race([
+      routingStarted.then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), 1000)),
+    ]);
     await (routing as RoutingController | undefined)?.stop();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     log.info('stopped');

@@ -68,25 +68,43 @@ export const command: Command = {
     const kc = loadKubeConfig(values.kubeconfig);
     const metrics = createAllocatorMetrics();
     const controller = createAllocatorController({
-      kc, namespace: values.namespace, lbClass: values['lb-class'], log, metrics,
+      kc,
+      namespace: values.namespace,
+      lbClass: values['lb-class'],
+      log,
+      metrics,
       ...(values['service-namespace'] ? { serviceNamespace: values['service-namespace'] } : {}),
     });
     let fatal: string | undefined;
-    const onStartedLeading = () => controller.startLeading().catch((err: unknown) => {
-      fatal = `could not start leading: ${String((err as Error)?.message ?? err)}`;
-      log.error(fatal);
-      process.kill(process.pid, 'SIGTERM');
-    });
-    const elector = values['leader-elect'] === 'false' ? undefined : startLeaderElection({
-      kc, namespace: values.namespace, name: LEASE_NAME, identity: values.identity, log, ...timings,
-      onStartedLeading,
-      onStoppedLeading: () => controller.stopLeading(),
-    });
+    const onStartedLeading = () =>
+      controller.startLeading().catch((err: unknown) => {
+        fatal = `could not start leading: ${String((err as Error)?.message ?? err)}`;
+        log.error(fatal);
+        process.kill(process.pid, 'SIGTERM');
+      });
+    const elector =
+      values['leader-elect'] === 'false'
+        ? undefined
+        : startLeaderElection({
+            kc,
+            namespace: values.namespace,
+            name: LEASE_NAME,
+            identity: values.identity,
+            log,
+            ...timings,
+            onStartedLeading,
+            onStoppedLeading: () => controller.stopLeading(),
+          });
     if (!elector) void controller.synced.then(onStartedLeading);
-    const { server, port } = await startHealthServer(values['health-host'], Number(values['health-port']), {
-      healthy: () => fatal ?? true,
-      ready: () => (controller.isSynced() ? true : 'caches not synced'),
-    }, metrics.registry);
+    const { server, port } = await startHealthServer(
+      values['health-host'],
+      Number(values['health-port']),
+      {
+        healthy: () => fatal ?? true,
+        ready: () => (controller.isSynced() ? true : 'caches not synced'),
+      },
+      metrics.registry,
+    );
     log.info('allocator started', { namespace: values.namespace, lbClass: values['lb-class'], healthPort: port });
 
     await new Promise<void>((resolve) => {

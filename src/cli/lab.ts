@@ -34,9 +34,15 @@ export function parseUpOptions(argv: string[]): LabOptions {
   const { values } = parseArgs({
     args: argv,
     options: {
-      name: { type: 'string' }, nodes: { type: 'string' }, lan: { type: 'string', multiple: true },
-      daemon: { type: 'string' }, protocol: { type: 'string' }, 'node-asn': { type: 'string' },
-      'tor-asn': { type: 'string' }, 'no-samples': { type: 'boolean' }, bfd: { type: 'boolean' },
+      name: { type: 'string' },
+      nodes: { type: 'string' },
+      lan: { type: 'string', multiple: true },
+      daemon: { type: 'string' },
+      protocol: { type: 'string' },
+      'node-asn': { type: 'string' },
+      'tor-asn': { type: 'string' },
+      'no-samples': { type: 'boolean' },
+      bfd: { type: 'boolean' },
       processes: { type: 'boolean' },
     },
   });
@@ -54,7 +60,8 @@ export function parseUpOptions(argv: string[]): LabOptions {
   if (values.lan) {
     const v4 = values.lan.filter((c) => !c.includes(':'));
     const v6 = values.lan.filter((c) => c.includes(':'));
-    if (v4.length !== 1 || v6.length > 1) throw new Error('--lan: give exactly one IPv4 CIDR and at most one IPv6 CIDR (repeat --lan for both)');
+    if (v4.length !== 1 || v6.length > 1)
+      throw new Error('--lan: give exactly one IPv4 CIDR and at most one IPv6 CIDR (repeat --lan for both)');
     lan = { v4: v4[0]!, ...(v6[0] ? { v6: v6[0] } : {}) };
   }
   return {

@@ -17,9 +17,10 @@ const commands: Record<string, () => Promise<Command>> = {
   render: async () => (await import('./render.ts')).command,
 };
 
-
 async function usage(): Promise<string> {
-  const loaded = await Promise.all(Object.entries(commands).map(async ([name, load]) => [name, (await load()).summary]));
+  const loaded = await Promise.all(
+    Object.entries(commands).map(async ([name, load]) => [name, (await load()).summary]),
+  );
   const width = Math.max(0, ...loaded.map(([name]) => name!.length));
   return [
     'Usage: purelb <command> [options]    (purelb <command> --help for its options)',
@@ -44,7 +45,8 @@ export async function main(argv: string[]): Promise<number> {
     return await (await load()).run(rest);
   } catch (err) {
     // option errors (node:util parseArgs, or ours) are usage errors, not crashes
-    if (!(err instanceof UsageError) && !String((err as { code?: string }).code).startsWith('ERR_PARSE_ARGS')) throw err;
+    if (!(err instanceof UsageError) && !String((err as { code?: string }).code).startsWith('ERR_PARSE_ARGS'))
+      throw err;
     console.error(`purelb ${name}: ${(err as Error).message} (see purelb ${name} --help)`);
     return 2;
   }

@@ -21,26 +21,56 @@ node's virtual addresses; BIRD and FRR read them from the interface, so they cha
 Exit codes: 0 printed, 1 invalid RouterConfig, 2 usage error.
 `;
 
-export function renderForNode(doc: unknown, node: string, nodeIP: string, addresses: string[], kubeInterface = 'kube-lb0'): string {
+export function renderForNode(
+  doc: unknown,
+  node: string,
+  nodeIP: string,
+  addresses: string[],
+  kubeInterface = 'kube-lb0',
+): string {
   const { config, problems } = parseRouterConfig(doc);
   if (!config) throw new Error(problems.map(formatProblem).join('\n'));
-  const input: NodeRoutingInput = { config, nodeName: node, nodeIP, kubeInterface, passwords: placeholderPasswords(config) };
+  const input: NodeRoutingInput = {
+    config,
+    nodeName: node,
+    nodeIP,
+    kubeInterface,
+    passwords: placeholderPasswords(config),
+  };
   if (config.daemon !== 'gobgp') return renderNodeConfig(input).text;
-  return JSON.stringify(gobgpCallPlan(config.bgp!, routerID(input), input.passwords, advertisedPrefixes(addresses)), null, 2) + '\n';
+  return (
+    JSON.stringify(
+      gobgpCallPlan(config.bgp!, routerID(input), input.passwords, advertisedPrefixes(addresses)),
+      null,
+      2,
+    ) + '\n'
+  );
 }
 
-const placeholderPasswords = (config: RouterConfigSpec): Record<string, string> => Object.fromEntries(
-  (config.bgp?.peers ?? []).filter((p) => p.passwordSecretRef).map((p) => [p.address, `from-secret:${p.passwordSecretRef!.name}:${p.passwordSecretRef!.key}`]));
+const placeholderPasswords = (config: RouterConfigSpec): Record<string, string> =>
+  Object.fromEntries(
+    (config.bgp?.peers ?? [])
+      .filter((p) => p.passwordSecretRef)
+      .map((p) => [p.address, `from-secret:${p.passwordSecretRef!.name}:${p.passwordSecretRef!.key}`]),
+  );
 
 export const command: Command = {
   summary: 'Print the BIRD/FRR config (or GoBGP calls) the agent would apply on a node',
   async run(argv) {
     let values;
     try {
-      ({ values } = parseArgs({ args: argv, options: {
-        config: { type: 'string', short: 'c' }, node: { type: 'string' }, 'node-ip': { type: 'string' },
-        address: { type: 'string', multiple: true }, name: { type: 'string' }, interface: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      } }));
+      ({ values } = parseArgs({
+        args: argv,
+        options: {
+          config: { type: 'string', short: 'c' },
+          node: { type: 'string' },
+          'node-ip': { type: 'string' },
+          address: { type: 'string', multiple: true },
+          name: { type: 'string' },
+          interface: { type: 'string' },
+          help: { type: 'boolean', short: 'h' },
+        },
+      }));
     } catch (err) {
       console.error(`purelb render: ${(err as Error).message}\n\n${HELP}`);
       return 2;
@@ -53,7 +83,10 @@ export const command: Command = {
       console.error(`purelb render: --config, --node and --node-ip are required\n\n${HELP}`);
       return 2;
     }
-    const docs = loadAll(readFileSync(values.config === '-' ? 0 : values.config, 'utf8')) as Array<{ kind?: string; metadata?: { name?: string } }>;
+    const docs = loadAll(readFileSync(values.config === '-' ? 0 : values.config, 'utf8')) as Array<{
+      kind?: string;
+      metadata?: { name?: string };
+    }>;
     const doc = docs.find((d) => d?.kind === 'RouterConfig' && (!values.name || d.metadata?.name === values.name));
     if (!doc) {
       console.error(`purelb render: no RouterConfig${values.name ? ` named ${values.name}` : ''} in ${values.config}`);

@@ -43,7 +43,9 @@ export const command: Command = {
     let upstream: { netns: string; routes: UpstreamRoutes; nodeByIP: Record<string, string> } | undefined;
     if (values.upstream) {
       const netns = values.upstream;
-      const routes = values['upstream-vty'] ? await readVtyshRoutes(netns, values['upstream-vty']) : await readKernelRoutes(netns);
+      const routes = values['upstream-vty']
+        ? await readVtyshRoutes(netns, values['upstream-vty'])
+        : await readKernelRoutes(netns);
       upstream = { netns, routes, nodeByIP: nameByNeighbours(await readNodesByIP(kc), await readNeighbours(netns)) };
     }
     const report = buildStatusReport({ ...inputs, ...(upstream ? { upstream } : {}) });

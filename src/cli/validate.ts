@@ -22,7 +22,10 @@ const isPureLB = (doc: unknown) => {
 export const command: Command = {
   summary: 'Validate ServiceGroup / LBNodeAgent / RouterConfig YAML offline',
   async run(argv) {
-    const { values } = parseArgs({ args: argv, options: { file: { type: 'string', short: 'f', multiple: true }, help: { type: 'boolean', short: 'h' } } });
+    const { values } = parseArgs({
+      args: argv,
+      options: { file: { type: 'string', short: 'f', multiple: true }, help: { type: 'boolean', short: 'h' } },
+    });
     if (values.help) {
       console.log(HELP);
       return 0;
@@ -52,7 +55,9 @@ export const command: Command = {
     const problems = validateObjects(ours);
     for (const p of problems) console.error(formatProblem(p));
     if (problems.length) return 1;
-    console.log(`${ours.length} purelb.io object(s) valid${docs.length > ours.length ? ` (${docs.length - ours.length} other object(s) skipped)` : ''}`);
+    console.log(
+      `${ours.length} purelb.io object(s) valid${docs.length > ours.length ? ` (${docs.length - ours.length} other object(s) skipped)` : ''}`,
+    );
     return 0;
   },
 };

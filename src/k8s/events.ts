@@ -18,8 +18,12 @@ export interface EventRecorder {
 
 const objectKey = (o: KubernetesObject) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
-export function createEventRecorder(kc: KubeConfig, component: string, log: Logger,
-  instance = process.env.POD_NAME ?? hostname()): EventRecorder {
+export function createEventRecorder(
+  kc: KubeConfig,
+  component: string,
+  log: Logger,
+  instance = process.env.POD_NAME ?? hostname(),
+): EventRecorder {
   const api = kc.makeApiClient(EventsV1Api);
   const last = new Map<string, Map<string, string>>();
   const pending = new Set<Promise<unknown>>();
@@ -31,24 +35,30 @@ export function createEventRecorder(kc: KubeConfig, component: string, log: Logg
       byReason.set(reason, note);
       last.set(key, byReason);
       const namespace = obj.metadata?.namespace ?? 'default';
-      const p = api.createNamespacedEvent({
-        namespace,
-        body: {
-          // a generateName may end in '-' but not in '.' (the apiserver masks only a trailing dash)
-          metadata: { generateName: `${obj.metadata?.name ?? 'object'}-` },
-          eventTime: new V1MicroTime(),
-          reportingController: component,
-          reportingInstance: `${component}-${instance}`.slice(0, 128),
-          action: reason,
-          reason,
-          type,
-          note: note.slice(0, 1024),
-          regarding: {
-            apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata?.name,
-            namespace: obj.metadata?.namespace, uid: obj.metadata?.uid, resourceVersion: obj.metadata?.resourceVersion,
+      const p = api
+        .createNamespacedEvent({
+          namespace,
+          body: {
+            // a generateName may end in '-' but not in '.' (the apiserver masks only a trailing dash)
+            metadata: { generateName: `${obj.metadata?.name ?? 'object'}-` },
+            eventTime: new V1MicroTime(),
+            reportingController: component,
+            reportingInstance: `${component}-${instance}`.slice(0, 128),
+            action: reason,
+            reason,
+            type,
+            note: note.slice(0, 1024),
+            regarding: {
+              apiVersion: obj.apiVersion,
+              kind: obj.kind,
+              name: obj.metadata?.name,
+              namespace: obj.metadata?.namespace,
+              uid: obj.metadata?.uid,
+              resourceVersion: obj.metadata?.resourceVersion,
+            },
           },
-        },
-      }).catch((err: unknown) => log.warn('could not write event', { object: key, reason, error: String(err) }));
+        })
+        .catch((err: unknown) => log.warn('could not write event', { object: key, reason, error: String(err) }));
       pending.add(p);
       void p.finally(() => pending.delete(p));
       return true;

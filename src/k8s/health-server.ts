@@ -9,9 +9,14 @@ export interface HealthChecks {
 }
 
 /** Starts the server on host:port (port 0 = any free port) and resolves with the bound port. */
-export async function startHealthServer(host: string, port: number, checks: HealthChecks,
-  registry: Registry): Promise<{ server: Server; port: number }> {
-  const answer = (result: boolean | string) => (result === true ? [200, 'ok\n'] as const : [503, `${result || 'not ready'}\n`] as const);
+export async function startHealthServer(
+  host: string,
+  port: number,
+  checks: HealthChecks,
+  registry: Registry,
+): Promise<{ server: Server; port: number }> {
+  const answer = (result: boolean | string) =>
+    result === true ? ([200, 'ok\n'] as const) : ([503, `${result || 'not ready'}\n`] as const);
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {

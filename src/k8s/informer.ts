@@ -1,9 +1,7 @@
 // A client-node informer that keeps itself running. client-node's ListWatch stops for good after any
 // error other than 410/timeout (a failed LIST, 403, 404 of a CRD not served yet, connection refused), so
 // this wrapper restarts it with capped exponential backoff and reports when the cache first synced.
-import {
-  ListWatch, Watch, type KubeConfig, type KubernetesObject, type ListPromise,
-} from '@kubernetes/client-node';
+import { ListWatch, Watch, type KubeConfig, type KubernetesObject, type ListPromise } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 
 export interface WatchedCache<T extends KubernetesObject> {
@@ -27,8 +25,13 @@ export interface InformerOptions {
   maxBackoffMs?: number;
 }
 
-export function watchCache<T extends KubernetesObject>(kc: KubeConfig, path: string, listFn: ListPromise<T>,
-  log: Logger, opts: InformerOptions = {}): WatchedCache<T> {
+export function watchCache<T extends KubernetesObject>(
+  kc: KubeConfig,
+  path: string,
+  listFn: ListPromise<T>,
+  log: Logger,
+  opts: InformerOptions = {},
+): WatchedCache<T> {
   const informer = new ListWatch<T>(path, new Watch(kc), listFn, false, opts.labelSelector, opts.fieldSelector);
   const handlers: Array<(obj: T | undefined, kind: 'add' | 'update' | 'delete' | 'relist') => void> = [];
   let stopped = false;

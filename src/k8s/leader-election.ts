@@ -4,7 +4,13 @@
 // comparing its renewTime with our wall clock), a leader that cannot renew within renewDeadline steps
 // down (renewDeadline < leaseDuration, so it stops before anyone else can take over), and a leader
 // that stops cleanly releases the lease so a standby takes over at once.
-import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
+import {
+  CoordinationV1Api,
+  V1MicroTime,
+  type KubeConfig,
+  type V1Lease,
+  type V1LeaseSpec,
+} from '@kubernetes/client-node';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.ts';
 
@@ -30,34 +36,50 @@ export interface LeaderElector {
   stop(): Promise<void>;
 }
 
-const timeText = (t: Date | string | undefined) => (t instanceof Date ? t.toISOString() : t ?? '');
+const timeText = (t: Date | string | undefined) => (t instanceof Date ? t.toISOString() : (t ?? ''));
 
-const recordKey = (s: V1LeaseSpec | undefined) => JSON.stringify([s?.holderIdentity ?? '', s?.leaseDurationSeconds ?? 0,
-  timeText(s?.acquireTime), timeText(s?.renewTime), s?.leaseTransitions ?? 0]);
+const recordKey = (s: V1LeaseSpec | undefined) =>
+  JSON.stringify([
+    s?.holderIdentity ?? '',
+    s?.leaseDurationSeconds ?? 0,
+    timeText(s?.acquireTime),
+    timeText(s?.renewTime),
+    s?.leaseTransitions ?? 0,
+  ]);
 
-const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
-  const t = setTimeout(resolve, ms);
-  signal.addEventListener('abort', () => {
-    clearTimeout(t);
-    resolve();
-  }, { once: true });
-});
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 
 /** Rejects when `p` takes longer than ms (a hung request must not outlive the renew deadline). */
-const within = <T>(p: Promise<T>, ms: number) => new Promise<T>((resolve, reject) => {
-  const t = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), Math.max(ms, 0));
-  p.then((v) => {
-    clearTimeout(t);
-    resolve(v);
-  }, (e: unknown) => {
-    clearTimeout(t);
-    reject(e instanceof Error ? e : new Error(String(e)));
+const within = <T>(p: Promise<T>, ms: number) =>
+  new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), Math.max(ms, 0));
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
   });
-});
 
 /** Why these timings cannot work (client-go's rule), or undefined when they can. */
 export function timingProblem(leaseSec: number, renewSec: number, retrySec: number): string | undefined {
-  return retrySec < renewSec && renewSec < leaseSec ? undefined
+  return retrySec < renewSec && renewSec < leaseSec
+    ? undefined
     : `need retry period < renew deadline < lease duration (got ${retrySec} s, ${renewSec} s, ${leaseSec} s)`;
 }
 
@@ -108,7 +130,12 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
       if ((err as { code?: number }).code !== 404) throw err;
       const spec = record(undefined);
       spec.leaseTransitions = 0;
-      observe(await within(api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec } }), timeoutMs));
+      observe(
+        await within(
+          api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec } }),
+          timeoutMs,
+        ),
+      );
       return true;
     }
     observe(lease);
@@ -126,13 +153,22 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
           leader = true;
           log.info('became leader', { lease: `${namespace}/${name}`, identity });
           // not awaited: renewals must go on while the leader starts up (e.g. a long LIST)
-          void Promise.resolve().then(opts.onStartedLeading).catch((err: unknown) =>
-            log.error('onStartedLeading failed', { lease: `${namespace}/${name}`, error: String((err as Error)?.message ?? err) }));
+          void Promise.resolve()
+            .then(opts.onStartedLeading)
+            .catch((err: unknown) =>
+              log.error('onStartedLeading failed', {
+                lease: `${namespace}/${name}`,
+                error: String((err as Error)?.message ?? err),
+              }),
+            );
           await holdLeadership();
           continue;
         }
       } catch (err) {
-        log.warn('lease attempt failed', { lease: `${namespace}/${name}`, error: String((err as Error)?.message ?? err) });
+        log.warn('lease attempt failed', {
+          lease: `${namespace}/${name}`,
+          error: String((err as Error)?.message ?? err),
+        });
       }
       await sleep(retryMs * (1 + Math.random() * 0.2), abort.signal);
     }
@@ -147,12 +183,18 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
       try {
         renewed = await tryAcquireOrRenew(lastRenew + renewMs - mono());
       } catch (err) {
-        log.warn('lease renewal failed', { lease: `${namespace}/${name}`, error: String((err as Error)?.message ?? err) });
+        log.warn('lease renewal failed', {
+          lease: `${namespace}/${name}`,
+          error: String((err as Error)?.message ?? err),
+        });
       }
       if (renewed) lastRenew = mono();
       if (!renewed && mono() - lastRenew >= renewMs) {
         leader = false;
-        log.error('lost leadership: could not renew within the renew deadline', { lease: `${namespace}/${name}`, identity });
+        log.error('lost leadership: could not renew within the renew deadline', {
+          lease: `${namespace}/${name}`,
+          identity,
+        });
         opts.onStoppedLeading();
         return;
       }
@@ -173,13 +215,19 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
         // release: empty holder and a 1 s duration so a standby takes over at its next attempt
         const now = new V1MicroTime();
         await api.replaceNamespacedLease({
-          name, namespace,
-          body: { metadata: { name, namespace, resourceVersion: observedRV },
-            spec: { ...observedSpec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now } },
+          name,
+          namespace,
+          body: {
+            metadata: { name, namespace, resourceVersion: observedRV },
+            spec: { ...observedSpec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now },
+          },
         });
         log.info('released leadership', { lease: `${namespace}/${name}`, identity });
       } catch (err) {
-        log.warn('could not release the lease; a standby takes over when it expires', { lease: `${namespace}/${name}`, error: String((err as Error)?.message ?? err) });
+        log.warn('could not release the lease; a standby takes over when it expires', {
+          lease: `${namespace}/${name}`,
+          error: String((err as Error)?.message ?? err),
+        });
       }
     },
   };

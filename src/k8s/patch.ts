@@ -5,14 +5,24 @@ import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Service } from 
 export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** Sets (string) or removes (null) annotations of a Service by merge patch. */
-export function patchServiceAnnotations(core: CoreV1Api, namespace: string, name: string,
-  annotations: Record<string, string | null>): Promise<V1Service> {
+export function patchServiceAnnotations(
+  core: CoreV1Api,
+  namespace: string,
+  name: string,
+  annotations: Record<string, string | null>,
+): Promise<V1Service> {
   return core.patchNamespacedService({ name, namespace, body: { metadata: { annotations } } }, mergePatch);
 }
 
 /** Replaces status.loadBalancer.ingress (a merge patch replaces lists whole). */
-export function patchServiceIngress(core: CoreV1Api, namespace: string, name: string,
-  ips: string[]): Promise<V1Service> {
+export function patchServiceIngress(
+  core: CoreV1Api,
+  namespace: string,
+  name: string,
+  ips: string[],
+): Promise<V1Service> {
   return core.patchNamespacedServiceStatus(
-    { name, namespace, body: { status: { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } } } }, mergePatch);
+    { name, namespace, body: { status: { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } } } },
+    mergePatch,
+  );
 }

@@ -3,7 +3,12 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  ApiextensionsV1Api, KubernetesObjectApi, PatchStrategy, loadAllYaml, type KubeConfig, type KubernetesObject,
+  ApiextensionsV1Api,
+  KubernetesObjectApi,
+  PatchStrategy,
+  loadAllYaml,
+  type KubeConfig,
+  type KubernetesObject,
 } from '@kubernetes/client-node';
 
 export const FIELD_MANAGER = 'purelb-lab';
@@ -11,7 +16,9 @@ export const FIELD_MANAGER = 'purelb-lab';
 /** Every document of every *.yaml file in `dir` (sorted by file name), skipping empty ones. loadAllYaml maps
  * wire names (x-kubernetes-*) onto the typed models the client serialises from. */
 export function loadYamlDir(dir: string): KubernetesObject[] {
-  return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
     .flatMap((f) => loadAllYaml(readFileSync(join(dir, f), 'utf8')) as (KubernetesObject | null)[])
     .filter((d): d is KubernetesObject => d !== null && typeof d === 'object' && typeof d.kind === 'string');
 }
@@ -68,7 +75,10 @@ export async function deleteObjects(kc: KubeConfig, objects: KubernetesObject[])
 export function apiMessage(err: unknown): string {
   const body = (err as { body?: unknown }).body;
   try {
-    const parsed = typeof body === 'string' ? JSON.parse(body) as { message?: string } : body as { message?: string } | undefined;
+    const parsed =
+      typeof body === 'string'
+        ? (JSON.parse(body) as { message?: string })
+        : (body as { message?: string } | undefined);
     if (parsed?.message) return parsed.message;
   } catch {
     // not JSON
@@ -83,7 +93,8 @@ export async function createObjects(kc: KubeConfig, objects: KubernetesObject[])
     try {
       await retryBusy(() => api.create(obj));
     } catch (err) {
-      if ((err as { code?: number }).code !== 409) throw new Error(`creating ${obj.kind} ${obj.metadata?.name}: ${apiMessage(err)}`);
+      if ((err as { code?: number }).code !== 409)
+        throw new Error(`creating ${obj.kind} ${obj.metadata?.name}: ${apiMessage(err)}`);
     }
   }
 }

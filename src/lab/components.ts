@@ -15,18 +15,34 @@ import { RESPONDER_PORTS } from './samples.ts';
 const PURELB = join(repoRoot, 'bin', 'purelb.js');
 
 /** A kubeconfig file authenticating as `namespace/sa` with a TokenRequest token (valid 24 h). */
-export async function serviceAccountKubeconfig(admin: KubeConfig, namespace: string, sa: string, file: string): Promise<string> {
+export async function serviceAccountKubeconfig(
+  admin: KubeConfig,
+  namespace: string,
+  sa: string,
+  file: string,
+): Promise<string> {
   const tr = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
-    name: sa, namespace, body: { spec: { audiences: ['https://kubernetes.default.svc'], expirationSeconds: 86_400 } },
+    name: sa,
+    namespace,
+    body: { spec: { audiences: ['https://kubernetes.default.svc'], expirationSeconds: 86_400 } },
   });
   const cluster = admin.getCurrentCluster()!;
-  writeFileSync(file, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config',
-    clusters: [{ name: 'lab', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData } }],
-    users: [{ name: sa, user: { token: tr.status!.token } }],
-    contexts: [{ name: sa, context: { cluster: 'lab', user: sa, namespace } }],
-    'current-context': sa,
-  }, null, 2), { mode: 0o600 });
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'lab', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData } }],
+        users: [{ name: sa, user: { token: tr.status!.token } }],
+        contexts: [{ name: sa, context: { cluster: 'lab', user: sa, namespace } }],
+        'current-context': sa,
+      },
+      null,
+      2,
+    ),
+    { mode: 0o600 },
+  );
   return file;
 }
 
@@ -36,7 +52,8 @@ export const nodeDir = (plan: LabPlan, node: NodePlan) => join(labDir(plan.optio
 export function routingPaths(plan: LabPlan, node: NodePlan) {
   const dir = nodeDir(plan, node);
   return {
-    birdDir: join(dir, 'bird'), birdSocket: join(dir, 'bird', 'bird.ctl'),
+    birdDir: join(dir, 'bird'),
+    birdSocket: join(dir, 'bird', 'bird.ctl'),
     frrDir: join(dir, 'frr'),
     gobgpSocket: join(dir, 'gobgp', 'gobgp.sock'),
   };
@@ -52,8 +69,13 @@ export async function startRoutingDaemon(plan: LabPlan, node: NodePlan): Promise
       await startBird(procDir(name), node.name, node.netns, p.birdDir, `router id ${node.ipv4};\nprotocol device {}\n`);
       break;
     case 'frr':
-      await startFrr(procDir(name), node.name, node.netns, p.frrDir,
-        proto === 'bgp' ? ['bgpd', ...(plan.options.bfd ? ['bfdd'] : [])] : ['ospfd', ...(node.ipv6 ? ['ospf6d'] : [])]);
+      await startFrr(
+        procDir(name),
+        node.name,
+        node.netns,
+        p.frrDir,
+        proto === 'bgp' ? ['bgpd', ...(plan.options.bfd ? ['bfdd'] : [])] : ['ospfd', ...(node.ipv6 ? ['ospf6d'] : [])],
+      );
       break;
     case 'gobgp':
       await startGobgpd(procDir(name), node.name, node.netns, join(nodeDir(plan, node), 'gobgp'));
@@ -66,7 +88,9 @@ export function routingDaemonProcesses(plan: LabPlan, node: NodePlan): string[] 
   const o = plan.options;
   if (o.daemon === 'bird') return [`${node.name}-bird`];
   if (o.daemon === 'gobgp') return [`${node.name}-gobgpd`];
-  return o.protocol === 'bgp' ? [`${node.name}-bgpd`] : [`${node.name}-ospfd`, ...(node.ipv6 ? [`${node.name}-ospf6d`] : [])];
+  return o.protocol === 'bgp'
+    ? [`${node.name}-bgpd`]
+    : [`${node.name}-ospfd`, ...(node.ipv6 ? [`${node.name}-ospf6d`] : [])];
 }
 
 /** Starts the killed routing daemon again: BIRD and FRR boot from the config the agent last wrote;
@@ -86,36 +110,75 @@ export async function restartRoutingDaemon(plan: LabPlan, node: NodePlan): Promi
 export function agentArgs(plan: LabPlan, node: NodePlan, kubeconfig: string, namespace: string): string[] {
   const p = routingPaths(plan, node);
   return [
-    PURELB, 'agent', '--kubeconfig', kubeconfig, '--namespace', namespace,
-    '--node-name', node.name, '--node-ip', node.ipv4, '--health-port', '7473',
-    '--kube-lb-kind', 'ifb', '--state-file', join(nodeDir(plan, node), 'agent-state.json'),
-    '--bird-socket', p.birdSocket, '--bird-config-dir', p.birdDir,
-    '--frr-dir', p.frrDir, '--frr-vty-socket', p.frrDir, '--gobgp-socket', p.gobgpSocket,
+    PURELB,
+    'agent',
+    '--kubeconfig',
+    kubeconfig,
+    '--namespace',
+    namespace,
+    '--node-name',
+    node.name,
+    '--node-ip',
+    node.ipv4,
+    '--health-port',
+    '7473',
+    '--kube-lb-kind',
+    'ifb',
+    '--state-file',
+    join(nodeDir(plan, node), 'agent-state.json'),
+    '--bird-socket',
+    p.birdSocket,
+    '--bird-config-dir',
+    p.birdDir,
+    '--frr-dir',
+    p.frrDir,
+    '--frr-vty-socket',
+    p.frrDir,
+    '--gobgp-socket',
+    p.gobgpSocket,
   ];
 }
 
 export function startAgent(plan: LabPlan, node: NodePlan, kubeconfig: string, namespace: string): number {
   mkdirSync(nodeDir(plan, node), { recursive: true });
-  const child = startOwned(procDir(plan.options.name), `${node.name}-agent`, process.execPath,
-    agentArgs(plan, node, kubeconfig, namespace), process.env, { detached: true, netns: node.netns });
+  const child = startOwned(
+    procDir(plan.options.name),
+    `${node.name}-agent`,
+    process.execPath,
+    agentArgs(plan, node, kubeconfig, namespace),
+    process.env,
+    { detached: true, netns: node.netns },
+  );
   return child.pid!;
 }
 
 export async function startAllocator(plan: LabPlan, kubeconfig: string, namespace: string): Promise<number> {
   const port = await freePort();
-  const child = startOwned(procDir(plan.options.name), 'allocator', process.execPath,
+  const child = startOwned(
+    procDir(plan.options.name),
+    'allocator',
+    process.execPath,
     [PURELB, 'allocator', '--kubeconfig', kubeconfig, '--namespace', namespace, '--health-port', String(port)],
-    process.env, { detached: true });
+    process.env,
+    { detached: true },
+  );
   return child.pid!;
 }
 
 export function startResponder(plan: LabPlan, node: NodePlan): void {
-  startOwned(procDir(plan.options.name), `${node.name}-responder`, process.execPath,
+  startOwned(
+    procDir(plan.options.name),
+    `${node.name}-responder`,
+    process.execPath,
     [join(repoRoot, 'src', 'lab', 'responder.ts'), node.name, ...RESPONDER_PORTS.map(String)],
-    process.env, { detached: true, netns: node.netns });
+    process.env,
+    { detached: true, netns: node.netns },
+  );
 }
 
 /** The live pid of the lab process `name` (last started), e.g. "plab-node1-agent". */
 export function pidOf(labName: string, name: string): number | undefined {
-  return readState(procDir(labName)).processes.filter((p) => p.name === name).at(-1)?.pid;
+  return readState(procDir(labName))
+    .processes.filter((p) => p.name === name)
+    .at(-1)?.pid;
 }

@@ -37,17 +37,39 @@ export interface FrrInstance {
 }
 
 const frrArgs = (dir: string, d: string, bgpListen: boolean) => [
-  '-F', 'traditional', '-A', '127.0.0.1', '-P', '0', '--vty_socket', dir, '-z', join(dir, 'zserv.api'),
-  '-i', join(dir, `${d}.pid`), ...(d === 'bgpd' && !bgpListen ? ['-p', '0'] : []),
+  '-F',
+  'traditional',
+  '-A',
+  '127.0.0.1',
+  '-P',
+  '0',
+  '--vty_socket',
+  dir,
+  '-z',
+  join(dir, 'zserv.api'),
+  '-i',
+  join(dir, `${d}.pid`),
+  ...(d === 'bgpd' && !bgpListen ? ['-p', '0'] : []),
 ];
 
-const frrVtysh = (netns: string, dir: string) => (args: string[]) => run('ip', ['netns', 'exec', netns, 'vtysh', '--vty_socket', dir, ...args]);
+const frrVtysh = (netns: string, dir: string) => (args: string[]) =>
+  run('ip', ['netns', 'exec', netns, 'vtysh', '--vty_socket', dir, ...args]);
 
 /** Starts one FRR daemon (a stale vty socket of a killed predecessor is removed first). */
-async function spawnFrrDaemon(procDir: string, name: string, netns: string, dir: string, d: string, bgpListen: boolean): Promise<void> {
+async function spawnFrrDaemon(
+  procDir: string,
+  name: string,
+  netns: string,
+  dir: string,
+  d: string,
+  bgpListen: boolean,
+): Promise<void> {
   rmSync(join(dir, `${d}.vty`), { force: true });
   if (d === 'zebra') rmSync(join(dir, 'zserv.api'), { force: true });
-  startOwned(procDir, `${name}-${d}`, join(FRR_LIB, d), frrArgs(dir, d, bgpListen), process.env, { detached: true, netns });
+  startOwned(procDir, `${name}-${d}`, join(FRR_LIB, d), frrArgs(dir, d, bgpListen), process.env, {
+    detached: true,
+    netns,
+  });
   await waitForFile(join(dir, `${d}.vty`), `${name} ${d}`);
 }
 
@@ -55,8 +77,14 @@ async function spawnFrrDaemon(procDir: string, name: string, netns: string, dir:
  * Starts zebra + `daemons` (e.g. bgpd, ospfd) in `netns`, then loads `config` (when given) with
  * `vtysh -f`. `bgpListen`: bgpd accepts sessions on port 179 (the ToR) or only connects out (nodes).
  */
-export async function startFrr(procDir: string, name: string, netns: string, dir: string, daemons: string[],
-  opts: { config?: string; bgpListen?: boolean } = {}): Promise<FrrInstance> {
+export async function startFrr(
+  procDir: string,
+  name: string,
+  netns: string,
+  dir: string,
+  daemons: string[],
+  opts: { config?: string; bgpListen?: boolean } = {},
+): Promise<FrrInstance> {
   frrOwnedDir(dir);
   for (const d of ['zebra', ...daemons]) await spawnFrrDaemon(procDir, name, netns, dir, d, opts.bgpListen ?? false);
   const inst: FrrInstance = { netns, dir, vtysh: frrVtysh(netns, dir) };
@@ -69,13 +97,25 @@ export async function startFrr(procDir: string, name: string, netns: string, dir
 }
 
 /** Restarts one killed FRR daemon of a node and boots it from <dir>/frr.conf, as FRR does at start. */
-export async function restartFrrDaemon(procDir: string, name: string, netns: string, dir: string, d: string): Promise<void> {
+export async function restartFrrDaemon(
+  procDir: string,
+  name: string,
+  netns: string,
+  dir: string,
+  d: string,
+): Promise<void> {
   await spawnFrrDaemon(procDir, name, netns, dir, d, false);
   if (existsSync(join(dir, 'frr.conf'))) await frrVtysh(netns, dir)(['--config_dir', dir, '-b']);
 }
 
 /** BIRD in the foreground (-f) with its control socket in `dir`; the routing controller writes bird.conf. */
-export async function startBird(procDir: string, name: string, netns: string, dir: string, initialConfig: string): Promise<string> {
+export async function startBird(
+  procDir: string,
+  name: string,
+  netns: string,
+  dir: string,
+  initialConfig: string,
+): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const conf = join(dir, 'bird.conf');
   if (!existsSync(conf)) writeFileSync(conf, initialConfig);
@@ -91,8 +131,14 @@ export async function startGobgpd(procDir: string, name: string, netns: string, 
   mkdirSync(dir, { recursive: true });
   const socket = join(dir, 'gobgp.sock');
   rmSync(socket, { force: true });
-  startOwned(procDir, `${name}-gobgpd`, 'gobgpd', [`--api-hosts=unix://${socket}`, '--pprof-disable', '-l', 'info'],
-    process.env, { detached: true, netns });
+  startOwned(
+    procDir,
+    `${name}-gobgpd`,
+    'gobgpd',
+    [`--api-hosts=unix://${socket}`, '--pprof-disable', '-l', 'info'],
+    process.env,
+    { detached: true, netns },
+  );
   await waitForFile(socket, `${name} gobgpd`);
   return socket;
 }

@@ -4,7 +4,13 @@
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
-import { CoordinationV1Api, CoreV1Api, KubeConfig, type KubernetesObject, type V1Service } from '@kubernetes/client-node';
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  type KubernetesObject,
+  type V1Service,
+} from '@kubernetes/client-node';
 import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
 import { canonicalIP } from '../api/ip.ts';
 import { applyObjects, createObjects, deleteObjects, loadYamlDir, waitEstablished } from './apply.ts';
@@ -12,11 +18,22 @@ import { repoRoot } from './cluster/binaries.ts';
 import { startCluster } from './cluster/cluster.ts';
 import { isAlive } from './cluster/processes.ts';
 import {
-  serviceAccountKubeconfig, startAgent, startAllocator, startResponder, startRoutingDaemon,
+  serviceAccountKubeconfig,
+  startAgent,
+  startAllocator,
+  startResponder,
+  startRoutingDaemon,
 } from './components.ts';
 import { startFrr } from './daemons.ts';
 import {
-  cleanLedger, clusterDir, labDir, openLedger, procDir, readLedger, writeLedger, type Ledger,
+  cleanLedger,
+  clusterDir,
+  labDir,
+  openLedger,
+  procDir,
+  readLedger,
+  writeLedger,
+  type Ledger,
 } from './ledger.ts';
 import { attachNodeToManagement, createManagementBridge, hostRoutes } from './management.ts';
 import { createNetwork, linkLocals } from './network.ts';
@@ -24,7 +41,13 @@ import { pickManagementSubnet, planLab, planManagement, type LabOptions, type La
 import { buildStatusReport, renderStatus, table, type StatusReport } from './report.ts';
 import { labRouterConfig } from './routerconfig.ts';
 import {
-  endpointSlices, nodeObjects, realServiceObject, sampleServiceGroups, sampleServices, sampleWorkloads, serviceObject,
+  endpointSlices,
+  nodeObjects,
+  realServiceObject,
+  sampleServiceGroups,
+  sampleServices,
+  sampleWorkloads,
+  serviceObject,
   SAMPLE_NAMESPACE,
 } from './samples.ts';
 import { buildRealCluster, installProduct, waitRollout } from './real-cluster.ts';
@@ -64,7 +87,10 @@ export async function startSharedCluster(name: string): Promise<SharedCluster> {
     kc.loadFromFile(cluster.kubeconfig);
     const crds = loadYamlDir(join(repoRoot, 'crds'));
     await applyObjects(kc, crds);
-    await waitEstablished(kc, crds.map((c) => c.metadata!.name!));
+    await waitEstablished(
+      kc,
+      crds.map((c) => c.metadata!.name!),
+    );
     await applyObjects(kc, deployDefaults());
     return { kubeconfig: cluster.kubeconfig, mgmt: { bridge: mgmt.bridge, subnet: mgmt.subnet } };
   } catch (err) {
@@ -75,7 +101,9 @@ export async function startSharedCluster(name: string): Promise<SharedCluster> {
 
 export function requireRoot(): void {
   if (process.getuid?.() !== 0) {
-    throw new Error('purelb lab needs root: it creates network namespaces, veths and bridges and runs routing daemons. Run it as root (e.g. sudo npm run lab -- up).');
+    throw new Error(
+      'purelb lab needs root: it creates network namespaces, veths and bridges and runs routing daemons. Run it as root (e.g. sudo npm run lab -- up).',
+    );
   }
 }
 
@@ -91,7 +119,10 @@ function labFromLedger(ledger: Ledger): Lab {
 
 export function openLab(name: string): Lab {
   const ledger = readLedger(name);
-  if (!ledger?.info.kubeconfig) throw new Error(`no lab named "${name}" is up (nothing in ${labDir(name)}); start one with: purelb lab up --name ${name}`);
+  if (!ledger?.info.kubeconfig)
+    throw new Error(
+      `no lab named "${name}" is up (nothing in ${labDir(name)}); start one with: purelb lab up --name ${name}`,
+    );
   return labFromLedger(ledger);
 }
 
@@ -126,7 +157,9 @@ async function build(ledger: Ledger, plan: LabPlan, progress: Progress, shared?:
   writeLedger(ledger);
   const namespace = DEFAULT_NAMESPACE;
 
-  progress(`network: ToR ${plan.torNetns}, client ${plan.clientNetns}, ${plan.nodes.length} nodes on LAN ${plan.lan.v4}${plan.lan.v6 ? ` + ${plan.lan.v6}` : ''}`);
+  progress(
+    `network: ToR ${plan.torNetns}, client ${plan.clientNetns}, ${plan.nodes.length} nodes on LAN ${plan.lan.v4}${plan.lan.v6 ? ` + ${plan.lan.v6}` : ''}`,
+  );
   await createNetwork(ledger, plan);
   if (!shared) await createManagementBridge(ledger, plan.mgmt);
   for (let i = 0; i < plan.nodes.length; i++) await attachNodeToManagement(ledger, plan, i);
@@ -150,7 +183,10 @@ async function build(ledger: Ledger, plan: LabPlan, progress: Progress, shared?:
   progress('applying crds/ and deploy/purelb/base (namespace, RBAC, default LBNodeAgent)');
   const crds = loadYamlDir(join(repoRoot, 'crds'));
   await applyObjects(kc, crds);
-  await waitEstablished(kc, crds.map((c) => c.metadata!.name!));
+  await waitEstablished(
+    kc,
+    crds.map((c) => c.metadata!.name!),
+  );
   await applyObjects(kc, deployDefaults());
   await createObjects(kc, nodeObjects(plan));
 
@@ -161,8 +197,18 @@ async function build(ledger: Ledger, plan: LabPlan, progress: Progress, shared?:
   await applyObjects(kc, [labRouterConfig(plan, namespace)]);
 
   progress('allocator and one agent per node (service-account tokens of deploy/purelb RBAC)');
-  const allocKc = await serviceAccountKubeconfig(kc, namespace, 'allocator', join(labDir(name), 'kubeconfig-allocator'));
-  const agentKc = await serviceAccountKubeconfig(kc, namespace, 'lbnodeagent', join(labDir(name), 'kubeconfig-lbnodeagent'));
+  const allocKc = await serviceAccountKubeconfig(
+    kc,
+    namespace,
+    'allocator',
+    join(labDir(name), 'kubeconfig-allocator'),
+  );
+  const agentKc = await serviceAccountKubeconfig(
+    kc,
+    namespace,
+    'lbnodeagent',
+    join(labDir(name), 'kubeconfig-lbnodeagent'),
+  );
   await startAllocator(plan, allocKc, namespace);
   for (const node of plan.nodes) {
     startAgent(plan, node, agentKc, namespace);
@@ -182,7 +228,10 @@ async function startTor(plan: LabPlan, progress: Progress): Promise<string> {
   const o = plan.options;
   progress(`ToR: FRR ${o.protocol === 'bgp' ? `BGP AS ${o.torASN}, ECMP over the nodes` : 'OSPF area 0'}`);
   const vty = torVtyDir(o.name);
-  await startFrr(procDir(o.name), plan.torNetns, plan.torNetns, vty, torDaemons(plan), { config: renderTorConfig(plan), bgpListen: true });
+  await startFrr(procDir(o.name), plan.torNetns, plan.torNetns, vty, torDaemons(plan), {
+    config: renderTorConfig(plan),
+    bgpListen: true,
+  });
   return vty;
 }
 
@@ -192,7 +241,9 @@ async function buildReal(ledger: Ledger, plan: LabPlan, progress: Progress): Pro
   const namespace = DEFAULT_NAMESPACE;
   ledger.info.plan = plan;
   writeLedger(ledger);
-  progress(`network: ToR ${plan.torNetns}, client ${plan.clientNetns}, ${plan.nodes.length} nodes on LAN ${plan.lan.v4}${plan.lan.v6 ? ` + ${plan.lan.v6}` : ''}`);
+  progress(
+    `network: ToR ${plan.torNetns}, client ${plan.clientNetns}, ${plan.nodes.length} nodes on LAN ${plan.lan.v4}${plan.lan.v6 ? ` + ${plan.lan.v6}` : ''}`,
+  );
   await createNetwork(ledger, plan);
   await createManagementBridge(ledger, plan.mgmt);
   for (let i = 0; i < plan.nodes.length; i++) await attachNodeToManagement(ledger, plan, i);
@@ -211,7 +262,10 @@ async function buildReal(ledger: Ledger, plan: LabPlan, progress: Progress): Pro
     progress('samples: ServiceGroups "lan" (local) and "virtual", Services, echo Deployments');
     await applyObjects(kc, sampleServiceGroups(plan, namespace));
     await applyObjects(kc, sampleWorkloads(plan));
-    await applyObjects(kc, sampleServices(plan).map((s) => realServiceObject(s)));
+    await applyObjects(
+      kc,
+      sampleServices(plan).map((s) => realServiceObject(s)),
+    );
     await waitConverged(lab, progress);
   }
   return lab;
@@ -221,11 +275,16 @@ async function buildReal(ledger: Ledger, plan: LabPlan, progress: Progress): Pro
 async function waitAgents(lab: Lab, progress: Progress, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const leases = (await lab.kc.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace: lab.namespace })).items;
-    const missing = lab.plan.nodes.filter((n) => !leases.some((l) => l.metadata?.name === `purelb-node-${n.name}`)).map((n) => n.name);
+    const leases = (await lab.kc.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace: lab.namespace }))
+      .items;
+    const missing = lab.plan.nodes
+      .filter((n) => !leases.some((l) => l.metadata?.name === `purelb-node-${n.name}`))
+      .map((n) => n.name);
     if (missing.length === 0) return;
     if (Date.now() > deadline) {
-      progress(`agents without a heartbeat after ${timeoutMs / 1000} s: ${missing.join(', ')} (logs: ${procDir(lab.plan.options.name)})`);
+      progress(
+        `agents without a heartbeat after ${timeoutMs / 1000} s: ${missing.join(', ')} (logs: ${procDir(lab.plan.options.name)})`,
+      );
       return;
     }
     await new Promise((r) => setTimeout(r, 250));
@@ -242,8 +301,14 @@ export function deployDefaults(): KubernetesObject[] {
 export async function applySamples(lab: Lab): Promise<void> {
   await applyObjects(lab.kc, sampleServiceGroups(lab.plan, lab.namespace));
   const services = sampleServices(lab.plan);
-  await applyObjects(lab.kc, services.map((s) => serviceObject(s)));
-  await applyObjects(lab.kc, services.flatMap((s) => endpointSlices(lab.plan, s)));
+  await applyObjects(
+    lab.kc,
+    services.map((s) => serviceObject(s)),
+  );
+  await applyObjects(
+    lab.kc,
+    services.flatMap((s) => endpointSlices(lab.plan, s)),
+  );
 }
 
 /** Node name for a next hop the ToR reports (LAN addresses and eth0 link-locals). */
@@ -259,20 +324,25 @@ export async function nodeByIP(plan: LabPlan): Promise<Record<string, string>> {
 export async function labReport(lab: Lab): Promise<StatusReport> {
   const inputs = await readStatusInputs(lab.kc, lab.namespace);
   const routes = await readVtyshRoutes(lab.plan.torNetns, lab.torVtyDir);
-  return buildStatusReport({ ...inputs, upstream: { netns: lab.plan.torNetns, routes, nodeByIP: await nodeByIP(lab.plan) } });
+  return buildStatusReport({
+    ...inputs,
+    upstream: { netns: lab.plan.torNetns, routes, nodeByIP: await nodeByIP(lab.plan) },
+  });
 }
 
 /** Addresses not yet where they should be: a virtual one whose ToR next hops or announcing nodes are not
  * exactly `nodes` (ETP Local: the nodes with endpoints), a local one without exactly one owner, or one no
  * agent classified yet. */
 export function unconverged(report: StatusReport, nodes: string[]): string[] {
-  return report.services.filter((s) => {
-    if (s.kind === 'local') return s.announcing.length !== 1;
-    if (s.kind === 'unknown') return true;
-    const want = JSON.stringify([...(s.etp === 'Local' ? (s.endpointNodes ?? []) : nodes)].sort());
-    // the ToR's FIB, and the nodes' own routing status (refreshed every few seconds) agree
-    return want !== JSON.stringify(s.upstream ?? []) || want !== JSON.stringify(s.announcing);
-  }).map((s) => `${s.service} ${s.address}`);
+  return report.services
+    .filter((s) => {
+      if (s.kind === 'local') return s.announcing.length !== 1;
+      if (s.kind === 'unknown') return true;
+      const want = JSON.stringify([...(s.etp === 'Local' ? (s.endpointNodes ?? []) : nodes)].sort());
+      // the ToR's FIB, and the nodes' own routing status (refreshed every few seconds) agree
+      return want !== JSON.stringify(s.upstream ?? []) || want !== JSON.stringify(s.announcing);
+    })
+    .map((s) => `${s.service} ${s.address}`);
 }
 
 async function waitConverged(lab: Lab, progress: Progress, timeoutMs = 120_000): Promise<void> {
@@ -282,7 +352,10 @@ async function waitConverged(lab: Lab, progress: Progress, timeoutMs = 120_000):
   for (;;) {
     const report = await labReport(lab);
     const withAddress = new Set(report.services.map((s) => s.service)).size;
-    const pending = unconverged(report, lab.plan.nodes.map((n) => n.name));
+    const pending = unconverged(
+      report,
+      lab.plan.nodes.map((n) => n.name),
+    );
     const msg = `waiting: ${withAddress}/${expected} Services have addresses; ${pending.length} addresses not yet announced by exactly the expected nodes`;
     if (withAddress >= expected && pending.length === 0 && report.services.length > 0) {
       progress('converged: every address is announced by exactly the expected nodes (ToR next hops / local owner)');
@@ -291,7 +364,9 @@ async function waitConverged(lab: Lab, progress: Progress, timeoutMs = 120_000):
     if (msg !== last) progress(msg);
     last = msg;
     if (Date.now() > deadline) {
-      progress(`not converged after ${timeoutMs / 1000} s (still: ${pending.join('; ') || 'allocation'}); printing what is there. Logs: ${procDir(lab.plan.options.name)}`);
+      progress(
+        `not converged after ${timeoutMs / 1000} s (still: ${pending.join('; ') || 'allocation'}); printing what is there. Logs: ${procDir(lab.plan.options.name)}`,
+      );
       return;
     }
     await new Promise((r) => setTimeout(r, 500));
@@ -319,7 +394,10 @@ export async function renderLab(lab: Lab): Promise<string> {
     renderStatus(report),
     '',
     `REQUESTS FROM ${p.clientNetns} (${spreads[0] ? Object.values(spreads[0].counts).reduce((a, b) => a + b, 0) : 30} each)`,
-    table(['URL', 'ANSWERED BY'], spreads.map((s) => [s.url, formatSpread(s)])),
+    table(
+      ['URL', 'ANSWERED BY'],
+      spreads.map((s) => [s.url, formatSpread(s)]),
+    ),
     '',
     `logs: ${procDir(p.options.name)}   stop everything: purelb lab down --name ${p.options.name}`,
   ].join('\n');

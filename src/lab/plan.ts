@@ -87,7 +87,10 @@ const fmt = (c: CIDR) => `${formatIP(c.ip)}/${c.prefix}`;
 
 function lanCIDR(text: string, family: Family): CIDR {
   const c = parseCIDR(text);
-  if (!c || c.ip.family !== family) throw new Error(`--lan: "${text}" is not an IPv${family} CIDR (e.g. ${DEFAULT_OPTIONS.lan[family === 4 ? 'v4' : 'v6']})`);
+  if (!c || c.ip.family !== family)
+    throw new Error(
+      `--lan: "${text}" is not an IPv${family} CIDR (e.g. ${DEFAULT_OPTIONS.lan[family === 4 ? 'v4' : 'v6']})`,
+    );
   return { ip: { family, value: networkOf(c).first }, prefix: c.prefix };
 }
 
@@ -101,24 +104,39 @@ export interface ManagementPlan {
 
 export function planManagement(name: string, subnet: string): ManagementPlan {
   const mg = parseCIDR(subnet);
-  if (!mg || mg.ip.family !== 4 || mg.prefix > 27) throw new Error(`management subnet ${subnet}: need an IPv4 /27 or larger`);
-  return { bridge: `${name}-mgmt`, subnet: fmt({ ip: { family: 4, value: networkOf(mg).first }, prefix: mg.prefix }), host: offset(mg, 1n), prefix: mg.prefix };
+  if (!mg || mg.ip.family !== 4 || mg.prefix > 27)
+    throw new Error(`management subnet ${subnet}: need an IPv4 /27 or larger`);
+  return {
+    bridge: `${name}-mgmt`,
+    subnet: fmt({ ip: { family: 4, value: networkOf(mg).first }, prefix: mg.prefix }),
+    host: offset(mg, 1n),
+    prefix: mg.prefix,
+  };
 }
 
 /** Checks the options and derives every name and address; throws with the option to fix. */
 export function planLab(options: LabOptions, mgmtSubnet: string): LabPlan {
   const o = options;
-  if (!NAME.test(o.name)) throw new Error(`--name "${o.name}": use 1-6 lower-case letters/digits starting with a letter (it prefixes interface names, max 15 chars)`);
+  if (!NAME.test(o.name))
+    throw new Error(
+      `--name "${o.name}": use 1-6 lower-case letters/digits starting with a letter (it prefixes interface names, max 15 chars)`,
+    );
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 16) throw new Error(`--nodes ${o.nodes}: use 1..16`);
-  for (const [flag, asn] of [['--node-asn', o.nodeASN], ['--tor-asn', o.torASN]] as const) {
+  for (const [flag, asn] of [
+    ['--node-asn', o.nodeASN],
+    ['--tor-asn', o.torASN],
+  ] as const) {
     if (!Number.isInteger(asn) || asn < 1 || asn > 4294967294) throw new Error(`${flag} ${asn}: use 1..4294967294`);
   }
-  if (o.daemon === 'gobgp' && o.protocol === 'ospf') throw new Error('--daemon gobgp --protocol ospf: GoBGP has no OSPF; use bird or frr for OSPF');
+  if (o.daemon === 'gobgp' && o.protocol === 'ospf')
+    throw new Error('--daemon gobgp --protocol ospf: GoBGP has no OSPF; use bird or frr for OSPF');
   const v4 = lanCIDR(o.lan.v4, 4);
   const v6 = o.lan.v6 ? lanCIDR(o.lan.v6, 6) : undefined;
   const hostsV4 = (1n << BigInt(32 - v4.prefix)) - 2n;
   if (hostsV4 < BigInt(o.nodes + 2 + LOCAL_POOL_SIZE)) {
-    throw new Error(`--lan ${o.lan.v4}: too small for ${o.nodes} nodes, the ToR and a local pool of ${LOCAL_POOL_SIZE}; use a /27 or larger`);
+    throw new Error(
+      `--lan ${o.lan.v4}: too small for ${o.nodes} nodes, the ToR and a local pool of ${LOCAL_POOL_SIZE}; use a /27 or larger`,
+    );
   }
   const mgmt = planManagement(o.name, mgmtSubnet);
   const mg = parseCIDR(mgmt.subnet)!;
@@ -133,9 +151,10 @@ export function planLab(options: LabOptions, mgmtSubnet: string): LabPlan {
     mgmt: offset(mg, BigInt(i + 2)),
   }));
   // IPv4: the top of the LAN below the broadcast address; IPv6: ::f0 upwards, short enough to read
-  const pool = (c: CIDR) => (c.ip.family === 4
-    ? `${offset(c, -BigInt(LOCAL_POOL_SIZE))}-${offset(c, -1n)}`
-    : `${offset(c, 0xf0n)}-${offset(c, 0xf0n + BigInt(LOCAL_POOL_SIZE - 1))}`);
+  const pool = (c: CIDR) =>
+    c.ip.family === 4
+      ? `${offset(c, -BigInt(LOCAL_POOL_SIZE))}-${offset(c, -1n)}`
+      : `${offset(c, 0xf0n)}-${offset(c, 0xf0n + BigInt(LOCAL_POOL_SIZE - 1))}`;
   return {
     options: o,
     torNetns: `${p}-tor`,
@@ -146,7 +165,9 @@ export function planLab(options: LabOptions, mgmtSubnet: string): LabPlan {
     tor: {
       ipv4: offset(v4, 1n),
       ...(v6 ? { ipv6: offset(v6, 1n) } : {}),
-      clientIPv4: offset(client.v4, 1n), clientIPv6: offset(client.v6, 1n), clientPort: `${p}-cl`,
+      clientIPv4: offset(client.v4, 1n),
+      clientIPv6: offset(client.v6, 1n),
+      clientPort: `${p}-cl`,
     },
     client: { ipv4: offset(client.v4, 2n), ipv6: offset(client.v6, 2n) },
     nodes,
@@ -158,7 +179,8 @@ export function planLab(options: LabOptions, mgmtSubnet: string): LabPlan {
 
 /** Picks a management /24 in 10.254.0.0/16 that overlaps no route of the host. */
 export function pickManagementSubnet(hostRoutes: string[], seed: number): string {
-  const taken = hostRoutes.map((r) => parseCIDR(r.includes('/') ? r : `${r}/${r.includes(':') ? 128 : 32}`))
+  const taken = hostRoutes
+    .map((r) => parseCIDR(r.includes('/') ? r : `${r}/${r.includes(':') ? 128 : 32}`))
     .filter((c): c is CIDR => c !== undefined && c.ip.family === 4);
   for (let i = 0; i < 256; i++) {
     const third = (seed + i) % 256;
@@ -172,4 +194,3 @@ export function pickManagementSubnet(hostRoutes: string[], seed: number): string
   }
   throw new Error('no free /24 in 10.254.0.0/16 for the lab management network (every one overlaps a host route)');
 }
-

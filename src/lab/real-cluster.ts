@@ -47,8 +47,14 @@ export async function labImages(progress: Progress): Promise<ImageSet & { entrie
       else reject(new Error(`scripts/images.sh failed (exit ${code}):\n${lines.slice(-20).join('\n')}`));
     });
   });
-  const dir = lines.filter((l) => l.trim() !== '').at(-1)!.trim();
-  const { images: entries, all } = JSON.parse(readFileSync(join(dir, 'images.json'), 'utf8')) as { images: ImageEntry[]; all: string };
+  const dir = lines
+    .filter((l) => l.trim() !== '')
+    .at(-1)!
+    .trim();
+  const { images: entries, all } = JSON.parse(readFileSync(join(dir, 'images.json'), 'utf8')) as {
+    images: ImageEntry[];
+    all: string;
+  };
   const pause = entries.find((e) => e.ref.includes('pause'));
   if (!pause) throw new Error(`${dir}/images.json has no pause image`);
   return { tars: [all], pause: pause.ref, entries };
@@ -65,13 +71,19 @@ async function waitNodesReady(kc: KubeConfig, names: string[], progress: Progres
   let last = '';
   for (;;) {
     const nodes = (await api.listNode()).items;
-    const ready = names.filter((n) => nodes.find((x) => x.metadata?.name === n)?.status?.conditions
-      ?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    const ready = names.filter((n) =>
+      nodes
+        .find((x) => x.metadata?.name === n)
+        ?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    );
     const msg = `nodes Ready: ${ready.length}/${names.length}`;
     if (msg !== last) progress(msg);
     last = msg;
     if (ready.length === names.length) return;
-    if (Date.now() > deadline) throw new Error(`nodes not Ready after ${timeoutMs / 1000} s: ${names.filter((n) => !ready.includes(n)).join(', ')}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `nodes not Ready after ${timeoutMs / 1000} s: ${names.filter((n) => !ready.includes(n)).join(', ')}`,
+      );
     await sleep(500);
   }
 }
@@ -100,7 +112,11 @@ export async function buildRealCluster(ledger: Ledger, plan: LabPlan, progress: 
   for (const [i, k] of kube.entries()) await startKubelet(procDir(name), k, kube, holders[i]!, plan.options.name);
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
-  await waitNodesReady(kc, plan.nodes.map((n) => n.name), progress);
+  await waitNodesReady(
+    kc,
+    plan.nodes.map((n) => n.name),
+    progress,
+  );
   return kubeconfig;
 }
 
@@ -109,8 +125,15 @@ export async function installProduct(kubeconfig: string, plan: LabPlan, progress
   const overlay = join('lab', 'overlays', plan.options.daemon);
   progress(`install: kubectl apply -f crds/ && kubectl wait ... established && kubectl apply -k ${overlay}`);
   await kubectl(kubeconfig, ['apply', '-f', join(repoRoot, 'crds')]);
-  await kubectl(kubeconfig, ['wait', '--for', 'condition=established', '--timeout=60s',
-    'crd/servicegroups.purelb.io', 'crd/lbnodeagents.purelb.io', 'crd/routerconfigs.purelb.io']);
+  await kubectl(kubeconfig, [
+    'wait',
+    '--for',
+    'condition=established',
+    '--timeout=60s',
+    'crd/servicegroups.purelb.io',
+    'crd/lbnodeagents.purelb.io',
+    'crd/routerconfigs.purelb.io',
+  ]);
   await kubectl(kubeconfig, ['apply', '-k', join(repoRoot, overlay)]);
 }
 

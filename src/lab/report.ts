@@ -94,7 +94,8 @@ function leaseLive(l: V1Lease, now: Date): boolean {
 function poolReport(sg: ServiceGroup): PoolReport {
   const s = sg.status ?? {};
   const valid = s.conditions?.find((c) => c.type === 'Valid');
-  const family = (used?: number, free?: number) => (used === undefined && free === undefined ? null : { used: used ?? 0, free: free ?? 0 });
+  const family = (used?: number, free?: number) =>
+    used === undefined && free === undefined ? null : { used: used ?? 0, free: free ?? 0 };
   return {
     group: sg.metadata?.name ?? '',
     valid: valid ? valid.status === 'True' : null,
@@ -128,7 +129,10 @@ export function buildStatusReport(inp: StatusInputs): StatusReport {
   const subnetsByNode = new Map<string, string[]>();
   for (const l of heartbeats) {
     const node = l.metadata!.name!.slice(HEARTBEAT_PREFIX.length);
-    const subnets = (l.metadata?.annotations?.['purelb.io/subnets'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const subnets = (l.metadata?.annotations?.['purelb.io/subnets'] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     subnetsByNode.set(node, subnets);
   }
   const routing = new Map<string, { rc: string; st: RoutingNodeStatus; spec: RouterConfigLike['spec'] }>();
@@ -158,15 +162,21 @@ export function buildStatusReport(inp: StatusInputs): StatusReport {
         announcing = value ? [value.split(',')[0]!.trim()] : [];
       } else {
         announcing = [...routing.entries()]
-          .filter(([, r]) => (r.st.advertised ?? []).some((p) => covers(p, address) && p.endsWith(family === 4 ? '/32' : '/128')))
-          .map(([n]) => n).sort();
+          .filter(([, r]) =>
+            (r.st.advertised ?? []).some((p) => covers(p, address) && p.endsWith(family === 4 ? '/32' : '/128')),
+          )
+          .map(([n]) => n)
+          .sort();
       }
       const prefix = `${address}/${family === 4 ? 32 : 128}`;
       services.push({
         service: `${svc.metadata?.namespace}/${svc.metadata?.name}`,
-        address, family,
+        address,
+        family,
         group: ann[ANN.allocatedFrom] ?? '',
-        kind, etp, announcing,
+        kind,
+        etp,
+        announcing,
         ...(etp === 'Local' ? { endpointNodes: readyEndpointNodes(inp.endpointSlices, svc) } : {}),
         ...(inp.upstream ? { upstream: (inp.upstream.routes[prefix] ?? []).map(nodeName).sort() } : {}),
       });
@@ -183,12 +193,14 @@ export function buildStatusReport(inp: StatusInputs): StatusReport {
       name,
       heartbeat: !lease ? 'none' : leaseLive(lease, inp.now) ? 'live' : 'expired',
       subnets: subnetsByNode.get(name) ?? [],
-      ...(r ? {
-        routerConfig: r.rc,
-        daemon: r.st.daemon ?? r.spec?.daemon,
-        protocol: r.st.protocol ?? r.spec?.protocol,
-        ...(reload ? { lastReload: `${reload.result ?? '?'}${reload.error ? `: ${reload.error}` : ''}` } : {}),
-      } : {}),
+      ...(r
+        ? {
+            routerConfig: r.rc,
+            daemon: r.st.daemon ?? r.spec?.daemon,
+            protocol: r.st.protocol ?? r.spec?.protocol,
+            ...(reload ? { lastReload: `${reload.result ?? '?'}${reload.error ? `: ${reload.error}` : ''}` } : {}),
+          }
+        : {}),
       sessions: (r?.st.sessions ?? []).map((s) => ({ name: s.name ?? '', state: s.state ?? '' })),
       advertised: r?.st.advertised ?? [],
     };
@@ -206,7 +218,11 @@ export function buildStatusReport(inp: StatusInputs): StatusReport {
 /** Left-aligned text table with a header row. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
 
@@ -216,15 +232,32 @@ const usage = (f: { used: number; free: number } | null) => (f ? `${f.used}/${f.
 export function renderStatus(r: StatusReport): string {
   const parts = [
     `POOLS (namespace ${r.namespace}; used/free)`,
-    table(['GROUP', 'VALID', 'IPV4', 'IPV6'], r.pools.map((p) => [
-      p.group, p.valid === null ? '?' : p.valid ? 'yes' : `no: ${p.message ?? ''}`, usage(p.ipv4), usage(p.ipv6),
-    ])),
+    table(
+      ['GROUP', 'VALID', 'IPV4', 'IPV6'],
+      r.pools.map((p) => [
+        p.group,
+        p.valid === null ? '?' : p.valid ? 'yes' : `no: ${p.message ?? ''}`,
+        usage(p.ipv4),
+        usage(p.ipv6),
+      ]),
+    ),
     '',
     'SERVICES',
     table(
-      ['SERVICE', 'ADDRESS', 'GROUP', 'KIND', 'ETP', 'ANNOUNCING', ...(r.upstream ? [`UPSTREAM (${r.upstream.netns})`] : [])],
+      [
+        'SERVICE',
+        'ADDRESS',
+        'GROUP',
+        'KIND',
+        'ETP',
+        'ANNOUNCING',
+        ...(r.upstream ? [`UPSTREAM (${r.upstream.netns})`] : []),
+      ],
       r.services.map((s) => [
-        s.service, s.address, s.group, s.kind,
+        s.service,
+        s.address,
+        s.group,
+        s.kind,
         s.etp === 'Local' ? `Local (endpoints: ${list(s.endpointNodes)})` : 'Cluster',
         list(s.announcing),
         ...(r.upstream ? [list(s.upstream)] : []),
@@ -232,10 +265,17 @@ export function renderStatus(r: StatusReport): string {
     ),
     '',
     'NODES',
-    table(['NODE', 'HEARTBEAT', 'DAEMON', 'RELOAD', 'SESSIONS', 'ADVERTISED'], r.nodes.map((n) => [
-      n.name, n.heartbeat, n.daemon ? `${n.daemon}/${n.protocol ?? '?'}` : '-', n.lastReload ?? '-',
-      list(n.sessions.map((s) => `${s.name}=${s.state}`)), String(n.advertised.length),
-    ])),
+    table(
+      ['NODE', 'HEARTBEAT', 'DAEMON', 'RELOAD', 'SESSIONS', 'ADVERTISED'],
+      r.nodes.map((n) => [
+        n.name,
+        n.heartbeat,
+        n.daemon ? `${n.daemon}/${n.protocol ?? '?'}` : '-',
+        n.lastReload ?? '-',
+        list(n.sessions.map((s) => `${s.name}=${s.state}`)),
+        String(n.advertised.length),
+      ]),
+    ),
   ];
   return parts.join('\n');
 }

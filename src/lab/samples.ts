@@ -34,8 +34,24 @@ export function sampleServices(plan: LabPlan): SampleService[] {
   return [
     { name: 'web', group: VIRTUAL_GROUP, etp: 'Cluster', families: ['IPv4'], port: 80, endpointNodes: all },
     { name: 'web-local', group: VIRTUAL_GROUP, etp: 'Local', families: dual, port: 80, endpointNodes: subset },
-    { name: 'shared-a', group: VIRTUAL_GROUP, etp: 'Cluster', families: ['IPv4'], port: 80, sharedKey: 'shared', endpointNodes: all },
-    { name: 'shared-b', group: VIRTUAL_GROUP, etp: 'Cluster', families: ['IPv4'], port: 8080, sharedKey: 'shared', endpointNodes: all },
+    {
+      name: 'shared-a',
+      group: VIRTUAL_GROUP,
+      etp: 'Cluster',
+      families: ['IPv4'],
+      port: 80,
+      sharedKey: 'shared',
+      endpointNodes: all,
+    },
+    {
+      name: 'shared-b',
+      group: VIRTUAL_GROUP,
+      etp: 'Cluster',
+      families: ['IPv4'],
+      port: 8080,
+      sharedKey: 'shared',
+      endpointNodes: all,
+    },
     { name: 'dual', group: VIRTUAL_GROUP, etp: 'Cluster', families: ['IPv4', 'IPv6'], port: 80, endpointNodes: all },
     { name: 'lan-web', group: LOCAL_GROUP, etp: 'Cluster', families: dual, port: 80, endpointNodes: all },
   ];
@@ -45,16 +61,22 @@ export function sampleServiceGroups(plan: LabPlan, namespace: string): Obj[] {
   const lanV6 = plan.lan.v6;
   return [
     {
-      apiVersion: 'purelb.io/v1', kind: 'ServiceGroup', metadata: { name: LOCAL_GROUP, namespace },
+      apiVersion: 'purelb.io/v1',
+      kind: 'ServiceGroup',
+      metadata: { name: LOCAL_GROUP, namespace },
       spec: {
         local: {
           v4pools: [{ subnet: plan.lan.v4, pool: plan.localPools.v4, aggregation: 'default' }],
-          ...(lanV6 && plan.localPools.v6 ? { v6pools: [{ subnet: lanV6, pool: plan.localPools.v6, aggregation: 'default' }] } : {}),
+          ...(lanV6 && plan.localPools.v6
+            ? { v6pools: [{ subnet: lanV6, pool: plan.localPools.v6, aggregation: 'default' }] }
+            : {}),
         },
       },
     },
     {
-      apiVersion: 'purelb.io/v1', kind: 'ServiceGroup', metadata: { name: VIRTUAL_GROUP, namespace },
+      apiVersion: 'purelb.io/v1',
+      kind: 'ServiceGroup',
+      metadata: { name: VIRTUAL_GROUP, namespace },
       spec: {
         local: {
           v4pools: [{ subnet: VIRTUAL_POOLS.v4, pool: '10.200.0.10-10.200.0.250', aggregation: '/32' }],
@@ -67,9 +89,11 @@ export function sampleServiceGroups(plan: LabPlan, namespace: string): Obj[] {
 
 export function serviceObject(s: SampleService, namespace = SAMPLE_NAMESPACE): Obj {
   return {
-    apiVersion: 'v1', kind: 'Service',
+    apiVersion: 'v1',
+    kind: 'Service',
     metadata: {
-      name: s.name, namespace,
+      name: s.name,
+      namespace,
       labels: { 'app.kubernetes.io/managed-by': MANAGED_BY },
       annotations: { [ANN.serviceGroup]: s.group, ...(s.sharedKey ? { [ANN.allowSharedIP]: s.sharedKey } : {}) },
     },
@@ -85,30 +109,43 @@ export function serviceObject(s: SampleService, namespace = SAMPLE_NAMESPACE): O
 }
 
 /** One slice per family with one ready endpoint per node in `nodeIndexes` (address = the node's LAN IP). */
-export function endpointSlices(plan: LabPlan, s: SampleService, nodeIndexes = s.endpointNodes,
-  namespace = SAMPLE_NAMESPACE): Obj[] {
+export function endpointSlices(
+  plan: LabPlan,
+  s: SampleService,
+  nodeIndexes = s.endpointNodes,
+  namespace = SAMPLE_NAMESPACE,
+): Obj[] {
   return s.families.flatMap((family) => {
-    const endpoints = nodeIndexes.map((i) => plan.nodes[i]!).flatMap((n) => {
-      const address = family === 'IPv4' ? n.ipv4 : n.ipv6;
-      return address ? [{ addresses: [address], nodeName: n.name, conditions: { ready: true, serving: true, terminating: false } }] : [];
-    });
-    return [{
-      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
-      metadata: {
-        name: `${s.name}-${family.toLowerCase()}`, namespace,
-        labels: { 'kubernetes.io/service-name': s.name, 'endpointslice.kubernetes.io/managed-by': MANAGED_BY },
+    const endpoints = nodeIndexes
+      .map((i) => plan.nodes[i]!)
+      .flatMap((n) => {
+        const address = family === 'IPv4' ? n.ipv4 : n.ipv6;
+        return address
+          ? [{ addresses: [address], nodeName: n.name, conditions: { ready: true, serving: true, terminating: false } }]
+          : [];
+      });
+    return [
+      {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: {
+          name: `${s.name}-${family.toLowerCase()}`,
+          namespace,
+          labels: { 'kubernetes.io/service-name': s.name, 'endpointslice.kubernetes.io/managed-by': MANAGED_BY },
+        },
+        addressType: family,
+        endpoints,
+        ports: [{ name: 'http', port: s.port, protocol: 'TCP' }],
       },
-      addressType: family,
-      endpoints,
-      ports: [{ name: 'http', port: s.port, protocol: 'TCP' }],
-    }];
+    ];
   });
 }
 
 /** Node objects: the agent reads its labels (RouterConfig selection); no kubelet writes them here. */
 export function nodeObjects(plan: LabPlan): Obj[] {
   return plan.nodes.map((n) => ({
-    apiVersion: 'v1', kind: 'Node',
+    apiVersion: 'v1',
+    kind: 'Node',
     metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name, 'purelb.io/lab': plan.options.name } },
     status: {
       addresses: [
@@ -130,7 +167,8 @@ export function sampleWorkload(plan: LabPlan, s: SampleService, namespace = SAMP
   const nodes = s.endpointNodes.map((i) => plan.nodes[i]!.name);
   const labels = { app: workloadName(s) };
   return {
-    apiVersion: 'apps/v1', kind: 'Deployment',
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
     metadata: { name: workloadName(s), namespace, labels: { 'app.kubernetes.io/managed-by': MANAGED_BY } },
     spec: {
       replicas: nodes.length,
@@ -138,25 +176,46 @@ export function sampleWorkload(plan: LabPlan, s: SampleService, namespace = SAMP
       template: {
         metadata: { labels },
         spec: {
-          affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [
-            { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: nodes }] },
-          ] } } },
-          topologySpreadConstraints: [{
-            maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: labels },
-          }],
+          affinity: {
+            nodeAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: {
+                nodeSelectorTerms: [
+                  { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: nodes }] },
+                ],
+              },
+            },
+          },
+          topologySpreadConstraints: [
+            {
+              maxSkew: 1,
+              topologyKey: 'kubernetes.io/hostname',
+              whenUnsatisfiable: 'DoNotSchedule',
+              labelSelector: { matchLabels: labels },
+            },
+          ],
           terminationGracePeriodSeconds: 15,
-          containers: [{
-            name: 'echo', image: ECHO_IMAGE, imagePullPolicy: 'IfNotPresent',
-            env: [
-              { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-              { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
-              { name: 'PORT', value: String(ECHO_PORT) },
-            ],
-            ports: [{ name: 'http', containerPort: ECHO_PORT }],
-            readinessProbe: { httpGet: { path: '/healthz', port: ECHO_PORT }, periodSeconds: 2 },
-            resources: { requests: { cpu: '5m', memory: '8Mi' }, limits: { memory: '32Mi' } },
-            securityContext: { runAsUser: 65534, runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-          }],
+          containers: [
+            {
+              name: 'echo',
+              image: ECHO_IMAGE,
+              imagePullPolicy: 'IfNotPresent',
+              env: [
+                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+                { name: 'PORT', value: String(ECHO_PORT) },
+              ],
+              ports: [{ name: 'http', containerPort: ECHO_PORT }],
+              readinessProbe: { httpGet: { path: '/healthz', port: ECHO_PORT }, periodSeconds: 2 },
+              resources: { requests: { cpu: '5m', memory: '8Mi' }, limits: { memory: '32Mi' } },
+              securityContext: {
+                runAsUser: 65534,
+                runAsNonRoot: true,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ['ALL'] },
+              },
+            },
+          ],
         },
       },
     },

@@ -7,7 +7,8 @@ export interface Spread {
   counts: Record<string, number>;
 }
 
-export const urlFor = (address: string, port: number) => `http://${address.includes(':') ? `[${address}]` : address}:${port}/`;
+export const urlFor = (address: string, port: number) =>
+  `http://${address.includes(':') ? `[${address}]` : address}:${port}/`;
 
 /** Who answered, from one response: the echo pods say `pod=POD node=NODE` (-> "NODE/POD"); the process
  * lab's responders say the node name. */
@@ -37,4 +38,7 @@ export async function requestSpread(clientNetns: string, address: string, port: 
 }
 
 export const formatSpread = (s: Spread) =>
-  Object.entries(s.counts).sort(([a], [b]) => a.localeCompare(b)).map(([node, c]) => `${node}:${c}`).join(' ');
+  Object.entries(s.counts)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([node, c]) => `${node}:${c}`)
+    .join(' ');

@@ -1,6 +1,11 @@
 // Reads what `purelb status` reports from a cluster: one list call per kind.
 import {
-  CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig, type V1Node,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  DiscoveryV1Api,
+  type KubeConfig,
+  type V1Node,
 } from '@kubernetes/client-node';
 import { canonicalIP } from '../api/ip.ts';
 import { retryBusy } from './apply.ts';
@@ -9,7 +14,11 @@ import type { RouterConfigLike, StatusInputs } from './report.ts';
 
 async function listCustom<T>(kc: KubeConfig, plural: string, namespace: string): Promise<T[]> {
   try {
-    const res = await retryBusy(() => kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: 'purelb.io', version: 'v1', namespace, plural }));
+    const res = await retryBusy(() =>
+      kc
+        .makeApiClient(CustomObjectsApi)
+        .listNamespacedCustomObject({ group: 'purelb.io', version: 'v1', namespace, plural }),
+    );
     return (res as { items: T[] }).items;
   } catch (err) {
     // a cluster without that CRD (e.g. no RouterConfig installed) has nothing to report for it
@@ -23,9 +32,15 @@ export async function readStatusInputs(kc: KubeConfig, namespace: string): Promi
   const [services, serviceGroups, leases, routerConfigs, endpointSlices] = await Promise.all([
     core.listServiceForAllNamespaces().then((l) => l.items),
     listCustom<ServiceGroup>(kc, 'servicegroups', namespace),
-    kc.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace }).then((l) => l.items),
+    kc
+      .makeApiClient(CoordinationV1Api)
+      .listNamespacedLease({ namespace })
+      .then((l) => l.items),
     listCustom<RouterConfigLike>(kc, 'routerconfigs', namespace),
-    kc.makeApiClient(DiscoveryV1Api).listEndpointSliceForAllNamespaces().then((l) => l.items),
+    kc
+      .makeApiClient(DiscoveryV1Api)
+      .listEndpointSliceForAllNamespaces()
+      .then((l) => l.items),
   ]);
   return { now: new Date(), namespace, services, serviceGroups, leases, routerConfigs, endpointSlices };
 }

@@ -43,7 +43,8 @@ export function renderTorConfig(plan: LabPlan): string {
       );
     }
     lines.push('exit', '!');
-    if (o.bfd) lines.push('bfd', ' profile lab', '  receive-interval 100', '  transmit-interval 100', ' exit', 'exit', '!');
+    if (o.bfd)
+      lines.push('bfd', ' profile lab', '  receive-interval 100', '  transmit-interval 100', ' exit', 'exit', '!');
   } else {
     lines.push(
       `interface ${plan.lanBridge}`,
@@ -51,11 +52,13 @@ export function renderTorConfig(plan: LabPlan): string {
       ` ip ospf hello-interval ${OSPF_TIMERS.hello}`,
       ` ip ospf dead-interval ${OSPF_TIMERS.dead}`,
       ' ip ospf priority 255',
-      ...(v6 ? [
-        ` ipv6 ospf6 hello-interval ${OSPF_TIMERS.hello}`,
-        ` ipv6 ospf6 dead-interval ${OSPF_TIMERS.dead}`,
-        ' ipv6 ospf6 priority 255',
-      ] : []),
+      ...(v6
+        ? [
+            ` ipv6 ospf6 hello-interval ${OSPF_TIMERS.hello}`,
+            ` ipv6 ospf6 dead-interval ${OSPF_TIMERS.dead}`,
+            ' ipv6 ospf6 priority 255',
+          ]
+        : []),
       'exit',
       '!',
       'router ospf',

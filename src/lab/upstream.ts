@@ -4,8 +4,16 @@ import { canonicalIP } from '../api/ip.ts';
 import { inNetns, run } from './exec.ts';
 import type { UpstreamRoutes } from './report.ts';
 
-interface VtyNexthop { ip?: string; fib?: boolean; active?: boolean }
-interface VtyRoute { protocol?: string; selected?: boolean; nexthops?: VtyNexthop[] }
+interface VtyNexthop {
+  ip?: string;
+  fib?: boolean;
+  active?: boolean;
+}
+interface VtyRoute {
+  protocol?: string;
+  selected?: boolean;
+  nexthops?: VtyNexthop[];
+}
 
 const hostPrefix = (p: string) => p.endsWith('/32') || p.endsWith('/128');
 
@@ -21,7 +29,11 @@ export function parseVtyshRoutes(json: string): UpstreamRoutes {
   return out;
 }
 
-interface KernelRoute { dst?: string; gateway?: string; nexthops?: { gateway?: string }[] }
+interface KernelRoute {
+  dst?: string;
+  gateway?: string;
+  nexthops?: { gateway?: string }[];
+}
 
 /** `ip -j route show`: host routes with a gateway (one or ECMP). */
 export function parseKernelRoutes(json: string, family: 4 | 6): UpstreamRoutes {
@@ -39,7 +51,10 @@ export function parseKernelRoutes(json: string, family: 4 | 6): UpstreamRoutes {
 /** The lab's ToR: FRR in `netns`, its vty sockets in `vtyDir`. */
 export async function readVtyshRoutes(netns: string, vtyDir: string): Promise<UpstreamRoutes> {
   const show = (cmd: string) => inNetns(netns, 'vtysh', ['--vty_socket', vtyDir, '-c', cmd]);
-  return { ...parseVtyshRoutes(await show('show ip route json')), ...parseVtyshRoutes(await show('show ipv6 route json')) };
+  return {
+    ...parseVtyshRoutes(await show('show ip route json')),
+    ...parseVtyshRoutes(await show('show ipv6 route json')),
+  };
 }
 
 /** Any namespace: the kernel FIB (what really forwards). */
@@ -48,7 +63,11 @@ export async function readKernelRoutes(netns: string): Promise<UpstreamRoutes> {
   return { ...parseKernelRoutes(await get(4), 4), ...parseKernelRoutes(await get(6), 6) };
 }
 
-interface Neighbour { dst?: string; dev?: string; lladdr?: string }
+interface Neighbour {
+  dst?: string;
+  dev?: string;
+  lladdr?: string;
+}
 
 /**
  * Names next hops the node list cannot: IPv6 routes often point at a node's link-local address, while

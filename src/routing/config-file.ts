@@ -9,7 +9,8 @@ export function writeAtomic(path: string, text: string, mode = 0o644): void {
   renameSync(tmp, path);
 }
 
-export const readIfExists = (path: string): string | undefined => (existsSync(path) ? readFileSync(path, 'utf8') : undefined);
+export const readIfExists = (path: string): string | undefined =>
+  existsSync(path) ? readFileSync(path, 'utf8') : undefined;
 
 export const lastGoodPath = (path: string) => `${path}.last-good`;
 

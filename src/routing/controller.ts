@@ -5,7 +5,12 @@
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import PQueue from 'p-queue';
 import { formatProblem } from '../api/validation.ts';
-import { parseRouterConfig, type Daemon, type RouterConfig, type RouterConfigSpec } from '../api/validate-routerconfig.ts';
+import {
+  parseRouterConfig,
+  type Daemon,
+  type RouterConfig,
+  type RouterConfigSpec,
+} from '../api/validate-routerconfig.ts';
 import { createEventRecorder } from '../k8s/events.ts';
 import { watchCache, type WatchedCache } from '../k8s/informer.ts';
 import { mergePatch } from '../k8s/patch.ts';
@@ -66,9 +71,16 @@ const PLURAL = 'routerconfigs';
 
 export function createAdvertiser(daemon: Daemon, paths: RoutingBackendPaths, log: Logger): RouteAdvertiser {
   switch (daemon) {
-    case 'bird': return new BirdAdvertiser({ configDir: paths.birdConfigDir, socketPath: paths.birdSocket, log });
-    case 'frr': return new FrrAdvertiser({ confDir: paths.frrConfDir, ...(paths.frrVtySocket ? { vtySocket: paths.frrVtySocket } : {}), log });
-    case 'gobgp': return new GobgpAdvertiser({ target: paths.gobgpTarget, log });
+    case 'bird':
+      return new BirdAdvertiser({ configDir: paths.birdConfigDir, socketPath: paths.birdSocket, log });
+    case 'frr':
+      return new FrrAdvertiser({
+        confDir: paths.frrConfDir,
+        ...(paths.frrVtySocket ? { vtySocket: paths.frrVtySocket } : {}),
+        log,
+      });
+    case 'gobgp':
+      return new GobgpAdvertiser({ target: paths.gobgpTarget, log });
   }
 }
 
@@ -94,14 +106,25 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
   let written: { name: string; status: NodeRoutingStatus } | undefined;
   let stopped = false;
 
-  const configs: WatchedCache<RouterConfig> = watchCache<RouterConfig>(opts.kc, `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`,
-    () => custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL }) as never, log);
+  const configs: WatchedCache<RouterConfig> = watchCache<RouterConfig>(
+    opts.kc,
+    `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`,
+    () => custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL }) as never,
+    log,
+  );
 
   const patchStatus = async (name: string, entry: NodeRoutingStatus | null) => {
-    await custom.patchNamespacedCustomObjectStatus({
-      group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, name,
-      body: { status: { nodes: { [opts.nodeName]: entry && replacingMergePatch(entry) } } },
-    }, mergePatch);
+    await custom.patchNamespacedCustomObjectStatus(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace: ns,
+        plural: PLURAL,
+        name,
+        body: { status: { nodes: { [opts.nodeName]: entry && replacingMergePatch(entry) } } },
+      },
+      mergePatch,
+    );
   };
 
   const writeStatus = async (refreshDaemon: boolean) => {
@@ -119,9 +142,14 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
     }
     const spec = (configs.get(current.name, ns)?.spec ?? {}) as { daemon?: unknown; protocol?: unknown };
     const status = buildNodeStatus({
-      daemon: String(spec.daemon ?? ''), protocol: String(spec.protocol ?? ''), generation: current.generation,
-      ...(applied ? { applied } : {}), ...(lastReload ? { lastReload } : {}), ...(daemonStatus ? { daemonStatus } : {}),
-      ...(daemonError ? { daemonError } : {}), now: new Date(),
+      daemon: String(spec.daemon ?? ''),
+      protocol: String(spec.protocol ?? ''),
+      generation: current.generation,
+      ...(applied ? { applied } : {}),
+      ...(lastReload ? { lastReload } : {}),
+      ...(daemonStatus ? { daemonStatus } : {}),
+      ...(daemonError ? { daemonError } : {}),
+      now: new Date(),
     });
     if (written?.name === current.name && sameStatus(written.status, status)) return;
     try {
@@ -139,7 +167,10 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
       const { name, key } = p.passwordSecretRef;
       const secret = await core.readNamespacedSecret({ name, namespace: ns });
       const b64 = secret.data?.[key];
-      if (b64 === undefined) throw new Error(`Secret ${ns}/${name} has no key "${key}" (peer ${p.address}); add it or set passwordSecretRef.key`);
+      if (b64 === undefined)
+        throw new Error(
+          `Secret ${ns}/${name} has no key "${key}" (peer ${p.address}); add it or set passwordSecretRef.key`,
+        );
       out[p.address] = Buffer.from(b64, 'base64').toString('utf8');
     }
     return out;
@@ -149,10 +180,16 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
     // a repeated outcome keeps its first time, so an unchanged state writes no new status; Unchanged
     // does not hide a previous Applied, but it does replace a Rejected/Failed (the running config is
     // what is asked for again, e.g. after the bad edit was reverted)
-    const repeated = lastReload?.result === result.result && (lastReload.error ?? '') === (result.error?.slice(0, 4000) ?? '');
-    const recovered = result.result === 'Unchanged' && (lastReload?.result === 'Rejected' || lastReload?.result === 'Failed');
+    const repeated =
+      lastReload?.result === result.result && (lastReload.error ?? '') === (result.error?.slice(0, 4000) ?? '');
+    const recovered =
+      result.result === 'Unchanged' && (lastReload?.result === 'Rejected' || lastReload?.result === 'Failed');
     if ((result.result !== 'Unchanged' && !repeated) || recovered || !lastReload) {
-      lastReload = { time: new Date().toISOString(), result: result.result, ...(result.error ? { error: result.error.slice(0, 4000) } : {}) };
+      lastReload = {
+        time: new Date().toISOString(),
+        result: result.result,
+        ...(result.error ? { error: result.error.slice(0, 4000) } : {}),
+      };
     }
   };
 
@@ -165,7 +202,9 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
     }
     const chosen = selectRouterConfig(configs.list(), labels);
     if (written && written.name !== chosen?.metadata?.name) {
-      await patchStatus(written.name, null).catch((err) => log.debug('could not clear old status entry', { error: err }));
+      await patchStatus(written.name, null).catch((err) =>
+        log.debug('could not clear old status entry', { error: err }),
+      );
       written = undefined;
     }
     if (!chosen) {
@@ -176,13 +215,21 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
     const name = chosen.metadata!.name!;
     if (current?.name !== name) lastReload = undefined;
     const { config, problems } = parseRouterConfig(chosen);
-    current = { name, ...(chosen.metadata?.generation !== undefined ? { generation: chosen.metadata.generation } : {}), ...(config ? { config } : {}) };
+    current = {
+      name,
+      ...(chosen.metadata?.generation !== undefined ? { generation: chosen.metadata.generation } : {}),
+      ...(config ? { config } : {}),
+    };
     // Warning events name this node (one object serves many nodes); the recorder drops repeats
     const report = (result: ApplyResult) => {
       if (result.result === 'Applied') events.reset(chosen, PROBLEM_REASONS);
       if (result.result === 'Rejected' || result.result === 'Failed') {
-        events.emit(chosen, 'Warning', PROBLEM_REASONS[result.result === 'Rejected' ? 0 : 1]!,
-          `node ${opts.nodeName}: ${result.error ?? ''}; the previous routing config keeps running`);
+        events.emit(
+          chosen,
+          'Warning',
+          PROBLEM_REASONS[result.result === 'Rejected' ? 0 : 1]!,
+          `node ${opts.nodeName}: ${result.error ?? ''}; the previous routing config keeps running`,
+        );
       }
       recordReload(result);
     };
@@ -203,12 +250,21 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
         if (addresses) await advertiser.setAddresses(addresses);
       }
       result = await advertiser.apply({
-        config, nodeName: opts.nodeName, nodeIP: opts.nodeIP, kubeInterface: currentInterface, passwords,
+        config,
+        nodeName: opts.nodeName,
+        nodeIP: opts.nodeIP,
+        kubeInterface: currentInterface,
+        passwords,
       });
     } catch (err) {
       result = { result: 'Failed', error: (err as Error).message, ...(applied?.hash ? { hash: applied.hash } : {}) };
     }
-    if (result.result !== 'Unchanged') log.info('routing config reconciled', { routerConfig: `${ns}/${name}`, result: result.result, error: result.error });
+    if (result.result !== 'Unchanged')
+      log.info('routing config reconciled', {
+        routerConfig: `${ns}/${name}`,
+        result: result.result,
+        error: result.error,
+      });
     if (result.hash) applied = result;
     report(result);
     await writeStatus(result.result === 'Applied');
@@ -223,10 +279,12 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
   const trigger = (): Promise<void> => {
     if (queued) return queuedRun;
     queued = true;
-    queuedRun = queue.add(async () => {
-      queued = false;
-      await reconcile();
-    }).catch((err) => log.error('routing reconcile failed', { error: err }));
+    queuedRun = queue
+      .add(async () => {
+        queued = false;
+        await reconcile();
+      })
+      .catch((err) => log.error('routing reconcile failed', { error: err }));
     return queuedRun;
   };
 
@@ -241,7 +299,10 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
   await configs.synced;
   await trigger();
   const resync = setInterval(() => void trigger(), opts.resyncMs ?? 30_000);
-  const statusTimer = setInterval(() => void queue.add(() => writeStatus(true)).catch(() => undefined), opts.statusIntervalMs ?? 10_000);
+  const statusTimer = setInterval(
+    () => void queue.add(() => writeStatus(true)).catch(() => undefined),
+    opts.statusIntervalMs ?? 10_000,
+  );
 
   return {
     setVirtualAddresses(cidrs, kubeInterface) {
@@ -251,7 +312,10 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
         currentInterface = kubeInterface;
         void trigger();
       }
-      if (advertiser) void advertiser.setAddresses(cidrs).catch((err) => log.warn('could not hand addresses to the routing daemon', { error: err }));
+      if (advertiser)
+        void advertiser
+          .setAddresses(cidrs)
+          .catch((err) => log.warn('could not hand addresses to the routing daemon', { error: err }));
     },
     async stop() {
       stopped = true;

@@ -11,7 +11,11 @@ export interface ToolResult {
 export function runTool(cmd: string, args: string[], timeoutMs = 30_000): Promise<ToolResult> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      const code = err
+        ? typeof (err as { code?: unknown }).code === 'number'
+          ? (err as { code: number }).code
+          : -1
+        : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) || (err && code === -1 ? err.message : '') });
     });
   });
@@ -20,7 +24,10 @@ export function runTool(cmd: string, args: string[], timeoutMs = 30_000): Promis
 /** The useful part of a tool's complaint, for status and events: its ERROR/WARNING lines if it logs
  * (frr-reload.py), else the end of its output (the error comes last). */
 export function toolError(r: ToolResult): string {
-  const text = [r.stderr, r.stdout].map((t) => t.trim()).filter(Boolean).join('\n');
+  const text = [r.stderr, r.stdout]
+    .map((t) => t.trim())
+    .filter(Boolean)
+    .join('\n');
   const flagged = text.split('\n').filter((l) => /\b(ERROR|WARNING|CRITICAL)\b|% /.test(l));
   const out = (flagged.length ? flagged.join('\n') : text) || `exit code ${r.code}`;
   return out.length > 2000 ? `...${out.slice(-2000)}` : out;

@@ -6,7 +6,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
 import { parseIP } from '../api/ip.ts';
-import { INTERFACE_PATTERN, PASSWORD_PATTERN, type BgpPeer, type RouterConfigSpec } from '../api/validate-routerconfig.ts';
+import {
+  INTERFACE_PATTERN,
+  PASSWORD_PATTERN,
+  type BgpPeer,
+  type RouterConfigSpec,
+} from '../api/validate-routerconfig.ts';
 
 export interface NodeRoutingInput {
   config: RouterConfigSpec;
@@ -28,7 +33,10 @@ const hb = Handlebars.create();
  * a double quote or a line break cannot be quoted at all and is refused; everything else is inert inside. */
 hb.registerHelper('birdstr', (v: unknown) => {
   const s = String(v);
-  if (/["\x00-\x1f\x7f]/.test(s)) throw new RenderError(`refusing to render ${JSON.stringify(s)} as a BIRD string (quotes and control characters cannot be quoted)`);
+  if (/["\x00-\x1f\x7f]/.test(s))
+    throw new RenderError(
+      `refusing to render ${JSON.stringify(s)} as a BIRD string (quotes and control characters cannot be quoted)`,
+    );
   return `"${s}"`;
 });
 /** One FRR token: FRR has no quoting, so anything with blanks or control characters is refused. */
@@ -59,7 +67,10 @@ function template(name: string): Template {
 export function routerID(input: NodeRoutingInput): string {
   const id = input.config.bgp?.routerID ?? input.nodeIP;
   if (parseIP(id)?.family !== 4) {
-    const fix = input.config.protocol === 'bgp' ? 'set spec.bgp.routerID to an IPv4 address' : 'OSPF takes the router id from the node IP: give the agent an IPv4 --node-ip';
+    const fix =
+      input.config.protocol === 'bgp'
+        ? 'set spec.bgp.routerID to an IPv4 address'
+        : 'OSPF takes the router id from the node IP: give the agent an IPv4 --node-ip';
     throw new RenderError(`node ${input.nodeName} has IP ${input.nodeIP}, which cannot be a router id: ${fix}`);
   }
   return id;
@@ -73,7 +84,9 @@ export function checkInput(input: NodeRoutingInput): void {
   }
   for (const [peer, pw] of Object.entries(input.passwords)) {
     if (!PASSWORD_PATTERN.test(pw)) {
-      throw new RenderError(`password for peer ${peer} must be 1..80 printable characters without blanks, quotes, backslashes, "!" or "#"`);
+      throw new RenderError(
+        `password for peer ${peer} must be 1..80 printable characters without blanks, quotes, backslashes, "!" or "#"`,
+      );
     }
   }
 }
@@ -94,10 +107,14 @@ function peerContexts(input: NodeRoutingInput): PeerContext[] {
   return (input.config.bgp?.peers ?? []).map((p, i) => {
     const password = p.passwordSecretRef ? input.passwords[p.address] : undefined;
     if (p.passwordSecretRef && password === undefined) {
-      throw new RenderError(`password of peer ${p.address} (Secret ${p.passwordSecretRef.name}, key ${p.passwordSecretRef.key}) is not available`);
+      throw new RenderError(
+        `password of peer ${p.address} (Secret ${p.passwordSecretRef.name}, key ${p.passwordSecretRef.key}) is not available`,
+      );
     }
     if (input.config.daemon === 'bird' && p.multihop !== undefined && p.bfd && p.family !== nodeFamily) {
-      throw new RenderError(`peer ${p.address}: BIRD needs a local address of the peer's family for multihop BFD, but the node IP is ${input.nodeIP}; drop bfd or multihop for this peer`);
+      throw new RenderError(
+        `peer ${p.address}: BIRD needs a local address of the peer's family for multihop BFD, but the node IP is ${input.nodeIP}; drop bfd or multihop for this peer`,
+      );
     }
     return {
       ...p,

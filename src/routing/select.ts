@@ -8,10 +8,15 @@ function selectorOf(obj: KubernetesObject & { spec?: unknown }): Record<string, 
   return sel && typeof sel === 'object' && !Array.isArray(sel) ? (sel as Record<string, unknown>) : {};
 }
 
-export function selectRouterConfig<T extends KubernetesObject & { spec?: unknown }>(items: readonly T[],
-  labels: Record<string, string>): T | undefined {
+export function selectRouterConfig<T extends KubernetesObject & { spec?: unknown }>(
+  items: readonly T[],
+  labels: Record<string, string>,
+): T | undefined {
   const matching = items.filter((o) => Object.entries(selectorOf(o)).every(([k, v]) => labels[k] === v));
-  matching.sort((a, b) => Object.keys(selectorOf(b)).length - Object.keys(selectorOf(a)).length
-    || (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+  matching.sort(
+    (a, b) =>
+      Object.keys(selectorOf(b)).length - Object.keys(selectorOf(a)).length ||
+      (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''),
+  );
   return matching[0];
 }

@@ -22,8 +22,14 @@ export interface NodeRoutingStatus {
 }
 
 export function buildNodeStatus(args: {
-  daemon: string; protocol: string; generation?: number; applied?: ApplyResult; lastReload?: NodeRoutingStatus['lastReload'];
-  daemonStatus?: DaemonStatus; daemonError?: string; now: Date;
+  daemon: string;
+  protocol: string;
+  generation?: number;
+  applied?: ApplyResult;
+  lastReload?: NodeRoutingStatus['lastReload'];
+  daemonStatus?: DaemonStatus;
+  daemonError?: string;
+  now: Date;
 }): NodeRoutingStatus {
   const d = args.daemonStatus;
   return {
@@ -32,7 +38,13 @@ export function buildNodeStatus(args: {
     ...(args.generation !== undefined ? { observedGeneration: args.generation } : {}),
     ...(args.applied?.hash ? { configHash: args.applied.hash } : {}),
     ...(args.lastReload ? { lastReload: args.lastReload } : {}),
-    sessions: (d?.sessions ?? []).slice(0, MAX_SESSIONS).map((s) => ({ name: s.name.slice(0, 64), state: s.state.slice(0, 64), ...(s.info ? { info: s.info.slice(0, 256) } : {}) })),
+    sessions: (d?.sessions ?? [])
+      .slice(0, MAX_SESSIONS)
+      .map((s) => ({
+        name: s.name.slice(0, 64),
+        state: s.state.slice(0, 64),
+        ...(s.info ? { info: s.info.slice(0, 256) } : {}),
+      })),
     advertised: (d?.advertised ?? []).slice(0, MAX_LISTED_PREFIXES),
     advertisedCount: d?.advertised.length ?? 0,
     ...(args.daemonError ? { daemonError: args.daemonError.slice(0, 1024) } : {}),
@@ -49,7 +61,10 @@ export const sameStatus = (a: NodeRoutingStatus | undefined, b: NodeRoutingStatu
  * fixed) must be sent as null, or the stale value stays in the object forever. */
 export function replacingMergePatch(entry: NodeRoutingStatus): Record<string, unknown> {
   return {
-    observedGeneration: null, configHash: null, daemonError: null, ...entry,
+    observedGeneration: null,
+    configHash: null,
+    daemonError: null,
+    ...entry,
     lastReload: entry.lastReload ? { error: null, ...entry.lastReload } : null,
   };
 }

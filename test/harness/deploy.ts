@@ -8,7 +8,11 @@ import { KubernetesObjectApi, type KubeConfig, type V1PolicyRule } from '@kubern
 import { loadAll } from 'js-yaml';
 import { clusterBinaries, repoRoot } from '../../src/lab/cluster/binaries.ts';
 
-export interface Run { code: number; stdout: string; stderr: string }
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 export interface K8sObject {
   apiVersion: string;
@@ -21,8 +25,13 @@ export interface K8sObject {
 export function kubectl(args: string[], opts: { kubeconfig?: string; input?: string } = {}): Promise<Run> {
   const env = { ...process.env, KUBECONFIG: opts.kubeconfig ?? '/dev/null' };
   return new Promise((resolve) => {
-    const child = execFile(clusterBinaries().kubectl, args, { cwd: repoRoot, env, maxBuffer: 32 << 20 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+    const child = execFile(
+      clusterBinaries().kubectl,
+      args,
+      { cwd: repoRoot, env, maxBuffer: 32 << 20 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
     if (opts.input !== undefined) child.stdin!.end(opts.input);
   });
 }
@@ -51,9 +60,14 @@ export async function kustomize(dir: string): Promise<K8sObject[]> {
 export async function kustomizeInto(dir: string, namespace: string, nameSuffix: string): Promise<K8sObject[]> {
   const tmp = mkdtempSync(join(tmpdir(), 'purelb-kustomize-'));
   try {
-    writeFileSync(join(tmp, 'kustomization.yaml'), JSON.stringify({
-      namespace, nameSuffix, resources: [relative(tmp, join(repoRoot, dir))],
-    }));
+    writeFileSync(
+      join(tmp, 'kustomization.yaml'),
+      JSON.stringify({
+        namespace,
+        nameSuffix,
+        resources: [relative(tmp, join(repoRoot, dir))],
+      }),
+    );
     return await kustomize(tmp);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -75,11 +89,14 @@ const RBAC_KINDS = ['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'Clu
 
 /** Creates the service accounts and RBAC of deploy/purelb/base in `namespace`, names suffixed. */
 export async function installBaseRbac(kc: KubeConfig, namespace: string, suffix: string): Promise<InstalledRbac> {
-  const objects = (await kustomizeInto('deploy/purelb/base', namespace, suffix)).filter((o) => RBAC_KINDS.includes(o.kind));
+  const objects = (await kustomizeInto('deploy/purelb/base', namespace, suffix)).filter((o) =>
+    RBAC_KINDS.includes(o.kind),
+  );
   const api = KubernetesObjectApi.makeApiClient(kc);
   for (const o of objects) await api.create(o);
   const rulesOf = (kind: string, component: string) =>
-    (objects.find((o) => o.kind === kind && o.metadata.name === `purelb:${component}${suffix}`)?.rules ?? []) as V1PolicyRule[];
+    (objects.find((o) => o.kind === kind && o.metadata.name === `purelb:${component}${suffix}`)?.rules ??
+      []) as V1PolicyRule[];
   return {
     objects,
     rules: (component) => ({ cluster: rulesOf('ClusterRole', component), namespaced: rulesOf('Role', component) }),

@@ -5,13 +5,21 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  ApiextensionsV1Api, CoreV1Api, DiscoveryV1Api, KubeConfig, loadAllYaml, type V1CustomResourceDefinition,
+  ApiextensionsV1Api,
+  CoreV1Api,
+  DiscoveryV1Api,
+  KubeConfig,
+  loadAllYaml,
+  type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 
 export function adminKubeConfig(): KubeConfig {
   const path = process.env.PURELB_TEST_KUBECONFIG;
-  if (!path) throw new Error('PURELB_TEST_KUBECONFIG is not set: run integration tests through jest (globalSetup starts the apiserver)');
+  if (!path)
+    throw new Error(
+      'PURELB_TEST_KUBECONFIG is not set: run integration tests through jest (globalSetup starts the apiserver)',
+    );
   const kc = new KubeConfig();
   kc.loadFromFile(path);
   return kc;
@@ -53,7 +61,11 @@ export async function cleanUpNamespaces(): Promise<void> {
   for (const { kc, name } of created.splice(0)) await deleteServices(kc, name);
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -64,14 +76,19 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
 /** Applies crds/*.yaml (create or replace) and waits until each is Established. */
-export async function applyCRDs(kc: KubeConfig, files = ['servicegroup.yaml', 'lbnodeagent.yaml', 'routerconfig.yaml']): Promise<void> {
+export async function applyCRDs(
+  kc: KubeConfig,
+  files = ['servicegroup.yaml', 'lbnodeagent.yaml', 'routerconfig.yaml'],
+): Promise<void> {
   const api = kc.makeApiClient(ApiextensionsV1Api);
   for (const file of files) {
     // loadAllYaml maps wire names (x-kubernetes-validations) to the typed model the client serialises from
@@ -94,10 +111,16 @@ export async function applyCRDs(kc: KubeConfig, files = ['servicegroup.yaml', 'l
 }
 
 /** A kubeconfig that authenticates as a service account with a token minted by TokenRequest. */
-export async function serviceAccountKubeConfig(admin: KubeConfig, namespace: string, name: string): Promise<KubeConfig> {
+export async function serviceAccountKubeConfig(
+  admin: KubeConfig,
+  namespace: string,
+  name: string,
+): Promise<KubeConfig> {
   const core = admin.makeApiClient(CoreV1Api);
   const tr = await core.createNamespacedServiceAccountToken({
-    name, namespace, body: { spec: { audiences: ['https://kubernetes.default.svc'], expirationSeconds: 3600 } },
+    name,
+    namespace,
+    body: { spec: { audiences: ['https://kubernetes.default.svc'], expirationSeconds: 3600 } },
   });
   const cluster = admin.getCurrentCluster()!;
   const kc = new KubeConfig();

@@ -10,13 +10,15 @@ import type { KubeConfig } from '@kubernetes/client-node';
 export interface RequestAttributes {
   verb: string;
   group: string;
-  resource: string;          // "services", "services/status"; "" for non-resource paths
+  resource: string; // "services", "services/status"; "" for non-resource paths
   namespace: string;
   name: string;
   path: string;
 }
 
-export interface Recorded extends RequestAttributes { status: number }
+export interface Recorded extends RequestAttributes {
+  status: number;
+}
 
 /** Kubernetes' mapping of a REST request to authorization attributes (the apiserver's RequestInfo). */
 export function requestAttributes(method: string, url: string): RequestAttributes {
@@ -33,9 +35,24 @@ export function requestAttributes(method: string, url: string): RequestAttribute
   if (rest[0] === 'namespaces' && rest.length >= 3) [namespace, rest] = [rest[1]!, rest.slice(2)];
   const [resource = '', name = '', subresource] = rest;
   const watch = parsed.searchParams.get('watch');
-  const verb = method === 'GET' ? (watch === 'true' || watch === '1' ? 'watch' : name ? 'get' : 'list')
-    : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch'
-      : method === 'DELETE' ? (name ? 'delete' : 'deletecollection') : method.toLowerCase();
+  const verb =
+    method === 'GET'
+      ? watch === 'true' || watch === '1'
+        ? 'watch'
+        : name
+          ? 'get'
+          : 'list'
+      : method === 'POST'
+        ? 'create'
+        : method === 'PUT'
+          ? 'update'
+          : method === 'PATCH'
+            ? 'patch'
+            : method === 'DELETE'
+              ? name
+                ? 'delete'
+                : 'deletecollection'
+              : method.toLowerCase();
   return { ...base, verb, group, namespace, name, resource: subresource ? `${resource}/${subresource}` : resource };
 }
 
@@ -57,12 +74,15 @@ export async function startRequestRecorder(admin: KubeConfig, host = '127.0.0.1'
     const entry: Recorded = { ...requestAttributes(req.method ?? 'GET', req.url ?? '/'), status: 0 };
     requests.push(entry);
     const headers = { ...req.headers, host: upstream.host };
-    const up = httpsRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, ca }, (upRes) => {
-      entry.status = upRes.statusCode ?? 0;
-      res.writeHead(entry.status, upRes.headers);
-      res.flushHeaders(); // a watch answers headers at once and events later: clients wait for the headers
-      upRes.pipe(res);
-    });
+    const up = httpsRequest(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, ca },
+      (upRes) => {
+        entry.status = upRes.statusCode ?? 0;
+        res.writeHead(entry.status, upRes.headers);
+        res.flushHeaders(); // a watch answers headers at once and events later: clients wait for the headers
+        upRes.pipe(res);
+      },
+    );
     up.on('error', (err) => {
       entry.status = 502;
       if (!res.headersSent) res.writeHead(502);

@@ -56,7 +56,8 @@ export const LAN_V6 = 'fd00:77::';
 
 const sh = (args: string[]) => execFileSync(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 const ipn = (ns: string, ...args: string[]) => sh(['ip', '-n', ns, ...args]);
-export const sysctl = (ns: string, ...settings: string[]) => sh(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', ...settings]);
+export const sysctl = (ns: string, ...settings: string[]) =>
+  sh(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', ...settings]);
 
 async function waitForLine(child: ChildProcess, text: string, timeoutMs = 10_000): Promise<void> {
   await new Promise<void>((resolve, reject) => {
@@ -78,7 +79,11 @@ async function waitForLine(child: ChildProcess, text: string, timeoutMs = 10_000
  * named node-1, node-2, ...; with `uniqueNames` `<prefix>-node-1`, ..., for tests that create Node
  * objects (cluster-scoped, shared by every test of the run).
  */
-export async function createLan(nodeCount: number, apiPort: number, opts: { uniqueNames?: boolean } = {}): Promise<Lan> {
+export async function createLan(
+  nodeCount: number,
+  apiPort: number,
+  opts: { uniqueNames?: boolean } = {},
+): Promise<Lan> {
   const prefix = `plb${randomBytes(3).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
   const lanNetns = `${prefix}-lan`;
@@ -95,7 +100,9 @@ export async function createLan(nodeCount: number, apiPort: number, opts: { uniq
     for (const ns of created.reverse()) {
       try {
         sh(['ip', 'netns', 'del', ns]);
-      } catch { /* already gone */ }
+      } catch {
+        /* already gone */
+      }
     }
   };
   try {
@@ -106,8 +113,13 @@ export async function createLan(nodeCount: number, apiPort: number, opts: { uniq
     ipn(lanNetns, 'addr', 'add', `${LAN_V4}.254/24`, 'dev', 'br0');
     ipn(lanNetns, 'addr', 'add', `${LAN_V6}fe/64`, 'dev', 'br0', 'nodad');
     // the observer learns addresses from gratuitous ARP / unsolicited NA (both ignored by default)
-    sysctl(lanNetns, 'net.ipv4.conf.br0.arp_accept=1', 'net.ipv4.neigh.br0.locktime=0',
-      'net.ipv6.conf.all.forwarding=1', 'net.ipv6.conf.br0.accept_untracked_na=1');
+    sysctl(
+      lanNetns,
+      'net.ipv4.conf.br0.arp_accept=1',
+      'net.ipv4.neigh.br0.locktime=0',
+      'net.ipv6.conf.all.forwarding=1',
+      'net.ipv6.conf.br0.accept_untracked_na=1',
+    );
     ipn(lanNetns, 'link', 'set', 'br0', 'up');
     for (let i = 1; i <= nodeCount; i++) {
       const netns = `${prefix}-n${i}`;
@@ -125,11 +137,27 @@ export async function createLan(nodeCount: number, apiPort: number, opts: { uniq
       ipn(netns, '-6', 'route', 'add', 'default', 'via', `${LAN_V6}fe`);
       const mac = (JSON.parse(ipn(netns, '-json', 'link', 'show', 'eth0')) as Array<{ address: string }>)[0]!.address;
       const node: LanNode = {
-        name: opts.uniqueNames ? `${prefix}-node-${i}` : `node-${i}`, netns, ipv4, ipv6, mac,
-        stateFile: join(dir, `node-${i}.state.json`), logFile: join(dir, `node-${i}.log`),
+        name: opts.uniqueNames ? `${prefix}-node-${i}` : `node-${i}`,
+        netns,
+        ipv4,
+        ipv6,
+        mac,
+        stateFile: join(dir, `node-${i}.state.json`),
+        logFile: join(dir, `node-${i}.log`),
       };
-      node.relay = spawn('ip', ['netns', 'exec', netns, process.execPath, join(repoRoot, 'test', 'integration', 'agent-relay.ts'), String(apiPort), socketPath],
-        { stdio: ['ignore', 'pipe', 'inherit'] });
+      node.relay = spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          netns,
+          process.execPath,
+          join(repoRoot, 'test', 'integration', 'agent-relay.ts'),
+          String(apiPort),
+          socketPath,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       await waitForLine(node.relay, 'ready');
       nodes.push(node);
     }
@@ -141,16 +169,43 @@ export async function createLan(nodeCount: number, apiPort: number, opts: { uniq
   }
 
   const lan: Lan = {
-    prefix, lanNetns, nodes, dir,
+    prefix,
+    lanNetns,
+    nodes,
+    dir,
     async startAgent(node, args, opts = {}) {
       const log = openSync(node.logFile, 'a');
-      const agent = [process.execPath, join(repoRoot, 'bin', 'purelb.js'), 'agent',
-        '--node-name', node.name, '--node-ip', node.ipv4, '--kube-lb-kind', 'ifb', '--state-file', node.stateFile,
-        '--health-port', '7473', ...args];
+      const agent = [
+        process.execPath,
+        join(repoRoot, 'bin', 'purelb.js'),
+        'agent',
+        '--node-name',
+        node.name,
+        '--node-ip',
+        node.ipv4,
+        '--kube-lb-kind',
+        'ifb',
+        '--state-file',
+        node.stateFile,
+        '--health-port',
+        '7473',
+        ...args,
+      ];
       // every step execs the next, so the child's pid is the agent's and signals reach it
-      const readOnly = ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c',
-        'mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec "$@"', 'sh'];
-      const child = spawn('ip', ['netns', 'exec', node.netns, ...(opts.readOnlyProcSys ? readOnly : []), ...agent], { stdio: ['ignore', log, log] });
+      const readOnly = [
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        'sh',
+        '-c',
+        'mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec "$@"',
+        'sh',
+      ];
+      const child = spawn('ip', ['netns', 'exec', node.netns, ...(opts.readOnlyProcSys ? readOnly : []), ...agent], {
+        stdio: ['ignore', log, log],
+      });
       node.agent = child;
       return child;
     },
@@ -164,8 +219,9 @@ export async function createLan(nodeCount: number, apiPort: number, opts: { uniq
       return Date.now() - started;
     },
     addresses(node, ifname) {
-      return parseIpAddrJson(ipn(node.netns, '-json', 'addr', 'show', ...(ifname ? ['dev', ifname] : [])))
-        .flatMap((l) => l.addrs);
+      return parseIpAddrJson(ipn(node.netns, '-json', 'addr', 'show', ...(ifname ? ['dev', ifname] : []))).flatMap(
+        (l) => l.addrs,
+      );
     },
     neighbour(ip) {
       const entries = JSON.parse(ipn(lanNetns, '-json', 'neigh', 'show', 'to', ip)) as Array<{ lladdr?: string }>;
@@ -201,15 +257,22 @@ export function agentLogTail(node: LanNode, lines = 30): string {
 }
 
 /** Creates a LoadBalancer Service as the allocator would leave it: branded, allocated-from, ingress. */
-export async function createBrandedService(core: CoreV1Api, namespace: string, name: string, ips: string[],
-  opts: { etpLocal?: boolean; group?: string } = {}): Promise<void> {
+export async function createBrandedService(
+  core: CoreV1Api,
+  namespace: string,
+  name: string,
+  ips: string[],
+  opts: { etpLocal?: boolean; group?: string } = {},
+): Promise<void> {
   await core.createNamespacedService({
     namespace,
     body: {
       metadata: { name, annotations: { [ANN.allocatedBy]: BRAND, [ANN.allocatedFrom]: opts.group ?? 'default' } },
       spec: {
         // no node ports: the agent does not need them, and 10,000 Services would exhaust the range
-        type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }], allocateLoadBalancerNodePorts: false,
+        type: 'LoadBalancer',
+        ports: [{ port: 80, protocol: 'TCP' }],
+        allocateLoadBalancerNodePorts: false,
         ...(opts.etpLocal ? { externalTrafficPolicy: 'Local' } : {}),
         ...(ips.some((ip) => ip.includes(':')) ? { ipFamilyPolicy: 'PreferDualStack' } : {}),
       },
@@ -220,27 +283,46 @@ export async function createBrandedService(core: CoreV1Api, namespace: string, n
 
 /** Names of the nodes that have the address on the interface, sorted. */
 export function holderNames(lan: Lan, ip: string, ifname: string): string[] {
-  return lan.nodes.filter((n) => lan.addresses(n, ifname).some((a) => a.ip === ip)).map((n) => n.name).sort();
+  return lan.nodes
+    .filter((n) => lan.addresses(n, ifname).some((a) => a.ip === ip))
+    .map((n) => n.name)
+    .sort();
 }
 
 /** Waits until exactly `expected` holds the address on eth0 (and nobody else); the error shows the agents' logs. */
 export async function waitForSingleHolder(lan: Lan, ip: string, expected: string, timeoutMs = 15_000): Promise<void> {
-  await waitFor(`${ip} on eth0 of ${expected} only`, async () => {
-    const h = holderNames(lan, ip, 'eth0');
-    return h.length === 1 && h[0] === expected;
-  }, timeoutMs).catch((err: Error) => {
-    throw new Error(`${err.message}; holders now: ${holderNames(lan, ip, 'eth0').join(',') || 'none'}\n${lan.nodes.map((n) => `--- ${n.name}\n${agentLogTail(n, 8)}`).join('\n')}`);
+  await waitFor(
+    `${ip} on eth0 of ${expected} only`,
+    async () => {
+      const h = holderNames(lan, ip, 'eth0');
+      return h.length === 1 && h[0] === expected;
+    },
+    timeoutMs,
+  ).catch((err: Error) => {
+    throw new Error(
+      `${err.message}; holders now: ${holderNames(lan, ip, 'eth0').join(',') || 'none'}\n${lan.nodes.map((n) => `--- ${n.name}\n${agentLogTail(n, 8)}`).join('\n')}`,
+    );
   });
 }
 
 /** Starts the agents and waits for their heartbeat Leases in the install namespace. */
-export async function startAgentsAndWait(lan: Lan, kc: KubeConfig, namespace: string, args: string[], nodes: LanNode[] = lan.nodes): Promise<void> {
+export async function startAgentsAndWait(
+  lan: Lan,
+  kc: KubeConfig,
+  namespace: string,
+  args: string[],
+  nodes: LanNode[] = lan.nodes,
+): Promise<void> {
   for (const n of nodes) await lan.startAgent(n, args);
   const coordination = kc.makeApiClient(CoordinationV1Api);
-  await waitFor('heartbeat Leases of the started agents', async () => {
-    const leases = await coordination.listNamespacedLease({ namespace });
-    return nodes.every((n) => leases.items.some((l) => l.metadata?.name === `purelb-node-${n.name}`));
-  }, 30_000);
+  await waitFor(
+    'heartbeat Leases of the started agents',
+    async () => {
+      const leases = await coordination.listNamespacedLease({ namespace });
+      return nodes.every((n) => leases.items.some((l) => l.metadata?.name === `purelb-node-${n.name}`));
+    },
+    30_000,
+  );
 }
 
 /** The start of every agent test file: an admin client, the CRDs, fresh install and app namespaces, and
@@ -252,9 +334,16 @@ export async function agentTestSetup(opts: { sendgarp?: boolean } = {}) {
   const install = await freshNamespace(kc, 'purelb');
   const apps = await freshNamespace(kc, 'apps');
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const local = { localint: 'default', extlbint: 'kube-lb0', ...(opts.sendgarp !== undefined ? { sendgarp: opts.sendgarp } : {}) };
+  const local = {
+    localint: 'default',
+    extlbint: 'kube-lb0',
+    ...(opts.sendgarp !== undefined ? { sendgarp: opts.sendgarp } : {}),
+  };
   await custom.createNamespacedCustomObject({
-    group: 'purelb.io', version: 'v1', namespace: install, plural: 'lbnodeagents',
+    group: 'purelb.io',
+    version: 'v1',
+    namespace: install,
+    plural: 'lbnodeagents',
     body: { apiVersion: 'purelb.io/v1', kind: 'LBNodeAgent', metadata: { name: 'default' }, spec: { local } },
   });
   return { kc, core, custom, install, apps };

@@ -7,14 +7,31 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, Watch, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  EventsV1Api,
+  Watch,
+  type KubeConfig,
+  type V1Node,
+} from '@kubernetes/client-node';
 import { electWinner } from '../../src/agent/election.ts';
 import { parseIpAddrJson } from '../../src/agent/interfaces.ts';
 import { EXCLUDE_LB_LABEL } from '../../src/agent/out-of-service.ts';
 import { mergePatch } from '../../src/k8s/patch.ts';
 import { cleanUpNamespaces, waitFor } from '../harness/kube.ts';
 import {
-  agentLogTail, agentTestSetup, createBrandedService, createLan, holderNames, LAN_V4, startAgentsAndWait, waitForSingleHolder, type Lan, type LanNode,
+  agentLogTail,
+  agentTestSetup,
+  createBrandedService,
+  createLan,
+  holderNames,
+  LAN_V4,
+  startAgentsAndWait,
+  waitForSingleHolder,
+  type Lan,
+  type LanNode,
 } from './agent-lan.ts';
 
 let kc: KubeConfig;
@@ -33,14 +50,21 @@ const names = () => lan.nodes.map((n) => n.name);
 const others = () => names().filter((n) => n !== a.name);
 
 const patchNode = (name: string, body: Partial<V1Node>) => core.patchNode({ name, body }, mergePatch);
-const leaseOf = (name: string) => kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: `purelb-node-${name}`, namespace: install })
-  .then(() => true, (err: { code?: number }) => {
-    if (err.code === 404) return false;
-    throw err;
-  });
+const leaseOf = (name: string) =>
+  kc
+    .makeApiClient(CoordinationV1Api)
+    .readNamespacedLease({ name: `purelb-node-${name}`, namespace: install })
+    .then(
+      () => true,
+      (err: { code?: number }) => {
+        if (err.code === 404) return false;
+        throw err;
+      },
+    );
 const nodeEvents = async (name: string, reason: string) =>
-  (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: 'default' })).items
-    .filter((e) => e.regarding?.kind === 'Node' && e.regarding.name === name && e.reason === reason);
+  (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: 'default' })).items.filter(
+    (e) => e.regarding?.kind === 'Node' && e.regarding.name === name && e.reason === reason,
+  );
 const metric = (n: LanNode, name: string) => {
   const text = execFileSync('ip', ['netns', 'exec', n.netns, 'curl', '-s', 'http://127.0.0.1:7473/metrics']).toString();
   return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
@@ -69,8 +93,12 @@ function sampleHolders(ip: string): { stop(): Promise<number> } {
 
 /** Everything out of service looks like on `a`, everything else still in service. */
 async function expectOutOfService(cause: string): Promise<void> {
-  await waitFor(`${VIRTUAL} gone from ${a.name}'s kube-lb0 only (${cause})`, async () =>
-    holderNames(lan, VIRTUAL, 'kube-lb0').join() === others().join()).catch((err: Error) => { throw new Error(`${err.message}\n${logs()}`); });
+  await waitFor(
+    `${VIRTUAL} gone from ${a.name}'s kube-lb0 only (${cause})`,
+    async () => holderNames(lan, VIRTUAL, 'kube-lb0').join() === others().join(),
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n${logs()}`);
+  });
   await waitForSingleHolder(lan, local, electWinner(local, others())!, 10_000);
   await waitFor(`${a.name}'s heartbeat Lease deleted`, async () => !(await leaseOf(a.name)));
   expect(a.agent?.exitCode).toBeNull(); // still running: kube-proxy and the agent keep going until the node stops
@@ -80,8 +108,12 @@ async function expectOutOfService(cause: string): Promise<void> {
 }
 
 async function expectBackInService(): Promise<void> {
-  await waitFor(`${VIRTUAL} back on every kube-lb0`, async () => holderNames(lan, VIRTUAL, 'kube-lb0').join() === names().sort().join())
-    .catch((err: Error) => { throw new Error(`${err.message}\n${logs()}`); });
+  await waitFor(
+    `${VIRTUAL} back on every kube-lb0`,
+    async () => holderNames(lan, VIRTUAL, 'kube-lb0').join() === names().sort().join(),
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n${logs()}`);
+  });
   await waitFor(`${a.name}'s heartbeat Lease back`, () => leaseOf(a.name));
   // Exactly one holder again. The election is plain rendezvous hashing today, so `a` (the hash
   // winner) takes the address back; with a sticky election the other node would keep it.
@@ -99,8 +131,16 @@ beforeAll(async () => {
   let custom: CustomObjectsApi;
   ({ kc, core, custom, install, apps } = await agentTestSetup({ sendgarp: true }));
   await custom.createNamespacedCustomObject({
-    group: 'purelb.io', version: 'v1', namespace: install, plural: 'servicegroups',
-    body: { apiVersion: 'purelb.io/v1', kind: 'ServiceGroup', metadata: { name: 'virt' }, spec: { local: { v4pools: [{ subnet: '10.210.0.0/24', pool: '10.210.0.0/24', aggregation: '/32' }] } } },
+    group: 'purelb.io',
+    version: 'v1',
+    namespace: install,
+    plural: 'servicegroups',
+    body: {
+      apiVersion: 'purelb.io/v1',
+      kind: 'ServiceGroup',
+      metadata: { name: 'virt' },
+      spec: { local: { v4pools: [{ subnet: '10.210.0.0/24', pool: '10.210.0.0/24', aggregation: '/32' }] } },
+    },
   });
   lan = await createLan(3, Number(new URL(kc.getCurrentCluster()!.server).port), { uniqueNames: true });
   for (const n of lan.nodes) {
@@ -109,9 +149,23 @@ beforeAll(async () => {
   }
   a = lan.nodes[0]!;
   // a local address that `a` wins, so taking `a` out of service must move it
-  local = Array.from({ length: 50 }, (_, i) => `${LAN_V4}.${150 + i}`).find((ip) => electWinner(ip, names()) === a.name)!;
-  agentArgs = ['--kubeconfig', process.env.PURELB_TEST_KUBECONFIG!, '--namespace', install, '--routing', 'off',
-    '--heartbeat-renew', '500ms', '--heartbeat-duration', '3s', '--resync', '5s'];
+  local = Array.from({ length: 50 }, (_, i) => `${LAN_V4}.${150 + i}`).find(
+    (ip) => electWinner(ip, names()) === a.name,
+  )!;
+  agentArgs = [
+    '--kubeconfig',
+    process.env.PURELB_TEST_KUBECONFIG!,
+    '--namespace',
+    install,
+    '--routing',
+    'off',
+    '--heartbeat-renew',
+    '500ms',
+    '--heartbeat-duration',
+    '3s',
+    '--resync',
+    '5s',
+  ];
   await startAgentsAndWait(lan, kc, install, agentArgs);
   await createBrandedService(core, apps, 'virtual', [VIRTUAL], { group: 'virt' });
   await createBrandedService(core, apps, 'local', [local]);
@@ -128,7 +182,10 @@ afterAll(async () => {
 describe('a node out of service', () => {
   // each test starts in service, also after a failed one
   beforeEach(async () => {
-    await patchNode(a.name, { spec: { unschedulable: false }, metadata: { labels: { [EXCLUDE_LB_LABEL]: null } } } as unknown as Partial<V1Node>);
+    await patchNode(a.name, {
+      spec: { unschedulable: false },
+      metadata: { labels: { [EXCLUDE_LB_LABEL]: null } },
+    } as unknown as Partial<V1Node>);
   });
 
   test('cordoned: no virtual address on its kube-lb0, its local address on exactly one other node, its Lease gone; uncordoned: back', async () => {
@@ -139,17 +196,26 @@ describe('a node out of service', () => {
     const maxHolders = await sampler.stop();
     expect(maxHolders).toBe(1); // handed over like at shutdown: never two owners
     expect(Date.now() - started).toBeLessThan(5000);
-    await waitFor('an OutOfService event on the Node', async () => (await nodeEvents(a.name, 'OutOfService')).length === 1);
+    await waitFor(
+      'an OutOfService event on the Node',
+      async () => (await nodeEvents(a.name, 'OutOfService')).length === 1,
+    );
     expect((await nodeEvents(a.name, 'OutOfService'))[0]!.note).toMatch(
       // (other test files' Services may be placed here too: at least ours)
-      new RegExp(`^node ${a.name} is out of service because it is cordoned \\(spec\\.unschedulable\\): withdrew [1-9]\\d* virtual and [1-9]\\d* local addresses`));
+      new RegExp(
+        `^node ${a.name} is out of service because it is cordoned \\(spec\\.unschedulable\\): withdrew [1-9]\\d* virtual and [1-9]\\d* local addresses`,
+      ),
+    );
     // one Node event instead of a Withdrawn event on every Service
     const serviceEvents = (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: apps })).items;
     expect(serviceEvents.filter((e) => e.reason === 'Withdrawn' && e.note?.startsWith(`node ${a.name} `))).toEqual([]);
 
     // nothing comes back while it stays cordoned (resyncs and Service changes included)
     await createBrandedService(core, apps, 'later', ['10.210.0.21'], { group: 'virt' });
-    await waitFor('the new Service on the other nodes', async () => holderNames(lan, '10.210.0.21', 'kube-lb0').join() === others().join());
+    await waitFor(
+      'the new Service on the other nodes',
+      async () => holderNames(lan, '10.210.0.21', 'kube-lb0').join() === others().join(),
+    );
     await new Promise((r) => setTimeout(r, 1500));
     expect(holderNames(lan, '10.210.0.21', 'kube-lb0')).not.toContain(a.name);
     expect(await leaseOf(a.name)).toBe(false);
@@ -157,7 +223,10 @@ describe('a node out of service', () => {
     await patchNode(a.name, { spec: { unschedulable: false } });
     await expectBackInService();
     expect(holderNames(lan, '10.210.0.21', 'kube-lb0')).toContain(a.name);
-    await waitFor('a BackInService event on the Node', async () => (await nodeEvents(a.name, 'BackInService')).length === 1);
+    await waitFor(
+      'a BackInService event on the Node',
+      async () => (await nodeEvents(a.name, 'BackInService')).length === 1,
+    );
     await core.deleteNamespacedService({ name: 'later', namespace: apps });
   }, 60_000);
 
@@ -173,7 +242,10 @@ describe('a node out of service', () => {
     await expectOutOfService('exclude label');
     expect(await sampler.stop()).toBe(1);
     await waitFor('a second OutOfService event naming the label', async () =>
-      (await nodeEvents(a.name, 'OutOfService')).some((e) => e.note?.includes(`because it has the label ${EXCLUDE_LB_LABEL}:`)));
+      (await nodeEvents(a.name, 'OutOfService')).some((e) =>
+        e.note?.includes(`because it has the label ${EXCLUDE_LB_LABEL}:`),
+      ),
+    );
 
     await patchNode(a.name, { metadata: { labels: { [EXCLUDE_LB_LABEL]: null } } } as unknown as Partial<V1Node>);
     await expectBackInService();
@@ -192,15 +264,24 @@ describe('a node out of service', () => {
     const beforeStart = (await coordination.listNamespacedLease({ namespace: install })).metadata?.resourceVersion;
     try {
       await lan.startAgent(a, agentArgs);
-      await waitFor('the restarted agent ready', async () =>
-        execFileSync('ip', ['netns', 'exec', a.netns, 'curl', '-s', 'http://127.0.0.1:7473/readyz']).toString() === 'ok\n', 20_000);
+      await waitFor(
+        'the restarted agent ready',
+        async () =>
+          execFileSync('ip', ['netns', 'exec', a.netns, 'curl', '-s', 'http://127.0.0.1:7473/readyz']).toString() ===
+          'ok\n',
+        20_000,
+      );
       await new Promise((r) => setTimeout(r, 1500));
       expect(seen.split('\n').filter((l) => l.includes(VIRTUAL) || l.includes(`${local}/`))).toEqual([]);
       expect(await leaseOf(a.name)).toBe(false);
       // not even briefly: replaying the Lease watch from before the restart shows no event for `a`'s Lease
       const watched: string[] = [];
-      const request = await new Watch(kc).watch(`/apis/coordination.k8s.io/v1/namespaces/${install}/leases`,
-        { resourceVersion: beforeStart, fieldSelector: `metadata.name=purelb-node-${a.name}` }, (type: string) => watched.push(type), () => undefined);
+      const request = await new Watch(kc).watch(
+        `/apis/coordination.k8s.io/v1/namespaces/${install}/leases`,
+        { resourceVersion: beforeStart, fieldSelector: `metadata.name=purelb-node-${a.name}` },
+        (type: string) => watched.push(type),
+        () => undefined,
+      );
       await new Promise((r) => setTimeout(r, 1000));
       request.abort();
       expect(watched).toEqual([]);

@@ -5,14 +5,28 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';
 import {
-  CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, EventsV1Api, type KubeConfig, type V1EndpointSlice,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  DiscoveryV1Api,
+  EventsV1Api,
+  type KubeConfig,
+  type V1EndpointSlice,
 } from '@kubernetes/client-node';
 import { ANN } from '../../src/api/annotations.ts';
 import { electWinner } from '../../src/agent/election.ts';
 import { cleanUpNamespaces, waitFor } from '../harness/kube.ts';
 import {
-  agentTestSetup, createBrandedService, createLan, holderNames as lanHolderNames, LAN_V4, LAN_V6, startAgentsAndWait, waitForSingleHolder as lanWaitForSingleHolder,
-  type Lan, type LanNode,
+  agentTestSetup,
+  createBrandedService,
+  createLan,
+  holderNames as lanHolderNames,
+  LAN_V4,
+  LAN_V6,
+  startAgentsAndWait,
+  waitForSingleHolder as lanWaitForSingleHolder,
+  type Lan,
+  type LanNode,
 } from './agent-lan.ts';
 
 let kc: KubeConfig;
@@ -24,20 +38,26 @@ let agentArgs: string[];
 
 const names = () => lan.nodes.map((n) => n.name);
 const node = (name: string) => lan.nodes.find((n) => n.name === name)!;
-const holders = (ip: string, ifname: string) => lan.nodes.filter((n) => lan.addresses(n, ifname).some((a) => a.ip === ip));
+const holders = (ip: string, ifname: string) =>
+  lan.nodes.filter((n) => lan.addresses(n, ifname).some((a) => a.ip === ip));
 const holderNames = (ip: string, ifname: string) => lanHolderNames(lan, ip, ifname);
 
 const createService = (name: string, ips: string[], opts: { etpLocal?: boolean; group?: string } = {}) =>
   createBrandedService(core, apps, name, ips, opts);
 
-async function setEndpoints(service: string, endpoints: Array<{ node: string; ready: boolean; serving?: boolean }>): Promise<void> {
+async function setEndpoints(
+  service: string,
+  endpoints: Array<{ node: string; ready: boolean; serving?: boolean }>,
+): Promise<void> {
   const discovery = kc.makeApiClient(DiscoveryV1Api);
   const body: V1EndpointSlice = {
     metadata: { name: `${service}-slice`, labels: { 'kubernetes.io/service-name': service } },
     addressType: 'IPv4',
     ports: [{ port: 8080, protocol: 'TCP' }],
     endpoints: endpoints.map((e, i) => ({
-      addresses: [`10.244.${i}.10`], nodeName: e.node, conditions: { ready: e.ready, serving: e.serving ?? e.ready },
+      addresses: [`10.244.${i}.10`],
+      nodeName: e.node,
+      conditions: { ready: e.ready, serving: e.serving ?? e.ready },
     })),
   };
   try {
@@ -54,23 +74,48 @@ const annotation = async (service: string, key: string) =>
   (await core.readNamespacedService({ name: service, namespace: apps })).metadata?.annotations?.[key];
 
 const startAgents = (nodes: LanNode[] = lan.nodes) => startAgentsAndWait(lan, kc, install, agentArgs, nodes);
-const waitForSingleHolder = (ip: string, expected: string, timeoutMs?: number) => lanWaitForSingleHolder(lan, ip, expected, timeoutMs);
+const waitForSingleHolder = (ip: string, expected: string, timeoutMs?: number) =>
+  lanWaitForSingleHolder(lan, ip, expected, timeoutMs);
 
 beforeAll(async () => {
   let custom: CustomObjectsApi;
   ({ kc, core, custom, install, apps } = await agentTestSetup({ sendgarp: true }));
-  for (const [name, subnet, aggregation] of [['virt', '10.200.0.0/24', 'default'], ['hosts', '10.201.0.0/24', '/32'], ['default', `${LAN_V4}.0/24`, 'default']] as const) {
+  for (const [name, subnet, aggregation] of [
+    ['virt', '10.200.0.0/24', 'default'],
+    ['hosts', '10.201.0.0/24', '/32'],
+    ['default', `${LAN_V4}.0/24`, 'default'],
+  ] as const) {
     await custom.createNamespacedCustomObject({
-      group: 'purelb.io', version: 'v1', namespace: install, plural: 'servicegroups',
-      body: { apiVersion: 'purelb.io/v1', kind: 'ServiceGroup', metadata: { name }, spec: { local: { v4pools: [{ subnet, pool: subnet, aggregation }] } } },
+      group: 'purelb.io',
+      version: 'v1',
+      namespace: install,
+      plural: 'servicegroups',
+      body: {
+        apiVersion: 'purelb.io/v1',
+        kind: 'ServiceGroup',
+        metadata: { name },
+        spec: { local: { v4pools: [{ subnet, pool: subnet, aggregation }] } },
+      },
     });
   }
   const apiPort = Number(new URL(kc.getCurrentCluster()!.server).port);
   lan = await createLan(3, apiPort);
-  agentArgs = ['--kubeconfig', process.env.PURELB_TEST_KUBECONFIG!, '--namespace', install, '--routing', 'off',
-    '--heartbeat-renew', '500ms', '--heartbeat-duration', '3s', '--resync', '5s',
+  agentArgs = [
+    '--kubeconfig',
+    process.env.PURELB_TEST_KUBECONFIG!,
+    '--namespace',
+    install,
+    '--routing',
+    'off',
+    '--heartbeat-renew',
+    '500ms',
+    '--heartbeat-duration',
+    '3s',
+    '--resync',
+    '5s',
     // SIGTERM hands over at once unless a test asks for the restart grace
-    '--restart-grace=0s'];
+    '--restart-grace=0s',
+  ];
   await startAgents();
 }, 90_000);
 
@@ -90,19 +135,33 @@ describe('local addresses', () => {
     await waitForSingleHolder(v6, w6);
     expect(lan.addresses(node(w4), 'eth0').find((a) => a.ip === v4)?.prefix).toBe(24);
     expect(lan.addresses(node(w6), 'eth0').find((a) => a.ip === v6)?.prefix).toBe(64);
-    await waitFor('announcing annotations', async () =>
-      (await annotation('web', ANN.announcingIPv4)) === `${w4},eth0` && (await annotation('web', ANN.announcingIPv6)) === `${w6},eth0`);
+    await waitFor(
+      'announcing annotations',
+      async () =>
+        (await annotation('web', ANN.announcingIPv4)) === `${w4},eth0` &&
+        (await annotation('web', ANN.announcingIPv6)) === `${w6},eth0`,
+    );
     // the LAN learnt the owners' MACs without ever asking: gratuitous ARP and unsolicited NA arrived
     await waitFor('GARP seen on the LAN', async () => lan.neighbour(v4) === node(w4).mac);
     await waitFor('unsolicited NA seen on the LAN', async () => lan.neighbour(v6) === node(w6).mac);
     // each winner writes an AnnouncingLocal event naming its address; the agent writes events in the
     // background, one at a time, so they may land after the address and the annotation
-    const announcing = async () => (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: apps })).items
-      .filter((e) => e.regarding?.name === 'web' && e.reason === 'AnnouncingLocal').map((e) => e.note ?? '');
-    const everyWinnerTold = (notes: string[]) => ([[w4, v4], [w6, v6]] as const)
-      .every(([w, ip]) => notes.some((n) => n.startsWith(`node ${w} announces `) && n.includes(`${ip} on eth0`)));
-    await waitFor('an AnnouncingLocal event from each winner', async () => everyWinnerTold(await announcing()))
-      .catch(async (err: Error) => { throw new Error(`${err.message}; events: ${JSON.stringify(await announcing())}`); });
+    const announcing = async () =>
+      (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: apps })).items
+        .filter((e) => e.regarding?.name === 'web' && e.reason === 'AnnouncingLocal')
+        .map((e) => e.note ?? '');
+    const everyWinnerTold = (notes: string[]) =>
+      (
+        [
+          [w4, v4],
+          [w6, v6],
+        ] as const
+      ).every(([w, ip]) => notes.some((n) => n.startsWith(`node ${w} announces `) && n.includes(`${ip} on eth0`)));
+    await waitFor('an AnnouncingLocal event from each winner', async () => everyWinnerTold(await announcing())).catch(
+      async (err: Error) => {
+        throw new Error(`${err.message}; events: ${JSON.stringify(await announcing())}`);
+      },
+    );
     // and it stays that way: nobody else adds it
     await new Promise((r) => setTimeout(r, 1500));
     expect(holderNames(v4, 'eth0')).toEqual([w4]);
@@ -117,10 +176,16 @@ describe('local addresses', () => {
     const first = electWinner(ip, names())!;
     await waitForSingleHolder(ip, first);
     await lan.stopAgent(node(first), 'SIGKILL');
-    const second = electWinner(ip, names().filter((n) => n !== first))!;
+    const second = electWinner(
+      ip,
+      names().filter((n) => n !== first),
+    )!;
     await waitFor(`${ip} on ${second} after the kill`, async () => holderNames(ip, 'eth0').includes(second), 15_000);
     await waitFor('GARP of the new owner', async () => lan.neighbour(ip) === node(second).mac);
-    await waitFor('annotation names the new owner', async () => (await annotation('kill', ANN.announcingIPv4)) === `${second},eth0`);
+    await waitFor(
+      'annotation names the new owner',
+      async () => (await annotation('kill', ANN.announcingIPv4)) === `${second},eth0`,
+    );
     await startAgents([node(first)]);
     await waitForSingleHolder(ip, first);
   });
@@ -133,9 +198,13 @@ describe('local addresses', () => {
     await lan.stopAgent(node(first), 'SIGTERM');
     expect(node(first).agent?.exitCode).toBe(0);
     expect(holderNames(ip, 'eth0')).not.toContain(first);
-    await expect(kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: `purelb-node-${first}`, namespace: install }))
-      .rejects.toMatchObject({ code: 404 });
-    const second = electWinner(ip, names().filter((n) => n !== first))!;
+    await expect(
+      kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: `purelb-node-${first}`, namespace: install }),
+    ).rejects.toMatchObject({ code: 404 });
+    const second = electWinner(
+      ip,
+      names().filter((n) => n !== first),
+    )!;
     await waitForSingleHolder(ip, second, 5000);
     await startAgents([node(first)]);
     await waitForSingleHolder(ip, first);
@@ -150,10 +219,23 @@ describe('local addresses', () => {
     // started 4 s into the grace below must renew the Lease before the grace runs out, or the peers rightly
     // re-elect: from spawn to its first Lease write takes about 1.3 s here, 5 s on overloaded CPUs.)
     await lan.stopAgent(node(first), 'SIGTERM');
-    await lan.startAgent(node(first), [...agentArgs.filter((a) => !a.startsWith('--restart-grace')), '--restart-grace=30s']);
+    await lan.startAgent(node(first), [
+      ...agentArgs.filter((a) => !a.startsWith('--restart-grace')),
+      '--restart-grace=30s',
+    ]);
     await waitForSingleHolder(ip, first);
-    await waitFor(`${first}'s agent ready`, async () =>
-      execFileSync('ip', ['netns', 'exec', node(first).netns, 'curl', '-s', 'http://127.0.0.1:7473/readyz']).toString() === 'ok\n');
+    await waitFor(
+      `${first}'s agent ready`,
+      async () =>
+        execFileSync('ip', [
+          'netns',
+          'exec',
+          node(first).netns,
+          'curl',
+          '-s',
+          'http://127.0.0.1:7473/readyz',
+        ]).toString() === 'ok\n',
+    );
     await new Promise((r) => setTimeout(r, 1000));
     const seen = new Set<string>();
     let started = false;
@@ -161,15 +243,24 @@ describe('local addresses', () => {
     try {
       await lan.stopAgent(node(first), 'SIGTERM');
       expect(node(first).agent?.exitCode).toBe(0);
-      const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: `purelb-node-${first}`, namespace: install });
+      const lease = await kc
+        .makeApiClient(CoordinationV1Api)
+        .readNamespacedLease({ name: `purelb-node-${first}`, namespace: install });
       expect(lease.spec?.leaseDurationSeconds).toBe(30);
       // no agent on the node for 4 s: longer than the 3 s heartbeat, and still nobody else takes the address
       await new Promise((r) => setTimeout(r, 4000));
       expect(holderNames(ip, 'eth0')).toEqual([first]);
       await startAgents([node(first)]);
       started = true;
-      await waitFor('the new agent renews the Lease with the normal duration', async () =>
-        (await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: `purelb-node-${first}`, namespace: install })).spec?.leaseDurationSeconds === 3);
+      await waitFor(
+        'the new agent renews the Lease with the normal duration',
+        async () =>
+          (
+            await kc
+              .makeApiClient(CoordinationV1Api)
+              .readNamespacedLease({ name: `purelb-node-${first}`, namespace: install })
+          ).spec?.leaseDurationSeconds === 3,
+      );
       await new Promise((r) => setTimeout(r, 1000));
     } finally {
       clearInterval(sampler);
@@ -187,7 +278,10 @@ describe('local addresses', () => {
     await waitForSingleHolder(ip, first);
     lan.cutOff(node(first));
     try {
-      const second = electWinner(ip, names().filter((n) => n !== first))!;
+      const second = electWinner(
+        ip,
+        names().filter((n) => n !== first),
+      )!;
       await waitForSingleHolder(ip, second);
       // still alive, just fenced
       expect(node(first).agent?.exitCode).toBeNull();
@@ -209,13 +303,26 @@ describe('startup and observability', () => {
     await core.deleteNamespacedService({ name: 'left', namespace: apps });
     expect(lan.addresses(owner, 'eth0').some((a) => a.ip === ip)).toBe(true); // nobody was there to remove it
     await startAgents([owner]);
-    await waitFor(`${ip} removed from ${owner.name} at startup`, async () => !lan.addresses(owner, 'eth0').some((a) => a.ip === ip));
+    await waitFor(
+      `${ip} removed from ${owner.name} at startup`,
+      async () => !lan.addresses(owner, 'eth0').some((a) => a.ip === ip),
+    );
     expect(lan.addresses(owner, 'eth0').some((a) => a.ip === `${LAN_V4}.99`)).toBe(true);
   });
 
   test('/readyz, /healthz and /metrics answer on the health port', async () => {
     const n = lan.nodes[0]!;
-    const get = (path: string) => execFileSync('ip', ['netns', 'exec', n.netns, 'curl', '-s', '-w', ' %{http_code}', `http://127.0.0.1:7473${path}`]).toString();
+    const get = (path: string) =>
+      execFileSync('ip', [
+        'netns',
+        'exec',
+        n.netns,
+        'curl',
+        '-s',
+        '-w',
+        ' %{http_code}',
+        `http://127.0.0.1:7473${path}`,
+      ]).toString();
     await waitFor('ready', async () => get('/readyz') === 'ok\n 200');
     expect(get('/healthz')).toBe('ok\n 200');
     const metrics = get('/metrics');
@@ -229,17 +336,27 @@ describe('virtual addresses', () => {
   test('ETP Cluster: on kube-lb0 of every node with the group aggregation; ETP Local: only where endpoints are ready or serving, following the slice', async () => {
     await createService('vc', ['10.200.0.5'], { group: 'virt' });
     await waitFor('10.200.0.5/24 on all kube-lb0', async () =>
-      lan.nodes.every((n) => lan.addresses(n, 'kube-lb0').some((a) => a.ip === '10.200.0.5' && a.prefix === 24)));
+      lan.nodes.every((n) => lan.addresses(n, 'kube-lb0').some((a) => a.ip === '10.200.0.5' && a.prefix === 24)),
+    );
 
     const [n1, n2, n3] = names() as [string, string, string];
-    await setEndpoints('vl', [{ node: n1, ready: true }, { node: n2, ready: false }]);
+    await setEndpoints('vl', [
+      { node: n1, ready: true },
+      { node: n2, ready: false },
+    ]);
     await createService('vl', ['10.201.0.7'], { etpLocal: true, group: 'hosts' });
     await waitFor(`10.201.0.7/32 on ${n1} only`, async () => holderNames('10.201.0.7', 'kube-lb0').join() === n1);
     expect(lan.addresses(node(n1), 'kube-lb0').find((a) => a.ip === '10.201.0.7')?.prefix).toBe(32);
 
     // endpoints move: ready on n2, terminating-but-serving on n3, gone from n1
-    await setEndpoints('vl', [{ node: n2, ready: true }, { node: n3, ready: false, serving: true }]);
-    await waitFor(`10.201.0.7 on ${n2} and ${n3}`, async () => holderNames('10.201.0.7', 'kube-lb0').join() === [n2, n3].sort().join());
+    await setEndpoints('vl', [
+      { node: n2, ready: true },
+      { node: n3, ready: false, serving: true },
+    ]);
+    await waitFor(
+      `10.201.0.7 on ${n2} and ${n3}`,
+      async () => holderNames('10.201.0.7', 'kube-lb0').join() === [n2, n3].sort().join(),
+    );
     // a local address is never put on kube-lb0, nor a virtual one on eth0
     expect(lan.nodes.flatMap((n) => lan.addresses(n, 'eth0')).some((a) => a.ip.startsWith('10.20'))).toBe(false);
   });
@@ -248,10 +365,15 @@ describe('virtual addresses', () => {
     const ip = `${LAN_V4}.205`;
     const loser = electWinner(ip, names())!;
     const allowed = names().filter((n) => n !== loser);
-    await setEndpoints('lo', allowed.map((n) => ({ node: n, ready: true })));
+    await setEndpoints(
+      'lo',
+      allowed.map((n) => ({ node: n, ready: true })),
+    );
     await createService('lo', [ip], { etpLocal: true });
     await waitForSingleHolder(ip, electWinner(ip, allowed)!);
-    expect((await core.readNamespacedService({ name: 'lo', namespace: apps })).spec?.externalTrafficPolicy).toBe('Local');
+    expect((await core.readNamespacedService({ name: 'lo', namespace: apps })).spec?.externalTrafficPolicy).toBe(
+      'Local',
+    );
   });
 });
 
@@ -259,9 +381,15 @@ describe('lifecycle', () => {
   test('deleting Services removes their addresses everywhere', async () => {
     const ip = `${LAN_V4}.206`;
     await createService('gone', [ip, '10.200.0.6'], { group: 'virt' });
-    await waitFor('placed', async () => holders(ip, 'eth0').length === 1 && holders('10.200.0.6', 'kube-lb0').length === 3);
+    await waitFor(
+      'placed',
+      async () => holders(ip, 'eth0').length === 1 && holders('10.200.0.6', 'kube-lb0').length === 3,
+    );
     await core.deleteNamespacedService({ name: 'gone', namespace: apps });
-    await waitFor('removed everywhere', async () => holders(ip, 'eth0').length === 0 && holders('10.200.0.6', 'kube-lb0').length === 0);
+    await waitFor(
+      'removed everywhere',
+      async () => holders(ip, 'eth0').length === 0 && holders('10.200.0.6', 'kube-lb0').length === 0,
+    );
   });
 
   test('restarting agents causes no flap; startup removes orphans of deleted Services but not foreign addresses', async () => {
@@ -270,8 +398,10 @@ describe('lifecycle', () => {
     await createService('orphan', ['10.200.0.10'], { group: 'virt' });
     const winner = electWinner(ip, names())!;
     await waitForSingleHolder(ip, winner);
-    await waitFor('virtual addresses on all nodes', async () =>
-      holders('10.200.0.9', 'kube-lb0').length === 3 && holders('10.200.0.10', 'kube-lb0').length === 3);
+    await waitFor(
+      'virtual addresses on all nodes',
+      async () => holders('10.200.0.9', 'kube-lb0').length === 3 && holders('10.200.0.10', 'kube-lb0').length === 3,
+    );
     const monitors = lan.nodes.map((n) => {
       const child = spawn('ip', ['-n', n.netns, 'monitor', 'address'], { stdio: ['ignore', 'pipe', 'ignore'] });
       let out = '';
@@ -284,7 +414,13 @@ describe('lifecycle', () => {
       await lan.stopAgent(restarted, 'SIGTERM');
       // while it is down: a Service goes away, and someone else puts an address on its kube-lb0
       await core.deleteNamespacedService({ name: 'orphan', namespace: apps });
-      await waitFor('orphan gone from running nodes', async () => holders('10.200.0.10', 'kube-lb0').map((n) => n.name).join() === restarted.name);
+      await waitFor(
+        'orphan gone from running nodes',
+        async () =>
+          holders('10.200.0.10', 'kube-lb0')
+            .map((n) => n.name)
+            .join() === restarted.name,
+      );
       execIp(restarted.netns, 'addr', 'add', '10.99.0.1/32', 'dev', 'kube-lb0');
       await startAgents([restarted]);
       await waitFor('startup sweep removed the orphan', async () => holders('10.200.0.10', 'kube-lb0').length === 0);
@@ -293,14 +429,19 @@ describe('lifecycle', () => {
       // the monitors work: the restarted node's sweep shows up in its own monitor
       expect(monitors[lan.nodes.indexOf(restarted)]!.output()).toMatch(/Deleted .*10\.200\.0\.10\/24/);
       for (const m of monitors) {
-        const deleted = m.output().split('\n').filter((l) => l.startsWith('Deleted') && (l.includes(` ${ip}/`) || l.includes(' 10.200.0.9/')));
+        const deleted = m
+          .output()
+          .split('\n')
+          .filter((l) => l.startsWith('Deleted') && (l.includes(` ${ip}/`) || l.includes(' 10.200.0.9/')));
         expect(deleted).toEqual([]);
       }
       expect(holderNames(ip, 'eth0')).toEqual([winner]);
       expect(holders('10.200.0.9', 'kube-lb0').length).toBe(3);
       // nothing changed for 'steady' on the restarted node, so it wrote no second event about it
       const events = await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: apps });
-      const fromRestarted = events.items.filter((e) => e.regarding?.name === 'steady' && e.note?.startsWith(`node ${restarted.name} `));
+      const fromRestarted = events.items.filter(
+        (e) => e.regarding?.name === 'steady' && e.note?.startsWith(`node ${restarted.name} `),
+      );
       expect(fromRestarted.map((e) => e.reason)).toEqual(['AnnouncingNonLocal']);
     } finally {
       for (const m of monitors) m.child.kill('SIGKILL');

@@ -4,7 +4,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import {
-  CoreV1Api, CustomObjectsApi, EventsV1Api, type KubeConfig, type V1Service, type V1ServiceSpec,
+  CoreV1Api,
+  CustomObjectsApi,
+  EventsV1Api,
+  type KubeConfig,
+  type V1Service,
+  type V1ServiceSpec,
 } from '@kubernetes/client-node';
 import { createAllocatorController, type AllocatorController } from '../../src/allocator/controller.ts';
 import { createAllocatorMetrics } from '../../src/allocator/metrics.ts';
@@ -15,14 +20,24 @@ import { waitFor } from '../harness/kube.ts';
 
 export const sgApi = { group: 'purelb.io', version: 'v1', plural: 'servicegroups' } as const;
 
-export async function putServiceGroup(kc: KubeConfig, namespace: string, name: string, local: Record<string, unknown>): Promise<void> {
+export async function putServiceGroup(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  local: Record<string, unknown>,
+): Promise<void> {
   const custom = kc.makeApiClient(CustomObjectsApi);
   const body = { apiVersion: 'purelb.io/v1', kind: 'ServiceGroup', metadata: { name, namespace }, spec: { local } };
   // the allocator writes the group's status meanwhile: a replace may meet a 409 and is retried
   for (let attempt = 0; ; attempt++) {
     try {
-      const current = await custom.getNamespacedCustomObject({ ...sgApi, namespace, name }) as ServiceGroup;
-      await custom.replaceNamespacedCustomObject({ ...sgApi, namespace, name, body: { ...body, metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion } } });
+      const current = (await custom.getNamespacedCustomObject({ ...sgApi, namespace, name })) as ServiceGroup;
+      await custom.replaceNamespacedCustomObject({
+        ...sgApi,
+        namespace,
+        name,
+        body: { ...body, metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion } },
+      });
       return;
     } catch (err) {
       const code = (err as { code?: number }).code;
@@ -39,9 +54,18 @@ export const getServiceGroup = (kc: KubeConfig, namespace: string, name: string)
   kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ ...sgApi, namespace, name }) as Promise<ServiceGroup>;
 
 /** Waits until the group's status has condition `type` with `status`; returns that condition. */
-export const waitForCondition = (kc: KubeConfig, namespace: string, name: string, type: string, status: 'True' | 'False') =>
+export const waitForCondition = (
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  type: string,
+  status: 'True' | 'False',
+) =>
   waitFor(`${type}=${status} on ServiceGroup ${name}`, async () =>
-    (await getServiceGroup(kc, namespace, name)).status?.conditions?.find((c) => c.type === type && c.status === status));
+    (await getServiceGroup(kc, namespace, name)).status?.conditions?.find(
+      (c) => c.type === type && c.status === status,
+    ),
+  );
 
 export interface ServiceOptions {
   annotations?: Record<string, string>;
@@ -55,7 +79,11 @@ export interface ServiceOptions {
 export function serviceBody(name: string, o: ServiceOptions = {}): V1Service {
   const spec: V1ServiceSpec = {
     type: o.type ?? 'LoadBalancer',
-    ports: (o.ports ?? [['TCP', 80]]).map(([protocol, port]) => ({ name: `${protocol.toLowerCase()}-${port}`, protocol, port })),
+    ports: (o.ports ?? [['TCP', 80]]).map(([protocol, port]) => ({
+      name: `${protocol.toLowerCase()}-${port}`,
+      protocol,
+      port,
+    })),
   };
   if (o.families) spec.ipFamilies = o.families;
   if (o.policy) spec.ipFamilyPolicy = o.policy;
@@ -71,22 +99,40 @@ export const readService = (kc: KubeConfig, namespace: string, name: string) =>
 
 export const ingressOf = (svc: V1Service) => (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? '');
 
-export const ownAnnotations = (svc: V1Service) => Object.fromEntries(Object.entries(svc.metadata?.annotations ?? {})
-  .filter(([k]) => k === 'purelb.io/allocated-by' || k === 'purelb.io/allocated-from'));
+export const ownAnnotations = (svc: V1Service) =>
+  Object.fromEntries(
+    Object.entries(svc.metadata?.annotations ?? {}).filter(
+      ([k]) => k === 'purelb.io/allocated-by' || k === 'purelb.io/allocated-from',
+    ),
+  );
 
 /**
  * Waits until the Service's ingress is exactly `ips` and, when `group` is given, its annotations are
  * exactly allocated-by PureLB / allocated-from group (status and annotations are two writes).
  */
-export function waitForIngress(kc: KubeConfig, namespace: string, name: string, ips: string[], group?: string,
-  timeoutMs = 20_000): Promise<V1Service> {
-  const annotations = group === undefined ? undefined
-    : JSON.stringify({ 'purelb.io/allocated-by': 'PureLB', 'purelb.io/allocated-from': group });
-  return waitFor(`${namespace}/${name} ingress ${JSON.stringify(ips)}${annotations ? ` and annotations ${annotations}` : ''}`, async () => {
-    const svc = await readService(kc, namespace, name);
-    return JSON.stringify(ingressOf(svc)) === JSON.stringify(ips)
-      && (!annotations || JSON.stringify(ownAnnotations(svc)) === annotations) ? svc : undefined;
-  }, timeoutMs);
+export function waitForIngress(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  ips: string[],
+  group?: string,
+  timeoutMs = 20_000,
+): Promise<V1Service> {
+  const annotations =
+    group === undefined
+      ? undefined
+      : JSON.stringify({ 'purelb.io/allocated-by': 'PureLB', 'purelb.io/allocated-from': group });
+  return waitFor(
+    `${namespace}/${name} ingress ${JSON.stringify(ips)}${annotations ? ` and annotations ${annotations}` : ''}`,
+    async () => {
+      const svc = await readService(kc, namespace, name);
+      return JSON.stringify(ingressOf(svc)) === JSON.stringify(ips) &&
+        (!annotations || JSON.stringify(ownAnnotations(svc)) === annotations)
+        ? svc
+        : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** Notes of the events about an object, optionally of one reason, oldest first. */
@@ -100,13 +146,19 @@ export async function eventNotes(kc: KubeConfig, namespace: string, name: string
 
 export const waitForEvent = (kc: KubeConfig, namespace: string, name: string, reason: string, text: string) =>
   waitFor(`${reason} event on ${name} containing "${text}"`, async () =>
-    (await eventNotes(kc, namespace, name, reason)).find((n) => n.includes(text)));
+    (await eventNotes(kc, namespace, name, reason)).find((n) => n.includes(text)),
+  );
 
 /** The allocator in this process, leading at once, for the Services and ServiceGroups of one namespace. */
 export async function startInProcess(kc: KubeConfig, namespace: string): Promise<AllocatorController> {
   const controller = createAllocatorController({
-    kc, namespace, serviceNamespace: namespace, lbClass: 'purelb.io/purelb', statusDelayMs: 50,
-    log: createLogger('allocator-test', { namespace }), metrics: createAllocatorMetrics(),
+    kc,
+    namespace,
+    serviceNamespace: namespace,
+    lbClass: 'purelb.io/purelb',
+    statusDelayMs: 50,
+    log: createLogger('allocator-test', { namespace }),
+    metrics: createAllocatorMetrics(),
   });
   await controller.startLeading();
   return controller;
@@ -121,11 +173,40 @@ export interface AllocatorProcess {
 }
 
 /** `purelb allocator` as a real child process (leader election on, short timers). */
-export function spawnAllocator(kubeconfig: string, namespace: string, identity: string, extra: string[] = []): AllocatorProcess {
+export function spawnAllocator(
+  kubeconfig: string,
+  namespace: string,
+  identity: string,
+  extra: string[] = [],
+): AllocatorProcess {
   // the Node running jest is the pinned Node 24 (npm scripts); spawning it directly makes child.pid the allocator itself
-  const child = spawn(process.execPath, [join(repoRoot, 'bin/purelb.js'), 'allocator', '--kubeconfig', kubeconfig, '--namespace', namespace,
-    '--service-namespace', namespace, '--identity', identity, '--health-host', '127.0.0.1', '--health-port', '0',
-    '--lease-duration', '4', '--renew-deadline', '3', '--retry-period', '1', ...extra], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      join(repoRoot, 'bin/purelb.js'),
+      'allocator',
+      '--kubeconfig',
+      kubeconfig,
+      '--namespace',
+      namespace,
+      '--service-namespace',
+      namespace,
+      '--identity',
+      identity,
+      '--health-host',
+      '127.0.0.1',
+      '--health-port',
+      '0',
+      '--lease-duration',
+      '4',
+      '--renew-deadline',
+      '3',
+      '--retry-period',
+      '1',
+      ...extra,
+    ],
+    { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   const logs: string[] = [];
   let partial = '';
   child.stderr!.on('data', (chunk: Buffer) => {

@@ -6,7 +6,13 @@ import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/clien
 import { LEASE_NAME } from '../../src/cli/allocator.ts';
 import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
 import {
-  createService, ingressOf, ownAnnotations, putServiceGroup, spawnAllocator, waitForIngress, type AllocatorProcess,
+  createService,
+  ingressOf,
+  ownAnnotations,
+  putServiceGroup,
+  spawnAllocator,
+  waitForIngress,
+  type AllocatorProcess,
 } from './allocator-fixtures.ts';
 
 let kc: KubeConfig;
@@ -42,7 +48,9 @@ const holder = async () => (await lease().catch(() => undefined))?.spec?.holderI
 
 async function allAddresses(names: string[]): Promise<Map<string, string[]>> {
   const list = await kc.makeApiClient(CoreV1Api).listNamespacedService({ namespace: ns });
-  return new Map(list.items.filter((s) => names.includes(s.metadata!.name!)).map((s) => [s.metadata!.name!, ingressOf(s)]));
+  return new Map(
+    list.items.filter((s) => names.includes(s.metadata!.name!)).map((s) => [s.metadata!.name!, ingressOf(s)]),
+  );
 }
 
 test('killed mid-stream and restarted, the allocator assigns no address twice and moves none', async () => {
@@ -53,19 +61,29 @@ test('killed mid-stream and restarted, the allocator assigns no address twice an
   const creating = (async () => {
     for (const name of names) await createService(kc, ns, name);
   })();
-  await waitFor('some Services have addresses', async () =>
-    [...(await allAddresses(names)).values()].filter((ips) => ips.length).length >= 15);
+  await waitFor(
+    'some Services have addresses',
+    async () => [...(await allAddresses(names)).values()].filter((ips) => ips.length).length >= 15,
+  );
   first.child.kill('SIGKILL');
   await first.exited;
   const atKill = await allAddresses(names);
   await creating;
 
   start('second');
-  await waitFor('every Service has an address and is branded', async () => {
-    const list = await kc.makeApiClient(CoreV1Api).listNamespacedService({ namespace: ns });
-    return list.items.length === names.length
-      && list.items.every((s) => ingressOf(s).length === 1 && ownAnnotations(s)['purelb.io/allocated-from'] === 'default');
-  }, 40_000);
+  await waitFor(
+    'every Service has an address and is branded',
+    async () => {
+      const list = await kc.makeApiClient(CoreV1Api).listNamespacedService({ namespace: ns });
+      return (
+        list.items.length === names.length &&
+        list.items.every(
+          (s) => ingressOf(s).length === 1 && ownAnnotations(s)['purelb.io/allocated-from'] === 'default',
+        )
+      );
+    },
+    40_000,
+  );
   expect(await holder()).toBe('second');
   const final = await allAddresses(names);
   // nothing the first process had written moved
@@ -73,8 +91,9 @@ test('killed mid-stream and restarted, the allocator assigns no address twice an
   // no duplicates, no gaps: exactly the 60 lowest addresses of the pool
   const used = [...final.values()].map((ips) => ips[0]!);
   expect(new Set(used).size).toBe(names.length);
-  expect(used.sort((a, b) => Number(a.split('.')[3]) - Number(b.split('.')[3])))
-    .toEqual(names.map((_, i) => `10.80.0.${i}`));
+  expect(used.sort((a, b) => Number(a.split('.')[3]) - Number(b.split('.')[3]))).toEqual(
+    names.map((_, i) => `10.80.0.${i}`),
+  );
 });
 
 test('leader failover: the standby takes over a killed leader; a SIGTERM releases the Lease and exits 0', async () => {
@@ -94,10 +113,14 @@ test('leader failover: the standby takes over a killed leader; a SIGTERM release
   await waitFor('the standby holds the Lease', async () => (await holder()) === standby.identity, 12_000);
   expect((await lease()).spec?.leaseTransitions).toBe(transitions + 1);
   await waitForIngress(kc, ns, 'during', ['10.81.0.2'], 'default');
-  expect(ingressOf(await kc.makeApiClient(CoreV1Api).readNamespacedService({ namespace: ns, name: 'before' }))).toEqual(['10.81.0.1']);
+  expect(ingressOf(await kc.makeApiClient(CoreV1Api).readNamespacedService({ namespace: ns, name: 'before' }))).toEqual(
+    ['10.81.0.1'],
+  );
 
   // its health endpoint: ready, and the metrics of a leader
-  const started = standby.logs.map((l) => JSON.parse(l) as { msg: string; healthPort?: number }).find((l) => l.msg === 'allocator started');
+  const started = standby.logs
+    .map((l) => JSON.parse(l) as { msg: string; healthPort?: number })
+    .find((l) => l.msg === 'allocator started');
   const base = `http://127.0.0.1:${started!.healthPort}`;
   expect((await fetch(`${base}/readyz`)).status).toBe(200);
   // pool gauges are refreshed with the (coalesced) ServiceGroup status

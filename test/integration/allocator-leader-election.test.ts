@@ -27,8 +27,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function candidate(identity: string, events: string[] = []): LeaderElector {
   const e = startLeaderElection({
-    kc, namespace: ns, name: 'test-lease', identity, log: createLogger('lease-test', { identity }),
-    leaseDurationSec: 3, renewDeadlineSec: 2, retryPeriodSec: 0.5,
+    kc,
+    namespace: ns,
+    name: 'test-lease',
+    identity,
+    log: createLogger('lease-test', { identity }),
+    leaseDurationSec: 3,
+    renewDeadlineSec: 2,
+    retryPeriodSec: 0.5,
     onStartedLeading: () => void events.push(`${identity} started`),
     onStoppedLeading: () => void events.push(`${identity} stopped`),
   });
@@ -36,12 +42,22 @@ function candidate(identity: string, events: string[] = []): LeaderElector {
   return e;
 }
 
-const holder = async () => (await leases().readNamespacedLease({ namespace: ns, name: 'test-lease' })).spec?.holderIdentity;
+const holder = async () =>
+  (await leases().readNamespacedLease({ namespace: ns, name: 'test-lease' })).spec?.holderIdentity;
 
 async function ghostLease(renewTime: Date): Promise<void> {
   await leases().createNamespacedLease({
     namespace: ns,
-    body: { metadata: { name: 'test-lease' }, spec: { holderIdentity: 'ghost', leaseDurationSeconds: 3, acquireTime: new V1MicroTime(renewTime), renewTime: new V1MicroTime(renewTime), leaseTransitions: 4 } },
+    body: {
+      metadata: { name: 'test-lease' },
+      spec: {
+        holderIdentity: 'ghost',
+        leaseDurationSeconds: 3,
+        acquireTime: new V1MicroTime(renewTime),
+        renewTime: new V1MicroTime(renewTime),
+        leaseTransitions: 4,
+      },
+    },
   });
 }
 
@@ -79,7 +95,11 @@ test('a leader that finds the Lease taken steps down within the renew deadline',
   const api = leases();
   const steal = async () => {
     const l = await api.readNamespacedLease({ namespace: ns, name: 'test-lease' });
-    await api.replaceNamespacedLease({ namespace: ns, name: 'test-lease', body: { ...l, spec: { ...l.spec, holderIdentity: 'intruder', renewTime: new V1MicroTime() } } });
+    await api.replaceNamespacedLease({
+      namespace: ns,
+      name: 'test-lease',
+      body: { ...l, spec: { ...l.spec, holderIdentity: 'intruder', renewTime: new V1MicroTime() } },
+    });
   };
   await steal();
   const keepFresh = setInterval(() => void steal().catch(() => undefined), 400);

@@ -6,8 +6,17 @@ import type { AllocatorController } from '../../src/allocator/controller.ts';
 import { mergePatch } from '../../src/k8s/patch.ts';
 import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
 import {
-  createService, eventNotes, getServiceGroup, ingressOf, ownAnnotations, putServiceGroup, readService, startInProcess,
-  waitForCondition, waitForEvent, waitForIngress,
+  createService,
+  eventNotes,
+  getServiceGroup,
+  ingressOf,
+  ownAnnotations,
+  putServiceGroup,
+  readService,
+  startInProcess,
+  waitForCondition,
+  waitForEvent,
+  waitForIngress,
 } from './allocator-fixtures.ts';
 
 let kc: KubeConfig;
@@ -51,10 +60,18 @@ describe('PureLB v1 seed manifests', () => {
     }
 
     await createService(kc, ns, 'dual', {
-      families: ['IPv4', 'IPv6'], policy: 'RequireDualStack', annotations: { 'purelb.io/service-group': 'localaddrange' },
+      families: ['IPv4', 'IPv6'],
+      policy: 'RequireDualStack',
+      annotations: { 'purelb.io/service-group': 'localaddrange' },
     });
     await waitForIngress(kc, ns, 'dual', ['192.168.10.240', 'fc00:270:154:0:8100::4'], 'localaddrange');
-    await waitForEvent(kc, ns, 'dual', 'AddressAssigned', 'Assigned 192.168.10.240, fc00:270:154:0:8100::4 from ServiceGroup localaddrange');
+    await waitForEvent(
+      kc,
+      ns,
+      'dual',
+      'AddressAssigned',
+      'Assigned 192.168.10.240, fc00:270:154:0:8100::4 from ServiceGroup localaddrange',
+    );
 
     // status subresource: counts per family and the Valid condition
     const sg = await waitFor('localaddrange status counts', async () => {
@@ -62,8 +79,13 @@ describe('PureLB v1 seed manifests', () => {
       return g.status?.allocatedIPv4 === 1 ? g : undefined;
     });
     expect(sg.status).toMatchObject({
-      allocatedIPv4: 1, availableIPv4: 3, allocatedIPv6: 1, availableIPv6: Number.MAX_SAFE_INTEGER,
-      conditions: expect.arrayContaining([expect.objectContaining({ type: 'Valid', status: 'True', reason: 'Parsed' })]),
+      allocatedIPv4: 1,
+      availableIPv4: 3,
+      allocatedIPv6: 1,
+      availableIPv6: Number.MAX_SAFE_INTEGER,
+      conditions: expect.arrayContaining([
+        expect.objectContaining({ type: 'Valid', status: 'True', reason: 'Parsed' }),
+      ]),
     });
     await waitForEvent(kc, ns, 'default', 'Parsed', 'serving generation 1: 1 IPv4 and 0 IPv6 pools');
   });
@@ -76,7 +98,13 @@ describe('families', () => {
     await createService(kc, ns, 'require', { families: ['IPv4', 'IPv6'], policy: 'RequireDualStack' });
     await createService(kc, ns, 'prefer', { families: ['IPv6', 'IPv4'], policy: 'PreferDualStack' });
     await waitForIngress(kc, ns, 'prefer', ['10.31.188.64'], 'default');
-    await waitForEvent(kc, ns, 'prefer', 'ConfigurationWarning', 'PreferDualStack: ServiceGroup default has no IPv6 pool; assigned IPv4 only');
+    await waitForEvent(
+      kc,
+      ns,
+      'prefer',
+      'ConfigurationWarning',
+      'PreferDualStack: ServiceGroup default has no IPv6 pool; assigned IPv4 only',
+    );
     await waitForEvent(kc, ns, 'require', 'AllocationFailed', 'ServiceGroup default has no IPv6 pool');
     const require = await readService(kc, ns, 'require');
     expect(ingressOf(require)).toEqual([]);
@@ -90,9 +118,22 @@ describe('family transitions', () => {
     allocator = await startInProcess(kc, ns);
     await createService(kc, ns, 'grow', { families: ['IPv4'], policy: 'SingleStack' });
     await waitForIngress(kc, ns, 'grow', ['192.168.10.240'], 'default');
-    await core().patchNamespacedService({ namespace: ns, name: 'grow', body: { spec: { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] } } }, mergePatch);
+    await core().patchNamespacedService(
+      {
+        namespace: ns,
+        name: 'grow',
+        body: { spec: { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'] } },
+      },
+      mergePatch,
+    );
     await waitForIngress(kc, ns, 'grow', ['192.168.10.240', 'fc00:270:154:0:8100::4'], 'default');
-    await waitForEvent(kc, ns, 'grow', 'AddressAssigned', 'Assigned fc00:270:154:0:8100::4 from ServiceGroup default (keeps 192.168.10.240)');
+    await waitForEvent(
+      kc,
+      ns,
+      'grow',
+      'AddressAssigned',
+      'Assigned fc00:270:154:0:8100::4 from ServiceGroup default (keeps 192.168.10.240)',
+    );
   });
 });
 
@@ -103,11 +144,23 @@ describe('requested addresses', () => {
     allocator = await startInProcess(kc, ns);
     await createService(kc, ns, 'pinned', { annotations: { 'purelb.io/addresses': ' 192.168.10.242 ' } });
     await waitForIngress(kc, ns, 'pinned', ['192.168.10.242'], 'localaddrange');
-    await core().createNamespacedService({ namespace: ns, body: { metadata: { name: 'legacy' }, spec: { type: 'LoadBalancer', loadBalancerIP: '10.31.188.100', ports: [{ port: 80 }] } } });
+    await core().createNamespacedService({
+      namespace: ns,
+      body: {
+        metadata: { name: 'legacy' },
+        spec: { type: 'LoadBalancer', loadBalancerIP: '10.31.188.100', ports: [{ port: 80 }] },
+      },
+    });
     await waitForIngress(kc, ns, 'legacy', ['10.31.188.100']);
 
     await createService(kc, ns, 'outside', { annotations: { 'purelb.io/addresses': '10.99.0.1' } });
-    await waitForEvent(kc, ns, 'outside', 'AllocationFailed', 'purelb.io/addresses asks for 10.99.0.1, which is in no ServiceGroup pool');
+    await waitForEvent(
+      kc,
+      ns,
+      'outside',
+      'AllocationFailed',
+      'purelb.io/addresses asks for 10.99.0.1, which is in no ServiceGroup pool',
+    );
     await createService(kc, ns, 'taken', { annotations: { 'purelb.io/addresses': '192.168.10.242' } });
     await waitForEvent(kc, ns, 'taken', 'AllocationFailed', `192.168.10.242 is in use by ${ns}/pinned`);
     for (const name of ['outside', 'taken']) expect(ingressOf(await readService(kc, ns, name))).toEqual([]);
@@ -125,10 +178,22 @@ describe('sharing', () => {
     const key = { 'purelb.io/allow-shared-ip': 'web' };
     await createService(kc, ns, 'http', { annotations: key, ports: [['TCP', 80]] });
     await waitForIngress(kc, ns, 'http', ['10.31.188.64']);
-    await createService(kc, ns, 'https', { annotations: key, ports: [['TCP', 443], ['UDP', 443]] });
+    await createService(kc, ns, 'https', {
+      annotations: key,
+      ports: [
+        ['TCP', 443],
+        ['UDP', 443],
+      ],
+    });
     await waitForIngress(kc, ns, 'https', ['10.31.188.64']);
     await createService(kc, ns, 'clash', { annotations: key, ports: [['TCP', 443]] });
-    await waitForEvent(kc, ns, 'clash', 'AllocationFailed', `10.31.188.64 is shared with ${ns}/https (key "web") and both use TCP/443`);
+    await waitForEvent(
+      kc,
+      ns,
+      'clash',
+      'AllocationFailed',
+      `10.31.188.64 is shared with ${ns}/https (key "web") and both use TCP/443`,
+    );
     expect(ingressOf(await readService(kc, ns, 'clash'))).toEqual([]);
     await createService(kc, ns, 'plain');
     await waitForIngress(kc, ns, 'plain', ['10.31.188.65']);
@@ -150,13 +215,22 @@ describe('exhaustion and release', () => {
     await waitForIngress(kc, ns, 'three', ['10.50.0.1'], 'default');
 
     // type change away from LoadBalancer: ingress and allocated-from cleared, event, address reusable
-    await core().patchNamespacedService({ namespace: ns, name: 'two', body: { spec: { type: 'ClusterIP' } } }, mergePatch);
+    await core().patchNamespacedService(
+      { namespace: ns, name: 'two', body: { spec: { type: 'ClusterIP' } } },
+      mergePatch,
+    );
     const two = await waitFor('two released', async () => {
       const svc = await readService(kc, ns, 'two');
       return ingressOf(svc).length === 0 && !svc.metadata?.annotations?.['purelb.io/allocated-from'] ? svc : undefined;
     });
     expect(ownAnnotations(two)).toEqual({ 'purelb.io/allocated-by': 'PureLB' });
-    await waitForEvent(kc, ns, 'two', 'AddressReleased', 'Released 10.50.0.2: the Service is type ClusterIP, not LoadBalancer');
+    await waitForEvent(
+      kc,
+      ns,
+      'two',
+      'AddressReleased',
+      'Released 10.50.0.2: the Service is type ClusterIP, not LoadBalancer',
+    );
     await createService(kc, ns, 'four');
     await waitForIngress(kc, ns, 'four', ['10.50.0.2']);
   });
@@ -190,7 +264,8 @@ describe('ServiceGroup changes', () => {
     await putServiceGroup(kc, ns, 'default', { v4pool: { pool: '10.60.0.9-10.60.0.1', subnet: '10.60.0.0/24' } });
     await waitForEvent(kc, ns, 'default', 'ParseFailed', 'range start 10.60.0.9 is after its end 10.60.0.1');
     expect(await waitForCondition(kc, ns, 'default', 'Valid', 'False')).toMatchObject({
-      reason: 'ParseFailed', message: expect.stringContaining('the last valid version (generation 1, 1 IPv4 and 0 IPv6 pools) keeps serving'),
+      reason: 'ParseFailed',
+      message: expect.stringContaining('the last valid version (generation 1, 1 IPv4 and 0 IPv6 pools) keeps serving'),
     });
     await createService(kc, ns, 'new');
     await waitForIngress(kc, ns, 'new', ['10.60.0.2']);
@@ -199,7 +274,13 @@ describe('ServiceGroup changes', () => {
     expect(ingressOf(await readService(kc, ns, 'kept'))).toEqual(['10.60.0.1']);
     // overlapping another group is invalid too (containment included); the incumbent wins
     await putServiceGroup(kc, ns, 'other', { v4pool: { pool: '10.60.0.0/24', subnet: '10.60.0.0/24' } });
-    await waitForEvent(kc, ns, 'other', 'ParseFailed', 'overlaps 10.60.0.1-10.60.0.9 at spec.local.v4pool of ServiceGroup');
+    await waitForEvent(
+      kc,
+      ns,
+      'other',
+      'ParseFailed',
+      'overlaps 10.60.0.1-10.60.0.9 at spec.local.v4pool of ServiceGroup',
+    );
   });
 
   test('a pool edit never moves an address: one left outside every pool is kept and reported', async () => {
@@ -211,7 +292,9 @@ describe('ServiceGroup changes', () => {
     await waitForIngress(kc, ns, 'second', ['10.70.0.2']);
     await putServiceGroup(kc, ns, 'default', { v4pool: { pool: '10.70.0.2-10.70.0.9', subnet: '10.70.0.0/24' } });
     await waitForEvent(kc, ns, 'first', 'ConfigurationWarning', '10.70.0.1 is outside every pool');
-    expect((await waitForCondition(kc, ns, 'default', 'AddressesOutsidePools', 'True')).message).toContain(`${ns}/first 10.70.0.1`);
+    expect((await waitForCondition(kc, ns, 'default', 'AddressesOutsidePools', 'True')).message).toContain(
+      `${ns}/first 10.70.0.1`,
+    );
     expect((await getServiceGroup(kc, ns, 'default')).status).toMatchObject({ allocatedIPv4: 1, availableIPv4: 7 });
     expect(ingressOf(await readService(kc, ns, 'first'))).toEqual(['10.70.0.1']);
     await createService(kc, ns, 'third');
@@ -223,10 +306,16 @@ describe('ServiceGroup changes', () => {
     await createService(kc, ns, 'fourth');
     await waitForIngress(kc, ns, 'fourth', ['10.70.0.4'], 'default');
     await allocator.idle();
-    for (const [name, ip] of [['first', '10.70.0.1'], ['second', '10.70.0.2'], ['third', '10.70.0.3']] as const) {
+    for (const [name, ip] of [
+      ['first', '10.70.0.1'],
+      ['second', '10.70.0.2'],
+      ['third', '10.70.0.3'],
+    ] as const) {
       expect(ingressOf(await readService(kc, ns, name))).toEqual([ip]);
     }
-    expect((await waitForCondition(kc, ns, 'default', 'AddressesOutsidePools', 'True')).message).toContain(`${ns}/first 10.70.0.1`);
+    expect((await waitForCondition(kc, ns, 'default', 'AddressesOutsidePools', 'True')).message).toContain(
+      `${ns}/first 10.70.0.1`,
+    );
     // deleting the Service holding it clears the condition
     await core().deleteNamespacedService({ namespace: ns, name: 'first' });
     await waitForCondition(kc, ns, 'default', 'AddressesOutsidePools', 'False');
@@ -253,7 +342,10 @@ describe('classes and events', () => {
     expect(ownAnnotations(foreign)).toEqual({});
     expect(await eventNotes(kc, ns, 'foreign')).toEqual([]);
     // an address another controller gave its Service inside our pool is never handed out while in use
-    await core().patchNamespacedServiceStatus({ namespace: ns, name: 'foreign', body: { status: { loadBalancer: { ingress: [{ ip: '10.31.188.65' }] } } } }, mergePatch);
+    await core().patchNamespacedServiceStatus(
+      { namespace: ns, name: 'foreign', body: { status: { loadBalancer: { ingress: [{ ip: '10.31.188.65' }] } } } },
+      mergePatch,
+    );
     // (one watch delivers both changes in order, and the queue decides in arrival order)
     await createService(kc, ns, 'next');
     await waitForIngress(kc, ns, 'next', ['10.31.188.66'], 'default');

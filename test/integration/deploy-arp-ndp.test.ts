@@ -10,8 +10,12 @@ import { randomBytes } from 'node:crypto';
 const p = `dpl${randomBytes(3).toString('hex')}`;
 const [client, a, b] = [`${p}c`, `${p}a`, `${p}b`];
 const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
-const inNs = (ns: string, cmd: string, args: string[]) => spawnSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', timeout: 10_000 });
-const macOf = (ns: string) => ip('-n', ns, '-j', 'link', 'show', 'eth0').match(/"address":"([0-9a-f:]+)"/)![1]!.toUpperCase();
+const inNs = (ns: string, cmd: string, args: string[]) =>
+  spawnSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', timeout: 10_000 });
+const macOf = (ns: string) =>
+  ip('-n', ns, '-j', 'link', 'show', 'eth0')
+    .match(/"address":"([0-9a-f:]+)"/)![1]!
+    .toUpperCase();
 
 beforeAll(() => {
   for (const ns of [client, a, b]) {
@@ -22,7 +26,10 @@ beforeAll(() => {
   ip('-n', client, 'link', 'set', 'br0', 'up');
   ip('-n', client, 'addr', 'add', '192.168.77.1/24', 'dev', 'br0');
   ip('-n', client, 'addr', 'add', 'fd00:77::1/64', 'dev', 'br0', 'nodad');
-  for (const [ns, host] of [[a, '2'], [b, '3']] as const) {
+  for (const [ns, host] of [
+    [a, '2'],
+    [b, '3'],
+  ] as const) {
     ip('link', 'add', `${ns}e`, 'netns', client, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
     ip('-n', client, 'link', 'set', `${ns}e`, 'master', 'br0', 'up');
     ip('-n', ns, 'link', 'set', 'eth0', 'up');
@@ -36,7 +43,8 @@ beforeAll(() => {
   ip('-n', b, 'addr', 'add', '192.168.77.100/32', 'dev', 'kube-ipvs0');
   ip('-n', b, 'addr', 'add', 'fd00:77::100/128', 'dev', 'kube-ipvs0', 'nodad');
   // both nodes reachable over the bridge before the first ARP question
-  for (const host of ['2', '3']) expect(inNs(client, 'arping', ['-c', '1', '-w', '3', '-I', 'br0', `192.168.77.${host}`]).status).toBe(0);
+  for (const host of ['2', '3'])
+    expect(inNs(client, 'arping', ['-c', '1', '-w', '3', '-I', 'br0', `192.168.77.${host}`]).status).toBe(0);
 });
 
 afterAll(() => {
@@ -46,7 +54,9 @@ afterAll(() => {
 /** MAC addresses that answered ARP requests for the address (arping -w stops after -c replies). */
 function arpAnswers(): string[] {
   const run = inNs(client, 'arping', ['-c', '3', '-w', '3', '-I', 'br0', '192.168.77.100']);
-  return [...new Set([...run.stdout.matchAll(/reply from 192\.168\.77\.100 \[([0-9A-F:]+)\]/g)].map((m) => m[1]!))].sort();
+  return [
+    ...new Set([...run.stdout.matchAll(/reply from 192\.168\.77\.100 \[([0-9A-F:]+)\]/g)].map((m) => m[1]!)),
+  ].sort();
 }
 
 test('arp_ignore=0 (the kernel default): the node with the address on kube-ipvs0 answers ARP too', () => {

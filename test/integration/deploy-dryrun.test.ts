@@ -14,10 +14,20 @@ let createdNamespace = false;
 beforeAll(async () => {
   const apply = await kubectl(['apply', '-f', 'crds/'], { kubeconfig: kubeconfig() });
   // other test files create the CRDs without kubectl; kubectl then warns once that it adds its annotation
-  const warnings = apply.stderr.split('\n').filter((l) => l && !/^Warning: resource customresourcedefinitions\/\S+ is missing the kubectl.kubernetes.io\/last-applied-configuration annotation/.test(l));
+  const warnings = apply.stderr
+    .split('\n')
+    .filter(
+      (l) =>
+        l &&
+        !/^Warning: resource customresourcedefinitions\/\S+ is missing the kubectl.kubernetes.io\/last-applied-configuration annotation/.test(
+          l,
+        ),
+    );
   expect(warnings).toEqual([]);
   expect(apply.code).toBe(0);
-  const wait = await kubectl(['wait', '--for', 'condition=established', '--timeout=60s', ...crdNames()], { kubeconfig: kubeconfig() });
+  const wait = await kubectl(['wait', '--for', 'condition=established', '--timeout=60s', ...crdNames()], {
+    kubeconfig: kubeconfig(),
+  });
   expect(wait.code).toBe(0);
   expect(wait.stdout.trim().split('\n')).toHaveLength(crdNames().length);
   // namespaced objects cannot be dry-run into a namespace that does not exist yet
@@ -28,13 +38,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // (the run has no namespace controller: it stays Terminating, empty)
-  if (createdNamespace) expect((await kubectl(['delete', '--wait=false', '-f', NAMESPACE], { kubeconfig: kubeconfig() })).code).toBe(0);
+  if (createdNamespace)
+    expect((await kubectl(['delete', '--wait=false', '-f', NAMESPACE], { kubeconfig: kubeconfig() })).code).toBe(0);
 });
 
 test('deploy/ has the default install, its base and the variants', () => {
-  expect(kustomizations()).toEqual(expect.arrayContaining([
-    'deploy/purelb', 'deploy/purelb/base', 'deploy/purelb/overlays/control-plane',
-  ]));
+  expect(kustomizations()).toEqual(
+    expect.arrayContaining(['deploy/purelb', 'deploy/purelb/base', 'deploy/purelb/overlays/control-plane']),
+  );
 });
 
 describe.each(kustomizations())('%s', (dir) => {

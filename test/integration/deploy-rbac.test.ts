@@ -25,12 +25,20 @@ afterAll(async () => {
   await cleanUpNamespaces();
 });
 
-interface Check { verb: string; group: string; resource: string; namespace?: string }
+interface Check {
+  verb: string;
+  group: string;
+  resource: string;
+  namespace?: string;
+}
 
 /** Every (verb, group, resource) a rule list grants, in the given namespace ('' = cluster-wide). */
 function expand(rules: V1PolicyRule[], namespace: string): Check[] {
-  return rules.flatMap((r) => r.apiGroups!.flatMap((group) => r.resources!.flatMap((resource) =>
-    r.verbs.map((verb) => ({ verb, group, resource, namespace })))));
+  return rules.flatMap((r) =>
+    r.apiGroups!.flatMap((group) =>
+      r.resources!.flatMap((resource) => r.verbs.map((verb) => ({ verb, group, resource, namespace }))),
+    ),
+  );
 }
 
 async function allowed(sa: string, c: Check): Promise<boolean> {
@@ -40,14 +48,21 @@ async function allowed(sa: string, c: Check): Promise<boolean> {
       spec: {
         user: `system:serviceaccount:${ns}:${sa}`,
         groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'],
-        resourceAttributes: { verb: c.verb, group: c.group, resource, subresource, namespace: c.namespace || undefined },
+        resourceAttributes: {
+          verb: c.verb,
+          group: c.group,
+          resource,
+          subresource,
+          namespace: c.namespace || undefined,
+        },
       },
     },
   });
   return review.status?.allowed === true;
 }
 
-const fmt = (c: Check) => `${c.verb} ${c.group ? `${c.group}/` : ''}${c.resource}${c.namespace ? ` in ${c.namespace}` : ''}`;
+const fmt = (c: Check) =>
+  `${c.verb} ${c.group ? `${c.group}/` : ''}${c.resource}${c.namespace ? ` in ${c.namespace}` : ''}`;
 
 // Dangerous or unneeded permissions that must stay refused (the issue names secrets list and services delete).
 const forbidden: Record<string, Array<Omit<Check, 'namespace'> & { scope: 'cluster' | 'install' }>> = {
@@ -116,7 +131,9 @@ describe.each(['allocator', 'lbnodeagent'])('%s service account', (component) =>
     const core = (await serviceAccountKubeConfig(kc, ns, sa())).makeApiClient(CoreV1Api);
     await expect(core.listSecretForAllNamespaces()).rejects.toMatchObject({ code: 403 });
     await expect(core.listNamespacedSecret({ namespace: ns })).rejects.toMatchObject({ code: 403 });
-    await expect(core.deleteNamespacedService({ name: 'kubernetes', namespace: 'default' })).rejects.toMatchObject({ code: 403 });
+    await expect(core.deleteNamespacedService({ name: 'kubernetes', namespace: 'default' })).rejects.toMatchObject({
+      code: 403,
+    });
     // the same token is accepted for what the component needs, so the 403s above are RBAC, not a bad token
     await expect(core.listServiceForAllNamespaces()).resolves.toBeDefined();
   });

@@ -23,15 +23,41 @@ import { kustomize, type K8sObject } from '../harness/deploy.ts';
 import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
 import { createLan, LAN_V4, type Lan, type LanNode } from './agent-lan.ts';
 
-interface Container { name: string; command?: string[]; args?: string[]; volumeMounts?: Array<{ name: string; mountPath: string }>;
+interface Container {
+  name: string;
+  command?: string[];
+  args?: string[];
+  volumeMounts?: Array<{ name: string; mountPath: string }>;
   readinessProbe?: { exec?: { command: string[] } };
-  securityContext?: { allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; capabilities?: { add?: string[]; drop?: string[] } } }
-interface PodSpec { containers: Container[]; volumes: Array<{ name: string; emptyDir?: unknown; hostPath?: { path: string }; configMap?: { name: string } }>;
-  securityContext?: { supplementalGroups?: number[] } }
+  securityContext?: {
+    allowPrivilegeEscalation?: boolean;
+    readOnlyRootFilesystem?: boolean;
+    capabilities?: { add?: string[]; drop?: string[] };
+  };
+}
+interface PodSpec {
+  containers: Container[];
+  volumes: Array<{ name: string; emptyDir?: unknown; hostPath?: { path: string }; configMap?: { name: string } }>;
+  securityContext?: { supplementalGroups?: number[] };
+}
 
 /** What containerd and CRI-O grant a container that does not drop ALL. */
-const RUNTIME_DEFAULT_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP',
-  'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE'];
+const RUNTIME_DEFAULT_CAPS = [
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'FSETID',
+  'FOWNER',
+  'MKNOD',
+  'NET_RAW',
+  'SETGID',
+  'SETUID',
+  'SETFCAP',
+  'SETPCAP',
+  'NET_BIND_SERVICE',
+  'SYS_CHROOT',
+  'KILL',
+  'AUDIT_WRITE',
+];
 
 let kc: KubeConfig;
 let run: { lan: Lan; dir: string; procs: ChildProcess[] } | undefined;
@@ -49,7 +75,10 @@ afterEach(async () => {
   await new Promise((r) => setTimeout(r, 3000));
   // everything left in the node namespace (e.g. FRR's daemons) was started by this test; the relay goes with lan.destroy()
   const netns = lan.nodes[0]!.netns;
-  for (const pid of spawnSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number)) {
+  for (const pid of spawnSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean)
+    .map(Number)) {
     if (pid === lan.nodes[0]!.relay?.pid) continue;
     try {
       process.kill(pid, 'SIGKILL');
@@ -58,7 +87,10 @@ afterEach(async () => {
     }
   }
   await new Promise((r) => setTimeout(r, 500));
-  await kc.makeApiClient(CoreV1Api).deleteNode({ name: lan.nodes[0]!.name }).catch(() => undefined);
+  await kc
+    .makeApiClient(CoreV1Api)
+    .deleteNode({ name: lan.nodes[0]!.name })
+    .catch(() => undefined);
   await lan.destroy();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -71,15 +103,31 @@ function privileges(c: Container, groups: number[]): string[] {
   const caps = new Set(sc.capabilities?.drop?.includes('ALL') ? [] : RUNTIME_DEFAULT_CAPS);
   for (const a of sc.capabilities?.add ?? []) caps.add(a);
   for (const d of sc.capabilities?.drop ?? []) caps.delete(d);
-  return ['setpriv', ...(sc.allowPrivilegeEscalation === false ? ['--no-new-privs'] : []),
-    ...(groups.length ? [`--groups=${groups.join(',')}`] : ['--clear-groups']), '--inh-caps=-all',
-    `--bounding-set=-all${[...caps].map((a) => `,+${a.toLowerCase()}`).join('')}`];
+  return [
+    'setpriv',
+    ...(sc.allowPrivilegeEscalation === false ? ['--no-new-privs'] : []),
+    ...(groups.length ? [`--groups=${groups.join(',')}`] : ['--clear-groups']),
+    '--inh-caps=-all',
+    `--bounding-set=-all${[...caps].map((a) => `,+${a.toLowerCase()}`).join('')}`,
+  ];
 }
 
-interface Pod { proc: ChildProcess; exec(cmd: string[]): { code: number; out: string } }
+interface Pod {
+  proc: ChildProcess;
+  exec(cmd: string[]): { code: number; out: string };
+}
 
 /** Runs one container of a pod spec in node's network namespace, in a mount namespace of its own. */
-function startPod(name: string, spec: PodSpec, c: Container, objs: K8sObject[], node: LanNode, dir: string, groups: number[], command: string[]): Pod {
+function startPod(
+  name: string,
+  spec: PodSpec,
+  c: Container,
+  objs: K8sObject[],
+  node: LanNode,
+  dir: string,
+  groups: number[],
+  command: string[],
+): Pod {
   const host = join(dir, 'host');
   const mounts = ['mount -t tmpfs none /run', 'mount -t tmpfs none /var/tmp'];
   for (const m of c.volumeMounts ?? []) {
@@ -88,7 +136,8 @@ function startPod(name: string, spec: PodSpec, c: Container, objs: K8sObject[], 
     if (m.mountPath === '/tmp') continue;
     const target = m.mountPath.replace(/^\/var\/run\//, '/run/');
     // mount points are created only on the fresh tmpfs mounts, never on the host's root filesystem
-    if (!/^\/(run|var\/tmp)\//.test(target) && !existsSync(target) && !v.configMap) throw new Error(`${name}: no mount point ${m.mountPath} on this machine`);
+    if (!/^\/(run|var\/tmp)\//.test(target) && !existsSync(target) && !v.configMap)
+      throw new Error(`${name}: no mount point ${m.mountPath} on this machine`);
     const mkdir = `mkdir -p ${target}`;
     if (v.hostPath) {
       mkdirSync(join(host, v.hostPath.path), { recursive: true }); // kubelet: DirectoryOrCreate, root 0755
@@ -97,39 +146,71 @@ function startPod(name: string, spec: PodSpec, c: Container, objs: K8sObject[], 
       mounts.push(mkdir, `mount -t tmpfs none ${target}`);
     } else if (v.configMap) {
       // ConfigMap volumes become files in dir; the command refers to them there
-      const data = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === v.configMap!.name)!.data as Record<string, string>;
+      const data = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === v.configMap!.name)!.data as Record<
+        string,
+        string
+      >;
       const files = join(dir, `${name}-${m.name}`);
       mkdirSync(files, { recursive: true });
       for (const [file, text] of Object.entries(data)) writeFileSync(join(files, file), text);
       command = command.map((a) => a.replaceAll(`${m.mountPath}/`, `${files}/`));
     }
   }
-  if (c.securityContext?.readOnlyRootFilesystem) mounts.push('mount -o remount,bind,ro /', 'mount -o remount,ro /run', 'mount -o remount,ro /var/tmp');
+  if (c.securityContext?.readOnlyRootFilesystem)
+    mounts.push('mount -o remount,bind,ro /', 'mount -o remount,ro /run', 'mount -o remount,ro /var/tmp');
   const log = openSync(join(dir, `${name}.log`), 'a');
-  const proc = spawn('ip', ['netns', 'exec', node.netns, 'unshare', '--mount', '--propagation', 'private', 'bash', '-c',
-    `set -e; ${mounts.join('; ')}; exec "$@"`, name, ...privileges(c, groups), ...command], { stdio: ['ignore', log, log] });
+  const proc = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      node.netns,
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      'bash',
+      '-c',
+      `set -e; ${mounts.join('; ')}; exec "$@"`,
+      name,
+      ...privileges(c, groups),
+      ...command,
+    ],
+    { stdio: ['ignore', log, log] },
+  );
   return {
     proc,
     exec(cmd) {
-      const r = spawnSync('nsenter', [`--mount=/proc/${proc.pid}/ns/mnt`, `--net=/var/run/netns/${node.netns}`, ...privileges(c, groups), ...cmd], { encoding: 'utf8' });
+      const r = spawnSync(
+        'nsenter',
+        [`--mount=/proc/${proc.pid}/ns/mnt`, `--net=/var/run/netns/${node.netns}`, ...privileges(c, groups), ...cmd],
+        { encoding: 'utf8' },
+      );
       return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
     },
   };
 }
 
-const stopped = (p: ChildProcess, signal: NodeJS.Signals) => new Promise<void>((resolve) => {
-  if (p.exitCode !== null || p.signalCode !== null) return resolve();
-  p.once('exit', () => resolve());
-  p.kill(signal);
-});
+const stopped = (p: ChildProcess, signal: NodeJS.Signals) =>
+  new Promise<void>((resolve) => {
+    if (p.exitCode !== null || p.signalCode !== null) return resolve();
+    p.once('exit', () => resolve());
+    p.kill(signal);
+  });
 
 const cases = [
   {
     daemon: 'frr',
     /** What the daemon itself runs, asked from the agent's pod with the agent's privileges. */
-    configured: (inAgent: Pod) => new RegExp(`router bgp 65001[\\s\\S]*neighbor ${LAN_V4}.254 remote-as 65000`).test(inAgent.exec(['vtysh', '-c', 'show running-config']).out),
+    configured: (inAgent: Pod) =>
+      new RegExp(`router bgp 65001[\\s\\S]*neighbor ${LAN_V4}.254 remote-as 65000`).test(
+        inAgent.exec(['vtysh', '-c', 'show running-config']).out,
+      ),
     /** Process ids that change when the daemon restarts. */
-    daemonPids: (dir: string) => ['zebra', 'bgpd'].map((d) => readFileSync(join(dir, 'host', 'run', 'purelb', 'frr-run', `${d}.pid`), 'utf8').trim()),
+    daemonPids: (dir: string) =>
+      ['zebra', 'bgpd'].map((d) =>
+        readFileSync(join(dir, 'host', 'run', 'purelb', 'frr-run', `${d}.pid`), 'utf8').trim(),
+      ),
     /** How the daemon pod dies for the restart check (FRR: a normal pod deletion). */
     kill: 'SIGTERM' as NodeJS.Signals,
   },
@@ -137,8 +218,10 @@ const cases = [
     daemon: 'gobgp',
     configured: (inAgent: Pod) => {
       const target = DEFAULT_BACKEND_PATHS.gobgpTarget;
-      return /AS:\s+65001/.test(inAgent.exec(['gobgp', '--target', target, 'global']).out)
-        && inAgent.exec(['gobgp', '--target', target, 'neighbor']).out.includes(`${LAN_V4}.254`);
+      return (
+        /AS:\s+65001/.test(inAgent.exec(['gobgp', '--target', target, 'global']).out) &&
+        inAgent.exec(['gobgp', '--target', target, 'neighbor']).out.includes(`${LAN_V4}.254`)
+      );
     },
     daemonPids: () => [] as string[],
     // a crash: the socket file stays behind on the hostPath
@@ -150,7 +233,9 @@ describe.each(cases)('overlays/$daemon', ({ daemon, configured, daemonPids, kill
   test(`purelb-${daemon} and the agent share only the hostPath directories; an agent rollout leaves the daemon running and configured`, async () => {
     const ns = await freshNamespace(kc, `deploy-${daemon}`);
     const objs = await kustomize(`deploy/purelb/overlays/${daemon}`);
-    const podOf = (name: string) => (objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === name)!.spec as { template: { spec: PodSpec } }).template.spec;
+    const podOf = (name: string) =>
+      (objs.find((o) => o.kind === 'DaemonSet' && o.metadata.name === name)!.spec as { template: { spec: PodSpec } })
+        .template.spec;
     const agentSpec = podOf('lbnodeagent');
     const daemonSpec = podOf(`purelb-${daemon}`);
     const agentC = agentSpec.containers.find((c) => c.name === 'lbnodeagent')!;
@@ -161,44 +246,121 @@ describe.each(cases)('overlays/$daemon', ({ daemon, configured, daemonPids, kill
     run = { lan, dir, procs: [] };
     const node = lan.nodes[0]!;
     // the image's frrvty (gid 185) is the host's frrvty here
-    const hostGroup = (groups?: number[]) => (groups?.length ? [Number(execFileSync('getent', ['group', 'frrvty'], { encoding: 'utf8' }).split(':')[2])] : []);
-    const tail = (name: string) => (existsSync(join(dir, `${name}.log`)) ? readFileSync(join(dir, `${name}.log`), 'utf8').split('\n').slice(-25).join('\n') : '');
-    const withLogs = (err: Error, ...names: string[]) => new Error(`${err.message}\n${names.map((n) => `--- ${n}\n${tail(n)}`).join('\n')}`);
+    const hostGroup = (groups?: number[]) =>
+      groups?.length ? [Number(execFileSync('getent', ['group', 'frrvty'], { encoding: 'utf8' }).split(':')[2])] : [];
+    const tail = (name: string) =>
+      existsSync(join(dir, `${name}.log`))
+        ? readFileSync(join(dir, `${name}.log`), 'utf8')
+            .split('\n')
+            .slice(-25)
+            .join('\n')
+        : '';
+    const withLogs = (err: Error, ...names: string[]) =>
+      new Error(`${err.message}\n${names.map((n) => `--- ${n}\n${tail(n)}`).join('\n')}`);
 
     let pods = 0;
     const startDaemon = async () => {
       const name = `${daemon}-${++pods}`;
-      const pod = startPod(name, daemonSpec, daemonC, objs, node, dir, hostGroup(daemonSpec.securityContext?.supplementalGroups),
-        [...(daemonC.command ?? []), ...(daemonC.args ?? [])]);
+      const pod = startPod(
+        name,
+        daemonSpec,
+        daemonC,
+        objs,
+        node,
+        dir,
+        hostGroup(daemonSpec.securityContext?.supplementalGroups),
+        [...(daemonC.command ?? []), ...(daemonC.args ?? [])],
+      );
       run!.procs.push(pod.proc);
-      await waitFor(`${name} ready (its readiness probe passes)`, async () => pod.exec(daemonC.readinessProbe!.exec!.command).code === 0, 30_000)
-        .catch((err: Error) => { throw withLogs(err, name); });
+      await waitFor(
+        `${name} ready (its readiness probe passes)`,
+        async () => pod.exec(daemonC.readinessProbe!.exec!.command).code === 0,
+        30_000,
+      ).catch((err: Error) => {
+        throw withLogs(err, name);
+      });
       return pod;
     };
     const startAgent = (name: string) => {
       // the agent's own arguments from the manifest, with the test's kubeconfig, namespace and node
-      const manifestArgs = agentC.args!.slice(1).filter((a, i, all) => a !== '--health-port' && all[i - 1] !== '--health-port');
-      const pod = startPod(name, agentSpec, agentC, objs, node, dir, hostGroup(agentSpec.securityContext?.supplementalGroups), [
-        process.execPath, join(repoRoot, 'bin', 'purelb.js'), 'agent', ...manifestArgs,
-        '--kubeconfig', process.env.PURELB_TEST_KUBECONFIG!, '--namespace', ns, '--node-name', node.name, '--node-ip', node.ipv4,
-        '--kube-lb-kind', 'ifb', '--health-port', '0']);
+      const manifestArgs = agentC
+        .args!.slice(1)
+        .filter((a, i, all) => a !== '--health-port' && all[i - 1] !== '--health-port');
+      const pod = startPod(
+        name,
+        agentSpec,
+        agentC,
+        objs,
+        node,
+        dir,
+        hostGroup(agentSpec.securityContext?.supplementalGroups),
+        [
+          process.execPath,
+          join(repoRoot, 'bin', 'purelb.js'),
+          'agent',
+          ...manifestArgs,
+          '--kubeconfig',
+          process.env.PURELB_TEST_KUBECONFIG!,
+          '--namespace',
+          ns,
+          '--node-name',
+          node.name,
+          '--node-ip',
+          node.ipv4,
+          '--kube-lb-kind',
+          'ifb',
+          '--health-port',
+          '0',
+        ],
+      );
       run!.procs.push(pod.proc);
       return pod;
     };
-    const nodeStatus = async () => ((await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: 'purelb.io', version: 'v1', namespace: ns, plural: 'routerconfigs', name: 'tor' })) as
-      { status?: { nodes?: Record<string, NodeRoutingStatus> } }).status?.nodes?.[node.name];
-    const appliedSince = (since: number, names: string[]) => waitFor(`RouterConfig applied by ${daemon} on ${node.name}`, async () => {
-      const s = await nodeStatus();
-      return s?.lastReload?.result === 'Applied' && Date.parse(s.lastReload.time) >= since - 1000;
-    }, 90_000).catch((err: Error) => { throw withLogs(err, ...names); });
+    const nodeStatus = async () =>
+      (
+        (await kc
+          .makeApiClient(CustomObjectsApi)
+          .getNamespacedCustomObject({
+            group: 'purelb.io',
+            version: 'v1',
+            namespace: ns,
+            plural: 'routerconfigs',
+            name: 'tor',
+          })) as { status?: { nodes?: Record<string, NodeRoutingStatus> } }
+      ).status?.nodes?.[node.name];
+    const appliedSince = (since: number, names: string[]) =>
+      waitFor(
+        `RouterConfig applied by ${daemon} on ${node.name}`,
+        async () => {
+          const s = await nodeStatus();
+          return s?.lastReload?.result === 'Applied' && Date.parse(s.lastReload.time) >= since - 1000;
+        },
+        90_000,
+      ).catch((err: Error) => {
+        throw withLogs(err, ...names);
+      });
 
     let daemonPod = await startDaemon();
-    await kc.makeApiClient(CoreV1Api).createNode({ body: { metadata: { name: node.name, labels: { 'purelb-deploy-test': ns } } } });
-    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ group: 'purelb.io', version: 'v1', namespace: ns, plural: 'routerconfigs', body: {
-      apiVersion: 'purelb.io/v1', kind: 'RouterConfig', metadata: { name: 'tor' },
-      spec: { nodeSelector: { 'purelb-deploy-test': ns }, daemon, protocol: 'bgp',
-        bgp: { localASN: 65001, peers: [{ address: `${LAN_V4}.254`, asn: 65000, holdTime: 9, keepaliveTime: 3 }] } },
-    } });
+    await kc
+      .makeApiClient(CoreV1Api)
+      .createNode({ body: { metadata: { name: node.name, labels: { 'purelb-deploy-test': ns } } } });
+    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: 'purelb.io',
+      version: 'v1',
+      namespace: ns,
+      plural: 'routerconfigs',
+      body: {
+        apiVersion: 'purelb.io/v1',
+        kind: 'RouterConfig',
+        metadata: { name: 'tor' },
+        spec: {
+          nodeSelector: { 'purelb-deploy-test': ns },
+          daemon,
+          protocol: 'bgp',
+          bgp: { localASN: 65001, peers: [{ address: `${LAN_V4}.254`, asn: 65000, holdTime: 9, keepaliveTime: 3 }] },
+        },
+      },
+    });
     let agent = startAgent('agent-1');
     await appliedSince(0, ['agent-1', `${daemon}-1`]);
     expect(configured(agent)).toBe(true);
@@ -214,15 +376,19 @@ describe.each(cases)('overlays/$daemon', ({ daemon, configured, daemonPids, kill
     expect(configured(agent)).toBe(true);
     expect(daemonPod.proc.exitCode).toBeNull();
     expect(daemonPids(dir)).toEqual(pids);
-    if (daemon === 'frr') expect(readFileSync(join(dir, 'host', 'run', 'purelb', 'frr', 'frr.conf'), 'utf8')).toBe(conf);
+    if (daemon === 'frr')
+      expect(readFileSync(join(dir, 'host', 'run', 'purelb', 'frr', 'frr.conf'), 'utf8')).toBe(conf);
 
     // the daemon's pod restarts: FRR boots from the frr.conf on the hostPath (the agent sees an unchanged
     // RouterConfig and reloads nothing); gobgpd starts empty despite the stale socket and the agent re-applies
     await stopped(daemonPod.proc, kill);
     expect(daemonPod.proc.signalCode ?? daemonPod.proc.exitCode).toBe(kill === 'SIGKILL' ? 'SIGKILL' : 0);
     daemonPod = await startDaemon();
-    await waitFor(`${daemon} configured again after its restart`, async () => configured(agent), 30_000)
-      .catch((err: Error) => { throw withLogs(err, 'agent-2', `${daemon}-2`); });
+    await waitFor(`${daemon} configured again after its restart`, async () => configured(agent), 30_000).catch(
+      (err: Error) => {
+        throw withLogs(err, 'agent-2', `${daemon}-2`);
+      },
+    );
     if (daemon === 'frr') expect(daemonPids(dir)).not.toEqual(pids);
   }, 240_000);
 });

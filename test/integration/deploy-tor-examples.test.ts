@@ -17,13 +17,25 @@ const doc = readFileSync(join(repoRoot, 'docs', 'tor-examples.md'), 'utf8');
 const bgpBlock = (lang: string) => fencedBlocks(doc, lang).find((b) => /router bgp|protocol bgp/.test(b))!;
 const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
 
-interface Lab { prefix: string; dir: string; tor: string; nodes: string[]; pidFiles: string[] }
+interface Lab {
+  prefix: string;
+  dir: string;
+  tor: string;
+  nodes: string[];
+  pidFiles: string[];
+}
 let lab: Lab | undefined;
 
 /** ToR namespace with br0 = 192.168.1.1/24 + fd00:1::1/64; nodes .11/.12 with kube-lb0 (ifb) holding the VIPs. */
 function createLab(): Lab {
   const prefix = `dto${randomBytes(3).toString('hex')}`;
-  const l: Lab = { prefix, dir: mkdtempSync(join(tmpdir(), `${prefix}-`)), tor: `${prefix}-tor`, nodes: [], pidFiles: [] };
+  const l: Lab = {
+    prefix,
+    dir: mkdtempSync(join(tmpdir(), `${prefix}-`)),
+    tor: `${prefix}-tor`,
+    nodes: [],
+    pidFiles: [],
+  };
   lab = l;
   ip('netns', 'add', l.tor);
   ip('-n', l.tor, 'link', 'set', 'lo', 'up');
@@ -47,14 +59,22 @@ function createLab(): Lab {
     ip('-n', ns, 'addr', 'add', 'fd00:31:100::1/128', 'dev', 'kube-lb0', 'nodad');
     // a node speaker like the agent's BIRD template: host routes from kube-lb0, import nothing
     const conf = join(l.dir, `n${i}.conf`);
-    writeFileSync(conf, `router id 192.168.1.1${i};
+    writeFileSync(
+      conf,
+      `router id 192.168.1.1${i};
 protocol device { }
 protocol direct kube_lb { ipv4; ipv6; interface "kube-lb0"; }
 template bgp tor { local as 6500${i}; connect delay time 1; connect retry time 2; error wait time 1, 5; }
 protocol bgp tor_v4 from tor { neighbor 192.168.1.1 as 65000; ipv4 { import none; export where proto = "kube_lb" && net.len = 32; }; }
 protocol bgp tor_v6 from tor { neighbor fd00:1::1 as 65000; ipv6 { import none; export where proto = "kube_lb" && net.len = 128; }; }
-`);
-    startDaemon(ns, 'bird', ['-c', conf, '-s', join(l.dir, `n${i}.ctl`), '-P', join(l.dir, `n${i}.pid`)], join(l.dir, `n${i}.pid`));
+`,
+    );
+    startDaemon(
+      ns,
+      'bird',
+      ['-c', conf, '-s', join(l.dir, `n${i}.ctl`), '-P', join(l.dir, `n${i}.pid`)],
+      join(l.dir, `n${i}.pid`),
+    );
   }
   return l;
 }
@@ -71,7 +91,9 @@ afterEach(async () => {
     try {
       const pid = Number(readFileSync(f, 'utf8').trim());
       if (pid > 0) process.kill(pid, 'SIGTERM');
-    } catch { /* not started */ }
+    } catch {
+      /* not started */
+    }
   }
   await new Promise((r) => setTimeout(r, 300));
   for (const ns of [...lab.nodes, lab.tor]) spawnSync('ip', ['netns', 'del', ns]);
@@ -86,12 +108,21 @@ function nextHops(tor: string, family: 4 | 6, prefix: string): string[] {
 }
 
 async function expectEcmp(l: Lab): Promise<void> {
-  await waitFor('IPv4 ECMP route via both nodes on the ToR', async () =>
-    JSON.stringify(nextHops(l.tor, 4, '172.31.100.1')) === JSON.stringify(['192.168.1.11', '192.168.1.12']), 30_000)
-    .catch((err: Error) => { throw new Error(`${err.message}; route: ${ip('-n', l.tor, 'route', 'show', '172.31.100.1')}`); });
+  await waitFor(
+    'IPv4 ECMP route via both nodes on the ToR',
+    async () => JSON.stringify(nextHops(l.tor, 4, '172.31.100.1')) === JSON.stringify(['192.168.1.11', '192.168.1.12']),
+    30_000,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; route: ${ip('-n', l.tor, 'route', 'show', '172.31.100.1')}`);
+  });
   // IPv6 next hops may be the nodes' global or link-local addresses: two distinct ones is the point
-  await waitFor('IPv6 ECMP route via both nodes on the ToR', async () => nextHops(l.tor, 6, 'fd00:31:100::1').length === 2, 30_000)
-    .catch((err: Error) => { throw new Error(`${err.message}; route: ${ip('-n', l.tor, '-6', 'route', 'show', 'fd00:31:100::1')}`); });
+  await waitFor(
+    'IPv6 ECMP route via both nodes on the ToR',
+    async () => nextHops(l.tor, 6, 'fd00:31:100::1').length === 2,
+    30_000,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; route: ${ip('-n', l.tor, '-6', 'route', 'show', 'fd00:31:100::1')}`);
+  });
 }
 
 describe('docs/tor-examples.md BGP ToR configs, live, with nodes in different AS numbers', () => {
@@ -99,7 +130,12 @@ describe('docs/tor-examples.md BGP ToR configs, live, with nodes in different AS
     const l = createLab();
     const conf = join(l.dir, 'tor.conf');
     writeFileSync(conf, bgpBlock('bird'));
-    startDaemon(l.tor, 'bird', ['-c', conf, '-s', join(l.dir, 'tor.ctl'), '-P', join(l.dir, 'tor.pid')], join(l.dir, 'tor.pid'));
+    startDaemon(
+      l.tor,
+      'bird',
+      ['-c', conf, '-s', join(l.dir, 'tor.ctl'), '-P', join(l.dir, 'tor.pid')],
+      join(l.dir, 'tor.pid'),
+    );
     await expectEcmp(l);
   });
 
@@ -114,15 +150,43 @@ describe('docs/tor-examples.md BGP ToR configs, live, with nodes in different AS
     chownSync(d, frrUid, frrGid);
     writeFileSync(join(d, 'frr.conf'), bgpBlock('frr'));
     writeFileSync(join(d, 'vtysh.conf'), 'service integrated-vtysh-config\n');
-    const common = ['-d', '-F', 'traditional', '-A', '127.0.0.1', '-P', '0', '--vty_socket', d, '-z', join(d, 'zserv.api')];
-    startDaemon(l.tor, '/usr/lib/frr/zebra', [...common, '-i', join(d, 'zebra.pid'), '--log', `file:${join(d, 'zebra.log')}`], join(d, 'zebra.pid'));
-    startDaemon(l.tor, '/usr/lib/frr/bgpd', [...common, '-i', join(d, 'bgpd.pid'), '--log', `file:${join(d, 'bgpd.log')}`], join(d, 'bgpd.pid'));
-    await waitFor('FRR vty sockets', async () => spawnSync('vtysh', ['--vty_socket', d, '-c', 'show version']).status === 0, 15_000);
+    const common = [
+      '-d',
+      '-F',
+      'traditional',
+      '-A',
+      '127.0.0.1',
+      '-P',
+      '0',
+      '--vty_socket',
+      d,
+      '-z',
+      join(d, 'zserv.api'),
+    ];
+    startDaemon(
+      l.tor,
+      '/usr/lib/frr/zebra',
+      [...common, '-i', join(d, 'zebra.pid'), '--log', `file:${join(d, 'zebra.log')}`],
+      join(d, 'zebra.pid'),
+    );
+    startDaemon(
+      l.tor,
+      '/usr/lib/frr/bgpd',
+      [...common, '-i', join(d, 'bgpd.pid'), '--log', `file:${join(d, 'bgpd.log')}`],
+      join(d, 'bgpd.pid'),
+    );
+    await waitFor(
+      'FRR vty sockets',
+      async () => spawnSync('vtysh', ['--vty_socket', d, '-c', 'show version']).status === 0,
+      15_000,
+    );
     const boot = spawnSync('vtysh', ['--vty_socket', d, '--config_dir', d, '-b'], { encoding: 'utf8' });
     expect(boot.stderr).not.toMatch(/Unknown command|error/i);
     await expectEcmp(l);
-    const bgp = JSON.parse(spawnSync('vtysh', ['--vty_socket', d, '-c', 'show bgp ipv4 unicast 172.31.100.1/32 json'], { encoding: 'utf8' }).stdout) as
-      { paths: Array<{ multipath?: boolean; aspath: { string: string } }> };
+    const bgp = JSON.parse(
+      spawnSync('vtysh', ['--vty_socket', d, '-c', 'show bgp ipv4 unicast 172.31.100.1/32 json'], { encoding: 'utf8' })
+        .stdout,
+    ) as { paths: Array<{ multipath?: boolean; aspath: { string: string } }> };
     expect(bgp.paths.map((p) => p.aspath.string).sort()).toEqual(['65001', '65002']);
     expect(bgp.paths.every((p) => p.multipath === true || (p as { bestpath?: unknown }).bestpath)).toBe(true);
   });

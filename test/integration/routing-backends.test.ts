@@ -33,7 +33,8 @@ interface Case {
 function specFor(c: Case, n: TopologyNode, change = false): Record<string, unknown> {
   if (c.protocol === 'bgp') {
     return {
-      daemon: c.daemon, protocol: 'bgp',
+      daemon: c.daemon,
+      protocol: 'bgp',
       bgp: {
         localASN: 65100 + n.index,
         peers: [
@@ -45,8 +46,17 @@ function specFor(c: Case, n: TopologyNode, change = false): Record<string, unkno
     };
   }
   return {
-    daemon: c.daemon, protocol: 'ospf',
-    ospf: { interfaces: ['eth0'], networkType: 'point-to-point', helloInterval: 1, deadInterval: 4, mode: c.mode, metric: 20, cost: change ? 20 : 10 },
+    daemon: c.daemon,
+    protocol: 'ospf',
+    ospf: {
+      interfaces: ['eth0'],
+      networkType: 'point-to-point',
+      helloInterval: 1,
+      deadInterval: 4,
+      mode: c.mode,
+      metric: 20,
+      cost: change ? 20 : 10,
+    },
   };
 }
 
@@ -56,8 +66,13 @@ function config(spec: Record<string, unknown>): RouterConfigSpec {
   return parsed;
 }
 
-const input = (n: TopologyNode, cfg: RouterConfigSpec, passwords: Record<string, string> = {}): NodeRoutingInput =>
-  ({ config: cfg, nodeName: `n${n.index}`, nodeIP: n.ipv4, kubeInterface: 'kube-lb0', passwords });
+const input = (n: TopologyNode, cfg: RouterConfigSpec, passwords: Record<string, string> = {}): NodeRoutingInput => ({
+  config: cfg,
+  nodeName: `n${n.index}`,
+  nodeIP: n.ipv4,
+  kubeInterface: 'kube-lb0',
+  passwords,
+});
 
 /** Records every observed next-hop set of prefix until stop() is called. */
 function sampler(topo: Topology, tor: FrrInstance, prefix: string) {
@@ -69,7 +84,13 @@ function sampler(topo: Topology, tor: FrrInstance, prefix: string) {
       await sleep(50);
     }
   })();
-  return { samples, stop: async () => { running = false; await loop; } };
+  return {
+    samples,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
 }
 
 const cases: Array<[string, Case]> = [
@@ -98,13 +119,23 @@ describe.each(cases)('%s: three nodes behind an FRR ToR', (_name, c) => {
   };
 
   const expectHops = (prefix: string, hops: string[], timeoutMs = 60_000) =>
-    waitFor(`ToR next hops of ${prefix} = ${hops.join(',')}`, async () => {
-      const got = await torNextHops(topo, tor, prefix);
-      return JSON.stringify(got.rib) === JSON.stringify(hops) && JSON.stringify(got.kernel) === JSON.stringify(hops) ? got : undefined;
-    }, timeoutMs);
+    waitFor(
+      `ToR next hops of ${prefix} = ${hops.join(',')}`,
+      async () => {
+        const got = await torNextHops(topo, tor, prefix);
+        return JSON.stringify(got.rib) === JSON.stringify(hops) && JSON.stringify(got.kernel) === JSON.stringify(hops)
+          ? got
+          : undefined;
+      },
+      timeoutMs,
+    );
 
   beforeAll(async () => {
-    topo = await createTopology({ prefix: randomPrefix('rt'), nodes: 3, dir: join(tmpdir(), `purelb-routing-${process.pid}-${c.daemon}-${c.protocol}`) });
+    topo = await createTopology({
+      prefix: randomPrefix('rt'),
+      nodes: 3,
+      dir: join(tmpdir(), `purelb-routing-${process.pid}-${c.daemon}-${c.protocol}`),
+    });
     tor = await startTor(topo, { protocol: c.protocol });
     for (const n of topo.nodes) {
       await startNodeDaemon(topo, n, c.daemon, c.protocol === 'bgp' ? ['bgpd'] : ['ospfd', 'ospf6d']);
@@ -134,12 +165,22 @@ describe.each(cases)('%s: three nodes behind an FRR ToR', (_name, c) => {
 
   test('addresses of an aggregated pool (aggregation /24, /64) are advertised as one ECMP route', async () => {
     // different Services of one pool on different nodes share the aggregate, as in PureLB
-    const placed: Array<[TopologyNode, string]> = topo.nodes.flatMap((n) =>
-      [[n, `10.97.0.${n.index + 4}/24`], [n, `fd00:97::${n.index + 4}/64`]] as Array<[TopologyNode, string]>);
+    const placed: Array<[TopologyNode, string]> = topo.nodes.flatMap(
+      (n) =>
+        [
+          [n, `10.97.0.${n.index + 4}/24`],
+          [n, `fd00:97::${n.index + 4}/64`],
+        ] as Array<[TopologyNode, string]>,
+    );
     for (const [n, cidr] of placed) await placeAddress(n, cidr, true);
     await expectHops('10.97.0.0/24', ALL);
     await expectHops('fd00:97::/64', ALL);
-    expect((await ads[0]!.status()).advertised).toEqual(['10.96.0.10/32', '10.97.0.0/24', 'fd00:96::10/128', 'fd00:97::/64']);
+    expect((await ads[0]!.status()).advertised).toEqual([
+      '10.96.0.10/32',
+      '10.97.0.0/24',
+      'fd00:96::10/128',
+      'fd00:97::/64',
+    ]);
     for (const [n, cidr] of placed) await placeAddress(n, cidr, false);
     await expectHops('10.97.0.0/24', []);
     await expectHops(VIP4, ALL); // the host routes were never disturbed
@@ -156,7 +197,10 @@ describe.each(cases)('%s: three nodes behind an FRR ToR', (_name, c) => {
   test('a config change reloads without losing the routes of unchanged sessions', async () => {
     const n1 = topo.node(1);
     type Summary = { ipv4Unicast?: { peers?: Record<string, { connectionsEstablished?: number }> } };
-    const before = c.protocol === 'bgp' ? (await tor.json<Summary>('show bgp summary json')).ipv4Unicast?.peers?.[n1.ipv4]?.connectionsEstablished : undefined;
+    const before =
+      c.protocol === 'bgp'
+        ? (await tor.json<Summary>('show bgp summary json')).ipv4Unicast?.peers?.[n1.ipv4]?.connectionsEstablished
+        : undefined;
     const watch = sampler(topo, tor, VIP4);
     const result = await ads[0]!.apply(input(n1, config(specFor(c, n1, true))));
     await sleep(3000);
@@ -167,7 +211,8 @@ describe.each(cases)('%s: three nodes behind an FRR ToR', (_name, c) => {
     // the IPv4 route never lost node 1 (nor node 3) while node 1 reloaded
     expect(watch.samples.filter((s) => JSON.stringify(s) !== JSON.stringify(['to-n1', 'to-n3']))).toEqual([]);
     if (c.protocol === 'bgp') {
-      const after = (await tor.json<Summary>('show bgp summary json')).ipv4Unicast?.peers?.[n1.ipv4]?.connectionsEstablished;
+      const after = (await tor.json<Summary>('show bgp summary json')).ipv4Unicast?.peers?.[n1.ipv4]
+        ?.connectionsEstablished;
       expect(after).toBe(before); // the unchanged IPv4 session was not re-established
     }
     await expectHops(VIP6, ['to-n1', 'to-n3']);
@@ -175,11 +220,17 @@ describe.each(cases)('%s: three nodes behind an FRR ToR', (_name, c) => {
 
   test('a broken config is refused; the running config and the routes stay', async () => {
     const n1 = topo.node(1);
-    const running = c.daemon === 'gobgp' ? undefined : readFileSync(join(n1.dir, c.daemon === 'bird' ? 'bird.conf' : 'frr.conf'), 'utf8');
+    const running =
+      c.daemon === 'gobgp'
+        ? undefined
+        : readFileSync(join(n1.dir, c.daemon === 'bird' ? 'bird.conf' : 'frr.conf'), 'utf8');
     let result;
     if (c.daemon === 'gobgp') {
       // a password Secret that cannot be read
-      const cfg = config({ ...specFor(c, n1, true), bgp: { localASN: 65101, peers: [{ address: n1.torIPv4, asn: 65000, passwordSecretRef: { name: 'missing' } }] } });
+      const cfg = config({
+        ...specFor(c, n1, true),
+        bgp: { localASN: 65101, peers: [{ address: n1.torIPv4, asn: 65000, passwordSecretRef: { name: 'missing' } }] },
+      });
       result = await ads[0]!.apply(input(n1, cfg));
     } else {
       // values the validator would refuse, handed straight to the backend: the daemon's own check must catch them

@@ -18,35 +18,69 @@ import { waitFor } from '../harness/kube.ts';
 let topo: Topology;
 
 beforeAll(async () => {
-  topo = await createTopology({ prefix: randomPrefix('bd'), nodes: 1, dir: join(tmpdir(), `purelb-bird-deploy-${process.pid}`) });
+  topo = await createTopology({
+    prefix: randomPrefix('bd'),
+    nodes: 1,
+    dir: join(tmpdir(), `purelb-bird-deploy-${process.pid}`),
+  });
 });
 afterAll(async () => {
   await topo?.destroy();
 });
 
-test('the DaemonSet mounts the agent\'s default BIRD directory and probes its socket', () => {
-  type DS = { spec: { template: { spec: { hostNetwork: boolean; volumes: Array<{ hostPath?: { path: string } }>;
-    containers: Array<{ livenessProbe: { exec: { command: string[] } }; volumeMounts: Array<{ mountPath: string }>; securityContext: { capabilities: { add: string[] } } }> } } } };
+test("the DaemonSet mounts the agent's default BIRD directory and probes its socket", () => {
+  type DS = {
+    spec: {
+      template: {
+        spec: {
+          hostNetwork: boolean;
+          volumes: Array<{ hostPath?: { path: string } }>;
+          containers: Array<{
+            livenessProbe: { exec: { command: string[] } };
+            volumeMounts: Array<{ mountPath: string }>;
+            securityContext: { capabilities: { add: string[] } };
+          }>;
+        };
+      };
+    };
+  };
   const ds = load(readFileSync(join(repoRoot, 'deploy', 'bird', 'daemonset.yaml'), 'utf8')) as DS;
   const pod = ds.spec.template.spec;
   expect(pod.hostNetwork).toBe(true);
   expect(pod.volumes[0]!.hostPath!.path).toBe(DEFAULT_BACKEND_PATHS.birdConfigDir);
   expect(pod.containers[0]!.volumeMounts[0]!.mountPath).toBe(DEFAULT_BACKEND_PATHS.birdConfigDir);
   expect(pod.containers[0]!.livenessProbe.exec.command).toContain(DEFAULT_BACKEND_PATHS.birdSocket);
-  expect(pod.containers[0]!.securityContext.capabilities.add.sort()).toEqual(['NET_ADMIN', 'NET_BIND_SERVICE', 'NET_RAW']);
+  expect(pod.containers[0]!.securityContext.capabilities.add.sort()).toEqual([
+    'NET_ADMIN',
+    'NET_BIND_SERVICE',
+    'NET_RAW',
+  ]);
 });
 
 test('the entrypoint starts BIRD with a minimal config; the agent backend then loads the rendered one', async () => {
   const n = topo.node(1);
   const dir = join(n.dir, 'bird-run');
-  const proc = topo.spawn(n.netns, 'bird-entrypoint', 'env', [`PURELB_BIRD_DIR=${dir}`, join(repoRoot, 'deploy', 'bird', 'entrypoint.sh')], n.dir);
+  const proc = topo.spawn(
+    n.netns,
+    'bird-entrypoint',
+    'env',
+    [`PURELB_BIRD_DIR=${dir}`, join(repoRoot, 'deploy', 'bird', 'entrypoint.sh')],
+    n.dir,
+  );
   const socket = join(dir, 'bird.ctl');
   // the DaemonSet's liveness command
-  await waitFor('liveness (birdc show status) passes', async () => (await runTool('birdc', ['-s', socket, 'show', 'status'])).code === 0);
+  await waitFor(
+    'liveness (birdc show status) passes',
+    async () => (await runTool('birdc', ['-s', socket, 'show', 'status'])).code === 0,
+  );
   expect(readFileSync(join(dir, 'bird.conf'), 'utf8')).toContain('protocol device');
   const ad = new BirdAdvertiser({ configDir: dir, socketPath: socket, log: createLogger('bird-deploy-test') });
-  const { config } = parseRouterConfig({ spec: { daemon: 'bird', protocol: 'bgp', bgp: { localASN: 64512, peers: [{ address: n.torIPv4, asn: 65000 }] } } });
-  expect(await ad.apply({ config: config!, nodeName: 'n1', nodeIP: n.ipv4, kubeInterface: 'kube-lb0', passwords: {} })).toMatchObject({ result: 'Applied' });
+  const { config } = parseRouterConfig({
+    spec: { daemon: 'bird', protocol: 'bgp', bgp: { localASN: 64512, peers: [{ address: n.torIPv4, asn: 65000 }] } },
+  });
+  expect(
+    await ad.apply({ config: config!, nodeName: 'n1', nodeIP: n.ipv4, kubeInterface: 'kube-lb0', passwords: {} }),
+  ).toMatchObject({ result: 'Applied' });
   expect((await ad.status()).sessions.map((s) => s.name)).toEqual([n.torIPv4]);
   await topo.stop(proc);
 });

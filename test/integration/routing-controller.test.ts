@@ -3,7 +3,13 @@
 // a real BIRD in a network namespace towards an FRR ToR that requires TCP-MD5. Checks the per-node status,
 // the advertised route, and that an invalid RouterConfig keeps the running config and routes.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { CoreV1Api, CustomObjectsApi, EventsV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  EventsV1Api,
+  RbacAuthorizationV1Api,
+  type KubeConfig,
+} from '@kubernetes/client-node';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +22,14 @@ import { startTor, torNextHops } from '../../src/lab/topology/tor.ts';
 import { createLogger } from '../../src/log.ts';
 import { startRoutingController, type RoutingController } from '../../src/routing/controller.ts';
 import type { NodeRoutingStatus } from '../../src/routing/status.ts';
-import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, serviceAccountKubeConfig, waitFor } from '../harness/kube.ts';
+import {
+  adminKubeConfig,
+  applyCRDs,
+  cleanUpNamespaces,
+  freshNamespace,
+  serviceAccountKubeConfig,
+  waitFor,
+} from '../harness/kube.ts';
 
 const PASSWORD = 'md5-s3cret';
 const VIP4 = '10.96.7.1/32';
@@ -34,7 +47,11 @@ beforeAll(async () => {
   await applyCRDs(admin);
   ns = await freshNamespace(admin, 'routing');
   nodeName = `${ns}-node`;
-  topo = await createTopology({ prefix: randomPrefix('rc'), nodes: 1, dir: join(tmpdir(), `purelb-routing-ctl-${process.pid}`) });
+  topo = await createTopology({
+    prefix: randomPrefix('rc'),
+    nodes: 1,
+    dir: join(tmpdir(), `purelb-routing-ctl-${process.pid}`),
+  });
   tor = await startTor(topo, { protocol: 'bgp', password: PASSWORD });
   bird = await startNodeDaemon(topo, topo.node(1), 'bird');
 });
@@ -42,7 +59,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await controller?.stop();
   await topo?.destroy();
-  await admin.makeApiClient(CoreV1Api).deleteNode({ name: nodeName }).catch(() => undefined);
+  await admin
+    .makeApiClient(CoreV1Api)
+    .deleteNode({ name: nodeName })
+    .catch(() => undefined);
   const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
   await rbac.deleteClusterRoleBinding({ name: `${ns}-routing-nodes` }).catch(() => undefined);
   await rbac.deleteClusterRole({ name: `${ns}-routing-nodes` }).catch(() => undefined);
@@ -54,22 +74,48 @@ async function routingServiceAccount(): Promise<KubeConfig> {
   const core = admin.makeApiClient(CoreV1Api);
   const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
   await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'agent' } } });
-  await rbac.createNamespacedRole({ namespace: ns, body: { metadata: { name: 'routing' }, rules: [
-    { apiGroups: ['purelb.io'], resources: ['routerconfigs'], verbs: ['list', 'watch'] },
-    { apiGroups: ['purelb.io'], resources: ['routerconfigs/status'], verbs: ['patch'] },
-    { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
-    { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create'] },
-  ] } });
-  await rbac.createNamespacedRoleBinding({ namespace: ns, body: { metadata: { name: 'routing' },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'routing' }, subjects: [{ kind: 'ServiceAccount', name: 'agent', namespace: ns }] } });
-  await rbac.createClusterRole({ body: { metadata: { name: `${ns}-routing-nodes` }, rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }] } });
-  await rbac.createClusterRoleBinding({ body: { metadata: { name: `${ns}-routing-nodes` },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `${ns}-routing-nodes` }, subjects: [{ kind: 'ServiceAccount', name: 'agent', namespace: ns }] } });
+  await rbac.createNamespacedRole({
+    namespace: ns,
+    body: {
+      metadata: { name: 'routing' },
+      rules: [
+        { apiGroups: ['purelb.io'], resources: ['routerconfigs'], verbs: ['list', 'watch'] },
+        { apiGroups: ['purelb.io'], resources: ['routerconfigs/status'], verbs: ['patch'] },
+        { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+        { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create'] },
+      ],
+    },
+  });
+  await rbac.createNamespacedRoleBinding({
+    namespace: ns,
+    body: {
+      metadata: { name: 'routing' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'routing' },
+      subjects: [{ kind: 'ServiceAccount', name: 'agent', namespace: ns }],
+    },
+  });
+  await rbac.createClusterRole({
+    body: {
+      metadata: { name: `${ns}-routing-nodes` },
+      rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }],
+    },
+  });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name: `${ns}-routing-nodes` },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `${ns}-routing-nodes` },
+      subjects: [{ kind: 'ServiceAccount', name: 'agent', namespace: ns }],
+    },
+  });
   return serviceAccountKubeConfig(admin, ns, 'agent');
 }
 
 async function nodeStatus(name: string): Promise<NodeRoutingStatus | undefined> {
-  const obj = await admin.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ ...rc, namespace: ns, name }) as { status?: { nodes?: Record<string, NodeRoutingStatus> } };
+  const obj = (await admin
+    .makeApiClient(CustomObjectsApi)
+    .getNamespacedCustomObject({ ...rc, namespace: ns, name })) as {
+    status?: { nodes?: Record<string, NodeRoutingStatus> };
+  };
   return obj.status?.nodes?.[nodeName];
 }
 
@@ -78,47 +124,114 @@ test('a RouterConfig selecting the node is rendered, loaded into BIRD, advertise
   const custom = admin.makeApiClient(CustomObjectsApi);
   const n = topo.node(1);
   await core.createNode({ body: { metadata: { name: nodeName, labels: { 'purelb.io/rack': 'r1' } } } });
-  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'tor-md5' }, stringData: { password: PASSWORD } } });
+  await core.createNamespacedSecret({
+    namespace: ns,
+    body: { metadata: { name: 'tor-md5' }, stringData: { password: PASSWORD } },
+  });
   const peer = { address: n.torIPv4, asn: 65000, holdTime: 9, passwordSecretRef: { name: 'tor-md5' } };
   // a less specific config that must lose against the rack one
-  await custom.createNamespacedCustomObject({ ...rc, namespace: ns, body: { apiVersion: 'purelb.io/v1', kind: 'RouterConfig', metadata: { name: 'all-nodes' },
-    spec: { daemon: 'bird', protocol: 'bgp', bgp: { localASN: 65199, peers: [{ address: n.torIPv4, asn: 65000 }] } } } });
-  await custom.createNamespacedCustomObject({ ...rc, namespace: ns, body: { apiVersion: 'purelb.io/v1', kind: 'RouterConfig', metadata: { name: 'rack-r1' },
-    spec: { nodeSelector: { 'purelb.io/rack': 'r1' }, daemon: 'bird', protocol: 'bgp', bgp: { localASN: 65101, peers: [peer] } } } });
+  await custom.createNamespacedCustomObject({
+    ...rc,
+    namespace: ns,
+    body: {
+      apiVersion: 'purelb.io/v1',
+      kind: 'RouterConfig',
+      metadata: { name: 'all-nodes' },
+      spec: { daemon: 'bird', protocol: 'bgp', bgp: { localASN: 65199, peers: [{ address: n.torIPv4, asn: 65000 }] } },
+    },
+  });
+  await custom.createNamespacedCustomObject({
+    ...rc,
+    namespace: ns,
+    body: {
+      apiVersion: 'purelb.io/v1',
+      kind: 'RouterConfig',
+      metadata: { name: 'rack-r1' },
+      spec: {
+        nodeSelector: { 'purelb.io/rack': 'r1' },
+        daemon: 'bird',
+        protocol: 'bgp',
+        bgp: { localASN: 65101, peers: [peer] },
+      },
+    },
+  });
 
   const kc = await routingServiceAccount();
   controller = await startRoutingController({
-    kc, namespace: ns, nodeName, nodeIP: n.ipv4, log: createLogger('routing-test'), paths: nodeBackendPaths(n), statusIntervalMs: 500,
+    kc,
+    namespace: ns,
+    nodeName,
+    nodeIP: n.ipv4,
+    log: createLogger('routing-test'),
+    paths: nodeBackendPaths(n),
+    statusIntervalMs: 500,
   });
   await topo.addAddress(1, VIP4);
   controller.setVirtualAddresses([VIP4]);
 
-  const status = await waitFor('status with an Established session and the VIP', async () => {
-    const s = await nodeStatus('rack-r1');
-    return s?.sessions.some((x) => x.state === 'Established') && s.advertised.includes(VIP4) ? s : undefined;
-  }, 60_000);
-  expect(status).toMatchObject({ daemon: 'bird', protocol: 'bgp', lastReload: { result: 'Applied' }, configHash: expect.stringMatching(/^sha256:/) });
+  const status = await waitFor(
+    'status with an Established session and the VIP',
+    async () => {
+      const s = await nodeStatus('rack-r1');
+      return s?.sessions.some((x) => x.state === 'Established') && s.advertised.includes(VIP4) ? s : undefined;
+    },
+    60_000,
+  );
+  expect(status).toMatchObject({
+    daemon: 'bird',
+    protocol: 'bgp',
+    lastReload: { result: 'Applied' },
+    configHash: expect.stringMatching(/^sha256:/),
+  });
   expect(await nodeStatus('all-nodes')).toBeUndefined();
   const conf = readFileSync(join(n.dir, 'bird.conf'), 'utf8');
   expect(conf).toContain(`password "${PASSWORD}";`);
   expect(conf).toContain('local 192.168.11.2 as 65101;');
-  await waitFor('ToR route via the node', async () => JSON.stringify((await torNextHops(topo, tor, VIP4)).kernel) === '["to-n1"]');
+  await waitFor(
+    'ToR route via the node',
+    async () => JSON.stringify((await torNextHops(topo, tor, VIP4)).kernel) === '["to-n1"]',
+  );
 });
 
 test('a hold-time change in the RouterConfig is rendered and reloaded; status reports the new hash', async () => {
   const custom = admin.makeApiClient(CustomObjectsApi);
   const n = topo.node(1);
   const oldHash = (await nodeStatus('rack-r1'))!.configHash;
-  await custom.patchNamespacedCustomObject({ ...rc, namespace: ns, name: 'rack-r1',
-    body: { spec: { bgp: { peers: [{ address: n.torIPv4, asn: 65000, holdTime: 6, passwordSecretRef: { name: 'tor-md5' } }] } } } }, mergePatch);
-  const status = await waitFor('new config applied', async () => {
-    const s = await nodeStatus('rack-r1');
-    return s?.configHash !== oldHash && s?.lastReload?.result === 'Applied' && s.observedGeneration === 2 ? s : undefined;
-  }, 30_000);
+  await custom.patchNamespacedCustomObject(
+    {
+      ...rc,
+      namespace: ns,
+      name: 'rack-r1',
+      body: {
+        spec: {
+          bgp: { peers: [{ address: n.torIPv4, asn: 65000, holdTime: 6, passwordSecretRef: { name: 'tor-md5' } }] },
+        },
+      },
+    },
+    mergePatch,
+  );
+  const status = await waitFor(
+    'new config applied',
+    async () => {
+      const s = await nodeStatus('rack-r1');
+      return s?.configHash !== oldHash && s?.lastReload?.result === 'Applied' && s.observedGeneration === 2
+        ? s
+        : undefined;
+    },
+    30_000,
+  );
   expect(status.configHash).toMatch(/^sha256:/);
   expect(readFileSync(join(n.dir, 'bird.conf'), 'utf8')).toContain('hold time 6;');
-  await waitFor('session back with the new hold time', async () => (await nodeStatus('rack-r1'))?.sessions.some((x) => x.state === 'Established'), 30_000);
-  await waitFor('route via the node', async () => JSON.stringify((await torNextHops(topo, tor, VIP4)).kernel) === '["to-n1"]', 30_000);
+  await waitFor(
+    'session back with the new hold time',
+    async () => (await nodeStatus('rack-r1'))?.sessions.some((x) => x.state === 'Established'),
+    30_000,
+  );
+  await waitFor(
+    'route via the node',
+    async () => JSON.stringify((await torNextHops(topo, tor, VIP4)).kernel) === '["to-n1"]',
+    30_000,
+  );
 });
 
 test('the agent renaming extlbint (LBNodeAgent) re-renders the daemon config for the new interface', async () => {
@@ -126,8 +239,14 @@ test('the agent renaming extlbint (LBNodeAgent) re-renders the daemon config for
   controller!.setVirtualAddresses([VIP4], 'kube-lb9');
   await waitFor('bird.conf names kube-lb9', async () => readFileSync(conf, 'utf8').includes('interface "kube-lb9"'));
   controller!.setVirtualAddresses([VIP4], 'kube-lb0');
-  await waitFor('bird.conf names kube-lb0 again', async () => readFileSync(conf, 'utf8').includes('interface "kube-lb0"'));
-  await waitFor('the route is back at the ToR', async () => (await torNextHops(topo, tor, VIP4)).kernel.length === 1, 30_000);
+  await waitFor('bird.conf names kube-lb0 again', async () =>
+    readFileSync(conf, 'utf8').includes('interface "kube-lb0"'),
+  );
+  await waitFor(
+    'the route is back at the ToR',
+    async () => (await torNextHops(topo, tor, VIP4)).kernel.length === 1,
+    30_000,
+  );
 });
 
 test('an invalid RouterConfig is reported in status; BIRD keeps its config and the route stays', async () => {
@@ -136,12 +255,32 @@ test('an invalid RouterConfig is reported in status; BIRD keeps its config and t
   const before = readFileSync(join(n.dir, 'bird.conf'), 'utf8');
   const goodHash = (await nodeStatus('rack-r1'))!.configHash;
   // the CRD schema accepts it; the validator refuses the duplicate peer
-  await custom.patchNamespacedCustomObject({ ...rc, namespace: ns, name: 'rack-r1',
-    body: { spec: { bgp: { peers: [{ address: n.torIPv4, asn: 65000 }, { address: n.torIPv4, asn: 65001 }] } } } }, mergePatch);
-  const status = await waitFor('Rejected in status', async () => {
-    const s = await nodeStatus('rack-r1');
-    return s?.lastReload?.result === 'Rejected' ? s : undefined;
-  }, 30_000);
+  await custom.patchNamespacedCustomObject(
+    {
+      ...rc,
+      namespace: ns,
+      name: 'rack-r1',
+      body: {
+        spec: {
+          bgp: {
+            peers: [
+              { address: n.torIPv4, asn: 65000 },
+              { address: n.torIPv4, asn: 65001 },
+            ],
+          },
+        },
+      },
+    },
+    mergePatch,
+  );
+  const status = await waitFor(
+    'Rejected in status',
+    async () => {
+      const s = await nodeStatus('rack-r1');
+      return s?.lastReload?.result === 'Rejected' ? s : undefined;
+    },
+    30_000,
+  );
   expect(status.lastReload?.error).toContain('spec.bgp.peers[1].address');
   expect(status.configHash).toBe(goodHash);
   expect(readFileSync(join(n.dir, 'bird.conf'), 'utf8')).toBe(before);
@@ -156,44 +295,85 @@ test('an invalid RouterConfig is reported in status; BIRD keeps its config and t
   expect(events).toHaveLength(1); // no repeats for an unchanged state
   expect(events[0]!.note).toContain(`node ${nodeName}: RouterConfig ${ns}/rack-r1: spec.bgp.peers[1].address`);
   // reverting the bad edit clears the error: the running config is what is asked for again
-  await custom.patchNamespacedCustomObject({ ...rc, namespace: ns, name: 'rack-r1',
-    body: { spec: { bgp: { peers: [{ address: n.torIPv4, asn: 65000, holdTime: 6, passwordSecretRef: { name: 'tor-md5' } }] } } } }, mergePatch);
-  const healed = await waitFor('lastReload no longer Rejected', async () => {
-    const s = await nodeStatus('rack-r1');
-    return s?.lastReload?.result === 'Unchanged' ? s : undefined;
-  }, 30_000);
+  await custom.patchNamespacedCustomObject(
+    {
+      ...rc,
+      namespace: ns,
+      name: 'rack-r1',
+      body: {
+        spec: {
+          bgp: { peers: [{ address: n.torIPv4, asn: 65000, holdTime: 6, passwordSecretRef: { name: 'tor-md5' } }] },
+        },
+      },
+    },
+    mergePatch,
+  );
+  const healed = await waitFor(
+    'lastReload no longer Rejected',
+    async () => {
+      const s = await nodeStatus('rack-r1');
+      return s?.lastReload?.result === 'Unchanged' ? s : undefined;
+    },
+    30_000,
+  );
   expect(healed.lastReload?.error).toBeUndefined();
   expect(healed.configHash).toBe(goodHash);
 });
 
 test('the CRD refuses at admission what CEL can check (GoBGP + OSPF, keepalive >= hold)', async () => {
   const custom = admin.makeApiClient(CustomObjectsApi);
-  const create = (name: string, spec: unknown) => custom.createNamespacedCustomObject({ ...rc, namespace: ns, body: { apiVersion: 'purelb.io/v1', kind: 'RouterConfig', metadata: { name }, spec } });
-  await expect(create('gobgp-ospf', { daemon: 'gobgp', protocol: 'ospf', ospf: { interfaces: ['eth0'] } }))
-    .rejects.toMatchObject({ code: 422, body: expect.stringContaining('GoBGP has no OSPF') });
-  await expect(create('timers', { daemon: 'bird', protocol: 'bgp', bgp: { localASN: 1, peers: [{ address: '10.0.0.1', asn: 2, holdTime: 9, keepaliveTime: 9 }] } }))
-    .rejects.toMatchObject({ code: 422, body: expect.stringContaining('keepaliveTime must be less than holdTime') });
-  await expect(create('not-ip', { daemon: 'bird', protocol: 'bgp', bgp: { localASN: 1, peers: [{ address: 'tor-1', asn: 2 }] } }))
-    .rejects.toMatchObject({ code: 422 });
+  const create = (name: string, spec: unknown) =>
+    custom.createNamespacedCustomObject({
+      ...rc,
+      namespace: ns,
+      body: { apiVersion: 'purelb.io/v1', kind: 'RouterConfig', metadata: { name }, spec },
+    });
+  await expect(
+    create('gobgp-ospf', { daemon: 'gobgp', protocol: 'ospf', ospf: { interfaces: ['eth0'] } }),
+  ).rejects.toMatchObject({ code: 422, body: expect.stringContaining('GoBGP has no OSPF') });
+  await expect(
+    create('timers', {
+      daemon: 'bird',
+      protocol: 'bgp',
+      bgp: { localASN: 1, peers: [{ address: '10.0.0.1', asn: 2, holdTime: 9, keepaliveTime: 9 }] },
+    }),
+  ).rejects.toMatchObject({ code: 422, body: expect.stringContaining('keepaliveTime must be less than holdTime') });
+  await expect(
+    create('not-ip', { daemon: 'bird', protocol: 'bgp', bgp: { localASN: 1, peers: [{ address: 'tor-1', asn: 2 }] } }),
+  ).rejects.toMatchObject({ code: 422 });
 });
 
 test('a daemon that dies is reported as such: no stale Established sessions in status', async () => {
   expect((await nodeStatus('rack-r1'))!.sessions.length).toBeGreaterThan(0);
   bird!.kill('SIGKILL');
-  const status = await waitFor('daemonError in status', async () => {
-    const s = await nodeStatus('rack-r1');
-    return s?.daemonError ? s : undefined;
-  }, 30_000);
+  const status = await waitFor(
+    'daemonError in status',
+    async () => {
+      const s = await nodeStatus('rack-r1');
+      return s?.daemonError ? s : undefined;
+    },
+    30_000,
+  );
   expect(status.daemonError).toMatch(/^bird did not answer/);
   expect(status.sessions).toEqual([]);
   expect(status.advertised).toEqual([]);
   // restarted as its container would be (on the rendered config in the shared dir): the error disappears
   // from status instead of being left behind by the merge patch
   const n = topo.node(1);
-  bird = topo.spawn(n.netns, `bird-${n.netns}`, 'bird', ['-f', '-c', join(n.dir, 'bird.conf'), '-s', nodeBackendPaths(n).birdSocket], n.dir);
-  const back = await waitFor('daemonError cleared and the session back', async () => {
-    const s = await nodeStatus('rack-r1');
-    return !s?.daemonError && s?.sessions.some((x) => x.state === 'Established') ? s : undefined;
-  }, 60_000);
+  bird = topo.spawn(
+    n.netns,
+    `bird-${n.netns}`,
+    'bird',
+    ['-f', '-c', join(n.dir, 'bird.conf'), '-s', nodeBackendPaths(n).birdSocket],
+    n.dir,
+  );
+  const back = await waitFor(
+    'daemonError cleared and the session back',
+    async () => {
+      const s = await nodeStatus('rack-r1');
+      return !s?.daemonError && s?.sessions.some((x) => x.state === 'Established') ? s : undefined;
+    },
+    60_000,
+  );
   expect(back).not.toHaveProperty('daemonError');
 });

@@ -2,11 +2,24 @@
 // observed by client-node informers, status patches round-trip, and RBAC refuses a role-less account.
 import { afterAll, beforeAll, beforeEach, expect, test } from '@jest/globals';
 import {
-  CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject, type V1Service,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1Service,
 } from '@kubernetes/client-node';
 import { watchCache } from '../../src/k8s/informer.ts';
 import { createLogger } from '../../src/log.ts';
-import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, serviceAccountKubeConfig, waitFor } from '../harness/kube.ts';
+import {
+  adminKubeConfig,
+  applyCRDs,
+  cleanUpNamespaces,
+  freshNamespace,
+  serviceAccountKubeConfig,
+  waitFor,
+} from '../harness/kube.ts';
 
 let kc: KubeConfig;
 let ns: string;
@@ -28,26 +41,47 @@ test('ServiceGroup and LoadBalancer Service are seen by informers; status.loadBa
   const log = createLogger('smoke-test');
   const seenGroups: string[] = [];
   const seenServices: string[] = [];
-  const groups = watchCache<KubernetesObject>(kc, `/apis/purelb.io/v1/namespaces/${ns}/servicegroups`,
-    () => custom.listNamespacedCustomObject({ group: 'purelb.io', version: 'v1', namespace: ns, plural: 'servicegroups' }), log);
-  const services = watchCache<V1Service>(kc, `/api/v1/namespaces/${ns}/services`,
-    () => core.listNamespacedService({ namespace: ns }), log);
+  const groups = watchCache<KubernetesObject>(
+    kc,
+    `/apis/purelb.io/v1/namespaces/${ns}/servicegroups`,
+    () =>
+      custom.listNamespacedCustomObject({ group: 'purelb.io', version: 'v1', namespace: ns, plural: 'servicegroups' }),
+    log,
+  );
+  const services = watchCache<V1Service>(
+    kc,
+    `/api/v1/namespaces/${ns}/services`,
+    () => core.listNamespacedService({ namespace: ns }),
+    log,
+  );
   groups.onChange((o, kind) => kind === 'add' && seenGroups.push(o?.metadata?.name ?? ''));
   services.onChange((s, kind) => kind === 'add' && seenServices.push(s?.metadata?.name ?? ''));
   await Promise.all([groups.synced, services.synced]);
   try {
     await custom.createNamespacedCustomObject({
-      group: 'purelb.io', version: 'v1', namespace: ns, plural: 'servicegroups',
+      group: 'purelb.io',
+      version: 'v1',
+      namespace: ns,
+      plural: 'servicegroups',
       body: {
-        apiVersion: 'purelb.io/v1', kind: 'ServiceGroup', metadata: { name: 'localaddrange' },
-        spec: { local: { v4pools: [{ aggregation: 'default', pool: '192.168.10.240-192.168.10.243', subnet: '192.168.10.0/24' }] } },
+        apiVersion: 'purelb.io/v1',
+        kind: 'ServiceGroup',
+        metadata: { name: 'localaddrange' },
+        spec: {
+          local: {
+            v4pools: [{ aggregation: 'default', pool: '192.168.10.240-192.168.10.243', subnet: '192.168.10.0/24' }],
+          },
+        },
       },
     });
     await core.createNamespacedService({
       namespace: ns,
       body: { metadata: { name: 'web' }, spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }] } },
     });
-    await waitFor('informer add events', async () => seenGroups.includes('localaddrange') && seenServices.includes('web'));
+    await waitFor(
+      'informer add events',
+      async () => seenGroups.includes('localaddrange') && seenServices.includes('web'),
+    );
 
     await core.patchNamespacedServiceStatus(
       { name: 'web', namespace: ns, body: { status: { loadBalancer: { ingress: [{ ip: '192.168.10.240' }] } } } },
@@ -55,10 +89,14 @@ test('ServiceGroup and LoadBalancer Service are seen by informers; status.loadBa
     );
     const read = await core.readNamespacedService({ name: 'web', namespace: ns });
     // the apiserver itself defaults ipMode to VIP
-    expect(read.status?.loadBalancer?.ingress?.map((i) => ({ ...i }))).toEqual([{ ip: '192.168.10.240', ipMode: 'VIP' }]);
+    expect(read.status?.loadBalancer?.ingress?.map((i) => ({ ...i }))).toEqual([
+      { ip: '192.168.10.240', ipMode: 'VIP' },
+    ]);
     expect(read.spec?.clusterIP).toMatch(/^10\.96\./); // allocated by the real apiserver
-    await waitFor('informer cache has the patched status', async () =>
-      services.get('web', ns)?.status?.loadBalancer?.ingress?.[0]?.ip === '192.168.10.240');
+    await waitFor(
+      'informer cache has the patched status',
+      async () => services.get('web', ns)?.status?.loadBalancer?.ingress?.[0]?.ip === '192.168.10.240',
+    );
   } finally {
     await groups.stop();
     await services.stop();
@@ -67,17 +105,29 @@ test('ServiceGroup and LoadBalancer Service are seen by informers; status.loadBa
 
 test('the CRD schema rejects a malformed ServiceGroup at admission', async () => {
   const custom = kc.makeApiClient(CustomObjectsApi);
-  await expect(custom.createNamespacedCustomObject({
-    group: 'purelb.io', version: 'v1', namespace: ns, plural: 'servicegroups',
-    body: { apiVersion: 'purelb.io/v1', kind: 'ServiceGroup', metadata: { name: 'bad' }, spec: { local: { v4pool: { pool: 'nonsense', subnet: '10.0.0.0/8' } } } },
-  })).rejects.toMatchObject({ code: 422 });
+  await expect(
+    custom.createNamespacedCustomObject({
+      group: 'purelb.io',
+      version: 'v1',
+      namespace: ns,
+      plural: 'servicegroups',
+      body: {
+        apiVersion: 'purelb.io/v1',
+        kind: 'ServiceGroup',
+        metadata: { name: 'bad' },
+        spec: { local: { v4pool: { pool: 'nonsense', subnet: '10.0.0.0/8' } } },
+      },
+    }),
+  ).rejects.toMatchObject({ code: 422 });
 });
 
 test('a service account without any role is refused with 403', async () => {
   const core = kc.makeApiClient(CoreV1Api);
   await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'nobody' } } });
   const sa = await serviceAccountKubeConfig(kc, ns, 'nobody');
-  await expect(sa.makeApiClient(CoreV1Api).listNamespacedService({ namespace: ns })).rejects.toMatchObject({ code: 403 });
+  await expect(sa.makeApiClient(CoreV1Api).listNamespacedService({ namespace: ns })).rejects.toMatchObject({
+    code: 403,
+  });
   // the same call with the admin credential succeeds, so the 403 is RBAC and not a broken client
   await expect(core.listNamespacedService({ namespace: ns })).resolves.toBeDefined();
 });

@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import {
-  CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, V1MicroTime, type KubeConfig,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  DiscoveryV1Api,
+  V1MicroTime,
+  type KubeConfig,
 } from '@kubernetes/client-node';
 import { mergePatch } from '../../src/k8s/patch.ts';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
@@ -19,26 +24,44 @@ let svcNs: string;
 
 const custom = () => kc.makeApiClient(CustomObjectsApi);
 
-async function createWithStatus(plural: string, body: Record<string, unknown>, status: Record<string, unknown>): Promise<void> {
+async function createWithStatus(
+  plural: string,
+  body: Record<string, unknown>,
+  status: Record<string, unknown>,
+): Promise<void> {
   const name = (body.metadata as { name: string }).name;
   await custom().createNamespacedCustomObject({ group: 'purelb.io', version: 'v1', namespace: ns, plural, body });
-  await custom().patchNamespacedCustomObjectStatus({ group: 'purelb.io', version: 'v1', namespace: ns, plural, name, body: { status } }, mergePatch);
+  await custom().patchNamespacedCustomObjectStatus(
+    { group: 'purelb.io', version: 'v1', namespace: ns, plural, name, body: { status } },
+    mergePatch,
+  );
 }
 
-async function lbService(name: string, ips: string[], annotations: Record<string, string>, etp: 'Cluster' | 'Local'): Promise<void> {
+async function lbService(
+  name: string,
+  ips: string[],
+  annotations: Record<string, string>,
+  etp: 'Cluster' | 'Local',
+): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
   await core.createNamespacedService({
     namespace: svcNs,
     body: {
       metadata: { name, annotations: { 'purelb.io/allocated-by': 'PureLB', ...annotations } },
       spec: {
-        type: 'LoadBalancer', externalTrafficPolicy: etp, allocateLoadBalancerNodePorts: false,
-        ipFamilyPolicy: ips.length > 1 ? 'RequireDualStack' : 'SingleStack', ipFamilies: ips.map((ip) => (ip.includes(':') ? 'IPv6' : 'IPv4')),
+        type: 'LoadBalancer',
+        externalTrafficPolicy: etp,
+        allocateLoadBalancerNodePorts: false,
+        ipFamilyPolicy: ips.length > 1 ? 'RequireDualStack' : 'SingleStack',
+        ipFamilies: ips.map((ip) => (ip.includes(':') ? 'IPv6' : 'IPv4')),
         ports: [{ port: 80, protocol: 'TCP' }],
       },
     },
   });
-  await core.patchNamespacedServiceStatus({ name, namespace: svcNs, body: { status: { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } } } }, mergePatch);
+  await core.patchNamespacedServiceStatus(
+    { name, namespace: svcNs, body: { status: { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } } } },
+    mergePatch,
+  );
 }
 
 async function heartbeat(node: string, subnets: string): Promise<void> {
@@ -56,17 +79,57 @@ beforeAll(async () => {
   await applyCRDs(kc);
   ns = await freshNamespace(kc, 'status');
   svcNs = await freshNamespace(kc, 'status-svc');
-  await createWithStatus('servicegroups', {
-    apiVersion: 'purelb.io/v1', kind: 'ServiceGroup', metadata: { name: 'virtual' },
-    spec: { local: { v4pool: { subnet: '10.200.0.0/24', pool: '10.200.0.10-10.200.0.19', aggregation: '/32' }, v6pool: { subnet: 'fd00:200::/120', pool: 'fd00:200::10-fd00:200::1f', aggregation: '/128' } } },
-  }, { allocatedIPv4: 2, availableIPv4: 8, allocatedIPv6: 1, availableIPv6: 15, conditions: [{ type: 'Valid', status: 'True', reason: 'Parsed', message: 'ok', lastTransitionTime: new Date().toISOString() }] });
-  await createWithStatus('servicegroups', {
-    apiVersion: 'purelb.io/v1', kind: 'ServiceGroup', metadata: { name: 'lan' },
-    spec: { local: { v4pool: { subnet: '192.168.100.0/24', pool: '192.168.100.240-192.168.100.247', aggregation: 'default' } } },
-  }, { allocatedIPv4: 1, availableIPv4: 7 });
+  await createWithStatus(
+    'servicegroups',
+    {
+      apiVersion: 'purelb.io/v1',
+      kind: 'ServiceGroup',
+      metadata: { name: 'virtual' },
+      spec: {
+        local: {
+          v4pool: { subnet: '10.200.0.0/24', pool: '10.200.0.10-10.200.0.19', aggregation: '/32' },
+          v6pool: { subnet: 'fd00:200::/120', pool: 'fd00:200::10-fd00:200::1f', aggregation: '/128' },
+        },
+      },
+    },
+    {
+      allocatedIPv4: 2,
+      availableIPv4: 8,
+      allocatedIPv6: 1,
+      availableIPv6: 15,
+      conditions: [
+        {
+          type: 'Valid',
+          status: 'True',
+          reason: 'Parsed',
+          message: 'ok',
+          lastTransitionTime: new Date().toISOString(),
+        },
+      ],
+    },
+  );
+  await createWithStatus(
+    'servicegroups',
+    {
+      apiVersion: 'purelb.io/v1',
+      kind: 'ServiceGroup',
+      metadata: { name: 'lan' },
+      spec: {
+        local: {
+          v4pool: { subnet: '192.168.100.0/24', pool: '192.168.100.240-192.168.100.247', aggregation: 'default' },
+        },
+      },
+    },
+    { allocatedIPv4: 1, availableIPv4: 7 },
+  );
   await lbService('web', ['10.200.0.10', 'fd00:200::10'], { 'purelb.io/allocated-from': 'virtual' }, 'Cluster');
   await lbService('only-local', ['10.200.0.11'], { 'purelb.io/allocated-from': 'virtual' }, 'Local');
-  await lbService('lan', ['192.168.100.240'], { 'purelb.io/allocated-from': 'lan', 'purelb.io/announcing-IPv4': 'n2,eth0' }, 'Cluster');
+  await lbService(
+    'lan',
+    ['192.168.100.240'],
+    { 'purelb.io/allocated-from': 'lan', 'purelb.io/announcing-IPv4': 'n2,eth0' },
+    'Cluster',
+  );
   await kc.makeApiClient(DiscoveryV1Api).createNamespacedEndpointSlice({
     namespace: svcNs,
     body: {
@@ -78,24 +141,51 @@ beforeAll(async () => {
   });
   await heartbeat('n1', '192.168.100.0/24,fd00:100::/64');
   await heartbeat('n2', '192.168.100.0/24');
-  await createWithStatus('routerconfigs', {
-    apiVersion: 'purelb.io/v1', kind: 'RouterConfig', metadata: { name: 'tor' },
-    spec: { daemon: 'bird', protocol: 'bgp', bgp: { localASN: 64512, peers: [{ address: '192.168.100.1', asn: 64500 }] } },
-  }, {
-    nodes: {
-      n1: { daemon: 'bird', protocol: 'bgp', lastReload: { time: new Date().toISOString(), result: 'Applied' },
-        sessions: [{ name: 'tor', state: 'Established' }], advertised: ['10.200.0.10/32', 'fd00:200::10/128'] },
-      n2: { daemon: 'bird', protocol: 'bgp', lastReload: { time: new Date().toISOString(), result: 'Rejected', error: 'line 3: syntax error' },
-        sessions: [{ name: 'tor', state: 'Established' }], advertised: ['10.200.0.10/32', '10.200.0.11/32'] },
+  await createWithStatus(
+    'routerconfigs',
+    {
+      apiVersion: 'purelb.io/v1',
+      kind: 'RouterConfig',
+      metadata: { name: 'tor' },
+      spec: {
+        daemon: 'bird',
+        protocol: 'bgp',
+        bgp: { localASN: 64512, peers: [{ address: '192.168.100.1', asn: 64500 }] },
+      },
     },
-  });
+    {
+      nodes: {
+        n1: {
+          daemon: 'bird',
+          protocol: 'bgp',
+          lastReload: { time: new Date().toISOString(), result: 'Applied' },
+          sessions: [{ name: 'tor', state: 'Established' }],
+          advertised: ['10.200.0.10/32', 'fd00:200::10/128'],
+        },
+        n2: {
+          daemon: 'bird',
+          protocol: 'bgp',
+          lastReload: { time: new Date().toISOString(), result: 'Rejected', error: 'line 3: syntax error' },
+          sessions: [{ name: 'tor', state: 'Established' }],
+          advertised: ['10.200.0.10/32', '10.200.0.11/32'],
+        },
+      },
+    },
+  );
 });
 
 afterAll(cleanUpNamespaces);
 
 async function purelbStatus(args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, [join(repoRoot, 'bin', 'purelb.js'), 'status',
-    '--kubeconfig', process.env.PURELB_TEST_KUBECONFIG!, '--namespace', ns, ...args]);
+  const { stdout } = await promisify(execFile)(process.execPath, [
+    join(repoRoot, 'bin', 'purelb.js'),
+    'status',
+    '--kubeconfig',
+    process.env.PURELB_TEST_KUBECONFIG!,
+    '--namespace',
+    ns,
+    ...args,
+  ]);
   return stdout;
 }
 
@@ -107,12 +197,47 @@ test('purelb status -o json: pools, Services (local/virtual, announcing, ETP) an
   ]);
   const mine = report.services.filter((s) => s.service.startsWith(`${svcNs}/`));
   expect(mine).toEqual([
-    { service: `${svcNs}/lan`, address: '192.168.100.240', family: 4, group: 'lan', kind: 'local', etp: 'Cluster', announcing: ['n2'] },
-    { service: `${svcNs}/only-local`, address: '10.200.0.11', family: 4, group: 'virtual', kind: 'virtual', etp: 'Local', announcing: ['n2'], endpointNodes: ['n2'] },
-    { service: `${svcNs}/web`, address: '10.200.0.10', family: 4, group: 'virtual', kind: 'virtual', etp: 'Cluster', announcing: ['n1', 'n2'] },
-    { service: `${svcNs}/web`, address: 'fd00:200::10', family: 6, group: 'virtual', kind: 'virtual', etp: 'Cluster', announcing: ['n1'] },
+    {
+      service: `${svcNs}/lan`,
+      address: '192.168.100.240',
+      family: 4,
+      group: 'lan',
+      kind: 'local',
+      etp: 'Cluster',
+      announcing: ['n2'],
+    },
+    {
+      service: `${svcNs}/only-local`,
+      address: '10.200.0.11',
+      family: 4,
+      group: 'virtual',
+      kind: 'virtual',
+      etp: 'Local',
+      announcing: ['n2'],
+      endpointNodes: ['n2'],
+    },
+    {
+      service: `${svcNs}/web`,
+      address: '10.200.0.10',
+      family: 4,
+      group: 'virtual',
+      kind: 'virtual',
+      etp: 'Cluster',
+      announcing: ['n1', 'n2'],
+    },
+    {
+      service: `${svcNs}/web`,
+      address: 'fd00:200::10',
+      family: 6,
+      group: 'virtual',
+      kind: 'virtual',
+      etp: 'Cluster',
+      announcing: ['n1'],
+    },
   ]);
-  expect(report.nodes.map((n) => [n.name, n.heartbeat, n.routerConfig, n.daemon, n.lastReload, n.sessions.length])).toEqual([
+  expect(
+    report.nodes.map((n) => [n.name, n.heartbeat, n.routerConfig, n.daemon, n.lastReload, n.sessions.length]),
+  ).toEqual([
     ['n1', 'live', 'tor', 'bird', 'Applied', 1],
     ['n2', 'live', 'tor', 'bird', 'Rejected: line 3: syntax error', 1],
   ]);
@@ -121,6 +246,8 @@ test('purelb status -o json: pools, Services (local/virtual, announcing, ETP) an
 test('purelb status prints the human tables by default', async () => {
   const text = await purelbStatus([]);
   expect(text).toMatch(/virtual\s+yes\s+2\/8\s+1\/15/);
-  expect(text).toMatch(new RegExp(`${svcNs}/only-local\\s+10\\.200\\.0\\.11\\s+virtual\\s+virtual\\s+Local \\(endpoints: n2\\)\\s+n2`));
+  expect(text).toMatch(
+    new RegExp(`${svcNs}/only-local\\s+10\\.200\\.0\\.11\\s+virtual\\s+virtual\\s+Local \\(endpoints: n2\\)\\s+n2`),
+  );
   expect(text).toMatch(/n2\s+live\s+bird\/bgp\s+Rejected: line 3: syntax error\s+tor=Established\s+2/);
 });

@@ -7,14 +7,24 @@ import { validateObject } from '../../src/api/validate.ts';
 import { parseLBNodeAgent } from '../../src/api/validate-lbnodeagent.ts';
 import { nodesWithEndpoints, serviceInput } from '../../src/agent/services.ts';
 
-const lbna = (local: Record<string, unknown>) => ({ apiVersion: 'purelb.io/v1', kind: 'LBNodeAgent', metadata: { name: 'default', namespace: 'purelb' }, spec: { local } });
+const lbna = (local: Record<string, unknown>) => ({
+  apiVersion: 'purelb.io/v1',
+  kind: 'LBNodeAgent',
+  metadata: { name: 'default', namespace: 'purelb' },
+  spec: { local },
+});
 
 describe('LBNodeAgent', () => {
   test('defaults: localint default, extlbint kube-lb0, sendgarp false', () => {
-    expect(parseLBNodeAgent(lbna({}))).toEqual({ config: { localint: 'default', extlbint: 'kube-lb0', sendgarp: false }, problems: [] });
+    expect(parseLBNodeAgent(lbna({}))).toEqual({
+      config: { localint: 'default', extlbint: 'kube-lb0', sendgarp: false },
+      problems: [],
+    });
   });
   test('a regex localint is compiled; PureLB v1 manifests parse unchanged', () => {
-    const { config, problems } = parseLBNodeAgent(lbna({ localint: '^enp[0-9]s0$', extlbint: 'kube-lb0', sendgarp: true }));
+    const { config, problems } = parseLBNodeAgent(
+      lbna({ localint: '^enp[0-9]s0$', extlbint: 'kube-lb0', sendgarp: true }),
+    );
     expect(problems).toEqual([]);
     expect((config.localint as RegExp).test('enp1s0')).toBe(true);
     expect(config.sendgarp).toBe(true);
@@ -22,27 +32,48 @@ describe('LBNodeAgent', () => {
   test('problems name the object and field, and say how to fix it', () => {
     const problems = validateObject(lbna({ localint: '(', extlbint: 'kube lb0 with spaces', sendgarp: 'yes' }));
     expect(problems.map((p) => [p.object, p.field])).toEqual([
-      ['LBNodeAgent purelb/default', 'spec.local.localint'], ['LBNodeAgent purelb/default', 'spec.local.extlbint'], ['LBNodeAgent purelb/default', 'spec.local.sendgarp'],
+      ['LBNodeAgent purelb/default', 'spec.local.localint'],
+      ['LBNodeAgent purelb/default', 'spec.local.extlbint'],
+      ['LBNodeAgent purelb/default', 'spec.local.sendgarp'],
     ]);
     expect(problems[0]!.message).toMatch(/not a valid regular expression/);
   });
 });
 
 describe('Services and EndpointSlices', () => {
-  const svc = (annotations: Record<string, string>, ingress: string[]) =>
-    ({ metadata: { namespace: 'ns', name: 's', annotations }, spec: { externalTrafficPolicy: 'Local' }, status: { loadBalancer: { ingress: ingress.map((ip) => ({ ip })) } } });
+  const svc = (annotations: Record<string, string>, ingress: string[]) => ({
+    metadata: { namespace: 'ns', name: 's', annotations },
+    spec: { externalTrafficPolicy: 'Local' },
+    status: { loadBalancer: { ingress: ingress.map((ip) => ({ ip })) } },
+  });
   test('only branded Services with an ingress address; addresses canonical and unique', () => {
     expect(serviceInput(svc({}, ['10.0.0.1']))).toBeUndefined();
     expect(serviceInput(svc({ 'purelb.io/allocated-by': 'PureLB' }, []))).toBeUndefined();
-    const s = serviceInput(svc({ 'purelb.io/allocated-by': 'PureLB', 'purelb.io/allocated-from': 'a, b' }, ['fd00:0::1', 'fd00::1', '10.0.0.1']))!;
+    const s = serviceInput(
+      svc({ 'purelb.io/allocated-by': 'PureLB', 'purelb.io/allocated-from': 'a, b' }, [
+        'fd00:0::1',
+        'fd00::1',
+        '10.0.0.1',
+      ]),
+    )!;
     expect(s.addresses.length).toBe(2);
     expect(s).toMatchObject({ key: 'ns/s', etpLocal: true, allocatedFrom: ['a', 'b'] });
   });
   test('ready or serving endpoints count; missing ready means ready', () => {
-    const slice = (endpoints: object[]) => ({ metadata: { namespace: 'ns', labels: { 'kubernetes.io/service-name': 's' } }, addressType: 'IPv4', endpoints });
+    const slice = (endpoints: object[]) => ({
+      metadata: { namespace: 'ns', labels: { 'kubernetes.io/service-name': 's' } },
+      addressType: 'IPv4',
+      endpoints,
+    });
     const nodes = nodesWithEndpoints([
-      slice([{ addresses: ['1.1.1.1'], nodeName: 'a', conditions: { ready: true } }, { addresses: ['1.1.1.2'], nodeName: 'b', conditions: { ready: false } }]),
-      slice([{ addresses: ['1.1.1.3'], nodeName: 'c', conditions: { ready: false, serving: true } }, { addresses: ['1.1.1.4'], nodeName: 'd', conditions: {} }]),
+      slice([
+        { addresses: ['1.1.1.1'], nodeName: 'a', conditions: { ready: true } },
+        { addresses: ['1.1.1.2'], nodeName: 'b', conditions: { ready: false } },
+      ]),
+      slice([
+        { addresses: ['1.1.1.3'], nodeName: 'c', conditions: { ready: false, serving: true } },
+        { addresses: ['1.1.1.4'], nodeName: 'd', conditions: {} },
+      ]),
     ] as never);
     expect([...nodes.get('ns/s')!].sort()).toEqual(['a', 'c', 'd']);
   });
@@ -57,8 +88,22 @@ test('durations', () => {
 });
 
 test('a bad agent command line is a usage error (exit 2, one line), not a crash with a stack trace', () => {
-  const r = spawnSync(process.execPath, [join(repoRoot, 'bin/purelb.js'), 'agent', '--node-name', 'n1',
-    '--heartbeat-renew', '5s', '--heartbeat-duration', '2s'], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(repoRoot, 'bin/purelb.js'),
+      'agent',
+      '--node-name',
+      'n1',
+      '--heartbeat-renew',
+      '5s',
+      '--heartbeat-duration',
+      '2s',
+    ],
+    { encoding: 'utf8' },
+  );
   expect(r.status).toBe(2);
-  expect(r.stderr.trim()).toBe('purelb agent: --heartbeat-renew (5000 ms) must be shorter than --heartbeat-duration (2000 ms) (see purelb agent --help)');
+  expect(r.stderr.trim()).toBe(
+    'purelb agent: --heartbeat-renew (5000 ms) must be shorter than --heartbeat-duration (2000 ms) (see purelb agent --help)',
+  );
 });

@@ -4,29 +4,46 @@ import fc from 'fast-check';
 import { parseCIDR, parseIP } from '../../src/api/ip.ts';
 import { candidatesFor, electWinner, nextExpiry, parseHeartbeat, type Heartbeat } from '../../src/agent/election.ts';
 
-const hb = (node: string, subnets: string[], expiresAt = 10_000): Heartbeat =>
-  ({ node, subnets: subnets.map((s) => parseCIDR(s)!), expiresAt });
+const hb = (node: string, subnets: string[], expiresAt = 10_000): Heartbeat => ({
+  node,
+  subnets: subnets.map((s) => parseCIDR(s)!),
+  expiresAt,
+});
 
 describe('rendezvous election', () => {
   test('the winner has the lowest sha256(node#address)', () => {
     const nodes = ['node-a', 'node-b', 'node-c', 'node-d'];
     for (const address of ['192.168.1.200', '192.168.1.201', 'fd00::5']) {
       const expected = [...nodes].sort((x, y) =>
-        createHash('sha256').update(`${x}#${address}`).digest('hex').localeCompare(createHash('sha256').update(`${y}#${address}`).digest('hex')))[0];
+        createHash('sha256')
+          .update(`${x}#${address}`)
+          .digest('hex')
+          .localeCompare(createHash('sha256').update(`${y}#${address}`).digest('hex')),
+      )[0];
       expect(electWinner(address, nodes)).toBe(expected);
     }
     expect(electWinner('10.0.0.1', [])).toBeUndefined();
   });
 
   test('removing a node that did not win never changes the winner; the order of candidates does not matter', () => {
-    fc.assert(fc.property(fc.uniqueArray(fc.stringMatching(/^[a-z][a-z0-9-]{0,10}$/), { minLength: 2, maxLength: 8 }),
-      fc.ipV4(), (nodes, address) => {
-        const winner = electWinner(address, nodes)!;
-        expect(electWinner(address, [...nodes].reverse())).toBe(winner);
-        for (const other of nodes.filter((n) => n !== winner)) {
-          expect(electWinner(address, nodes.filter((n) => n !== other))).toBe(winner);
-        }
-      }));
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.stringMatching(/^[a-z][a-z0-9-]{0,10}$/), { minLength: 2, maxLength: 8 }),
+        fc.ipV4(),
+        (nodes, address) => {
+          const winner = electWinner(address, nodes)!;
+          expect(electWinner(address, [...nodes].reverse())).toBe(winner);
+          for (const other of nodes.filter((n) => n !== winner)) {
+            expect(
+              electWinner(
+                address,
+                nodes.filter((n) => n !== other),
+              ),
+            ).toBe(winner);
+          }
+        },
+      ),
+    );
   });
 
   test('addresses spread over nodes', () => {
@@ -41,7 +58,12 @@ describe('rendezvous election', () => {
 });
 
 describe('candidates', () => {
-  const beats = [hb('a', ['192.168.1.0/24']), hb('b', ['192.168.1.0/24', 'fd00::/64']), hb('c', ['10.0.0.0/8']), hb('d', ['192.168.1.0/24'], 500)];
+  const beats = [
+    hb('a', ['192.168.1.0/24']),
+    hb('b', ['192.168.1.0/24', 'fd00::/64']),
+    hb('c', ['10.0.0.0/8']),
+    hb('d', ['192.168.1.0/24'], 500),
+  ];
   test('only live nodes whose subnets contain the address', () => {
     expect(candidatesFor(parseIP('192.168.1.9')!, beats, 1000)).toEqual(['a', 'b']);
     expect(candidatesFor(parseIP('fd00::9')!, beats, 1000)).toEqual(['b']);

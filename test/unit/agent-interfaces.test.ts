@@ -1,21 +1,42 @@
 import { describe, expect, test } from '@jest/globals';
 import { parseIP } from '../../src/api/ip.ts';
 import {
-  addressKey, localInterfaces, nodeSubnets, parseDefaultRoutesJson, parseIpAddrJson, placeLocal,
+  addressKey,
+  localInterfaces,
+  nodeSubnets,
+  parseDefaultRoutesJson,
+  parseIpAddrJson,
+  placeLocal,
 } from '../../src/agent/interfaces.ts';
 
 // Shape of `ip -json address show` (iproute2 6.1), trimmed to the fields that matter.
 const IP_ADDR = JSON.stringify([
-  { ifindex: 1, ifname: 'lo', addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8, valid_life_time: 4294967295 }] },
-  { ifindex: 2, ifname: 'eth0', addr_info: [
-    { family: 'inet', local: '192.168.1.10', prefixlen: 24, valid_life_time: 4294967295 },
-    { family: 'inet', local: '192.168.1.200', prefixlen: 24, valid_life_time: 55 },
-    { family: 'inet6', local: 'fd00:1:0:0::10', prefixlen: 64, valid_life_time: 4294967295 },
-    { family: 'inet6', local: 'fd00:2::10', prefixlen: 64, tentative: true, valid_life_time: 4294967295 },
-    { family: 'inet6', local: 'fe80::1', prefixlen: 64, valid_life_time: 4294967295 },
-  ] },
-  { ifindex: 3, ifname: 'eth1', addr_info: [{ family: 'inet', local: '10.0.5.2', prefixlen: 16, valid_life_time: 4294967295 }] },
-  { ifindex: 4, ifname: 'kube-lb0', addr_info: [{ family: 'inet', local: '10.200.0.5', prefixlen: 24, valid_life_time: 4294967295 }] },
+  {
+    ifindex: 1,
+    ifname: 'lo',
+    addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8, valid_life_time: 4294967295 }],
+  },
+  {
+    ifindex: 2,
+    ifname: 'eth0',
+    addr_info: [
+      { family: 'inet', local: '192.168.1.10', prefixlen: 24, valid_life_time: 4294967295 },
+      { family: 'inet', local: '192.168.1.200', prefixlen: 24, valid_life_time: 55 },
+      { family: 'inet6', local: 'fd00:1:0:0::10', prefixlen: 64, valid_life_time: 4294967295 },
+      { family: 'inet6', local: 'fd00:2::10', prefixlen: 64, tentative: true, valid_life_time: 4294967295 },
+      { family: 'inet6', local: 'fe80::1', prefixlen: 64, valid_life_time: 4294967295 },
+    ],
+  },
+  {
+    ifindex: 3,
+    ifname: 'eth1',
+    addr_info: [{ family: 'inet', local: '10.0.5.2', prefixlen: 16, valid_life_time: 4294967295 }],
+  },
+  {
+    ifindex: 4,
+    ifname: 'kube-lb0',
+    addr_info: [{ family: 'inet', local: '10.200.0.5', prefixlen: 24, valid_life_time: 4294967295 }],
+  },
 ]);
 
 const links = parseIpAddrJson(IP_ADDR);
@@ -34,14 +55,30 @@ describe('parsing ip -json output', () => {
   });
 
   test('default routes: metric defaults to 0', () => {
-    expect(parseDefaultRoutesJson('[{"dst":"default","gateway":"192.168.1.1","dev":"eth0"},{"dst":"default","dev":"eth1","metric":50}]'))
-      .toEqual([{ dev: 'eth0', metric: 0 }, { dev: 'eth1', metric: 50 }]);
+    expect(
+      parseDefaultRoutesJson(
+        '[{"dst":"default","gateway":"192.168.1.1","dev":"eth0"},{"dst":"default","dev":"eth1","metric":50}]',
+      ),
+    ).toEqual([
+      { dev: 'eth0', metric: 0 },
+      { dev: 'eth1', metric: 50 },
+    ]);
   });
 });
 
 describe('local interface choice', () => {
   test('"default" picks the interface of the lowest-metric default route', () => {
-    expect(localInterfaces('default', links, [{ dev: 'eth0', metric: 100 }, { dev: 'eth1', metric: 10 }], 'kube-lb0')).toEqual(['eth1']);
+    expect(
+      localInterfaces(
+        'default',
+        links,
+        [
+          { dev: 'eth0', metric: 100 },
+          { dev: 'eth1', metric: 10 },
+        ],
+        'kube-lb0',
+      ),
+    ).toEqual(['eth1']);
     expect(localInterfaces('default', links, [], 'kube-lb0')).toEqual([]);
   });
 
@@ -65,15 +102,19 @@ describe('local or virtual', () => {
     expect(placeLocal(ip('fd00:3::1'), ['eth0'], links, none)).toBeUndefined();
   });
 
-  test('tentative and link-local IPv6 addresses and the agent\'s own addresses define no subnet', () => {
+  test("tentative and link-local IPv6 addresses and the agent's own addresses define no subnet", () => {
     expect(placeLocal(ip('fd00:2::77'), ['eth0'], links, none)).toBeUndefined();
     expect(placeLocal(ip('fe80::77'), ['eth0'], links, none)).toBeUndefined();
-    const onlyOwn = parseIpAddrJson(JSON.stringify([{ ifname: 'eth0', addr_info: [{ family: 'inet', local: '172.16.0.200', prefixlen: 24 }] }]));
-    expect(placeLocal(ip('172.16.0.9'), ['eth0'], onlyOwn, new Set([addressKey('eth0', '172.16.0.200', 24)]))).toBeUndefined();
+    const onlyOwn = parseIpAddrJson(
+      JSON.stringify([{ ifname: 'eth0', addr_info: [{ family: 'inet', local: '172.16.0.200', prefixlen: 24 }] }]),
+    );
+    expect(
+      placeLocal(ip('172.16.0.9'), ['eth0'], onlyOwn, new Set([addressKey('eth0', '172.16.0.200', 24)])),
+    ).toBeUndefined();
     expect(placeLocal(ip('172.16.0.9'), ['eth0'], onlyOwn, none)).toEqual({ ifname: 'eth0', prefix: 24 });
   });
 
-  test('node subnets: networks of the candidate interfaces, without host routes or the agent\'s addresses', () => {
+  test("node subnets: networks of the candidate interfaces, without host routes or the agent's addresses", () => {
     const owned = new Set([addressKey('eth0', '192.168.1.200', 24)]);
     expect(nodeSubnets(['eth0', 'eth1'], links, owned)).toEqual(['10.0.0.0/16', '192.168.1.0/24', 'fd00:1::/64']);
   });

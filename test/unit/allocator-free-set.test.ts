@@ -36,18 +36,21 @@ describe('FreeSet', () => {
 
   test('property: any sequence of take/give matches a model set', () => {
     const N = 40;
-    fc.assert(fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: N - 1 })), { maxLength: 300 }), (ops) => {
-      const s = new FreeSet(0n, BigInt(N - 1));
-      const used = new Set<number>();
-      for (const [take, v] of ops) {
-        if (take) expect(s.take(BigInt(v))).toBe(!used.has(v));
-        else expect(s.give(BigInt(v))).toBe(used.has(v));
-        if (take) used.add(v); else used.delete(v);
-        const free = [...Array(N).keys()].filter((i) => !used.has(i));
-        expect(s.lowest()).toBe(free.length ? BigInt(free[0]!) : undefined);
-        expect(s.freeCount).toBe(BigInt(free.length));
-      }
-      for (let i = 0; i < N; i++) expect(s.isFree(BigInt(i))).toBe(!used.has(i));
-    }));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: N - 1 })), { maxLength: 300 }), (ops) => {
+        const s = new FreeSet(0n, BigInt(N - 1));
+        const used = new Set<number>();
+        for (const [take, v] of ops) {
+          if (take) expect(s.take(BigInt(v))).toBe(!used.has(v));
+          else expect(s.give(BigInt(v))).toBe(used.has(v));
+          if (take) used.add(v);
+          else used.delete(v);
+          const free = [...Array(N).keys()].filter((i) => !used.has(i));
+          expect(s.lowest()).toBe(free.length ? BigInt(free[0]!) : undefined);
+          expect(s.freeCount).toBe(BigInt(free.length));
+        }
+        for (let i = 0; i < N; i++) expect(s.isFree(BigInt(i))).toBe(!used.has(i));
+      }),
+    );
   });
 });

@@ -28,13 +28,19 @@ function propertyNames(node: unknown, out = new Set<string>()): Set<string> {
 }
 
 test.each(crdFiles)('every field of crds/%s is in docs/reference.md under its kind', (file) => {
-  const crd = load(read('crds', file)) as { spec: { names: { kind: string }; versions: Array<{ schema: { openAPIV3Schema: { properties: Record<string, unknown> } } }> } };
+  const crd = load(read('crds', file)) as {
+    spec: {
+      names: { kind: string };
+      versions: Array<{ schema: { openAPIV3Schema: { properties: Record<string, unknown> } } }>;
+    };
+  };
   const doc = read('docs', 'reference.md');
   const kind = crd.spec.names.kind;
   const section = doc.split(/^## /m).find((s) => s.startsWith(`${kind}\n`));
   expect(section).toBeDefined();
   const names = new Set<string>();
-  for (const v of crd.spec.versions) for (const part of ['spec', 'status']) propertyNames(v.schema.openAPIV3Schema.properties[part], names);
+  for (const v of crd.spec.versions)
+    for (const part of ['spec', 'status']) propertyNames(v.schema.openAPIV3Schema.properties[part], names);
   expect(names.size).toBeGreaterThan(2);
   const missing = [...names].filter((n) => !new RegExp(`\`[a-z]+[^\`]*\\.${n}\``).test(section!));
   expect(missing).toEqual([]);

@@ -13,20 +13,39 @@ import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { kustomize, kustomizations, objectId, type K8sObject } from '../harness/deploy.ts';
 
 interface Container {
-  name: string; image: string; args?: string[]; command?: string[];
+  name: string;
+  image: string;
+  args?: string[];
+  command?: string[];
   livenessProbe?: { httpGet?: { path: string; port: string | number }; exec?: { command: string[] } };
   readinessProbe?: { httpGet?: { path: string; port: string | number }; exec?: { command: string[] } };
   volumeMounts?: Array<{ name: string; mountPath: string }>;
   env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>;
   ports?: Array<{ name: string; containerPort: number }>;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  securityContext?: { runAsUser?: number; runAsNonRoot?: boolean; allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean;
-    privileged?: boolean; capabilities?: { add?: string[]; drop?: string[] } };
+  securityContext?: {
+    runAsUser?: number;
+    runAsNonRoot?: boolean;
+    allowPrivilegeEscalation?: boolean;
+    readOnlyRootFilesystem?: boolean;
+    privileged?: boolean;
+    capabilities?: { add?: string[]; drop?: string[] };
+  };
 }
-interface PodSpec { hostNetwork?: boolean; serviceAccountName: string; automountServiceAccountToken?: boolean;
+interface PodSpec {
+  hostNetwork?: boolean;
+  serviceAccountName: string;
+  automountServiceAccountToken?: boolean;
   securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; supplementalGroups?: number[] };
-  containers: Container[]; tolerations?: unknown[];
-  volumes?: Array<{ name: string; hostPath?: { path: string; type?: string }; emptyDir?: unknown; configMap?: { name: string } }> }
+  containers: Container[];
+  tolerations?: unknown[];
+  volumes?: Array<{
+    name: string;
+    hostPath?: { path: string; type?: string };
+    emptyDir?: unknown;
+    configMap?: { name: string };
+  }>;
+}
 const podSpec = (o: K8sObject) => (o.spec as { template: { spec: PodSpec } }).template.spec;
 
 let base: K8sObject[];
@@ -64,9 +83,16 @@ describe('allocator Deployment', () => {
     expect(spec.securityContext?.runAsUser).not.toBe(0);
     const [c] = spec.containers;
     expect(spec.containers).toHaveLength(1);
-    expect(c!.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(c!.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
     expect(c!.args?.slice(0, 3)).toEqual(['allocator', '--namespace', '$(PURELB_NAMESPACE)']);
-    expect(c!.env).toContainEqual({ name: 'PURELB_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
+    expect(c!.env).toContainEqual({
+      name: 'PURELB_NAMESPACE',
+      valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } },
+    });
     expectProbesOnHealthPort(c!);
   });
 });
@@ -87,8 +113,14 @@ describe('lbnodeagent DaemonSet', () => {
 
   test('node name, node IP and namespace come from the downward API', () => {
     const agent = podSpec(find(base, 'DaemonSet', 'lbnodeagent')).containers[0]!;
-    const fromField = Object.fromEntries((agent.env ?? []).filter((e) => e.valueFrom?.fieldRef).map((e) => [e.name, e.valueFrom!.fieldRef!.fieldPath]));
-    expect(fromField).toMatchObject({ PURELB_NODE_NAME: 'spec.nodeName', PURELB_HOST: 'status.hostIP', PURELB_NAMESPACE: 'metadata.namespace' });
+    const fromField = Object.fromEntries(
+      (agent.env ?? []).filter((e) => e.valueFrom?.fieldRef).map((e) => [e.name, e.valueFrom!.fieldRef!.fieldPath]),
+    );
+    expect(fromField).toMatchObject({
+      PURELB_NODE_NAME: 'spec.nodeName',
+      PURELB_HOST: 'status.hostIP',
+      PURELB_NAMESPACE: 'metadata.namespace',
+    });
   });
 
   test('the control-plane overlay adds only the control-plane toleration and --out-of-service=cordoned', async () => {
@@ -102,8 +134,10 @@ describe('lbnodeagent DaemonSet', () => {
     expect(byId(overlay)).toEqual(byId(expected));
     // kubeadm, kind and Talos label control-plane nodes node.kubernetes.io/exclude-from-external-load-balancers,
     // which the default install (no --out-of-service: cordoned,exclude-label) takes as out of service
-    const outOfService = (objs: K8sObject[]) => podSpec(find(objs, 'DaemonSet', 'lbnodeagent')).containers[0]!.args!
-      .filter((a) => a.startsWith('--out-of-service'));
+    const outOfService = (objs: K8sObject[]) =>
+      podSpec(find(objs, 'DaemonSet', 'lbnodeagent')).containers[0]!.args!.filter((a) =>
+        a.startsWith('--out-of-service'),
+      );
     expect(outOfService(base)).toEqual([]);
     const [flag] = outOfService(overlay);
     expect(parseOutOfServiceCauses(flag!.slice('--out-of-service='.length))).toEqual(new Set(['cordoned']));
@@ -115,15 +149,18 @@ describe('routing overlays', () => {
   const mountOf = (c: Container, volume: string) => c.volumeMounts?.find((m) => m.name === volume)?.mountPath;
   const baseAgent = () => agentOf(base).containers[0]!;
 
-  test.each(['bird', 'frr', 'gobgp', 'control-plane'])('%s: the base objects are all there, the agent container keeps its privileges', async (name) => {
-    const objs = await kustomize(`deploy/purelb/overlays/${name}`);
-    expect(objs.map(objectId)).toEqual(expect.arrayContaining(base.map(objectId)));
-    const agent = agentOf(objs).containers[0]!;
-    expect(agent.name).toBe('lbnodeagent');
-    expect(agent.securityContext).toEqual(baseAgent().securityContext);
-  });
+  test.each(['bird', 'frr', 'gobgp', 'control-plane'])(
+    '%s: the base objects are all there, the agent container keeps its privileges',
+    async (name) => {
+      const objs = await kustomize(`deploy/purelb/overlays/${name}`);
+      expect(objs.map(objectId)).toEqual(expect.arrayContaining(base.map(objectId)));
+      const agent = agentOf(objs).containers[0]!;
+      expect(agent.name).toBe('lbnodeagent');
+      expect(agent.securityContext).toEqual(baseAgent().securityContext);
+    },
+  );
 
-  test('bird: deploy/bird\'s BIRD shares its hostPath directory with the agent at the agent\'s default paths', async () => {
+  test("bird: deploy/bird's BIRD shares its hostPath directory with the agent at the agent's default paths", async () => {
     const objs = await kustomize('deploy/purelb/overlays/bird');
     const bird = podSpec(find(objs, 'DaemonSet', 'purelb-bird'));
     const birdDir = bird.volumes!.find((v) => v.hostPath)!.hostPath!.path;
@@ -142,30 +179,45 @@ describe('routing overlays', () => {
     return m && spec.volumes?.find((v) => v.name === m.name)?.hostPath?.path;
   };
 
-  test.each(['frr', 'gobgp'])('%s: the daemon is its own DaemonSet (purelb-%s), so an agent rollout never restarts it', async (daemon) => {
-    const objs = await kustomize(`deploy/purelb/overlays/${daemon}`);
-    // exactly the base plus deploy/<daemon>, nothing patched into the daemon from the agent side
-    const standalone = await kustomize(`deploy/${daemon}`);
-    expect(objs.map(objectId).sort()).toEqual([...base, ...standalone].map(objectId).sort());
-    expect(agentOf(objs).containers.map((c) => c.name)).toEqual(['lbnodeagent']);
-    const ds = find(objs, 'DaemonSet', `purelb-${daemon}`);
-    expect(ds.metadata.namespace).toBe('purelb');
-    expect((ds.spec as { updateStrategy?: unknown }).updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
-    const spec = podSpec(ds);
-    expect(spec.hostNetwork).toBe(true);
-    expect(spec.automountServiceAccountToken).toBe(false); // a routing daemon never talks to the API server
-    expect(spec.containers).toHaveLength(1);
-    const [c] = spec.containers as [Container];
-    expect(c.image).toBe(podSpec(find(base, 'DaemonSet', 'lbnodeagent')).containers[0]!.image); // FRR 8.4 and gobgpd are in the agent image
-    expect(c.securityContext).toMatchObject({ runAsUser: 0, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
-    expect(c.securityContext?.privileged).toBeUndefined();
-    expect(c.livenessProbe?.exec?.command.length).toBeGreaterThan(0);
-    expect(c.readinessProbe?.exec?.command.length).toBeGreaterThan(0);
-    // what the daemon shares with the agent lives on the node, so it outlives both pods
-    for (const v of spec.volumes ?? []) if (v.hostPath) expect(v.hostPath).toEqual({ path: expect.stringMatching(/^\/run\/purelb\/[a-z-]+$/), type: 'DirectoryOrCreate' });
-  });
+  test.each(['frr', 'gobgp'])(
+    '%s: the daemon is its own DaemonSet (purelb-%s), so an agent rollout never restarts it',
+    async (daemon) => {
+      const objs = await kustomize(`deploy/purelb/overlays/${daemon}`);
+      // exactly the base plus deploy/<daemon>, nothing patched into the daemon from the agent side
+      const standalone = await kustomize(`deploy/${daemon}`);
+      expect(objs.map(objectId).sort()).toEqual([...base, ...standalone].map(objectId).sort());
+      expect(agentOf(objs).containers.map((c) => c.name)).toEqual(['lbnodeagent']);
+      const ds = find(objs, 'DaemonSet', `purelb-${daemon}`);
+      expect(ds.metadata.namespace).toBe('purelb');
+      expect((ds.spec as { updateStrategy?: unknown }).updateStrategy).toEqual({
+        type: 'RollingUpdate',
+        rollingUpdate: { maxUnavailable: 1 },
+      });
+      const spec = podSpec(ds);
+      expect(spec.hostNetwork).toBe(true);
+      expect(spec.automountServiceAccountToken).toBe(false); // a routing daemon never talks to the API server
+      expect(spec.containers).toHaveLength(1);
+      const [c] = spec.containers as [Container];
+      expect(c.image).toBe(podSpec(find(base, 'DaemonSet', 'lbnodeagent')).containers[0]!.image); // FRR 8.4 and gobgpd are in the agent image
+      expect(c.securityContext).toMatchObject({
+        runAsUser: 0,
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+      });
+      expect(c.securityContext?.privileged).toBeUndefined();
+      expect(c.livenessProbe?.exec?.command.length).toBeGreaterThan(0);
+      expect(c.readinessProbe?.exec?.command.length).toBeGreaterThan(0);
+      // what the daemon shares with the agent lives on the node, so it outlives both pods
+      for (const v of spec.volumes ?? [])
+        if (v.hostPath)
+          expect(v.hostPath).toEqual({
+            path: expect.stringMatching(/^\/run\/purelb\/[a-z-]+$/),
+            type: 'DirectoryOrCreate',
+          });
+    },
+  );
 
-  test('gobgp: gobgpd serves gRPC only on the unix socket at the agent\'s default --gobgp-socket, on a hostPath the agent mounts, with no capability', async () => {
+  test("gobgp: gobgpd serves gRPC only on the unix socket at the agent's default --gobgp-socket, on a hostPath the agent mounts, with no capability", async () => {
     const objs = await kustomize('deploy/purelb/overlays/gobgp');
     const agentSpec = agentOf(objs);
     const agent = agentSpec.containers[0]!;
@@ -189,7 +241,7 @@ describe('routing overlays', () => {
     expect(gobgpd.securityContext?.capabilities).toEqual({ drop: ['ALL'] });
   });
 
-  test('frr: FRR and the agent share /etc/frr and the vty sockets through the same hostPaths; the agent gets the image\'s frrvty group', async () => {
+  test("frr: FRR and the agent share /etc/frr and the vty sockets through the same hostPaths; the agent gets the image's frrvty group", async () => {
     const objs = await kustomize('deploy/purelb/overlays/frr');
     const agentSpec = agentOf(objs);
     const agent = agentSpec.containers[0]!;
@@ -199,7 +251,10 @@ describe('routing overlays', () => {
     expect(DEFAULT_BACKEND_PATHS.frrConfDir).toBe('/etc/frr');
     expect(DEFAULT_BACKEND_PATHS.frrVtySocket).toBeUndefined();
     expect(agent.args!.some((a) => a.startsWith('--frr-'))).toBe(false);
-    for (const [path, hostPath] of [['/etc/frr', '/run/purelb/frr'], ['/var/run/frr', '/run/purelb/frr-run']]) {
+    for (const [path, hostPath] of [
+      ['/etc/frr', '/run/purelb/frr'],
+      ['/var/run/frr', '/run/purelb/frr-run'],
+    ]) {
       expect([hostPathAt(agentSpec, agent, path!), hostPathAt(frrSpec, frr, path!)]).toEqual([hostPath, hostPath]);
     }
     // FRR's daemons (user frr) create their sockets in a directory the kubelet creates as root: chowned first
@@ -209,25 +264,46 @@ describe('routing overlays', () => {
     expect(script).toMatch(/trap '\/usr\/lib\/frr\/frrinit.sh stop/); // SIGTERM stops the daemons: the peers withdraw at once
     expect(script).not.toMatch(/>\s*\/etc\/frr\/frr\.conf/); // the agent's frr.conf survives restarts
     // the capabilities of the former sidecar, nothing more; read-only root with FRR's crash-log dir writable
-    expect(frr.securityContext?.capabilities).toEqual({ add: ['NET_ADMIN', 'NET_RAW', 'NET_BIND_SERVICE', 'SYS_ADMIN'] });
-    expect(frr.volumeMounts?.map((m) => m.mountPath).sort()).toEqual(['/config', '/etc/frr', '/var/run/frr', '/var/tmp/frr']);
+    expect(frr.securityContext?.capabilities).toEqual({
+      add: ['NET_ADMIN', 'NET_RAW', 'NET_BIND_SERVICE', 'SYS_ADMIN'],
+    });
+    expect(frr.volumeMounts?.map((m) => m.mountPath).sort()).toEqual([
+      '/config',
+      '/etc/frr',
+      '/var/run/frr',
+      '/var/tmp/frr',
+    ]);
     const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
     const gid = Number(dockerfile.match(/groupadd --system --gid (\d+) frrvty/)![1]);
     expect(agentSpec.securityContext?.supplementalGroups).toEqual([gid]);
-    const daemons = String((find(objs, 'ConfigMap', frrSpec.volumes!.find((v) => v.configMap)!.configMap!.name).data as Record<string, string>).daemons);
+    const daemons = String(
+      (
+        find(objs, 'ConfigMap', frrSpec.volumes!.find((v) => v.configMap)!.configMap!.name).data as Record<
+          string,
+          string
+        >
+      ).daemons,
+    );
     for (const d of ['bgpd', 'ospfd', 'ospf6d', 'bfdd']) expect(daemons).toMatch(new RegExp(`^${d}=yes$`, 'm'));
   });
 
   test('every flag the manifests give purelb is one its command accepts', async () => {
     const helps = new Map<string, string>();
-    const help = (cmd: string) => helps.get(cmd) ?? helps.set(cmd,
-      spawnSync(process.execPath, [join(repoRoot, 'bin', 'purelb.js'), cmd, '--help'], { encoding: 'utf8' }).stdout).get(cmd)!;
+    const help = (cmd: string) =>
+      helps.get(cmd) ??
+      helps
+        .set(
+          cmd,
+          spawnSync(process.execPath, [join(repoRoot, 'bin', 'purelb.js'), cmd, '--help'], { encoding: 'utf8' }).stdout,
+        )
+        .get(cmd)!;
     for (const dir of kustomizations().filter((d) => d.startsWith('deploy/purelb'))) {
       for (const o of (await kustomize(dir)).filter((x) => x.kind === 'Deployment' || x.kind === 'DaemonSet')) {
         for (const c of podSpec(o).containers.filter((x) => x.image.startsWith('purelb-ts-') && !x.command)) {
           const [cmd, ...args] = c.args!;
           const text = help(cmd!);
-          for (const flag of args.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0]!)) expect(`${cmd} ${flag} ${text.includes(`${flag} `)}`).toBe(`${cmd} ${flag} true`);
+          for (const flag of args.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0]!))
+            expect(`${cmd} ${flag} ${text.includes(`${flag} `)}`).toBe(`${cmd} ${flag} true`);
         }
       }
     }
@@ -237,17 +313,22 @@ describe('routing overlays', () => {
 test('every kustomization puts every namespaced object in the purelb namespace', async () => {
   for (const dir of kustomizations().filter((d) => d.startsWith('deploy/purelb'))) {
     for (const o of await kustomize(dir)) {
-      if (!['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind)) expect(`${objectId(o)} ${o.metadata.namespace}`).toBe(`${objectId(o)} purelb`);
+      if (!['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind))
+        expect(`${objectId(o)} ${o.metadata.namespace}`).toBe(`${objectId(o)} purelb`);
     }
   }
 });
 
 test('the RBAC table of docs/install.md is what the manifests grant', () => {
   const doc = readFileSync(join(repoRoot, 'docs', 'install.md'), 'utf8');
-  const describe = (kind: string, name: string) => ((find(base, kind, name).rules ?? []) as Array<{ resources: string[]; verbs: string[] }>)
-    .map((r) => `${r.resources.join(', ')}: ${r.verbs.join(', ')}`).join('; ');
+  const describe = (kind: string, name: string) =>
+    ((find(base, kind, name).rules ?? []) as Array<{ resources: string[]; verbs: string[] }>)
+      .map((r) => `${r.resources.join(', ')}: ${r.verbs.join(', ')}`)
+      .join('; ');
   for (const account of ['allocator', 'lbnodeagent']) {
-    expect(doc).toContain(`| \`${account}\` | ${describe('ClusterRole', `purelb:${account}`)} | ${describe('Role', `purelb:${account}`)} |`);
+    expect(doc).toContain(
+      `| \`${account}\` | ${describe('ClusterRole', `purelb:${account}`)} | ${describe('Role', `purelb:${account}`)} |`,
+    );
   }
 });
 
@@ -263,7 +344,7 @@ test('the commented ServiceGroup examples are valid once uncommented, and none i
   const examples: string[][] = [];
   let current: string[] | undefined;
   for (const line of text.split('\n')) {
-    if (line.startsWith('# apiVersion:')) examples.push(current = []);
+    if (line.startsWith('# apiVersion:')) examples.push((current = []));
     if (line === '# ---' || line === '#' || !line.startsWith('# ')) current = undefined;
     current?.push(line.slice(2));
   }
@@ -287,22 +368,30 @@ describe('Dockerfile', () => {
   });
 
   test('the manifests use the images of its targets', () => {
-    const images = [find(base, 'Deployment', 'allocator'), find(base, 'DaemonSet', 'lbnodeagent')].map((o) => podSpec(o).containers[0]!.image);
+    const images = [find(base, 'Deployment', 'allocator'), find(base, 'DaemonSet', 'lbnodeagent')].map(
+      (o) => podSpec(o).containers[0]!.image,
+    );
     expect(images).toEqual(['purelb-ts-allocator:0.1.0', 'purelb-ts-agent:0.1.0']);
     expect(dockerfile).toContain('--target allocator -t purelb-ts-allocator:0.1.0');
     expect(dockerfile).toContain('--target agent     -t purelb-ts-agent:0.1.0');
   });
 
   test('every package src/ imports is a production dependency (the image has no devDependencies)', () => {
-    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    const files = (dir: string): string[] => readdirSync(dir).flatMap((e) => {
-      const p = join(dir, e);
-      return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
-    });
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    const files = (dir: string): string[] =>
+      readdirSync(dir).flatMap((e) => {
+        const p = join(dir, e);
+        return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+      });
     const used = new Set<string>();
     for (const file of [...files(join(repoRoot, 'src')), join(repoRoot, 'bin', 'purelb.js')]) {
       const text = readFileSync(file, 'utf8');
-      for (const m of [...text.matchAll(/^\s*(?:import|export)\b[^'"]*?\bfrom\s+'([^']+)'/gm), ...text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)]) {
+      for (const m of [
+        ...text.matchAll(/^\s*(?:import|export)\b[^'"]*?\bfrom\s+'([^']+)'/gm),
+        ...text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g),
+      ]) {
         const spec = m[1]!;
         if (spec.startsWith('node:') || spec.startsWith('.')) continue;
         used.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
@@ -314,13 +403,19 @@ describe('Dockerfile', () => {
 
   test('the agent image has a Debian package for every program the agent and routing code run', () => {
     const packages: Record<string, string> = {
-      ip: 'iproute2', arping: 'iputils-arping', python3: 'python3', bird: 'bird2', birdc: 'bird2',
-      vtysh: 'frr', '/usr/lib/frr/frr-reload.py': 'frr-pythontools',
+      ip: 'iproute2',
+      arping: 'iputils-arping',
+      python3: 'python3',
+      bird: 'bird2',
+      birdc: 'bird2',
+      vtysh: 'frr',
+      '/usr/lib/frr/frr-reload.py': 'frr-pythontools',
     };
-    const files = (dir: string): string[] => readdirSync(dir).flatMap((e) => {
-      const p = join(dir, e);
-      return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
-    });
+    const files = (dir: string): string[] =>
+      readdirSync(dir).flatMap((e) => {
+        const p = join(dir, e);
+        return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+      });
     const programs = new Set<string>();
     for (const file of [...files(join(repoRoot, 'src', 'agent')), ...files(join(repoRoot, 'src', 'routing'))]) {
       const text = readFileSync(file, 'utf8');
@@ -331,7 +426,8 @@ describe('Dockerfile', () => {
     expect([...programs].sort()).toEqual(expect.arrayContaining(['arping', 'bird', 'ip', 'python3', 'vtysh']));
     expect([...programs].filter((p) => !(p in packages))).toEqual([]);
     const stage = dockerfile.split(/^FROM /m).find((x) => / AS agent\n/.test(x))!;
-    for (const p of programs) expect(`${p}: ${stage.includes(` ${packages[p]!} `) || stage.includes(` ${packages[p]!}\n`)}`).toBe(`${p}: true`);
+    for (const p of programs)
+      expect(`${p}: ${stage.includes(` ${packages[p]!} `) || stage.includes(` ${packages[p]!}\n`)}`).toBe(`${p}: true`);
     expect(stage).toContain('/usr/share/gocode/src/github.com/osrg/gobgp/api/');
   });
 

@@ -25,8 +25,14 @@ const bird = fencedBlocks(doc, 'bird');
 const yaml = fencedBlocks(doc, 'yaml');
 
 test('the page has FRR and BIRD ToR configs for BGP and OSPF, and the RouterConfigs', () => {
-  expect(frr.map((b) => /router bgp/.test(b) ? 'bgp' : /router ospf/.test(b) ? 'ospf' : '?')).toEqual(['bgp', 'ospf']);
-  expect(bird.map((b) => /protocol bgp/.test(b) ? 'bgp' : /protocol ospf/.test(b) ? 'ospf' : '?')).toEqual(['bgp', 'ospf']);
+  expect(frr.map((b) => (/router bgp/.test(b) ? 'bgp' : /router ospf/.test(b) ? 'ospf' : '?'))).toEqual([
+    'bgp',
+    'ospf',
+  ]);
+  expect(bird.map((b) => (/protocol bgp/.test(b) ? 'bgp' : /protocol ospf/.test(b) ? 'ospf' : '?'))).toEqual([
+    'bgp',
+    'ospf',
+  ]);
   expect(frr[0]).toMatch(/bgp bestpath as-path multipath-relax/);
   expect(frr[0]).toMatch(/maximum-paths \d+/);
   expect(bird[0]).toMatch(/merge paths on/);
@@ -34,11 +40,25 @@ test('the page has FRR and BIRD ToR configs for BGP and OSPF, and the RouterConf
 });
 
 const checkers = [
-  { lang: 'frr', blocks: frr, cmd: 'vtysh', args: (f: string) => ['--dryrun', '-f', f], typo: ['maximum-paths', 'maximum-pathz'], error: /Unknown command/ },
-  { lang: 'bird', blocks: bird, cmd: 'bird', args: (f: string) => ['-p', '-c', f], typo: ['merge paths on', 'merge pathz on'], error: /syntax error/ },
+  {
+    lang: 'frr',
+    blocks: frr,
+    cmd: 'vtysh',
+    args: (f: string) => ['--dryrun', '-f', f],
+    typo: ['maximum-paths', 'maximum-pathz'],
+    error: /Unknown command/,
+  },
+  {
+    lang: 'bird',
+    blocks: bird,
+    cmd: 'bird',
+    args: (f: string) => ['-p', '-c', f],
+    typo: ['merge paths on', 'merge pathz on'],
+    error: /syntax error/,
+  },
 ] as const;
 
-describe.each(checkers)('$lang blocks pass $cmd\'s own parser', ({ blocks, cmd, args, typo, error }) => {
+describe.each(checkers)("$lang blocks pass $cmd's own parser", ({ blocks, cmd, args, typo, error }) => {
   test.each(blocks.map((b, i) => [i, b] as const))('block %i', (i, text) => {
     const run = check(cmd, args, text, i);
     expect(run.stderr).toBe('');

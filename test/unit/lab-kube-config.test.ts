@@ -1,5 +1,12 @@
 import { describe, expect, test } from '@jest/globals';
-import { cniConfig, containerdConfig, kubeletConfig, kubeNodePlan, kubeProxyConfig, podRoutes } from '../../src/lab/kube/node-config.ts';
+import {
+  cniConfig,
+  containerdConfig,
+  kubeletConfig,
+  kubeNodePlan,
+  kubeProxyConfig,
+  podRoutes,
+} from '../../src/lab/kube/node-config.ts';
 import { DEFAULT_OPTIONS, planLab } from '../../src/lab/plan.ts';
 import { realServiceObject, sampleServices, sampleWorkloads, ECHO_PORT } from '../../src/lab/samples.ts';
 import { answerKey } from '../../src/lab/spread.ts';
@@ -22,9 +29,16 @@ describe('real-cluster node configuration', () => {
   test('containerd: own root, state and sockets; runc with cgroupfs; the lab pause image; CNI from the node dir', () => {
     const k = nodes[0]!;
     const toml = containerdConfig(k, 'docker.io/library/pause:x');
-    for (const want of [`root = "${k.dir}/containerd/root"`, `state = "${k.dir}/containerd/state"`, `address = "${k.containerdSocket}"`,
-      'sandbox_image = "docker.io/library/pause:x"', 'SystemdCgroup = false', 'restrict_oom_score_adj = true',
-      `conf_dir = "${k.dir}/cni/net.d"`, 'netns_mounts_under_state_dir = true']) {
+    for (const want of [
+      `root = "${k.dir}/containerd/root"`,
+      `state = "${k.dir}/containerd/state"`,
+      `address = "${k.containerdSocket}"`,
+      'sandbox_image = "docker.io/library/pause:x"',
+      'SystemdCgroup = false',
+      'restrict_oom_score_adj = true',
+      `conf_dir = "${k.dir}/cni/net.d"`,
+      'netns_mounts_under_state_dir = true',
+    ]) {
       expect(toml).toContain(want);
     }
   });
@@ -37,15 +51,22 @@ describe('real-cluster node configuration', () => {
 
   test('kubelet and kube-proxy: cgroup v1 allowed, node-local root, no conntrack sysctls', () => {
     const kubelet = JSON.parse(kubeletConfig(nodes[0]!, '/ca.crt'));
-    expect(kubelet).toMatchObject({ failCgroupV1: false, cgroupDriver: 'cgroupfs', cgroupRoot: '/purelb-lab-x1-node1', address: '192.168.100.2' });
+    expect(kubelet).toMatchObject({
+      failCgroupV1: false,
+      cgroupDriver: 'cgroupfs',
+      cgroupRoot: '/purelb-lab-x1-node1',
+      address: '192.168.100.2',
+    });
     const proxy = JSON.parse(kubeProxyConfig(nodes[0]!));
     expect(proxy).toMatchObject({ hostnameOverride: 'x1-node1', mode: 'iptables', conntrack: { maxPerCore: 0 } });
   });
 
-  test('each node routes the other nodes\' pod ranges over the LAN', () => {
+  test("each node routes the other nodes' pod ranges over the LAN", () => {
     expect(podRoutes(nodes, nodes[0]!)).toEqual([
-      'route replace 10.244.2.0/24 via 192.168.100.3', 'route replace fd00:10:244:2::/64 via fd00:100::3',
-      'route replace 10.244.3.0/24 via 192.168.100.4', 'route replace fd00:10:244:3::/64 via fd00:100::4',
+      'route replace 10.244.2.0/24 via 192.168.100.3',
+      'route replace fd00:10:244:2::/64 via fd00:100::3',
+      'route replace 10.244.3.0/24 via 192.168.100.4',
+      'route replace fd00:10:244:3::/64 via fd00:100::4',
     ]);
   });
 });
@@ -54,11 +75,19 @@ describe('real-cluster samples', () => {
   test('Services select their workload on the echo port; ETP Local pods sit exactly on the endpoint nodes', () => {
     const services = sampleServices(plan);
     const local = services.find((s) => s.etp === 'Local')!;
-    const svc = realServiceObject(local) as { spec: { selector: Record<string, string>; ports: { targetPort: number }[] } };
+    const svc = realServiceObject(local) as {
+      spec: { selector: Record<string, string>; ports: { targetPort: number }[] };
+    };
     expect(svc.spec.selector).toEqual({ app: 'echo-web-local' });
     expect(svc.spec.ports[0]!.targetPort).toBe(ECHO_PORT);
-    const workloads = sampleWorkloads(plan) as { metadata: { name: string }; spec: { replicas: number; template: { spec: { affinity: unknown } } } }[];
-    expect(workloads.map((w) => [w.metadata.name, w.spec.replicas])).toEqual([['echo', 3], ['echo-web-local', 2]]);
+    const workloads = sampleWorkloads(plan) as {
+      metadata: { name: string };
+      spec: { replicas: number; template: { spec: { affinity: unknown } } };
+    }[];
+    expect(workloads.map((w) => [w.metadata.name, w.spec.replicas])).toEqual([
+      ['echo', 3],
+      ['echo-web-local', 2],
+    ]);
     expect(JSON.stringify(workloads[1]!.spec.template.spec.affinity)).toContain('"values":["x1-node1","x1-node2"]');
   });
 

@@ -26,7 +26,8 @@ describe('planLab', () => {
     expect(p.mgmt).toEqual({ bridge: 'x1-mgmt', subnet: '10.254.7.0/24', host: '10.254.7.1', prefix: 24 });
     expect(p.mgmtPorts).toEqual(['x1-m1', 'x1-m2', 'x1-m3']);
     // interface names must fit IFNAMSIZ (15)
-    for (const name of [p.mgmt.bridge, ...p.mgmtPorts, ...p.nodes.map((n) => n.torPort), p.tor.clientPort]) expect(name.length).toBeLessThanOrEqual(15);
+    for (const name of [p.mgmt.bridge, ...p.mgmtPorts, ...p.nodes.map((n) => n.torPort), p.tor.clientPort])
+      expect(name.length).toBeLessThanOrEqual(15);
   });
 
   test('a LAN given with host bits set is normalised; IPv4-only LAN has no IPv6 anywhere', () => {
@@ -63,23 +64,34 @@ describe('ToR configuration', () => {
     const dir = mkdtempSync(join(tmpdir(), 'labtor-'));
     try {
       writeFileSync(join(dir, 'frr.conf'), conf);
-      return execFileSync('vtysh', ['--dryrun', '-f', join(dir, 'frr.conf')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      return execFileSync('vtysh', ['--dryrun', '-f', join(dir, 'frr.conf')], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   };
 
   test.each([
-    ['bgp', false], ['bgp', true], ['ospf', false],
+    ['bgp', false],
+    ['bgp', true],
+    ['ospf', false],
   ] as const)('%s (bfd %s) renders a config FRR itself accepts', (protocol, bfd) => {
     expect(() => dryrun(renderTorConfig(plan({ protocol, bfd })))).not.toThrow();
   });
 
   test('BGP: every LAN address is a dynamic eBGP peer, ECMP across ASNs, nothing sent back', () => {
     const conf = renderTorConfig(plan({ torASN: 65001 }));
-    for (const line of ['router bgp 65001', ' bgp bestpath as-path multipath-relax', ' no bgp ebgp-requires-policy',
-      ' bgp listen range 192.168.100.0/24 peer-group NODES', ' bgp listen range fd00:100::/64 peer-group NODES',
-      '  maximum-paths 16', '  neighbor NODES route-map NOTHING out']) {
+    for (const line of [
+      'router bgp 65001',
+      ' bgp bestpath as-path multipath-relax',
+      ' no bgp ebgp-requires-policy',
+      ' bgp listen range 192.168.100.0/24 peer-group NODES',
+      ' bgp listen range fd00:100::/64 peer-group NODES',
+      '  maximum-paths 16',
+      '  neighbor NODES route-map NOTHING out',
+    ]) {
       expect(conf.split('\n')).toContain(line);
     }
     expect(torDaemons(plan())).toEqual(['bgpd']);
@@ -88,7 +100,9 @@ describe('ToR configuration', () => {
 
   test('OSPF: area 0 on the LAN bridge, ToR is DR, IPv6 only with an IPv6 LAN', () => {
     const conf = renderTorConfig(plan({ protocol: 'ospf' }));
-    expect(conf).toMatch(/interface lan0\n ip ospf area 0\n ip ospf hello-interval 1\n ip ospf dead-interval 4\n ip ospf priority 255/);
+    expect(conf).toMatch(
+      /interface lan0\n ip ospf area 0\n ip ospf hello-interval 1\n ip ospf dead-interval 4\n ip ospf priority 255/,
+    );
     expect(conf).toContain(' interface lan0 area 0.0.0.0');
     expect(renderTorConfig(plan({ protocol: 'ospf', lan: { v4: '10.1.0.0/24' } }))).not.toContain('ospf6');
     expect(torDaemons(plan({ protocol: 'ospf' }))).toEqual(['ospfd', 'ospf6d']);
@@ -96,18 +110,26 @@ describe('ToR configuration', () => {
 });
 
 describe('the lab RouterConfig', () => {
-  test.each([['bird', 'bgp'], ['bird', 'ospf'], ['frr', 'bgp'], ['frr', 'ospf'], ['gobgp', 'bgp']] as const)(
-    '%s/%s passes the RouterConfig validator and selects only this lab\'s nodes', (daemon, protocol) => {
-      const rc = labRouterConfig(plan({ daemon, protocol, name: 'e2' }), 'purelb');
-      expect(validateObject(rc)).toEqual([]);
-      expect(rc.spec.nodeSelector).toEqual({ 'purelb.io/lab': 'e2' });
-    });
+  test.each([
+    ['bird', 'bgp'],
+    ['bird', 'ospf'],
+    ['frr', 'bgp'],
+    ['frr', 'ospf'],
+    ['gobgp', 'bgp'],
+  ] as const)("%s/%s passes the RouterConfig validator and selects only this lab's nodes", (daemon, protocol) => {
+    const rc = labRouterConfig(plan({ daemon, protocol, name: 'e2' }), 'purelb');
+    expect(validateObject(rc)).toEqual([]);
+    expect(rc.spec.nodeSelector).toEqual({ 'purelb.io/lab': 'e2' });
+  });
 
   test('BGP peers are the ToR LAN addresses, one per family, with the ToR ASN', () => {
     const rc = labRouterConfig(plan({ torASN: 65010, nodeASN: 65020 }), 'purelb');
     expect(rc.spec.bgp).toMatchObject({
       localASN: 65020,
-      peers: [{ address: '192.168.100.1', asn: 65010, families: ['ipv4'] }, { address: 'fd00:100::1', asn: 65010, families: ['ipv6'] }],
+      peers: [
+        { address: '192.168.100.1', asn: 65010, families: ['ipv4'] },
+        { address: 'fd00:100::1', asn: 65010, families: ['ipv6'] },
+      ],
     });
   });
 });
@@ -117,10 +139,37 @@ describe('parseUpOptions', () => {
     expect(parseUpOptions([])).toEqual(DEFAULT_OPTIONS);
   });
   test('every flag', () => {
-    expect(parseUpOptions(['--name', 'ab', '--nodes', '5', '--lan', '10.5.0.0/24', '--lan', 'fd00:5::/64', '--daemon', 'frr',
-      '--protocol', 'ospf', '--node-asn', '65100', '--tor-asn', '65200', '--no-samples', '--bfd'])).toEqual({
-      name: 'ab', nodes: 5, lan: { v4: '10.5.0.0/24', v6: 'fd00:5::/64' }, daemon: 'frr', protocol: 'ospf',
-      nodeASN: 65100, torASN: 65200, samples: false, bfd: true,
+    expect(
+      parseUpOptions([
+        '--name',
+        'ab',
+        '--nodes',
+        '5',
+        '--lan',
+        '10.5.0.0/24',
+        '--lan',
+        'fd00:5::/64',
+        '--daemon',
+        'frr',
+        '--protocol',
+        'ospf',
+        '--node-asn',
+        '65100',
+        '--tor-asn',
+        '65200',
+        '--no-samples',
+        '--bfd',
+      ]),
+    ).toEqual({
+      name: 'ab',
+      nodes: 5,
+      lan: { v4: '10.5.0.0/24', v6: 'fd00:5::/64' },
+      daemon: 'frr',
+      protocol: 'ospf',
+      nodeASN: 65100,
+      torASN: 65200,
+      samples: false,
+      bfd: true,
     });
     expect(parseUpOptions(['--lan', '10.5.0.0/24']).lan).toEqual({ v4: '10.5.0.0/24' });
   });

@@ -10,7 +10,11 @@ import { validateObject } from '../../src/api/validate.ts';
 const now = new Date('2026-11-21T06:00:00Z');
 const lease = (node: string, subnets: string, renewedAgoS: number): V1Lease => ({
   metadata: { name: `purelb-node-${node}`, namespace: 'purelb', annotations: { 'purelb.io/subnets': subnets } },
-  spec: { holderIdentity: node, leaseDurationSeconds: 3, renewTime: new Date(now.getTime() - renewedAgoS * 1000) as never },
+  spec: {
+    holderIdentity: node,
+    leaseDurationSeconds: 3,
+    renewTime: new Date(now.getTime() - renewedAgoS * 1000) as never,
+  },
 });
 const svc = (name: string, ips: string[], ann: Record<string, string>, etp = 'Cluster'): V1Service => ({
   metadata: { name, namespace: 'default', annotations: { 'purelb.io/allocated-by': 'PureLB', ...ann } },
@@ -20,7 +24,8 @@ const svc = (name: string, ips: string[], ann: Record<string, string>, etp = 'Cl
 
 function inputs(over: Partial<StatusInputs> = {}): StatusInputs {
   return {
-    now, namespace: 'purelb',
+    now,
+    namespace: 'purelb',
     services: [
       svc('web', ['10.200.0.10'], { 'purelb.io/allocated-from': 'virtual' }),
       svc('local', ['192.168.100.247'], { 'purelb.io/allocated-from': 'lan', 'purelb.io/announcing-IPv4': 'n2,eth0' }),
@@ -29,28 +34,69 @@ function inputs(over: Partial<StatusInputs> = {}): StatusInputs {
       { metadata: { name: 'other', namespace: 'default' }, status: { loadBalancer: { ingress: [{ ip: '1.2.3.4' }] } } },
     ],
     serviceGroups: [
-      { metadata: { name: 'virtual' }, status: { allocatedIPv4: 3, availableIPv4: 238, allocatedIPv6: 1, availableIPv6: 239, conditions: [{ type: 'Valid', status: 'True' }] } },
-      { metadata: { name: 'broken' }, status: { conditions: [{ type: 'Valid', status: 'False', message: 'spec.local.v4pools[0].pool: 10.0.0.9-10.0.0.1: from > to' }] } },
-    ],
-    leases: [lease('n1', '192.168.100.0/24,fd00:100::/64', 1), lease('n2', '192.168.100.0/24', 1), lease('n3', '192.168.100.0/24', 10),
-      { metadata: { name: 'purelb-allocator' }, spec: {} }],
-    routerConfigs: [{
-      metadata: { name: 'lab' }, spec: { daemon: 'bird', protocol: 'bgp' },
-      status: {
-        nodes: {
-          n1: { daemon: 'bird', protocol: 'bgp', lastReload: { result: 'Applied' }, sessions: [{ name: 'tor4', state: 'Established' }],
-            advertised: ['10.200.0.10/32', '10.200.0.11/32', '10.200.0.12/32', 'fd00:200::10/128'] },
-          n2: { daemon: 'bird', protocol: 'bgp', lastReload: { result: 'Rejected', error: 'syntax error' }, sessions: [{ name: 'tor4', state: 'Active' }],
-            advertised: ['10.200.0.10/32', '10.200.0.0/24'] },
+      {
+        metadata: { name: 'virtual' },
+        status: {
+          allocatedIPv4: 3,
+          availableIPv4: 238,
+          allocatedIPv6: 1,
+          availableIPv6: 239,
+          conditions: [{ type: 'Valid', status: 'True' }],
         },
       },
-    }],
-    endpointSlices: [{
-      metadata: { name: 'only-local-x', namespace: 'default', labels: { 'kubernetes.io/service-name': 'only-local' } },
-      addressType: 'IPv4',
-      endpoints: [{ addresses: ['192.168.100.2'], nodeName: 'n1', conditions: { ready: true } },
-        { addresses: ['192.168.100.3'], nodeName: 'n2', conditions: { ready: false } }],
-    } as V1EndpointSlice],
+      {
+        metadata: { name: 'broken' },
+        status: {
+          conditions: [
+            { type: 'Valid', status: 'False', message: 'spec.local.v4pools[0].pool: 10.0.0.9-10.0.0.1: from > to' },
+          ],
+        },
+      },
+    ],
+    leases: [
+      lease('n1', '192.168.100.0/24,fd00:100::/64', 1),
+      lease('n2', '192.168.100.0/24', 1),
+      lease('n3', '192.168.100.0/24', 10),
+      { metadata: { name: 'purelb-allocator' }, spec: {} },
+    ],
+    routerConfigs: [
+      {
+        metadata: { name: 'lab' },
+        spec: { daemon: 'bird', protocol: 'bgp' },
+        status: {
+          nodes: {
+            n1: {
+              daemon: 'bird',
+              protocol: 'bgp',
+              lastReload: { result: 'Applied' },
+              sessions: [{ name: 'tor4', state: 'Established' }],
+              advertised: ['10.200.0.10/32', '10.200.0.11/32', '10.200.0.12/32', 'fd00:200::10/128'],
+            },
+            n2: {
+              daemon: 'bird',
+              protocol: 'bgp',
+              lastReload: { result: 'Rejected', error: 'syntax error' },
+              sessions: [{ name: 'tor4', state: 'Active' }],
+              advertised: ['10.200.0.10/32', '10.200.0.0/24'],
+            },
+          },
+        },
+      },
+    ],
+    endpointSlices: [
+      {
+        metadata: {
+          name: 'only-local-x',
+          namespace: 'default',
+          labels: { 'kubernetes.io/service-name': 'only-local' },
+        },
+        addressType: 'IPv4',
+        endpoints: [
+          { addresses: ['192.168.100.2'], nodeName: 'n1', conditions: { ready: true } },
+          { addresses: ['192.168.100.3'], nodeName: 'n2', conditions: { ready: false } },
+        ],
+      } as V1EndpointSlice,
+    ],
     ...over,
   };
 }
@@ -58,20 +104,67 @@ function inputs(over: Partial<StatusInputs> = {}): StatusInputs {
 describe('buildStatusReport', () => {
   test('pools: used/free per family and the Valid condition', () => {
     expect(buildStatusReport(inputs()).pools).toEqual([
-      { group: 'broken', valid: false, message: 'spec.local.v4pools[0].pool: 10.0.0.9-10.0.0.1: from > to', ipv4: null, ipv6: null },
+      {
+        group: 'broken',
+        valid: false,
+        message: 'spec.local.v4pools[0].pool: 10.0.0.9-10.0.0.1: from > to',
+        ipv4: null,
+        ipv6: null,
+      },
       { group: 'virtual', valid: true, ipv4: { used: 3, free: 238 }, ipv6: { used: 1, free: 239 } },
     ]);
   });
 
-  test('services: only ours; local vs virtual from the agents\' subnets; announcing from annotation or routing status', () => {
+  test("services: only ours; local vs virtual from the agents' subnets; announcing from annotation or routing status", () => {
     const r = buildStatusReport(inputs());
     expect(r.services).toEqual([
-      { service: 'default/dual', address: '10.200.0.12', family: 4, group: 'virtual', kind: 'virtual', etp: 'Cluster', announcing: ['n1'] },
-      { service: 'default/dual', address: 'fd00:200::10', family: 6, group: 'virtual', kind: 'virtual', etp: 'Cluster', announcing: ['n1'] },
-      { service: 'default/local', address: '192.168.100.247', family: 4, group: 'lan', kind: 'local', etp: 'Cluster', announcing: ['n2'] },
-      { service: 'default/only-local', address: '10.200.0.11', family: 4, group: 'virtual', kind: 'virtual', etp: 'Local', announcing: ['n1'], endpointNodes: ['n1'] },
+      {
+        service: 'default/dual',
+        address: '10.200.0.12',
+        family: 4,
+        group: 'virtual',
+        kind: 'virtual',
+        etp: 'Cluster',
+        announcing: ['n1'],
+      },
+      {
+        service: 'default/dual',
+        address: 'fd00:200::10',
+        family: 6,
+        group: 'virtual',
+        kind: 'virtual',
+        etp: 'Cluster',
+        announcing: ['n1'],
+      },
+      {
+        service: 'default/local',
+        address: '192.168.100.247',
+        family: 4,
+        group: 'lan',
+        kind: 'local',
+        etp: 'Cluster',
+        announcing: ['n2'],
+      },
+      {
+        service: 'default/only-local',
+        address: '10.200.0.11',
+        family: 4,
+        group: 'virtual',
+        kind: 'virtual',
+        etp: 'Local',
+        announcing: ['n1'],
+        endpointNodes: ['n1'],
+      },
       // the /24 n2 advertises is not a host route of the address: only /32 counts
-      { service: 'default/web', address: '10.200.0.10', family: 4, group: 'virtual', kind: 'virtual', etp: 'Cluster', announcing: ['n1', 'n2'] },
+      {
+        service: 'default/web',
+        address: '10.200.0.10',
+        family: 4,
+        group: 'virtual',
+        kind: 'virtual',
+        etp: 'Cluster',
+        announcing: ['n1', 'n2'],
+      },
     ]);
   });
 
@@ -82,18 +175,34 @@ describe('buildStatusReport', () => {
       ['n2', 'live', 'bird', 'Rejected: syntax error', [{ name: 'tor4', state: 'Active' }], 2],
       ['n3', 'expired', undefined, undefined, [], 0],
     ]);
-    expect(buildStatusReport(inputs({ leases: [] })).nodes.map((n) => [n.name, n.heartbeat])).toEqual([['n1', 'none'], ['n2', 'none']]);
+    expect(buildStatusReport(inputs({ leases: [] })).nodes.map((n) => [n.name, n.heartbeat])).toEqual([
+      ['n1', 'none'],
+      ['n2', 'none'],
+    ]);
   });
 
   test('upstream next hops are shown as node names (link-local and global next hops alike)', () => {
-    const r = buildStatusReport(inputs({
-      upstream: {
-        netns: 'tor', nodeByIP: { '192.168.100.2': 'n1', '192.168.100.3': 'n2', 'fe80::1': 'n1' },
-        routes: { '10.200.0.10/32': ['192.168.100.2', '192.168.100.3'], 'fd00:200::10/128': ['fe80::1'], '10.200.0.11/32': ['192.168.100.9'] },
-      },
-    }));
+    const r = buildStatusReport(
+      inputs({
+        upstream: {
+          netns: 'tor',
+          nodeByIP: { '192.168.100.2': 'n1', '192.168.100.3': 'n2', 'fe80::1': 'n1' },
+          routes: {
+            '10.200.0.10/32': ['192.168.100.2', '192.168.100.3'],
+            'fd00:200::10/128': ['fe80::1'],
+            '10.200.0.11/32': ['192.168.100.9'],
+          },
+        },
+      }),
+    );
     const up = Object.fromEntries(r.services.map((s) => [s.address, s.upstream]));
-    expect(up).toEqual({ '10.200.0.10': ['n1', 'n2'], 'fd00:200::10': ['n1'], '10.200.0.11': ['192.168.100.9'], '10.200.0.12': [], '192.168.100.247': [] });
+    expect(up).toEqual({
+      '10.200.0.10': ['n1', 'n2'],
+      'fd00:200::10': ['n1'],
+      '10.200.0.11': ['192.168.100.9'],
+      '10.200.0.12': [],
+      '192.168.100.247': [],
+    });
     expect(r.upstream).toEqual({ netns: 'tor' });
   });
 
@@ -111,20 +220,54 @@ describe('buildStatusReport', () => {
 });
 
 test('table pads columns and trims line ends', () => {
-  expect(table(['A', 'BB'], [['xxx', 'y'], ['z', '']])).toBe('A    BB\nxxx  y\nz');
+  expect(
+    table(
+      ['A', 'BB'],
+      [
+        ['xxx', 'y'],
+        ['z', ''],
+      ],
+    ),
+  ).toBe('A    BB\nxxx  y\nz');
 });
 
 describe('upstream parsers (shapes captured from FRR 8.4 and iproute2 on this machine)', () => {
   test('vtysh: host prefixes with their FIB next hops, connected routes ignored', () => {
     const json = JSON.stringify({
-      '10.200.0.10/32': [{ protocol: 'bgp', selected: true, installed: true, nexthops: [
-        { fib: true, ip: '192.168.100.2', interfaceName: 'lan0', active: true },
-        { fib: true, ip: '192.168.100.3', interfaceName: 'lan0', active: true },
-        { ip: '192.168.100.4', interfaceName: 'lan0', active: false }] }],
-      '10.200.0.11/32': [{ protocol: 'ospf', selected: false, nexthops: [{ fib: false, ip: '192.168.100.4' }] },
-        { protocol: 'bgp', selected: true, nexthops: [{ fib: true, ip: '192.168.100.4' }] }],
-      '192.168.100.0/24': [{ protocol: 'connected', selected: true, installed: true, nexthops: [{ fib: true, interfaceName: 'lan0', active: true }] }],
-      'fd00:200::10/128': [{ protocol: 'bgp', selected: true, nexthops: [{ fib: true, ip: 'fd00:100:0::2' }, { fib: true, ip: 'fe80::a' }] }],
+      '10.200.0.10/32': [
+        {
+          protocol: 'bgp',
+          selected: true,
+          installed: true,
+          nexthops: [
+            { fib: true, ip: '192.168.100.2', interfaceName: 'lan0', active: true },
+            { fib: true, ip: '192.168.100.3', interfaceName: 'lan0', active: true },
+            { ip: '192.168.100.4', interfaceName: 'lan0', active: false },
+          ],
+        },
+      ],
+      '10.200.0.11/32': [
+        { protocol: 'ospf', selected: false, nexthops: [{ fib: false, ip: '192.168.100.4' }] },
+        { protocol: 'bgp', selected: true, nexthops: [{ fib: true, ip: '192.168.100.4' }] },
+      ],
+      '192.168.100.0/24': [
+        {
+          protocol: 'connected',
+          selected: true,
+          installed: true,
+          nexthops: [{ fib: true, interfaceName: 'lan0', active: true }],
+        },
+      ],
+      'fd00:200::10/128': [
+        {
+          protocol: 'bgp',
+          selected: true,
+          nexthops: [
+            { fib: true, ip: 'fd00:100:0::2' },
+            { fib: true, ip: 'fe80::a' },
+          ],
+        },
+      ],
     });
     expect(parseVtyshRoutes(json)).toEqual({
       '10.200.0.10/32': ['192.168.100.2', '192.168.100.3'],
@@ -134,9 +277,14 @@ describe('upstream parsers (shapes captured from FRR 8.4 and iproute2 on this ma
   });
 
   test('kernel: ECMP and single next hops', () => {
-    const v4 = '[{"dst":"10.200.0.10","flags":[],"nexthops":[{"gateway":"192.168.100.2","dev":"lan0","weight":1,"flags":[]},{"gateway":"192.168.100.3","dev":"lan0","weight":1,"flags":[]}]},{"dst":"10.200.0.11","gateway":"192.168.100.4","dev":"lan0","flags":[]},{"dst":"192.168.100.0/24","dev":"lan0","protocol":"kernel","scope":"link","prefsrc":"192.168.100.1","flags":[]}]';
-    const v6 = '[{"dst":"fd00:100::/64","dev":"lan0","protocol":"kernel","metric":256,"flags":[],"pref":"medium"},{"dst":"fd00:200::10","metric":1024,"flags":[],"pref":"medium","nexthops":[{"gateway":"fd00:100::2","dev":"lan0","weight":1,"flags":[]},{"gateway":"fd00:100::4","dev":"lan0","weight":1,"flags":[]}]}]';
-    expect(parseKernelRoutes(v4, 4)).toEqual({ '10.200.0.10/32': ['192.168.100.2', '192.168.100.3'], '10.200.0.11/32': ['192.168.100.4'] });
+    const v4 =
+      '[{"dst":"10.200.0.10","flags":[],"nexthops":[{"gateway":"192.168.100.2","dev":"lan0","weight":1,"flags":[]},{"gateway":"192.168.100.3","dev":"lan0","weight":1,"flags":[]}]},{"dst":"10.200.0.11","gateway":"192.168.100.4","dev":"lan0","flags":[]},{"dst":"192.168.100.0/24","dev":"lan0","protocol":"kernel","scope":"link","prefsrc":"192.168.100.1","flags":[]}]';
+    const v6 =
+      '[{"dst":"fd00:100::/64","dev":"lan0","protocol":"kernel","metric":256,"flags":[],"pref":"medium"},{"dst":"fd00:200::10","metric":1024,"flags":[],"pref":"medium","nexthops":[{"gateway":"fd00:100::2","dev":"lan0","weight":1,"flags":[]},{"gateway":"fd00:100::4","dev":"lan0","weight":1,"flags":[]}]}]';
+    expect(parseKernelRoutes(v4, 4)).toEqual({
+      '10.200.0.10/32': ['192.168.100.2', '192.168.100.3'],
+      '10.200.0.11/32': ['192.168.100.4'],
+    });
     expect(parseKernelRoutes(v6, 6)).toEqual({ 'fd00:200::10/128': ['fd00:100::2', 'fd00:100::4'] });
   });
 });
@@ -151,7 +299,10 @@ test('nameByNeighbours names link-local next hops by the MAC they share with a n
     { dst: '192.168.100.9', dev: 'lan0', state: ['FAILED'] },
   ]);
   expect(nameByNeighbours({ '192.168.100.2': 'n1', '192.168.100.4': 'n3' }, neigh)).toEqual({
-    '192.168.100.2': 'n1', 'fe80::74c9:b1ff:fe7a:d76': 'n1', '192.168.100.4': 'n3', 'fe80::e89d:43ff:fef6:8e5d': 'n3',
+    '192.168.100.2': 'n1',
+    'fe80::74c9:b1ff:fe7a:d76': 'n1',
+    '192.168.100.4': 'n3',
+    'fe80::e89d:43ff:fef6:8e5d': 'n3',
   });
 });
 
@@ -168,24 +319,37 @@ describe('samples', () => {
     for (const g of groups) expect(validateObject(g)).toEqual([]);
     expect(groups.map((g) => g.metadata!.name)).toEqual(['lan', 'virtual']);
     expect((groups[0]!.spec as { local: { v4pools: unknown[] } }).local.v4pools).toEqual([
-      { subnet: '192.168.100.0/24', pool: '192.168.100.247-192.168.100.254', aggregation: 'default' }]);
+      { subnet: '192.168.100.0/24', pool: '192.168.100.247-192.168.100.254', aggregation: 'default' },
+    ]);
   });
 
   test('every kind of Service is there; ETP Local has endpoints on a real subset', () => {
     const s = sampleServices(plan);
     expect(s.map((x) => [x.name, x.etp, x.families.join('+'), x.endpointNodes.length])).toEqual([
-      ['web', 'Cluster', 'IPv4', 3], ['web-local', 'Local', 'IPv4+IPv6', 2], ['shared-a', 'Cluster', 'IPv4', 3],
-      ['shared-b', 'Cluster', 'IPv4', 3], ['dual', 'Cluster', 'IPv4+IPv6', 3], ['lan-web', 'Cluster', 'IPv4+IPv6', 3],
+      ['web', 'Cluster', 'IPv4', 3],
+      ['web-local', 'Local', 'IPv4+IPv6', 2],
+      ['shared-a', 'Cluster', 'IPv4', 3],
+      ['shared-b', 'Cluster', 'IPv4', 3],
+      ['dual', 'Cluster', 'IPv4+IPv6', 3],
+      ['lan-web', 'Cluster', 'IPv4+IPv6', 3],
     ]);
     const shared = s.filter((x) => x.sharedKey).map((x) => serviceObject(x));
-    expect(shared.map((o) => (o.metadata!.annotations as Record<string, string>)['purelb.io/allow-shared-ip'])).toEqual(['shared', 'shared']);
+    expect(shared.map((o) => (o.metadata!.annotations as Record<string, string>)['purelb.io/allow-shared-ip'])).toEqual(
+      ['shared', 'shared'],
+    );
     expect(shared.map((o) => (o.spec as { ports: { port: number }[] }).ports[0]!.port)).toEqual([80, 8080]);
   });
 
   test('EndpointSlices: one per family, endpoint address = node LAN address, nodeName set', () => {
     const dual = sampleServices(plan).find((x) => x.name === 'dual')!;
     const slices = endpointSlices(plan, dual, [0, 2]);
-    expect(slices.map((x) => [x.metadata!.name, x.addressType, (x.endpoints as { addresses: string[]; nodeName: string }[]).map((e) => `${e.nodeName}=${e.addresses[0]}`)])).toEqual([
+    expect(
+      slices.map((x) => [
+        x.metadata!.name,
+        x.addressType,
+        (x.endpoints as { addresses: string[]; nodeName: string }[]).map((e) => `${e.nodeName}=${e.addresses[0]}`),
+      ]),
+    ).toEqual([
       ['dual-ipv4', 'IPv4', ['plab-node1=192.168.100.2', 'plab-node3=192.168.100.4']],
       ['dual-ipv6', 'IPv6', ['plab-node1=fd00:100::2', 'plab-node3=fd00:100::4']],
     ]);

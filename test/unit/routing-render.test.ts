@@ -20,22 +20,63 @@ const peer6 = { address: TOR6, asn: 65000, holdTime: 9 };
 const variants: Record<string, Record<string, unknown>> = {
   'bgp-v4': { protocol: 'bgp', bgp: { localASN: 65001, peers: [peer4] } },
   'bgp-v6': { protocol: 'bgp', bgp: { localASN: 65001, peers: [peer6] } },
-  'bgp-dual': { protocol: 'bgp', bgp: { localASN: 4200000001, communities: ['65000:100', '65000:200'], localPref: 150, peers: [peer4, peer6] } },
-  'bgp-multihop': { protocol: 'bgp', bgp: { localASN: 65001, routerID: '10.0.0.1', peers: [{ address: '10.9.9.9', asn: 65000, port: 1179, multihop: 3, description: 'spine-1 (rack 4)' }] } },
-  'bgp-password': { protocol: 'bgp', bgp: { localASN: 65001, peers: [{ ...peer4, passwordSecretRef: { name: 'tor-md5' }, gracefulRestart: true }] } },
-  'bgp-bfd': { protocol: 'bgp', bgp: { localASN: 65001, peers: [{ ...peer4, bfd: true, keepaliveTime: 2 }, { ...peer6, bfd: true }] } },
-  'ospf-stub': { protocol: 'ospf', ospf: { mode: 'stub', area: 0, interfaces: ['eth0', 'eth1'], cost: 15, helloInterval: 1, deadInterval: 4, networkType: 'point-to-point' } },
+  'bgp-dual': {
+    protocol: 'bgp',
+    bgp: { localASN: 4200000001, communities: ['65000:100', '65000:200'], localPref: 150, peers: [peer4, peer6] },
+  },
+  'bgp-multihop': {
+    protocol: 'bgp',
+    bgp: {
+      localASN: 65001,
+      routerID: '10.0.0.1',
+      peers: [{ address: '10.9.9.9', asn: 65000, port: 1179, multihop: 3, description: 'spine-1 (rack 4)' }],
+    },
+  },
+  'bgp-password': {
+    protocol: 'bgp',
+    bgp: { localASN: 65001, peers: [{ ...peer4, passwordSecretRef: { name: 'tor-md5' }, gracefulRestart: true }] },
+  },
+  'bgp-bfd': {
+    protocol: 'bgp',
+    bgp: {
+      localASN: 65001,
+      peers: [
+        { ...peer4, bfd: true, keepaliveTime: 2 },
+        { ...peer6, bfd: true },
+      ],
+    },
+  },
+  'ospf-stub': {
+    protocol: 'ospf',
+    ospf: {
+      mode: 'stub',
+      area: 0,
+      interfaces: ['eth0', 'eth1'],
+      cost: 15,
+      helloInterval: 1,
+      deadInterval: 4,
+      networkType: 'point-to-point',
+    },
+  },
   'ospf-external': { protocol: 'ospf', ospf: { mode: 'external', area: '0.0.0.1', metric: 100, interfaces: ['eth0'] } },
 };
 
 function spec(daemon: string, variant: Record<string, unknown>): RouterConfigSpec {
-  const { config, problems } = parseRouterConfig({ metadata: { name: 'golden', namespace: 'purelb' }, spec: { daemon, ...variant } });
+  const { config, problems } = parseRouterConfig({
+    metadata: { name: 'golden', namespace: 'purelb' },
+    spec: { daemon, ...variant },
+  });
   if (!config) throw new Error(problems.map((p) => p.message).join('; '));
   return config;
 }
 
 const input = (config: RouterConfigSpec, extra: Partial<NodeRoutingInput> = {}): NodeRoutingInput => ({
-  config, nodeName: 'node-a', nodeIP: '192.168.11.2', kubeInterface: 'kube-lb0', passwords: { [TOR4]: 's3cr3t$pw' }, ...extra,
+  config,
+  nodeName: 'node-a',
+  nodeIP: '192.168.11.2',
+  kubeInterface: 'kube-lb0',
+  passwords: { [TOR4]: 's3cr3t$pw' },
+  ...extra,
 });
 
 const scratch = mkdtempSync(join(tmpdir(), 'purelb-golden-'));
@@ -48,7 +89,7 @@ async function parseCheck(daemon: 'bird' | 'frr', text: string, name: string) {
 }
 
 describe.each(['bird', 'frr'] as const)('%s templates', (daemon) => {
-  test.each(Object.keys(variants))('%s matches its golden file and passes the daemon\'s own parser', async (name) => {
+  test.each(Object.keys(variants))("%s matches its golden file and passes the daemon's own parser", async (name) => {
     const { text } = renderNodeConfig(input(spec(daemon, variants[name]!)));
     const golden = join(repoRoot, 'test', 'unit', 'golden', 'routing', `${daemon}-${name}.conf`);
     if (process.env.UPDATE_GOLDEN === '1') writeFileSync(golden, text);
@@ -60,17 +101,27 @@ describe.each(['bird', 'frr'] as const)('%s templates', (daemon) => {
 
   test('the parse check is real: a corrupted config fails it', async () => {
     const { text } = renderNodeConfig(input(spec(daemon, variants['bgp-v4']!)));
-    const broken = daemon === 'bird' ? text.replace('hold time 9;', 'hold time 1;') : text.replace('remote-as 65000', 'remote-as 0');
+    const broken =
+      daemon === 'bird' ? text.replace('hold time 9;', 'hold time 1;') : text.replace('remote-as 65000', 'remote-as 0');
     expect(broken).not.toBe(text);
     expect((await parseCheck(daemon, broken, `${daemon}-broken`)).code).not.toBe(0);
   });
 });
 
 describe('injection', () => {
-  const hostile = ['x"; protocol static { route 0.0.0.0/0 blackhole; }', 'a}', 'line\nrouter bgp 1', 'x;y', '! comment'];
+  const hostile = [
+    'x"; protocol static { route 0.0.0.0/0 blackhole; }',
+    'a}',
+    'line\nrouter bgp 1',
+    'x;y',
+    '! comment',
+  ];
 
   test.each(hostile)('the validator rejects description %j', (description) => {
-    const problems = validateRouterConfig({ metadata: { name: 'evil' }, spec: { daemon: 'bird', protocol: 'bgp', bgp: { localASN: 65001, peers: [{ ...peer4, description }] } } });
+    const problems = validateRouterConfig({
+      metadata: { name: 'evil' },
+      spec: { daemon: 'bird', protocol: 'bgp', bgp: { localASN: 65001, peers: [{ ...peer4, description }] } },
+    });
     expect(problems.map((p) => p.field)).toEqual(['spec.bgp.peers[0].description']);
   });
 
@@ -99,25 +150,48 @@ describe('injection', () => {
     expect(() => renderNodeConfig(input(config))).toThrow(RenderError);
   });
 
-  test.each(['pw with blank', 'pw"quote', 'back\\slash', 'bang!', 'hash#'])('password %j from a Secret is refused', (pw) => {
-    expect(() => renderNodeConfig(input(spec('frr', variants['bgp-password']!), { passwords: { [TOR4]: pw } }))).toThrow(/password for peer/);
-  });
+  test.each(['pw with blank', 'pw"quote', 'back\\slash', 'bang!', 'hash#'])(
+    'password %j from a Secret is refused',
+    (pw) => {
+      expect(() =>
+        renderNodeConfig(input(spec('frr', variants['bgp-password']!), { passwords: { [TOR4]: pw } })),
+      ).toThrow(/password for peer/);
+    },
+  );
 
   test('a missing password is an error naming the Secret, never an empty password', () => {
-    expect(() => renderNodeConfig(input(spec('bird', variants['bgp-password']!), { passwords: {} }))).toThrow(/Secret tor-md5, key password/);
+    expect(() => renderNodeConfig(input(spec('bird', variants['bgp-password']!), { passwords: {} }))).toThrow(
+      /Secret tor-md5, key password/,
+    );
   });
 
   test('a hostile interface name from the agent flags is refused', () => {
-    expect(() => renderNodeConfig(input(spec('bird', variants['bgp-v4']!), { kubeInterface: 'kube-lb0"; }' }))).toThrow(RenderError);
+    expect(() => renderNodeConfig(input(spec('bird', variants['bgp-v4']!), { kubeInterface: 'kube-lb0"; }' }))).toThrow(
+      RenderError,
+    );
   });
 });
 
 test('router id: the node IP by default; an IPv6-only node must set spec.bgp.routerID', () => {
   expect(renderNodeConfig(input(spec('bird', variants['bgp-v4']!))).text).toContain('router id 192.168.11.2;');
-  expect(() => renderNodeConfig(input(spec('bird', variants['bgp-v6']!), { nodeIP: 'fd00:11::2' }))).toThrow(/set spec.bgp.routerID/);
+  expect(() => renderNodeConfig(input(spec('bird', variants['bgp-v6']!), { nodeIP: 'fd00:11::2' }))).toThrow(
+    /set spec.bgp.routerID/,
+  );
 });
 
 test('validateObject dispatches RouterConfig to the routing validator', () => {
-  expect(validateObject({ apiVersion: 'purelb.io/v1', kind: 'RouterConfig', metadata: { name: 'r' }, spec: { daemon: 'gobgp', protocol: 'ospf', ospf: { interfaces: ['eth0'] } } }))
-    .toEqual([{ object: 'RouterConfig <unnamed>'.replace('<unnamed>', 'r'), field: 'spec.protocol', message: expect.stringContaining('GoBGP has no OSPF') }]);
+  expect(
+    validateObject({
+      apiVersion: 'purelb.io/v1',
+      kind: 'RouterConfig',
+      metadata: { name: 'r' },
+      spec: { daemon: 'gobgp', protocol: 'ospf', ospf: { interfaces: ['eth0'] } },
+    }),
+  ).toEqual([
+    {
+      object: 'RouterConfig <unnamed>'.replace('<unnamed>', 'r'),
+      field: 'spec.protocol',
+      message: expect.stringContaining('GoBGP has no OSPF'),
+    },
+  ]);
 });

@@ -55,7 +55,9 @@ test('a malformed range exits 1 naming object, field and reason', () => {
   const bad = file('bad.yaml', SEEDS.replace('10.31.188.64-10.31.188.126', '10.31.188.126-10.31.188.64'));
   const r = validate('-f', bad);
   expect(r.code).toBe(1);
-  expect(r.err.split('\n')[0]).toBe('ServiceGroup purelb/default: spec.local.v4pool.pool: range start 10.31.188.126 is after its end 10.31.188.64; write "from-to" with from <= to');
+  expect(r.err.split('\n')[0]).toBe(
+    'ServiceGroup purelb/default: spec.local.v4pool.pool: range start 10.31.188.126 is after its end 10.31.188.64; write "from-to" with from <= to',
+  );
 });
 
 test('every purelb.io kind is dispatched to its validator (LBNodeAgent here)', () => {
@@ -65,7 +67,9 @@ test('every purelb.io kind is dispatched to its validator (LBNodeAgent here)', (
 });
 
 test('overlaps and duplicate names are found across files', () => {
-  const other = file('other.yaml', `apiVersion: purelb.io/v1
+  const other = file(
+    'other.yaml',
+    `apiVersion: purelb.io/v1
 kind: ServiceGroup
 metadata: {name: wide, namespace: purelb}
 spec: {local: {v4pool: {subnet: 192.168.0.0/16, pool: 192.168.0.0/16}}}
@@ -74,15 +78,24 @@ apiVersion: purelb.io/v1
 kind: ServiceGroup
 metadata: {name: default, namespace: elsewhere}
 spec: {local: {v4pool: {subnet: 10.99.0.0/24, pool: 10.99.0.0/24}}}
-`);
+`,
+  );
   const r = validate('-f', file('seeds2.yaml', SEEDS), '-f', other);
   expect(r.code).toBe(1);
-  expect(r.err).toContain('ServiceGroup purelb/wide: spec.local.v4pool.pool: pool 192.168.0.0/16 (192.168.0.0-192.168.255.255) overlaps 192.168.10.240-192.168.10.243 at spec.local.v4pools[0] of ServiceGroup purelb/localaddrange');
+  expect(r.err).toContain(
+    'ServiceGroup purelb/wide: spec.local.v4pool.pool: pool 192.168.0.0/16 (192.168.0.0-192.168.255.255) overlaps 192.168.10.240-192.168.10.243 at spec.local.v4pools[0] of ServiceGroup purelb/localaddrange',
+  );
   expect(r.err).toContain('ServiceGroup elsewhere/default: metadata.name: duplicate ServiceGroup name "default"');
 });
 
 test('YAML syntax errors, unreadable files and a missing -f are reported', () => {
-  expect(validate('-f', file('broken.yaml', 'kind: [unclosed'))).toMatchObject({ code: 1, err: expect.stringContaining('not valid YAML') });
-  expect(validate('-f', join(dir, 'missing.yaml'))).toMatchObject({ code: 1, err: expect.stringContaining('cannot read') });
+  expect(validate('-f', file('broken.yaml', 'kind: [unclosed'))).toMatchObject({
+    code: 1,
+    err: expect.stringContaining('not valid YAML'),
+  });
+  expect(validate('-f', join(dir, 'missing.yaml'))).toMatchObject({
+    code: 1,
+    err: expect.stringContaining('cannot read'),
+  });
   expect(validate().code).toBe(2);
 });

@@ -46,7 +46,9 @@ export function clusterBinaries(): ClusterBinaries {
   };
   for (const path of Object.values(bins)) {
     if (!existsSync(path)) {
-      throw new Error(`${path} is missing: run scripts/setup.sh (it builds the Kubernetes binaries ${k8sBinVersion()} into ${dir})`);
+      throw new Error(
+        `${path} is missing: run scripts/setup.sh (it builds the Kubernetes binaries ${k8sBinVersion()} into ${dir})`,
+      );
     }
   }
   return bins;

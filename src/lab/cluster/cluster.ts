@@ -45,29 +45,43 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 }
 
 /** A kubeconfig with the client certificate `cert`/`key` (embedded, so the file can move). */
-export function kubeconfigFor(server: string, caCert: string, cert: string, key: string, user = 'purelb-admin'): string {
+export function kubeconfigFor(
+  server: string,
+  caCert: string,
+  cert: string,
+  key: string,
+  user = 'purelb-admin',
+): string {
   const b64 = (p: string) => readFileSync(p).toString('base64');
-  return JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'purelb-lab', cluster: { server, 'certificate-authority-data': b64(caCert) } }],
-    users: [{ name: user, user: { 'client-certificate-data': b64(cert), 'client-key-data': b64(key) } }],
-    contexts: [{ name: 'purelb-lab', context: { cluster: 'purelb-lab', user } }],
-    'current-context': 'purelb-lab',
-  }, null, 2);
+  return JSON.stringify(
+    {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'purelb-lab', cluster: { server, 'certificate-authority-data': b64(caCert) } }],
+      users: [{ name: user, user: { 'client-certificate-data': b64(cert), 'client-key-data': b64(key) } }],
+      contexts: [{ name: 'purelb-lab', context: { cluster: 'purelb-lab', user } }],
+      'current-context': 'purelb-lab',
+    },
+    null,
+    2,
+  );
 }
 
 function readyz(server: string, certs: ClusterCerts): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request(`${server}/readyz`, {
-      ca: readFileSync(certs.caCert),
-      cert: readFileSync(certs.adminCert),
-      key: readFileSync(certs.adminKey),
-      timeout: 2000,
-    }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
+    const req = request(
+      `${server}/readyz`,
+      {
+        ca: readFileSync(certs.caCert),
+        cert: readFileSync(certs.adminCert),
+        key: readFileSync(certs.adminKey),
+        timeout: 2000,
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      },
+    );
     req.on('error', () => resolve(false));
     req.on('timeout', () => req.destroy());
     req.end();
@@ -109,44 +123,87 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort(host)];
     const etcdUrl = `http://127.0.0.1:${etcdClient}`;
     const peerUrl = `http://127.0.0.1:${etcdPeer}`;
-    const etcd = startOwned(dir, 'etcd', bins.etcd, [
-      '--name', 'default', '--data-dir', join(dir, 'etcd-data'),
-      '--listen-client-urls', etcdUrl, '--advertise-client-urls', etcdUrl,
-      '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
-      '--initial-cluster', `default=${peerUrl}`, '--unsafe-no-fsync', '--log-level', 'warn',
-    ], process.env, { detached: opts.keepRunning ?? false });
-    const apiserver = startOwned(dir, 'kube-apiserver', bins.apiserver, withFlags([
-      `--etcd-servers=${etcdUrl}`,
-      `--bind-address=${host}`, `--advertise-address=${host}`, `--secure-port=${apiPort}`,
-      `--tls-cert-file=${certs.serverCert}`, `--tls-private-key-file=${certs.serverKey}`,
-      `--client-ca-file=${certs.caCert}`,
-      '--authorization-mode=RBAC',
-      '--service-account-issuer=https://kubernetes.default.svc',
-      `--service-account-key-file=${certs.saPub}`,
-      `--service-account-signing-key-file=${certs.saKey}`,
-      '--api-audiences=https://kubernetes.default.svc',
-      // dual-stack, so Services with RequireDualStack get both cluster IPs
-      '--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/108',
-      `--cert-dir=${join(dir, 'apiserver-certs')}`,
-      '--enable-priority-and-fairness=false',
-      '--v=0',
-    ], opts.extraApiserverArgs ?? []), process.env, { detached: opts.keepRunning ?? false });
+    const etcd = startOwned(
+      dir,
+      'etcd',
+      bins.etcd,
+      [
+        '--name',
+        'default',
+        '--data-dir',
+        join(dir, 'etcd-data'),
+        '--listen-client-urls',
+        etcdUrl,
+        '--advertise-client-urls',
+        etcdUrl,
+        '--listen-peer-urls',
+        peerUrl,
+        '--initial-advertise-peer-urls',
+        peerUrl,
+        '--initial-cluster',
+        `default=${peerUrl}`,
+        '--unsafe-no-fsync',
+        '--log-level',
+        'warn',
+      ],
+      process.env,
+      { detached: opts.keepRunning ?? false },
+    );
+    const apiserver = startOwned(
+      dir,
+      'kube-apiserver',
+      bins.apiserver,
+      withFlags(
+        [
+          `--etcd-servers=${etcdUrl}`,
+          `--bind-address=${host}`,
+          `--advertise-address=${host}`,
+          `--secure-port=${apiPort}`,
+          `--tls-cert-file=${certs.serverCert}`,
+          `--tls-private-key-file=${certs.serverKey}`,
+          `--client-ca-file=${certs.caCert}`,
+          '--authorization-mode=RBAC',
+          '--service-account-issuer=https://kubernetes.default.svc',
+          `--service-account-key-file=${certs.saPub}`,
+          `--service-account-signing-key-file=${certs.saKey}`,
+          '--api-audiences=https://kubernetes.default.svc',
+          // dual-stack, so Services with RequireDualStack get both cluster IPs
+          '--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/108',
+          `--cert-dir=${join(dir, 'apiserver-certs')}`,
+          '--enable-priority-and-fairness=false',
+          '--v=0',
+        ],
+        opts.extraApiserverArgs ?? [],
+      ),
+      process.env,
+      { detached: opts.keepRunning ?? false },
+    );
     const server = `https://${host.includes(':') ? `[${host}]` : host}:${apiPort}`;
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, kubeconfigFor(server, certs.caCert, certs.adminCert, certs.adminKey));
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 90_000);
     while (!(await readyz(server, certs))) {
-      for (const [name, child] of [['etcd', etcd], ['kube-apiserver', apiserver]] as const) {
+      for (const [name, child] of [
+        ['etcd', etcd],
+        ['kube-apiserver', apiserver],
+      ] as const) {
         if (child.exitCode !== null) {
-          const log = readFileSync(join(dir, `${name}.log`), 'utf8').split('\n').slice(-15).join('\n');
+          const log = readFileSync(join(dir, `${name}.log`), 'utf8')
+            .split('\n')
+            .slice(-15)
+            .join('\n');
           throw new Error(`${name} exited with code ${child.exitCode}; last log lines:\n${log}`);
         }
       }
-      if (Date.now() > deadline) throw new Error(`kube-apiserver at ${server} not ready after timeout (logs in ${dir})`);
+      if (Date.now() > deadline)
+        throw new Error(`kube-apiserver at ${server} not ready after timeout (logs in ${dir})`);
       await new Promise((r) => setTimeout(r, 250));
     }
     return {
-      dir, server, kubeconfig, certs,
+      dir,
+      server,
+      kubeconfig,
+      certs,
       stop: async () => {
         unhook();
         await stopRun(dir);

@@ -57,8 +57,14 @@ export interface StartOptions {
 }
 
 /** Spawns `exe args` with stdout+stderr appended to `<dir>/<name>.log` and records its pid. */
-export function startOwned(dir: string, name: string, exe: string, args: string[],
-  env: NodeJS.ProcessEnv = process.env, opts: StartOptions = {}): ChildProcess {
+export function startOwned(
+  dir: string,
+  name: string,
+  exe: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  opts: StartOptions = {},
+): ChildProcess {
   const log = openSync(join(dir, `${name}.log`), 'a');
   const prefix = opts.prefix ?? (opts.netns ? ['ip', 'netns', 'exec', opts.netns] : []);
   const [cmd, ...argv] = [...prefix, exe, ...args] as [string, ...string[]];

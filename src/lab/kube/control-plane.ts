@@ -21,7 +21,9 @@ function componentKubeconfig(cluster: Cluster, name: string, cn: string): string
 
 export async function startControlPlane(dir: string, bindAddress: string): Promise<Cluster> {
   const cluster = await startCluster({
-    bindAddress, dir, keepRunning: true,
+    bindAddress,
+    dir,
+    keepRunning: true,
     extraServerIps: [CLUSTER_NET.apiServiceIP],
     extraApiserverArgs: [
       '--authorization-mode=Node,RBAC',
@@ -34,20 +36,44 @@ export async function startControlPlane(dir: string, bindAddress: string): Promi
   });
   const bins = clusterBinaries();
   const cm = componentKubeconfig(cluster, 'controller-manager', 'system:kube-controller-manager');
-  startOwned(dir, 'kube-controller-manager', bins.controllerManager, [
-    `--kubeconfig=${cm}`, `--authentication-kubeconfig=${cm}`, `--authorization-kubeconfig=${cm}`,
-    `--service-account-private-key-file=${cluster.certs.saKey}`, `--root-ca-file=${cluster.certs.caCert}`,
-    '--use-service-account-credentials=true',
-    `--cluster-signing-cert-file=${cluster.certs.caCert}`, `--cluster-signing-key-file=${join(dir, 'ca.key')}`,
-    `--service-cluster-ip-range=${SERVICE_RANGE}`,
-    '--controllers=*,-cloud-node-lifecycle', '--leader-elect=false',
-    // several labs (and test runs) share the host network namespace: no fixed ports
-    '--secure-port=0', '--v=1',
-  ], process.env, { detached: true });
+  startOwned(
+    dir,
+    'kube-controller-manager',
+    bins.controllerManager,
+    [
+      `--kubeconfig=${cm}`,
+      `--authentication-kubeconfig=${cm}`,
+      `--authorization-kubeconfig=${cm}`,
+      `--service-account-private-key-file=${cluster.certs.saKey}`,
+      `--root-ca-file=${cluster.certs.caCert}`,
+      '--use-service-account-credentials=true',
+      `--cluster-signing-cert-file=${cluster.certs.caCert}`,
+      `--cluster-signing-key-file=${join(dir, 'ca.key')}`,
+      `--service-cluster-ip-range=${SERVICE_RANGE}`,
+      '--controllers=*,-cloud-node-lifecycle',
+      '--leader-elect=false',
+      // several labs (and test runs) share the host network namespace: no fixed ports
+      '--secure-port=0',
+      '--v=1',
+    ],
+    process.env,
+    { detached: true },
+  );
   const sched = componentKubeconfig(cluster, 'scheduler', 'system:kube-scheduler');
-  startOwned(dir, 'kube-scheduler', bins.scheduler, [
-    `--kubeconfig=${sched}`, `--authentication-kubeconfig=${sched}`, `--authorization-kubeconfig=${sched}`,
-    '--leader-elect=false', '--secure-port=0', '--v=1',
-  ], process.env, { detached: true });
+  startOwned(
+    dir,
+    'kube-scheduler',
+    bins.scheduler,
+    [
+      `--kubeconfig=${sched}`,
+      `--authentication-kubeconfig=${sched}`,
+      `--authorization-kubeconfig=${sched}`,
+      '--leader-elect=false',
+      '--secure-port=0',
+      '--v=1',
+    ],
+    process.env,
+    { detached: true },
+  );
   return cluster;
 }

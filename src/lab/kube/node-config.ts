@@ -101,69 +101,94 @@ export function containerdConfig(k: KubeNodePlan, sandboxImage: string): string 
 export function cniConfig(k: KubeNodePlan): string {
   const p = nodePaths(k);
   const ranges = [[{ subnet: k.podV4 }], ...(k.podV6 ? [[{ subnet: k.podV6 }]] : [])];
-  return JSON.stringify({
-    cniVersion: '1.0.0',
-    name: 'purelb-lab',
-    plugins: [
-      {
-        type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: true, hairpinMode: true,
-        ipam: {
-          type: 'host-local', ranges, dataDir: p.cniIpamDir,
-          routes: [{ dst: '0.0.0.0/0' }, ...(k.podV6 ? [{ dst: '::/0' }] : [])],
+  return JSON.stringify(
+    {
+      cniVersion: '1.0.0',
+      name: 'purelb-lab',
+      plugins: [
+        {
+          type: 'bridge',
+          bridge: 'cni0',
+          isGateway: true,
+          ipMasq: true,
+          hairpinMode: true,
+          ipam: {
+            type: 'host-local',
+            ranges,
+            dataDir: p.cniIpamDir,
+            routes: [{ dst: '0.0.0.0/0' }, ...(k.podV6 ? [{ dst: '::/0' }] : [])],
+          },
         },
-      },
-      { type: 'portmap', capabilities: { portMappings: true } },
-    ],
-  }, null, 2);
+        { type: 'portmap', capabilities: { portMappings: true } },
+      ],
+    },
+    null,
+    2,
+  );
 }
 
 export function kubeletConfig(k: KubeNodePlan, caFile: string): string {
   const p = nodePaths(k);
-  return JSON.stringify({
-    apiVersion: 'kubelet.config.k8s.io/v1beta1',
-    kind: 'KubeletConfiguration',
-    cgroupDriver: 'cgroupfs',
-    failCgroupV1: false,
-    cgroupRoot: `/${k.cgroup}`,
-    containerRuntimeEndpoint: `unix://${k.containerdSocket}`,
-    podLogsDir: p.podLogs,
-    address: k.node.ipv4,
-    readOnlyPort: 0,
-    healthzBindAddress: '127.0.0.1',
-    authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: caFile } },
-    authorization: { mode: 'Webhook' },
-    failSwapOn: false,
-    maxOpenFiles: 20000,
-    // the disk and memory are shared by every node of the machine: never evict or GC images for it
-    evictionHard: { 'memory.available': '50Mi', 'nodefs.available': '1%', 'imagefs.available': '1%', 'nodefs.inodesFree': '1%' },
-    imageGCHighThresholdPercent: 100,
-    imageGCLowThresholdPercent: 99,
-    resolvConf: '/etc/resolv.conf',
-    serializeImagePulls: false,
-  }, null, 2);
+  return JSON.stringify(
+    {
+      apiVersion: 'kubelet.config.k8s.io/v1beta1',
+      kind: 'KubeletConfiguration',
+      cgroupDriver: 'cgroupfs',
+      failCgroupV1: false,
+      cgroupRoot: `/${k.cgroup}`,
+      containerRuntimeEndpoint: `unix://${k.containerdSocket}`,
+      podLogsDir: p.podLogs,
+      address: k.node.ipv4,
+      readOnlyPort: 0,
+      healthzBindAddress: '127.0.0.1',
+      authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: caFile } },
+      authorization: { mode: 'Webhook' },
+      failSwapOn: false,
+      maxOpenFiles: 20000,
+      // the disk and memory are shared by every node of the machine: never evict or GC images for it
+      evictionHard: {
+        'memory.available': '50Mi',
+        'nodefs.available': '1%',
+        'imagefs.available': '1%',
+        'nodefs.inodesFree': '1%',
+      },
+      imageGCHighThresholdPercent: 100,
+      imageGCLowThresholdPercent: 99,
+      resolvConf: '/etc/resolv.conf',
+      serializeImagePulls: false,
+    },
+    null,
+    2,
+  );
 }
 
 export function kubeProxyConfig(k: KubeNodePlan): string {
   const p = nodePaths(k);
-  return JSON.stringify({
-    apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
-    kind: 'KubeProxyConfiguration',
-    clientConnection: { kubeconfig: p.proxyKubeconfig },
-    hostnameOverride: k.node.name,
-    mode: 'iptables',
-    clusterCIDR: `${CLUSTER_NET.podV4}${k.podV6 ? `,${CLUSTER_NET.podV6}` : ''}`,
-    // no conntrack sysctl writes (the lab's nodes share one kernel)
-    conntrack: { maxPerCore: 0, min: 0 },
-    metricsBindAddress: '127.0.0.1:10249',
-    healthzBindAddress: '127.0.0.1:10256',
-    iptables: { localhostNodePorts: false },
-  }, null, 2);
+  return JSON.stringify(
+    {
+      apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+      kind: 'KubeProxyConfiguration',
+      clientConnection: { kubeconfig: p.proxyKubeconfig },
+      hostnameOverride: k.node.name,
+      mode: 'iptables',
+      clusterCIDR: `${CLUSTER_NET.podV4}${k.podV6 ? `,${CLUSTER_NET.podV6}` : ''}`,
+      // no conntrack sysctl writes (the lab's nodes share one kernel)
+      conntrack: { maxPerCore: 0, min: 0 },
+      metricsBindAddress: '127.0.0.1:10249',
+      healthzBindAddress: '127.0.0.1:10256',
+      iptables: { localhostNodePorts: false },
+    },
+    null,
+    2,
+  );
 }
 
 /** Routes from this node to every other node's pod ranges, via their LAN addresses. */
 export function podRoutes(all: KubeNodePlan[], self: KubeNodePlan): string[] {
-  return all.filter((o) => o !== self).flatMap((o) => [
-    `route replace ${o.podV4} via ${o.node.ipv4}`,
-    ...(o.podV6 && o.node.ipv6 ? [`route replace ${o.podV6} via ${o.node.ipv6}`] : []),
-  ]);
+  return all
+    .filter((o) => o !== self)
+    .flatMap((o) => [
+      `route replace ${o.podV4} via ${o.node.ipv4}`,
+      ...(o.podV6 && o.node.ipv6 ? [`route replace ${o.podV6} via ${o.node.ipv6}`] : []),
+    ]);
 }

@@ -2,7 +2,16 @@
 // UTS namespace, held by a `sleep` process, in which containerd, kubelet and kube-proxy run. Each node
 // has its own cgroups in every v1 hierarchy: kubelet's --cgroup-root for the pods, and a system cgroup
 // for the daemons and containerd's shims, so `down` finds every process of the node by cgroup name.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clusterBinaries } from '../cluster/binaries.ts';
@@ -12,14 +21,22 @@ import { startOwned } from '../cluster/processes.ts';
 import { ipBatch, run } from '../exec.ts';
 import { record, type Ledger } from '../ledger.ts';
 import {
-  cniConfig, containerdConfig, kubeletConfig, kubeProxyConfig, nodePaths, podRoutes, type KubeNodePlan,
+  cniConfig,
+  containerdConfig,
+  kubeletConfig,
+  kubeProxyConfig,
+  nodePaths,
+  podRoutes,
+  type KubeNodePlan,
 } from './node-config.ts';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
 /** The v1 hierarchies (and the unified one) this machine mounts: every place a node's cgroup must exist. */
 function hierarchies(): string[] {
-  return readdirSync(CGROUP_ROOT).map((h) => join(CGROUP_ROOT, h)).filter((p) => statSync(p).isDirectory());
+  return readdirSync(CGROUP_ROOT)
+    .map((h) => join(CGROUP_ROOT, h))
+    .filter((p) => statSync(p).isDirectory());
 }
 
 function createCgroup(name: string): void {
@@ -109,7 +126,12 @@ export interface ImageSet {
   pause: string;
 }
 
-async function waitFor(what: string, ok: () => boolean | Promise<boolean>, timeoutMs: number, logHint: string): Promise<void> {
+async function waitFor(
+  what: string,
+  ok: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  logHint: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await ok())) {
     if (Date.now() > deadline) throw new Error(`${what} not ready after ${timeoutMs / 1000} s (${logHint})`);
@@ -119,13 +141,17 @@ async function waitFor(what: string, ok: () => boolean | Promise<boolean>, timeo
 
 function writeNodeFiles(k: KubeNodePlan, control: ControlPlaneAccess, images: ImageSet): void {
   const p = nodePaths(k);
-  for (const d of [k.dir, p.cniConfDir, p.cniIpamDir, p.kubeletRoot, p.podLogs, p.pki]) mkdirSync(d, { recursive: true });
+  for (const d of [k.dir, p.cniConfDir, p.cniIpamDir, p.kubeletRoot, p.podLogs, p.pki])
+    mkdirSync(d, { recursive: true });
   // the node's private /run hides the lab dir: everything the node's processes read lives in its own dir
   const ca = join(p.pki, 'ca.crt');
   copyFileSync(join(control.caDir, 'ca.crt'), ca);
   const kubelet = clientCert(control.caDir, p.pki, 'kubelet', `system:node:${k.node.name}`, 'system:nodes');
   const proxy = clientCert(control.caDir, p.pki, 'kube-proxy', 'system:kube-proxy');
-  writeFileSync(p.kubeletKubeconfig, kubeconfigFor(control.server, ca, kubelet.cert, kubelet.key, `system:node:${k.node.name}`));
+  writeFileSync(
+    p.kubeletKubeconfig,
+    kubeconfigFor(control.server, ca, kubelet.cert, kubelet.key, `system:node:${k.node.name}`),
+  );
   writeFileSync(p.proxyKubeconfig, kubeconfigFor(control.server, ca, proxy.cert, proxy.key, 'system:kube-proxy'));
   writeFileSync(p.containerdConfig, containerdConfig(k, images.pause));
   writeFileSync(join(p.cniConfDir, '10-purelb-lab.conflist'), cniConfig(k));
@@ -145,8 +171,20 @@ function startHolder(procDir: string, k: KubeNodePlan): number {
   ].join(' && ');
   const child = startOwned(procDir, `${k.node.name}-node`, 'sleep', ['infinity'], process.env, {
     detached: true,
-    prefix: ['nsenter', `--net=/run/netns/${k.node.netns}`, 'unshare', '--mount', '--uts', '--propagation', 'slave', '--',
-      'sh', '-c', init, 'sh'],
+    prefix: [
+      'nsenter',
+      `--net=/run/netns/${k.node.netns}`,
+      'unshare',
+      '--mount',
+      '--uts',
+      '--propagation',
+      'slave',
+      '--',
+      'sh',
+      '-c',
+      init,
+      'sh',
+    ],
   });
   return child.pid!;
 }
@@ -160,8 +198,13 @@ async function holderReady(pid: number): Promise<boolean> {
 }
 
 /** Creates the node's files and cgroups and starts containerd; returns the holder's pid. */
-export async function startContainerd(ledger: Ledger, procDir: string, k: KubeNodePlan, control: ControlPlaneAccess,
-  images: ImageSet): Promise<number> {
+export async function startContainerd(
+  ledger: Ledger,
+  procDir: string,
+  k: KubeNodePlan,
+  control: ControlPlaneAccess,
+  images: ImageSet,
+): Promise<number> {
   record(ledger, 'dirs', dirname(k.dir));
   record(ledger, 'cgroups', k.cgroup);
   record(ledger, 'cgroups', k.systemCgroup);
@@ -169,10 +212,26 @@ export async function startContainerd(ledger: Ledger, procDir: string, k: KubeNo
   createCgroup(k.cgroup);
   createCgroup(k.systemCgroup);
   const holder = startHolder(procDir, k);
-  await waitFor(`${k.node.name} namespaces`, () => holderReady(holder), 10_000, `log: ${procDir}/${k.node.name}-node.log`);
-  startOwned(procDir, `${k.node.name}-containerd`, '/usr/bin/containerd', ['--config', nodePaths(k).containerdConfig],
-    process.env, { detached: true, prefix: inNode(k, holder) });
-  await waitFor(`${k.node.name} containerd`, () => existsSync(k.containerdSocket), 30_000, `log: ${procDir}/${k.node.name}-containerd.log`);
+  await waitFor(
+    `${k.node.name} namespaces`,
+    () => holderReady(holder),
+    10_000,
+    `log: ${procDir}/${k.node.name}-node.log`,
+  );
+  startOwned(
+    procDir,
+    `${k.node.name}-containerd`,
+    '/usr/bin/containerd',
+    ['--config', nodePaths(k).containerdConfig],
+    process.env,
+    { detached: true, prefix: inNode(k, holder) },
+  );
+  await waitFor(
+    `${k.node.name} containerd`,
+    () => existsSync(k.containerdSocket),
+    30_000,
+    `log: ${procDir}/${k.node.name}-containerd.log`,
+  );
   return holder;
 }
 
@@ -184,23 +243,51 @@ export async function importImages(k: KubeNodePlan, images: ImageSet): Promise<v
 }
 
 /** Pod routes to the other nodes, bridge netfilter on, then kubelet and kube-proxy. */
-export async function startKubelet(procDir: string, k: KubeNodePlan, all: KubeNodePlan[], holderPid: number,
-  labName: string): Promise<void> {
+export async function startKubelet(
+  procDir: string,
+  k: KubeNodePlan,
+  all: KubeNodePlan[],
+  holderPid: number,
+  labName: string,
+): Promise<void> {
   const p = nodePaths(k);
   const routes = podRoutes(all, k);
   if (routes.length) await ipBatch(routes, k.node.netns);
   // kube-proxy needs bridged pod traffic to traverse iptables (hairpin, pod to Service on the same node)
   if (!existsSync('/proc/sys/net/bridge')) await run('modprobe', ['br_netfilter']);
-  await run('nsenter', [`--net=/run/netns/${k.node.netns}`, 'sysctl', '-qw',
-    'net.bridge.bridge-nf-call-iptables=1', 'net.bridge.bridge-nf-call-ip6tables=1',
-    'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+  await run('nsenter', [
+    `--net=/run/netns/${k.node.netns}`,
+    'sysctl',
+    '-qw',
+    'net.bridge.bridge-nf-call-iptables=1',
+    'net.bridge.bridge-nf-call-ip6tables=1',
+    'net.ipv4.ip_forward=1',
+    'net.ipv6.conf.all.forwarding=1',
+  ]);
   const bins = clusterBinaries();
-  startOwned(procDir, `${k.node.name}-kubelet`, bins.kubelet, [
-    `--config=${p.kubeletConfig}`, `--kubeconfig=${p.kubeletKubeconfig}`, `--root-dir=${p.kubeletRoot}`,
-    `--hostname-override=${k.node.name}`, `--node-ip=${[k.node.ipv4, k.node.ipv6].filter(Boolean).join(',')}`,
-    // the lab's RouterConfig selects its nodes by this label
-    `--node-labels=purelb.io/lab=${labName}`, '--v=1',
-  ], process.env, { detached: true, prefix: inNode(k, holderPid) });
-  startOwned(procDir, `${k.node.name}-kube-proxy`, bins.kubeProxy, [`--config=${p.proxyConfig}`, '--v=1'],
-    process.env, { detached: true, prefix: inNode(k, holderPid) });
+  startOwned(
+    procDir,
+    `${k.node.name}-kubelet`,
+    bins.kubelet,
+    [
+      `--config=${p.kubeletConfig}`,
+      `--kubeconfig=${p.kubeletKubeconfig}`,
+      `--root-dir=${p.kubeletRoot}`,
+      `--hostname-override=${k.node.name}`,
+      `--node-ip=${[k.node.ipv4, k.node.ipv6].filter(Boolean).join(',')}`,
+      // the lab's RouterConfig selects its nodes by this label
+      `--node-labels=purelb.io/lab=${labName}`,
+      '--v=1',
+    ],
+    process.env,
+    { detached: true, prefix: inNode(k, holderPid) },
+  );
+  startOwned(
+    procDir,
+    `${k.node.name}-kube-proxy`,
+    bins.kubeProxy,
+    [`--config=${p.proxyConfig}`, '--v=1'],
+    process.env,
+    { detached: true, prefix: inNode(k, holderPid) },
+  );
 }

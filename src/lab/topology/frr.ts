@@ -30,14 +30,32 @@ async function waitForFile(path: string, what: string, timeoutMs = 15_000): Prom
 }
 
 /** Starts zebra + daemons in netns with `config` as <dir>/frr.conf, then loads it (vtysh -b). */
-export async function startFrr(topo: Topology, netns: string, dir: string, daemons: FrrDaemon[], config: string): Promise<FrrInstance> {
+export async function startFrr(
+  topo: Topology,
+  netns: string,
+  dir: string,
+  daemons: FrrDaemon[],
+  config: string,
+): Promise<FrrInstance> {
   writeFileSync(join(dir, 'frr.conf'), config);
   writeFileSync(join(dir, 'vtysh.conf'), '');
   // the daemons drop to user frr (root is not in the frrvty group), so the directory must be theirs
   await sh('chown', ['-R', 'frr:frr', dir]);
   const common = (d: string) => [
-    '-F', 'traditional', '-A', '127.0.0.1', '-P', '0',
-    '--vty_socket', dir, '-z', join(dir, 'zserv.api'), '-i', join(dir, `${d}.pid`), '--log', `file:${join(dir, `${d}.log`)}`,
+    '-F',
+    'traditional',
+    '-A',
+    '127.0.0.1',
+    '-P',
+    '0',
+    '--vty_socket',
+    dir,
+    '-z',
+    join(dir, 'zserv.api'),
+    '-i',
+    join(dir, `${d}.pid`),
+    '--log',
+    `file:${join(dir, `${d}.log`)}`,
   ];
   const children = [topo.spawn(netns, `${netns}-zebra`, '/usr/lib/frr/zebra', common('zebra'), dir)];
   await waitForFile(join(dir, 'zebra.vty'), `zebra of ${netns}`);
@@ -53,7 +71,9 @@ export async function startFrr(topo: Topology, netns: string, dir: string, daemo
   const boot = await runTool('vtysh', ['--vty_socket', dir, '--config_dir', dir, '-b']);
   if (boot.code !== 0) throw new Error(`vtysh -b (${netns}) could not load ${dir}/frr.conf: ${toolError(boot)}`);
   return {
-    netns, dir, vtysh,
+    netns,
+    dir,
+    vtysh,
     json: async <T>(command: string) => JSON.parse((await vtysh(command)) || '{}') as T,
     // daemons first, zebra last (they deregister from it)
     stop: async () => {

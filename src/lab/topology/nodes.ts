@@ -24,15 +24,22 @@ async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs 
 /** Backend paths of a node's daemon, as the routing controller takes them. */
 export function nodeBackendPaths(n: TopologyNode): RoutingBackendPaths {
   return {
-    birdConfigDir: n.dir, birdSocket: join(n.dir, 'bird.ctl'),
-    frrConfDir: n.dir, frrVtySocket: n.dir,
+    birdConfigDir: n.dir,
+    birdSocket: join(n.dir, 'bird.ctl'),
+    frrConfDir: n.dir,
+    frrVtySocket: n.dir,
     gobgpTarget: `unix://${join(n.dir, 'gobgp.sock')}`,
   };
 }
 
 /** Starts the routing daemon of one node and waits until it answers on its control interface. Returns the
  * process for BIRD and gobgpd (FRR runs under watchfrr: stop it through its FrrInstance). */
-export async function startNodeDaemon(topo: Topology, n: TopologyNode, daemon: Daemon, frrDaemons: FrrDaemon[] = ['bgpd']): Promise<ChildProcess | undefined> {
+export async function startNodeDaemon(
+  topo: Topology,
+  n: TopologyNode,
+  daemon: Daemon,
+  frrDaemons: FrrDaemon[] = ['bgpd'],
+): Promise<ChildProcess | undefined> {
   const paths = nodeBackendPaths(n);
   if (daemon === 'bird') {
     const conf = join(n.dir, 'bird.conf');
@@ -44,7 +51,13 @@ export async function startNodeDaemon(topo: Topology, n: TopologyNode, daemon: D
     await startFrr(topo, n.netns, n.dir, frrDaemons, 'frr defaults traditional\n');
     return undefined;
   }
-  const child = topo.spawn(n.netns, `gobgpd-${n.netns}`, 'gobgpd', [`--api-hosts=${paths.gobgpTarget}`, '--pprof-disable', '-p', '-l', 'info'], n.dir);
+  const child = topo.spawn(
+    n.netns,
+    `gobgpd-${n.netns}`,
+    'gobgpd',
+    [`--api-hosts=${paths.gobgpTarget}`, '--pprof-disable', '-p', '-l', 'info'],
+    n.dir,
+  );
   await waitUntil(`gobgpd of ${n.netns}`, async () => existsSync(join(n.dir, 'gobgp.sock')));
   return child;
 }

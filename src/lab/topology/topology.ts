@@ -75,16 +75,42 @@ export class Topology {
   async setup(prefix: string, count: number): Promise<void> {
     mkdirSync(this.torDir, { recursive: true });
     await this.#addNetns(this.tor);
-    await sh('ip', ['netns', 'exec', this.tor, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+    await sh('ip', [
+      'netns',
+      'exec',
+      this.tor,
+      'sysctl',
+      '-qw',
+      'net.ipv4.ip_forward=1',
+      'net.ipv6.conf.all.forwarding=1',
+    ]);
     for (let i = 1; i <= count; i++) {
       const n: TopologyNode = {
-        index: i, netns: `${prefix}-n${i}`, dir: join(this.dir, `n${i}`),
-        ipv4: `192.168.${10 + i}.2`, ipv6: `fd00:${10 + i}::2`, torIPv4: `192.168.${10 + i}.1`, torIPv6: `fd00:${10 + i}::1`,
+        index: i,
+        netns: `${prefix}-n${i}`,
+        dir: join(this.dir, `n${i}`),
+        ipv4: `192.168.${10 + i}.2`,
+        ipv6: `fd00:${10 + i}::2`,
+        torIPv4: `192.168.${10 + i}.1`,
+        torIPv6: `fd00:${10 + i}::1`,
         torIfname: `to-n${i}`,
       };
       mkdirSync(n.dir, { recursive: true });
       await this.#addNetns(n.netns);
-      await sh('ip', ['link', 'add', n.torIfname, 'netns', this.tor, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', n.netns]);
+      await sh('ip', [
+        'link',
+        'add',
+        n.torIfname,
+        'netns',
+        this.tor,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'eth0',
+        'netns',
+        n.netns,
+      ]);
       await sh('ip', ['-n', this.tor, 'addr', 'add', `${n.torIPv4}/24`, 'dev', n.torIfname]);
       await sh('ip', ['-n', this.tor, 'addr', 'add', `${n.torIPv6}/64`, 'dev', n.torIfname, 'nodad']);
       await sh('ip', ['-n', n.netns, 'addr', 'add', `${n.ipv4}/24`, 'dev', 'eth0']);
@@ -105,7 +131,16 @@ export class Topology {
   }
 
   addAddress(node: number, cidr: string): Promise<string> {
-    return sh('ip', ['-n', this.node(node).netns, 'addr', 'add', cidr, 'dev', 'kube-lb0', ...(cidr.includes(':') ? ['nodad'] : [])]);
+    return sh('ip', [
+      '-n',
+      this.node(node).netns,
+      'addr',
+      'add',
+      cidr,
+      'dev',
+      'kube-lb0',
+      ...(cidr.includes(':') ? ['nodad'] : []),
+    ]);
   }
 
   delAddress(node: number, cidr: string): Promise<string> {
@@ -142,7 +177,8 @@ export class Topology {
 }
 
 export async function createTopology(opts: TopologyOptions): Promise<Topology> {
-  if (!/^[a-z0-9]{1,8}$/.test(opts.prefix)) throw new Error(`topology prefix ${JSON.stringify(opts.prefix)} must be 1..8 lowercase letters/digits`);
+  if (!/^[a-z0-9]{1,8}$/.test(opts.prefix))
+    throw new Error(`topology prefix ${JSON.stringify(opts.prefix)} must be 1..8 lowercase letters/digits`);
   const topo = new Topology(opts);
   try {
     await topo.setup(opts.prefix, opts.nodes);

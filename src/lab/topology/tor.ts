@@ -19,30 +19,76 @@ export interface TorOptions {
 export function torConfig(topo: Topology, opts: TorOptions): string {
   const lines = ['frr defaults traditional', 'bgp route-map delay-timer 0', '!'];
   if (opts.protocol === 'bgp') {
-    lines.push(`router bgp ${opts.asn ?? 65000}`, ` bgp router-id ${topo.node(1).torIPv4}`, ' no bgp ebgp-requires-policy',
-      ' no bgp default ipv4-unicast', ' bgp bestpath as-path multipath-relax',
-      ' neighbor NODES4 peer-group', ' neighbor NODES4 remote-as external', ' neighbor NODES4 timers 3 9', ' neighbor NODES4 timers connect 2',
-      ' neighbor NODES6 peer-group', ' neighbor NODES6 remote-as external', ' neighbor NODES6 timers 3 9', ' neighbor NODES6 timers connect 2');
-    if (opts.password) lines.push(` neighbor NODES4 password ${opts.password}`, ` neighbor NODES6 password ${opts.password}`);
-    for (const n of topo.nodes) lines.push(` neighbor ${n.ipv4} peer-group NODES4`, ` neighbor ${n.ipv6} peer-group NODES6`);
-    lines.push(' address-family ipv4 unicast', '  neighbor NODES4 activate', '  maximum-paths 16', ' exit-address-family',
-      ' address-family ipv6 unicast', '  neighbor NODES6 activate', '  maximum-paths 16', ' exit-address-family', 'exit');
+    lines.push(
+      `router bgp ${opts.asn ?? 65000}`,
+      ` bgp router-id ${topo.node(1).torIPv4}`,
+      ' no bgp ebgp-requires-policy',
+      ' no bgp default ipv4-unicast',
+      ' bgp bestpath as-path multipath-relax',
+      ' neighbor NODES4 peer-group',
+      ' neighbor NODES4 remote-as external',
+      ' neighbor NODES4 timers 3 9',
+      ' neighbor NODES4 timers connect 2',
+      ' neighbor NODES6 peer-group',
+      ' neighbor NODES6 remote-as external',
+      ' neighbor NODES6 timers 3 9',
+      ' neighbor NODES6 timers connect 2',
+    );
+    if (opts.password)
+      lines.push(` neighbor NODES4 password ${opts.password}`, ` neighbor NODES6 password ${opts.password}`);
+    for (const n of topo.nodes)
+      lines.push(` neighbor ${n.ipv4} peer-group NODES4`, ` neighbor ${n.ipv6} peer-group NODES6`);
+    lines.push(
+      ' address-family ipv4 unicast',
+      '  neighbor NODES4 activate',
+      '  maximum-paths 16',
+      ' exit-address-family',
+      ' address-family ipv6 unicast',
+      '  neighbor NODES6 activate',
+      '  maximum-paths 16',
+      ' exit-address-family',
+      'exit',
+    );
   } else {
     for (const n of topo.nodes) {
-      lines.push(`interface ${n.torIfname}`, ' ip ospf area 0.0.0.0', ' ip ospf network point-to-point',
-        ` ip ospf hello-interval ${opts.helloInterval ?? 1}`, ` ip ospf dead-interval ${opts.deadInterval ?? 4}`, ' ip ospf cost 10',
-        ' ipv6 ospf6 area 0.0.0.0', ' ipv6 ospf6 network point-to-point',
-        ` ipv6 ospf6 hello-interval ${opts.helloInterval ?? 1}`, ` ipv6 ospf6 dead-interval ${opts.deadInterval ?? 4}`, ' ipv6 ospf6 cost 10', 'exit');
+      lines.push(
+        `interface ${n.torIfname}`,
+        ' ip ospf area 0.0.0.0',
+        ' ip ospf network point-to-point',
+        ` ip ospf hello-interval ${opts.helloInterval ?? 1}`,
+        ` ip ospf dead-interval ${opts.deadInterval ?? 4}`,
+        ' ip ospf cost 10',
+        ' ipv6 ospf6 area 0.0.0.0',
+        ' ipv6 ospf6 network point-to-point',
+        ` ipv6 ospf6 hello-interval ${opts.helloInterval ?? 1}`,
+        ` ipv6 ospf6 dead-interval ${opts.deadInterval ?? 4}`,
+        ' ipv6 ospf6 cost 10',
+        'exit',
+      );
     }
-    lines.push('router ospf', ` ospf router-id ${topo.node(1).torIPv4}`, ' maximum-paths 16', 'exit',
-      'router ospf6', ` ospf6 router-id ${topo.node(1).torIPv4}`, ' maximum-paths 16', 'exit');
+    lines.push(
+      'router ospf',
+      ` ospf router-id ${topo.node(1).torIPv4}`,
+      ' maximum-paths 16',
+      'exit',
+      'router ospf6',
+      ` ospf6 router-id ${topo.node(1).torIPv4}`,
+      ' maximum-paths 16',
+      'exit',
+    );
   }
   return lines.join('\n') + '\n';
 }
 
 export async function startTor(topo: Topology, opts: TorOptions): Promise<FrrInstance> {
   mkdirSync(topo.torDir, { recursive: true });
-  return startFrr(topo, topo.tor, topo.torDir, opts.protocol === 'bgp' ? ['bgpd'] : ['ospfd', 'ospf6d'], torConfig(topo, opts));
+  return startFrr(
+    topo,
+    topo.tor,
+    topo.torDir,
+    opts.protocol === 'bgp' ? ['bgpd'] : ['ospfd', 'ospf6d'],
+    torConfig(topo, opts),
+  );
 }
 
 interface RouteEntry {
@@ -55,7 +101,10 @@ export async function ribNextHops(tor: FrrInstance, prefix: string): Promise<str
   const v6 = prefix.includes(':');
   const doc = await tor.json<Record<string, RouteEntry[]>>(`show ${v6 ? 'ipv6' : 'ip'} route ${prefix} json`);
   const entry = (doc[prefix] ?? []).find((e) => e.selected);
-  return (entry?.nexthops ?? []).filter((n) => n.fib).map((n) => n.interfaceName ?? '').sort();
+  return (entry?.nexthops ?? [])
+    .filter((n) => n.fib)
+    .map((n) => n.interfaceName ?? '')
+    .sort();
 }
 
 /** ToR interfaces that the ToR's kernel uses for prefix, sorted. */
@@ -64,11 +113,17 @@ export async function kernelNextHops(topo: Topology, prefix: string): Promise<st
   const out = await sh('ip', ['-n', topo.tor, ...(v6 ? ['-6'] : ['-4']), '-j', 'route', 'show', prefix]);
   const routes = JSON.parse(out || '[]') as Array<{ dst?: string; dev?: string; nexthops?: Array<{ dev?: string }> }>;
   const bare = prefix.replace(/\/(32|128)$/, '');
-  return routes.filter((r) => r.dst === bare || r.dst === prefix)
-    .flatMap((r) => (r.nexthops ? r.nexthops.map((n) => n.dev ?? '') : [r.dev ?? ''])).sort();
+  return routes
+    .filter((r) => r.dst === bare || r.dst === prefix)
+    .flatMap((r) => (r.nexthops ? r.nexthops.map((n) => n.dev ?? '') : [r.dev ?? '']))
+    .sort();
 }
 
 /** Both views at once: FRR's RIB and the kernel must agree. */
-export async function torNextHops(topo: Topology, tor: FrrInstance, prefix: string): Promise<{ rib: string[]; kernel: string[] }> {
+export async function torNextHops(
+  topo: Topology,
+  tor: FrrInstance,
+  prefix: string,
+): Promise<{ rib: string[]; kernel: string[] }> {
   return { rib: await ribNextHops(tor, prefix), kernel: await kernelNextHops(topo, prefix) };
 }

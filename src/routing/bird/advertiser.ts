@@ -20,7 +20,8 @@ export interface BirdOptions {
 }
 
 /** Offline parse check by the bird binary itself (exit 0 = valid). */
-export const birdParseCheck = (file: string, birdBinary = 'bird'): Promise<ToolResult> => runTool(birdBinary, ['-p', '-c', file]);
+export const birdParseCheck = (file: string, birdBinary = 'bird'): Promise<ToolResult> =>
+  runTool(birdBinary, ['-p', '-c', file]);
 
 /** Rows of `show protocols`: name proto table state since info... */
 export function parseProtocols(lines: string[]): Array<{ name: string; proto: string; state: string; info: string }> {
@@ -92,19 +93,32 @@ export class BirdAdvertiser implements RouteAdvertiser {
 
   async status(): Promise<DaemonStatus> {
     const sock = this.#opts.socketPath;
-    const protocols = parseProtocols((await birdCommand(sock, 'show protocols')).lines.filter((l) => l.code === 1002).map((l) => l.text));
+    const protocols = parseProtocols(
+      (await birdCommand(sock, 'show protocols')).lines.filter((l) => l.code === 1002).map((l) => l.text),
+    );
     const sessions: SessionStatus[] = [];
     for (const p of protocols) {
       if (p.proto === 'BGP') {
         const address = this.#peers[Number(/^peer_(\d+)$/.exec(p.name)?.[1] ?? 0) - 1];
-        sessions.push({ name: address ?? p.name, state: p.info.split(' ')[0] || p.state, info: `${p.name} ${p.state} ${p.info}`.trim() });
+        sessions.push({
+          name: address ?? p.name,
+          state: p.info.split(' ')[0] || p.state,
+          info: `${p.name} ${p.state} ${p.info}`.trim(),
+        });
       }
       if (p.proto === 'OSPF') {
-        const rows = parseOspfNeighbors(p.name, (await birdCommand(sock, `show ospf neighbors ${p.name}`)).lines.filter((l) => l.code === 1013).map((l) => l.text));
+        const rows = parseOspfNeighbors(
+          p.name,
+          (await birdCommand(sock, `show ospf neighbors ${p.name}`)).lines
+            .filter((l) => l.code === 1013)
+            .map((l) => l.text),
+        );
         sessions.push(...(rows.length ? rows : [{ name: p.name, state: p.state, info: p.info }]));
       }
     }
-    const routes = (await birdCommand(sock, 'show route protocol kube_lb')).lines.map((l) => l.text.trim().split(/\s+/)[0] ?? '');
+    const routes = (await birdCommand(sock, 'show route protocol kube_lb')).lines.map(
+      (l) => l.text.trim().split(/\s+/)[0] ?? '',
+    );
     return { sessions, advertised: advertisedPrefixes(routes) };
   }
 

@@ -42,7 +42,10 @@ export function birdCommand(socketPath: string, command: string, timeoutMs = 30_
     const sock = createConnection(socketPath);
     let buffer = '';
     let welcomed = false;
-    const timer = setTimeout(() => finish(new Error(`BIRD did not answer "${command}" within ${timeoutMs} ms on ${socketPath}`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`BIRD did not answer "${command}" within ${timeoutMs} ms on ${socketPath}`)),
+      timeoutMs,
+    );
     const finish = (err?: Error, reply?: BirdReply) => {
       clearTimeout(timer);
       sock.destroy();

@@ -23,11 +23,15 @@ export interface FrrOptions {
 }
 
 /** Offline syntax check by vtysh itself (exit 0 = valid; errors on stderr). */
-export const frrDryRun = (file: string, vtysh = 'vtysh'): Promise<ToolResult> => runTool(vtysh, ['--dryrun', '-f', file]);
+export const frrDryRun = (file: string, vtysh = 'vtysh'): Promise<ToolResult> =>
+  runTool(vtysh, ['--dryrun', '-f', file]);
 
 /** Lines of the running config that describe host state rather than routing; mirrored, never changed. */
 export function hostStateLines(running: string): string[] {
-  return running.split('\n').map((l) => l.trimEnd()).filter((l) => /^(no )?(ip|ipv6) forwarding$|^hostname \S+$/.test(l));
+  return running
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => /^(no )?(ip|ipv6) forwarding$|^hostname \S+$/.test(l));
 }
 
 export class FrrAdvertiser implements RouteAdvertiser {
@@ -57,10 +61,20 @@ export class FrrAdvertiser implements RouteAdvertiser {
 
   #reload(): Promise<ToolResult> {
     const o = this.#opts;
-    return runTool(o.reloadScript ?? '/usr/lib/frr/frr-reload.py', [
-      '--reload', '--stdout', '--confdir', o.confDir, '--rundir', o.confDir,
-      ...(o.vtySocket ? ['--vty_socket', o.vtySocket] : []), this.configPath,
-    ], 120_000);
+    return runTool(
+      o.reloadScript ?? '/usr/lib/frr/frr-reload.py',
+      [
+        '--reload',
+        '--stdout',
+        '--confdir',
+        o.confDir,
+        '--rundir',
+        o.confDir,
+        ...(o.vtySocket ? ['--vty_socket', o.vtySocket] : []),
+        this.configPath,
+      ],
+      120_000,
+    );
   }
 
   async apply(input: NodeRoutingInput): Promise<ApplyResult> {
@@ -73,7 +87,8 @@ export class FrrAdvertiser implements RouteAdvertiser {
     if (running.code !== 0) return this.#keep('Failed', `FRR is not reachable: ${toolError(running)}`);
     writeAtomic(candidate, [rendered.text, ...hostStateLines(running.stdout), ''].join('\n'));
     const check = await frrDryRun(candidate, this.#opts.vtysh);
-    if (check.code !== 0) return this.#keep('Rejected', `vtysh --dryrun rejected the rendered config: ${toolError(check)}`);
+    if (check.code !== 0)
+      return this.#keep('Rejected', `vtysh --dryrun rejected the rendered config: ${toolError(check)}`);
     installChecked(candidate, this.configPath);
     const reload = await this.#reload();
     if (reload.code !== 0) {
@@ -102,21 +117,29 @@ export class FrrAdvertiser implements RouteAdvertiser {
 
   async status(): Promise<DaemonStatus> {
     const sessions: SessionStatus[] = [];
-    const bgp = await this.#tryShow<Record<string, { peers?: Record<string, { state?: string; pfxSnt?: number }> }>>('show bgp summary json');
+    const bgp =
+      await this.#tryShow<Record<string, { peers?: Record<string, { state?: string; pfxSnt?: number }> }>>(
+        'show bgp summary json',
+      );
     for (const af of Object.values(bgp ?? {})) {
       for (const [peer, p] of Object.entries(af.peers ?? {})) {
-        if (!sessions.some((s) => s.name === peer)) sessions.push({ name: peer, state: p.state ?? 'Unknown', info: `pfxSnt ${p.pfxSnt ?? 0}` });
+        if (!sessions.some((s) => s.name === peer))
+          sessions.push({ name: peer, state: p.state ?? 'Unknown', info: `pfxSnt ${p.pfxSnt ?? 0}` });
       }
     }
     type Ospf4 = { neighbors?: Record<string, Array<{ nbrState?: string; ifaceName?: string }>> };
-    for (const [id, list] of Object.entries((await this.#tryShow<Ospf4>('show ip ospf neighbor json'))?.neighbors ?? {})) {
+    for (const [id, list] of Object.entries(
+      (await this.#tryShow<Ospf4>('show ip ospf neighbor json'))?.neighbors ?? {},
+    )) {
       for (const n of list) sessions.push({ name: `ospf ${id}`, state: n.nbrState ?? '', info: n.ifaceName ?? '' });
     }
     type Ospf6 = { neighbors?: Array<{ neighborId?: string; state?: string; interfaceName?: string }> };
     for (const n of (await this.#tryShow<Ospf6>('show ipv6 ospf6 neighbor json'))?.neighbors ?? []) {
       sessions.push({ name: `ospf6 ${n.neighborId ?? ''}`, state: n.state ?? '', info: n.interfaceName ?? '' });
     }
-    const iface = await this.#show<Record<string, { ipAddresses?: Array<{ address?: string }> }>>(`show interface ${this.#kubeInterface} json`);
+    const iface = await this.#show<Record<string, { ipAddresses?: Array<{ address?: string }> }>>(
+      `show interface ${this.#kubeInterface} json`,
+    );
     const addrs = Object.values(iface).flatMap((i) => (i.ipAddresses ?? []).map((a) => a.address ?? ''));
     return { sessions, advertised: advertisedPrefixes(addrs) };
   }

@@ -14,8 +14,18 @@ import { advertisedPrefixes, type ApplyResult, type DaemonStatus, type RouteAdve
 import { checkInput, configHash, RenderError, routerID, type NodeRoutingInput } from '../render.ts';
 import { GobgpClient } from './client.ts';
 import {
-  ACCEPT_LOCAL_POLICY, attributesKey, globalConfig, gobgpCallPlan, importAssignment, listedPathAttributes, pathMessage, peerFingerprint,
-  peerMessage, V4, V6, wantedPathAttributes,
+  ACCEPT_LOCAL_POLICY,
+  attributesKey,
+  globalConfig,
+  gobgpCallPlan,
+  importAssignment,
+  listedPathAttributes,
+  pathMessage,
+  peerFingerprint,
+  peerMessage,
+  V4,
+  V6,
+  wantedPathAttributes,
 } from './messages.ts';
 import type { BgpConfig } from '../../api/validate-routerconfig.ts';
 
@@ -35,11 +45,21 @@ interface Desired {
 }
 
 interface ListedPeer {
-  peer?: { conf?: { neighbor_address?: string; description?: string }; state?: { session_state?: string; neighbor_address?: string };
-    afi_safis?: Array<{ state?: { advertised?: string } }> };
+  peer?: {
+    conf?: { neighbor_address?: string; description?: string };
+    state?: { session_state?: string; neighbor_address?: string };
+    afi_safis?: Array<{ state?: { advertised?: string } }>;
+  };
 }
-interface ListedPath { destination?: { prefix?: string; paths?: Array<{ is_from_external?: boolean; pattrs?: Array<Record<string, unknown>> }> } }
-interface ListedAssignment { assignment?: { policies?: Array<{ name?: string }>; default_action?: string } }
+interface ListedPath {
+  destination?: {
+    prefix?: string;
+    paths?: Array<{ is_from_external?: boolean; pattrs?: Array<Record<string, unknown>> }>;
+  };
+}
+interface ListedAssignment {
+  assignment?: { policies?: Array<{ name?: string }>; default_action?: string };
+}
 
 export class GobgpAdvertiser implements RouteAdvertiser {
   readonly daemon = 'gobgp' as const;
@@ -65,13 +85,21 @@ export class GobgpAdvertiser implements RouteAdvertiser {
     try {
       checkInput(input);
       const bgp = input.config.bgp;
-      if (input.config.daemon !== 'gobgp' || !bgp) throw new RenderError('the GoBGP backend needs daemon gobgp with protocol bgp');
+      if (input.config.daemon !== 'gobgp' || !bgp)
+        throw new RenderError('the GoBGP backend needs daemon gobgp with protocol bgp');
       for (const p of bgp.peers) {
-        if (p.passwordSecretRef && input.passwords[p.address] === undefined) throw new RenderError(`password of peer ${p.address} is not available`);
+        if (p.passwordSecretRef && input.passwords[p.address] === undefined)
+          throw new RenderError(`password of peer ${p.address} is not available`);
       }
       const id = routerID(input);
       desired = { asn: bgp.localASN, routerID: id, bgp, passwords: input.passwords, hash: '' };
-      desired.hash = configHash(JSON.stringify({ ...globalConfig(bgp.localASN, id), peers: bgp.peers.map((p) => peerFingerprint(p, bgp.localASN, input.passwords[p.address])), a: attributesKey(bgp) }));
+      desired.hash = configHash(
+        JSON.stringify({
+          ...globalConfig(bgp.localASN, id),
+          peers: bgp.peers.map((p) => peerFingerprint(p, bgp.localASN, input.passwords[p.address])),
+          a: attributesKey(bgp),
+        }),
+      );
     } catch (err) {
       if (!(err instanceof RenderError)) throw err;
       return { result: 'Rejected', error: err.message, ...(this.#applied ? { hash: this.#applied } : {}) };
@@ -125,7 +153,8 @@ export class GobgpAdvertiser implements RouteAdvertiser {
     }
     if (!global?.asn || global.asn !== d.asn || global.router_id !== d.routerID) {
       // the first three calls of the plan (global, policy, assignment); peers and paths follow below
-      for (const { method, request } of gobgpCallPlan(d.bgp, d.routerID, d.passwords, []).slice(0, 3)) await c.call(method, request);
+      for (const { method, request } of gobgpCallPlan(d.bgp, d.routerID, d.passwords, []).slice(0, 3))
+        await c.call(method, request);
     } else {
       await this.#ensureImportPolicy();
     }
@@ -151,10 +180,18 @@ export class GobgpAdvertiser implements RouteAdvertiser {
   async #ensureImportPolicy(): Promise<void> {
     const c = this.#client;
     const assigned = await c.list<ListedAssignment>('ListPolicyAssignment', { name: 'global', direction: 'IMPORT' });
-    if (assigned.some((a) => a.assignment?.default_action === 'REJECT' && a.assignment.policies?.some((p) => p.name === ACCEPT_LOCAL_POLICY.name))) return;
+    if (
+      assigned.some(
+        (a) =>
+          a.assignment?.default_action === 'REJECT' &&
+          a.assignment.policies?.some((p) => p.name === ACCEPT_LOCAL_POLICY.name),
+      )
+    )
+      return;
     this.#log.warn('gobgpd runs without the import policy: adding it');
     const policies = await c.list<{ policy?: { name?: string } }>('ListPolicy', {}).catch(() => []);
-    if (!policies.some((p) => p.policy?.name === ACCEPT_LOCAL_POLICY.name)) await c.call('AddPolicy', { policy: ACCEPT_LOCAL_POLICY });
+    if (!policies.some((p) => p.policy?.name === ACCEPT_LOCAL_POLICY.name))
+      await c.call('AddPolicy', { policy: ACCEPT_LOCAL_POLICY });
     await c.call('SetPolicyAssignment', { assignment: importAssignment() });
   }
 

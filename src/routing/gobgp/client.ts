@@ -9,16 +9,26 @@ export const GOBGP_PROTO_DIR = process.env.PURELB_GOBGP_PROTO_DIR ?? '/usr/share
 type Obj = Record<string, unknown>;
 type Unary = (req: Obj, opts: { deadline: number }, cb: (err: grpc.ServiceError | null, res: Obj) => void) => void;
 type Stream = (req: Obj, opts: { deadline: number }) => grpc.ClientReadableStream<Obj>;
-type ClientStream = (opts: { deadline: number }, cb: (err: grpc.ServiceError | null, res: Obj) => void) => grpc.ClientWritableStream<Obj>;
+type ClientStream = (
+  opts: { deadline: number },
+  cb: (err: grpc.ServiceError | null, res: Obj) => void,
+) => grpc.ClientWritableStream<Obj>;
 
 let ctor: grpc.ServiceClientConstructor | undefined;
 function serviceConstructor(): grpc.ServiceClientConstructor {
   if (!ctor) {
     const def = protoLoader.loadSync(['gobgp.proto', 'attribute.proto', 'capability.proto'], {
-      includeDirs: [GOBGP_PROTO_DIR], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true, json: true,
+      includeDirs: [GOBGP_PROTO_DIR],
+      keepCase: true,
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+      json: true,
     });
     const apipb = grpc.loadPackageDefinition(def).apipb as { GobgpApi?: grpc.ServiceClientConstructor } | undefined;
-    if (!apipb?.GobgpApi) throw new Error(`no apipb.GobgpApi in ${GOBGP_PROTO_DIR}/gobgp.proto: GoBGP 3.x protos are required`);
+    if (!apipb?.GobgpApi)
+      throw new Error(`no apipb.GobgpApi in ${GOBGP_PROTO_DIR}/gobgp.proto: GoBGP 3.x protos are required`);
     ctor = apipb.GobgpApi;
   }
   return ctor;
@@ -42,7 +52,9 @@ export class GobgpClient {
   call<T = Obj>(method: string, req: Obj = {}): Promise<T> {
     const fn = this.#client[method] as Unary;
     return new Promise((resolve, reject) => {
-      fn.call(this.#client, req, this.#deadline(), (err, res) => (err ? reject(new Error(`GoBGP ${method}: ${err.details || err.message}`)) : resolve(res as T)));
+      fn.call(this.#client, req, this.#deadline(), (err, res) =>
+        err ? reject(new Error(`GoBGP ${method}: ${err.details || err.message}`)) : resolve(res as T),
+      );
     });
   }
 
@@ -53,7 +65,9 @@ export class GobgpClient {
       const out: T[] = [];
       const stream = fn.call(this.#client, req, this.#deadline());
       stream.on('data', (d: T) => out.push(d));
-      stream.on('error', (err: grpc.ServiceError) => reject(new Error(`GoBGP ${method}: ${err.details || err.message}`)));
+      stream.on('error', (err: grpc.ServiceError) =>
+        reject(new Error(`GoBGP ${method}: ${err.details || err.message}`)),
+      );
       stream.on('end', () => resolve(out));
     });
   }
@@ -62,7 +76,9 @@ export class GobgpClient {
   send(method: string, reqs: Obj[]): Promise<void> {
     const fn = this.#client[method] as ClientStream;
     return new Promise((resolve, reject) => {
-      const stream = fn.call(this.#client, this.#deadline(), (err) => (err ? reject(new Error(`GoBGP ${method}: ${err.details || err.message}`)) : resolve()));
+      const stream = fn.call(this.#client, this.#deadline(), (err) =>
+        err ? reject(new Error(`GoBGP ${method}: ${err.details || err.message}`)) : resolve(),
+      );
       for (const r of reqs) stream.write(r);
       stream.end();
     });

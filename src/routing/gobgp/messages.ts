@@ -9,29 +9,47 @@ export const V4 = { afi: 'AFI_IP', safi: 'SAFI_UNICAST' };
 export const V6 = { afi: 'AFI_IP6', safi: 'SAFI_UNICAST' };
 
 /** gobgpd's global settings: no BGP listener (the node only connects out), multipath off. */
-export const globalConfig = (asn: number, routerID: string) => ({ asn, router_id: routerID, listen_port: -1, listen_addresses: [] as string[] });
+export const globalConfig = (asn: number, routerID: string) => ({
+  asn,
+  router_id: routerID,
+  listen_port: -1,
+  listen_addresses: [] as string[],
+});
 
 /** The global import policy drops what peers send us, but must accept our own (local) paths: GoBGP
  * applies the global import policy to locally added paths as well. */
 export const ACCEPT_LOCAL_POLICY = {
   name: 'purelb-accept-local',
-  statements: [{ name: 'purelb-local', conditions: { route_type: 'ROUTE_TYPE_LOCAL' }, actions: { route_action: 'ACCEPT' } }],
+  statements: [
+    { name: 'purelb-local', conditions: { route_type: 'ROUTE_TYPE_LOCAL' }, actions: { route_action: 'ACCEPT' } },
+  ],
 };
 export const importAssignment = () => ({
-  name: 'global', direction: 'IMPORT', policies: [{ name: ACCEPT_LOCAL_POLICY.name }], default_action: 'REJECT',
+  name: 'global',
+  direction: 'IMPORT',
+  policies: [{ name: ACCEPT_LOCAL_POLICY.name }],
+  default_action: 'REJECT',
 });
 
 /** Fingerprint of everything that defines a peer; stored in the peer's description to detect changes. */
 export const peerFingerprint = (p: BgpPeer, localASN: number, password: string | undefined) =>
-  `purelb:${createHash('sha256').update(JSON.stringify({ ...p, localASN, password: password ?? '' })).digest('hex').slice(0, 16)}`;
+  `purelb:${createHash('sha256')
+    .update(JSON.stringify({ ...p, localASN, password: password ?? '' }))
+    .digest('hex')
+    .slice(0, 16)}`;
 
 export function peerMessage(p: BgpPeer, localASN: number, password: string | undefined) {
   return {
     conf: {
-      neighbor_address: p.address, peer_asn: p.asn, local_asn: localASN,
-      description: peerFingerprint(p, localASN, password), ...(password ? { auth_password: password } : {}),
+      neighbor_address: p.address,
+      peer_asn: p.asn,
+      local_asn: localASN,
+      description: peerFingerprint(p, localASN, password),
+      ...(password ? { auth_password: password } : {}),
     },
-    timers: { config: { hold_time: String(p.holdTime), keepalive_interval: String(p.keepaliveTime), connect_retry: '5' } },
+    timers: {
+      config: { hold_time: String(p.holdTime), keepalive_interval: String(p.keepaliveTime), connect_retry: '5' },
+    },
     transport: { remote_port: p.port, passive_mode: false },
     ...(p.multihop !== undefined ? { ebgp_multihop: { enabled: true, multihop_ttl: p.multihop } } : {}),
     ...(p.gracefulRestart ? { graceful_restart: { enabled: true, restart_time: 120 } } : {}),
@@ -40,10 +58,11 @@ export function peerMessage(p: BgpPeer, localASN: number, password: string | und
 }
 
 /** Standard communities "hi:lo" as the 32-bit values of the COMMUNITIES attribute. */
-const communityValues = (bgp: BgpConfig): number[] => bgp.communities.map((c) => {
-  const [hi, lo] = c.split(':').map(Number);
-  return hi! * 65536 + lo!;
-});
+const communityValues = (bgp: BgpConfig): number[] =>
+  bgp.communities.map((c) => {
+    const [hi, lo] = c.split(':').map(Number);
+    return hi! * 65536 + lo!;
+  });
 
 /** Path attributes shared by every address: origin IGP (as BIRD/FRR nodes, for ECMP), communities, local pref. */
 function commonAttributes(bgp: BgpConfig): Array<Record<string, unknown>> {
@@ -77,7 +96,8 @@ export function pathMessage(cidr: string, bgp: BgpConfig, withdraw = false) {
   const v4 = c.ip.family === 4;
   const pattrs = [
     ...commonAttributes(bgp),
-    v4 ? { '@type': `${ANY}NextHopAttribute`, next_hop: '0.0.0.0' }
+    v4
+      ? { '@type': `${ANY}NextHopAttribute`, next_hop: '0.0.0.0' }
       : { '@type': `${ANY}MpReachNLRIAttribute`, family: V6, next_hops: ['::'], nlris: [nlri] },
   ];
   return { family: v4 ? V4 : V6, nlri, pattrs, ...(withdraw ? { is_withdraw: true } : {}) };
@@ -88,12 +108,27 @@ export const attributesKey = (bgp: BgpConfig) => JSON.stringify({ c: bgp.communi
 
 /** The gRPC calls that bring an empty gobgpd to the desired state: what `purelb render` prints for
  * daemon gobgp (the backend issues the same requests, minus those that are already in place). */
-export function gobgpCallPlan(bgp: BgpConfig, routerID: string, passwords: Record<string, string>, addresses: string[]) {
+export function gobgpCallPlan(
+  bgp: BgpConfig,
+  routerID: string,
+  passwords: Record<string, string>,
+  addresses: string[],
+) {
   return [
     { method: 'StartBgp', request: { global: globalConfig(bgp.localASN, routerID) } },
     { method: 'AddPolicy', request: { policy: ACCEPT_LOCAL_POLICY } },
     { method: 'SetPolicyAssignment', request: { assignment: importAssignment() } },
-    ...bgp.peers.map((p) => ({ method: 'AddPeer', request: { peer: peerMessage(p, bgp.localASN, passwords[p.address]) } })),
-    ...(addresses.length ? [{ method: 'AddPathStream', request: { table_type: 'GLOBAL', paths: addresses.map((a) => pathMessage(a, bgp)) } }] : []),
+    ...bgp.peers.map((p) => ({
+      method: 'AddPeer',
+      request: { peer: peerMessage(p, bgp.localASN, passwords[p.address]) },
+    })),
+    ...(addresses.length
+      ? [
+          {
+            method: 'AddPathStream',
+            request: { table_type: 'GLOBAL', paths: addresses.map((a) => pathMessage(a, bgp)) },
+          },
+        ]
+      : []),
   ];
 }
