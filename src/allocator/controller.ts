@@ -18,7 +18,7 @@ import { watchCache, type WatchedCache } from '../k8s/informer.ts';
 import { mergePatch, patchServiceAnnotations } from '../k8s/patch.ts';
 import type { Logger } from '../log.ts';
 import { groupStatus, poolSummary } from './group-status.ts';
-import { resolveGroups, type GroupVerdict, type ServedGroup } from './groups.ts';
+import { resolveGroups, type GroupVerdict, type ServedGroup } from '../model/servicegroups.ts';
 import type { AllocatorMetrics } from './metrics.ts';
 import { applyPlan, holderOf, planAllocation } from './policy.ts';
 import { isHandled, isLoadBalancer, readRequest, serviceKey } from './request.ts';
