@@ -62,6 +62,8 @@ export interface RoutingReconcilerOptions {
 const PROBLEM_REASONS = { Rejected: 'RoutingConfigRejected', Failed: 'RoutingReloadFailed' } as const;
 /** Retry keys besides the RouterConfig's own (which is `routerconfig <ns>/<name>`). */
 const NODE_KEY = 'node labels';
+/** a reconcile that threw (a bug: every step catches what it expects) */
+const RECONCILE_KEY = 'reconcile';
 const ADDRESSES_KEY = 'daemon addresses';
 
 /** The RouterConfig this node follows, as of the last reconcile. */
@@ -122,6 +124,7 @@ export class RoutingReconciler implements RoutingController {
     this.#cluster.onRouterConfigChange((obj, kind) => this.#onConfigChange(obj, kind));
     await this.#cluster.synced;
     await this.trigger();
+    if (this.#stopped) return; // stopped while the first list or reconcile ran
     this.#periodic = [
       this.#timers.every(this.#opts.resyncMs ?? 30_000, () => void this.trigger()),
       this.#timers.every(this.#opts.statusIntervalMs ?? 10_000, () => void this.refreshStatus()),
@@ -150,10 +153,11 @@ export class RoutingReconciler implements RoutingController {
       .add(async () => {
         this.#reconcileQueued = false;
         await this.#reconcile();
+        this.#succeeded(RECONCILE_KEY);
       })
       .catch((err: unknown) => {
         this.#log.error('routing reconcile failed', { error: err });
-        this.#retryLater('reconcile', () => void this.trigger());
+        this.#retryLater(RECONCILE_KEY, () => void this.trigger());
       });
     return this.#queuedRun;
   }
