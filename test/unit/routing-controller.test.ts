@@ -41,7 +41,7 @@ class FakeEvents implements EventRecorder {
 }
 
 class FakeCluster implements RoutingClusterPort {
-  readonly synced = Promise.resolve();
+  synced = Promise.resolve();
   readonly events = new FakeEvents();
   configs: RouterConfig[] = [];
   labels: Record<string, string> = {};
@@ -495,6 +495,17 @@ describe('stop', () => {
     await Promise.all([run, stopped]);
     expect(trace).toEqual(['apply bird:start', 'apply bird:end', 'patch rc:start', 'patch rc:end', 'close bird']);
   });
+});
+
+test('stop before the first list arrived: nothing is applied and no timer is left', async () => {
+  const { cluster, controller, daemons, timers } = setup();
+  const listed = gate();
+  cluster.synced = listed.promise;
+  const started = controller.start();
+  await controller.stop();
+  listed.open();
+  await started;
+  expect([daemons.length, cluster.patches.length, timers.repeating.length, timers.once.length]).toEqual([0, 0, 0, 0]);
 });
 
 describe('nextLastReload', () => {
