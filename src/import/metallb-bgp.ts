@@ -329,11 +329,9 @@ export interface BgpOptions {
   daemon?: Daemon;
 }
 
-/** RouterConfig name for a selector: "metallb" for all nodes, else "metallb-" and the first peer's name. */
-const configName = (selector: Selector, peers: readonly Peer[]) =>
-  Object.keys(selector).length === 0
-    ? 'metallb'
-    : `metallb-${peers[0]!.source.metadata?.name ?? 'peers'}`.slice(0, 253);
+/** RouterConfig name for a selector: "metallb" for all nodes, else "metallb-" and the name of its first own peer. */
+const configName = (selector: Selector, own: Peer) =>
+  Object.keys(selector).length === 0 ? 'metallb' : `metallb-${own.source.metadata?.name ?? 'peers'}`.slice(0, 253);
 
 export function mapBgp(
   input: BgpInput,
@@ -377,7 +375,9 @@ export function mapBgp(
   const configs: KubernetesObject[] = [];
   for (const selector of selectors) {
     const members = peers.filter((p) => implies(selector, p.selector));
-    const asn = members[0]!.myASN;
+    // the peers written for exactly these nodes name the RouterConfig and set its ASN
+    const own = members.find((p) => selectorKey(p.selector) === selectorKey(selector))!;
+    const asn = own.myASN;
     const same = members.filter((p) => p.myASN === asn);
     for (const p of members.filter((x) => x.myASN !== asn))
       report.note(
@@ -392,7 +392,7 @@ export function mapBgp(
         'spec.routerID',
         `peers on the same nodes set different routerIDs (${routerIDs.join(', ')}); not mapped (the node IP is used)`,
       );
-    const name = configName(selector, same);
+    const name = configName(selector, own);
     configs.push({
       apiVersion: 'purelb.io/v1',
       kind: 'RouterConfig',

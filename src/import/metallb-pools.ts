@@ -156,19 +156,19 @@ export function mapPools(
       const at = `spec.addresses[${i}]`;
       const parsed = typeof entry === 'string' ? parseEntry(entry) : 'must be a string';
       if (typeof parsed === 'string') return report.note(object, at, `${parsed}; not mapped`);
-      const kept =
-        spec.avoidBuggyIPs === true ? avoidBuggy(parsed.family, parsed.first, parsed.last, at, object, report) : parsed;
-      if (!kept) return;
       const { family } = parsed;
-      const { first, last } = kept;
-      const home = subnets.find((s) => contains(s, first, last, family));
-      const straddled = subnets.find((s) => s.family === family && s.first <= last && first <= s.last);
+      const home = subnets.find((s) => contains(s, parsed.first, parsed.last, family));
+      const straddled = subnets.find((s) => s.family === family && s.first <= parsed.last && parsed.first <= s.last);
       if (!home && straddled)
         return report.note(
           object,
           at,
           `${entry} lies partly inside node subnet ${straddled.text}: split it into the part inside (local) and the part outside (virtual); not mapped`,
         );
+      const kept =
+        spec.avoidBuggyIPs === true ? avoidBuggy(family, parsed.first, parsed.last, at, object, report) : parsed;
+      if (!kept) return;
+      const { first, last } = kept;
       const pool =
         parsed.cidr && kept.first === parsed.first && kept.last === parsed.last && first !== last
           ? subnetOf(parsed.cidr).text
