@@ -122,16 +122,15 @@ export const command: Command = {
 
     if (result.objects.length) process.stdout.write(toYaml(result.objects));
     const unmapped = result.unmapped.map(formatUnmapped);
-    if (result.servicePatches.length) {
-      if (values['service-patches']) writeFileSync(values['service-patches'], toYaml(result.servicePatches));
-      else
-        unmapped.push(
-          ...result.servicePatches.map(
-            (p) =>
-              `Service ${p.metadata.namespace}/${p.metadata.name}: metadata.annotations: patch not written; give --service-patches FILE`,
-          ),
-        );
-    }
+    // written even when empty, so the file never holds the patches of an earlier run
+    if (values['service-patches']) writeFileSync(values['service-patches'], toYaml(result.servicePatches));
+    else
+      unmapped.push(
+        ...result.servicePatches.map(
+          (p) =>
+            `Service ${p.metadata.namespace}/${p.metadata.name}: metadata.annotations: patch not written; give --service-patches FILE`,
+        ),
+      );
     for (const note of result.notes) console.error(`# ${note}`);
     for (const line of unmapped) console.error(line);
     console.error(

@@ -120,3 +120,20 @@ test('usage and parse errors: exit 2 with a message naming the file and document
   );
   expect(purelb(['import', '--from', 'metallb']).code).toBe(2);
 });
+
+test('--service-patches writes the file even when no Service needs a patch (no stale patches of an earlier run)', () => {
+  const patches = join(dir, 'none.yaml');
+  const r = purelb([
+    'import',
+    '--from',
+    'metallb',
+    '-f',
+    file('only-pool.yaml', POOL),
+    '--default-pool',
+    'lan',
+    '--service-patches',
+    patches,
+  ]);
+  expect(r.code).toBe(0);
+  expect(readFileSync(patches, 'utf8')).toBe('');
+});
