@@ -123,6 +123,7 @@ test('usage and parse errors: exit 2 with a message naming the file and document
 
 test('--service-patches writes the file even when no Service needs a patch (no stale patches of an earlier run)', () => {
   const patches = join(dir, 'none.yaml');
+  writeFileSync(patches, 'apiVersion: v1\nkind: Service\n'); // left by an earlier run
   const r = purelb([
     'import',
     '--from',
