@@ -3,8 +3,7 @@
 // one RouterConfig per distinct peer node selector, holding every peer whose selector it implies.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Daemon } from '../api/validate-routerconfig.ts';
-import type { MappedPool } from './metallb-pools.ts';
-import { selectedPools } from './metallb-pools.ts';
+import { selectedPools, type MappedPool } from './metallb-pools.ts';
 import { describeSource, isRecord, type Report, type SourceObject } from './report.ts';
 
 export interface BgpInput {
@@ -286,7 +285,7 @@ function mapAdvertisements(
         'spec.nodeSelectors',
         'not mapped: every node selected by a RouterConfig advertises the virtual addresses it holds',
       );
-    const { pools: selected } = selectedPools(ad, pools, report);
+    const selected = selectedPools(ad, pools, report);
     for (const p of selected) {
       advertised.add(p);
       for (const r of p.ranges.filter((x) => x.local))

@@ -218,16 +218,12 @@ export function mapPools(
 }
 
 /** Pools an advertisement applies to: by name, by label selector, or all when it names none. */
-export function selectedPools(
-  ad: SourceObject,
-  pools: readonly MappedPool[],
-  report: Report,
-): { pools: MappedPool[]; all: boolean } {
+export function selectedPools(ad: SourceObject, pools: readonly MappedPool[], report: Report): MappedPool[] {
   const object = describeSource(ad);
   const spec = isRecord(ad.spec) ? ad.spec : {};
   const names = Array.isArray(spec.ipAddressPools) ? (spec.ipAddressPools as string[]) : [];
   const selectors = Array.isArray(spec.ipAddressPoolSelectors) ? spec.ipAddressPoolSelectors : [];
-  if (names.length === 0 && selectors.length === 0) return { pools: [...pools], all: true };
+  if (names.length === 0 && selectors.length === 0) return [...pools];
   const out = new Set<MappedPool>();
   names.forEach((n, i) => {
     const p = pools.find((x) => x.name === n);
@@ -241,7 +237,7 @@ export function selectedPools(
     const labels = (isRecord(sel) && isRecord(sel.matchLabels) ? sel.matchLabels : {}) as Record<string, string>;
     for (const p of pools) if (Object.entries(labels).every(([k, v]) => p.labels[k] === v)) out.add(p);
   });
-  return { pools: [...out], all: false };
+  return [...out];
 }
 
 const L2_SPEC_KEYS = ['ipAddressPools', 'ipAddressPoolSelectors', 'nodeSelectors', 'interfaces'];
@@ -256,7 +252,7 @@ export function checkL2(ads: readonly SourceObject[], pools: readonly MappedPool
     const object = describeSource(ad);
     const spec = isRecord(ad.spec) ? ad.spec : {};
     report.unknownFields(object, spec, L2_SPEC_KEYS, 'spec');
-    for (const pool of selectedPools(ad, pools, report).pools)
+    for (const pool of selectedPools(ad, pools, report))
       for (const r of pool.ranges.filter((x) => !x.local))
         report.note(
           object,
