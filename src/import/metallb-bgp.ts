@@ -1,6 +1,7 @@
 // MetalLB BGPPeers, BGPAdvertisements, BFDProfiles and Communities to RouterConfigs (pure).
 // A RouterConfig selects nodes with one label set and the most specific one wins on a node, so there is
 // one RouterConfig per distinct peer node selector, holding every peer whose selector it implies.
+import { API_VERSION } from '../api/names.ts';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Daemon } from '../api/validate-routerconfig.ts';
 import { selectedPools, type MappedPool } from './metallb-pools.ts';
@@ -393,7 +394,7 @@ export function mapBgp(
       );
     const name = configName(selector, own);
     configs.push({
-      apiVersion: 'purelb.io/v1',
+      apiVersion: API_VERSION,
       kind: 'RouterConfig',
       metadata: { name, namespace: opts.namespace },
       spec: {

@@ -1,6 +1,7 @@
 // MetalLB IPAddressPools and L2Advertisements to ServiceGroups (pure). A pool range that lies inside a
 // node subnet becomes a local pool (subnet = the node subnet); any other range becomes a virtual pool
 // with host-route aggregation (/32, /128), the only kind the managed routing daemons advertise.
+import { API_VERSION } from '../api/names.ts';
 import type { ServiceGroup } from '../api/types.ts';
 import { bits, formatIP, networkOf, parseCIDR, parseIP, type CIDR, type Family } from '../api/ip.ts';
 import { describeSource, isRecord, type Report, type SourceObject } from './report.ts';
@@ -207,7 +208,7 @@ export function mapPools(
     const v4pools = ranges.filter((r) => r.family === 4).map(entry);
     const v6pools = ranges.filter((r) => r.family === 6).map(entry);
     groups.push({
-      apiVersion: 'purelb.io/v1',
+      apiVersion: API_VERSION,
       kind: 'ServiceGroup',
       metadata: { name: group, namespace: opts.namespace },
       spec: { local: { ...(v4pools.length ? { v4pools } : {}), ...(v6pools.length ? { v6pools } : {}) } },

@@ -2,6 +2,7 @@
 // purelb.io/v1 (pure). v2 splits pools into local and remote; v1 has one pool list and tells local
 // from virtual by the node subnets, so both become spec.local. Service annotations are the same in
 // both APIs; only the class and v2-only annotations are reported.
+import { API_VERSION } from '../api/names.ts';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { DEFAULT_LB_CLASS } from '../api/annotations.ts';
 import { describeSource, finishImport, isRecord, Report, type ImportResult, type SourceObject } from './report.ts';
@@ -60,7 +61,7 @@ function mapServiceGroup(sg: SourceObject, opts: PureLBv2Options, report: Report
       );
   }
   return {
-    apiVersion: 'purelb.io/v1',
+    apiVersion: API_VERSION,
     kind: 'ServiceGroup',
     metadata: { name: sg.metadata?.name, namespace: opts.namespace },
     spec: { local },
@@ -105,7 +106,7 @@ function mapAgent(a: SourceObject, opts: PureLBv2Options, report: Report): Kuber
       'not mapped: gratuitous ARP / unsolicited NA is on or off only (sendgarp)',
     );
   return {
-    apiVersion: 'purelb.io/v1',
+    apiVersion: API_VERSION,
     kind: 'LBNodeAgent',
     metadata: { name: a.metadata?.name, namespace: opts.namespace },
     spec: {

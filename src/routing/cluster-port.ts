@@ -1,6 +1,7 @@
 // The routing controller's cluster port over the Kubernetes API: a watch of the RouterConfigs in the
 // install namespace, the Node's labels, peer password Secrets, this node's status entry and Events.
 // These are exactly the calls the RBAC of docs/routing.md allows.
+import { AGENT_COMPONENT, GROUP, VERSION } from '../api/names.ts';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { RouterConfig } from '../api/validate-routerconfig.ts';
 import { createEventRecorder } from '../k8s/events.ts';
@@ -10,8 +11,6 @@ import type { Logger } from '../log.ts';
 import type { RoutingClusterPort } from './ports.ts';
 import { replacingMergePatch } from './status.ts';
 
-const GROUP = 'purelb.io';
-const VERSION = 'v1';
 const PLURAL = 'routerconfigs';
 
 export function createRoutingClusterPort(
@@ -50,7 +49,7 @@ export function createRoutingClusterPort(
         mergePatch,
       );
     },
-    events: createEventRecorder(kc, 'purelb-lbnodeagent', log),
+    events: createEventRecorder(kc, AGENT_COMPONENT, log),
     stop: () => configs.stop(),
   };
 }
