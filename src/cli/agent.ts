@@ -9,6 +9,7 @@ import { startHealthServer } from '../k8s/health-server.ts';
 import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { createLogger } from '../log.ts';
 import { DEFAULT_BACKEND_PATHS, startRoutingController, type RoutingController } from '../routing/controller.ts';
+import { createRoutingMetrics } from '../routing/metrics.ts';
 import type { Command } from './main.ts';
 import { UsageError, componentOptions, parseDuration } from './options.ts';
 
@@ -130,6 +131,7 @@ export const command: Command = {
         nodeName: node,
         nodeIP: values['node-ip'],
         log,
+        metrics: createRoutingMetrics(metrics.registry),
         paths: {
           ...(values['bird-config-dir'] ? { birdConfigDir: values['bird-config-dir'] } : {}),
           ...(values['bird-socket'] ? { birdSocket: values['bird-socket'] } : {}),

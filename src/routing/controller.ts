@@ -17,6 +17,7 @@ import { mergePatch } from '../k8s/patch.ts';
 import type { Logger } from '../log.ts';
 import type { ApplyResult, DaemonStatus, RouteAdvertiser } from './advertiser.ts';
 import { BirdAdvertiser } from './bird/advertiser.ts';
+import type { RoutingMetrics } from './metrics.ts';
 import { FrrAdvertiser } from './frr/advertiser.ts';
 import { GobgpAdvertiser } from './gobgp/advertiser.ts';
 import { selectRouterConfig } from './select.ts';
@@ -54,6 +55,8 @@ export interface RoutingControllerOptions {
   resyncMs?: number;
   /** refresh sessions/advertised prefixes in status this often (default 10 s) */
   statusIntervalMs?: number;
+  /** sessions and reload outcomes as Prometheus metrics (the agent's registry) */
+  metrics?: RoutingMetrics;
 }
 
 export interface RoutingController {
@@ -151,6 +154,7 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
       ...(daemonError ? { daemonError } : {}),
       now: new Date(),
     });
+    opts.metrics?.observeStatus(current.name, status);
     if (written?.name === current.name && sameStatus(written.status, status)) return;
     try {
       await patchStatus(current.name, status);
@@ -210,6 +214,7 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
     if (!chosen) {
       if (current) log.info('no RouterConfig selects this node any more; the daemon keeps its last config');
       current = undefined;
+      opts.metrics?.clear();
       return;
     }
     const name = chosen.metadata!.name!;
@@ -232,6 +237,7 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
         );
       }
       recordReload(result);
+      opts.metrics?.countReload(String((chosen.spec as { daemon?: unknown } | undefined)?.daemon ?? ''), result.result);
     };
     if (!config) {
       const error = problems.map(formatProblem).join('; ');
