@@ -113,6 +113,8 @@ export const command: Command = {
     const log = createLogger('agent', { node });
     const kc = loadKubeConfig(values.kubeconfig);
     const metrics = createAgentMetrics();
+    // every series names its node, however it is scraped (the dashboard and alerts group by node)
+    metrics.registry.setDefaultLabels({ node });
 
     // Routing starts beside the agent, not before it: its RouterConfig watch must not hold up addresses.
     let routing: RoutingController | undefined;
