@@ -2,12 +2,13 @@
 # Installs everything the lab and the tests need, idempotently: Debian packages, npm dependencies
 # (which bring Node 24), and the Kubernetes binaries built from the pinned Go modules in test/k8s-bin
 # (kube-apiserver, etcd, kubectl, kube-controller-manager, kube-scheduler, kubelet, kube-proxy,
-# crictl), cached in ~/.cache/purelb/k8s/<VERSION>/bin so later clones reuse them.
+# crictl), cached in ~/.cache/purelb/k8s/<VERSION>/bin so later clones reuse them, and the helm CLI for
+# the chart tests, built from the pinned module in test/helm-bin into ~/.cache/purelb/helm/<version>/bin.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-STEPS=4
+STEPS=5
 step() { printf '\n[setup %s/%s] %s\n' "$1" "$STEPS" "$2"; }
 die() { printf '\n[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -110,4 +111,25 @@ for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-prox
   printf '%-24s %s\n' "$b" "$("$BIN_DIR/$b" --version)"
 done
 printf '%-24s %s\n' crictl "$("$BIN_DIR/crictl" --version)"
+
+# helm: its own module (test/helm-bin/go.mod, a tool directive) so its client-go graph never changes the
+# apiserver's; the main package is built unchanged from the release module, stamped with its version.
+helm_module="$(awk '$1 == "tool" && $2 ~ /^helm\.sh\/helm\// {print $2; exit}' test/helm-bin/go.mod)"
+helm_version="$(awk -v m="${helm_module%/cmd/helm}" '$1 == m && $2 ~ /^v/ {print $2; exit}' test/helm-bin/go.mod)"
+HELM_DIR="${PURELB_HELM_BIN_DIR:-$HOME/.cache/purelb/helm/$helm_version/bin}"
+step 5 "helm $helm_version in $HELM_DIR"
+if [[ -x "$HELM_DIR/helm" ]]; then
+  echo "cached"
+else
+  echo "building helm from the Go module proxy (cold: about 3 min on 2 cores; cached afterwards)"
+  mkdir -p "$HELM_DIR"
+  tmp_helm="$(mktemp -d "${HELM_DIR%/bin}.build.XXXXXX")"
+  start=$SECONDS
+  (cd test/helm-bin && CGO_ENABLED=0 go build -trimpath -buildvcs=false \
+    -ldflags="-s -w -X ${helm_module%/cmd/helm}/internal/version.version=$helm_version -X ${helm_module%/cmd/helm}/internal/version.gitTreeState=clean" \
+    -o "$tmp_helm/helm" "$helm_module") || { rm -rf "$tmp_helm"; die "go build of helm failed (see the messages above)"; }
+  mv -f "$tmp_helm/helm" "$HELM_DIR/helm" && rm -rf "$tmp_helm"
+  echo "built in $((SECONDS - start)) s"
+fi
+printf '%-24s %s\n' helm "$("$HELM_DIR/helm" version --short)"
 printf '\n[setup] done\n'
