@@ -121,7 +121,7 @@ step 5 "helm $helm_version in $HELM_DIR"
 if [[ -x "$HELM_DIR/helm" ]]; then
   echo "cached"
 else
-  echo "building helm from the Go module proxy (cold: about 3 min on 2 cores; cached afterwards)"
+  echo "building helm from the Go module proxy (first build: about 2 min on 2 cores; cached afterwards)"
   mkdir -p "$HELM_DIR"
   tmp_helm="$(mktemp -d "${HELM_DIR%/bin}.build.XXXXXX")"
   start=$SECONDS
