@@ -1,6 +1,7 @@
 // The shipped dashboard and alerts (deploy/purelb/components/monitoring, the chart's copy is checked equal by
 // generated-files.test.ts) query only metrics that the components register: the real registration modules
-// of the allocator, the agent and its routing side are instantiated and their registries listed.
+// of the allocator, the agent and its routing side are instantiated and their registries listed, and every
+// expression goes through Prometheus' own PromQL parser (test/promql-bin), which also names its metrics.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from '@jest/globals';
@@ -11,6 +12,7 @@ import { createAllocatorMetrics } from '../../src/allocator/metrics.ts';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { createRoutingMetrics, sessionUp } from '../../src/routing/metrics.ts';
 import type { NodeRoutingStatus } from '../../src/routing/status.ts';
+import { parsePromQL } from '../harness/promql.ts';
 
 const DIR = join(repoRoot, 'deploy', 'purelb', 'components', 'monitoring');
 
@@ -28,31 +30,15 @@ async function registeredNames(): Promise<Set<string>> {
   return names;
 }
 
-const KEYWORDS = new Set([
-  'by',
-  'without',
-  'on',
-  'ignoring',
-  'group_left',
-  'group_right',
-  'and',
-  'or',
-  'unless',
-  'bool',
-  'offset',
-]);
+/** Grafana replaces its range variable before the query reaches Prometheus. */
+const asPrometheusSees = (expr: string) => expr.replaceAll('$__rate_interval', '5m');
 
-/** The metric names of a PromQL expression: identifiers that are not functions, keywords, label names
- * (inside by(...)/{...}) or range selectors. */
-export function metricNames(expr: string): string[] {
-  const bare = expr
-    .replace(/\b(by|without|on|ignoring)\s*\([^)]*\)/g, ' ')
-    .replace(/\{[^}]*\}/g, ' ')
-    .replace(/\[[^\]]*\]/g, ' ')
-    .replace(/"[^"]*"/g, ' ');
-  return [...bare.matchAll(/(?<![\w:])[a-zA-Z_:][\w:]*(?![\w:]|\s*\()/g)]
-    .map((m) => m[0])
-    .filter((t) => !KEYWORDS.has(t) && !/^(e|inf|nan)$/i.test(t));
+/** The metric names of each expression, by Prometheus' parser; a parse error fails the test. */
+function metricNames(exprs: string[]): string[][] {
+  return parsePromQL(exprs.map(asPrometheusSees)).map((p, i) => {
+    expect({ expr: exprs[i], error: p.error }).toEqual({ expr: exprs[i], error: undefined });
+    return p.metrics ?? [];
+  });
 }
 
 const dashboard = JSON.parse(readFileSync(join(DIR, 'purelb-dashboard.json'), 'utf8')) as {
@@ -64,23 +50,24 @@ const rules = (
   }
 ).spec.groups.flatMap((g) => g.rules);
 
-test('the metric-name extraction finds metrics and only metrics', () => {
+test("Prometheus' parser refuses a broken expression and finds every selected metric", () => {
+  expect(parsePromQL(['max(']).map((p) => p.error)).toEqual([expect.stringContaining('unclosed left parenthesis')]);
   expect(
-    metricNames(
-      'histogram_quantile(0.99, sum by (node, le) (rate(purelb_agent_reconcile_duration_seconds_bucket{job="x"}[$__rate_interval])))',
-    ),
-  ).toEqual(['purelb_agent_reconcile_duration_seconds_bucket']);
-  expect(metricNames('sum(a_metric) < 1 or absent(other_metric)')).toEqual(['a_metric', 'other_metric']);
+    parsePromQL([
+      'histogram_quantile(0.99, sum by (node, le) (rate(purelb_agent_reconcile_duration_seconds_bucket{job="x"}[5m])))',
+      'sum(a_metric) < 1 or absent(other_metric)',
+    ]).map((p) => p.metrics),
+  ).toEqual([['purelb_agent_reconcile_duration_seconds_bucket'], ['a_metric', 'other_metric']]);
 });
 
 test('every dashboard query uses only registered metrics', async () => {
   const names = await registeredNames();
   const queries = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
   expect(queries.length).toBeGreaterThan(10);
-  for (const q of queries) {
-    const used = metricNames(q.expr);
-    expect(used.length).toBeGreaterThan(0);
-    for (const m of used) expect(`${q.panel}: ${m} ${names.has(m)}`).toBe(`${q.panel}: ${m} true`);
+  const used = metricNames(queries.map((q) => q.expr));
+  for (const [i, q] of queries.entries()) {
+    expect(used[i]!.length).toBeGreaterThan(0);
+    for (const m of used[i]!) expect(`${q.panel}: ${m} ${names.has(m)}`).toBe(`${q.panel}: ${m} true`);
   }
 });
 
@@ -100,16 +87,17 @@ test('the dashboard covers allocation, pool usage, announcements, failovers, ses
 
 test('the alerts cover pool > 90 %, no leader, a session down, a rejected config, a fenced agent, with registered metrics only', async () => {
   const names = await registeredNames();
-  const byMetric = (m: string) => rules.filter((r) => metricNames(r.expr).includes(m)).map((r) => r.alert);
+  const used = metricNames(rules.map((r) => r.expr));
+  const byMetric = (m: string) => rules.filter((_r, i) => used[i]!.includes(m)).map((r) => r.alert);
   expect(byMetric('purelb_allocator_pool_in_use')).toEqual(['PureLBPoolNearlyFull']);
   expect(rules.find((r) => r.alert === 'PureLBPoolNearlyFull')!.expr).toMatch(/> 0\.9$/);
   expect(byMetric('purelb_allocator_leader')).toEqual(['PureLBNoAllocatorLeader']);
   expect(byMetric('purelb_routing_session_up')).toEqual(['PureLBRoutingSessionDown']);
   expect(byMetric('purelb_routing_config_rejected')).toEqual(['PureLBRoutingConfigRejected']);
   expect(byMetric('purelb_agent_fenced')).toEqual(['PureLBAgentFenced']);
-  for (const r of rules) {
+  for (const [i, r] of rules.entries()) {
     expect(['warning', 'critical']).toContain(r.labels.severity);
-    for (const m of metricNames(r.expr)) expect(`${r.alert}: ${m} ${names.has(m)}`).toBe(`${r.alert}: ${m} true`);
+    for (const m of used[i]!) expect(`${r.alert}: ${m} ${names.has(m)}`).toBe(`${r.alert}: ${m} true`);
   }
 });
 
