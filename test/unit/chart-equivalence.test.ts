@@ -164,18 +164,16 @@ test('ServiceGroups and RouterConfigs from values are rendered as given, in the 
   expect(objects['RouterConfig/lb/tor']!.spec).toEqual(rc.spec);
 });
 
-test('a routing daemon the chart does not know is refused, naming the value and the choices', async () => {
-  const run = await helm([
-    'template',
-    'purelb',
-    CHART,
-    '--kube-version',
-    KUBE_VERSION,
-    '--set',
-    'routing.daemon=quagga',
-  ]);
+test.each([
+  ['routing.daemon=quagga', "at '/routing/daemon': value must be one of 'none', 'bird', 'frr', 'gobgp'"],
+  ['allocator.replicas=two', "at '/allocator/replicas': got string, want integer"],
+  ['agent.metricsPort=70000', "at '/agent/metricsPort': maximum: got 70,000, want 65,535"],
+  ['serviceGroups[0].spec.local.v4pools=null', "at '/serviceGroups/0': missing property 'name'"],
+])('bad values are refused by the chart schema, naming the value: --set %s', async (set, message) => {
+  const run = await helm(['template', 'purelb', CHART, '--kube-version', KUBE_VERSION, '--set', set]);
   expect(run.code).not.toBe(0);
-  expect(run.stderr).toContain('routing.daemon is "quagga": use one of none, bird, frr, gobgp');
+  expect(run.stderr).toContain("values don't meet the specifications of the schema(s)");
+  expect(run.stderr).toContain(message);
 });
 
 test('helm lint passes (strict) for every routing daemon', async () => {

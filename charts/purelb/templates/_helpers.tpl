@@ -16,9 +16,3 @@ app.kubernetes.io/part-of: purelb
 {{- define "purelb.image" -}}
 {{ printf "%s:%s" .repository .tag }}
 {{- end }}
-
-{{- define "purelb.checkDaemon" -}}
-{{- if not (has .Values.routing.daemon (list "none" "bird" "frr" "gobgp")) }}
-{{- fail (printf "routing.daemon is %q: use one of none, bird, frr, gobgp" .Values.routing.daemon) }}
-{{- end }}
-{{- end }}
