@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
 import { startAgent, type Agent } from '../agent/agent.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
 import { parseOutOfServiceCauses } from '../agent/out-of-service.ts';
@@ -10,6 +11,7 @@ import { startHealthServer } from '../k8s/health-server.ts';
 import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { DEFAULT_BACKEND_PATHS, startRoutingController, type RoutingController } from '../routing/controller.ts';
+import { createRoutingMetrics } from '../routing/metrics.ts';
 import type { Command } from './main.ts';
 import { UsageError, componentOptions, parseDuration } from './options.ts';
 
@@ -125,7 +127,7 @@ function agentSettings(values: Values) {
  * The virtual addresses are handed over once both run (undefined until the agent's first reconcile:
  * an empty list would withdraw GoBGP's paths).
  */
-function startRouting(values: Values, kc: KubeConfig, node: string, log: Logger) {
+function startRouting(values: Values, kc: KubeConfig, node: string, log: Logger, registry: Registry) {
   let routing: RoutingController | undefined;
   let last: { cidrs: string[]; extlbint: string } | undefined;
   const started =
@@ -137,6 +139,7 @@ function startRouting(values: Values, kc: KubeConfig, node: string, log: Logger)
           nodeName: node,
           nodeIP: values['node-ip'],
           log,
+          metrics: createRoutingMetrics(registry),
           paths: {
             ...(values['bird-config-dir'] ? { birdConfigDir: values['bird-config-dir'] } : {}),
             ...(values['bird-socket'] ? { birdSocket: values['bird-socket'] } : {}),
@@ -181,7 +184,9 @@ export const command: Command = {
     const log = createLogger('agent', { node });
     const kc = loadKubeConfig(values.kubeconfig);
     const metrics = createAgentMetrics();
-    const routing = startRouting(values, kc, node, log);
+    // every series names its node, however it is scraped (the dashboard and alerts group by node)
+    metrics.registry.setDefaultLabels({ node });
+    const routing = startRouting(values, kc, node, log, metrics.registry);
     let agent: Agent | undefined;
     const { server, port } = await startHealthServer(
       values['health-host'],

@@ -8,6 +8,7 @@ import type { Logger } from '../log.ts';
 import type { RouteAdvertiser } from './advertiser.ts';
 import { BirdAdvertiser } from './bird/advertiser.ts';
 import { createRoutingClusterPort } from './cluster-port.ts';
+import type { RoutingMetrics } from './metrics.ts';
 import { FrrAdvertiser } from './frr/advertiser.ts';
 import { GobgpAdvertiser } from './gobgp/advertiser.ts';
 import { RoutingReconciler, type RoutingController } from './reconciler.ts';
@@ -46,6 +47,8 @@ export interface RoutingControllerOptions {
   resyncMs?: number;
   /** refresh sessions/advertised prefixes in status this often (default 10 s) */
   statusIntervalMs?: number;
+  /** sessions and reload outcomes as Prometheus metrics (the agent's registry) */
+  metrics?: RoutingMetrics;
 }
 
 export function createAdvertiser(daemon: Daemon, paths: RoutingBackendPaths, log: Logger): RouteAdvertiser {
@@ -76,6 +79,7 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
     kubeInterface: opts.kubeInterface,
     resyncMs: opts.resyncMs,
     statusIntervalMs: opts.statusIntervalMs,
+    metrics: opts.metrics,
   });
   await controller.start();
   return controller;

@@ -29,6 +29,7 @@ import {
 } from './ports.ts';
 import { selectRouterConfig } from './select.ts';
 import { buildNodeStatus, nextLastReload, sameStatus, type NodeRoutingStatus } from './status.ts';
+import type { RoutingMetrics } from './metrics.ts';
 
 export interface RoutingController {
   /** Desired virtual addresses of this node exactly as placed on kube-lb0, e.g. ["10.96.0.10/32","fd00:96::10/128"].
@@ -56,6 +57,8 @@ export interface RoutingReconcilerOptions {
   timers?: Timers;
   /** retry delays of a failed apply, a failed Node read and a failed address hand-over (default 1 s doubling to 60 s) */
   backoff?: Backoff;
+  /** sessions and reload outcomes as Prometheus metrics (the agent's registry) */
+  metrics?: RoutingMetrics;
 }
 
 /** Warning event reasons per failed outcome. */
@@ -234,6 +237,7 @@ export class RoutingReconciler implements RoutingController {
   #forgetSelection(): void {
     if (!this.#selected) return;
     this.#log.info('no RouterConfig selects this node any more; the daemon keeps its last config');
+    this.#opts.metrics?.clear();
     this.#succeeded(this.#retryKey(this.#selected.name));
     this.#selected = undefined;
   }
@@ -345,6 +349,7 @@ export class RoutingReconciler implements RoutingController {
       const note = `node ${this.#opts.nodeName}: ${result.error ?? ''}; the previous routing config keeps running`;
       events.emit(selected.object, 'Warning', PROBLEM_REASONS[result.result], note);
     }
+    this.#opts.metrics?.countReload(selected.daemon, result.result);
     this.#lastReload = nextLastReload(this.#lastReload, result, new Date());
     const key = this.#retryKey(selected.name);
     if (result.result === 'Failed') this.#retryLater(key, () => void this.trigger());
@@ -368,6 +373,7 @@ export class RoutingReconciler implements RoutingController {
       ...(this.#daemonError ? { daemonError: this.#daemonError } : {}),
       now: new Date(),
     });
+    this.#opts.metrics?.observeStatus(selected.name, status);
     if (this.#written?.name === selected.name && sameStatus(this.#written.status, status)) return;
     try {
       await this.#cluster.patchNodeStatus(selected.name, status);
