@@ -140,16 +140,23 @@ describe('Helm chart on the real-cluster lab (bird)', () => {
 
     // the agent's metrics (node label, routing session to the ToR) on its host-network port
     const node = lab.plan.nodes[0]!;
-    const metrics = await run('ip', ['netns', 'exec', node.netns, 'curl', '-s', `http://${node.ipv4}:7473/metrics`]);
+    // the session metric follows the routing status, refreshed every 10 s: wait for it, not only for the ToR
+    const sessionUp = new RegExp(`purelb_routing_session_up\\{[^}]*session="[^"]*"[^}]*node="${node.name}"[^}]*\\} 1`);
+    const scrape = () => run('ip', ['netns', 'exec', node.netns, 'curl', '-s', `http://${node.ipv4}:7473/metrics`]);
+    const metrics = await waitFor(
+      'a routing session up in the agent metrics',
+      async () => {
+        const m = await scrape();
+        return sessionUp.test(m) ? m : undefined;
+      },
+      30_000,
+    );
     writeFileSync(
       join(RESULTS_DIR, 'helm-agent-metrics.txt'),
       metrics
         .split('\n')
         .filter((l) => /^purelb_(routing|agent_addresses|agent_fenced)/.test(l))
         .join('\n'),
-    );
-    expect(metrics).toMatch(
-      new RegExp(`purelb_routing_session_up\\{[^}]*session="[^"]*"[^}]*node="${node.name}"[^}]*\\} 1`),
     );
   }, 600_000);
 
