@@ -4,6 +4,7 @@
 //  1. placing all addresses (desired state -> applied),  2. a no-op reconcile with everything in place,
 //  3. one Service added among 10,000,  4. withdrawing all.
 // Run: npm run bench:agent (or npx node bench/agent-reconcile.ts [count]); re-executes itself in a netns.
+import { ServingGroups } from '../src/model/servicegroups.ts';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +15,7 @@ import { decideAddresses } from '../src/agent/desired.ts';
 import { addressKey } from '../src/agent/interfaces.ts';
 import { iproute2 } from '../src/agent/iproute.ts';
 import { batchLine, planChanges } from '../src/agent/plan.ts';
-import type { ServiceInput } from '../src/agent/services.ts';
+import type { ServiceInput } from '../src/model/services.ts';
 
 const COUNT = Number(process.argv[2] ?? 10_000);
 
@@ -64,7 +65,7 @@ if (!process.env.PURELB_BENCH_NETNS) {
       services,
       endpoints: new Map(),
       heartbeats: [],
-      groups,
+      groups: new ServingGroups().update(groups),
       now: Date.now(),
     });
     const t2 = performance.now();

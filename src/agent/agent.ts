@@ -4,6 +4,7 @@
 // taken-over local addresses, records itself in the Service annotation and writes events only on change.
 // A cordoned Node (or one with the exclude-from-external-load-balancers label) is out of service: no
 // address stays on it and its heartbeat Lease is deleted (src/agent/out-of-service.ts).
+import { AGENT_COMPONENT, API_VERSION, GROUP, VERSION } from '../api/names.ts';
 import {
   CoordinationV1Api,
   CoreV1Api,
@@ -27,7 +28,8 @@ import { patchServiceAnnotations } from '../k8s/patch.ts';
 import type { Logger } from '../log.ts';
 import { announceAddress, type Announcer } from './announce.ts';
 import { decideAddresses, type AddressDecision } from './desired.ts';
-import { HEARTBEAT_LABEL, isLive, nextExpiry, parseHeartbeat, type Heartbeat } from './election.ts';
+import { HEARTBEAT_LABEL, isLive, nextExpiry, parseHeartbeat, type Heartbeat } from '../model/heartbeat.ts';
+import { ServingGroups } from '../model/servicegroups.ts';
 import { startHeartbeat } from './heartbeat.ts';
 import { addressKey, localInterfaces, nodeSubnets, type KernelLink } from './interfaces.ts';
 import { iproute2, type LinkSetup, type NetworkAdapter } from './iproute.ts';
@@ -36,9 +38,9 @@ import { OUT_OF_SERVICE_CAUSES, outOfServiceReason, slimNode, type OutOfServiceC
 import { loadOwnership } from './ownership.ts';
 import { batchLine, keepSecondaries, planChanges, type AddressChange } from './plan.ts';
 import { announcementEvents, announcementsByService, type ServiceAnnouncements } from './report.ts';
-import { nodesWithEndpoints, serviceInput, serviceKey, type ServiceInput } from './services.ts';
+import { nodesWithEndpoints, serviceInput, serviceKey, type ServiceInput } from '../model/services.ts';
 
-export const EVENT_COMPONENT = 'purelb-lbnodeagent';
+export const EVENT_COMPONENT = AGENT_COMPONENT;
 
 export interface AgentOptions {
   kc: KubeConfig;
@@ -99,7 +101,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const discovery = kc.makeApiClient(DiscoveryV1Api);
   const coordination = kc.makeApiClient(CoordinationV1Api);
   const crList = (plural: string) => () =>
-    custom.listNamespacedCustomObject({ group: 'purelb.io', version: 'v1', namespace, plural });
+    custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural });
 
   const services = watchCache<V1Service>(kc, '/api/v1/services', () => core.listServiceForAllNamespaces(), log);
   const slices = watchCache<V1EndpointSlice>(
@@ -110,13 +112,13 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   );
   const groups = watchCache<ServiceGroup>(
     kc,
-    `/apis/purelb.io/v1/namespaces/${namespace}/servicegroups`,
+    `/apis/${API_VERSION}/namespaces/${namespace}/servicegroups`,
     crList('servicegroups'),
     log,
   );
   const agents = watchCache<LBNodeAgent>(
     kc,
-    `/apis/purelb.io/v1/namespaces/${namespace}/lbnodeagents`,
+    `/apis/${API_VERSION}/namespaces/${namespace}/lbnodeagents`,
     crList('lbnodeagents'),
     log,
   );
@@ -160,6 +162,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   let hasLocalAddresses = false;
   /** Services that were inputs of the last reconcile: a change that makes one not ours must still reconcile. */
   let knownServices = new Set<string>();
+  /** The ServiceGroups that serve, as the allocator decides (virtual address prefixes come from them). */
+  const servingGroups = new ServingGroups();
   const annotationWrites = new Map<string, { value: string; at: number }>();
   /** Interfaces already warned about for promote_secondaries being off: one warning each. */
   const promotionWarned = new Set<string>();
@@ -205,7 +209,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
         lbnodeagent: `${namespace}/${opts.configName}`,
         problems: problem,
       });
-      events.emit({ ...obj, apiVersion: 'purelb.io/v1', kind: 'LBNodeAgent' }, 'Warning', 'InvalidConfig', problem);
+      events.emit({ ...obj, apiVersion: API_VERSION, kind: 'LBNodeAgent' }, 'Warning', 'InvalidConfig', problem);
     }
     configProblem = problem;
     return problem ? config : parsed;
@@ -413,7 +417,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       services: [...inputs.values()],
       endpoints: nodesWithEndpoints(slices.list()),
       heartbeats: self ? [...peers, self] : peers,
-      groups: [...groups.list()],
+      groups: servingGroups.update(groups.list()),
       now,
       ...(outOfService ? { outOfService } : {}),
     });

@@ -1,11 +1,12 @@
 // The agent's decision for every address of every branded Service (pure): local or virtual, whether
 // this node holds it, on which interface, with which prefix, and why not when it does not.
-import type { ServiceGroup } from '../api/types.ts';
+import type { ServiceGroupConfig } from '../api/validate-servicegroup.ts';
 import { formatIP, type Family, type IP } from '../api/ip.ts';
-import { virtualPrefix } from './aggregation.ts';
-import { candidatesFor, electWinner, type Heartbeat } from './election.ts';
+import { virtualPrefix } from '../model/aggregation.ts';
+import { candidatesFor, electWinner } from './election.ts';
+import type { Heartbeat } from '../model/heartbeat.ts';
 import { placeLocal, type KernelLink } from './interfaces.ts';
-import type { ServiceInput } from './services.ts';
+import type { ServiceInput } from '../model/services.ts';
 
 export interface DesiredInputs {
   node: string;
@@ -20,7 +21,8 @@ export interface DesiredInputs {
   endpoints: ReadonlyMap<string, ReadonlySet<string>>;
   /** Every node's heartbeat, this node's own included (absent or expired while it is fenced). */
   heartbeats: Heartbeat[];
-  groups: ServiceGroup[];
+  /** The serving ServiceGroups (model/servicegroups.ts): an invalid group sets no prefix. */
+  groups: ServiceGroupConfig[];
   now: number;
   /**
    * Why this node is out of service (cordoned, excluded by label), if it is: it then holds no address,

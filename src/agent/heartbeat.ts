@@ -6,7 +6,7 @@
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 import { mergePatch } from '../k8s/patch.ts';
-import { HEARTBEAT_LABEL, HEARTBEAT_PREFIX, SUBNETS_ANNOTATION, type Heartbeat } from './election.ts';
+import { HEARTBEAT_LABEL, HEARTBEAT_PREFIX, SUBNETS_ANNOTATION, type Heartbeat } from '../model/heartbeat.ts';
 import { parseCIDR, type CIDR } from '../api/ip.ts';
 
 export interface HeartbeatOptions {

@@ -13,7 +13,7 @@ import type { EventType } from '../k8s/events.ts';
 import type { Logger } from '../log.ts';
 import { kubeAllocatorCluster, type AllocatorCluster } from './cluster.ts';
 import { groupStatus, poolSummary } from './group-status.ts';
-import { resolveGroups, type GroupVerdict, type ServedGroup } from './groups.ts';
+import { resolveGroups, type GroupVerdict, type ServedGroup } from '../model/servicegroups.ts';
 import type { AllocatorMetrics } from './metrics.ts';
 import { applyPlan, planAllocation, type Plan, type PlanOk } from './policy.ts';
 import { isHandled, isLoadBalancer, readRequest, serviceKey, type AllocationRequest } from './request.ts';

@@ -4,7 +4,7 @@
 import type { Condition, ServiceGroup } from '../api/types.ts';
 import type { ServiceGroupConfig } from '../api/validate-servicegroup.ts';
 import { formatProblem } from '../api/validation.ts';
-import type { GroupVerdict } from './groups.ts';
+import type { GroupVerdict } from '../model/servicegroups.ts';
 import type { FamilyStats } from './pools.ts';
 
 export type GroupStatus = NonNullable<ServiceGroup['status']>;

@@ -2,12 +2,12 @@
 // (scripts/gen-crds.ts) and a unit test fails when the committed files drift from this source.
 // CEL rules check at admission what they can; src/api/validate-*.ts checks everything (overlaps etc.).
 
+import { GROUP, VERSION } from './names.ts';
 import { routerConfigCRD } from './crd-routerconfig.ts';
 
 export type Schema = Record<string, unknown>;
 
-export const GROUP = 'purelb.io';
-export const VERSION = 'v1';
+export { GROUP, VERSION };
 
 export const str = (maxLength: number, description: string, extra: Schema = {}): Schema => ({
   type: 'string',

@@ -1,11 +1,12 @@
 // LBNodeAgent: how the node agent places addresses. parseLBNodeAgent turns the wire object into the
 // normalised config the agent runs with (defaults applied, localint compiled); validateLBNodeAgent
 // lists what is wrong with it.
+import { INTERFACE_PATTERN } from './names.ts';
 import { describeObject, type Problem } from './validation.ts';
 
 export const DEFAULT_EXTLBINT = 'kube-lb0';
 /** Linux interface names: 1-15 characters without whitespace, '/', ':' or quotes. */
-const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+const IFNAME = new RegExp(INTERFACE_PATTERN);
 
 export interface NodeAgentConfig {
   /** "default" = the interface of the lowest-metric default route per family; otherwise a name regex. */

@@ -2,6 +2,7 @@
 // parseRouterConfig turns the wire object into a normalised, fully validated config; only that
 // config ever reaches a template or the GoBGP API (src/routing/), so every string that can reach a
 // daemon config is checked here against a pattern that cannot express daemon syntax.
+import { INTERFACE_PATTERN } from './names.ts';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { canonicalIP, parseIP, type Family } from './ip.ts';
 import { describeObject, type Problem } from './validation.ts';
@@ -20,7 +21,7 @@ export const MAX_PEERS = 32;
 export const MAX_COMMUNITIES = 32;
 export const MAX_OSPF_INTERFACES = 16;
 /** Linux interface names: at most 15 characters, no whitespace, quotes, slashes or braces. */
-export const INTERFACE_PATTERN = '^[A-Za-z0-9_.-]{1,15}$';
+export { INTERFACE_PATTERN };
 export const COMMUNITY_PATTERN = '^[0-9]{1,5}:[0-9]{1,5}$';
 /** Label keys/values (kubernetes syntax, simplified): they never reach a template. */
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;

@@ -1,5 +1,6 @@
 // One entry point for every purelb.io/v1 kind: the CLI (`purelb validate`), controllers and tests call
 // validateObject; each kind's validator lives in its own module and registers one line below.
+import { API_VERSION } from './names.ts';
 import { validateLBNodeAgent } from './validate-lbnodeagent.ts';
 import { validateRouterConfig } from './validate-routerconfig.ts';
 import {
@@ -25,12 +26,12 @@ export function validateObject(obj: unknown): Problem[] {
   const o = (obj ?? {}) as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: string; namespace?: string } };
   const kind = typeof o.kind === 'string' ? o.kind : '';
   const object = describeObject(kind || '<no kind>', o.metadata?.namespace, o.metadata?.name);
-  if (o.apiVersion !== 'purelb.io/v1') {
+  if (o.apiVersion !== API_VERSION) {
     return [
       {
         object,
         field: 'apiVersion',
-        message: `apiVersion must be "purelb.io/v1", got ${JSON.stringify(o.apiVersion)}`,
+        message: `apiVersion must be "${API_VERSION}", got ${JSON.stringify(o.apiVersion)}`,
       },
     ];
   }
@@ -57,7 +58,7 @@ export function validateObjects(objs: readonly unknown[]): Problem[] {
     .filter(
       (o) =>
         (o as { kind?: unknown; apiVersion?: unknown })?.kind === 'ServiceGroup' &&
-        (o as { apiVersion?: unknown }).apiVersion === 'purelb.io/v1',
+        (o as { apiVersion?: unknown }).apiVersion === API_VERSION,
     )
     .map((o) => parseServiceGroup(o).config)
     .filter((c): c is ServiceGroupConfig => c !== undefined);

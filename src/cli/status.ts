@@ -3,8 +3,8 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
 import { loadKubeConfig } from '../k8s/kubeconfig.ts';
-import { buildStatusReport, renderStatus, type UpstreamRoutes } from '../lab/report.ts';
-import { readNodesByIP, readStatusInputs } from '../lab/status-source.ts';
+import { buildStatusReport, renderStatus, type UpstreamRoutes } from '../status/report.ts';
+import { readNodesByIP, readStatusInputs } from '../status/source.ts';
 import { nameByNeighbours, readKernelRoutes, readNeighbours, readVtyshRoutes } from '../lab/upstream.ts';
 import type { Command } from './main.ts';
 

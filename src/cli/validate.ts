@@ -1,5 +1,6 @@
 // `purelb validate -f FILE...`: checks purelb.io manifests offline with the same validator the
 // allocator and agent use. Other kinds in the files (Namespaces, Deployments...) are skipped.
+import { GROUP } from '../api/names.ts';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadAll } from 'js-yaml';
@@ -16,7 +17,7 @@ problem and exits 1 when there is any; exits 0 when all are valid.
 
 const isPureLB = (doc: unknown) => {
   const apiVersion = (doc as { apiVersion?: unknown })?.apiVersion;
-  return typeof apiVersion === 'string' && apiVersion.split('/')[0] === 'purelb.io';
+  return typeof apiVersion === 'string' && apiVersion.split('/')[0] === GROUP;
 };
 
 export const command: Command = {

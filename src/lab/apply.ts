@@ -10,6 +10,7 @@ import {
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';
+import { retryBusy } from '../k8s/busy.ts';
 
 export const FIELD_MANAGER = 'purelb-lab';
 
@@ -21,18 +22,6 @@ export function loadYamlDir(dir: string): KubernetesObject[] {
     .sort()
     .flatMap((f) => loadAllYaml(readFileSync(join(dir, f), 'utf8')) as (KubernetesObject | null)[])
     .filter((d): d is KubernetesObject => d !== null && typeof d === 'object' && typeof d.kind === 'string');
-}
-
-/** Retries while the apiserver answers 429 (e.g. "storage is (re)initializing" right after a CRD appears). */
-export async function retryBusy<T>(fn: () => Promise<T>, attempts = 40): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if ((err as { code?: number }).code !== 429 || i >= attempts) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
 }
 
 export async function applyObjects(kc: KubeConfig, objects: KubernetesObject[]): Promise<void> {

@@ -38,7 +38,7 @@ import {
 import { attachNodeToManagement, createManagementBridge, hostRoutes } from './management.ts';
 import { createNetwork, linkLocals } from './network.ts';
 import { pickManagementSubnet, planLab, planManagement, type LabOptions, type LabPlan } from './plan.ts';
-import { buildStatusReport, renderStatus, table, type StatusReport } from './report.ts';
+import { buildStatusReport, renderStatus, table, type StatusReport } from '../status/report.ts';
 import { labRouterConfig } from './routerconfig.ts';
 import {
   endpointSlices,
@@ -52,7 +52,7 @@ import {
 } from './samples.ts';
 import { buildRealCluster, installProduct, waitRollout } from './real-cluster.ts';
 import { formatSpread, requestSpread, type Spread } from './spread.ts';
-import { readStatusInputs } from './status-source.ts';
+import { readStatusInputs } from '../status/source.ts';
 import { renderTorConfig, torDaemons } from './tor.ts';
 import { readVtyshRoutes } from './upstream.ts';
 

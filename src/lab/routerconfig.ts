@@ -1,5 +1,6 @@
 // The RouterConfig the lab applies for its --daemon/--protocol choice (pure): every lab node peers with
 // the ToR's LAN addresses (BGP) or joins OSPF area 0 on eth0 with the ToR's timers.
+import { API_VERSION } from '../api/names.ts';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { LabPlan } from './plan.ts';
 import { BGP_TIMERS, OSPF_TIMERS } from './tor.ts';
@@ -41,7 +42,7 @@ export function labRouterConfig(
           },
         };
   return {
-    apiVersion: 'purelb.io/v1',
+    apiVersion: API_VERSION,
     kind: 'RouterConfig',
     metadata: { name: LAB_ROUTERCONFIG, namespace },
     spec: { nodeSelector: { 'purelb.io/lab': o.name }, daemon: o.daemon, protocol: o.protocol, ...spec },

@@ -1,6 +1,7 @@
 // The lab's sample objects, as pure data built from the plan: a local pool on the LAN and a virtual
 // pool routed via the ToR, Services of each kind, and the EndpointSlices a controller-manager would
 // write (the lab has none), pointing at the nodes that "run" each Service.
+import { API_VERSION } from '../api/names.ts';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { ANN } from '../api/annotations.ts';
 import { VIRTUAL_POOLS, type LabPlan } from './plan.ts';
@@ -61,7 +62,7 @@ export function sampleServiceGroups(plan: LabPlan, namespace: string): Obj[] {
   const lanV6 = plan.lan.v6;
   return [
     {
-      apiVersion: 'purelb.io/v1',
+      apiVersion: API_VERSION,
       kind: 'ServiceGroup',
       metadata: { name: LOCAL_GROUP, namespace },
       spec: {
@@ -74,7 +75,7 @@ export function sampleServiceGroups(plan: LabPlan, namespace: string): Obj[] {
       },
     },
     {
-      apiVersion: 'purelb.io/v1',
+      apiVersion: API_VERSION,
       kind: 'ServiceGroup',
       metadata: { name: VIRTUAL_GROUP, namespace },
       spec: {

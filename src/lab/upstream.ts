@@ -2,7 +2,7 @@
 // from FRR (`show ip route json`, the lab's ToR) or from any namespace's kernel FIB (`ip -j route`).
 import { canonicalIP } from '../api/ip.ts';
 import { inNetns, run } from './exec.ts';
-import type { UpstreamRoutes } from './report.ts';
+import type { UpstreamRoutes } from '../status/report.ts';
 
 interface VtyNexthop {
   ip?: string;

@@ -15,7 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import { mergePatch } from '../../src/k8s/patch.ts';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
-import type { StatusReport } from '../../src/lab/report.ts';
+import type { StatusReport } from '../../src/status/report.ts';
 import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace } from '../harness/kube.ts';
 
 let kc: KubeConfig;

@@ -5,7 +5,7 @@ import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { parseDuration } from '../../src/cli/options.ts';
 import { validateObject } from '../../src/api/validate.ts';
 import { parseLBNodeAgent } from '../../src/api/validate-lbnodeagent.ts';
-import { nodesWithEndpoints, serviceInput } from '../../src/agent/services.ts';
+import { nodesWithEndpoints, serviceInput } from '../../src/model/services.ts';
 
 const lbna = (local: Record<string, unknown>) => ({
   apiVersion: 'purelb.io/v1',

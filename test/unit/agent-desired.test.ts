@@ -1,16 +1,20 @@
 import { describe, expect, test } from '@jest/globals';
 import { parseCIDR, parseIP } from '../../src/api/ip.ts';
 import type { ServiceGroup } from '../../src/api/types.ts';
-import { aggregationPrefix, virtualPrefix } from '../../src/agent/aggregation.ts';
+import { parseServiceGroup } from '../../src/api/validate-servicegroup.ts';
+import { ServingGroups } from '../../src/model/servicegroups.ts';
+import { aggregationPrefix, virtualPrefix } from '../../src/model/aggregation.ts';
 import { decideAddresses, type DesiredInputs } from '../../src/agent/desired.ts';
-import { electWinner, type Heartbeat } from '../../src/agent/election.ts';
+import { electWinner } from '../../src/agent/election.ts';
+import type { Heartbeat } from '../../src/model/heartbeat.ts';
 import { parseIpAddrJson } from '../../src/agent/interfaces.ts';
-import type { ServiceInput } from '../../src/agent/services.ts';
+import type { ServiceInput } from '../../src/model/services.ts';
 
 const group = (name: string, local: NonNullable<ServiceGroup['spec']>['local']): ServiceGroup => ({
   metadata: { name },
   spec: { local },
 });
+const config = (g: ServiceGroup) => parseServiceGroup(g).config!;
 const groups = [
   group('virt', {
     v4pools: [{ subnet: '10.200.0.0/24', pool: '10.200.0.0/24', aggregation: 'default' }],
@@ -18,7 +22,7 @@ const groups = [
   }),
   group('hosts', { v4pool: { subnet: '10.201.0.0/24', pool: '10.201.0.1-10.201.0.9', aggregation: '/32' } }),
   group('legacy', { subnet: '10.202.0.0/16', pool: '10.202.1.0/24', aggregation: '/20' }),
-];
+].map(config);
 
 describe('aggregation prefix of virtual addresses', () => {
   test('default = the pool subnet mask; /N = N; legacy trio; IPv6', () => {
@@ -30,13 +34,40 @@ describe('aggregation prefix of virtual addresses', () => {
   });
   test('the named groups are searched first; an unknown address gets a host route', () => {
     const overlapping = [
-      group('wide', { v4pool: { subnet: '10.200.0.0/16', pool: '10.200.0.0/24', aggregation: 'default' } }),
+      config(group('wide', { v4pool: { subnet: '10.200.0.0/16', pool: '10.200.0.1/32', aggregation: 'default' } })),
       ...groups,
     ];
     expect(virtualPrefix(parseIP('10.200.0.5')!, ['virt'], overlapping)).toBe(24);
     expect(virtualPrefix(parseIP('10.200.0.5')!, [], overlapping)).toBe(16);
     expect(virtualPrefix(parseIP('10.9.9.9')!, ['virt'], groups)).toBe(32);
     expect(virtualPrefix(parseIP('fd00:9::9')!, [], groups)).toBe(128);
+  });
+  test('only serving groups set a prefix: an invalid or overlapping group sets none, an invalid edit keeps the last valid one', () => {
+    const at = (name: string, t: string) => ({ uid: name, generation: 1, creationTimestamp: new Date(t) });
+    const good = {
+      ...group('good', { v4pool: { subnet: '10.210.0.0/16', pool: '10.210.0.0/24', aggregation: '/24' } }),
+    };
+    good.metadata = { ...good.metadata, ...at('good', '2026-01-01T00:00:00Z') };
+    const overlap = group('overlap', {
+      v4pool: { subnet: '10.210.0.0/16', pool: '10.210.0.0/25', aggregation: '/16' },
+    });
+    overlap.metadata = { ...overlap.metadata, ...at('overlap', '2026-01-02T00:00:00Z') };
+    const invalid = group('invalid', {
+      v4pool: { subnet: '10.211.0.0/16', pool: '10.211.0.0/24', aggregation: '/99' },
+    });
+    invalid.metadata = { ...invalid.metadata, ...at('invalid', '2026-01-01T00:00:00Z') };
+    const serving = new ServingGroups();
+    const configs = serving.update([good, overlap, invalid]);
+    expect(configs.map((c) => c.name)).toEqual(['good']);
+    expect(virtualPrefix(parseIP('10.210.0.5')!, ['overlap'], configs)).toBe(24);
+    expect(virtualPrefix(parseIP('10.211.0.5')!, ['invalid'], configs)).toBe(32);
+    // an edit that breaks "good" keeps its last valid version (same uid), as the allocator does
+    const broken = {
+      ...good,
+      metadata: { ...good.metadata, generation: 2 },
+      spec: { local: { v4pool: { subnet: 'x', pool: 'y' } } },
+    };
+    expect(virtualPrefix(parseIP('10.210.0.5')!, ['good'], serving.update([broken as ServiceGroup]))).toBe(24);
   });
 });
 

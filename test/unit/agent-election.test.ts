@@ -2,7 +2,8 @@ import { describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { parseCIDR, parseIP } from '../../src/api/ip.ts';
-import { candidatesFor, electWinner, nextExpiry, parseHeartbeat, type Heartbeat } from '../../src/agent/election.ts';
+import { candidatesFor, electWinner } from '../../src/agent/election.ts';
+import { nextExpiry, parseHeartbeat, type Heartbeat } from '../../src/model/heartbeat.ts';
 
 const hb = (node: string, subnets: string[], expiresAt = 10_000): Heartbeat => ({
   node,

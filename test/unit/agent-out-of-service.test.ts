@@ -5,7 +5,8 @@ import type { V1Node } from '@kubernetes/client-node';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { parseCIDR, parseIP } from '../../src/api/ip.ts';
 import { decideAddresses, type DesiredInputs } from '../../src/agent/desired.ts';
-import { electWinner, type Heartbeat } from '../../src/agent/election.ts';
+import { electWinner } from '../../src/agent/election.ts';
+import type { Heartbeat } from '../../src/model/heartbeat.ts';
 import { parseIpAddrJson } from '../../src/agent/interfaces.ts';
 import {
   EXCLUDE_LB_LABEL,
@@ -14,7 +15,7 @@ import {
   parseOutOfServiceCauses,
   slimNode,
 } from '../../src/agent/out-of-service.ts';
-import type { ServiceInput } from '../../src/agent/services.ts';
+import type { ServiceInput } from '../../src/model/services.ts';
 
 const all = new Set(OUT_OF_SERVICE_CAUSES);
 const nodeObj = (opts: { unschedulable?: boolean; label?: string } = {}): V1Node => ({

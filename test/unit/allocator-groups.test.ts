@@ -3,7 +3,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { groupStatus } from '../../src/allocator/group-status.ts';
-import { resolveGroups, type ServedGroup } from '../../src/allocator/groups.ts';
+import { resolveGroups, type ServedGroup } from '../../src/model/servicegroups.ts';
 import { KeyedQueue } from '../../src/allocator/work-queue.ts';
 
 const sg = (

@@ -1,4 +1,4 @@
-// What the agent needs from Services and EndpointSlices (pure).
+// A branded Service and its endpoint nodes as every component reads them (pure).
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { ANN, BRAND } from '../api/annotations.ts';
 import { formatIP, parseIP, type IP } from '../api/ip.ts';

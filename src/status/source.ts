@@ -1,4 +1,5 @@
 // Reads what `purelb status` reports from a cluster: one list call per kind.
+import { GROUP, VERSION } from '../api/names.ts';
 import {
   CoordinationV1Api,
   CoreV1Api,
@@ -8,7 +9,7 @@ import {
   type V1Node,
 } from '@kubernetes/client-node';
 import { canonicalIP } from '../api/ip.ts';
-import { retryBusy } from './apply.ts';
+import { retryBusy } from '../k8s/busy.ts';
 import type { ServiceGroup } from '../api/types.ts';
 import type { RouterConfigLike, StatusInputs } from './report.ts';
 
@@ -17,7 +18,7 @@ async function listCustom<T>(kc: KubeConfig, plural: string, namespace: string):
     const res = await retryBusy(() =>
       kc
         .makeApiClient(CustomObjectsApi)
-        .listNamespacedCustomObject({ group: 'purelb.io', version: 'v1', namespace, plural }),
+        .listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural }),
     );
     return (res as { items: T[] }).items;
   } catch (err) {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import type { V1EndpointSlice, V1Lease, V1Service } from '@kubernetes/client-node';
-import { buildStatusReport, renderStatus, table, type StatusInputs } from '../../src/lab/report.ts';
+import { buildStatusReport, renderStatus, table, type StatusInputs } from '../../src/status/report.ts';
 import { nameByNeighbours, parseKernelRoutes, parseVtyshRoutes } from '../../src/lab/upstream.ts';
 import { countAnswers, urlFor } from '../../src/lab/spread.ts';
 import { DEFAULT_OPTIONS, planLab } from '../../src/lab/plan.ts';
@@ -102,6 +102,52 @@ function inputs(over: Partial<StatusInputs> = {}): StatusInputs {
 }
 
 describe('buildStatusReport', () => {
+  test('an aggregated virtual address is announced by the nodes advertising its aggregate (not only /32)', () => {
+    const agg = {
+      metadata: { name: 'agg', uid: 'a', generation: 1 },
+      spec: { local: { v4pools: [{ subnet: '10.220.0.0/24', pool: '10.220.0.0/24', aggregation: 'default' }] } },
+    };
+    const base = inputs();
+    const r = buildStatusReport({
+      ...base,
+      services: [svc('agg', ['10.220.0.7'], { 'purelb.io/allocated-from': 'agg' })],
+      serviceGroups: [...base.serviceGroups, agg],
+      routerConfigs: [
+        {
+          metadata: { name: 'lab' },
+          status: { nodes: { n1: { advertised: ['10.220.0.0/24'] }, n2: { advertised: [] } } },
+        },
+      ],
+      upstream: { netns: 'tor', routes: { '10.220.0.0/24': ['192.168.100.11'] }, nodeByIP: { '192.168.100.11': 'n1' } },
+    });
+    expect(r.services.map((s) => [s.address, s.kind, s.announcing, s.upstream])).toEqual([
+      ['10.220.0.7', 'virtual', ['n1'], ['n1']],
+    ]);
+  });
+
+  test('ETP Local endpoint nodes: ready or serving (a terminating endpoint still serving counts, as in the agent)', () => {
+    const slice = (nodeName: string, conditions: object) =>
+      ({
+        metadata: {
+          name: `only-local-${nodeName}`,
+          namespace: 'default',
+          labels: { 'kubernetes.io/service-name': 'only-local' },
+        },
+        addressType: 'IPv4',
+        endpoints: [{ addresses: ['192.168.100.9'], nodeName, conditions }],
+      }) as V1EndpointSlice;
+    const r = buildStatusReport(
+      inputs({
+        endpointSlices: [
+          slice('n1', { ready: false, serving: true, terminating: true }),
+          slice('n2', { ready: false, serving: false }),
+          slice('n3', {}),
+        ],
+      }),
+    );
+    expect(r.services.find((s) => s.service === 'default/only-local')!.endpointNodes).toEqual(['n1', 'n3']);
+  });
+
   test('pools: used/free per family and the Valid condition', () => {
     expect(buildStatusReport(inputs()).pools).toEqual([
       {

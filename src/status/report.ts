@@ -1,10 +1,16 @@
 // `purelb status` as pure functions: from the objects read from the cluster (Services, ServiceGroups,
 // agent heartbeat Leases, RouterConfig status, EndpointSlices) and optionally the upstream router's
 // routes, build one report (the `-o json` output) and render it as human tables.
+// Every rule (heartbeat liveness, endpoint eligibility, serving groups, aggregation) comes from the model
+// the agent and the allocator use, so the report says what they do.
 import type { V1EndpointSlice, V1Lease, V1Service } from '@kubernetes/client-node';
-import { ANN, BRAND } from '../api/annotations.ts';
-import { canonicalIP, cidrContains, parseCIDR, parseIP } from '../api/ip.ts';
+import { ANN } from '../api/annotations.ts';
+import { bits, canonicalIP, cidrContains, formatIP, type CIDR } from '../api/ip.ts';
 import type { ServiceGroup } from '../api/types.ts';
+import { announcedPrefix, virtualPrefix } from '../model/aggregation.ts';
+import { HEARTBEAT_PREFIX, isLive, parseHeartbeat, type Heartbeat } from '../model/heartbeat.ts';
+import { ServingGroups } from '../model/servicegroups.ts';
+import { nodesWithEndpoints, serviceInput } from '../model/services.ts';
 
 /** Per-node entry of RouterConfig status.nodes (docs/routing.md). */
 export interface RoutingNodeStatus {
@@ -53,9 +59,10 @@ export interface ServiceAddressReport {
   group: string;
   kind: 'local' | 'virtual' | 'unknown';
   etp: 'Cluster' | 'Local';
-  /** Nodes announcing: the agent's annotation (local) or routing status advertised prefixes (virtual). */
+  /** Nodes announcing: the agent's annotation (local), or the nodes whose routing status advertises the
+   * address's prefix, aggregate included (virtual). */
   announcing: string[];
-  /** For ETP Local: nodes with a ready endpoint. */
+  /** For ETP Local: nodes with a ready or serving endpoint (the agent's rule). */
   endpointNodes?: string[];
   /** With --upstream: the router's next hops, as node names where known. */
   upstream?: string[];
@@ -82,15 +89,6 @@ export interface StatusReport {
   upstream?: { netns: string };
 }
 
-const HEARTBEAT_PREFIX = 'purelb-node-';
-
-function leaseLive(l: V1Lease, now: Date): boolean {
-  const renew = l.spec?.renewTime ?? l.spec?.acquireTime;
-  const duration = l.spec?.leaseDurationSeconds;
-  if (!renew || duration === undefined) return false;
-  return new Date(String(renew)).getTime() + duration * 1000 > now.getTime();
-}
-
 function poolReport(sg: ServiceGroup): PoolReport {
   const s = sg.status ?? {};
   const valid = s.conditions?.find((c) => c.type === 'Valid');
@@ -105,94 +103,79 @@ function poolReport(sg: ServiceGroup): PoolReport {
   };
 }
 
-/** Does an advertised prefix ("10.200.0.10/32") cover this address? */
-function covers(prefix: string, address: string): boolean {
-  const c = parseCIDR(prefix);
-  const ip = parseIP(address);
-  return c !== undefined && ip !== undefined && cidrContains(c, ip);
-}
+const formatCIDR = (c: CIDR) => `${formatIP(c.ip)}/${c.prefix}`;
 
-function readyEndpointNodes(slices: V1EndpointSlice[], svc: V1Service): string[] {
-  const nodes = new Set<string>();
-  for (const s of slices) {
-    if (s.metadata?.namespace !== svc.metadata?.namespace) continue;
-    if (s.metadata?.labels?.['kubernetes.io/service-name'] !== svc.metadata?.name) continue;
-    for (const e of s.endpoints ?? []) {
-      if (e.nodeName && (e.conditions?.ready ?? true)) nodes.add(e.nodeName);
-    }
+/** Heartbeat Leases by node (the model's reading: a Lease that does not parse is no live heartbeat). */
+function heartbeatsByNode(leases: V1Lease[]): Map<string, Heartbeat | undefined> {
+  const out = new Map<string, Heartbeat | undefined>();
+  for (const lease of leases) {
+    const name = lease.metadata?.name ?? '';
+    if (name.startsWith(HEARTBEAT_PREFIX)) out.set(name.slice(HEARTBEAT_PREFIX.length), parseHeartbeat(lease));
   }
-  return [...nodes].sort();
+  return out;
 }
 
 export function buildStatusReport(inp: StatusInputs): StatusReport {
-  const heartbeats = inp.leases.filter((l) => l.metadata?.name?.startsWith(HEARTBEAT_PREFIX));
-  const subnetsByNode = new Map<string, string[]>();
-  for (const l of heartbeats) {
-    const node = l.metadata!.name!.slice(HEARTBEAT_PREFIX.length);
-    const subnets = (l.metadata?.annotations?.['purelb.io/subnets'] ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-    subnetsByNode.set(node, subnets);
-  }
+  const now = inp.now.getTime();
+  const heartbeats = heartbeatsByNode(inp.leases);
+  const subnets = [...heartbeats.values()].flatMap((h) => h?.subnets ?? []);
   const routing = new Map<string, { rc: string; st: RoutingNodeStatus; spec: RouterConfigLike['spec'] }>();
   for (const rc of inp.routerConfigs) {
     for (const [node, st] of Object.entries(rc.status?.nodes ?? {})) {
       routing.set(node, { rc: rc.metadata?.name ?? '', st, spec: rc.spec });
     }
   }
-  const allSubnets = [...subnetsByNode.values()].flat();
+  const groups = new ServingGroups().update(inp.serviceGroups);
+  const endpoints = nodesWithEndpoints(inp.endpointSlices);
   const nodeName = (ip: string) => inp.upstream?.nodeByIP[canonicalIP(ip) ?? ip] ?? ip;
 
   const services: ServiceAddressReport[] = [];
   for (const svc of inp.services) {
-    const ann = svc.metadata?.annotations ?? {};
-    if (ann[ANN.allocatedBy] !== BRAND) continue;
-    const etp = svc.spec?.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster';
-    for (const ing of svc.status?.loadBalancer?.ingress ?? []) {
-      const ip = ing.ip && parseIP(ing.ip);
-      if (!ip) continue;
-      const address = canonicalIP(ing.ip!)!;
-      const family = ip.family;
-      const local = allSubnets.some((s) => covers(s, address));
-      const kind = subnetsByNode.size === 0 ? 'unknown' : local ? 'local' : 'virtual';
+    const input = serviceInput(svc);
+    if (!input) continue;
+    for (const ip of input.addresses) {
+      const address = formatIP(ip);
+      const local = subnets.some((s) => cidrContains(s, ip));
+      const kind = heartbeats.size === 0 ? 'unknown' : local ? 'local' : 'virtual';
+      // what routing advertises for it: the aggregate a virtual address was placed with, else a host route
+      const prefix = announcedPrefix(
+        ip,
+        kind === 'virtual' ? virtualPrefix(ip, input.allocatedFrom, groups) : bits(ip.family),
+      );
       let announcing: string[];
       if (kind === 'local') {
-        const value = ann[family === 4 ? ANN.announcingIPv4 : ANN.announcingIPv6];
+        const value = input.announcing[ip.family];
         announcing = value ? [value.split(',')[0]!.trim()] : [];
       } else {
         announcing = [...routing.entries()]
-          .filter(([, r]) =>
-            (r.st.advertised ?? []).some((p) => covers(p, address) && p.endsWith(family === 4 ? '/32' : '/128')),
-          )
+          .filter(([, r]) => (r.st.advertised ?? []).includes(prefix))
           .map(([n]) => n)
           .sort();
       }
-      const prefix = `${address}/${family === 4 ? 32 : 128}`;
       services.push({
-        service: `${svc.metadata?.namespace}/${svc.metadata?.name}`,
+        service: input.key,
         address,
-        family,
-        group: ann[ANN.allocatedFrom] ?? '',
+        family: ip.family,
+        group: svc.metadata?.annotations?.[ANN.allocatedFrom] ?? '',
         kind,
-        etp,
+        etp: input.etpLocal ? 'Local' : 'Cluster',
         announcing,
-        ...(etp === 'Local' ? { endpointNodes: readyEndpointNodes(inp.endpointSlices, svc) } : {}),
+        ...(input.etpLocal ? { endpointNodes: [...(endpoints.get(input.key) ?? [])].sort() } : {}),
         ...(inp.upstream ? { upstream: (inp.upstream.routes[prefix] ?? []).map(nodeName).sort() } : {}),
       });
     }
   }
   services.sort((a, b) => a.service.localeCompare(b.service) || a.family - b.family);
 
-  const nodeNames = new Set([...subnetsByNode.keys(), ...routing.keys()]);
+  const nodeNames = new Set([...heartbeats.keys(), ...routing.keys()]);
   const nodes: NodeReport[] = [...nodeNames].sort().map((name) => {
-    const lease = heartbeats.find((l) => l.metadata?.name === HEARTBEAT_PREFIX + name);
     const r = routing.get(name);
     const reload = r?.st.lastReload;
+    const hb = heartbeats.get(name);
     return {
       name,
-      heartbeat: !lease ? 'none' : leaseLive(lease, inp.now) ? 'live' : 'expired',
-      subnets: subnetsByNode.get(name) ?? [],
+      heartbeat: !heartbeats.has(name) ? 'none' : hb && isLive(hb, now) ? 'live' : 'expired',
+      subnets: (hb?.subnets ?? []).map(formatCIDR),
       ...(r
         ? {
             routerConfig: r.rc,

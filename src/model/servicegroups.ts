@@ -1,4 +1,4 @@
-// Which version of each ServiceGroup serves (pure). A group whose new spec is invalid, or overlaps
+// Which version of each ServiceGroup serves (pure), for the allocator, the agent and `purelb status`. A group whose new spec is invalid, or overlaps
 // another group, keeps serving its last valid version; other groups are unaffected. Groups already
 // serving win overlaps against changed or new ones, so an edit can never evict an established pool.
 import type { KubernetesObject } from '@kubernetes/client-node';
@@ -81,4 +81,19 @@ export function resolveGroups(
     verdicts.push({ name, problems, serving, current: !!fresh });
   }
   return verdicts;
+}
+
+/**
+ * The groups that serve, remembered across calls like the allocator does, so that a component reading
+ * ServiceGroups (the agent for aggregation prefixes, `purelb status`) uses exactly the allocator's view:
+ * an invalid edit keeps the last valid version, an overlapping or never-valid group serves nothing.
+ */
+export class ServingGroups {
+  #served = new Map<string, ServedGroup>();
+
+  update(objs: readonly KubernetesObject[]): ServiceGroupConfig[] {
+    const verdicts = resolveGroups(objs, this.#served);
+    this.#served = new Map(verdicts.flatMap((v) => (v.serving ? [[v.name, v.serving] as const] : [])));
+    return [...this.#served.values()].map((s) => s.config);
+  }
 }
