@@ -2,15 +2,13 @@
 // sees only this interface; `kubeAllocatorCluster` puts the real apiserver behind it, and the unit
 // tests an in-memory one, so the controller's ordering and fencing are tested without an apiserver.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Service } from '@kubernetes/client-node';
-import { GROUP, VERSION } from '../api/crds.ts';
+import { ALLOCATOR_COMPONENT, GROUP, VERSION } from '../api/names.ts';
 import type { ServiceGroup } from '../api/types.ts';
 import { createEventRecorder, type EventRecorder } from '../k8s/events.ts';
 import { watchCache, type WatchedCache } from '../k8s/informer.ts';
 import { mergePatch, patchServiceAnnotations } from '../k8s/patch.ts';
 import type { Logger } from '../log.ts';
 import type { GroupStatus } from './group-status.ts';
-
-export const COMPONENT = 'purelb-allocator';
 
 /** What a merge patch of services/status carries: the addresses, and our annotations with them. */
 export interface ServiceStatusPatch {
@@ -74,6 +72,6 @@ export function kubeAllocatorCluster(
     patchGroupStatus: async (name, status) => {
       await custom.patchNamespacedCustomObjectStatus({ ...sg, name, body: { status } }, mergePatch);
     },
-    events: createEventRecorder(kc, COMPONENT, log),
+    events: createEventRecorder(kc, ALLOCATOR_COMPONENT, log),
   };
 }

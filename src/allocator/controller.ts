@@ -8,7 +8,7 @@ import { ANN } from '../api/annotations.ts';
 import { canonicalIP, parseIP } from '../api/ip.ts';
 import type { ServiceGroup } from '../api/types.ts';
 import { formatProblem } from '../api/validation.ts';
-import { GROUP, VERSION } from '../api/crds.ts';
+import { API_VERSION } from '../api/names.ts';
 import type { EventType } from '../k8s/events.ts';
 import type { Logger } from '../log.ts';
 import { kubeAllocatorCluster, type AllocatorCluster } from './cluster.ts';
@@ -69,7 +69,7 @@ interface Session {
 class NotLeading extends Error {}
 
 const asService = (svc: V1Service) => ({ ...svc, apiVersion: 'v1', kind: 'Service' });
-const asGroup = (sg: KubernetesObject) => ({ ...sg, apiVersion: `${GROUP}/${VERSION}`, kind: 'ServiceGroup' });
+const asGroup = (sg: KubernetesObject) => ({ ...sg, apiVersion: API_VERSION, kind: 'ServiceGroup' });
 const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 const errorText = (err: unknown) => String((err as Error)?.message ?? err);
 

@@ -3,7 +3,8 @@
 // the write returned (as a real watch does), and lets a test fail or hold the next call of a verb.
 import type { EventsV1Event, V1Service } from '@kubernetes/client-node';
 import type { ServiceGroup, ServiceGroupLocalSpec } from '../../../src/api/types.ts';
-import { COMPONENT, type AllocatorCluster, type ServiceStatusPatch } from '../../../src/allocator/cluster.ts';
+import { ALLOCATOR_COMPONENT, API_VERSION } from '../../../src/api/names.ts';
+import { type AllocatorCluster, type ServiceStatusPatch } from '../../../src/allocator/cluster.ts';
 import type { GroupStatus } from '../../../src/allocator/group-status.ts';
 import { recordEvents, type EventRecorder } from '../../../src/k8s/events.ts';
 import type { Logger } from '../../../src/log.ts';
@@ -55,7 +56,7 @@ export class FakeAllocatorCluster implements AllocatorCluster {
 
   constructor(log: Logger, namespace = 'purelb') {
     this.namespace = namespace;
-    this.events = recordEvents(async (_ns, e) => void this.sent.push(e), COMPONENT, log, 'test');
+    this.events = recordEvents(async (_ns, e) => void this.sent.push(e), ALLOCATOR_COMPONENT, log, 'test');
   }
 
   // ---- what users and other controllers do ----
@@ -80,7 +81,7 @@ export class FakeAllocatorCluster implements AllocatorCluster {
   applyGroup(name: string, local: ServiceGroupLocalSpec): void {
     const before = this.#groups.get(name);
     const sg: ServiceGroup = {
-      apiVersion: 'purelb.io/v1',
+      apiVersion: API_VERSION,
       kind: 'ServiceGroup',
       metadata: {
         name,
