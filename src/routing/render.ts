@@ -3,13 +3,14 @@
 // (a missing field throws); every value was validated by src/api/validate-routerconfig.ts and is
 // additionally passed through a quoting helper that refuses anything that could end a statement.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
 import { parseIP } from '../api/ip.ts';
 import {
   INTERFACE_PATTERN,
   PASSWORD_PATTERN,
   type BgpPeer,
+  type OspfConfig,
   type RouterConfigSpec,
 } from '../api/validate-routerconfig.ts';
 
@@ -52,12 +53,30 @@ hb.registerHelper('frrline', (v: unknown) => {
   return s;
 });
 
-type Template = (ctx: unknown) => string;
-const cache = new Map<string, Template>();
-function template(name: string): Template {
+const compileOptions = { noEscape: true, strict: true } as const;
+
+/** Blocks shared by several templates of one daemon (templates/<daemon>/partials/<name>.hbs), registered
+ * as "<daemon>/<name>" once, before the first template runs. They ship with the templates directory. */
+let partialsRegistered = false;
+function registerPartials(): void {
+  if (partialsRegistered) return;
+  for (const daemon of ['bird', 'frr'] as const) {
+    const dir = new URL(`${daemon}/partials/`, templateDir);
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.hbs'))) {
+      const text = readFileSync(new URL(file, dir), 'utf8');
+      hb.registerPartial(`${daemon}/${file.slice(0, -'.hbs'.length)}`, hb.compile(text, compileOptions));
+    }
+  }
+  partialsRegistered = true;
+}
+
+const cache = new Map<string, Handlebars.TemplateDelegate>();
+/** A template typed by the context it receives (Handlebars itself takes any object). */
+function template<C>(name: string): (ctx: C) => string {
   let t = cache.get(name);
   if (!t) {
-    t = hb.compile(readFileSync(new URL(name, templateDir), 'utf8'), { noEscape: true, strict: true });
+    registerPartials();
+    t = hb.compile(readFileSync(new URL(name, templateDir), 'utf8'), compileOptions);
     cache.set(name, t);
   }
   return t;
@@ -91,10 +110,17 @@ export function checkInput(input: NodeRoutingInput): void {
   }
 }
 
+/** What the templates receive. Every field is a validated value or derived from one; the templates
+ * quote free text through the helpers above. */
+interface CommonContext {
+  node: string;
+  routerID: string;
+  kubeInterface: string;
+}
+
 interface PeerContext extends BgpPeer {
   /** BIRD protocol name, unique and safe: peer_1, peer_2 ... */
   name: string;
-  v4: boolean;
   customPort: boolean;
   /** Source address for the session when the node IP has the peer's family. */
   local?: string;
@@ -119,7 +145,6 @@ function peerContexts(input: NodeRoutingInput): PeerContext[] {
     return {
       ...p,
       name: `peer_${i + 1}`,
-      v4: p.family === 4,
       customPort: p.port !== 179,
       ...(p.family === nodeFamily ? { local: input.nodeIP } : {}),
       ...(password !== undefined ? { password } : {}),
@@ -137,40 +162,57 @@ export interface RenderedConfig {
 
 export const configHash = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
 
+interface BgpContext extends CommonContext {
+  localASN: number;
+  peers: PeerContext[];
+  v4Peers: PeerContext[];
+  v6Peers: PeerContext[];
+  anyBFD: boolean;
+  multihopBFD: boolean;
+  /** BIRD community pairs "(65000,100)" */
+  birdCommunities: string[];
+  /** FRR takes "65000:100" as is: the communities separated by blanks */
+  communities: string;
+  localPref: number | false;
+}
+
+interface OspfContext extends CommonContext, OspfConfig {
+  stub: boolean;
+  ptp: boolean;
+}
+
+function bgpContext(input: NodeRoutingInput, common: CommonContext): BgpContext {
+  const bgp = input.config.bgp!;
+  const peers = peerContexts(input);
+  return {
+    ...common,
+    localASN: bgp.localASN,
+    peers,
+    v4Peers: peers.filter((p) => p.family === 4),
+    v6Peers: peers.filter((p) => p.family === 6),
+    anyBFD: peers.some((p) => p.bfd),
+    multihopBFD: peers.some((p) => p.bfd && p.multihop !== undefined),
+    birdCommunities: bgp.communities.map((c) => `(${c.replace(':', ',')})`),
+    communities: bgp.communities.join(' '),
+    localPref: bgp.localPref ?? false,
+  };
+}
+
+function ospfContext(input: NodeRoutingInput, common: CommonContext): OspfContext {
+  const ospf = input.config.ospf!;
+  return { ...common, ...ospf, stub: ospf.mode === 'stub', ptp: ospf.networkType === 'point-to-point' };
+}
+
 /** The BIRD or FRR configuration for one node; throws RenderError for daemon gobgp or bad inputs. */
 export function renderNodeConfig(input: NodeRoutingInput): RenderedConfig {
   checkInput(input);
   const { config } = input;
   if (config.daemon === 'gobgp') throw new RenderError('daemon gobgp is driven over gRPC and has no config file');
-  const ctx: Record<string, unknown> = {
-    node: input.nodeName,
-    routerID: routerID(input),
-    kubeInterface: input.kubeInterface,
-  };
-  if (config.protocol === 'bgp') {
-    const bgp = config.bgp!;
-    const peers = peerContexts(input);
-    Object.assign(ctx, {
-      localASN: bgp.localASN,
-      peers,
-      v4Peers: peers.filter((p) => p.v4),
-      v6Peers: peers.filter((p) => !p.v4),
-      anyBFD: peers.some((p) => p.bfd),
-      multihopBFD: peers.some((p) => p.bfd && p.multihop !== undefined),
-      anyGracefulRestart: peers.some((p) => p.gracefulRestart),
-      // BIRD community pairs "(65000,100)"; FRR takes "65000:100" as is
-      birdCommunities: bgp.communities.map((c) => `(${c.replace(':', ',')})`),
-      communities: bgp.communities.join(' '),
-      localPref: bgp.localPref ?? false,
-    });
-  } else {
-    const ospf = config.ospf!;
-    Object.assign(ctx, {
-      ...ospf,
-      stub: ospf.mode === 'stub',
-      ptp: ospf.networkType === 'point-to-point',
-    });
-  }
-  const text = template(`${config.daemon}/${config.protocol}.conf.hbs`)(ctx);
+  const common: CommonContext = { node: input.nodeName, routerID: routerID(input), kubeInterface: input.kubeInterface };
+  const name = `${config.daemon}/${config.protocol}.conf.hbs`;
+  const text =
+    config.protocol === 'bgp'
+      ? template<BgpContext>(name)(bgpContext(input, common))
+      : template<OspfContext>(name)(ospfContext(input, common));
   return { daemon: config.daemon, text, hash: configHash(text) };
 }

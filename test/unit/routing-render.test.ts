@@ -2,7 +2,7 @@
 // vtysh --dryrun), plus injection attempts. Regenerate goldens with UPDATE_GOLDEN=1 after a deliberate
 // template change and review the diff.
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRouterConfig, validateRouterConfig, type RouterConfigSpec } from '../../src/api/validate-routerconfig.ts';
@@ -106,6 +106,17 @@ describe.each(['bird', 'frr'] as const)('%s templates', (daemon) => {
     expect(broken).not.toBe(text);
     expect((await parseCheck(daemon, broken, `${daemon}-broken`)).code).not.toBe(0);
   });
+});
+
+test.each(['bird', 'frr'])('every %s partial is used by a template or another partial', (daemon) => {
+  const dir = join(repoRoot, 'templates', daemon);
+  const partials = readdirSync(join(dir, 'partials')).map((f) => f.replace(/\.hbs$/, ''));
+  const sources = [
+    ...readdirSync(dir).filter((f) => f.endsWith('.hbs')),
+    ...partials.map((p) => `partials/${p}.hbs`),
+  ].map((f) => readFileSync(join(dir, f), 'utf8'));
+  expect(partials.length).toBeGreaterThan(0);
+  for (const p of partials) expect([p, sources.some((s) => s.includes(`{{> ${daemon}/${p}`))]).toEqual([p, true]);
 });
 
 describe('injection', () => {
