@@ -9,6 +9,7 @@ import { canonicalIP, parseIP } from '../api/ip.ts';
 import type { ServiceGroup } from '../api/types.ts';
 import { formatProblem } from '../api/validation.ts';
 import { API_VERSION } from '../api/names.ts';
+import { Backoff, type BackoffOptions } from '../k8s/backoff.ts';
 import type { EventType } from '../k8s/events.ts';
 import type { Logger } from '../log.ts';
 import { kubeAllocatorCluster, type AllocatorCluster } from './cluster.ts';
@@ -41,6 +42,8 @@ export interface ControllerOptions {
   writeConcurrency?: number;
   /** ServiceGroup status writes are coalesced over this many ms (default 250). */
   statusDelayMs?: number;
+  /** Delays of the retries of a failed write, per Service or ServiceGroup (default 1 s doubling to 60 s). */
+  retry?: BackoffOptions;
 }
 
 export interface AllocatorOptions extends ControllerOptions {
@@ -63,6 +66,9 @@ interface Session {
   /** Services whose last allocation failed: retried when an address is freed or pools change. */
   failed: Set<string>;
   statusTimer: NodeJS.Timeout | undefined;
+  /** Failures in a row per Service key or `ServiceGroup/<name>`, and the retries they wait for. */
+  retries: Backoff;
+  retryTimers: Map<string, NodeJS.Timeout>;
 }
 
 /** Thrown by a write step when its session is no longer the leading one: the write is dropped. */
@@ -119,6 +125,9 @@ export class AllocatorController {
       groupSignature: '',
       failed: new Set(),
       statusTimer: undefined,
+      // jitter: Services that failed together (an apiserver outage) do not all retry at the same moment
+      retries: new Backoff({ jitter: 0.2, ...this.#opts.retry }),
+      retryTimers: new Map(),
     };
     this.#refreshGroups(s, this.#cluster.groups.list(), true);
     for (const svc of listed) this.#view.listed(svc);
@@ -133,7 +142,9 @@ export class AllocatorController {
   /** Stops allocating and writing: writes in flight finish, none starts after this. */
   stopLeading(): void {
     this.#epoch++;
-    if (this.#session?.statusTimer) clearTimeout(this.#session.statusTimer);
+    const s = this.#session;
+    if (s?.statusTimer) clearTimeout(s.statusTimer);
+    for (const timer of s?.retryTimers.values() ?? []) clearTimeout(timer);
     this.#session = undefined;
     this.#queue.clear();
     this.#opts.metrics.leader.set(0);
@@ -186,14 +197,26 @@ export class AllocatorController {
     const end = this.#opts.metrics.reconcileSeconds.startTimer();
     try {
       await this.#reconcile(s, key);
+      s.retries.reset(key);
     } catch (err) {
-      if (err instanceof NotLeading) return;
-      if ((err as { code?: number }).code === 404) return; // deleted meanwhile: its delete event releases it
-      this.#log.warn('reconcile failed, retrying', { service: key, error: errorText(err) });
-      setTimeout(() => this.#session === s && this.#queue.add(key), 1000).unref();
+      // deleted meanwhile (its delete event releases it), or no longer leading: nothing to retry
+      if (err instanceof NotLeading || (err as { code?: number }).code === 404) return s.retries.reset(key);
+      const retryInMs = Math.round(s.retries.next(key));
+      this.#log.warn('reconcile failed, retrying', { service: key, error: errorText(err), retryInMs });
+      this.#retryLater(s, key, retryInMs, () => this.#queue.add(key));
     } finally {
       end();
     }
+  }
+
+  /** One pending retry per key: a newer failure replaces the older one's timer. */
+  #retryLater(s: Session, key: string, ms: number, retry: () => void): void {
+    clearTimeout(s.retryTimers.get(key));
+    const timer = setTimeout(() => {
+      s.retryTimers.delete(key);
+      if (this.#session === s) retry();
+    }, ms);
+    s.retryTimers.set(key, timer.unref());
   }
 
   /** Read, then decide which case the Service is: gone, not a LoadBalancer, another class's, or ours. */
@@ -391,13 +414,19 @@ export class AllocatorController {
       const generation = obj.metadata?.generation ?? 0;
       const desired = groupStatus(v, stats, outside.get(v.name) ?? [], generation, obj.status?.conditions);
       if (JSON.stringify(desired) === JSON.stringify(obj.status ?? {})) continue;
+      const key = `ServiceGroup/${v.name}`;
       try {
         await this.#cluster.patchGroupStatus(v.name, desired);
+        s.retries.reset(key);
       } catch (err) {
-        this.#log.warn('could not write ServiceGroup status', {
-          serviceGroup: `${namespace}/${v.name}`,
+        const retryInMs = Math.round(s.retries.next(key));
+        const serviceGroup = `${namespace}/${v.name}`;
+        this.#log.warn('could not write ServiceGroup status, retrying', {
+          serviceGroup,
           error: errorText(err),
+          retryInMs,
         });
+        this.#retryLater(s, key, retryInMs, () => this.#scheduleGroupStatus(s));
       }
     }
   }

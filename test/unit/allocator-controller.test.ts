@@ -53,6 +53,8 @@ function setup() {
     log,
     metrics,
     statusDelayMs: 0,
+    // short and exact, so the retries run at once and their delays can be compared
+    retry: { baseMs: 5, capMs: 20, jitter: 0 },
   });
   /** Until the queue is empty and every write of ours reached the cache (and was decided on). */
   const settle = async () => {
@@ -137,6 +139,37 @@ describe('writes', () => {
     expect(logs.filter((l) => l.includes('reconcile failed, retrying')).map((l) => JSON.parse(l).service)).toEqual([
       `${NS}/a`,
     ]);
+  });
+
+  test('failures in a row wait longer each time up to the cap; a success starts over', async () => {
+    const { cluster, controller, settle, ingress, logs } = setup();
+    for (let i = 0; i < 4; i++) cluster.failNext('status', 503);
+    cluster.applyService(service('a'));
+    await controller.startLeading();
+    await until('a written after four failures', () => ingress('a').length > 0);
+    await settle();
+    const shown = cluster.service(`${NS}/a`)!;
+    cluster.failNext('status', 503);
+    cluster.applyService({ ...shown, spec: { ...shown.spec, type: 'ClusterIP' } });
+    await until('a released after one more failure', () => ingress('a').length === 0);
+    const delays = logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'reconcile failed, retrying');
+    expect(delays.map((l) => [l.service, l.retryInMs])).toEqual([
+      [`${NS}/a`, 5],
+      [`${NS}/a`, 10],
+      [`${NS}/a`, 20],
+      [`${NS}/a`, 20],
+      [`${NS}/a`, 5],
+    ]);
+  });
+
+  test('a failed ServiceGroup status write is retried', async () => {
+    const { cluster, controller, logs } = setup();
+    cluster.failNext('groupStatus', 500);
+    await controller.startLeading();
+    await until('Valid=True on the ServiceGroup', () =>
+      cluster.group('default')?.status?.conditions?.find((c) => c.type === 'Valid' && c.status === 'True'),
+    );
+    expect(logs.filter((l) => l.includes('could not write ServiceGroup status, retrying'))).toHaveLength(1);
   });
 
   test('an apiserver that drops metadata on services/status gets a second patch for the annotations', async () => {
