@@ -24,7 +24,8 @@ import {
   startResponder,
   startRoutingDaemon,
 } from './components.ts';
-import { startFrr } from './daemons.ts';
+import { labOwner } from './daemons.ts';
+import { startFrr } from './frr.ts';
 import {
   cleanLedger,
   clusterDir,
@@ -55,6 +56,7 @@ import { formatSpread, requestSpread, type Spread } from './spread.ts';
 import { readStatusInputs } from '../status/source.ts';
 import { renderTorConfig, torDaemons } from './tor.ts';
 import { readVtyshRoutes } from './upstream.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type Progress = (msg: string) => void;
 
@@ -228,7 +230,7 @@ async function startTor(plan: LabPlan, progress: Progress): Promise<string> {
   const o = plan.options;
   progress(`ToR: FRR ${o.protocol === 'bgp' ? `BGP AS ${o.torASN}, ECMP over the nodes` : 'OSPF area 0'}`);
   const vty = torVtyDir(o.name);
-  await startFrr(procDir(o.name), plan.torNetns, plan.torNetns, vty, torDaemons(plan), {
+  await startFrr(labOwner(procDir(o.name)), plan.torNetns, plan.torNetns, vty, torDaemons(plan), {
     config: renderTorConfig(plan),
     bgpListen: true,
   });
@@ -287,7 +289,7 @@ async function waitAgents(lab: Lab, progress: Progress, timeoutMs = 60_000): Pro
       );
       return;
     }
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
 }
 
@@ -369,7 +371,7 @@ async function waitConverged(lab: Lab, progress: Progress, timeoutMs = 120_000):
       );
       return;
     }
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
   }
 }
 

@@ -1,6 +1,7 @@
 // The ToR router's FRR configuration (pure): eBGP with every node of the LAN as a dynamic peer
 // (`bgp listen range`), ECMP over nodes with different ASNs (multipath-relax), nothing advertised
 // back to the nodes; or OSPF area 0 on the LAN with the ToR as designated router.
+import type { FrrDaemon } from './frr.ts';
 import { type LabPlan } from './plan.ts';
 
 /** Hello/dead intervals of the lab's OSPF; the lab's RouterConfig uses the same (they must match). */
@@ -82,7 +83,7 @@ export function renderTorConfig(plan: LabPlan): string {
 }
 
 /** FRR daemons the ToR needs besides zebra. */
-export function torDaemons(plan: LabPlan): string[] {
-  if (plan.options.protocol === 'ospf') return ['ospfd', ...(plan.lan.v6 ? ['ospf6d'] : [])];
-  return ['bgpd', ...(plan.options.bfd ? ['bfdd'] : [])];
+export function torDaemons(plan: LabPlan): FrrDaemon[] {
+  if (plan.options.protocol === 'ospf') return ['ospfd', ...(plan.lan.v6 ? (['ospf6d'] as const) : [])];
+  return ['bgpd', ...(plan.options.bfd ? (['bfdd'] as const) : [])];
 }

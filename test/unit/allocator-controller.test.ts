@@ -7,6 +7,7 @@ import { AllocatorController } from '../../src/allocator/controller.ts';
 import { createAllocatorMetrics } from '../../src/allocator/metrics.ts';
 import { createLogger } from '../../src/log.ts';
 import { FakeAllocatorCluster } from './fakes/allocator-cluster.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const NS = 'apps';
 const POOL = { v4pool: { pool: '10.0.0.1-10.0.0.3', subnet: '10.0.0.0/24', aggregation: 'default' } };
@@ -83,7 +84,7 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10
     const value = probe();
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
+    await sleep(2);
   }
 }
 

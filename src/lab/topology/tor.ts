@@ -1,9 +1,12 @@
 // The ToR router of a Topology: FRR with one ECMP route per virtual address (maximum-paths, and
 // multipath-relax because nodes may have different ASNs), plus the queries tests and benchmarks use to
-// see which nodes are next hops of an address, both in FRR's RIB and in the ToR's kernel.
+// see which nodes are next hops of an address, both in FRR's RIB and in the ToR's kernel (upstream.ts
+// reads both).
 import { mkdirSync } from 'node:fs';
-import { startFrr, type FrrInstance } from './frr.ts';
-import { sh, type Topology } from './topology.ts';
+import { startFrr, type FrrInstance } from '../frr.ts';
+import { run } from '../../exec.ts';
+import { interfacesOf, kernelRouteTable, vtyshRouteTable } from '../upstream.ts';
+import type { Topology } from './topology.ts';
 
 export interface TorOptions {
   protocol: 'bgp' | 'ospf';
@@ -83,40 +86,26 @@ export function torConfig(topo: Topology, opts: TorOptions): string {
 export async function startTor(topo: Topology, opts: TorOptions): Promise<FrrInstance> {
   mkdirSync(topo.torDir, { recursive: true });
   return startFrr(
-    topo,
+    topo.owner(topo.torDir),
+    topo.tor,
     topo.tor,
     topo.torDir,
     opts.protocol === 'bgp' ? ['bgpd'] : ['ospfd', 'ospf6d'],
-    torConfig(topo, opts),
+    { config: torConfig(topo, opts), bgpListen: true },
   );
-}
-
-interface RouteEntry {
-  selected?: boolean;
-  nexthops?: Array<{ fib?: boolean; interfaceName?: string }>;
 }
 
 /** ToR interfaces (to-n<i>) that are installed next hops of prefix in FRR's RIB, sorted. */
 export async function ribNextHops(tor: FrrInstance, prefix: string): Promise<string[]> {
-  const v6 = prefix.includes(':');
-  const doc = await tor.json<Record<string, RouteEntry[]>>(`show ${v6 ? 'ipv6' : 'ip'} route ${prefix} json`);
-  const entry = (doc[prefix] ?? []).find((e) => e.selected);
-  return (entry?.nexthops ?? [])
-    .filter((n) => n.fib)
-    .map((n) => n.interfaceName ?? '')
-    .sort();
+  const table = vtyshRouteTable(await tor.vtysh(`show ${prefix.includes(':') ? 'ipv6' : 'ip'} route ${prefix} json`));
+  return interfacesOf(table, prefix);
 }
 
 /** ToR interfaces that the ToR's kernel uses for prefix, sorted. */
 export async function kernelNextHops(topo: Topology, prefix: string): Promise<string[]> {
-  const v6 = prefix.includes(':');
-  const out = await sh('ip', ['-n', topo.tor, ...(v6 ? ['-6'] : ['-4']), '-j', 'route', 'show', prefix]);
-  const routes = JSON.parse(out || '[]') as Array<{ dst?: string; dev?: string; nexthops?: Array<{ dev?: string }> }>;
-  const bare = prefix.replace(/\/(32|128)$/, '');
-  return routes
-    .filter((r) => r.dst === bare || r.dst === prefix)
-    .flatMap((r) => (r.nexthops ? r.nexthops.map((n) => n.dev ?? '') : [r.dev ?? '']))
-    .sort();
+  const family = prefix.includes(':') ? 6 : 4;
+  const json = await run('ip', ['-n', topo.tor, `-${family}`, '-j', 'route', 'show', prefix]);
+  return interfacesOf(kernelRouteTable(json, family), prefix);
 }
 
 /** Both views at once: FRR's RIB and the kernel must agree. */

@@ -1,4 +1,6 @@
-// Thin wrappers over the commands the lab runs (ip, vtysh, curl): errors carry the command and stderr.
+// Runs a command and throws when it fails, the error naming the command and its stderr: for commands
+// whose failure is a fault (ip, arping, vtysh in the lab). Daemon tools whose non-zero exit is an answer
+// use runTool (routing/exec.ts) instead.
 import { execFile } from 'node:child_process';
 
 export interface RunOptions {
