@@ -54,7 +54,7 @@ import {
 import { buildRealCluster, installProduct, waitRollout } from './real-cluster.ts';
 import { formatSpread, requestSpread, type Spread } from './spread.ts';
 import { readStatusInputs } from '../status/source.ts';
-import { renderTorConfig, torDaemons } from './tor.ts';
+import { labTorSpec, renderTor, torDaemons } from './tor.ts';
 import { readVtyshRoutes } from './upstream.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -230,8 +230,9 @@ async function startTor(plan: LabPlan, progress: Progress): Promise<string> {
   const o = plan.options;
   progress(`ToR: FRR ${o.protocol === 'bgp' ? `BGP AS ${o.torASN}, ECMP over the nodes` : 'OSPF area 0'}`);
   const vty = torVtyDir(o.name);
-  await startFrr(labOwner(procDir(o.name)), plan.torNetns, plan.torNetns, vty, torDaemons(plan), {
-    config: renderTorConfig(plan),
+  const spec = labTorSpec(plan);
+  await startFrr(labOwner(procDir(o.name)), plan.torNetns, plan.torNetns, vty, torDaemons(spec), {
+    config: renderTor(spec),
     bgpListen: true,
   });
   return vty;
