@@ -5,9 +5,9 @@ import { describe, expect, test } from '@jest/globals';
 import type { V1Service } from '@kubernetes/client-node';
 import { AllocatorController } from '../../src/allocator/controller.ts';
 import { createAllocatorMetrics } from '../../src/allocator/metrics.ts';
+import { waitUntil } from '../../src/lab/wait.ts';
 import { createLogger } from '../../src/log.ts';
 import { FakeAllocatorCluster } from './fakes/allocator-cluster.ts';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 const NS = 'apps';
 const POOL = { v4pool: { pool: '10.0.0.1-10.0.0.3', subnet: '10.0.0.0/24', aggregation: 'default' } };
@@ -77,16 +77,8 @@ function setup() {
   return { cluster, controller, metrics, logs, settle, ingress, annotations, notes, serviceWrites };
 }
 
-/** Polls (timers of the controller run meanwhile); fails naming what never happened. */
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
-    await sleep(2);
-  }
-}
+/** Polls every 2 ms (the controller's timers run meanwhile); fails naming what never happened. */
+const until = (what: string, probe: () => boolean) => waitUntil(what, probe, 10_000, 2);
 
 describe('takeover', () => {
   test('every address the Services show is held before a new one is handed out, even ahead of a lagging cache', async () => {
@@ -167,9 +159,9 @@ describe('writes', () => {
     const { cluster, controller, logs } = setup();
     cluster.failNext('groupStatus', 500);
     await controller.startLeading();
-    await until('Valid=True on the ServiceGroup', () =>
-      cluster.group('default')?.status?.conditions?.find((c) => c.type === 'Valid' && c.status === 'True'),
-    );
+    const valid = (status: string) => () =>
+      !!cluster.group('default')?.status?.conditions?.some((c) => c.type === 'Valid' && c.status === status);
+    await until('Valid=True on the ServiceGroup', valid('True'));
     expect(logs.filter((l) => l.includes('could not write ServiceGroup status, retrying'))).toHaveLength(1);
   });
 
@@ -252,10 +244,9 @@ describe('refusals and ServiceGroups', () => {
     expect(notes('default', 'ParseFailed')).toEqual([
       expect.stringMatching(/range start 10\.0\.0\.9 is after its end 10\.0\.0\.1.*; generation 1 keeps serving$/),
     ]);
-    const valid = await until('Valid=False on the ServiceGroup', () =>
-      cluster.group('default')?.status?.conditions?.find((c) => c.type === 'Valid' && c.status === 'False'),
-    );
-    expect(valid.observedGeneration).toBe(2);
+    const invalid = (c: { type: string; status: string }) => c.type === 'Valid' && c.status === 'False';
+    await until('Valid=False on the ServiceGroup', () => !!cluster.group('default')?.status?.conditions?.some(invalid));
+    expect(cluster.group('default')!.status!.conditions!.find(invalid)!.observedGeneration).toBe(2);
     cluster.applyService(service('b', { day: 2 }));
     await settle();
     expect([ingress('a'), ingress('b')]).toEqual([['10.0.0.1'], ['10.0.0.2']]);
