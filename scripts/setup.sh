@@ -2,12 +2,14 @@
 # Installs everything the lab and the tests need, idempotently: Debian packages, npm dependencies
 # (which bring Node 24), and the Kubernetes binaries built from the pinned Go modules in test/k8s-bin
 # (kube-apiserver, etcd, kubectl, kube-controller-manager, kube-scheduler, kubelet, kube-proxy,
-# crictl), cached in ~/.cache/purelb/k8s/<VERSION>/bin so later clones reuse them.
+# crictl), cached in ~/.cache/purelb/k8s/<VERSION>/bin so later clones reuse them, and the helm CLI for
+# the chart tests, built from the pinned module in test/helm-bin into ~/.cache/purelb/helm/<version>/bin, and
+# Prometheus' PromQL parser (test/promql-bin) for the monitoring test, in ~/.cache/purelb/promql/<hash>/bin.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-STEPS=4
+STEPS=6
 step() { printf '\n[setup %s/%s] %s\n' "$1" "$STEPS" "$2"; }
 die() { printf '\n[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -110,4 +112,37 @@ for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-prox
   printf '%-24s %s\n' "$b" "$("$BIN_DIR/$b" --version)"
 done
 printf '%-24s %s\n' crictl "$("$BIN_DIR/crictl" --version)"
+
+# A main package built from a pinned module of its own into a cache dir, unless already there:
+# build_go_tool NAME MODULE_DIR PACKAGE LDFLAGS OUT_DIR
+build_go_tool() {
+  local name=$1 moddir=$2 pkg=$3 ldflags=$4 out=$5 tmpd start=$SECONDS
+  if [[ -x "$out/$name" ]]; then echo "cached"; return; fi
+  echo "building $name from the Go module proxy (cached afterwards)"
+  mkdir -p "$out"
+  tmpd="$(mktemp -d "${out%/bin}.build.XXXXXX")"
+  (cd "$moddir" && CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags="$ldflags" -o "$tmpd/$name" "$pkg") \
+    || { rm -rf "$tmpd"; die "go build of $name failed (see the messages above)"; }
+  mv -f "$tmpd/$name" "$out/$name" && rm -rf "$tmpd"
+  echo "built in $((SECONDS - start)) s"
+}
+
+# helm for the chart tests: its own module (test/helm-bin/go.mod, a tool directive) so its client-go graph
+# never changes the apiserver's; the main package is built unchanged from the release module, stamped with
+# its version (first build: about 2 min on 2 cores).
+helm_module="$(awk '$1 == "tool" && $2 ~ /^helm\.sh\/helm\// {print $2; exit}' test/helm-bin/go.mod)"
+helm_root="${helm_module%/cmd/helm}"
+helm_version="$(awk -v m="$helm_root" '$1 == m && $2 ~ /^v/ {print $2; exit}' test/helm-bin/go.mod)"
+HELM_DIR="${PURELB_HELM_BIN_DIR:-$HOME/.cache/purelb/helm/$helm_version/bin}"
+step 5 "helm $helm_version in $HELM_DIR"
+build_go_tool helm test/helm-bin "$helm_module" \
+  "-s -w -X $helm_root/internal/version.version=$helm_version -X $helm_root/internal/version.gitTreeState=clean" "$HELM_DIR"
+printf '%-24s %s\n' helm "$("$HELM_DIR/helm" version --short)"
+
+# promql-metrics (test/promql-bin/main.go): Prometheus' own PromQL parser, for the monitoring unit test.
+# Cached by a hash of its sources, which test/harness/promql.ts computes the same way.
+promql_key="$(cat test/promql-bin/go.mod test/promql-bin/go.sum test/promql-bin/main.go | sha256sum | cut -c1-12)"
+PROMQL_DIR="$HOME/.cache/purelb/promql/$promql_key/bin"
+step 6 "promql-metrics (Prometheus $(awk '$1 == "require" && $2 == "github.com/prometheus/prometheus" {print $3}' test/promql-bin/go.mod) parser) in $PROMQL_DIR"
+build_go_tool promql-metrics test/promql-bin . "-s -w" "$PROMQL_DIR"
 printf '\n[setup] done\n'

@@ -2,13 +2,16 @@
 // keeps the node's heartbeat Lease, and drives the routing daemon unless --routing=off.
 import { parseArgs } from 'node:util';
 import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
-import { startAgent } from '../agent/agent.ts';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
+import { startAgent, type Agent } from '../agent/agent.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
 import { parseOutOfServiceCauses } from '../agent/out-of-service.ts';
 import { startHealthServer } from '../k8s/health-server.ts';
 import { loadKubeConfig } from '../k8s/kubeconfig.ts';
-import { createLogger } from '../log.ts';
+import { createLogger, type Logger } from '../log.ts';
 import { DEFAULT_BACKEND_PATHS, startRoutingController, type RoutingController } from '../routing/controller.ts';
+import { createRoutingMetrics } from '../routing/metrics.ts';
 import type { Command } from './main.ts';
 import { UsageError, componentOptions, parseDuration } from './options.ts';
 
@@ -47,113 +50,148 @@ elected node (with gratuitous ARP / unsolicited NA), a virtual address on kube-l
 Durations: "500ms", "2s", "1m" or plain seconds.
 `;
 
+const OPTIONS = {
+  ...componentOptions(7473),
+  'node-name': { type: 'string', default: process.env.PURELB_NODE_NAME ?? '' },
+  'node-ip': { type: 'string', default: process.env.PURELB_HOST ?? '' },
+  config: { type: 'string', default: 'default' },
+  'kube-lb-kind': { type: 'string', default: 'dummy' },
+  'heartbeat-renew': { type: 'string', default: '700ms' },
+  'heartbeat-duration': { type: 'string', default: '2s' },
+  resync: { type: 'string', default: '30s' },
+  'local-address-lifetime': { type: 'string', default: '120s' },
+  'restart-grace': { type: 'string', default: '30s' },
+  'state-file': { type: 'string' },
+  'out-of-service': { type: 'string', default: 'cordoned,exclude-label' },
+  routing: { type: 'string', default: 'on' },
+  'bird-config-dir': { type: 'string' },
+  'bird-socket': { type: 'string' },
+  'frr-dir': { type: 'string' },
+  'frr-vty-socket': { type: 'string' },
+  'gobgp-socket': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+
+/** The validated timings and settings, or a UsageError naming the flag and the fix. */
+function agentSettings(values: Values) {
+  const node = values['node-name'];
+  if (!node)
+    throw new UsageError(
+      'the node name is missing: pass --node-name or set PURELB_NODE_NAME (downward API spec.nodeName)',
+    );
+  if (values.routing !== 'on' && values.routing !== 'off')
+    throw new UsageError(`--routing must be "on" or "off", got "${values.routing}"`);
+  const renewMs = parseDuration(values['heartbeat-renew'], 'heartbeat-renew');
+  const durationMs = parseDuration(values['heartbeat-duration'], 'heartbeat-duration');
+  if (durationMs % 1000 !== 0 || durationMs < 1000)
+    throw new UsageError(
+      `--heartbeat-duration must be whole seconds (the Lease field is an integer), got "${values['heartbeat-duration']}"`,
+    );
+  if (renewMs >= durationMs)
+    throw new UsageError(
+      `--heartbeat-renew (${renewMs} ms) must be shorter than --heartbeat-duration (${durationMs} ms)`,
+    );
+  const resyncMs = parseDuration(values.resync, 'resync');
+  const lifetimeMs = parseDuration(values['local-address-lifetime'], 'local-address-lifetime');
+  const graceMs = parseDuration(values['restart-grace'], 'restart-grace');
+  if (graceMs % 1000 !== 0)
+    throw new UsageError(
+      `--restart-grace must be whole seconds (the Lease field is an integer), got "${values['restart-grace']}"`,
+    );
+  if (lifetimeMs > 0 && resyncMs >= lifetimeMs / 2) {
+    throw new UsageError(
+      `--resync (${resyncMs} ms) must be below half of --local-address-lifetime (${lifetimeMs} ms): the resync renews local addresses before they expire`,
+    );
+  }
+  const outOfServiceCauses = parseOutOfServiceCauses(values['out-of-service']);
+  if (typeof outOfServiceCauses === 'string') throw new UsageError(outOfServiceCauses);
+  if (values.routing === 'on' && !values['node-ip'])
+    throw new UsageError(
+      'the node IP is missing: pass --node-ip or set PURELB_HOST (downward API status.hostIP), or run with --routing=off',
+    );
+  return {
+    node,
+    renewMs,
+    durationS: durationMs / 1000,
+    resyncMs,
+    lifetimeMs,
+    graceS: graceMs / 1000,
+    outOfServiceCauses,
+  };
+}
+
+/**
+ * Routing starts beside the agent, not before it: its RouterConfig watch must not hold up addresses.
+ * The virtual addresses are handed over once both run (undefined until the agent's first reconcile:
+ * an empty list would withdraw GoBGP's paths).
+ */
+function startRouting(values: Values, kc: KubeConfig, node: string, log: Logger, registry: Registry) {
+  let routing: RoutingController | undefined;
+  let last: { cidrs: string[]; extlbint: string } | undefined;
+  const started =
+    values.routing !== 'on'
+      ? Promise.resolve()
+      : startRoutingController({
+          kc,
+          namespace: values.namespace,
+          nodeName: node,
+          nodeIP: values['node-ip'],
+          log,
+          metrics: createRoutingMetrics(registry),
+          paths: {
+            ...(values['bird-config-dir'] ? { birdConfigDir: values['bird-config-dir'] } : {}),
+            ...(values['bird-socket'] ? { birdSocket: values['bird-socket'] } : {}),
+            ...(values['frr-dir'] ? { frrConfDir: values['frr-dir'] } : {}),
+            ...(values['frr-vty-socket'] ? { frrVtySocket: values['frr-vty-socket'] } : {}),
+            ...(values['gobgp-socket'] ? { gobgpTarget: `unix://${values['gobgp-socket']}` } : {}),
+          },
+        }).then(
+          (r) => {
+            routing = r;
+            if (last) r.setVirtualAddresses(last.cidrs, last.extlbint);
+          },
+          (err: unknown) => log.error('routing controller failed to start; addresses are still placed', { error: err }),
+        );
+  return {
+    setVirtualAddresses(cidrs: string[], extlbint: string) {
+      last = { cidrs, extlbint };
+      routing?.setVirtualAddresses(cidrs, extlbint);
+    },
+    /** Resolves with false when the controller still waits for its first RouterConfig list. */
+    async stop(): Promise<boolean> {
+      const up = await Promise.race([
+        started.then(() => true),
+        new Promise<false>((r) => setTimeout(() => r(false), 1000)),
+      ]);
+      await routing?.stop();
+      return up;
+    },
+  };
+}
+
 export const command: Command = {
   summary: 'Run the node agent (places local and virtual addresses, heartbeat election, routing)',
   async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        ...componentOptions(7473),
-        'node-name': { type: 'string', default: process.env.PURELB_NODE_NAME ?? '' },
-        'node-ip': { type: 'string', default: process.env.PURELB_HOST ?? '' },
-        config: { type: 'string', default: 'default' },
-        'kube-lb-kind': { type: 'string', default: 'dummy' },
-        'heartbeat-renew': { type: 'string', default: '700ms' },
-        'heartbeat-duration': { type: 'string', default: '2s' },
-        resync: { type: 'string', default: '30s' },
-        'local-address-lifetime': { type: 'string', default: '120s' },
-        'restart-grace': { type: 'string', default: '30s' },
-        'state-file': { type: 'string' },
-        'out-of-service': { type: 'string', default: 'cordoned,exclude-label' },
-        routing: { type: 'string', default: 'on' },
-        'bird-config-dir': { type: 'string' },
-        'bird-socket': { type: 'string' },
-        'frr-dir': { type: 'string' },
-        'frr-vty-socket': { type: 'string' },
-        'gobgp-socket': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    const { values } = parseArgs({ args: argv, options: OPTIONS });
     if (values.help) {
       console.log(HELP);
       return 0;
     }
-    const node = values['node-name'];
-    if (!node)
-      throw new UsageError(
-        'the node name is missing: pass --node-name or set PURELB_NODE_NAME (downward API spec.nodeName)',
-      );
-    if (values.routing !== 'on' && values.routing !== 'off')
-      throw new UsageError(`--routing must be "on" or "off", got "${values.routing}"`);
-    const renewMs = parseDuration(values['heartbeat-renew'], 'heartbeat-renew');
-    const durationMs = parseDuration(values['heartbeat-duration'], 'heartbeat-duration');
-    if (durationMs % 1000 !== 0 || durationMs < 1000)
-      throw new UsageError(
-        `--heartbeat-duration must be whole seconds (the Lease field is an integer), got "${values['heartbeat-duration']}"`,
-      );
-    if (renewMs >= durationMs)
-      throw new UsageError(
-        `--heartbeat-renew (${renewMs} ms) must be shorter than --heartbeat-duration (${durationMs} ms)`,
-      );
-    const resyncMs = parseDuration(values.resync, 'resync');
-    const lifetimeMs = parseDuration(values['local-address-lifetime'], 'local-address-lifetime');
-    const graceMs = parseDuration(values['restart-grace'], 'restart-grace');
-    if (graceMs % 1000 !== 0)
-      throw new UsageError(
-        `--restart-grace must be whole seconds (the Lease field is an integer), got "${values['restart-grace']}"`,
-      );
-    if (lifetimeMs > 0 && resyncMs >= lifetimeMs / 2) {
-      throw new UsageError(
-        `--resync (${resyncMs} ms) must be below half of --local-address-lifetime (${lifetimeMs} ms): the resync renews local addresses before they expire`,
-      );
-    }
-    const outOfServiceCauses = parseOutOfServiceCauses(values['out-of-service']);
-    if (typeof outOfServiceCauses === 'string') throw new UsageError(outOfServiceCauses);
+    const settings = agentSettings(values);
+    const { node } = settings;
     const log = createLogger('agent', { node });
     const kc = loadKubeConfig(values.kubeconfig);
     const metrics = createAgentMetrics();
-
-    // Routing starts beside the agent, not before it: its RouterConfig watch must not hold up addresses.
-    let routing: RoutingController | undefined;
-    // undefined until the agent's first reconcile (caches synced): an empty list would withdraw GoBGP's paths
-    let virtualAddresses: string[] | undefined;
-    let extlbint: string | undefined;
-    let routingStarted: Promise<void> = Promise.resolve();
-    if (values.routing === 'on') {
-      if (!values['node-ip'])
-        throw new UsageError(
-          'the node IP is missing: pass --node-ip or set PURELB_HOST (downward API status.hostIP), or run with --routing=off',
-        );
-      routingStarted = startRoutingController({
-        kc,
-        namespace: values.namespace,
-        nodeName: node,
-        nodeIP: values['node-ip'],
-        log,
-        paths: {
-          ...(values['bird-config-dir'] ? { birdConfigDir: values['bird-config-dir'] } : {}),
-          ...(values['bird-socket'] ? { birdSocket: values['bird-socket'] } : {}),
-          ...(values['frr-dir'] ? { frrConfDir: values['frr-dir'] } : {}),
-          ...(values['frr-vty-socket'] ? { frrVtySocket: values['frr-vty-socket'] } : {}),
-          ...(values['gobgp-socket'] ? { gobgpTarget: `unix://${values['gobgp-socket']}` } : {}),
-        },
-      }).then(
-        (r) => {
-          routing = r;
-          if (virtualAddresses) r.setVirtualAddresses(virtualAddresses, extlbint);
-        },
-        (err: unknown) =>
-          log.error('routing controller failed to start; addresses are still placed', { error: String(err) }),
-      );
-    }
-    let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+    // every series names its node, however it is scraped (the dashboard and alerts group by node)
+    metrics.registry.setDefaultLabels({ node });
+    const routing = startRouting(values, kc, node, log, metrics.registry);
+    let agent: Agent | undefined;
     const { server, port } = await startHealthServer(
       values['health-host'],
       Number(values['health-port']),
-      {
-        healthy: () => agent?.healthy() ?? true,
-        ready: () => agent?.ready() ?? 'caches not synced',
-      },
+      { healthy: () => agent?.healthy() ?? true, ready: () => agent?.ready() ?? 'caches not synced' },
       metrics.registry,
     );
     let stopRequested: () => void = () => {};
@@ -167,20 +205,16 @@ export const command: Command = {
         node,
         configName: values.config,
         linkKind: values['kube-lb-kind'],
-        renewMs,
-        durationS: durationMs / 1000,
-        resyncMs,
-        localLifetimeS: Math.round(lifetimeMs / 1000),
-        restartGraceS: graceMs / 1000,
+        renewMs: settings.renewMs,
+        durationS: settings.durationS,
+        resyncMs: settings.resyncMs,
+        localLifetimeS: Math.round(settings.lifetimeMs / 1000),
+        restartGraceS: settings.graceS,
         stateFile: values['state-file'] ?? `/run/purelb/agent-${node}.json`,
         log,
         metrics,
-        outOfServiceCauses,
-        onVirtualAddresses: (cidrs: string[], iface: string) => {
-          virtualAddresses = cidrs;
-          extlbint = iface;
-          routing?.setVirtualAddresses(cidrs, iface);
-        },
+        outOfServiceCauses: settings.outOfServiceCauses,
+        onVirtualAddresses: (cidrs, iface) => routing.setVirtualAddresses(cidrs, iface),
       }),
       signalled.then(() => undefined),
     ]);
@@ -192,11 +226,7 @@ export const command: Command = {
     await signalled;
     log.info('shutting down');
     await agent.stop();
-    const routingUp = await Promise.race([
-      routingStarted.then(() => true),
-      new Promise<false>((r) => setTimeout(() => r(false), 1000)),
-    ]);
-    await (routing as RoutingController | undefined)?.stop();
+    const routingUp = await routing.stop();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     log.info('stopped');
     if (!routingUp) process.exit(0); // a routing controller still waiting for its first RouterConfig list keeps the process alive

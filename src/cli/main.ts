@@ -15,6 +15,8 @@ const commands: Record<string, () => Promise<Command>> = {
   status: async () => (await import('./status.ts')).command,
   lab: async () => (await import('./lab.ts')).command,
   render: async () => (await import('./render.ts')).command,
+  import: async () => (await import('./import.ts')).command,
+  install: async () => (await import('./install.ts')).command,
 };
 
 async function usage(): Promise<string> {

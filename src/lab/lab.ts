@@ -256,10 +256,11 @@ async function buildReal(ledger: Ledger, plan: LabPlan, progress: Progress): Pro
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   const vty = await startTor(plan, progress);
+  const lab: Lab = { plan, kc, kubeconfig, namespace, torVtyDir: vty };
+  if (plan.options.install === false) return lab;
   await installProduct(kubeconfig, plan, progress);
   await applyObjects(kc, [labRouterConfig(plan, namespace)]);
   await waitRollout(kubeconfig, plan, progress);
-  const lab: Lab = { plan, kc, kubeconfig, namespace, torVtyDir: vty };
   await waitAgents(lab, progress);
   if (plan.options.samples) {
     progress('samples: ServiceGroups "lan" (local) and "virtual", Services, echo Deployments');

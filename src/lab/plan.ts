@@ -22,6 +22,9 @@ export interface LabOptions {
   /** The fast development mode: the product's components as plain processes on a bare apiserver, no
    * kubelet (the default is a real Kubernetes with the product installed from its images). */
   processes?: boolean;
+  /** Real cluster only: false brings up the cluster, the network and the ToR without installing the product
+   * (e2e/cluster/helm.test.ts installs it with the Helm chart). */
+  install?: boolean;
 }
 
 export const DEFAULT_OPTIONS: LabOptions = {

@@ -38,13 +38,11 @@ export function buildNodeStatus(args: {
     ...(args.generation !== undefined ? { observedGeneration: args.generation } : {}),
     ...(args.applied?.hash ? { configHash: args.applied.hash } : {}),
     ...(args.lastReload ? { lastReload: args.lastReload } : {}),
-    sessions: (d?.sessions ?? [])
-      .slice(0, MAX_SESSIONS)
-      .map((s) => ({
-        name: s.name.slice(0, 64),
-        state: s.state.slice(0, 64),
-        ...(s.info ? { info: s.info.slice(0, 256) } : {}),
-      })),
+    sessions: (d?.sessions ?? []).slice(0, MAX_SESSIONS).map((s) => ({
+      name: s.name.slice(0, 64),
+      state: s.state.slice(0, 64),
+      ...(s.info ? { info: s.info.slice(0, 256) } : {}),
+    })),
     advertised: (d?.advertised ?? []).slice(0, MAX_LISTED_PREFIXES),
     advertisedCount: d?.advertised.length ?? 0,
     ...(args.daemonError ? { daemonError: args.daemonError.slice(0, 1024) } : {}),
@@ -67,4 +65,19 @@ export function replacingMergePatch(entry: NodeRoutingStatus): Record<string, un
     ...entry,
     lastReload: entry.lastReload ? { error: null, ...entry.lastReload } : null,
   };
+}
+
+/** lastReload after an apply with this result. A repeated outcome keeps its first time, so an unchanged
+ * state writes no new status; Unchanged does not hide a previous Applied, but it does replace a
+ * Rejected/Failed (the running config is what is asked for again, e.g. after the bad edit was reverted). */
+export function nextLastReload(
+  previous: NodeRoutingStatus['lastReload'],
+  result: ApplyResult,
+  now: Date,
+): NodeRoutingStatus['lastReload'] {
+  const error = result.error?.slice(0, 4000);
+  const repeated = previous?.result === result.result && (previous.error ?? '') === (error ?? '');
+  const recovered = result.result === 'Unchanged' && (previous?.result === 'Rejected' || previous?.result === 'Failed');
+  if (previous && !recovered && (result.result === 'Unchanged' || repeated)) return previous;
+  return { time: now.toISOString(), result: result.result, ...(error ? { error } : {}) };
 }

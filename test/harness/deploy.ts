@@ -1,7 +1,7 @@
 // Helpers for the deploy/ tests: the kubectl built by scripts/setup.sh (kustomize included), the list of
 // kustomizations under deploy/, and rendering one into plain objects.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { KubernetesObjectApi, type KubeConfig, type V1PolicyRule } from '@kubernetes/client-node';
@@ -36,13 +36,15 @@ export function kubectl(args: string[], opts: { kubeconfig?: string; input?: str
   });
 }
 
-/** Every directory under deploy/ holding a kustomization.yaml, relative to the repository root. */
+/** Every directory under deploy/ holding a kustomization.yaml, relative to the repository root. Components
+ * (deploy/purelb/components/*) are left out: they are not built alone but added to a kustomization. */
 export function kustomizations(dir = join(repoRoot, 'deploy')): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir).sort()) {
     const path = join(dir, entry);
-    if (entry === 'kustomization.yaml') out.push(relative(repoRoot, dir));
-    else if (statSync(path).isDirectory()) out.push(...kustomizations(path));
+    if (entry === 'kustomization.yaml') {
+      if (!/^kind: Component$/m.test(readFileSync(path, 'utf8'))) out.push(relative(repoRoot, dir));
+    } else if (statSync(path).isDirectory()) out.push(...kustomizations(path));
   }
   return out;
 }

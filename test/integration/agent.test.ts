@@ -326,9 +326,10 @@ describe('startup and observability', () => {
     await waitFor('ready', async () => get('/readyz') === 'ok\n 200');
     expect(get('/healthz')).toBe('ok\n 200');
     const metrics = get('/metrics');
-    expect(metrics).toMatch(/purelb_agent_addresses_announced\{kind="virtual"\} \d+/);
-    expect(metrics).toMatch(/purelb_agent_reconcile_duration_seconds_count [1-9]/);
-    expect(metrics).toMatch(/purelb_agent_fenced 0/);
+    // every series names its node (the dashboard and the alerts group by it)
+    expect(metrics).toContain(`purelb_agent_addresses_announced{kind="virtual",node="${n.name}"} `);
+    expect(metrics).toMatch(new RegExp(`purelb_agent_reconcile_duration_seconds_count\\{node="${n.name}"\\} [1-9]`));
+    expect(metrics).toContain(`purelb_agent_fenced{node="${n.name}"} 0`);
   });
 });
 

@@ -20,7 +20,9 @@ import { nodeBackendPaths, startNodeDaemon } from '../../src/lab/topology/nodes.
 import { createTopology, randomPrefix, type Topology } from '../../src/lab/topology/topology.ts';
 import { startTor, torNextHops } from '../../src/lab/topology/tor.ts';
 import { createLogger } from '../../src/log.ts';
+import { Registry } from 'prom-client';
 import { startRoutingController, type RoutingController } from '../../src/routing/controller.ts';
+import { createRoutingMetrics } from '../../src/routing/metrics.ts';
 import type { NodeRoutingStatus } from '../../src/routing/status.ts';
 import {
   adminKubeConfig,
@@ -42,6 +44,12 @@ let tor: FrrInstance;
 let controller: RoutingController | undefined;
 let bird: ChildProcess | undefined;
 const rc = { group: 'purelb.io', version: 'v1', plural: 'routerconfigs' };
+/** The controller's metrics, as the agent's /metrics serves them. */
+const registry = new Registry();
+const metricValue = async (name: string, labels: Record<string, string>) =>
+  (await registry.getSingleMetric(name)!.get()).values.find((v) =>
+    Object.entries(labels).every(([k, x]) => v.labels[k] === x),
+  )?.value;
 
 beforeAll(async () => {
   admin = adminKubeConfig();
@@ -166,6 +174,7 @@ test('a RouterConfig selecting the node is rendered, loaded into BIRD, advertise
     log: createLogger('routing-test'),
     paths: nodeBackendPaths(n),
     statusIntervalMs: 500,
+    metrics: createRoutingMetrics(registry),
   });
   await topo.addAddress(1, VIP4);
   controller.setVirtualAddresses([VIP4]);
@@ -192,6 +201,10 @@ test('a RouterConfig selecting the node is rendered, loaded into BIRD, advertise
     'ToR route via the node',
     async () => JSON.stringify((await torNextHops(topo, tor, VIP4)).kernel) === '["to-n1"]',
   );
+  expect(await metricValue('purelb_routing_session_up', { daemon: 'bird', session: n.torIPv4 })).toBe(1);
+  expect(await metricValue('purelb_routing_daemon_reachable', { daemon: 'bird' })).toBe(1);
+  expect(await metricValue('purelb_routing_config_rejected', { routerconfig: 'rack-r1' })).toBe(0);
+  expect(await metricValue('purelb_routing_reloads_total', { daemon: 'bird', result: 'Applied' })).toBe(1);
 });
 
 test('a hold-time change in the RouterConfig is rendered and reloaded; status reports the new hash', async () => {
@@ -294,6 +307,8 @@ test('an invalid RouterConfig is reported in status; BIRD keeps its config and t
     return found.length ? found : undefined;
   });
   expect(events).toHaveLength(1); // no repeats for an unchanged state
+  expect(await metricValue('purelb_routing_config_rejected', { daemon: 'bird', routerconfig: 'rack-r1' })).toBe(1);
+  expect(await metricValue('purelb_routing_reloads_total', { result: 'Rejected' })).toBeGreaterThanOrEqual(1);
   expect(events[0]!.note).toContain(`node ${nodeName}: RouterConfig ${ns}/rack-r1: spec.bgp.peers[1].address`);
   // reverting the bad edit clears the error: the running config is what is asked for again
   await custom.patchNamespacedCustomObject(
@@ -319,6 +334,7 @@ test('an invalid RouterConfig is reported in status; BIRD keeps its config and t
   );
   expect(healed.lastReload?.error).toBeUndefined();
   expect(healed.configHash).toBe(goodHash);
+  expect(await metricValue('purelb_routing_config_rejected', { routerconfig: 'rack-r1' })).toBe(0);
 });
 
 test('the CRD refuses at admission what CEL can check (GoBGP + OSPF, keepalive >= hold)', async () => {
@@ -358,6 +374,8 @@ test('a daemon that dies is reported as such: no stale Established sessions in s
   expect(status.daemonError).toMatch(/^bird did not answer/);
   expect(status.sessions).toEqual([]);
   expect(status.advertised).toEqual([]);
+  expect(await metricValue('purelb_routing_daemon_reachable', { daemon: 'bird' })).toBe(0);
+  expect(await metricValue('purelb_routing_session_up', { session: topo.node(1).torIPv4 })).toBeUndefined();
   // restarted as its container would be (on the rendered config in the shared dir): the error disappears
   // from status instead of being left behind by the merge patch
   const n = topo.node(1);

@@ -1,0 +1,136 @@
+// The agent's cluster port: the few things the node agent reads from and writes to the API, and the
+// real implementation over watch caches. The controller sees only this interface, so unit tests drive
+// it with an in-memory cluster.
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  DiscoveryV1Api,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1EndpointSlice,
+  type V1Lease,
+  type V1Node,
+  type V1Service,
+} from '@kubernetes/client-node';
+import { ANN } from '../api/annotations.ts';
+import { AGENT_COMPONENT, API_VERSION, GROUP, VERSION } from '../api/names.ts';
+import type { LBNodeAgent, ServiceGroup } from '../api/types.ts';
+import { createEventRecorder, type EventRecorder } from '../k8s/events.ts';
+import { watchCache, type WatchedCache } from '../k8s/informer.ts';
+import { patchServiceAnnotations } from '../k8s/patch.ts';
+import type { Logger } from '../log.ts';
+import { HEARTBEAT_LABEL } from '../model/heartbeat.ts';
+import { slimNode } from './out-of-service.ts';
+
+/** What changed: `inputs` = EndpointSlices, ServiceGroups or the LBNodeAgent (always worth a reconcile). */
+export type ClusterChange = 'services' | 'inputs' | 'leases' | 'node';
+
+export interface AgentCluster {
+  /** Resolves when every watched kind has been listed once: nothing may change before (a partial view
+   * would withdraw addresses). */
+  synced: Promise<void>;
+  services(): readonly V1Service[];
+  service(namespace: string, name: string): V1Service | undefined;
+  endpointSlices(): readonly V1EndpointSlice[];
+  serviceGroups(): readonly ServiceGroup[];
+  /** The LBNodeAgent the agent follows, if it exists. */
+  lbNodeAgent(): LBNodeAgent | undefined;
+  heartbeatLeases(): readonly V1Lease[];
+  /** This node's Node object (only this one is watched). */
+  ownNode(): V1Node | undefined;
+  /** Subscribes to changes; for `services` the handler gets the changed object (undefined on a relist). */
+  onChange(what: ClusterChange, handler: (obj: KubernetesObject | undefined) => void): void;
+  /** Sets purelb.io/announcing-IPv4 or -IPv6 on a Service. */
+  setAnnouncing(namespace: string, name: string, family: 4 | 6, value: string): Promise<void>;
+  events: EventRecorder;
+  stop(): Promise<void>;
+}
+
+export interface WatchOptions {
+  kc: KubeConfig;
+  namespace: string;
+  node: string;
+  configName: string;
+  log: Logger;
+}
+
+/** managedFields are often most of an object and the agent never reads them: 10,000 Services cost
+ * far less memory without them. */
+function slim(o: KubernetesObject | undefined): void {
+  if (o?.metadata) delete o.metadata.managedFields;
+}
+
+export function watchAgentCluster({ kc, namespace, node, configName, log }: WatchOptions): AgentCluster {
+  const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  const coordination = kc.makeApiClient(CoordinationV1Api);
+  const crList = (plural: string) => () =>
+    custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural });
+  const heartbeatSelector = `${HEARTBEAT_LABEL}=node`;
+  // Only this node's Node, by field selector: one small watch per node, whatever the cluster size.
+  const ownNode = `metadata.name=${node}`;
+
+  const services = watchCache<V1Service>(kc, '/api/v1/services', () => core.listServiceForAllNamespaces(), log);
+  const slices = watchCache<V1EndpointSlice>(
+    kc,
+    '/apis/discovery.k8s.io/v1/endpointslices',
+    () => discovery.listEndpointSliceForAllNamespaces(),
+    log,
+  );
+  const groups = watchCache<ServiceGroup>(
+    kc,
+    `/apis/${API_VERSION}/namespaces/${namespace}/servicegroups`,
+    crList('servicegroups'),
+    log,
+  );
+  const agents = watchCache<LBNodeAgent>(
+    kc,
+    `/apis/${API_VERSION}/namespaces/${namespace}/lbnodeagents`,
+    crList('lbnodeagents'),
+    log,
+  );
+  const leases = watchCache<V1Lease>(
+    kc,
+    `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+    () => coordination.listNamespacedLease({ namespace, labelSelector: heartbeatSelector }),
+    log,
+    { labelSelector: heartbeatSelector },
+  );
+  const nodes = watchCache<V1Node>(kc, '/api/v1/nodes', () => core.listNode({ fieldSelector: ownNode }), log, {
+    fieldSelector: ownNode,
+  });
+  nodes.onChange((obj, kind) => (kind === 'relist' ? nodes.list().forEach(slimNode) : obj && slimNode(obj)));
+  const caches: WatchedCache<KubernetesObject>[] = [services, slices, groups, agents, leases, nodes];
+  for (const c of caches) c.onChange((obj, kind) => (kind === 'relist' ? c.list().forEach(slim) : slim(obj)));
+  const byChange: Record<ClusterChange, WatchedCache<KubernetesObject>[]> = {
+    services: [services],
+    inputs: [slices, groups, agents],
+    leases: [leases],
+    node: [nodes],
+  };
+
+  return {
+    synced: Promise.all(caches.map((c) => c.synced)).then(() => undefined),
+    services: () => services.list(),
+    service: (ns, name) => services.get(name, ns),
+    endpointSlices: () => slices.list(),
+    serviceGroups: () => groups.list(),
+    lbNodeAgent: () => agents.get(configName, namespace),
+    heartbeatLeases: () => leases.list(),
+    ownNode: () => nodes.get(node),
+    onChange(what, handler) {
+      for (const c of byChange[what]) c.onChange((obj, kind) => handler(kind === 'relist' ? undefined : obj));
+    },
+    async setAnnouncing(ns, name, family, value) {
+      await patchServiceAnnotations(core, ns, name, {
+        [family === 4 ? ANN.announcingIPv4 : ANN.announcingIPv6]: value,
+      });
+    },
+    events: createEventRecorder(kc, AGENT_COMPONENT, log, node),
+    async stop() {
+      await Promise.all(caches.map((c) => c.stop()));
+    },
+  };
+}

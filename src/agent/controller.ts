@@ -1,0 +1,730 @@
+// The node agent's controller. Every change enqueues one coalesced reconcile made of named steps:
+// read (cluster and kernel), decide (src/agent/desired.ts), plan, apply (one `ip -batch`), announce
+// (GARP/NA, the Service's announcing annotation), report (events, metrics, routing). It talks to the
+// world only through ports: the cluster (./cluster.ts), the kernel (NetworkAdapter), the heartbeat
+// Lease, the ownership record and the announcer, so unit tests drive it with fakes.
+// A cordoned Node (or one with the exclude-from-external-load-balancers label) is out of service: no
+// address stays on it and its heartbeat Lease is deleted (src/agent/out-of-service.ts).
+import type { KubernetesObject, V1Service } from '@kubernetes/client-node';
+import PQueue from 'p-queue';
+import { API_VERSION } from '../api/names.ts';
+import { DEFAULT_NODE_AGENT_CONFIG, parseLBNodeAgent, type NodeAgentConfig } from '../api/validate-lbnodeagent.ts';
+import { formatProblem } from '../api/validation.ts';
+import type { Logger } from '../log.ts';
+import { isLive, nextExpiry, parseHeartbeat, type Heartbeat } from '../model/heartbeat.ts';
+import { ServingGroups } from '../model/servicegroups.ts';
+import { nodesWithEndpoints, serviceInput, serviceKey, type ServiceInput } from '../model/services.ts';
+import type { Announcer } from './announce.ts';
+import type { AgentCluster } from './cluster.ts';
+import { decideAddresses, type AddressDecision } from './desired.ts';
+import type { HeartbeatWriter } from './heartbeat.ts';
+import { addressKey, localInterfaces, nodeSubnets, type KernelLink } from './interfaces.ts';
+import type { LinkSetup, NetworkAdapter } from './iproute.ts';
+import type { AgentMetrics } from './metrics.ts';
+import { OUT_OF_SERVICE_CAUSES, outOfServiceReason, type OutOfServiceCause } from './out-of-service.ts';
+import type { OwnershipRecord } from './ownership.ts';
+import { batchLine, keepSecondaries, planChanges, type AddressChange } from './plan.ts';
+import { announcementEvents, announcementsByService, type ServiceAnnouncements } from './report.ts';
+
+export interface ControllerOptions {
+  node: string;
+  /** Install namespace and name of the LBNodeAgent (for messages). */
+  namespace: string;
+  configName: string;
+  /** Link kind used to create the virtual interface when missing (dummy; ifb where dummy is unavailable). */
+  linkKind: string;
+  /** Valid lifetime of local addresses in seconds: an address left by a dead agent expires. 0 = permanent. */
+  localLifetimeS: number;
+  /** On stop keep the addresses and the heartbeat Lease valid this long for the next agent; 0 = hand over. */
+  restartGraceS: number;
+  /** What takes this node out of service (default: cordoned and the exclude label); empty = never. */
+  outOfServiceCauses?: ReadonlySet<OutOfServiceCause>;
+  /** Called after every reconcile with the virtual addresses as placed (routing integration). */
+  onVirtualAddresses?: (cidrs: string[], extlbint: string) => void;
+  log: Logger;
+  metrics: AgentMetrics;
+}
+
+export interface Ports {
+  cluster: AgentCluster;
+  net: NetworkAdapter;
+  heartbeat: HeartbeatWriter;
+  ownership: OwnershipRecord;
+  announce: Announcer;
+}
+
+/** Everything the read step found: one consistent view for the rest of the reconcile. */
+interface View {
+  outOfService: string | undefined;
+  config: NodeAgentConfig;
+  links: KernelLink[];
+  candidates: Record<4 | 6, string[]>;
+  owned: ReadonlySet<string>;
+  peers: Heartbeat[];
+  self: Heartbeat | undefined;
+  inputs: Map<string, ServiceInput>;
+  now: number;
+}
+
+/** What the apply step did. */
+interface Outcome {
+  changes: AddressChange[];
+  applied: AddressChange[];
+  /** "ip ifname" of the changes the kernel refused. */
+  failedKeys: Set<string>;
+  /** Per Service key: why its address could not be changed. */
+  failures: Map<string, string>;
+}
+
+const STUCK_MS = 60_000;
+/** Like client-go's event broadcaster, drop events beyond a backlog rather than hold memory and the apiserver. */
+const MAX_QUEUED_EVENTS = 1000;
+
+/** Membership as the election sees it: who is live with which subnets. Lease renewals alone do not change it. */
+const membership = (beats: Heartbeat[], now: number) =>
+  beats
+    .filter((h) => isLive(h, now))
+    .map((h) => `${h.node}=${h.subnets.map((s) => `${s.ip.value}/${s.prefix}`).join('+')}`)
+    .sort()
+    .join(' ');
+
+const failedKey = (c: { ip: string; ifname: string }) => `${c.ip} ${c.ifname}`;
+
+export class AgentController {
+  readonly #o: ControllerOptions;
+  readonly #p: Ports;
+  readonly #log: Logger;
+  readonly #queue = new PQueue({ concurrency: 1 });
+  // Events are best effort and written one at a time, so thousands of them (a new node with 10,000
+  // Services) never crowd out the heartbeat or the reconciles on the apiserver connection.
+  readonly #eventQueue = new PQueue({ concurrency: 1 });
+  readonly #servingGroups = new ServingGroups();
+  readonly #annotationWrites = new Map<string, { value: string; at: number }>();
+  /** Interfaces already warned about for promote_secondaries being off: one warning each. */
+  readonly #promotionWarned = new Set<string>();
+  readonly #outOfServiceCauses: ReadonlySet<OutOfServiceCause>;
+
+  #synced = false;
+  #stopping = false;
+  /** Stopping for a restart (restart grace): a reconcile still running keeps this node a candidate. */
+  #keepOnStop = false;
+  #firstReconcileDone = false;
+  #reconcileStartedAt: number | undefined;
+  #lastMembership = '';
+  #expiryTimer: NodeJS.Timeout | undefined;
+  #resyncTimer: NodeJS.Timeout | undefined;
+  #config: NodeAgentConfig = DEFAULT_NODE_AGENT_CONFIG;
+  #configProblem = '';
+  /** What this node announced per Service after the last reconcile; undefined before the first one. */
+  #announced: Map<string, ServiceAnnouncements> | undefined;
+  #hasLocalAddresses = false;
+  /** Services that were inputs of the last reconcile: a change that makes one not ours must still reconcile. */
+  #knownServices = new Set<string>();
+  /** Out-of-service reason the last reconcile applied (undefined = in service). */
+  #appliedOutOfService: string | undefined;
+  /** Last reason seen on a Node event: only a change triggers a reconcile (status updates do not). */
+  #seenOutOfService: string | undefined;
+  #heartbeatSuspended = false;
+  /** While out of service: the heartbeat Lease was deleted (retried by the next reconcile if not). */
+  #leaseReleased = false;
+
+  constructor(options: ControllerOptions, ports: Ports) {
+    this.#o = options;
+    this.#p = ports;
+    this.#log = options.log;
+    this.#outOfServiceCauses = options.outOfServiceCauses ?? new Set(OUT_OF_SERVICE_CAUSES);
+  }
+
+  /** The heartbeat's fencing callback: only local addresses depend on this node's own heartbeat. */
+  liveChanged(live: boolean): void {
+    this.#o.metrics.fenced.set(live ? 0 : 1);
+    if (this.#hasLocalAddresses) this.trigger();
+  }
+
+  /** Waits for the caches, sets up the node, runs the first reconcile and subscribes to changes. */
+  async start(resyncMs: number): Promise<void> {
+    const { cluster, net, heartbeat, ownership } = this.#p;
+    const node = this.#o.node;
+    await cluster.synced;
+    this.#config = this.#readConfig();
+    const first = await this.#readNode(this.#config);
+    this.#linkReady(this.#config.extlbint, await net.ensureLink(this.#config.extlbint, this.#o.linkKind));
+    this.#seenOutOfService = this.#currentOutOfService();
+    if (this.#seenOutOfService) {
+      // no heartbeat at all, so the peers never elect this node, not even briefly
+      heartbeat.suspend();
+      this.#heartbeatSuspended = true;
+      // An agent restarted on a node that was already out of service finds nothing of its own in place
+      // and reports nothing again; one that must still withdraw something reports the change.
+      if (ownership.owned().size === 0) this.#appliedOutOfService = this.#seenOutOfService;
+      this.#log.info('node is out of service: no heartbeat, no addresses', { node, reason: this.#seenOutOfService });
+    }
+    // a suspended heartbeat only records the subnets; otherwise this writes the Lease
+    heartbeat.setSubnets(
+      nodeSubnets([...new Set([...first.candidates[4], ...first.candidates[6]])], first.links, ownership.owned()),
+    );
+    if (!this.#seenOutOfService && !(await heartbeat.start()))
+      this.#log.warn('first heartbeat failed; local addresses wait for a successful renewal', { node });
+    this.#synced = true;
+    this.#subscribe();
+    await this.#queue.add(() => this.#reconcileSafely());
+    this.#checkMembership();
+    this.#resyncTimer = setInterval(() => this.trigger(), resyncMs);
+    this.#log.info('node agent running', { node, namespace: this.#o.namespace, extlbint: this.#config.extlbint });
+  }
+
+  ready(): true | string {
+    return this.#firstReconcileDone ? true : 'first reconcile not done';
+  }
+
+  healthy(): true | string {
+    const started = this.#reconcileStartedAt;
+    return started !== undefined && Date.now() - started > STUCK_MS
+      ? `reconcile stuck for ${Date.now() - started} ms`
+      : true;
+  }
+
+  /**
+   * A restart (rolling update, deleted pod) keeps every address on the node and the Lease valid for the
+   * grace period, so the next agent takes over with nothing moved. A node taken out of service is
+   * drained already (cordon); with no grace the local addresses are handed over at once.
+   */
+  async stop(): Promise<void> {
+    const { heartbeat, cluster } = this.#p;
+    this.#keepOnStop = this.#o.restartGraceS > 0 && !this.#currentOutOfService();
+    this.#stopping = true;
+    clearInterval(this.#resyncTimer);
+    clearTimeout(this.#expiryTimer);
+    if (this.#keepOnStop) {
+      this.#queue.clear();
+      await this.#queue.onIdle();
+      await heartbeat.stopForRestart(this.#o.restartGraceS);
+      this.#log.info('stopping for a restart: addresses stay, the heartbeat Lease is valid for the restart grace', {
+        graceSeconds: this.#o.restartGraceS,
+      });
+    } else {
+      await heartbeat.stop(false);
+      this.#queue.clear();
+      await this.#queue.onIdle();
+      await this.#withdrawLocal();
+      await heartbeat.stop(true);
+    }
+    this.#eventQueue.clear();
+    await this.#eventQueue.onIdle();
+    await cluster.stop();
+  }
+
+  /** At most one reconcile waits while one runs; the waiting one reads the newest state when it starts. */
+  trigger(): void {
+    if (this.#synced && this.#queue.size === 0) void this.#queue.add(() => this.#reconcileSafely());
+  }
+
+  /** Resolves when no reconcile runs or waits (tests). */
+  idle(): Promise<void> {
+    return this.#queue.onIdle();
+  }
+
+  #subscribe(): void {
+    const { cluster } = this.#p;
+    cluster.onChange('inputs', () => this.trigger());
+    cluster.onChange('leases', () => this.#checkMembership());
+    cluster.onChange('node', () => {
+      const reason = this.#currentOutOfService();
+      if (reason === this.#seenOutOfService) return;
+      this.#seenOutOfService = reason;
+      this.trigger();
+    });
+    // Services that are not ours and never were (no brand or no address yet) cannot change anything.
+    cluster.onChange('services', (obj) => {
+      const svc = obj as V1Service | undefined;
+      if (!svc || serviceInput(svc) || this.#knownServices.has(serviceKey(svc.metadata?.namespace, svc.metadata?.name)))
+        this.trigger();
+    });
+  }
+
+  #currentOutOfService(): string | undefined {
+    return outOfServiceReason(this.#p.cluster.ownNode(), this.#outOfServiceCauses);
+  }
+
+  #peerHeartbeats(): Heartbeat[] {
+    return this.#p.cluster
+      .heartbeatLeases()
+      .map(parseHeartbeat)
+      .filter((h): h is Heartbeat => !!h && h.node !== this.#o.node);
+  }
+
+  /** Re-elects when a peer's Lease expires (expiry is not an API event) or membership changed. */
+  #checkMembership(): void {
+    clearTimeout(this.#expiryTimer);
+    const now = Date.now();
+    const peers = this.#peerHeartbeats();
+    if (membership(peers, now) !== this.#lastMembership) this.trigger();
+    const next = nextExpiry(peers, now);
+    if (next !== undefined && !this.#stopping)
+      this.#expiryTimer = setTimeout(() => this.#checkMembership(), next - now + 5);
+  }
+
+  #readConfig(): NodeAgentConfig {
+    const obj = this.#p.cluster.lbNodeAgent();
+    if (!obj) return DEFAULT_NODE_AGENT_CONFIG;
+    const { config: parsed, problems } = parseLBNodeAgent(obj);
+    const problem = problems.map(formatProblem).join('; ');
+    if (problem && problem !== this.#configProblem) {
+      this.#log.error('invalid LBNodeAgent, keeping the last good configuration', {
+        lbnodeagent: `${this.#o.namespace}/${this.#o.configName}`,
+        problems: problem,
+      });
+      this.#p.cluster.events.emit(
+        { ...obj, apiVersion: API_VERSION, kind: 'LBNodeAgent' },
+        'Warning',
+        'InvalidConfig',
+        problem,
+      );
+    }
+    this.#configProblem = problem;
+    return problem ? this.#config : parsed;
+  }
+
+  async #readNode(cfg: NodeAgentConfig): Promise<{ links: KernelLink[]; candidates: Record<4 | 6, string[]> }> {
+    const { net } = this.#p;
+    let [links, r4, r6] = await Promise.all([net.readLinks(), net.readDefaultRoutes(4), net.readDefaultRoutes(6)]);
+    if (!links.some((l) => l.ifname === cfg.extlbint)) {
+      this.#linkReady(cfg.extlbint, await net.ensureLink(cfg.extlbint, this.#o.linkKind));
+      this.#log.info('created virtual interface', { interface: cfg.extlbint, kind: this.#o.linkKind });
+      links = await net.readLinks();
+    }
+    return {
+      links,
+      candidates: {
+        4: localInterfaces(cfg.localint, links, r4, cfg.extlbint),
+        6: localInterfaces(cfg.localint, links, r6, cfg.extlbint),
+      },
+    };
+  }
+
+  async #reconcileSafely(): Promise<void> {
+    try {
+      await this.#reconcile();
+    } catch (err) {
+      this.#reconcileStartedAt = undefined;
+      this.#o.metrics.reconcileErrors.inc();
+      this.#log.error('reconcile failed, retrying with the next trigger', {
+        node: this.#o.node,
+        error: String((err as Error)?.stack ?? err),
+      });
+    }
+  }
+
+  async #reconcile(): Promise<void> {
+    this.#reconcileStartedAt = Date.now();
+    const end = this.#o.metrics.reconcileDuration.startTimer();
+    const view = await this.#read();
+    const decisions = this.#decide(view);
+    const outcome = await this.#apply(await this.#plan(decisions, view), decisions);
+    this.#announce(view, decisions, outcome);
+    if (view.outOfService && !this.#leaseReleased) {
+      await this.#p.heartbeat.release(); // the peers re-elect on the deletion, now that the local addresses are gone
+      this.#leaseReleased = true;
+    }
+    const held = this.#report(view, decisions, outcome);
+    this.#log.debug('reconciled', { changes: outcome.changes.length, addresses: held.length, seconds: end() });
+    this.#reconcileStartedAt = undefined;
+    this.#firstReconcileDone = true;
+  }
+
+  /** Step 1: one consistent view of the cluster, the kernel and the heartbeats. */
+  async #read(): Promise<View> {
+    const { heartbeat, ownership, cluster } = this.#p;
+    // Out of service: stop renewing first, so this node is no candidate in this reconcile; the Lease is
+    // deleted only after the batch has withdrawn the local addresses (as at shutdown).
+    const outOfService = this.#currentOutOfService();
+    if (outOfService && !this.#heartbeatSuspended) {
+      heartbeat.suspend();
+      this.#heartbeatSuspended = true;
+      this.#leaseReleased = false;
+      this.#o.metrics.fenced.set(0);
+    } else if (!outOfService && this.#heartbeatSuspended) {
+      this.#heartbeatSuspended = false;
+      if (!(await heartbeat.resume()))
+        this.#log.warn('back in service, but the heartbeat renewal failed; local addresses wait for the next one', {
+          node: this.#o.node,
+        });
+    }
+    this.#o.metrics.outOfService.set(outOfService ? 1 : 0);
+    this.#config = this.#readConfig();
+    const { links, candidates } = await this.#readNode(this.#config);
+    const owned = ownership.owned();
+    heartbeat.setSubnets(nodeSubnets([...new Set([...candidates[4], ...candidates[6]])], links, owned));
+    const now = Date.now();
+    const peers = this.#peerHeartbeats();
+    this.#lastMembership = membership(peers, now);
+    const self = this.#stopping && !this.#keepOnStop ? undefined : heartbeat.self(now);
+    const inputs = new Map(
+      cluster
+        .services()
+        .map(serviceInput)
+        .filter((s): s is ServiceInput => !!s)
+        .map((s) => [s.key, s]),
+    );
+    this.#knownServices = new Set(inputs.keys());
+    return { outOfService, config: this.#config, links, candidates, owned, peers, self, inputs, now };
+  }
+
+  /** Step 2: every address of every branded Service, held here or not, and why. */
+  #decide(v: View): AddressDecision[] {
+    const decisions = decideAddresses({
+      node: this.#o.node,
+      links: v.links,
+      localCandidates: v.candidates,
+      owned: v.owned,
+      extlbint: v.config.extlbint,
+      services: [...v.inputs.values()],
+      endpoints: nodesWithEndpoints(this.#p.cluster.endpointSlices()),
+      heartbeats: v.self ? [...v.peers, v.self] : v.peers,
+      groups: this.#servingGroups.update(this.#p.cluster.serviceGroups()),
+      now: v.now,
+      ...(v.outOfService ? { outOfService: v.outOfService } : {}),
+    });
+    this.#hasLocalAddresses = decisions.some((d) => d.kind === 'local');
+    return decisions;
+  }
+
+  /** Step 3: the kernel changes, without restores the kernel makes needless (promote_secondaries on). */
+  async #plan(decisions: AddressDecision[], v: View): Promise<AddressChange[]> {
+    return this.#dropNeedlessRestores(
+      planChanges(decisions, v.links, v.owned, { localLifetime: this.#o.localLifetimeS }),
+    );
+  }
+
+  /** Step 4: one `ip -batch`; the ownership record is written before the kernel has the addresses, so a
+   * crash mid-batch never orphans one, and pruned afterwards of what is not on the node. */
+  async #apply(changes: AddressChange[], decisions: AddressDecision[]): Promise<Outcome> {
+    const outcome: Outcome = { changes, applied: [], failedKeys: new Set(), failures: new Map() };
+    if (changes.length === 0) return outcome;
+    const { net, ownership } = this.#p;
+    const adds = changes.filter((c) => c.op === 'add' && !c.restore).map((c) => addressKey(c.ifname, c.ip, c.prefix));
+    await ownership.update(adds, []);
+    const planOpts = { localLifetime: this.#o.localLifetimeS };
+    const { failed } = await net.applyBatch(changes.map((c) => batchLine(c, planOpts)));
+    const byIp = new Map(decisions.map((d) => [d.ip, d]));
+    for (const f of failed) {
+      const c = changes[f.line - 1];
+      if (!c) continue;
+      outcome.failedKeys.add(failedKey(c));
+      for (const svc of byIp.get(c.ip)?.services ?? [])
+        outcome.failures.set(
+          svc,
+          `could not ${c.op === 'add' ? 'add' : 'remove'} ${c.ip}/${c.prefix} on ${c.ifname}: ${f.message}`,
+        );
+      this.#log.error('kernel refused an address change', {
+        address: `${c.ip}/${c.prefix}`,
+        interface: c.ifname,
+        op: c.op,
+        error: f.message,
+      });
+    }
+    if (failed.length) this.#o.metrics.reconcileErrors.inc();
+    outcome.applied = changes.filter((c) => !outcome.failedKeys.has(failedKey(c)));
+    const present = new Set(
+      (await net.readLinks()).flatMap((l) => l.addrs.map((a) => addressKey(a.ifname, a.ip, a.prefix))),
+    );
+    await ownership.update(
+      [],
+      [...ownership.owned()].filter((k) => !present.has(k)),
+    );
+    return outcome;
+  }
+
+  /**
+   * Step 5: announce what this node now serves on the LAN (GARP / unsolicited NA) and in the Service's
+   * announcing annotation: addresses it just added, and addresses it kept on the interface while another
+   * node may have announced them (an agent restarted after a SIGKILL wins the election back while the
+   * LAN still sends the address to the interim owner).
+   */
+  #announce(v: View, decisions: AddressDecision[], o: Outcome): void {
+    const node = this.#o.node;
+    const byIp = new Map(decisions.map((d) => [d.ip, d]));
+    const addedNow = o.applied.filter((x) => x.op === 'add' && x.kind === 'local' && !x.renew && !x.restore);
+    const announcedElsewhere = (d: AddressDecision) =>
+      d.services.some((s) => {
+        const a = v.inputs.get(s)?.announcing[d.family];
+        return !!a && !a.startsWith(`${node},`);
+      });
+    const reclaimed = decisions.filter(
+      (d) =>
+        d.kind === 'local' &&
+        d.announce &&
+        !o.failedKeys.has(failedKey(d)) &&
+        !addedNow.some((c) => c.ip === d.ip) &&
+        // the first reconcile cannot know what the LAN learned while no agent ran here: announce all
+        (!this.#firstReconcileDone || announcedElsewhere(d)),
+    );
+    for (const c of [...addedNow, ...reclaimed]) {
+      const d = byIp.get(c.ip)!;
+      this.#o.metrics.electionWins.inc();
+      const previous = d.services
+        .map((s) => v.inputs.get(s)?.announcing[c.family])
+        .find((x) => x && !x.startsWith(`${node},`));
+      if (previous) this.#o.metrics.failovers.inc();
+      this.#log.info('announcing local address', {
+        address: c.ip,
+        interface: c.ifname,
+        services: d.services,
+        previousOwner: previous ?? '',
+      });
+      if (v.config.sendgarp) this.#sendGarp(c.ifname, c.ip, c.family);
+    }
+    for (const c of o.applied.filter((x) => x.op === 'del'))
+      this.#log.info('withdrew address', { address: `${c.ip}/${c.prefix}`, interface: c.ifname, kind: c.kind });
+    this.#logRestores(o.applied);
+    this.#writeAnnouncing(
+      decisions.filter((d) => !o.failedKeys.has(failedKey(d))),
+      v.inputs,
+    );
+  }
+
+  #sendGarp(ifname: string, ip: string, family: 4 | 6): void {
+    this.#p.announce(ifname, ip, family).then(
+      () => this.#log.debug('sent gratuitous ARP / unsolicited NA', { address: ip, interface: ifname }),
+      (err: unknown) =>
+        this.#log.warn('could not send gratuitous ARP / unsolicited NA', {
+          address: ip,
+          interface: ifname,
+          error: String(err),
+        }),
+    );
+  }
+
+  /** The announcing annotation of the Services of local addresses this node holds; a write is not
+   * repeated within 5 s while the watch has not shown it yet. */
+  #writeAnnouncing(decisions: AddressDecision[], inputs: Map<string, ServiceInput>): void {
+    for (const d of decisions.filter((x) => x.kind === 'local' && x.announce)) {
+      const value = `${this.#o.node},${d.ifname}`;
+      for (const key of d.services) {
+        const svc = inputs.get(key);
+        const slot = `${key} ${d.family}`;
+        const last = this.#annotationWrites.get(slot);
+        if (!svc || svc.announcing[d.family] === value || (last?.value === value && Date.now() - last.at < 5000))
+          continue;
+        this.#annotationWrites.set(slot, { value, at: Date.now() });
+        const [ns, name] = key.split('/');
+        this.#p.cluster
+          .setAnnouncing(ns!, name!, d.family, value)
+          .catch((err: unknown) =>
+            this.#log.warn('could not write announcing annotation', { service: key, error: String(err) }),
+          );
+      }
+    }
+  }
+
+  /** Step 6: events on change, the node's service state, metrics and the routing hand-off. Returns what
+   * the node holds. */
+  #report(v: View, decisions: AddressDecision[], o: Outcome): AddressDecision[] {
+    const after = announcementsByService(decisions, o.failedKeys);
+    // After a restart, addresses found already in place were announced before: no event for them.
+    const placedNow = new Set(o.applied.filter((c) => c.op === 'add' && !c.renew && !c.restore).map(failedKey));
+    const before =
+      this.#announced ??
+      announcementsByService(
+        decisions.filter((d) => !placedNow.has(failedKey(d))),
+        o.failedKeys,
+      );
+    // Out of service, one Node event tells it instead of a Withdrawn event on every Service; what this
+    // node announced before stays the reference, so coming back writes events only for real differences.
+    const serviceEvents = v.outOfService
+      ? announcementEvents(this.#o.node, new Map(), new Map(), decisions, o.failures)
+      : announcementEvents(this.#o.node, before, after, decisions, o.failures);
+    this.#queueEvents(serviceEvents);
+    if (!v.outOfService) this.#announced = after;
+    const held = decisions.filter((d) => d.announce && !o.failedKeys.has(failedKey(d)));
+    this.#reportServiceChange(
+      this.#appliedOutOfService,
+      v.outOfService,
+      held,
+      o.applied.filter((c) => c.op === 'del' && !c.restore),
+    );
+    this.#appliedOutOfService = v.outOfService;
+    const { metrics } = this.#o;
+    metrics.announced.set({ kind: 'local' }, held.filter((d) => d.kind === 'local').length);
+    metrics.announced.set({ kind: 'virtual' }, held.filter((d) => d.kind === 'virtual').length);
+    this.#o.onVirtualAddresses?.(
+      held.filter((d) => d.kind === 'virtual').map((d) => `${d.ip}/${d.prefix}`),
+      v.config.extlbint,
+    );
+    return held;
+  }
+
+  #queueEvents(serviceEvents: ReturnType<typeof announcementEvents>): void {
+    const { events } = this.#p.cluster;
+    let dropped = 0;
+    for (const e of serviceEvents) {
+      const ref = this.#serviceRef(e.service);
+      if (!ref) continue;
+      if (this.#eventQueue.size >= MAX_QUEUED_EVENTS) {
+        dropped++;
+        continue;
+      }
+      void this.#eventQueue.add(async () => {
+        events.reset(ref, [e.reason]);
+        events.emit(ref, e.type, e.reason, e.note);
+        await events.flush();
+      });
+    }
+    if (dropped)
+      this.#log.warn('too many events at once, dropped some (the log and metrics still tell)', {
+        dropped,
+        queued: this.#eventQueue.size,
+      });
+  }
+
+  #serviceRef(key: string): KubernetesObject | undefined {
+    const [ns, name] = key.split('/');
+    const svc = this.#p.cluster.service(ns!, name!);
+    return svc && { apiVersion: 'v1', kind: 'Service', metadata: svc.metadata };
+  }
+
+  #nodeRef(): KubernetesObject {
+    const node = this.#o.node;
+    return {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: node, uid: this.#p.cluster.ownNode()?.metadata?.uid ?? node },
+    };
+  }
+
+  /** One log line and one Node event when the node goes out of service or comes back. */
+  #reportServiceChange(
+    from: string | undefined,
+    to: string | undefined,
+    held: AddressDecision[],
+    withdrawn: AddressChange[],
+  ): void {
+    const node = this.#o.node;
+    if (from === to) return;
+    if (from && to) {
+      this.#log.info('node still out of service, for another reason', { node, reason: to });
+      return;
+    }
+    const count = (kind: 'local' | 'virtual', list: Array<{ kind: string }>) =>
+      list.filter((x) => x.kind === kind).length;
+    const [reason, note] = to
+      ? [
+          'OutOfService',
+          `node ${node} is out of service because ${to}: withdrew ${count('virtual', withdrawn)} virtual and` +
+            ` ${count('local', withdrawn)} local addresses and deleted its heartbeat Lease; the routers stop sending it traffic` +
+            ' and other nodes take over its local addresses',
+        ]
+      : [
+          'BackInService',
+          `node ${node} is back in service: announces ${count('virtual', held)} virtual addresses and is an` +
+            ' election candidate for local addresses again',
+        ];
+    this.#log.info(to ? 'node out of service: withdrew its addresses and its heartbeat' : 'node back in service', {
+      node,
+      ...(to ? { reason: to } : {}),
+      withdrawn: withdrawn.map((c) => `${c.ip}/${c.prefix}`),
+      announced: held.length,
+    });
+    const ref = this.#nodeRef();
+    this.#p.cluster.events.reset(ref, [reason]);
+    this.#p.cluster.events.emit(ref, 'Normal', reason, note);
+  }
+
+  /**
+   * One warning (log and a Warning event on the Node) per interface where deleting a primary IPv4
+   * address deletes its secondaries too. The agent copes (plan.ts, keepSecondaries); the host sysctl
+   * avoids the brief withdraw and re-add that routing daemons see.
+   */
+  #warnPromotionOff(ifname: string, sysctlError?: string): void {
+    if (this.#promotionWarned.has(ifname)) return;
+    this.#promotionWarned.add(ifname);
+    const node = this.#o.node;
+    const fix = 'net.ipv4.conf.all.promote_secondaries=1';
+    this.#log.warn(
+      'promote_secondaries is off: the agent puts back addresses the kernel removes with the primary of their subnet; set the sysctl on the node to avoid the brief flap',
+      {
+        node,
+        interface: ifname,
+        sysctl: fix,
+        ...(sysctlError ? { error: `cannot set it from the container: ${sysctlError}` } : {}),
+      },
+    );
+    this.#p.cluster.events.emit(
+      { apiVersion: 'v1', kind: 'Node', metadata: { name: node, uid: node } },
+      'Warning',
+      'PromoteSecondariesOff',
+      `net.ipv4.conf.all.promote_secondaries and net.ipv4.conf.${ifname}.promote_secondaries are 0` +
+        `${sysctlError ? ` and the agent cannot set them (${sysctlError})` : ''}: when the agent deletes the primary IPv4 address` +
+        ` of a subnet on ${ifname}, the kernel deletes the other addresses of that subnet too. The agent puts them back in the` +
+        ` same ip batch, which routing daemons see as a brief withdraw and re-announce. Set ${fix} on the node to avoid it.`,
+    );
+  }
+
+  #linkReady(ifname: string, setup: LinkSetup): void {
+    if (!setup.promoteSecondaries) this.#warnPromotionOff(ifname, setup.sysctlError);
+    else if (setup.sysctlError)
+      this.#log.debug('cannot set promote_secondaries, but the node has it on', {
+        interface: ifname,
+        error: setup.sysctlError,
+      });
+  }
+
+  /** Restores are needless (and dropped) on interfaces whose kernel promotes a secondary itself. */
+  async #dropNeedlessRestores(changes: AddressChange[]): Promise<AddressChange[]> {
+    const ifnames = [...new Set(changes.filter((c) => c.restore).map((c) => c.ifname))];
+    if (ifnames.length === 0) return changes;
+    const off = new Set<string>();
+    for (const n of ifnames) if (!(await this.#p.net.promotesSecondaries(n))) off.add(n);
+    for (const n of off) this.#warnPromotionOff(n);
+    return changes.filter((c) => !c.restore || off.has(c.ifname));
+  }
+
+  #logRestores(applied: AddressChange[]): void {
+    const restored = applied.filter((c) => c.restore);
+    for (const ifname of new Set(restored.map((c) => c.ifname))) {
+      this.#log.info(
+        'put back addresses the kernel removed with the primary address of their subnet (promote_secondaries off)',
+        { interface: ifname, addresses: restored.filter((c) => c.ifname === ifname).map((c) => `${c.ip}/${c.prefix}`) },
+      );
+    }
+  }
+
+  /** Shutdown: removes every local address this agent placed, without a full reconcile (the next owner waits for it). */
+  async #withdrawLocal(): Promise<void> {
+    const { net, ownership } = this.#p;
+    const local = [...ownership.owned()].flatMap((key) => ownedLocalAddress(key, this.#config.extlbint));
+    if (local.length === 0) return;
+    try {
+      // a local address may have become the primary of the node's own address: that must stay
+      const links = await net.readLinks().catch(() => []);
+      const owned = ownership.owned();
+      const changes = await this.#dropNeedlessRestores(
+        keepSecondaries(local, links, (a) => (owned.has(addressKey(a.ifname, a.ip, a.prefix)) ? 'local' : 'foreign')),
+      );
+      const { failed } = await net.applyBatch(changes.map((c) => batchLine(c, { localLifetime: 0 })));
+      const kept = new Set(failed.map((f) => f.line - 1));
+      this.#logRestores(changes.filter((_, i) => !kept.has(i)));
+      await ownership.update(
+        [],
+        changes.filter((c, i) => c.op === 'del' && !kept.has(i)).map((c) => addressKey(c.ifname, c.ip, c.prefix)),
+      );
+      this.#log.info('withdrew local addresses for shutdown', {
+        addresses: local.map((c) => `${c.ip}/${c.prefix}`),
+        failed: failed.map((f) => f.message),
+      });
+    } catch (err) {
+      this.#log.error('could not withdraw local addresses at shutdown; they expire with their lifetime', {
+        error: String(err),
+      });
+    }
+  }
+}
+
+/** A removal of an owned address ("ifname ip/prefix") that is not on the virtual interface. */
+function ownedLocalAddress(key: string, extlbint: string): AddressChange[] {
+  const [ifname, cidr] = key.split(' ');
+  const [ip, prefix] = (cidr ?? '').split('/');
+  if (!ifname || ifname === extlbint || !ip || !prefix) return [];
+  const family = ip.includes(':') ? 6 : 4;
+  return [{ op: 'del', ifname, ip, family, prefix: Number(prefix), kind: 'local' }];
+}

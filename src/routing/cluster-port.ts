@@ -1,0 +1,55 @@
+// The routing controller's cluster port over the Kubernetes API: a watch of the RouterConfigs in the
+// install namespace, the Node's labels, peer password Secrets, this node's status entry and Events.
+// These are exactly the calls the RBAC of docs/routing.md allows.
+import { AGENT_COMPONENT, GROUP, VERSION } from '../api/names.ts';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { RouterConfig } from '../api/validate-routerconfig.ts';
+import { createEventRecorder } from '../k8s/events.ts';
+import { watchCache } from '../k8s/informer.ts';
+import { mergePatch } from '../k8s/patch.ts';
+import type { Logger } from '../log.ts';
+import type { RoutingClusterPort } from './ports.ts';
+import { replacingMergePatch } from './status.ts';
+
+const PLURAL = 'routerconfigs';
+
+export function createRoutingClusterPort(
+  kc: KubeConfig,
+  namespace: string,
+  nodeName: string,
+  log: Logger,
+): RoutingClusterPort {
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const core = kc.makeApiClient(CoreV1Api);
+  const resource = { group: GROUP, version: VERSION, namespace, plural: PLURAL };
+  const configs = watchCache<RouterConfig>(
+    kc,
+    `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`,
+    () => custom.listNamespacedCustomObject(resource) as never,
+    log,
+  );
+  return {
+    synced: configs.synced,
+    listRouterConfigs: () => configs.list(),
+    onRouterConfigChange: (handler) => configs.onChange(handler),
+    async readNodeLabels() {
+      return (await core.readNode({ name: nodeName })).metadata?.labels ?? {};
+    },
+    async readSecretKey(name, key) {
+      const b64 = (await core.readNamespacedSecret({ name, namespace })).data?.[key];
+      return b64 === undefined ? undefined : Buffer.from(b64, 'base64').toString('utf8');
+    },
+    async patchNodeStatus(routerConfig, entry) {
+      await custom.patchNamespacedCustomObjectStatus(
+        {
+          ...resource,
+          name: routerConfig,
+          body: { status: { nodes: { [nodeName]: entry && replacingMergePatch(entry) } } },
+        },
+        mergePatch,
+      );
+    },
+    events: createEventRecorder(kc, AGENT_COMPONENT, log),
+    stop: () => configs.stop(),
+  };
+}

@@ -1,0 +1,329 @@
+// The agent controller driven through fake ports (cluster, kernel, heartbeat, ownership, announcer):
+// the reconcile steps' contracts in milliseconds. The real-apiserver and real-kernel behaviour is
+// covered by test/integration/agent*.test.ts.
+import { describe, expect, test } from '@jest/globals';
+import type { KubernetesObject, V1Lease, V1Node, V1Service } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import type { LBNodeAgent, ServiceGroup } from '../../src/api/types.ts';
+import type { AgentCluster, ClusterChange } from '../../src/agent/cluster.ts';
+import { AgentController } from '../../src/agent/controller.ts';
+import type { HeartbeatWriter } from '../../src/agent/heartbeat.ts';
+import { parseIpAddrJson, type KernelLink } from '../../src/agent/interfaces.ts';
+import type { NetworkAdapter } from '../../src/agent/iproute.ts';
+import { createAgentMetrics } from '../../src/agent/metrics.ts';
+import type { OwnershipRecord } from '../../src/agent/ownership.ts';
+import type { EventRecorder } from '../../src/k8s/events.ts';
+import { createLogger } from '../../src/log.ts';
+import { parseCIDR } from '../../src/api/ip.ts';
+import type { Heartbeat } from '../../src/model/heartbeat.ts';
+
+const NODE = 'n1';
+const LAN = '192.168.1.0/24';
+
+/** The kernel: ip-json shaped links; batch lines change them, addresses listed in `refuse` fail. */
+class FakeKernel implements NetworkAdapter {
+  links: Record<string, { local: string; prefixlen: number; family: 'inet' | 'inet6' }[]> = {
+    eth0: [{ local: '192.168.1.11', prefixlen: 24, family: 'inet' }],
+  };
+  refuse = new Map<string, string>();
+  batches: string[][] = [];
+  /** What the ownership record held when each batch ran. */
+  ownedAtBatch: string[][] = [];
+  readonly ownership: OwnershipRecord | undefined;
+  constructor(ownership?: OwnershipRecord) {
+    this.ownership = ownership;
+  }
+  async readLinks(): Promise<KernelLink[]> {
+    return parseIpAddrJson(JSON.stringify(Object.entries(this.links).map(([ifname, a]) => ({ ifname, addr_info: a }))));
+  }
+  async readDefaultRoutes(family: 4 | 6) {
+    return family === 4 ? [{ dev: 'eth0', metric: 0 }] : [];
+  }
+  async ensureLink(ifname: string) {
+    this.links[ifname] ??= [];
+    return { promoteSecondaries: true };
+  }
+  async promotesSecondaries() {
+    return true;
+  }
+  async applyBatch(lines: string[]) {
+    this.batches.push(lines);
+    this.ownedAtBatch.push([...(this.ownership?.owned() ?? [])]);
+    const failed: { line: number; message: string }[] = [];
+    lines.forEach((line, i) => {
+      const [, op, cidr, dev] = /^address (replace|del) (\S+) dev (\S+)/.exec(line) ?? [];
+      const [ip, prefix] = cidr!.split('/');
+      if (this.refuse.has(ip!)) return failed.push({ line: i + 1, message: this.refuse.get(ip!)! });
+      const addrs = (this.links[dev!] ??= []).filter((a) => a.local !== ip);
+      if (op === 'replace')
+        addrs.push({ local: ip!, prefixlen: Number(prefix), family: ip!.includes(':') ? 'inet6' : 'inet' });
+      this.links[dev!] = addrs;
+    });
+    return { failed };
+  }
+  addresses(dev: string): string[] {
+    return (this.links[dev] ?? []).map((a) => `${a.local}/${a.prefixlen}`).sort();
+  }
+}
+
+class FakeCluster implements AgentCluster {
+  svcs: V1Service[] = [];
+  groups: ServiceGroup[] = [];
+  leases: V1Lease[] = [];
+  node: V1Node = { metadata: { name: NODE, uid: 'uid-n1' }, spec: {} };
+  annotations: string[] = [];
+  emitted: string[] = [];
+  handlers = new Map<ClusterChange, ((o: KubernetesObject | undefined) => void)[]>();
+  synced = Promise.resolve();
+  events: EventRecorder = {
+    emit: (obj, type, reason, note) => {
+      this.emitted.push(`${obj.kind}/${obj.metadata?.name} ${type} ${reason}: ${note}`);
+      return true;
+    },
+    reset: () => {},
+    flush: async () => {},
+  };
+  services = () => this.svcs;
+  service = (ns: string, name: string) =>
+    this.svcs.find((s) => s.metadata?.namespace === ns && s.metadata?.name === name);
+  endpointSlices = () => [];
+  serviceGroups = () => this.groups;
+  agent: LBNodeAgent | undefined = {
+    apiVersion: 'purelb.io/v1',
+    kind: 'LBNodeAgent',
+    metadata: { name: 'default', namespace: 'purelb' },
+    spec: { local: { localint: 'default', extlbint: 'kube-lb0', sendgarp: true } },
+  };
+  lbNodeAgent = () => this.agent;
+  heartbeatLeases = () => this.leases;
+  ownNode = () => this.node;
+  onChange(what: ClusterChange, h: (o: KubernetesObject | undefined) => void) {
+    this.handlers.set(what, [...(this.handlers.get(what) ?? []), h]);
+  }
+  fire(what: ClusterChange, obj?: KubernetesObject) {
+    for (const h of this.handlers.get(what) ?? []) h(obj);
+  }
+  async setAnnouncing(ns: string, name: string, family: 4 | 6, value: string) {
+    this.annotations.push(`${ns}/${name} IPv${family}=${value}`);
+  }
+  async stop() {}
+}
+
+class FakeHeartbeat implements HeartbeatWriter {
+  live = true;
+  subnets: string[] = [];
+  log: string[] = [];
+  async start() {
+    this.log.push('start');
+    return true;
+  }
+  setSubnets(s: string[]) {
+    this.subnets = s;
+  }
+  self(now: number): Heartbeat | undefined {
+    return this.live && !this.log.includes('suspend')
+      ? { node: NODE, subnets: this.subnets.map((s) => parseCIDR(s)!), expiresAt: now + 10_000 }
+      : undefined;
+  }
+  suspend() {
+    this.log.push('suspend');
+  }
+  async resume() {
+    this.log.push('resume');
+    return true;
+  }
+  async release() {
+    this.log.push('release');
+  }
+  async stop(deleteLease: boolean) {
+    this.log.push(`stop ${deleteLease}`);
+  }
+  async stopForRestart(graceS: number) {
+    this.log.push(`stopForRestart ${graceS}`);
+  }
+}
+
+function memoryOwnership(): OwnershipRecord {
+  let keys = new Set<string>();
+  return {
+    owned: () => keys,
+    async update(add, remove) {
+      const next = new Set(keys);
+      for (const k of add) next.add(k);
+      for (const k of remove) next.delete(k);
+      keys = next;
+    },
+  };
+}
+
+const service = (name: string, ip: string, extra: Record<string, string> = {}): V1Service => ({
+  metadata: {
+    name,
+    namespace: 'default',
+    annotations: { 'purelb.io/allocated-by': 'PureLB', 'purelb.io/allocated-from': 'default', ...extra },
+  },
+  spec: { type: 'LoadBalancer' },
+  status: { loadBalancer: { ingress: [{ ip }] } },
+});
+
+const peerLease = (node: string, subnets: string): V1Lease => ({
+  metadata: { name: `purelb-node-${node}`, annotations: { 'purelb.io/subnets': subnets } },
+  spec: { holderIdentity: node, leaseDurationSeconds: 30, renewTime: new Date() as never },
+});
+
+function setup(opts: { restartGraceS?: number } = {}) {
+  const ownership = memoryOwnership();
+  const kernel = new FakeKernel(ownership);
+  const cluster = new FakeCluster();
+  const heartbeat = new FakeHeartbeat();
+  const garps: string[] = [];
+  const virtual: string[][] = [];
+  const logs: string[] = [];
+  const controller = new AgentController(
+    {
+      node: NODE,
+      namespace: 'purelb',
+      configName: 'default',
+      linkKind: 'dummy',
+      localLifetimeS: 0,
+      restartGraceS: opts.restartGraceS ?? 0,
+      onVirtualAddresses: (cidrs) => virtual.push(cidrs),
+      log: createLogger('test', {}, (l) => logs.push(l)),
+      metrics: createAgentMetrics(new Registry()),
+    },
+    {
+      cluster,
+      net: kernel,
+      heartbeat,
+      ownership,
+      announce: async (ifname, ip) => void garps.push(`${ifname} ${ip}`),
+    },
+  );
+  const reconcile = async () => {
+    controller.trigger();
+    await controller.idle();
+  };
+  return { controller, kernel, cluster, heartbeat, ownership, garps, virtual, logs, reconcile };
+}
+
+describe('agent controller (fake ports)', () => {
+  test('a local address this node wins goes on the LAN interface, is announced (GARP, annotation, event)', async () => {
+    const t = setup();
+    t.cluster.svcs = [service('web', '192.168.1.240')];
+    await t.controller.start(60_000);
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+    expect(t.garps).toEqual(['eth0 192.168.1.240']);
+    expect(t.cluster.annotations).toEqual(['default/web IPv4=n1,eth0']);
+    expect(t.heartbeat.subnets).toEqual([LAN]);
+    await new Promise((r) => setImmediate(r)); // events go through their own queue
+    expect(t.cluster.emitted).toEqual([expect.stringMatching(/^Service\/web Normal \w+: .*192\.168\.1\.240.*eth0/)]);
+    await t.controller.stop();
+  });
+
+  test('ownership is recorded before the kernel batch (a crash mid-batch orphans nothing)', async () => {
+    const t = setup();
+    t.cluster.svcs = [service('web', '192.168.1.240')];
+    await t.controller.start(60_000);
+    expect(t.kernel.ownedAtBatch[0]).toEqual(['eth0 192.168.1.240/24']);
+    expect([...t.ownership.owned()]).toEqual(['eth0 192.168.1.240/24']);
+    await t.controller.stop();
+  });
+
+  test('a refused kernel change becomes a Warning event on the Service, no annotation and no ownership', async () => {
+    const t = setup();
+    t.kernel.refuse.set('192.168.1.240', 'RTNETLINK answers: Permission denied');
+    t.cluster.svcs = [service('web', '192.168.1.240'), service('ok', '10.9.0.1')];
+    await t.controller.start(60_000);
+    await new Promise((r) => setImmediate(r)); // events go through their own queue
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
+    expect(t.cluster.annotations).toEqual([]);
+    expect([...t.ownership.owned()]).toEqual(['kube-lb0 10.9.0.1/32']);
+    const warning = t.cluster.emitted.find((e) => e.startsWith('Service/web Warning'));
+    expect(warning).toContain('could not add 192.168.1.240/24 on eth0: RTNETLINK answers: Permission denied');
+    // the virtual address of the other Service is unaffected
+    expect(t.kernel.addresses('kube-lb0')).toEqual(['10.9.0.1/32']);
+    expect(t.virtual.at(-1)).toEqual(['10.9.0.1/32']);
+    await t.controller.stop();
+  });
+
+  test('fenced (own heartbeat not renewed): the local address goes, virtual addresses stay', async () => {
+    const t = setup();
+    t.cluster.svcs = [service('web', '192.168.1.240'), service('v', '10.9.0.1')];
+    await t.controller.start(60_000);
+    expect(t.kernel.addresses('eth0')).toContain('192.168.1.240/24');
+    t.heartbeat.live = false;
+    t.controller.liveChanged(false);
+    await t.controller.idle();
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
+    expect(t.kernel.addresses('kube-lb0')).toEqual(['10.9.0.1/32']);
+    await t.controller.stop();
+  });
+
+  test('a peer that wins the election keeps the address off this node', async () => {
+    const t = setup();
+    // pick an address whose rendezvous winner between n1 and n2 is n2
+    const { electWinner } = await import('../../src/agent/election.ts');
+    const ip = [...Array(50).keys()]
+      .map((i) => `192.168.1.${200 + i}`)
+      .find((a) => electWinner(a, ['n1', 'n2']) === 'n2')!;
+    t.cluster.svcs = [service('web', ip)];
+    t.cluster.leases = [peerLease('n2', LAN)];
+    await t.controller.start(60_000);
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
+    // the peer's Lease goes: this node takes over and tells the LAN
+    t.cluster.leases = [];
+    t.cluster.fire('leases');
+    await t.controller.idle();
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', `${ip}/24`]);
+    expect(t.garps).toEqual([`eth0 ${ip}`]);
+    await t.controller.stop();
+  });
+
+  test('cordoned: every address withdrawn, heartbeat suspended then released, one Node event', async () => {
+    const t = setup();
+    t.cluster.svcs = [service('web', '192.168.1.240'), service('v', '10.9.0.1')];
+    await t.controller.start(60_000);
+    t.cluster.node = { ...t.cluster.node, spec: { unschedulable: true } };
+    t.cluster.fire('node', t.cluster.node);
+    await t.controller.idle();
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
+    expect(t.kernel.addresses('kube-lb0')).toEqual([]);
+    expect(t.heartbeat.log).toEqual(['start', 'suspend', 'release']);
+    expect(t.cluster.emitted.filter((e) => e.startsWith('Node/n1'))).toEqual([
+      expect.stringMatching(
+        /^Node\/n1 Normal OutOfService: node n1 is out of service because .*withdrew 1 virtual and 1 local/,
+      ),
+    ]);
+    await t.controller.stop();
+  });
+
+  test('stop with restart grace keeps every address; without grace the local ones are withdrawn', async () => {
+    for (const [grace, expected] of [
+      [30, ['192.168.1.11/24', '192.168.1.240/24']],
+      [0, ['192.168.1.11/24']],
+    ] as const) {
+      const t = setup({ restartGraceS: grace });
+      t.cluster.svcs = [service('web', '192.168.1.240')];
+      await t.controller.start(60_000);
+      await t.controller.stop();
+      expect(t.kernel.addresses('eth0')).toEqual(expected);
+      expect(t.heartbeat.log.at(-1)).toBe(grace ? 'stopForRestart 30' : 'stop true');
+    }
+  });
+
+  test('a Service that is not ours and never was does not reconcile; one that stops being ours does', async () => {
+    const t = setup();
+    t.cluster.svcs = [service('web', '10.9.0.1')];
+    await t.controller.start(60_000);
+    const batches = t.kernel.batches.length;
+    const foreign: V1Service = { metadata: { name: 'x', namespace: 'default' } };
+    t.cluster.fire('services', foreign);
+    await t.controller.idle();
+    t.cluster.svcs = [{ ...t.cluster.svcs[0]!, metadata: { ...t.cluster.svcs[0]!.metadata, annotations: {} } }];
+    t.cluster.fire('services', t.cluster.svcs[0]);
+    await t.controller.idle();
+    expect(t.kernel.batches.length).toBe(batches + 1);
+    expect(t.kernel.addresses('kube-lb0')).toEqual([]);
+    await t.controller.stop();
+  });
+});
