@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 
 export interface RunOptions {
   input?: string;
+  /** default 30 s; 0: none */
   timeoutMs?: number;
 }
 
@@ -13,7 +14,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     const child = execFile(
       cmd,
       args,
-      { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 << 20 },
+      { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 256 << 20 },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${String(stderr).trim() || err.message}`));
         else resolve(String(stdout));

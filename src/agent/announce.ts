@@ -11,13 +11,16 @@ const NA_HELPER = fileURLToPath(new URL('./unsolicited-na.py', import.meta.url))
 
 export type Announcer = (ifname: string, ip: string, family: Family) => Promise<void>;
 
-const send = async (cmd: string, args: string[]) => void (await run(cmd, args, { timeoutMs: 5000 }));
+const limit = { timeoutMs: 5000 };
 
 /**
  * The first packets leave at once; the promise settles about three seconds later, so callers must not
  * hold a reconcile on it.
  */
 export const announceAddress: Announcer = async (ifname, ip, family) => {
-  if (family === 6) return send('python3', [NA_HELPER, ifname, ip]);
-  await Promise.all(['-U', '-A'].map((mode) => send('arping', ['-q', mode, '-c', '3', '-I', ifname, ip])));
+  if (family === 6) {
+    await run('python3', [NA_HELPER, ifname, ip], limit);
+    return;
+  }
+  await Promise.all(['-U', '-A'].map((mode) => run('arping', ['-q', mode, '-c', '3', '-I', ifname, ip], limit)));
 };

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { stopChild } from '../../src/lab/cluster/processes.ts';
 import { startFrr, type ProcessOwner } from '../../src/lab/frr.ts';
@@ -112,7 +113,7 @@ afterEach(async () => {
       /* not started */
     }
   }
-  await new Promise((r) => setTimeout(r, 300));
+  await sleep(300);
   for (const ns of [...lab.nodes, lab.tor]) spawnSync('ip', ['netns', 'del', ns]);
   rmSync(lab.dir, { recursive: true, force: true });
   lab = undefined;
