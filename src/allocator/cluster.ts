@@ -62,7 +62,7 @@ export function kubeAllocatorCluster(
     groups: watchCache<ServiceGroup>(
       kc,
       `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${SG_PLURAL}`,
-      listGroups as never,
+      listGroups,
       log,
     ),
     listServices: async () => (await listServices()).items,

@@ -254,11 +254,8 @@ export class AllocatorController {
     for (const text of ingressIPs(svc)) {
       const ip = parseIP(text);
       const range = ip && s.state.pools.locate(ip);
-      if (range)
-        s.state.hold(
-          { service: key, ports: [], foreign: true },
-          { ip: ip!, text: canonicalIP(text)!, group: range.group },
-        );
+      if (ip && range)
+        s.state.hold({ service: key, ports: [], foreign: true }, { ip, text: canonicalIP(text)!, group: range.group });
     }
   }
 

@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { stopChild } from '../../src/lab/cluster/processes.ts';
 import { startFrr, type ProcessOwner } from '../../src/lab/frr.ts';
+import { gateways, kernelRouteTable } from '../../src/lab/upstream.ts';
 import { waitFor } from '../harness/kube.ts';
 import { fencedBlocks } from '../harness/markdown.ts';
 
@@ -119,16 +120,19 @@ afterEach(async () => {
   lab = undefined;
 });
 
-/** Next hops of the ToR's kernel route (ECMP "nexthop via" lines or a single "via"). */
-function nextHops(tor: string, family: 4 | 6, prefix: string): string[] {
-  const out = ip('-n', tor, `-${family}`, 'route', 'show', prefix);
-  return [...out.matchAll(/via (\S+)/g)].map((m) => m[1]!).sort();
+/** Gateways of the ToR's kernel route to a host address (one, or ECMP). */
+function nextHops(tor: string, family: 4 | 6, address: string): string[] {
+  const prefix = `${address}/${family === 4 ? 32 : 128}`;
+  return gateways(kernelRouteTable(ip('-n', tor, `-${family}`, '-j', 'route', 'show', prefix), family))[prefix] ?? [];
 }
 
 async function expectEcmp(l: Lab): Promise<void> {
   await waitFor(
     'IPv4 ECMP route via both nodes on the ToR',
-    async () => JSON.stringify(nextHops(l.tor, 4, '172.31.100.1')) === JSON.stringify(['192.168.1.11', '192.168.1.12']),
+    () =>
+      Promise.resolve(
+        JSON.stringify(nextHops(l.tor, 4, '172.31.100.1')) === JSON.stringify(['192.168.1.11', '192.168.1.12']),
+      ),
     30_000,
   ).catch((err: Error) => {
     throw new Error(`${err.message}; route: ${ip('-n', l.tor, 'route', 'show', '172.31.100.1')}`);
@@ -136,7 +140,7 @@ async function expectEcmp(l: Lab): Promise<void> {
   // IPv6 next hops may be the nodes' global or link-local addresses: two distinct ones is the point
   await waitFor(
     'IPv6 ECMP route via both nodes on the ToR',
-    async () => nextHops(l.tor, 6, 'fd00:31:100::1').length === 2,
+    () => Promise.resolve(nextHops(l.tor, 6, 'fd00:31:100::1').length === 2),
     30_000,
   ).catch((err: Error) => {
     throw new Error(`${err.message}; route: ${ip('-n', l.tor, '-6', 'route', 'show', 'fd00:31:100::1')}`);

@@ -2,7 +2,7 @@
 // BIRD with a minimal config and its control socket in the node's directory (the agent renders the
 // real config), FRR with an empty config, gobgpd API-only on a unix socket. All owned by the Topology.
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Daemon } from '../../api/validate-routerconfig.ts';
 import type { RoutingBackendPaths } from '../../routing/controller.ts';

@@ -56,7 +56,8 @@ export class FakeAllocatorCluster implements AllocatorCluster {
 
   constructor(log: Logger, namespace = 'purelb') {
     this.namespace = namespace;
-    this.events = recordEvents(async (_ns, e) => void this.sent.push(e), ALLOCATOR_COMPONENT, log, 'test');
+    const sink = (_ns: string, e: EventsV1Event) => Promise.resolve(void this.sent.push(e));
+    this.events = recordEvents(sink, ALLOCATOR_COMPONENT, log, 'test');
   }
 
   // ---- what users and other controllers do ----
