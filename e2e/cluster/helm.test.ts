@@ -16,7 +16,7 @@ import { realServiceObject, sampleServiceGroups, sampleServices, sampleWorkloads
 import { applyObjects } from '../../src/lab/apply.ts';
 import type { K8sObject } from '../../test/harness/deploy.ts';
 import { CHART, helm, helmTemplate } from '../../test/harness/helm.ts';
-import { addressesOf, allNodes, waitFor, waitHops } from '../harness.ts';
+import { addressesOf, allNodes, announcing, readService, waitFor, waitHops } from '../harness.ts';
 import { kctl } from './harness.ts';
 
 const NS = 'purelb';
@@ -203,6 +203,95 @@ describe('Helm chart on the real-cluster lab (bird)', () => {
       [2, 'deployed'],
     ]);
     for (const a of await addressesOf(lab, 'dual', 2)) await waitHops(lab, a, allNodes(lab), 120_000);
+  }, 600_000);
+
+  test('a MetalLB configuration moved with purelb import: the Services keep the addresses MetalLB gave them', async () => {
+    // MetalLB's state as the import docs export it: pools, and Services with MetalLB's annotations and the
+    // addresses it wrote. The allocator is stopped meanwhile, as between removing MetalLB and installing purelb-ts.
+    const lanBase = lab.plan.lan.v4.replace(/\.0\/24$/, '');
+    const [routed, lanIP] = ['10.210.0.7', `${lanBase}.203`];
+    await kctl(lab, ['-n', NS, 'scale', 'deployment/allocator', '--replicas=0']);
+    await kctl(
+      lab,
+      ['-n', NS, 'wait', '--for=delete', 'pod', '-l', 'app.kubernetes.io/component=allocator', '--timeout=120s'],
+      130_000,
+    );
+    const metallb = `
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: mlb-lan, namespace: metallb-system}
+spec: {addresses: [${lanBase}.200-${lanBase}.209], autoAssign: false}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: mlb-routed, namespace: metallb-system}
+spec: {addresses: [10.210.0.0/24], autoAssign: false}
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: mlb-lan, namespace: metallb-system}
+spec: {ipAddressPools: [mlb-lan]}
+`;
+    const dual = sampleServices(lab.plan).find((s) => s.name === 'dual')!;
+    const services: { name: string; ip: string; annotations: Record<string, string> }[] = [
+      { name: 'mlb-routed', ip: routed, annotations: { 'metallb.io/loadBalancerIPs': routed } },
+      { name: 'mlb-lan', ip: lanIP, annotations: { 'metallb.io/address-pool': 'mlb-lan' } },
+    ];
+    const exported: string[] = [];
+    for (const s of services) {
+      const obj = realServiceObject({ ...dual, name: s.name, families: ['IPv4'] }) as K8sObject & {
+        metadata: { annotations?: Record<string, string> };
+      };
+      obj.metadata.annotations = s.annotations;
+      await applyObjects(lab.kc, [obj]);
+      const status = JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: s.ip }] } } });
+      await kctl(lab, [
+        '-n',
+        obj.metadata.namespace!,
+        'patch',
+        'service',
+        s.name,
+        '--subresource=status',
+        '--type=merge',
+        '-p',
+        status,
+      ]);
+      exported.push(await kctl(lab, ['-n', obj.metadata.namespace!, 'get', 'service', s.name, '-o', 'yaml']));
+    }
+    writeFileSync(join(dir, 'metallb.yaml'), [metallb, ...exported].join('\n---\n'));
+    const patches = join(dir, 'patches.yaml');
+    const imported = await run(process.execPath, [
+      'bin/purelb.js',
+      'import',
+      '--from',
+      'metallb',
+      '-f',
+      join(dir, 'metallb.yaml'),
+      '--node-subnet',
+      lab.plan.lan.v4,
+      '--service-patches',
+      patches,
+    ]);
+    writeFileSync(join(dir, 'imported.yaml'), imported);
+    await kctl(lab, ['apply', '-f', join(dir, 'imported.yaml')]);
+    await kctl(lab, ['apply', '--server-side', '--field-manager=purelb-import', '-f', patches]);
+    await kctl(lab, ['-n', NS, 'scale', 'deployment/allocator', '--replicas=1']);
+
+    const held = async (name: string) =>
+      (await readService(lab, name)).metadata?.annotations?.['purelb.io/allocated-by'] === 'PureLB'
+        ? (await readService(lab, name)).status?.loadBalancer?.ingress?.map((i) => i.ip)
+        : undefined;
+    for (const s of services)
+      expect(await waitFor(`${s.name} held by the allocator`, () => held(s.name), 120_000)).toEqual([s.ip]);
+    // the virtual address is routed by the ToR via every node; the LAN one is announced by one node
+    await waitHops(lab, routed, allNodes(lab), 120_000);
+    const announcer = await waitFor(
+      'the LAN address announced',
+      async () => announcing(await readService(lab, 'mlb-lan'), 4),
+      60_000,
+    );
+    expect(lab.plan.nodes.map((n) => n.name)).toContain(announcer.split(',')[0]);
+    for (const s of services) await kctl(lab, ['-n', 'default', 'delete', 'service', s.name]);
   }, 600_000);
 
   test('helm uninstall: no object of the release is left; the CRDs stay', async () => {

@@ -123,7 +123,10 @@ export const command: Command = {
     if (result.objects.length) process.stdout.write(toYaml(result.objects));
     const unmapped = result.unmapped.map(formatUnmapped);
     // written even when empty, so the file never holds the patches of an earlier run
-    if (values['service-patches']) writeFileSync(values['service-patches'], toYaml(result.servicePatches));
+    if (values['service-patches']) {
+      const text = toYaml(result.servicePatches);
+      writeFileSync(values['service-patches'], text && !text.endsWith('\n') ? `${text}\n` : text);
+    }
     else
       unmapped.push(
         ...result.servicePatches.map(
