@@ -23,7 +23,7 @@ export function nodeBackendPaths(n: TopologyNode): RoutingBackendPaths {
 }
 
 /** Starts the routing daemon of one node and waits until it answers on its control interface. Returns the
- * process for BIRD and gobgpd (FRR runs under watchfrr: stop it through its FrrInstance). */
+ * process for BIRD and gobgpd (FRR is several processes, all owned by the Topology: destroy() stops them). */
 export async function startNodeDaemon(
   topo: Topology,
   n: TopologyNode,
