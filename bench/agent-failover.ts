@@ -10,6 +10,7 @@ import { electWinner } from '../src/agent/election.ts';
 import { startCluster } from '../src/lab/cluster/cluster.ts';
 import { applyCRDs, freshNamespace, waitFor } from '../test/harness/kube.ts';
 import { createBrandedService, createLan, LAN_V4, type Lan, type LanNode } from '../test/integration/agent-lan.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const TRIALS = Number(process.argv[2] ?? 20);
 const RENEW = process.argv[3] ?? '700ms';
@@ -97,14 +98,14 @@ try {
           ),
       )!;
       // start the clock at a random point of the renew period, as a real crash would
-      await new Promise((r) => setTimeout(r, Math.random() * 1000));
+      await sleep(Math.random() * 1000);
       const t0 = performance.now();
       void theLan.stopAgent(owner, signal);
       for (;;) {
         if (holds(next, ip) && theLan.neighbour(ip) === next.mac) break;
         if (performance.now() - t0 > 20_000)
           throw new Error(`${signal} trial ${trial}: ${next.name} did not take ${ip} over`);
-        await new Promise((r) => setTimeout(r, 5));
+        await sleep(5);
       }
       times.push(performance.now() - t0);
       await waitFor(

@@ -11,6 +11,7 @@ import { CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig } from '@kubernete
 import { startCluster } from '../src/lab/cluster/cluster.ts';
 import { applyCRDs, freshNamespace } from '../test/harness/kube.ts';
 import { createBrandedService, createLan, type Lan, type LanNode } from '../test/integration/agent-lan.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const COUNT = Number(process.argv[2] ?? 10_000);
 const IDLE_S = Number(process.argv[3] ?? 30);
@@ -90,18 +91,18 @@ try {
   ]);
   while (virtualCount(n) < COUNT) {
     if (agent.exitCode !== null) throw new Error(`agent exited with ${agent.exitCode}`);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   console.log(
     `startup: agent start -> ${COUNT} virtual addresses on kube-lb0 in ${((performance.now() - t) / 1000).toFixed(1)} s; RSS ${rssMiB(agent.pid!).toFixed(0)} MiB`,
   );
 
-  await new Promise((r) => setTimeout(r, 3000));
+  await sleep(3000);
   const extra = ipOf(COUNT + 1);
   t = performance.now();
   await createBrandedService(core, apps, 'one-more', [extra], { group: 'virt' });
   const written = performance.now();
-  while (!hasAddress(n, extra)) await new Promise((r) => setTimeout(r, 10));
+  while (!hasAddress(n, extra)) await sleep(10);
   console.log(
     `one Service more among ${COUNT}: ingress written -> on kube-lb0 in ${(performance.now() - written).toFixed(0)} ms (create + status patch took ${(written - t).toFixed(0)} ms)`,
   );
@@ -113,7 +114,7 @@ try {
     return page.items.length + (page.metadata?.remainingItemCount ?? 0);
   };
   for (let last = -1, now = await eventCount(); now !== last; last = now, now = await eventCount()) {
-    await new Promise((r) => setTimeout(r, 5000));
+    await sleep(5000);
   }
   console.log(
     `events: ${await eventCount()} written by the agent for ${COUNT + 1} Services (the rest dropped beyond the 1,000 backlog)`,
@@ -121,7 +122,7 @@ try {
   const cpu0 = cpuSeconds(agent.pid!);
   const rss: number[] = [];
   for (let s = 0; s < IDLE_S; s++) {
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     rss.push(rssMiB(agent.pid!));
   }
   const cpu = cpuSeconds(agent.pid!) - cpu0;
@@ -129,8 +130,7 @@ try {
     `steady state with ${COUNT + 1} Services over ${IDLE_S} s: CPU ${((100 * cpu) / IDLE_S).toFixed(1)} % of one core ` +
       `(${cpu.toFixed(2)} s), RSS ${Math.min(...rss).toFixed(0)}-${Math.max(...rss).toFixed(0)} MiB`,
   );
-  if (process.env.PURELB_BENCH_HOLD_S)
-    await new Promise((r) => setTimeout(r, Number(process.env.PURELB_BENCH_HOLD_S) * 1000));
+  if (process.env.PURELB_BENCH_HOLD_S) await sleep(Number(process.env.PURELB_BENCH_HOLD_S) * 1000);
   const log = readFileSync(n.logFile, 'utf8').split('\n').filter(Boolean);
   const warnings = log.filter((l) => /"level":"(warn|error)"/.test(l));
   console.log(

@@ -11,6 +11,7 @@ import { repoRoot } from '../src/lab/cluster/binaries.ts';
 import { startCluster } from '../src/lab/cluster/cluster.ts';
 import { applyCRDs, freshNamespace, waitFor } from '../test/harness/kube.ts';
 import { putServiceGroup, serviceBody } from '../test/integration/allocator-fixtures.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const RUNS = Number(process.argv[2] ?? 3);
 const LEASE = Number(process.argv[3] ?? 4);
@@ -73,7 +74,7 @@ try {
       async () =>
         !!(await core.readNamespacedService({ namespace: ns, name: 'warm' })).status?.loadBalancer?.ingress?.length,
     );
-    await new Promise((r) => setTimeout(r, RETRY * 2000)); // let the standby settle into its retry rhythm
+    await sleep(RETRY * 2000); // let the standby settle into its retry rhythm
     const killed = performance.now();
     pair[leader].kill('SIGKILL');
     await core.createNamespacedService({ namespace: ns, body: serviceBody('after-kill') });

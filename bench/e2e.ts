@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { ANN } from '../src/api/annotations.ts';
 import { applyObjects } from '../src/lab/apply.ts';
 import { pidOf, restartRoutingDaemon, routingDaemonProcesses, startAgent } from '../src/lab/components.ts';
-import { inNetns, run } from '../src/lab/exec.ts';
+import { inNetns, run } from '../src/exec.ts';
 import { startSharedCluster, nodeByIP, type Lab } from '../src/lab/lab.ts';
 import { cleanLedger, labDir } from '../src/lab/ledger.ts';
 import type { Daemon, Protocol } from '../src/lab/plan.ts';
@@ -32,6 +32,7 @@ import {
   waitExited,
   waitFor,
 } from '../e2e/harness.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const { values } = parseArgs({
   options: {
@@ -43,8 +44,6 @@ const { values } = parseArgs({
 });
 const SERVICES = Number(values.services);
 const TRIALS = Number(values.trials);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `probe` every 10 ms; resolves with the elapsed ms since `t0` when it holds. */
 async function timeUntil(t0: number, what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<number> {

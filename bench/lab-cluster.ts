@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { ANN } from '../src/api/annotations.ts';
 import { applyObjects } from '../src/lab/apply.ts';
 import { pidOf } from '../src/lab/components.ts';
-import { inNetns } from '../src/lab/exec.ts';
+import { inNetns } from '../src/exec.ts';
 import { downLab, upLab, type Lab } from '../src/lab/lab.ts';
 import { procDir } from '../src/lab/ledger.ts';
 import { DEFAULT_OPTIONS, type Daemon } from '../src/lab/plan.ts';
@@ -19,6 +19,7 @@ import { realServiceObject, VIRTUAL_GROUP } from '../src/lab/samples.ts';
 import { urlFor } from '../src/lab/spread.ts';
 import { containerPid } from '../e2e/cluster/harness.ts';
 import { addressesOf } from '../e2e/harness.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const { values } = parseArgs({
   options: {
@@ -100,7 +101,7 @@ async function reachable(lab: Lab): Promise<number[]> {
       const answer = await inNetns(lab.plan.clientNetns, 'curl', ['-s', '-m', '1', urlFor(ip!, 80)]).catch(() => '');
       if (answer.includes('pod=')) break;
       if (performance.now() - t0 > 60_000) throw new Error(`${name} ${ip} not reachable after 60 s`);
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
     out.push(performance.now() - t0);
   }

@@ -17,6 +17,7 @@ import { createAdvertiser } from '../src/routing/controller.ts';
 import { nodeBackendPaths, startNodeDaemon } from '../src/lab/topology/nodes.ts';
 import { createTopology, randomPrefix, type Topology } from '../src/lab/topology/topology.ts';
 import { startTor } from '../src/lab/topology/tor.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const { values } = parseArgs({
   options: {
@@ -29,7 +30,6 @@ const daemons = values.daemons.split(',') as Daemon[];
 const COUNT = Number(values.count);
 const BULK = Number(values.bulk);
 const log = createLogger('bench', {}, () => undefined);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);

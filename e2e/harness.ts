@@ -12,7 +12,7 @@ import { ANN } from '../src/api/annotations.ts';
 import { canonicalIP } from '../src/api/ip.ts';
 import { applyObjects } from '../src/lab/apply.ts';
 import { pidOf } from '../src/lab/components.ts';
-import { run } from '../src/lab/exec.ts';
+import { run } from '../src/exec.ts';
 import { downLab, nodeByIP, upLab, type Lab, type SharedCluster } from '../src/lab/lab.ts';
 import { DEFAULT_OPTIONS, type Daemon, type LabOptions, type Protocol } from '../src/lab/plan.ts';
 import { endpointSlices, sampleServiceGroups, serviceObject, type SampleService } from '../src/lab/samples.ts';

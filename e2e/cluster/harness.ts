@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { canonicalIP } from '../../src/api/ip.ts';
 import { clusterBinaries } from '../../src/lab/cluster/binaries.ts';
-import { run } from '../../src/lab/exec.ts';
+import { run } from '../../src/exec.ts';
 import { nodeByIP, type Lab } from '../../src/lab/lab.ts';
 import { kubeNodePlan } from '../../src/lab/kube/node-config.ts';
 import { kubectl } from '../../src/lab/real-cluster.ts';

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { run } from '../../src/lab/exec.ts';
+import { run } from '../../src/exec.ts';
 import { downLab, upLab, type Lab } from '../../src/lab/lab.ts';
 import { DEFAULT_OPTIONS } from '../../src/lab/plan.ts';
 import { labRouterConfig } from '../../src/lab/routerconfig.ts';

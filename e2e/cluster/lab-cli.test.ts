@@ -12,6 +12,7 @@ import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { isAlive, readState } from '../../src/lab/cluster/processes.ts';
 import { clusterDir, labDir, procDir, readLedger, type Ledger } from '../../src/lab/ledger.ts';
 import { waitExited, waitFor } from '../harness.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const purelb = (args: string[]) =>
   promisify(execFile)(process.execPath, [join(repoRoot, 'bin', 'purelb.js'), ...args], { timeout: 300_000 });
@@ -91,7 +92,7 @@ test('down cleans up after `lab up` was SIGKILLed half-way', async () => {
         existsSync(procDir(name)) && readState(procDir(name)).processes.some((p) => p.name.endsWith('-kubelet')),
       400_000,
     );
-    await new Promise((r) => setTimeout(r, 5000));
+    await sleep(5000);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     const fp = footprint(name);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { downLab, upLab, type Lab } from '../../src/lab/lab.ts';
 import { DEFAULT_OPTIONS, type Daemon } from '../../src/lab/plan.ts';
 import { pidOf } from '../../src/lab/components.ts';
-import { run } from '../../src/lab/exec.ts';
+import { run } from '../../src/exec.ts';
 import {
   addressesOf,
   allNodes,
@@ -25,6 +25,7 @@ import {
   waitHops,
 } from '../harness.ts';
 import { containerPid, kctl, startRequestLoop, startRouteMonitor, tagImageOnNodes, withdrawalsOf } from './harness.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const AGENT_IMAGE = 'docker.io/library/purelb-ts-agent:0.1.0';
 /** Where the measured numbers go (docs/lab.md and BENCHMARKS.md quote them). */
@@ -169,7 +170,7 @@ export function clusterSuite(daemon: Daemon): void {
       await kctl(lab, ['-n', 'purelb', 'set', 'image', 'daemonset/lbnodeagent', `*=${newImage}`]);
       await kctl(lab, ['-n', 'purelb', 'rollout', 'status', 'daemonset/lbnodeagent', '--timeout=300s'], 310_000);
       const rolloutMs = Date.now() - started;
-      await new Promise((r) => setTimeout(r, 5000));
+      await sleep(5000);
       const requests = await loop.stop();
       const events = await monitor.stop();
       const withdrawals = (await Promise.all(dual.map((a) => withdrawalsOf(lab, events, a, allNodes(lab))))).flat();
@@ -204,11 +205,11 @@ export function clusterSuite(daemon: Daemon): void {
       const kubelet = pidOf(lab.plan.options.name, `${victim}-kubelet`)!;
       process.kill(await containerPid(lab, victim, 'lbnodeagent'), 'SIGTERM');
       process.kill(kubelet, 'SIGTERM');
-      await new Promise((r) => setTimeout(r, 3000));
+      await sleep(3000);
       const node = lab.plan.nodes.find((n) => n.name === victim)!;
       await run('ip', ['-n', node.netns, 'link', 'set', 'eth0', 'down']);
       const stoppedMs = Date.now() - started;
-      await new Promise((r) => setTimeout(r, 5000));
+      await sleep(5000);
       const requests = await loop.stop();
       for (const a of dual) expect(await torHops(lab, a)).toEqual(others);
       record(daemon, 'drain', { drainedMs, routesGoneMs, localGoneMs, stoppedMs, requests });

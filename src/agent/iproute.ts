@@ -1,9 +1,10 @@
 // The iproute2 adapter: reads with `ip -json`, writes a whole reconcile with one `ip -force -batch -`,
 // creates and raises the virtual interface. The rest of the agent sees only this interface, so tests
 // of the pure parts need no kernel and the adapter could be swapped for netlink later.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseDefaultRoutesJson, parseIpAddrJson, type DefaultRoute, type KernelLink } from './interfaces.ts';
+import { run } from '../exec.ts';
 
 export interface BatchResult {
   /** 1-based line numbers that failed, with iproute2's message. */
@@ -43,13 +44,8 @@ async function promotesSecondaries(ifname: string): Promise<boolean> {
   return all || dev;
 }
 
-function ip(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('ip', args, { maxBuffer: 256 << 20 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`ip ${args.join(' ')}: ${stderr.trim() || err.message}`)) : resolve(stdout),
-    );
-  });
-}
+// no timeout: a reconcile waits for the kernel however long a large table takes to read
+const ip = (args: string[]) => run('ip', args, { timeoutMs: 0 });
 
 /** Parses `ip -force -batch` stderr: each failure is the kernel message followed by "Command failed -:N". */
 export function parseBatchErrors(stderr: string): BatchResult['failed'] {

@@ -161,6 +161,48 @@ function groupAddress(req: AllocationRequest, state: AllocationState, family: Fa
   return ip && { ip, text: formatIP(ip), group: req.group };
 }
 
+/** Warnings about an address a Service keeps: outside every pool, or clashing with another holder. */
+function keptWarnings(req: AllocationRequest, state: AllocationState, cur: Held): string[] {
+  const warnings: string[] = [];
+  if (!state.pools.locate(cur.ip)) {
+    warnings.push(
+      `${cur.text} is outside every pool (a ServiceGroup was edited or deleted); it stays assigned until the Service is deleted or its request changes`,
+    );
+  }
+  // found in Service status (e.g. written by an older allocator) or ports edited after sharing
+  const clash = state.refusal(cur.ip, holderOf(req));
+  if (clash)
+    warnings.push(
+      `${clash.message}; neither loses it (addresses are never taken away): change the request of one of them`,
+    );
+  return warnings;
+}
+
+/** The group has no address of `family` for the Service: refuses a required family, else returns the warning. */
+function optionalFamilyMissing(
+  req: AllocationRequest,
+  state: AllocationState,
+  family: Family,
+  hasFamily: boolean,
+  wanted: Wanted,
+): string {
+  if (!state.pools.has(req.group)) throw groupGone(req);
+  const why = hasFamily
+    ? `ServiceGroup ${req.group} has no free ${familyName(family)} address`
+    : `ServiceGroup ${req.group} has no ${familyName(family)} pool`;
+  if (!wanted.optional) {
+    throw new Refused(
+      hasFamily ? 'exhausted' : 'no-pool-for-family',
+      `${why}; ${hasFamily ? 'release an address or add a pool' : `add v${family}pools to it or change spec.ipFamilyPolicy`}`,
+    );
+  }
+  const assigned = wanted.families
+    .filter((f) => f !== family)
+    .map(familyName)
+    .join(', ');
+  return `PreferDualStack: ${why}; assigned ${assigned} only`;
+}
+
 export function planAllocation(req: AllocationRequest, state: AllocationState): Plan {
   const warnings: string[] = [];
   try {
@@ -176,17 +218,7 @@ export function planAllocation(req: AllocationRequest, state: AllocationState): 
         cur && (req.pinned.length ? req.pinned.some((p) => formatIP(p) === cur.text) : cur.group === req.group);
       if (satisfied) {
         keep.push(cur);
-        if (!state.pools.locate(cur.ip)) {
-          warnings.push(
-            `${cur.text} is outside every pool (a ServiceGroup was edited or deleted); it stays assigned until the Service is deleted or its request changes`,
-          );
-        }
-        // found in Service status (e.g. written by an older allocator) or ports edited after sharing
-        const clash = state.refusal(cur.ip, holderOf(req));
-        if (clash)
-          warnings.push(
-            `${clash.message}; neither loses it (addresses are never taken away): change the request of one of them`,
-          );
+        warnings.push(...keptWarnings(req, state, cur));
         continue;
       }
       if (req.pinned.length) {
@@ -199,23 +231,8 @@ export function planAllocation(req: AllocationRequest, state: AllocationState): 
         add.push(next);
         continue;
       }
-      if (!state.pools.has(req.group)) throw groupGone(req);
-      const why = hasFamily
-        ? `ServiceGroup ${req.group} has no free ${familyName(family)} address`
-        : `ServiceGroup ${req.group} has no ${familyName(family)} pool`;
-      if (!wanted.optional) {
-        throw new Refused(
-          hasFamily ? 'exhausted' : 'no-pool-for-family',
-          `${why}; ${hasFamily ? 'release an address or add a pool' : `add v${family}pools to it or change spec.ipFamilyPolicy`}`,
-        );
-      }
       dropped.push(family);
-      warnings.push(
-        `PreferDualStack: ${why}; assigned ${wanted.families
-          .filter((f) => f !== family)
-          .map(familyName)
-          .join(', ')} only`,
-      );
+      warnings.push(optionalFamilyMissing(req, state, family, hasFamily, wanted));
     }
     if (keep.length + add.length === 0) {
       throw new Refused(

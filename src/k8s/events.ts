@@ -1,7 +1,13 @@
 // Kubernetes Events (events.k8s.io/v1) with de-duplication: an event is written only when its note
 // differs from the last one written for the same object and reason, so an unchanged state never
 // repeats an event. Failures to write events are logged, never thrown (events are best effort).
-import { EventsV1Api, V1MicroTime, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  EventsV1Api,
+  V1MicroTime,
+  type EventsV1Event,
+  type KubeConfig,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import type { Logger } from '../log.ts';
 
@@ -16,6 +22,9 @@ export interface EventRecorder {
   flush(): Promise<void>;
 }
 
+/** Writes one event (the apiserver's create call, or a test's in-memory list). */
+export type EventSink = (namespace: string, event: EventsV1Event) => Promise<unknown>;
+
 const objectKey = (o: KubernetesObject) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
 export function createEventRecorder(
@@ -25,6 +34,16 @@ export function createEventRecorder(
   instance = process.env.POD_NAME ?? hostname(),
 ): EventRecorder {
   const api = kc.makeApiClient(EventsV1Api);
+  return recordEvents((namespace, body) => api.createNamespacedEvent({ namespace, body }), component, log, instance);
+}
+
+/** The de-duplicating recorder over any sink. */
+export function recordEvents(
+  send: EventSink,
+  component: string,
+  log: Logger,
+  instance = process.env.POD_NAME ?? hostname(),
+): EventRecorder {
   const last = new Map<string, Map<string, string>>();
   const pending = new Set<Promise<unknown>>();
   return {
@@ -35,30 +54,25 @@ export function createEventRecorder(
       byReason.set(reason, note);
       last.set(key, byReason);
       const namespace = obj.metadata?.namespace ?? 'default';
-      const p = api
-        .createNamespacedEvent({
-          namespace,
-          body: {
-            // a generateName may end in '-' but not in '.' (the apiserver masks only a trailing dash)
-            metadata: { generateName: `${obj.metadata?.name ?? 'object'}-` },
-            eventTime: new V1MicroTime(),
-            reportingController: component,
-            reportingInstance: `${component}-${instance}`.slice(0, 128),
-            action: reason,
-            reason,
-            type,
-            note: note.slice(0, 1024),
-            regarding: {
-              apiVersion: obj.apiVersion,
-              kind: obj.kind,
-              name: obj.metadata?.name,
-              namespace: obj.metadata?.namespace,
-              uid: obj.metadata?.uid,
-              resourceVersion: obj.metadata?.resourceVersion,
-            },
-          },
-        })
-        .catch((err: unknown) => log.warn('could not write event', { object: key, reason, error: String(err) }));
+      const p = send(namespace, {
+        // a generateName may end in '-' but not in '.' (the apiserver masks only a trailing dash)
+        metadata: { generateName: `${obj.metadata?.name ?? 'object'}-` },
+        eventTime: new V1MicroTime(),
+        reportingController: component,
+        reportingInstance: `${component}-${instance}`.slice(0, 128),
+        action: reason,
+        reason,
+        type,
+        note: note.slice(0, 1024),
+        regarding: {
+          apiVersion: obj.apiVersion,
+          kind: obj.kind,
+          name: obj.metadata?.name,
+          namespace: obj.metadata?.namespace,
+          uid: obj.metadata?.uid,
+          resourceVersion: obj.metadata?.resourceVersion,
+        },
+      }).catch((err: unknown) => log.warn('could not write event', { object: key, reason, error: String(err) }));
       pending.add(p);
       void p.finally(() => pending.delete(p));
       return true;

@@ -13,6 +13,7 @@ import {
 } from '@kubernetes/client-node';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.ts';
+import { setTimeout as wait } from 'node:timers/promises';
 
 export interface LeaderElectionOptions {
   kc: KubeConfig;
@@ -47,18 +48,8 @@ const recordKey = (s: V1LeaseSpec | undefined) =>
     s?.leaseTransitions ?? 0,
   ]);
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
-  });
+/** Waits ms, or less when `signal` aborts meanwhile (stopping ends the wait, it is no error). */
+const sleep = (ms: number, signal: AbortSignal) => wait(ms, undefined, { signal }).catch(() => undefined);
 
 /** Rejects when `p` takes longer than ms (a hung request must not outlive the renew deadline). */
 const within = <T>(p: Promise<T>, ms: number) =>

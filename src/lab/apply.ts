@@ -11,6 +11,7 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { retryBusy } from '../k8s/busy.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const FIELD_MANAGER = 'purelb-lab';
 
@@ -44,7 +45,7 @@ export async function waitEstablished(kc: KubeConfig, names: string[], timeoutMs
       const crd = await api.readCustomResourceDefinition({ name });
       if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
       if (Date.now() > deadline) throw new Error(`CRD ${name} not Established after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
   }
 }

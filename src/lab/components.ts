@@ -7,7 +7,8 @@ import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { repoRoot } from './cluster/binaries.ts';
 import { freePort } from './cluster/cluster.ts';
 import { readState, startOwned } from './cluster/processes.ts';
-import { restartFrrDaemon, startBird, startFrr, startGobgpd } from './daemons.ts';
+import { labOwner, startBird, startGobgpd } from './daemons.ts';
+import { restartFrrDaemon, startFrr, type FrrDaemon } from './frr.ts';
 import { labDir, procDir } from './ledger.ts';
 import type { LabPlan, NodePlan } from './plan.ts';
 import { RESPONDER_PORTS } from './samples.ts';
@@ -70,11 +71,13 @@ export async function startRoutingDaemon(plan: LabPlan, node: NodePlan): Promise
       break;
     case 'frr':
       await startFrr(
-        procDir(name),
+        labOwner(procDir(name)),
         node.name,
         node.netns,
         p.frrDir,
-        proto === 'bgp' ? ['bgpd', ...(plan.options.bfd ? ['bfdd'] : [])] : ['ospfd', ...(node.ipv6 ? ['ospf6d'] : [])],
+        proto === 'bgp'
+          ? ['bgpd', ...(plan.options.bfd ? (['bfdd'] as const) : [])]
+          : ['ospfd', ...(node.ipv6 ? (['ospf6d'] as const) : [])],
       );
       break;
     case 'gobgp':
@@ -100,7 +103,8 @@ export async function restartRoutingDaemon(plan: LabPlan, node: NodePlan): Promi
   const name = plan.options.name;
   if (plan.options.daemon === 'frr') {
     for (const proc of routingDaemonProcesses(plan, node)) {
-      await restartFrrDaemon(procDir(name), node.name, node.netns, p.frrDir, proc.slice(node.name.length + 1));
+      const daemon = proc.slice(node.name.length + 1) as FrrDaemon;
+      await restartFrrDaemon(labOwner(procDir(name)), node.name, node.netns, p.frrDir, daemon);
     }
   } else {
     await startRoutingDaemon(plan, node);

@@ -24,7 +24,8 @@ import {
   startResponder,
   startRoutingDaemon,
 } from './components.ts';
-import { startFrr } from './daemons.ts';
+import { labOwner } from './daemons.ts';
+import { startFrr } from './frr.ts';
 import {
   cleanLedger,
   clusterDir,
@@ -53,8 +54,9 @@ import {
 import { buildRealCluster, installProduct, waitRollout } from './real-cluster.ts';
 import { formatSpread, requestSpread, type Spread } from './spread.ts';
 import { readStatusInputs } from '../status/source.ts';
-import { renderTorConfig, torDaemons } from './tor.ts';
+import { labTorSpec, renderTor, torDaemons } from './tor.ts';
 import { readVtyshRoutes } from './upstream.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type Progress = (msg: string) => void;
 
@@ -149,10 +151,10 @@ export async function upLab(options: LabOptions, progress: Progress, shared?: Sh
   }
 }
 
+/** The process lab in named steps: network, control plane, routing, components, samples. */
 async function build(ledger: Ledger, plan: LabPlan, progress: Progress, shared?: SharedCluster): Promise<Lab> {
   if (!plan.options.processes && !shared) return buildReal(ledger, plan, progress);
   const options = plan.options;
-  const name = options.name;
   ledger.info.plan = plan;
   writeLedger(ledger);
   const namespace = DEFAULT_NAMESPACE;
@@ -164,6 +166,33 @@ async function build(ledger: Ledger, plan: LabPlan, progress: Progress, shared?:
   if (!shared) await createManagementBridge(ledger, plan.mgmt);
   for (let i = 0; i < plan.nodes.length; i++) await attachNodeToManagement(ledger, plan, i);
 
+  const { kc, kubeconfig } = await controlPlane(ledger, plan, namespace, progress, shared);
+
+  const vty = await startTor(plan, progress);
+  progress(`routing daemons: ${options.daemon} (${options.protocol}) on every node`);
+  for (const node of plan.nodes) await startRoutingDaemon(plan, node);
+  await applyObjects(kc, [labRouterConfig(plan, namespace)]);
+
+  await startComponents(plan, kc, namespace, progress);
+  const lab: Lab = { plan, kc, kubeconfig, namespace, torVtyDir: vty };
+  await waitAgents(lab, progress);
+  if (options.samples) {
+    progress('samples: ServiceGroups "lan" (local) and "virtual", Services, EndpointSlices');
+    await applySamples(lab);
+    await waitConverged(lab, progress);
+  }
+  return lab;
+}
+
+/** The shared apiserver, or one of the lab's own; then the CRDs, deploy defaults and Node objects. */
+async function controlPlane(
+  ledger: Ledger,
+  plan: LabPlan,
+  namespace: string,
+  progress: Progress,
+  shared?: SharedCluster,
+): Promise<{ kc: KubeConfig; kubeconfig: string }> {
+  const name = plan.options.name;
   let kubeconfig: string;
   if (shared) {
     kubeconfig = shared.kubeconfig;
@@ -189,13 +218,12 @@ async function build(ledger: Ledger, plan: LabPlan, progress: Progress, shared?:
   );
   await applyObjects(kc, deployDefaults());
   await createObjects(kc, nodeObjects(plan));
+  return { kc, kubeconfig };
+}
 
-  const vty = await startTor(plan, progress);
-
-  progress(`routing daemons: ${options.daemon} (${options.protocol}) on every node`);
-  for (const node of plan.nodes) await startRoutingDaemon(plan, node);
-  await applyObjects(kc, [labRouterConfig(plan, namespace)]);
-
+/** The allocator and, on every node, an agent and the test responder, with deploy/purelb's RBAC. */
+async function startComponents(plan: LabPlan, kc: KubeConfig, namespace: string, progress: Progress): Promise<void> {
+  const name = plan.options.name;
   progress('allocator and one agent per node (service-account tokens of deploy/purelb RBAC)');
   const allocKc = await serviceAccountKubeconfig(
     kc,
@@ -214,22 +242,15 @@ async function build(ledger: Ledger, plan: LabPlan, progress: Progress, shared?:
     startAgent(plan, node, agentKc, namespace);
     startResponder(plan, node);
   }
-  const lab: Lab = { plan, kc, kubeconfig, namespace, torVtyDir: vty };
-  await waitAgents(lab, progress);
-  if (options.samples) {
-    progress('samples: ServiceGroups "lan" (local) and "virtual", Services, EndpointSlices');
-    await applySamples(lab);
-    await waitConverged(lab, progress);
-  }
-  return lab;
 }
 
 async function startTor(plan: LabPlan, progress: Progress): Promise<string> {
   const o = plan.options;
   progress(`ToR: FRR ${o.protocol === 'bgp' ? `BGP AS ${o.torASN}, ECMP over the nodes` : 'OSPF area 0'}`);
   const vty = torVtyDir(o.name);
-  await startFrr(procDir(o.name), plan.torNetns, plan.torNetns, vty, torDaemons(plan), {
-    config: renderTorConfig(plan),
+  const spec = labTorSpec(plan);
+  await startFrr(labOwner(procDir(o.name)), plan.torNetns, plan.torNetns, vty, torDaemons(spec), {
+    config: renderTor(spec),
     bgpListen: true,
   });
   return vty;
@@ -288,7 +309,7 @@ async function waitAgents(lab: Lab, progress: Progress, timeoutMs = 60_000): Pro
       );
       return;
     }
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
 }
 
@@ -370,7 +391,7 @@ async function waitConverged(lab: Lab, progress: Progress, timeoutMs = 120_000):
       );
       return;
     }
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
   }
 }
 

@@ -2,7 +2,7 @@
 // veth per node (`mgmt0` inside the node) so agents reach the apiserver. Only the bridge's own /24 is
 // routed; nodes keep their default route via the ToR, so `localint: default` still finds eth0.
 import { execFileSync } from 'node:child_process';
-import { ipBatch } from './exec.ts';
+import { ipBatch } from '../exec.ts';
 import { record, type Ledger } from './ledger.ts';
 import type { LabPlan, ManagementPlan } from './plan.ts';
 

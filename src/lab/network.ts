@@ -1,7 +1,7 @@
 // The lab's namespaces and links: nodes on one LAN segment (a bridge inside the ToR namespace), the
 // ToR routing between that LAN and a client namespace. Every name comes from the plan and is written
 // to the ledger before it exists.
-import { ipBatch, run } from './exec.ts';
+import { ipBatch, run } from '../exec.ts';
 import { record, type Ledger } from './ledger.ts';
 import type { LabPlan } from './plan.ts';
 

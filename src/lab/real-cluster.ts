@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { repoRoot, clusterBinaries } from './cluster/binaries.ts';
-import { run } from './exec.ts';
+import { run } from '../exec.ts';
 import { clusterDir, labDir, procDir, writeLedger, type Ledger } from './ledger.ts';
 import { startControlPlane } from './kube/control-plane.ts';
 import { importImages, startContainerd, startKubelet, type ImageSet } from './kube/node.ts';

@@ -1,5 +1,5 @@
 // Requests from the client namespace to a Service address: which node answered each one.
-import { inNetns } from './exec.ts';
+import { inNetns } from '../exec.ts';
 
 export interface Spread {
   url: string;

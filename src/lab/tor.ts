@@ -1,6 +1,8 @@
-// The ToR router's FRR configuration (pure): eBGP with every node of the LAN as a dynamic peer
-// (`bgp listen range`), ECMP over nodes with different ASNs (multipath-relax), nothing advertised
-// back to the nodes; or OSPF area 0 on the LAN with the ToR as designated router.
+// The ToR router's FRR configuration (pure), for the lab and the test Topology alike: eBGP with every
+// node as a peer (fixed neighbour addresses, or `bgp listen range` over a LAN), ECMP over nodes with
+// different ASNs (multipath-relax), nothing advertised back to the nodes; or OSPF area 0 on the
+// interfaces towards the nodes (point-to-point links, or a LAN with the ToR as designated router).
+import type { FrrDaemon } from './frr.ts';
 import { type LabPlan } from './plan.ts';
 
 /** Hello/dead intervals of the lab's OSPF; the lab's RouterConfig uses the same (they must match). */
@@ -9,80 +11,130 @@ export const OSPF_TIMERS = { hello: 1, dead: 4 } as const;
 export const BGP_TIMERS = { keepalive: 1, hold: 3 } as const;
 export const MAX_PATHS = 16;
 
-export function renderTorConfig(plan: LabPlan): string {
-  const o = plan.options;
-  const v4 = plan.lan.v4;
-  const v6 = plan.lan.v6;
-  const lines = ['frr defaults traditional', `hostname ${plan.torNetns}`, 'log stdout informational', '!'];
-  if (o.protocol === 'bgp') {
+/** The nodes of one family: any address of a LAN prefix (dynamic peers), or these addresses. */
+export type TorPeers = { listen: string } | { neighbors: string[] };
+
+export interface TorSpec {
+  hostname: string;
+  routerId: string;
+  /** Also IPv6: BGP peers or OSPFv3. */
+  v6: boolean;
+  bgp?: {
+    asn: number;
+    peers: { 4: TorPeers; 6?: TorPeers };
+    timers: { keepalive: number; hold: number; connect?: number };
+    /** TCP-MD5 password on every session. */
+    password?: string;
+    bfd?: boolean;
+  };
+  ospf?: {
+    interfaces: string[];
+    /** Point-to-point links to single nodes; else a LAN where the ToR is the designated router. */
+    pointToPoint: boolean;
+    hello: number;
+    dead: number;
+    cost?: number;
+  };
+}
+
+function bgpLines(s: TorSpec, bgp: NonNullable<TorSpec['bgp']>): string[] {
+  const families = s.v6 ? ([4, 6] as const) : ([4] as const);
+  const lines = ['bgp route-map delay-timer 0', 'route-map NOTHING deny 10', 'exit', '!'];
+  lines.push(`router bgp ${bgp.asn}`, ` bgp router-id ${s.routerId}`);
+  lines.push(' no bgp ebgp-requires-policy', ' no bgp default ipv4-unicast', ' bgp bestpath as-path multipath-relax');
+  for (const f of families) {
+    const group = `NODES${f}`;
+    const peers = bgp.peers[f]!;
     lines.push(
-      'route-map NOTHING deny 10',
-      'exit',
-      '!',
-      `router bgp ${o.torASN}`,
-      ` bgp router-id ${plan.tor.ipv4}`,
-      ' no bgp ebgp-requires-policy',
-      ' no bgp default ipv4-unicast',
-      ' bgp bestpath as-path multipath-relax',
-      ' bgp route-map delay-timer 0',
-      ' neighbor NODES peer-group',
-      ' neighbor NODES remote-as external',
-      ` neighbor NODES timers ${BGP_TIMERS.keepalive} ${BGP_TIMERS.hold}`,
-      ' neighbor NODES advertisement-interval 0',
-      ...(o.bfd ? [' neighbor NODES bfd', ' neighbor NODES bfd profile lab'] : []),
-      ` bgp listen range ${v4} peer-group NODES`,
-      ...(v6 ? [` bgp listen range ${v6} peer-group NODES`] : []),
+      ` neighbor ${group} peer-group`,
+      ` neighbor ${group} remote-as external`,
+      ` neighbor ${group} timers ${bgp.timers.keepalive} ${bgp.timers.hold}`,
+      ...(bgp.timers.connect ? [` neighbor ${group} timers connect ${bgp.timers.connect}`] : []),
+      ` neighbor ${group} advertisement-interval 0`,
+      ...(bgp.password ? [` neighbor ${group} password ${bgp.password}`] : []),
+      ...(bgp.bfd ? [` neighbor ${group} bfd`, ` neighbor ${group} bfd profile lab`] : []),
+      ...('listen' in peers
+        ? [` bgp listen range ${peers.listen} peer-group ${group}`]
+        : peers.neighbors.map((a) => ` neighbor ${a} peer-group ${group}`)),
     );
-    for (const af of ['ipv4', ...(v6 ? ['ipv6'] : [])]) {
-      lines.push(
-        ` address-family ${af} unicast`,
-        '  neighbor NODES activate',
-        '  neighbor NODES route-map NOTHING out',
-        `  maximum-paths ${MAX_PATHS}`,
-        ' exit-address-family',
-      );
-    }
-    lines.push('exit', '!');
-    if (o.bfd)
-      lines.push('bfd', ' profile lab', '  receive-interval 100', '  transmit-interval 100', ' exit', 'exit', '!');
-  } else {
-    lines.push(
-      `interface ${plan.lanBridge}`,
-      ' ip ospf area 0',
-      ` ip ospf hello-interval ${OSPF_TIMERS.hello}`,
-      ` ip ospf dead-interval ${OSPF_TIMERS.dead}`,
-      ' ip ospf priority 255',
-      ...(v6
-        ? [
-            ` ipv6 ospf6 hello-interval ${OSPF_TIMERS.hello}`,
-            ` ipv6 ospf6 dead-interval ${OSPF_TIMERS.dead}`,
-            ' ipv6 ospf6 priority 255',
-          ]
-        : []),
-      'exit',
-      '!',
-      'router ospf',
-      ` ospf router-id ${plan.tor.ipv4}`,
-      ` maximum-paths ${MAX_PATHS}`,
-      'exit',
-      '!',
-    );
-    if (v6) {
-      lines.push(
-        'router ospf6',
-        ` ospf6 router-id ${plan.tor.ipv4}`,
-        ` maximum-paths ${MAX_PATHS}`,
-        ` interface ${plan.lanBridge} area 0.0.0.0`,
-        'exit',
-        '!',
-      );
-    }
   }
+  for (const f of families) {
+    lines.push(
+      ` address-family ipv${f} unicast`,
+      `  neighbor NODES${f} activate`,
+      `  neighbor NODES${f} route-map NOTHING out`,
+      `  maximum-paths ${MAX_PATHS}`,
+      ' exit-address-family',
+    );
+  }
+  lines.push('exit', '!');
+  if (bgp.bfd)
+    lines.push('bfd', ' profile lab', '  receive-interval 100', '  transmit-interval 100', ' exit', 'exit', '!');
+  return lines;
+}
+
+function ospfLines(s: TorSpec, ospf: NonNullable<TorSpec['ospf']>): string[] {
+  const lines: string[] = [];
+  // the same settings for OSPFv2 (ip ospf) and OSPFv3 (ipv6 ospf6)
+  const perInterface = (p: string) => [
+    ` ${p} area 0.0.0.0`,
+    ...(ospf.pointToPoint ? [` ${p} network point-to-point`] : [` ${p} priority 255`]),
+    ` ${p} hello-interval ${ospf.hello}`,
+    ` ${p} dead-interval ${ospf.dead}`,
+    ...(ospf.cost ? [` ${p} cost ${ospf.cost}`] : []),
+  ];
+  for (const name of ospf.interfaces) {
+    lines.push(
+      `interface ${name}`,
+      ...perInterface('ip ospf'),
+      ...(s.v6 ? perInterface('ipv6 ospf6') : []),
+      'exit',
+      '!',
+    );
+  }
+  for (const router of s.v6 ? ['ospf', 'ospf6'] : ['ospf']) {
+    lines.push(`router ${router}`, ` ${router} router-id ${s.routerId}`, ` maximum-paths ${MAX_PATHS}`, 'exit', '!');
+  }
+  return lines;
+}
+
+export function renderTor(s: TorSpec): string {
+  const lines = ['frr defaults traditional', `hostname ${s.hostname}`, 'log stdout informational', '!'];
+  if (s.bgp) lines.push(...bgpLines(s, s.bgp));
+  if (s.ospf) lines.push(...ospfLines(s, s.ospf));
   return lines.join('\n') + '\n';
 }
 
-/** FRR daemons the ToR needs besides zebra. */
-export function torDaemons(plan: LabPlan): string[] {
-  if (plan.options.protocol === 'ospf') return ['ospfd', ...(plan.lan.v6 ? ['ospf6d'] : [])];
-  return ['bgpd', ...(plan.options.bfd ? ['bfdd'] : [])];
+/** FRR daemons a ToR needs besides zebra. */
+export function torDaemons(s: TorSpec): FrrDaemon[] {
+  if (s.ospf) return ['ospfd', ...(s.v6 ? (['ospf6d'] as const) : [])];
+  return ['bgpd', ...(s.bgp?.bfd ? (['bfdd'] as const) : [])];
+}
+
+/** The lab's ToR: every node on one LAN bridge. */
+export function labTorSpec(plan: LabPlan): TorSpec {
+  const o = plan.options;
+  const v6 = plan.lan.v6;
+  return {
+    hostname: plan.torNetns,
+    routerId: plan.tor.ipv4,
+    v6: !!v6,
+    ...(o.protocol === 'bgp'
+      ? {
+          bgp: {
+            asn: o.torASN,
+            peers: { 4: { listen: plan.lan.v4 }, ...(v6 ? { 6: { listen: v6 } } : {}) },
+            timers: BGP_TIMERS,
+            bfd: o.bfd,
+          },
+        }
+      : {
+          ospf: {
+            interfaces: [plan.lanBridge],
+            pointToPoint: false,
+            hello: OSPF_TIMERS.hello,
+            dead: OSPF_TIMERS.dead,
+          },
+        }),
+  };
 }

@@ -1,11 +1,13 @@
-// The upstream router's view of the Service addresses: host routes and their ECMP next hops, read
-// from FRR (`show ip route json`, the lab's ToR) or from any namespace's kernel FIB (`ip -j route`).
+// A router's view of the Service addresses: routes and their ECMP next hops (gateway and interface),
+// read from FRR (`show ip route json`, a ToR) or from any namespace's kernel FIB (`ip -j route`). The
+// status command shows the gateways of host routes; the test Topology compares interfaces.
 import { canonicalIP } from '../api/ip.ts';
-import { inNetns, run } from './exec.ts';
+import { inNetns, run } from '../exec.ts';
 import type { UpstreamRoutes } from '../status/report.ts';
 
 interface VtyNexthop {
   ip?: string;
+  interfaceName?: string;
   fib?: boolean;
   active?: boolean;
 }
@@ -15,38 +17,66 @@ interface VtyRoute {
   nexthops?: VtyNexthop[];
 }
 
-const hostPrefix = (p: string) => p.endsWith('/32') || p.endsWith('/128');
-
-/** FRR `show ip[v6] route json`: host prefixes -> next hops installed in the FIB of the selected entry. */
-export function parseVtyshRoutes(json: string): UpstreamRoutes {
-  const out: UpstreamRoutes = {};
-  for (const [prefix, entries] of Object.entries(JSON.parse(json) as Record<string, VtyRoute[]>)) {
-    if (!hostPrefix(prefix)) continue;
-    const selected = entries.find((e) => e.selected);
-    const hops = (selected?.nexthops ?? []).filter((n) => n.fib && n.ip).map((n) => canonicalIP(n.ip!) ?? n.ip!);
-    if (hops.length > 0) out[prefix] = [...new Set(hops)].sort();
-  }
-  return out;
-}
-
 interface KernelRoute {
   dst?: string;
   gateway?: string;
-  nexthops?: { gateway?: string }[];
+  dev?: string;
+  nexthops?: { gateway?: string; dev?: string }[];
 }
 
-/** `ip -j route show`: host routes with a gateway (one or ECMP). */
-export function parseKernelRoutes(json: string, family: 4 | 6): UpstreamRoutes {
-  const out: UpstreamRoutes = {};
-  for (const r of JSON.parse(json) as KernelRoute[]) {
-    if (!r.dst || r.dst === 'default') continue;
-    const prefix = r.dst.includes('/') ? r.dst : `${r.dst}/${family === 4 ? 32 : 128}`;
-    if (!hostPrefix(prefix)) continue;
-    const hops = [r.gateway, ...(r.nexthops ?? []).map((n) => n.gateway)].filter((g): g is string => !!g);
-    if (hops.length > 0) out[prefix] = [...new Set(hops.map((h) => canonicalIP(h) ?? h))].sort();
+/** A next hop a router forwards a prefix to: the gateway address, the interface, or both. */
+export interface NextHop {
+  ip?: string;
+  dev?: string;
+}
+
+/** prefix ("10.0.0.1/32", "fd00::/64") -> its installed next hops. */
+export type RouteTable = Record<string, NextHop[]>;
+
+const hostPrefix = (p: string) => p.endsWith('/32') || p.endsWith('/128');
+const canonical = (ip: string | undefined) => (ip ? (canonicalIP(ip) ?? ip) : undefined);
+
+/** FRR `show ip[v6] route [prefix] json`: the next hops installed in the FIB of each selected entry. */
+export function vtyshRouteTable(json: string): RouteTable {
+  const out: RouteTable = {};
+  for (const [prefix, entries] of Object.entries(JSON.parse(json || '{}') as Record<string, VtyRoute[]>)) {
+    const selected = entries.find((e) => e.selected);
+    const hops = (selected?.nexthops ?? []).filter((n) => n.fib);
+    if (hops.length > 0) out[prefix] = hops.map((n) => ({ ip: canonical(n.ip), dev: n.interfaceName }));
   }
   return out;
 }
+
+/** `ip -j route show [prefix]`: routes keyed by prefix (a host route's bare address gets /32 or /128). */
+export function kernelRouteTable(json: string, family: 4 | 6): RouteTable {
+  const out: RouteTable = {};
+  for (const r of JSON.parse(json || '[]') as KernelRoute[]) {
+    if (!r.dst || r.dst === 'default') continue;
+    const prefix = r.dst.includes('/') ? r.dst : `${r.dst}/${family === 4 ? 32 : 128}`;
+    const hops = r.nexthops ?? [{ gateway: r.gateway, dev: r.dev }];
+    out[prefix] = [...(out[prefix] ?? []), ...hops.map((n) => ({ ip: canonical(n.gateway), dev: n.dev }))];
+  }
+  return out;
+}
+
+/** Host routes -> their gateways, sorted (what `purelb status --upstream` shows). */
+export function gateways(table: RouteTable): UpstreamRoutes {
+  const out: UpstreamRoutes = {};
+  for (const [prefix, hops] of Object.entries(table)) {
+    const ips = hops.map((h) => h.ip).filter((ip): ip is string => !!ip);
+    if (hostPrefix(prefix) && ips.length > 0) out[prefix] = [...new Set(ips)].sort();
+  }
+  return out;
+}
+
+/** The interfaces a prefix is forwarded out of, sorted. */
+export const interfacesOf = (table: RouteTable, prefix: string) => (table[prefix] ?? []).map((h) => h.dev ?? '').sort();
+
+/** FRR `show ip[v6] route json`: host prefixes -> next hops installed in the FIB of the selected entry. */
+export const parseVtyshRoutes = (json: string) => gateways(vtyshRouteTable(json));
+
+/** `ip -j route show`: host routes with a gateway (one or ECMP). */
+export const parseKernelRoutes = (json: string, family: 4 | 6) => gateways(kernelRouteTable(json, family));
 
 /** The lab's ToR: FRR in `netns`, its vty sockets in `vtyDir`. */
 export async function readVtyshRoutes(netns: string, vtyDir: string): Promise<UpstreamRoutes> {

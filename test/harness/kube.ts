@@ -13,6 +13,7 @@ import {
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export function adminKubeConfig(): KubeConfig {
   const path = process.env.PURELB_TEST_KUBECONFIG;
@@ -80,7 +81,7 @@ export async function waitFor<T>(
         `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
       );
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 

@@ -6,6 +6,7 @@ import { CoordinationV1Api, V1MicroTime, type KubeConfig } from '@kubernetes/cli
 import { startLeaderElection, type LeaderElector } from '../../src/k8s/leader-election.ts';
 import { createLogger } from '../../src/log.ts';
 import { adminKubeConfig, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 let kc: KubeConfig;
 let ns: string;
@@ -23,7 +24,6 @@ afterEach(async () => {
 afterAll(cleanUpNamespaces);
 
 const leases = () => kc.makeApiClient(CoordinationV1Api);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function candidate(identity: string, events: string[] = []): LeaderElector {
   const e = startLeaderElection({

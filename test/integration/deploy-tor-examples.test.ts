@@ -4,12 +4,16 @@
 // both nodes as next hops: that needs FRR's multipath-relax and BIRD's merge paths, which the page
 // claims. Everything runs in network namespaces this test creates and removes.
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
+import { stopChild } from '../../src/lab/cluster/processes.ts';
+import { startFrr, type ProcessOwner } from '../../src/lab/frr.ts';
+import { gateways, kernelRouteTable } from '../../src/lab/upstream.ts';
 import { waitFor } from '../harness/kube.ts';
 import { fencedBlocks } from '../harness/markdown.ts';
 
@@ -23,6 +27,8 @@ interface Lab {
   tor: string;
   nodes: string[];
   pidFiles: string[];
+  /** Foreground daemons started through testOwner (FRR), stopped by pid. */
+  children: ChildProcess[];
 }
 let lab: Lab | undefined;
 
@@ -35,6 +41,7 @@ function createLab(): Lab {
     tor: `${prefix}-tor`,
     nodes: [],
     pidFiles: [],
+    children: [],
   };
   lab = l;
   ip('netns', 'add', l.tor);
@@ -85,8 +92,20 @@ function startDaemon(ns: string, cmd: string, args: string[], pidFile: string): 
   if (run.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${run.stderr}`);
 }
 
+/** Daemons in the foreground inside a namespace, logging to the lab dir, stopped after each test. */
+const testOwner = (l: Lab): ProcessOwner => ({
+  start: (name, netns, exe, args) => {
+    const log = openSync(join(l.dir, `${name}.log`), 'a');
+    const child = spawn('ip', ['netns', 'exec', netns, exe, ...args], { stdio: ['ignore', log, log] });
+    l.children.push(child);
+    return child;
+  },
+  stop: (child) => stopChild(child),
+});
+
 afterEach(async () => {
   if (!lab) return;
+  for (const c of lab.children) await stopChild(c);
   for (const f of lab.pidFiles) {
     try {
       const pid = Number(readFileSync(f, 'utf8').trim());
@@ -95,22 +114,25 @@ afterEach(async () => {
       /* not started */
     }
   }
-  await new Promise((r) => setTimeout(r, 300));
+  await sleep(300);
   for (const ns of [...lab.nodes, lab.tor]) spawnSync('ip', ['netns', 'del', ns]);
   rmSync(lab.dir, { recursive: true, force: true });
   lab = undefined;
 });
 
-/** Next hops of the ToR's kernel route (ECMP "nexthop via" lines or a single "via"). */
-function nextHops(tor: string, family: 4 | 6, prefix: string): string[] {
-  const out = ip('-n', tor, `-${family}`, 'route', 'show', prefix);
-  return [...out.matchAll(/via (\S+)/g)].map((m) => m[1]!).sort();
+/** Gateways of the ToR's kernel route to a host address (one, or ECMP). */
+function nextHops(tor: string, family: 4 | 6, address: string): string[] {
+  const prefix = `${address}/${family === 4 ? 32 : 128}`;
+  return gateways(kernelRouteTable(ip('-n', tor, `-${family}`, '-j', 'route', 'show', prefix), family))[prefix] ?? [];
 }
 
 async function expectEcmp(l: Lab): Promise<void> {
   await waitFor(
     'IPv4 ECMP route via both nodes on the ToR',
-    async () => JSON.stringify(nextHops(l.tor, 4, '172.31.100.1')) === JSON.stringify(['192.168.1.11', '192.168.1.12']),
+    () =>
+      Promise.resolve(
+        JSON.stringify(nextHops(l.tor, 4, '172.31.100.1')) === JSON.stringify(['192.168.1.11', '192.168.1.12']),
+      ),
     30_000,
   ).catch((err: Error) => {
     throw new Error(`${err.message}; route: ${ip('-n', l.tor, 'route', 'show', '172.31.100.1')}`);
@@ -118,7 +140,7 @@ async function expectEcmp(l: Lab): Promise<void> {
   // IPv6 next hops may be the nodes' global or link-local addresses: two distinct ones is the point
   await waitFor(
     'IPv6 ECMP route via both nodes on the ToR',
-    async () => nextHops(l.tor, 6, 'fd00:31:100::1').length === 2,
+    () => Promise.resolve(nextHops(l.tor, 6, 'fd00:31:100::1').length === 2),
     30_000,
   ).catch((err: Error) => {
     throw new Error(`${err.message}; route: ${ip('-n', l.tor, '-6', 'route', 'show', 'fd00:31:100::1')}`);
@@ -141,52 +163,19 @@ describe('docs/tor-examples.md BGP ToR configs, live, with nodes in different AS
 
   test('FRR ToR (multipath-relax, maximum-paths): one ECMP route with both nodes', async () => {
     const l = createLab();
-    // FRR daemons started directly in the ToR namespace with a private state dir (no /etc/frr, no watchfrr)
-    const d = join(l.dir, 'frr');
-    execFileSync('mkdir', ['-p', d]);
-    const frrUid = Number(execFileSync('id', ['-u', 'frr'], { encoding: 'utf8' }));
-    const frrGid = Number(execFileSync('id', ['-g', 'frr'], { encoding: 'utf8' }));
-    chownSync(l.dir, frrUid, frrGid);
-    chownSync(d, frrUid, frrGid);
-    writeFileSync(join(d, 'frr.conf'), bgpBlock('frr'));
-    writeFileSync(join(d, 'vtysh.conf'), 'service integrated-vtysh-config\n');
-    const common = [
-      '-d',
-      '-F',
-      'traditional',
-      '-A',
-      '127.0.0.1',
-      '-P',
-      '0',
-      '--vty_socket',
-      d,
-      '-z',
-      join(d, 'zserv.api'),
-    ];
-    startDaemon(
-      l.tor,
-      '/usr/lib/frr/zebra',
-      [...common, '-i', join(d, 'zebra.pid'), '--log', `file:${join(d, 'zebra.log')}`],
-      join(d, 'zebra.pid'),
-    );
-    startDaemon(
-      l.tor,
-      '/usr/lib/frr/bgpd',
-      [...common, '-i', join(d, 'bgpd.pid'), '--log', `file:${join(d, 'bgpd.log')}`],
-      join(d, 'bgpd.pid'),
-    );
-    await waitFor(
-      'FRR vty sockets',
-      async () => spawnSync('vtysh', ['--vty_socket', d, '-c', 'show version']).status === 0,
-      15_000,
-    );
-    const boot = spawnSync('vtysh', ['--vty_socket', d, '--config_dir', d, '-b'], { encoding: 'utf8' });
-    expect(boot.stderr).not.toMatch(/Unknown command|error/i);
+    // the doc's config as FRR reads it, then the lab's FRR (private state dir, no /etc/frr, no watchfrr)
+    const conf = join(l.dir, 'frr-tor.conf');
+    writeFileSync(conf, bgpBlock('frr'));
+    execFileSync('vtysh', ['--dryrun', '-f', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    chmodSync(l.dir, 0o755); // FRR drops to user frr, which must reach its state dir inside
+    const frr = await startFrr(testOwner(l), l.tor, l.tor, join(l.dir, 'frr'), ['bgpd'], {
+      config: bgpBlock('frr'),
+      bgpListen: true,
+    });
     await expectEcmp(l);
-    const bgp = JSON.parse(
-      spawnSync('vtysh', ['--vty_socket', d, '-c', 'show bgp ipv4 unicast 172.31.100.1/32 json'], { encoding: 'utf8' })
-        .stdout,
-    ) as { paths: Array<{ multipath?: boolean; aspath: { string: string } }> };
+    const bgp = await frr.json<{ paths: Array<{ multipath?: boolean; aspath: { string: string } }> }>(
+      'show bgp ipv4 unicast 172.31.100.1/32 json',
+    );
     expect(bgp.paths.map((p) => p.aspath.string).sort()).toEqual(['65001', '65002']);
     expect(bgp.paths.every((p) => p.multipath === true || (p as { bestpath?: unknown }).bestpath)).toBe(true);
   });

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Daemon } from '../../src/api/validate-routerconfig.ts';
-import type { FrrInstance } from '../../src/lab/topology/frr.ts';
+import type { FrrInstance } from '../../src/lab/frr.ts';
 import { nodeBackendPaths, startNodeDaemon } from '../../src/lab/topology/nodes.ts';
 import { createTopology, randomPrefix, type Topology } from '../../src/lab/topology/topology.ts';
 import { startTor, torNextHops } from '../../src/lab/topology/tor.ts';
@@ -22,10 +22,10 @@ import { createLogger } from '../../src/log.ts';
 import { startRoutingController, type RoutingController } from '../../src/routing/controller.ts';
 import type { NodeRoutingStatus } from '../../src/routing/status.ts';
 import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const VIP4 = '10.96.8.1/32';
 const VIP6 = 'fd00:96::8:1/128';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const rc = { group: 'purelb.io', version: 'v1', plural: 'routerconfigs' };
 
 let admin: KubeConfig;

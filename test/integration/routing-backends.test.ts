@@ -12,17 +12,17 @@ import { createLogger } from '../../src/log.ts';
 import type { RouteAdvertiser } from '../../src/routing/advertiser.ts';
 import { createAdvertiser } from '../../src/routing/controller.ts';
 import type { NodeRoutingInput } from '../../src/routing/render.ts';
-import type { FrrInstance } from '../../src/lab/topology/frr.ts';
+import type { FrrInstance } from '../../src/lab/frr.ts';
 import { nodeBackendPaths, startNodeDaemon } from '../../src/lab/topology/nodes.ts';
 import { createTopology, randomPrefix, type Topology, type TopologyNode } from '../../src/lab/topology/topology.ts';
 import { startTor, torNextHops } from '../../src/lab/topology/tor.ts';
 import { waitFor } from '../harness/kube.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const VIP4 = '10.96.0.10/32';
 const VIP6 = 'fd00:96::10/128';
 const ALL = ['to-n1', 'to-n2', 'to-n3'];
 const log = createLogger('routing-test');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Case {
   daemon: Daemon;

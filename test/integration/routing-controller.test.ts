@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mergePatch } from '../../src/k8s/patch.ts';
-import type { FrrInstance } from '../../src/lab/topology/frr.ts';
+import type { FrrInstance } from '../../src/lab/frr.ts';
 import { nodeBackendPaths, startNodeDaemon } from '../../src/lab/topology/nodes.ts';
 import { createTopology, randomPrefix, type Topology } from '../../src/lab/topology/topology.ts';
 import { startTor, torNextHops } from '../../src/lab/topology/tor.ts';
@@ -32,6 +32,7 @@ import {
   serviceAccountKubeConfig,
   waitFor,
 } from '../harness/kube.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const PASSWORD = 'md5-s3cret';
 const VIP4 = '10.96.7.1/32';
@@ -297,7 +298,7 @@ test('an invalid RouterConfig is reported in status; BIRD keeps its config and t
   expect(status.lastReload?.error).toContain('spec.bgp.peers[1].address');
   expect(status.configHash).toBe(goodHash);
   expect(readFileSync(join(n.dir, 'bird.conf'), 'utf8')).toBe(before);
-  await new Promise((r) => setTimeout(r, 1500));
+  await sleep(1500);
   expect((await torNextHops(topo, tor, VIP4)).kernel).toEqual(['to-n1']);
   expect((await nodeStatus('rack-r1'))!.sessions.find((s) => s.name === n.torIPv4)?.state).toBe('Established');
   const events = await waitFor('a Warning event on the RouterConfig', async () => {

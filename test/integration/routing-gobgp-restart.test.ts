@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRouterConfig } from '../../src/api/validate-routerconfig.ts';
-import type { FrrInstance } from '../../src/lab/topology/frr.ts';
+import type { FrrInstance } from '../../src/lab/frr.ts';
 import { nodeBackendPaths } from '../../src/lab/topology/nodes.ts';
 import { createTopology, randomPrefix, type Topology } from '../../src/lab/topology/topology.ts';
 import { startTor, torNextHops } from '../../src/lab/topology/tor.ts';
@@ -14,6 +14,7 @@ import { GobgpAdvertiser } from '../../src/routing/gobgp/advertiser.ts';
 import { GobgpClient } from '../../src/routing/gobgp/client.ts';
 import { ACCEPT_LOCAL_POLICY } from '../../src/routing/gobgp/messages.ts';
 import { waitFor } from '../harness/kube.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 let topo: Topology;
 let tor: FrrInstance;
@@ -137,7 +138,7 @@ test('a new agent finding gobgpd with its global config but without the import p
     ['REJECT', [ACCEPT_LOCAL_POLICY.name]],
   ]);
   // no addresses reported to the new advertiser yet: the paths stay, and so does the session
-  await new Promise((r) => setTimeout(r, 1500));
+  await sleep(1500);
   expect((await torNextHops(topo, tor, '10.96.9.1/32')).kernel).toHaveLength(1);
   expect(await established()).toBe(before);
 });

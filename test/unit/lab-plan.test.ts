@@ -6,7 +6,7 @@ import { describe, expect, test } from '@jest/globals';
 import { parseUpOptions } from '../../src/cli/lab.ts';
 import { DEFAULT_OPTIONS, pickManagementSubnet, planLab } from '../../src/lab/plan.ts';
 import { labRouterConfig } from '../../src/lab/routerconfig.ts';
-import { renderTorConfig, torDaemons } from '../../src/lab/tor.ts';
+import { labTorSpec, renderTor, torDaemons, type TorSpec } from '../../src/lab/tor.ts';
 import { validateObject } from '../../src/api/validate.ts';
 
 const plan = (over = {}) => planLab({ ...DEFAULT_OPTIONS, ...over }, '10.254.7.0/24');
@@ -78,34 +78,68 @@ describe('ToR configuration', () => {
     ['bgp', true],
     ['ospf', false],
   ] as const)('%s (bfd %s) renders a config FRR itself accepts', (protocol, bfd) => {
-    expect(() => dryrun(renderTorConfig(plan({ protocol, bfd })))).not.toThrow();
+    expect(() => dryrun(renderTor(labTorSpec(plan({ protocol, bfd }))))).not.toThrow();
+  });
+
+  // the test Topology's ToR: one link per node, fixed neighbours, a password (src/lab/topology/tor.ts)
+  const p2p: TorSpec = { hostname: 't-tor', routerId: '192.168.11.1', v6: true };
+  const bgp = {
+    asn: 65000,
+    peers: { 4: { neighbors: ['192.168.11.2', '192.168.12.2'] }, 6: { neighbors: ['fd00:11::2', 'fd00:12::2'] } },
+    timers: { keepalive: 3, hold: 9, connect: 2 },
+    password: 'secret',
+  };
+  const ospf = { interfaces: ['to-n1', 'to-n2'], pointToPoint: true, hello: 1, dead: 4, cost: 10 };
+
+  test.each([
+    ['bgp', { ...p2p, bgp }],
+    ['ospf', { ...p2p, ospf }],
+  ] as const)('point-to-point %s renders a config FRR itself accepts', (_, spec) => {
+    expect(() => dryrun(renderTor(spec))).not.toThrow();
+  });
+
+  test('point-to-point: each node a neighbour of its family, OSPF links point-to-point in both versions', () => {
+    const b = renderTor({ ...p2p, bgp }).split('\n');
+    for (const line of [
+      ' neighbor 192.168.12.2 peer-group NODES4',
+      ' neighbor fd00:12::2 peer-group NODES6',
+      ' neighbor NODES6 password secret',
+      ' neighbor NODES4 timers connect 2',
+    ]) {
+      expect(b).toContain(line);
+    }
+    expect(renderTor({ ...p2p, ospf })).toContain(
+      'interface to-n2\n ip ospf area 0.0.0.0\n ip ospf network point-to-point\n ip ospf hello-interval 1\n ip ospf dead-interval 4\n ip ospf cost 10\n ipv6 ospf6 area 0.0.0.0\n ipv6 ospf6 network point-to-point',
+    );
+    expect(torDaemons({ ...p2p, ospf })).toEqual(['ospfd', 'ospf6d']);
   });
 
   test('BGP: every LAN address is a dynamic eBGP peer, ECMP across ASNs, nothing sent back', () => {
-    const conf = renderTorConfig(plan({ torASN: 65001 }));
+    const conf = renderTor(labTorSpec(plan({ torASN: 65001 })));
     for (const line of [
       'router bgp 65001',
       ' bgp bestpath as-path multipath-relax',
       ' no bgp ebgp-requires-policy',
-      ' bgp listen range 192.168.100.0/24 peer-group NODES',
-      ' bgp listen range fd00:100::/64 peer-group NODES',
+      ' bgp listen range 192.168.100.0/24 peer-group NODES4',
+      ' bgp listen range fd00:100::/64 peer-group NODES6',
       '  maximum-paths 16',
-      '  neighbor NODES route-map NOTHING out',
+      '  neighbor NODES4 route-map NOTHING out',
+      '  neighbor NODES6 route-map NOTHING out',
     ]) {
       expect(conf.split('\n')).toContain(line);
     }
-    expect(torDaemons(plan())).toEqual(['bgpd']);
-    expect(torDaemons(plan({ bfd: true }))).toEqual(['bgpd', 'bfdd']);
+    expect(torDaemons(labTorSpec(plan()))).toEqual(['bgpd']);
+    expect(torDaemons(labTorSpec(plan({ bfd: true })))).toEqual(['bgpd', 'bfdd']);
   });
 
   test('OSPF: area 0 on the LAN bridge, ToR is DR, IPv6 only with an IPv6 LAN', () => {
-    const conf = renderTorConfig(plan({ protocol: 'ospf' }));
-    expect(conf).toMatch(
-      /interface lan0\n ip ospf area 0\n ip ospf hello-interval 1\n ip ospf dead-interval 4\n ip ospf priority 255/,
+    const conf = renderTor(labTorSpec(plan({ protocol: 'ospf' })));
+    expect(conf).toContain(
+      'interface lan0\n ip ospf area 0.0.0.0\n ip ospf priority 255\n ip ospf hello-interval 1\n ip ospf dead-interval 4\n',
     );
-    expect(conf).toContain(' interface lan0 area 0.0.0.0');
-    expect(renderTorConfig(plan({ protocol: 'ospf', lan: { v4: '10.1.0.0/24' } }))).not.toContain('ospf6');
-    expect(torDaemons(plan({ protocol: 'ospf' }))).toEqual(['ospfd', 'ospf6d']);
+    expect(conf).toContain(' ipv6 ospf6 area 0.0.0.0\n ipv6 ospf6 priority 255');
+    expect(renderTor(labTorSpec(plan({ protocol: 'ospf', lan: { v4: '10.1.0.0/24' } })))).not.toContain('ospf6');
+    expect(torDaemons(labTorSpec(plan({ protocol: 'ospf' })))).toEqual(['ospfd', 'ospf6d']);
   });
 });
 

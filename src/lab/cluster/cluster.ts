@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { clusterBinaries } from './binaries.ts';
 import { generateCerts, type ClusterCerts } from './certs.ts';
 import { killRunSync, reapStaleRuns, startOwned, stopRun } from './processes.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const CLUSTER_DIR_PREFIX = 'purelb-cluster-';
 
@@ -197,7 +198,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       }
       if (Date.now() > deadline)
         throw new Error(`kube-apiserver at ${server} not ready after timeout (logs in ${dir})`);
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
     return {
       dir,

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface OwnedProcess {
   name: string;
@@ -78,8 +79,6 @@ export function startOwned(
   return child;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 function signalIfOurs(p: OwnedProcess, signal: NodeJS.Signals): boolean {
   if (!isAlive(p.pid) || cmdlineOf(p.pid) !== p.exe) return false;
   try {
@@ -88,6 +87,16 @@ function signalIfOurs(p: OwnedProcess, signal: NodeJS.Signals): boolean {
     return false;
   }
   return true;
+}
+
+/** Stops one child of this process: TERM, then KILL after graceMs; resolves when it exited. */
+export async function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** Stops every recorded process of the run (reverse start order) and removes the state dir. */

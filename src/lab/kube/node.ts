@@ -18,7 +18,8 @@ import { clusterBinaries } from '../cluster/binaries.ts';
 import { clientCert } from '../cluster/certs.ts';
 import { kubeconfigFor } from '../cluster/cluster.ts';
 import { startOwned } from '../cluster/processes.ts';
-import { ipBatch, run } from '../exec.ts';
+import { ipBatch, run } from '../../exec.ts';
+import { waitForFile, waitUntil } from '../wait.ts';
 import { record, type Ledger } from '../ledger.ts';
 import {
   cniConfig,
@@ -126,19 +127,6 @@ export interface ImageSet {
   pause: string;
 }
 
-async function waitFor(
-  what: string,
-  ok: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  logHint: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`${what} not ready after ${timeoutMs / 1000} s (${logHint})`);
-    await sleep(200);
-  }
-}
-
 function writeNodeFiles(k: KubeNodePlan, control: ControlPlaneAccess, images: ImageSet): void {
   const p = nodePaths(k);
   for (const d of [k.dir, p.cniConfDir, p.cniIpamDir, p.kubeletRoot, p.podLogs, p.pki])
@@ -212,11 +200,11 @@ export async function startContainerd(
   createCgroup(k.cgroup);
   createCgroup(k.systemCgroup);
   const holder = startHolder(procDir, k);
-  await waitFor(
-    `${k.node.name} namespaces`,
+  await waitUntil(
+    `${k.node.name} namespaces (log: ${procDir}/${k.node.name}-node.log)`,
     () => holderReady(holder),
     10_000,
-    `log: ${procDir}/${k.node.name}-node.log`,
+    200,
   );
   startOwned(
     procDir,
@@ -226,11 +214,10 @@ export async function startContainerd(
     process.env,
     { detached: true, prefix: inNode(k, holder) },
   );
-  await waitFor(
-    `${k.node.name} containerd`,
-    () => existsSync(k.containerdSocket),
+  await waitForFile(
+    k.containerdSocket,
+    `${k.node.name} containerd (log: ${procDir}/${k.node.name}-containerd.log)`,
     30_000,
-    `log: ${procDir}/${k.node.name}-containerd.log`,
   );
   return holder;
 }

@@ -2,24 +2,14 @@
 // BIRD with a minimal config and its control socket in the node's directory (the agent renders the
 // real config), FRR with an empty config, gobgpd API-only on a unix socket. All owned by the Topology.
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Daemon } from '../../api/validate-routerconfig.ts';
 import type { RoutingBackendPaths } from '../../routing/controller.ts';
 import { birdCommand } from '../../routing/bird/control.ts';
-import { startFrr, type FrrDaemon } from './frr.ts';
+import { startFrr, type FrrDaemon } from '../frr.ts';
+import { waitForFile, waitUntil } from '../wait.ts';
 import type { Topology, TopologyNode } from './topology.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** Backend paths of a node's daemon, as the routing controller takes them. */
 export function nodeBackendPaths(n: TopologyNode): RoutingBackendPaths {
@@ -33,7 +23,7 @@ export function nodeBackendPaths(n: TopologyNode): RoutingBackendPaths {
 }
 
 /** Starts the routing daemon of one node and waits until it answers on its control interface. Returns the
- * process for BIRD and gobgpd (FRR runs under watchfrr: stop it through its FrrInstance). */
+ * process for BIRD and gobgpd (FRR is several processes, all owned by the Topology: destroy() stops them). */
 export async function startNodeDaemon(
   topo: Topology,
   n: TopologyNode,
@@ -48,7 +38,10 @@ export async function startNodeDaemon(
     await waitUntil(`BIRD of ${n.netns}`, async () => (await birdCommand(paths.birdSocket, 'show status')).code === 13);
     return child;
   } else if (daemon === 'frr') {
-    await startFrr(topo, n.netns, n.dir, frrDaemons, 'frr defaults traditional\n');
+    await startFrr(topo.owner(n.dir), n.netns, n.netns, n.dir, frrDaemons, {
+      config: 'frr defaults traditional\n',
+      bgpListen: true,
+    });
     return undefined;
   }
   const child = topo.spawn(
@@ -58,6 +51,6 @@ export async function startNodeDaemon(
     [`--api-hosts=${paths.gobgpTarget}`, '--pprof-disable', '-p', '-l', 'info'],
     n.dir,
   );
-  await waitUntil(`gobgpd of ${n.netns}`, async () => existsSync(join(n.dir, 'gobgp.sock')));
+  await waitForFile(join(n.dir, 'gobgp.sock'), `gobgpd of ${n.netns}`);
   return child;
 }

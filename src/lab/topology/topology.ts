@@ -9,7 +9,7 @@
 //   topo.spawn(netns, name, exe, args)   a process inside a namespace, owned (stopped by pid on destroy)
 //   topo.stop(child)   stops one owned process by pid
 //   topo.destroy()   stops owned processes by pid (TERM, then KILL) and deletes the namespaces by name
-//   startFrr(topo, netns, dir, daemons, config) -> FrrInstance { vtysh, json, stop }  (src/lab/topology/frr.ts)
+//   topo.owner(logDir)   the topology as owner of FRR daemons: startFrr(topo.owner(dir), ...) (src/lab/frr.ts)
 //   startNodeDaemon(topo, node, daemon) / nodeBackendPaths(node)   (src/lab/topology/nodes.ts)
 //   startTor(topo, { protocol, asn, ... }) / torNextHops(...)    (src/lab/topology/tor.ts)
 // Names carry the caller's prefix (use randomPrefix()), so concurrent runs never collide, and cleanup
@@ -18,7 +18,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { runTool, toolError } from '../../routing/exec.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stopChild } from '../cluster/processes.ts';
+import type { ProcessOwner } from '../frr.ts';
+import { run } from '../../exec.ts';
+import { runTool } from '../../routing/exec.ts';
 
 export interface TopologyNode {
   index: number;
@@ -43,15 +47,6 @@ export interface TopologyOptions {
 
 export const randomPrefix = (tag = 'r') => `${tag}${randomBytes(3).toString('hex')}`;
 
-/** Throws with the command and its stderr when it fails. */
-export async function sh(cmd: string, args: string[]): Promise<string> {
-  const r = await runTool(cmd, args);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${toolError(r)}`);
-  return r.stdout;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export class Topology {
   readonly tor: string;
   readonly torDir: string;
@@ -68,14 +63,14 @@ export class Topology {
 
   async #addNetns(name: string): Promise<void> {
     this.#netns.push(name); // recorded first: destroy() removes it even if setup fails half-way
-    await sh('ip', ['netns', 'add', name]);
-    await sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+    await run('ip', ['netns', 'add', name]);
+    await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
   }
 
   async setup(prefix: string, count: number): Promise<void> {
     mkdirSync(this.torDir, { recursive: true });
     await this.#addNetns(this.tor);
-    await sh('ip', [
+    await run('ip', [
       'netns',
       'exec',
       this.tor,
@@ -97,7 +92,7 @@ export class Topology {
       };
       mkdirSync(n.dir, { recursive: true });
       await this.#addNetns(n.netns);
-      await sh('ip', [
+      await run('ip', [
         'link',
         'add',
         n.torIfname,
@@ -111,15 +106,15 @@ export class Topology {
         'netns',
         n.netns,
       ]);
-      await sh('ip', ['-n', this.tor, 'addr', 'add', `${n.torIPv4}/24`, 'dev', n.torIfname]);
-      await sh('ip', ['-n', this.tor, 'addr', 'add', `${n.torIPv6}/64`, 'dev', n.torIfname, 'nodad']);
-      await sh('ip', ['-n', n.netns, 'addr', 'add', `${n.ipv4}/24`, 'dev', 'eth0']);
-      await sh('ip', ['-n', n.netns, 'addr', 'add', `${n.ipv6}/64`, 'dev', 'eth0', 'nodad']);
-      await sh('ip', ['-n', this.tor, 'link', 'set', n.torIfname, 'up']);
-      await sh('ip', ['-n', n.netns, 'link', 'set', 'eth0', 'up']);
+      await run('ip', ['-n', this.tor, 'addr', 'add', `${n.torIPv4}/24`, 'dev', n.torIfname]);
+      await run('ip', ['-n', this.tor, 'addr', 'add', `${n.torIPv6}/64`, 'dev', n.torIfname, 'nodad']);
+      await run('ip', ['-n', n.netns, 'addr', 'add', `${n.ipv4}/24`, 'dev', 'eth0']);
+      await run('ip', ['-n', n.netns, 'addr', 'add', `${n.ipv6}/64`, 'dev', 'eth0', 'nodad']);
+      await run('ip', ['-n', this.tor, 'link', 'set', n.torIfname, 'up']);
+      await run('ip', ['-n', n.netns, 'link', 'set', 'eth0', 'up']);
       // no dummy link type on the project's kernels: ifb is UP/LOWER_UP and works with BIRD and FRR
-      await sh('ip', ['-n', n.netns, 'link', 'add', 'kube-lb0', 'type', 'ifb']);
-      await sh('ip', ['-n', n.netns, 'link', 'set', 'kube-lb0', 'up']);
+      await run('ip', ['-n', n.netns, 'link', 'add', 'kube-lb0', 'type', 'ifb']);
+      await run('ip', ['-n', n.netns, 'link', 'set', 'kube-lb0', 'up']);
       this.nodes.push(n);
     }
   }
@@ -131,7 +126,7 @@ export class Topology {
   }
 
   addAddress(node: number, cidr: string): Promise<string> {
-    return sh('ip', [
+    return run('ip', [
       '-n',
       this.node(node).netns,
       'addr',
@@ -144,7 +139,7 @@ export class Topology {
   }
 
   delAddress(node: number, cidr: string): Promise<string> {
-    return sh('ip', ['-n', this.node(node).netns, 'addr', 'del', cidr, 'dev', 'kube-lb0']);
+    return run('ip', ['-n', this.node(node).netns, 'addr', 'del', cidr, 'dev', 'kube-lb0']);
   }
 
   /** Starts `exe args` inside netns in the foreground; output goes to <dir>/<name>.log. */
@@ -157,13 +152,13 @@ export class Topology {
   }
 
   /** Stops one owned process by pid; resolves when it exited. */
-  async stop(child: ChildProcess, graceMs = 3000): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(timer);
+  stop(child: ChildProcess, graceMs = 3000): Promise<void> {
+    return stopChild(child, graceMs);
+  }
+
+  /** This topology as the owner of daemons whose logs go to `logDir` (FRR's startFrr takes one). */
+  owner(logDir = this.dir): ProcessOwner {
+    return { start: (name, netns, exe, args) => this.spawn(netns, name, exe, args, logDir), stop: (c) => this.stop(c) };
   }
 
   async destroy(): Promise<void> {

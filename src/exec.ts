@@ -1,8 +1,11 @@
-// Thin wrappers over the commands the lab runs (ip, vtysh, curl): errors carry the command and stderr.
+// Runs a command and throws when it fails, the error naming the command and its stderr: for commands
+// whose failure is a fault (ip, arping, vtysh in the lab). Daemon tools whose non-zero exit is an answer
+// use runTool (routing/exec.ts) instead.
 import { execFile } from 'node:child_process';
 
 export interface RunOptions {
   input?: string;
+  /** default 30 s; 0: none */
   timeoutMs?: number;
 }
 
@@ -11,7 +14,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     const child = execFile(
       cmd,
       args,
-      { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 << 20 },
+      { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 256 << 20 },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${String(stderr).trim() || err.message}`));
         else resolve(String(stdout));

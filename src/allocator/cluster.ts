@@ -1,0 +1,77 @@
+// The allocator's cluster port: the two caches it reads and the few writes it makes. The controller
+// sees only this interface; `kubeAllocatorCluster` puts the real apiserver behind it, and the unit
+// tests an in-memory one, so the controller's ordering and fencing are tested without an apiserver.
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Service } from '@kubernetes/client-node';
+import { ALLOCATOR_COMPONENT, GROUP, VERSION } from '../api/names.ts';
+import type { ServiceGroup } from '../api/types.ts';
+import { createEventRecorder, type EventRecorder } from '../k8s/events.ts';
+import { watchCache, type WatchedCache } from '../k8s/informer.ts';
+import { mergePatch, patchServiceAnnotations } from '../k8s/patch.ts';
+import type { Logger } from '../log.ts';
+import type { GroupStatus } from './group-status.ts';
+
+/** What a merge patch of services/status carries: the addresses, and our annotations with them. */
+export interface ServiceStatusPatch {
+  metadata: { annotations: Record<string, string | null> };
+  status: { loadBalancer: { ingress: Array<{ ip: string }> } };
+}
+
+export interface AllocatorCluster {
+  /** Services (all namespaces or one), watched on standby too. */
+  services: WatchedCache<V1Service>;
+  /** ServiceGroups of the install namespace. */
+  groups: WatchedCache<ServiceGroup>;
+  /** One consistent LIST of Services (the takeover reads the previous leader's last writes). */
+  listServices(): Promise<V1Service[]>;
+  /** Merge patch of services/status; the subresource also accepts metadata on current apiservers. */
+  patchServiceStatus(namespace: string, name: string, patch: ServiceStatusPatch): Promise<V1Service>;
+  /** Merge patch of annotations on the Service itself (null removes one). */
+  patchServiceAnnotations(
+    namespace: string,
+    name: string,
+    annotations: Record<string, string | null>,
+  ): Promise<V1Service>;
+  /** Merge patch of servicegroups/status in the install namespace. */
+  patchGroupStatus(name: string, status: GroupStatus): Promise<void>;
+  /** De-duplicated Kubernetes events (best effort, never throws). */
+  events: EventRecorder;
+}
+
+const SG_PLURAL = 'servicegroups';
+
+/** The port on a real apiserver: watch caches, the LIST, merge patches and events.k8s.io events. */
+export function kubeAllocatorCluster(
+  kc: KubeConfig,
+  namespace: string,
+  log: Logger,
+  serviceNamespace?: string,
+): AllocatorCluster {
+  const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const sg = { group: GROUP, version: VERSION, namespace, plural: SG_PLURAL };
+  const listServices = () =>
+    serviceNamespace ? core.listNamespacedService({ namespace: serviceNamespace }) : core.listServiceForAllNamespaces();
+  const listGroups = () =>
+    custom.listNamespacedCustomObject(sg) as Promise<{
+      items: ServiceGroup[];
+      metadata?: { resourceVersion?: string };
+    }>;
+  const svcPath = serviceNamespace ? `/api/v1/namespaces/${serviceNamespace}/services` : '/api/v1/services';
+  return {
+    services: watchCache<V1Service>(kc, svcPath, listServices, log),
+    groups: watchCache<ServiceGroup>(
+      kc,
+      `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${SG_PLURAL}`,
+      listGroups,
+      log,
+    ),
+    listServices: async () => (await listServices()).items,
+    patchServiceStatus: (ns, name, body) =>
+      core.patchNamespacedServiceStatus({ name, namespace: ns, body }, mergePatch),
+    patchServiceAnnotations: (ns, name, annotations) => patchServiceAnnotations(core, ns, name, annotations),
+    patchGroupStatus: async (name, status) => {
+      await custom.patchNamespacedCustomObjectStatus({ ...sg, name, body: { status } }, mergePatch);
+    },
+    events: createEventRecorder(kc, ALLOCATOR_COMPONENT, log),
+  };
+}
