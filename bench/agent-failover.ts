@@ -4,6 +4,7 @@
 // address on eth0 AND its gratuitous ARP has reached the LAN (the bridge namespace's neighbour entry
 // for the address switches to the new owner's MAC). The killed agent is restarted between trials.
 // Run: npm run bench:agent (or npx node bench/agent-failover.ts [trials] [renew] [duration])
+import { HEARTBEAT_PREFIX } from '../src/model/heartbeat.ts';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { performance } from 'node:perf_hooks';
 import { electWinner } from '../src/agent/election.ts';
@@ -69,7 +70,7 @@ try {
       `heartbeat of ${n.name}`,
       async () =>
         (await coordination.listNamespacedLease({ namespace: install })).items.some(
-          (l) => l.metadata?.name === `purelb-node-${n.name}`,
+          (l) => l.metadata?.name === HEARTBEAT_PREFIX + n.name,
         ),
       30_000,
     );

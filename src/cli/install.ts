@@ -11,8 +11,7 @@ import {
 } from '@kubernetes/client-node';
 import { renderCRDFiles } from '../api/crd-files.ts';
 import { loadKubeConfig } from '../k8s/kubeconfig.ts';
-import { retryBusy } from '../k8s/busy.ts';
-import { apiMessage, waitEstablished } from '../lab/apply.ts';
+import { apiMessage, retryBusy, waitEstablished } from '../k8s/api.ts';
 import { parseDuration, UsageError } from './options.ts';
 import type { Command } from './main.ts';
 

@@ -1,17 +1,15 @@
 // `kubectl apply` for the lab: server-side apply of plain objects (CRDs, deploy/purelb defaults,
-// samples) with one field manager, and waiting for CRDs to be Established.
+// samples) with one field manager.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  ApiextensionsV1Api,
   KubernetesObjectApi,
   PatchStrategy,
   loadAllYaml,
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';
-import { retryBusy } from '../k8s/busy.ts';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { apiMessage, retryBusy } from '../k8s/api.ts';
 
 export const FIELD_MANAGER = 'purelb-lab';
 
@@ -37,19 +35,6 @@ export async function applyObjects(kc: KubeConfig, objects: KubernetesObject[]):
   }
 }
 
-export async function waitEstablished(kc: KubeConfig, names: string[], timeoutMs = 30_000): Promise<void> {
-  const api = kc.makeApiClient(ApiextensionsV1Api);
-  const deadline = Date.now() + timeoutMs;
-  for (const name of names) {
-    for (;;) {
-      const crd = await api.readCustomResourceDefinition({ name });
-      if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
-      if (Date.now() > deadline) throw new Error(`CRD ${name} not Established after ${timeoutMs} ms`);
-      await sleep(100);
-    }
-  }
-}
-
 export async function deleteObjects(kc: KubeConfig, objects: KubernetesObject[]): Promise<void> {
   const api = KubernetesObjectApi.makeApiClient(kc);
   for (const obj of objects) {
@@ -62,19 +47,6 @@ export async function deleteObjects(kc: KubeConfig, objects: KubernetesObject[])
 }
 
 /** The apiserver's own message from a client-node ApiException (its text embeds headers and JSON). */
-export function apiMessage(err: unknown): string {
-  const body = (err as { body?: unknown }).body;
-  try {
-    const parsed =
-      typeof body === 'string'
-        ? (JSON.parse(body) as { message?: string })
-        : (body as { message?: string } | undefined);
-    if (parsed?.message) return parsed.message;
-  } catch {
-    // not JSON
-  }
-  return (err as Error).message;
-}
 
 /** Creates objects that server-side apply cannot express (a Node with two InternalIPs); existing ones are kept. */
 export async function createObjects(kc: KubeConfig, objects: KubernetesObject[]): Promise<void> {

@@ -1,6 +1,7 @@
 // `purelb lab up | status | down`: one machine, a whole routed cluster. The real kube-apiserver + etcd
 // listen on a management bridge; nodes are network namespaces on one LAN behind a ToR namespace
 // running FRR; the allocator, one agent per node and one routing daemon per node are real processes.
+import { HEARTBEAT_PREFIX } from '../model/heartbeat.ts';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
@@ -13,7 +14,8 @@ import {
 } from '@kubernetes/client-node';
 import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
 import { canonicalIP } from '../api/ip.ts';
-import { applyObjects, createObjects, deleteObjects, loadYamlDir, waitEstablished } from './apply.ts';
+import { applyObjects, createObjects, deleteObjects, loadYamlDir } from './apply.ts';
+import { waitEstablished } from '../k8s/api.ts';
 import { repoRoot } from './cluster/binaries.ts';
 import { startCluster } from './cluster/cluster.ts';
 import { isAlive } from './cluster/processes.ts';
@@ -300,7 +302,7 @@ async function waitAgents(lab: Lab, progress: Progress, timeoutMs = 60_000): Pro
     const leases = (await lab.kc.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace: lab.namespace }))
       .items;
     const missing = lab.plan.nodes
-      .filter((n) => !leases.some((l) => l.metadata?.name === `purelb-node-${n.name}`))
+      .filter((n) => !leases.some((l) => l.metadata?.name === HEARTBEAT_PREFIX + n.name))
       .map((n) => n.name);
     if (missing.length === 0) return;
     if (Date.now() > deadline) {

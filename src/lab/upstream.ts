@@ -1,6 +1,6 @@
 // A router's view of the Service addresses: routes and their ECMP next hops (gateway and interface),
 // read from FRR (`show ip route json`, a ToR) or from any namespace's kernel FIB (`ip -j route`). The
-// status command shows the gateways of host routes; the test Topology compares interfaces.
+// status command shows the gateways of routed prefixes; the test Topology compares interfaces.
 import { canonicalIP } from '../api/ip.ts';
 import { inNetns, run } from '../exec.ts';
 import type { UpstreamRoutes } from '../status/report.ts';
@@ -33,7 +33,6 @@ export interface NextHop {
 /** prefix ("10.0.0.1/32", "fd00::/64") -> its installed next hops. */
 export type RouteTable = Record<string, NextHop[]>;
 
-const hostPrefix = (p: string) => p.endsWith('/32') || p.endsWith('/128');
 const canonical = (ip: string | undefined) => (ip ? (canonicalIP(ip) ?? ip) : undefined);
 
 /** FRR `show ip[v6] route [prefix] json`: the next hops installed in the FIB of each selected entry. */
@@ -59,12 +58,13 @@ export function kernelRouteTable(json: string, family: 4 | 6): RouteTable {
   return out;
 }
 
-/** Host routes -> their gateways, sorted (what `purelb status --upstream` shows). */
+/** Routed prefixes -> their gateways, sorted (what `purelb status --upstream` shows): host routes and the
+ * aggregates of pools with an aggregation; connected routes have no gateway and drop out. */
 export function gateways(table: RouteTable): UpstreamRoutes {
   const out: UpstreamRoutes = {};
   for (const [prefix, hops] of Object.entries(table)) {
     const ips = hops.map((h) => h.ip).filter((ip): ip is string => !!ip);
-    if (hostPrefix(prefix) && ips.length > 0) out[prefix] = [...new Set(ips)].sort();
+    if (ips.length > 0) out[prefix] = [...new Set(ips)].sort();
   }
   return out;
 }
@@ -72,10 +72,10 @@ export function gateways(table: RouteTable): UpstreamRoutes {
 /** The interfaces a prefix is forwarded out of, sorted. */
 export const interfacesOf = (table: RouteTable, prefix: string) => (table[prefix] ?? []).map((h) => h.dev ?? '').sort();
 
-/** FRR `show ip[v6] route json`: host prefixes -> next hops installed in the FIB of the selected entry. */
+/** FRR `show ip[v6] route json`: routed prefixes -> next hops installed in the FIB of the selected entry. */
 export const parseVtyshRoutes = (json: string) => gateways(vtyshRouteTable(json));
 
-/** `ip -j route show`: host routes with a gateway (one or ECMP). */
+/** `ip -j route show`: routes with a gateway (one or ECMP). */
 export const parseKernelRoutes = (json: string, family: 4 | 6) => gateways(kernelRouteTable(json, family));
 
 /** The lab's ToR: FRR in `netns`, its vty sockets in `vtyDir`. */

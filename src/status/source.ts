@@ -9,7 +9,7 @@ import {
   type V1Node,
 } from '@kubernetes/client-node';
 import { canonicalIP } from '../api/ip.ts';
-import { retryBusy } from '../k8s/busy.ts';
+import { retryBusy } from '../k8s/api.ts';
 import type { ServiceGroup } from '../api/types.ts';
 import type { RouterConfigLike, StatusInputs } from './report.ts';
 

@@ -296,6 +296,7 @@ describe('upstream parsers (shapes captured from FRR 8.4 and iproute2 on this ma
         { protocol: 'ospf', selected: false, nexthops: [{ fib: false, ip: '192.168.100.4' }] },
         { protocol: 'bgp', selected: true, nexthops: [{ fib: true, ip: '192.168.100.4' }] },
       ],
+      '10.220.0.0/24': [{ protocol: 'bgp', selected: true, nexthops: [{ fib: true, ip: '192.168.100.5' }] }],
       '192.168.100.0/24': [
         {
           protocol: 'connected',
@@ -318,6 +319,8 @@ describe('upstream parsers (shapes captured from FRR 8.4 and iproute2 on this ma
     expect(parseVtyshRoutes(json)).toEqual({
       '10.200.0.10/32': ['192.168.100.2', '192.168.100.3'],
       '10.200.0.11/32': ['192.168.100.4'],
+      // an aggregated pool's route counts too; the connected LAN route has no next hop
+      '10.220.0.0/24': ['192.168.100.5'],
       'fd00:200::10/128': ['fd00:100::2', 'fe80::a'],
     });
   });
