@@ -47,32 +47,36 @@ elected node (with gratuitous ARP / unsolicited NA), a virtual address on kube-l
 Durations: "500ms", "2s", "1m" or plain seconds.
 `;
 
+/** The options run() parses; shell completion offers the same ones. */
+const OPTIONS = {
+  ...componentOptions(7473),
+  'node-name': { type: 'string', default: process.env.PURELB_NODE_NAME ?? '' },
+  'node-ip': { type: 'string', default: process.env.PURELB_HOST ?? '' },
+  config: { type: 'string', default: 'default' },
+  'kube-lb-kind': { type: 'string', default: 'dummy' },
+  'heartbeat-renew': { type: 'string', default: '700ms' },
+  'heartbeat-duration': { type: 'string', default: '2s' },
+  resync: { type: 'string', default: '30s' },
+  'local-address-lifetime': { type: 'string', default: '120s' },
+  'restart-grace': { type: 'string', default: '30s' },
+  'state-file': { type: 'string' },
+  'out-of-service': { type: 'string', default: 'cordoned,exclude-label' },
+  routing: { type: 'string', default: 'on' },
+  'bird-config-dir': { type: 'string' },
+  'bird-socket': { type: 'string' },
+  'frr-dir': { type: 'string' },
+  'frr-vty-socket': { type: 'string' },
+  'gobgp-socket': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export const command: Command = {
+  options: OPTIONS,
   summary: 'Run the node agent (places local and virtual addresses, heartbeat election, routing)',
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
-      options: {
-        ...componentOptions(7473),
-        'node-name': { type: 'string', default: process.env.PURELB_NODE_NAME ?? '' },
-        'node-ip': { type: 'string', default: process.env.PURELB_HOST ?? '' },
-        config: { type: 'string', default: 'default' },
-        'kube-lb-kind': { type: 'string', default: 'dummy' },
-        'heartbeat-renew': { type: 'string', default: '700ms' },
-        'heartbeat-duration': { type: 'string', default: '2s' },
-        resync: { type: 'string', default: '30s' },
-        'local-address-lifetime': { type: 'string', default: '120s' },
-        'restart-grace': { type: 'string', default: '30s' },
-        'state-file': { type: 'string' },
-        'out-of-service': { type: 'string', default: 'cordoned,exclude-label' },
-        routing: { type: 'string', default: 'on' },
-        'bird-config-dir': { type: 'string' },
-        'bird-socket': { type: 'string' },
-        'frr-dir': { type: 'string' },
-        'frr-vty-socket': { type: 'string' },
-        'gobgp-socket': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: OPTIONS,
     });
     if (values.help) {
       console.log(HELP);
