@@ -55,14 +55,14 @@ async function watch(
   const write = (frame: string) => process.stdout.write(tty ? `${HOME_AND_CLEAR}${frame}\n` : `${frame}\n\n`);
   if (tty) process.stdout.write(HIDE_CURSOR);
   const w = watchStatus(kc, namespace, { render, write, ...(readUp ? { readUpstream: readUp } : {}) });
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
   });
   await w.stop();
   if (tty) process.stdout.write(SHOW_CURSOR);
   // Ctrl-C is how a watch ends: a clean exit, like kubectl get -w
-  return signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1;
+  return 0;
 }
 
 export const command: Command = {
@@ -82,7 +82,18 @@ export const command: Command = {
     const netns = values.upstream;
     const readUp = netns ? () => readUpstream(kc, netns, values['upstream-vty']) : undefined;
     if (values.watch) return watch(kc, values.namespace, render, readUp);
-    const inputs = await readStatusInputs(kc, values.namespace);
+    let inputs;
+    try {
+      inputs = await readStatusInputs(kc, values.namespace);
+    } catch (err) {
+      // name the cluster it tried: with several contexts, the wrong one is the usual cause
+      const server = kc.getCurrentCluster()?.server ?? '?';
+      console.error(
+        `purelb status: reading from ${server} (context "${kc.getCurrentContext()}") failed: ` +
+          `${(err as Error).message}; check --context, --kubeconfig or KUBECONFIG`,
+      );
+      return 1;
+    }
     const upstream = readUp ? await readUp() : undefined;
     console.log(render(buildStatusReport({ ...inputs, ...(upstream ? { upstream } : {}) })));
     return 0;
