@@ -49,10 +49,14 @@ async function watch(
   kc: KubeConfig,
   namespace: string,
   render: (r: StatusReport) => string,
+  json: boolean,
   readUp?: () => Promise<StatusInputs['upstream']>,
 ): Promise<number> {
   const tty = process.stdout.isTTY === true;
-  const write = (frame: string) => process.stdout.write(tty ? `${HOME_AND_CLEAR}${frame}\n` : `${frame}\n\n`);
+  // not a terminal (a pipe, a file): frames one after another, each table ended by a "---" line (JSON
+  // documents need no separator: jq reads a stream of them)
+  const end = json ? '\n' : '\n---\n';
+  const write = (frame: string) => process.stdout.write(tty ? `${HOME_AND_CLEAR}${frame}\n` : `${frame}${end}`);
   if (tty) process.stdout.write(HIDE_CURSOR);
   const w = watchStatus(kc, namespace, { render, write, ...(readUp ? { readUpstream: readUp } : {}) });
   await new Promise<void>((resolve) => {
@@ -81,7 +85,7 @@ export const command: Command = {
     const render = (r: StatusReport) => (values.output === 'json' ? JSON.stringify(r, null, 2) : renderStatus(r));
     const netns = values.upstream;
     const readUp = netns ? () => readUpstream(kc, netns, values['upstream-vty']) : undefined;
-    if (values.watch) return watch(kc, values.namespace, render, readUp);
+    if (values.watch) return watch(kc, values.namespace, render, values.output === 'json', readUp);
     let inputs;
     try {
       inputs = await readStatusInputs(kc, values.namespace);

@@ -2,7 +2,7 @@
 // (KUBECONFIG, a list of them, --context, -n), and shell completion driven for real: bash running the script
 // `purelb completion bash` prints, kubectl's own completion asking kubectl_complete-purelb, and zsh loading
 // `purelb completion zsh`.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -12,7 +12,7 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node
 import { mergePatch } from '../../src/k8s/patch.ts';
 import { k8sBinDir, repoRoot } from '../../src/lab/cluster/binaries.ts';
 import type { StatusReport } from '../../src/status/report.ts';
-import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
 
 let kc: KubeConfig;
 let ns: string;
@@ -220,4 +220,40 @@ test('purelb completion zsh loads into zsh after compinit and registers _purelb 
     'autoload -U compinit && compinit -u -D && source <(purelb completion zsh) && print -r -- $_comps[purelb]',
   ]);
   expect(r).toMatchObject({ code: 0, stderr: '', stdout: '_purelb\n' });
+});
+
+test('kubectl purelb status -w without a terminal prints a new frame per change and exits 0 on SIGINT', async () => {
+  const child = spawn('kubectl', ['purelb', 'status', '-w', '-n', ns], {
+    env: { PATH: path, HOME: dir, KUBECONFIG: labOnly },
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // each frame ends with a "---" line; only changed frames are printed
+  const frames = () => out.split('\n---\n').slice(0, -1);
+  await waitFor('the first frame', async () => frames().length >= 1 && frames()[0]!.includes('tenant'));
+  expect(frames()[0]).not.toContain(`${svcNs}/api`);
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.createNamespacedService({
+    namespace: svcNs,
+    body: {
+      metadata: {
+        name: 'api',
+        annotations: { 'purelb.io/allocated-by': 'PureLB', 'purelb.io/allocated-from': 'tenant' },
+      },
+      spec: { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false, ports: [{ port: 443, protocol: 'TCP' }] },
+    },
+  });
+  await core.patchNamespacedServiceStatus(
+    { name: 'api', namespace: svcNs, body: { status: { loadBalancer: { ingress: [{ ip: '10.210.0.11' }] } } } },
+    mergePatch,
+  );
+  await waitFor('a frame with the new Service', async () =>
+    new RegExp(`^${svcNs}/api\\s+10\\.210\\.0\\.11\\s+tenant\\s`, 'm').test(frames().at(-1) ?? ''),
+  );
+  const seen = frames();
+  // consecutive frames always differ: an unchanged report is not printed again
+  for (let i = 1; i < seen.length; i++) expect(seen[i]).not.toBe(seen[i - 1]);
+  child.kill('SIGINT');
+  expect(await exited).toBe(0);
 });
