@@ -3,7 +3,7 @@
 // `purelb completion bash` prints, kubectl's own completion asking kubectl_complete-purelb, and zsh loading
 // `purelb completion zsh`.
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,7 +18,7 @@ let kc: KubeConfig;
 let ns: string;
 let svcNs: string;
 let dir: string;
-/** PATH with the plugin (as npm's bin map installs it), `purelb` (the same launcher) and kubectl. */
+/** PATH with purelb and the plugin as npm installs them, kubectl, and the system's directories. */
 let path: string;
 /** Two contexts: "lab" (the test apiserver) and "broken" (nothing listens there), the current one. */
 let twoContexts: string;
@@ -97,12 +97,11 @@ beforeAll(async () => {
   );
 
   dir = mkdtempSync(join(tmpdir(), 'purelb-plugin-'));
-  const bin = join(dir, 'bin');
-  mkdirSync(bin);
-  // installed like npm links package.json's "bin" entries; `purelb` is the same launcher under that name
-  symlinkSync(join(repoRoot, 'bin', 'kubectl-purelb'), join(bin, 'kubectl-purelb'));
-  symlinkSync(join(repoRoot, 'bin', 'kubectl_complete-purelb'), join(bin, 'kubectl_complete-purelb'));
-  symlinkSync(join(repoRoot, 'bin', 'kubectl-purelb'), join(bin, 'purelb'));
+  // installed as docs/cli.md says: npm's global install of the checkout links package.json's "bin" entries
+  // (purelb, kubectl-purelb, kubectl_complete-purelb) into <prefix>/bin
+  const prefix = join(dir, 'npm-global');
+  await promisify(execFile)('npm', ['install', '--global', '--prefix', prefix, '--no-audit', '--no-fund', repoRoot]);
+  const bin = join(prefix, 'bin');
   symlinkSync(kubectl, join(bin, 'kubectl'));
   // the system's PATH (its node is 20): the launcher must find Node 24 on its own
   path = [bin, '/usr/local/bin', '/usr/bin', '/bin'].join(delimiter);
