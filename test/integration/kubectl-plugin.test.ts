@@ -1,7 +1,7 @@
 // `kubectl purelb`: the plugin run by the real kubectl against the real apiserver, with kubectl's habits
 // (KUBECONFIG, a list of them, --context, -n), and shell completion driven for real: bash running the script
-// `purelb completion bash` prints, kubectl's own completion asking kubectl_complete-purelb, and zsh loading
-// `purelb completion zsh`.
+// `purelb completion bash` prints, kubectl's own completion asking kubectl_complete-purelb, and zsh's line
+// editor completing with `purelb completion zsh`.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,6 +35,8 @@ async function run(
   try {
     const { stdout, stderr } = await promisify(execFile)(file, args, {
       env: { PATH: path, HOME: dir, ...env },
+      // a completion that never comes (the zsh driver waits for the line) fails the test instead of hanging it
+      timeout: 60_000,
     });
     return { code: 0, stdout, stderr };
   } catch (err) {
@@ -212,13 +214,32 @@ test("kubectl's own bash completion completes `kubectl purelb` through kubectl_c
   ).toEqual(['broken']);
 });
 
-test('purelb completion zsh loads into zsh after compinit and registers _purelb for purelb', async () => {
-  const r = await run('zsh', [
-    '-f',
-    '-c',
-    'autoload -U compinit && compinit -u -D && source <(purelb completion zsh) && print -r -- $_comps[purelb]',
-  ]);
-  expect(r).toMatchObject({ code: 0, stderr: '', stdout: '_purelb\n' });
+/**
+ * Types `line` and TAB into an interactive zsh (a pseudo-terminal from zsh/zpty) that loaded
+ * `purelb completion zsh` after compinit, and returns the line as zle left it (a key bound to a widget
+ * prints it once the completion is done: zle handles keys in order).
+ */
+async function zshComplete(line: string, env: Record<string, string> = {}): Promise<string> {
+  const driver = `zmodload zsh/zpty
+zpty z 'PS1="> " zsh -f -i'
+zpty -w z 'autoload -U compinit && compinit -u -D && source <(purelb completion zsh)'
+zpty -w z 'dumpbuf() { print -r -- "@@$BUFFER@@" }; zle -N dumpbuf; bindkey "^G" dumpbuf'
+zpty -w -n z "$1"$'\\t\\a'
+zpty -r -m z out '*@@purelb*@@*'
+print -r -- "purelb\${\${out##*@@purelb}%%@@*}"
+zpty -d z`;
+  const r = await run('zsh', ['-f', '-c', driver, 'zsh', line], env);
+  expect(r).toMatchObject({ code: 0, stderr: '' });
+  return r.stdout.replace(/\n$/, '');
+}
+
+test('purelb completion zsh completes commands, options and their values in a real zsh line editor', async () => {
+  expect(await zshComplete('purelb st')).toBe('purelb status ');
+  expect(await zshComplete('purelb status --cont')).toBe('purelb status --context ');
+  expect(await zshComplete('purelb status -o j')).toBe('purelb status -o json ');
+  expect(await zshComplete('purelb status --context b', { KUBECONFIG: twoContexts })).toBe(
+    'purelb status --context broken ',
+  );
 });
 
 test('kubectl purelb status -w without a terminal prints a new frame per change and exits 0 on SIGINT', async () => {
