@@ -92,9 +92,12 @@ export const command: Command = {
     } catch (err) {
       // name the cluster it tried: with several contexts, the wrong one is the usual cause
       const server = kc.getCurrentCluster()?.server ?? '?';
+      // fetch's own message is "fetch failed"; the reason (ECONNREFUSED, a TLS error) is its cause
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const why = `${(err as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`;
       console.error(
         `purelb status: reading from ${server} (context "${kc.getCurrentContext()}") failed: ` +
-          `${(err as Error).message}; check --context, --kubeconfig or KUBECONFIG`,
+          `${why}; check --context, --kubeconfig or KUBECONFIG`,
       );
       return 1;
     }

@@ -146,7 +146,7 @@ test('kubectl purelb status --context picks a context of the kubeconfig; the bro
   const broken = await run('kubectl', ['purelb', 'status', '-n', ns], { KUBECONFIG: twoContexts });
   expect(broken.code).toBe(1);
   expect(broken.stderr).toMatch(/^purelb status: reading from https:\/\/127\.0\.0\.1:1 \(context "broken"\) failed: /);
-  expect(broken.stderr).toContain('check --context, --kubeconfig or KUBECONFIG');
+  expect(broken.stderr).toContain('(ECONNREFUSED); check --context, --kubeconfig or KUBECONFIG');
 
   const unknown = await run('kubectl', ['purelb', 'status', '--context', 'nope'], { KUBECONFIG: twoContexts });
   expect(unknown.code).toBe(2);
