@@ -62,6 +62,8 @@ async function watch(
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
+    // the reader went away (`purelb status -w | head`): stop like on Ctrl-C
+    process.stdout.once('error', () => resolve());
   });
   await w.stop();
   if (tty) process.stdout.write(SHOW_CURSOR);

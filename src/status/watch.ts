@@ -2,7 +2,7 @@
 // heartbeat renewals and a rollout's burst of updates give one redraw), on a tick (heartbeats expire
 // with time, the upstream router's routes are polled) and only when the rendered text changed.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { createLogger } from '../log.ts';
+import type { Logger } from '../log.ts';
 import { buildStatusReport, type StatusInputs, type StatusReport } from './report.ts';
 import { watchStatusInputs } from './source.ts';
 
@@ -25,13 +25,23 @@ export function frameText(body: string, problems: ReadonlyMap<string, string>): 
 
 export function watchStatus(kc: KubeConfig, namespace: string, opts: WatchOptions): { stop: () => Promise<void> } {
   const problems = new Map<string, string>();
-  // the caches' own warnings (a failed watch, retried with backoff) are shown under the table, not logged
-  // over it; the next successful list of that kind clears them
-  const log = createLogger('status', {}, (line) => {
-    const entry = JSON.parse(line) as { watch?: string; error?: string; msg: string };
-    problems.set(`watch ${entry.watch ?? '?'}`, entry.error ?? entry.msg);
-    schedule();
-  });
+  // the caches' own warnings (a failed watch, retried with backoff) are shown under the table instead of
+  // logged over it; the next successful list of that kind clears them
+  const problemLog = (fields: Record<string, unknown>): Logger => {
+    const record = (msg: string, more?: Record<string, unknown>) => {
+      const error = more?.error;
+      problems.set(`watch ${String(fields.watch ?? '?')}`, typeof error === 'string' ? error : msg);
+      schedule();
+    };
+    return {
+      debug: () => {},
+      info: () => {},
+      warn: record,
+      error: record,
+      child: (f) => problemLog({ ...fields, ...f }),
+    };
+  };
+  const log = problemLog({});
   const source = watchStatusInputs(kc, namespace, log);
   let synced = false;
   let last: string | undefined;

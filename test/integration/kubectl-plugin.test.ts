@@ -4,6 +4,7 @@
 // editor completing with `purelb completion zsh`.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,6 +25,7 @@ let path: string;
 let twoContexts: string;
 /** Only "lab", current: the file KUBECONFIG names when no --context is given. */
 let labOnly: string;
+let brokenServer: string;
 
 const kubectl = join(k8sBinDir(), 'kubectl');
 
@@ -108,11 +110,16 @@ beforeAll(async () => {
   // the system's PATH (its node is 20): the launcher must find Node 24 on its own
   path = [bin, '/usr/local/bin', '/usr/bin', '/bin'].join(delimiter);
   const server = kc.getCurrentCluster()!.server;
+  // a port nothing listens on (taken from the kernel, then closed): connections are refused
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  brokenServer = `https://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+  await new Promise((resolve) => probe.close(resolve));
   twoContexts = writeKubeConfig(
     'two',
     [
       { name: 'lab', server },
-      { name: 'broken', server: 'https://127.0.0.1:1' },
+      { name: 'broken', server: brokenServer },
     ],
     'broken',
   );
@@ -145,7 +152,7 @@ test('kubectl purelb status --context picks a context of the kubeconfig; the bro
 
   const broken = await run('kubectl', ['purelb', 'status', '-n', ns], { KUBECONFIG: twoContexts });
   expect(broken.code).toBe(1);
-  expect(broken.stderr).toMatch(/^purelb status: reading from https:\/\/127\.0\.0\.1:1 \(context "broken"\) failed: /);
+  expect(broken.stderr).toContain(`purelb status: reading from ${brokenServer} (context "broken") failed: `);
   expect(broken.stderr).toContain('(ECONNREFUSED); check --context, --kubeconfig or KUBECONFIG');
 
   const unknown = await run('kubectl', ['purelb', 'status', '--context', 'nope'], { KUBECONFIG: twoContexts });
@@ -274,6 +281,24 @@ test('kubectl purelb status -w without a terminal prints a new frame per change 
   const seen = frames();
   // consecutive frames always differ: an unchanged report is not printed again
   for (let i = 1; i < seen.length; i++) expect(seen[i]).not.toBe(seen[i - 1]);
+  child.kill('SIGINT');
+  expect(await exited).toBe(0);
+});
+
+test('kubectl purelb status -w on an unreachable context says it is waiting and why, never an empty table', async () => {
+  const child = spawn('kubectl', ['purelb', 'status', '-w', '--context', 'broken', '-n', ns], {
+    env: { PATH: path, HOME: dir, KUBECONFIG: twoContexts },
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await waitFor('a frame naming every failing watch', async () =>
+    ['services', 'serviceGroups', 'leases', 'routerConfigs', 'endpointSlices'].every((k) =>
+      out.includes(`! watch ${k}: `),
+    ),
+  );
+  expect(out).toMatch(/^waiting for the apiserver to list every kind$/m);
+  expect(out).not.toContain('POOLS');
   child.kill('SIGINT');
   expect(await exited).toBe(0);
 });
