@@ -13,12 +13,15 @@ export interface WatchOptions {
   write: (frame: string) => void;
   /** Polled on every redraw: the upstream router's routes (--upstream). */
   readUpstream?: () => Promise<StatusInputs['upstream']>;
-  debounceMs?: number;
-  tickMs?: number;
 }
 
+/** Changes within this window give one redraw. */
+const DEBOUNCE_MS = 250;
+/** Redraw check without a change: heartbeats expire with time; the upstream routes are polled. */
+const TICK_MS = 2000;
+
 /** Frame text: the rendered report, then the watches' current errors (they retry on their own). */
-export function frameText(body: string, problems: ReadonlyMap<string, string>): string {
+function frameText(body: string, problems: ReadonlyMap<string, string>): string {
   if (problems.size === 0) return body;
   return [body, '', ...[...problems].map(([what, error]) => `! ${what}: ${error} (retrying)`)].join('\n');
 }
@@ -90,13 +93,13 @@ export function watchStatus(kc: KubeConfig, namespace: string, opts: WatchOption
     debounce = setTimeout(() => {
       debounce = undefined;
       redraw();
-    }, opts.debounceMs ?? 250);
+    }, DEBOUNCE_MS);
   }
   source.onChange((key, kind) => {
     if (kind === 'relist') problems.delete(`watch ${key}`);
     schedule();
   });
-  const tick = setInterval(schedule, opts.tickMs ?? 2000);
+  const tick = setInterval(schedule, TICK_MS);
   void source.synced.then(() => {
     synced = true;
     redraw();
