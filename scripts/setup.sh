@@ -21,6 +21,7 @@ DEBIAN_PACKAGES=(
   containerd runc containernetworking-plugins                      # lab nodes: CRI runtime (ctr too), OCI runtime, CNI bridge/host-local/portmap
   iptables                                                         # kube-proxy (iptables mode), kubelet's canary chains, CNI portmap
   podman debootstrap                                               # images: shipped Dockerfiles built on debootstrapped stand-in bases
+  tmux zsh bash-completion                                         # tests: status --watch in a terminal, zsh/bash (kubectl) completion
 )
 
 step 1 "Debian packages: ${DEBIAN_PACKAGES[*]}"

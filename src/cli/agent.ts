@@ -50,6 +50,7 @@ elected node (with gratuitous ARP / unsolicited NA), a virtual address on kube-l
 Durations: "500ms", "2s", "1m" or plain seconds.
 `;
 
+/** The options run() parses; shell completion offers the same ones. */
 const OPTIONS = {
   ...componentOptions(7473),
   'node-name': { type: 'string', default: process.env.PURELB_NODE_NAME ?? '' },
@@ -172,6 +173,7 @@ function startRouting(values: Values, kc: KubeConfig, node: string, log: Logger,
 }
 
 export const command: Command = {
+  options: OPTIONS,
   summary: 'Run the node agent (places local and virtual addresses, heartbeat election, routing)',
   async run(argv) {
     const { values } = parseArgs({ args: argv, options: OPTIONS });

@@ -31,22 +31,26 @@ Allocates addresses to Services of type LoadBalancer from ServiceGroup pools.
   --leader-elect BOOL      elect a leader (default true); false allocates at once (one replica only!)
 `;
 
+/** The options run() parses; shell completion offers the same ones. */
+const OPTIONS = {
+  ...componentOptions(7472),
+  'lb-class': { type: 'string', default: DEFAULT_LB_CLASS },
+  'service-namespace': { type: 'string' },
+  identity: { type: 'string', default: process.env.POD_NAME ?? `${hostname()}-${process.pid}` },
+  'lease-duration': { type: 'string', default: '15' },
+  'renew-deadline': { type: 'string', default: '10' },
+  'retry-period': { type: 'string', default: '2' },
+  'leader-elect': { type: 'string', default: 'true' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export const command: Command = {
+  options: OPTIONS,
   summary: 'Run the allocator (IPAM for Services of type LoadBalancer, leader-elected)',
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
-      options: {
-        ...componentOptions(7472),
-        'lb-class': { type: 'string', default: DEFAULT_LB_CLASS },
-        'service-namespace': { type: 'string' },
-        identity: { type: 'string', default: process.env.POD_NAME ?? `${hostname()}-${process.pid}` },
-        'lease-duration': { type: 'string', default: '15' },
-        'renew-deadline': { type: 'string', default: '10' },
-        'retry-period': { type: 'string', default: '2' },
-        'leader-elect': { type: 'string', default: 'true' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: OPTIONS,
     });
     if (values.help) {
       console.log(HELP);

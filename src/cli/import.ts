@@ -126,8 +126,7 @@ export const command: Command = {
     if (values['service-patches']) {
       const text = toYaml(result.servicePatches);
       writeFileSync(values['service-patches'], text && !text.endsWith('\n') ? `${text}\n` : text);
-    }
-    else
+    } else
       unmapped.push(
         ...result.servicePatches.map(
           (p) =>

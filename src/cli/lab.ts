@@ -29,23 +29,25 @@ Options of up:
 const DAEMONS: Daemon[] = ['bird', 'frr', 'gobgp'];
 const PROTOCOLS: Protocol[] = ['bgp', 'ospf'];
 
+/** The options `lab up` parses; shell completion offers the same ones. */
+const UP_OPTIONS = {
+  name: { type: 'string' },
+  nodes: { type: 'string' },
+  lan: { type: 'string', multiple: true },
+  daemon: { type: 'string' },
+  protocol: { type: 'string' },
+  'node-asn': { type: 'string' },
+  'tor-asn': { type: 'string' },
+  'no-samples': { type: 'boolean' },
+  bfd: { type: 'boolean' },
+  processes: { type: 'boolean' },
+} as const;
+/** `lab status` and `lab down` take only the lab's name. */
+const NAME_OPTIONS = { name: { type: 'string' } } as const;
+
 /** Pure: argv of `lab up` -> options (throws naming the flag). */
 export function parseUpOptions(argv: string[]): LabOptions {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      name: { type: 'string' },
-      nodes: { type: 'string' },
-      lan: { type: 'string', multiple: true },
-      daemon: { type: 'string' },
-      protocol: { type: 'string' },
-      'node-asn': { type: 'string' },
-      'tor-asn': { type: 'string' },
-      'no-samples': { type: 'boolean' },
-      bfd: { type: 'boolean' },
-      processes: { type: 'boolean' },
-    },
-  });
+  const { values } = parseArgs({ args: argv, options: UP_OPTIONS });
   const int = (flag: string, v: string | undefined, dflt: number) => {
     if (v === undefined) return dflt;
     if (!/^[0-9]+$/.test(v)) throw new Error(`--${flag} ${v}: expected a positive integer`);
@@ -79,7 +81,7 @@ export function parseUpOptions(argv: string[]): LabOptions {
 }
 
 function nameOnly(argv: string[]): string {
-  return parseArgs({ args: argv, options: { name: { type: 'string' } } }).values.name ?? d.name;
+  return parseArgs({ args: argv, options: NAME_OPTIONS }).values.name ?? d.name;
 }
 
 const progress = (start: number) => (msg: string) =>
@@ -87,6 +89,11 @@ const progress = (start: number) => (msg: string) =>
 
 export const command: Command = {
   summary: 'One-machine lab: up | status | down (needs root)',
+  subcommands: {
+    up: { summary: 'bring a lab up', options: UP_OPTIONS, choices: { daemon: DAEMONS, protocol: PROTOCOLS } },
+    status: { summary: "reprint the lab's table", options: NAME_OPTIONS },
+    down: { summary: 'remove everything the lab created', options: NAME_OPTIONS },
+  },
   async run(argv) {
     const [sub, ...rest] = argv;
     if (!sub || sub === '--help' || sub === '-h' || rest.includes('--help')) {

@@ -1,14 +1,23 @@
 // The `purelb` command: one binary, one subcommand per component or tool.
+import type { ParseArgsOptionsConfig } from 'node:util';
 import { UsageError } from './options.ts';
 
-export interface Command {
+/** What shell completion offers for a command: the options run() parses, and the values some of them take. */
+export interface CommandOptions {
+  options?: ParseArgsOptionsConfig;
+  choices?: Record<string, readonly string[]>;
+}
+
+export interface Command extends CommandOptions {
   summary: string;
+  /** Subcommands (`purelb lab up`) with their own options, for completion. */
+  subcommands?: Record<string, CommandOptions & { summary: string }>;
   /** Returns the process exit code. */
   run(argv: string[]): Promise<number>;
 }
 
-/** Subcommands register here as their components land; each loads lazily. */
-const commands: Record<string, () => Promise<Command>> = {
+/** Subcommands register here as their components land; each loads lazily. Names starting with __ are hidden. */
+export const commands: Record<string, () => Promise<Command>> = {
   allocator: async () => (await import('./allocator.ts')).command,
   agent: async () => (await import('./agent.ts')).command,
   validate: async () => (await import('./validate.ts')).command,
@@ -17,11 +26,15 @@ const commands: Record<string, () => Promise<Command>> = {
   render: async () => (await import('./render.ts')).command,
   import: async () => (await import('./import.ts')).command,
   install: async () => (await import('./install.ts')).command,
+  completion: async () => (await import('./completion.ts')).command,
+  __complete: async () => (await import('./completion.ts')).completeCommand,
 };
 
 async function usage(): Promise<string> {
   const loaded = await Promise.all(
-    Object.entries(commands).map(async ([name, load]) => [name, (await load()).summary]),
+    Object.entries(commands)
+      .filter(([name]) => !name.startsWith('__'))
+      .map(async ([name, load]) => [name, (await load()).summary]),
   );
   const width = Math.max(0, ...loaded.map(([name]) => name!.length));
   return [

@@ -1,5 +1,7 @@
 // Option helpers shared by the subcommands.
+import type { KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
+import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 
 /** A bad command line: main() prints the message and exits 2 instead of crashing with a stack trace. */
 export class UsageError extends Error {}
@@ -20,4 +22,33 @@ export function componentOptions(healthPort: number) {
     'health-port': { type: 'string', default: String(healthPort) },
     'health-host': { type: 'string', default: '0.0.0.0' },
   } as const;
+}
+
+/**
+ * Options of every command that reads a cluster the way kubectl does: --kubeconfig (else KUBECONFIG, else
+ * in-cluster, else ~/.kube/config), --context (a context of that kubeconfig instead of its current one)
+ * and -n/--namespace (the install namespace).
+ */
+export function clusterOptions(defaultNamespace: string) {
+  return {
+    kubeconfig: { type: 'string' },
+    context: { type: 'string' },
+    namespace: { type: 'string', short: 'n', default: defaultNamespace },
+  } as const;
+}
+
+/** The kubeconfig of clusterOptions: --context must name a context of it (kubectl's check, with the choices). */
+export function loadClusterConfig(values: { kubeconfig?: string; context?: string }): KubeConfig {
+  const kc = loadKubeConfig(values.kubeconfig);
+  if (values.context !== undefined) {
+    const names = kc.getContexts().map((c) => c.name);
+    if (!names.includes(values.context)) {
+      const where = values.kubeconfig ?? process.env.KUBECONFIG ?? '~/.kube/config';
+      throw new UsageError(
+        `--context ${values.context}: no such context in ${where} (contexts: ${names.join(', ') || 'none'})`,
+      );
+    }
+    kc.setCurrentContext(values.context);
+  }
+  return kc;
 }

@@ -54,22 +54,26 @@ const placeholderPasswords = (config: RouterConfigSpec): Record<string, string> 
       .map((p) => [p.address, `from-secret:${p.passwordSecretRef!.name}:${p.passwordSecretRef!.key}`]),
   );
 
+/** The options run() parses; shell completion offers the same ones. */
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  node: { type: 'string' },
+  'node-ip': { type: 'string' },
+  address: { type: 'string', multiple: true },
+  name: { type: 'string' },
+  interface: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export const command: Command = {
+  options: OPTIONS,
   summary: 'Print the BIRD/FRR config (or GoBGP calls) the agent would apply on a node',
   async run(argv) {
     let values;
     try {
       ({ values } = parseArgs({
         args: argv,
-        options: {
-          config: { type: 'string', short: 'c' },
-          node: { type: 'string' },
-          'node-ip': { type: 'string' },
-          address: { type: 'string', multiple: true },
-          name: { type: 'string' },
-          interface: { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
+        options: OPTIONS,
       }));
     } catch (err) {
       console.error(`purelb render: ${(err as Error).message}\n\n${HELP}`);

@@ -20,12 +20,19 @@ const isPureLB = (doc: unknown) => {
   return typeof apiVersion === 'string' && apiVersion.split('/')[0] === GROUP;
 };
 
+/** The options run() parses; shell completion offers the same ones. */
+const OPTIONS = {
+  file: { type: 'string', short: 'f', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export const command: Command = {
+  options: OPTIONS,
   summary: 'Validate ServiceGroup / LBNodeAgent / RouterConfig YAML offline',
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
-      options: { file: { type: 'string', short: 'f', multiple: true }, help: { type: 'boolean', short: 'h' } },
+      options: OPTIONS,
     });
     if (values.help) {
       console.log(HELP);

@@ -53,10 +53,14 @@ export function watchCache<T extends KubernetesObject>(
     backoff = opts.initialBackoffMs ?? 500;
   });
 
+  // ListWatch.start() resolves even when its LIST failed: it reports that only through 'error'
+  let failedSinceStart = false;
   const start = async (): Promise<void> => {
     if (stopped) return;
+    failedSinceStart = false;
     try {
       await informer.start();
+      if (failedSinceStart) return; // not synced: the 'error' handler has scheduled the restart
       if (!synced) {
         synced = true;
         resolveSynced();
@@ -76,6 +80,7 @@ export function watchCache<T extends KubernetesObject>(
     backoff = Math.min(backoff * 2, opts.maxBackoffMs ?? 30_000);
   };
   informer.on('error', (err) => {
+    failedSinceStart = true;
     if (!stopped) scheduleRestart(err);
   });
   void start();

@@ -1,4 +1,5 @@
-// Reads what `purelb status` reports from a cluster: one list call per kind.
+// Reads what `purelb status` reports from a cluster: one list call per kind, or (--watch) one watch per kind
+// kept in a cache. Both go through the same table of sources, so the two modes read the same objects.
 import { GROUP, VERSION } from '../api/names.ts';
 import {
   CoordinationV1Api,
@@ -6,44 +7,96 @@ import {
   CustomObjectsApi,
   DiscoveryV1Api,
   type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
   type V1Node,
 } from '@kubernetes/client-node';
 import { canonicalIP } from '../api/ip.ts';
 import { retryBusy } from '../k8s/api.ts';
-import type { ServiceGroup } from '../api/types.ts';
-import type { RouterConfigLike, StatusInputs } from './report.ts';
+import { watchCache, type WatchedCache } from '../k8s/informer.ts';
+import type { Logger } from '../log.ts';
+import type { StatusInputs } from './report.ts';
 
-async function listCustom<T>(kc: KubeConfig, plural: string, namespace: string): Promise<T[]> {
+type ListOf = KubernetesListObject<KubernetesObject>;
+
+async function listCustom(kc: KubeConfig, plural: string, namespace: string): Promise<ListOf> {
   try {
-    const res = await retryBusy(() =>
+    return (await retryBusy(() =>
       kc
         .makeApiClient(CustomObjectsApi)
         .listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural }),
-    );
-    return (res as { items: T[] }).items;
+    )) as ListOf;
   } catch (err) {
     // a cluster without that CRD (e.g. no RouterConfig installed) has nothing to report for it
-    if ((err as { code?: number }).code === 404) return [];
+    if ((err as { code?: number }).code === 404) return { metadata: {}, items: [] };
     throw err;
   }
 }
 
-export async function readStatusInputs(kc: KubeConfig, namespace: string): Promise<Omit<StatusInputs, 'upstream'>> {
-  const core = kc.makeApiClient(CoreV1Api);
-  const [services, serviceGroups, leases, routerConfigs, endpointSlices] = await Promise.all([
-    core.listServiceForAllNamespaces().then((l) => l.items),
-    listCustom<ServiceGroup>(kc, 'servicegroups', namespace),
-    kc
-      .makeApiClient(CoordinationV1Api)
-      .listNamespacedLease({ namespace })
-      .then((l) => l.items),
-    listCustom<RouterConfigLike>(kc, 'routerconfigs', namespace),
-    kc
-      .makeApiClient(DiscoveryV1Api)
-      .listEndpointSliceForAllNamespaces()
-      .then((l) => l.items),
-  ]);
-  return { now: new Date(), namespace, services, serviceGroups, leases, routerConfigs, endpointSlices };
+/** The inputs of the report that come from the apiserver: their LIST call and their WATCH path. */
+export type SourceKey = 'services' | 'serviceGroups' | 'leases' | 'routerConfigs' | 'endpointSlices';
+interface Source {
+  path: string;
+  list: () => Promise<ListOf>;
+}
+
+function sources(kc: KubeConfig, namespace: string): Record<SourceKey, Source> {
+  const custom = (plural: string): Source => ({
+    path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${plural}`,
+    list: () => listCustom(kc, plural, namespace),
+  });
+  return {
+    services: { path: '/api/v1/services', list: () => kc.makeApiClient(CoreV1Api).listServiceForAllNamespaces() },
+    serviceGroups: custom('servicegroups'),
+    leases: {
+      path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+      list: () => kc.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace }),
+    },
+    routerConfigs: custom('routerconfigs'),
+    endpointSlices: {
+      path: '/apis/discovery.k8s.io/v1/endpointslices',
+      list: () => kc.makeApiClient(DiscoveryV1Api).listEndpointSliceForAllNamespaces(),
+    },
+  };
+}
+
+type ClusterInputs = Omit<StatusInputs, 'upstream'>;
+
+function inputsFrom(namespace: string, items: Record<SourceKey, readonly KubernetesObject[]>): ClusterInputs {
+  // the report reads these kinds' fields; the lists hold exactly those kinds
+  return { now: new Date(), namespace, ...(items as unknown as Omit<ClusterInputs, 'now' | 'namespace'>) };
+}
+
+export async function readStatusInputs(kc: KubeConfig, namespace: string): Promise<ClusterInputs> {
+  const entries = await Promise.all(
+    Object.entries(sources(kc, namespace)).map(async ([key, s]) => [key, (await s.list()).items] as const),
+  );
+  return inputsFrom(namespace, Object.fromEntries(entries) as Record<SourceKey, KubernetesObject[]>);
+}
+
+export interface StatusWatch {
+  /** Resolves once every kind has been listed. */
+  synced: Promise<void>;
+  /** The current inputs, from the watch caches (`now` is the time of the call). */
+  inputs(): ClusterInputs;
+  /** Called after any object of a kind changed, and after every (re)list of it. */
+  onChange(handler: (key: SourceKey, kind: 'add' | 'update' | 'delete' | 'relist') => void): void;
+  stop(): Promise<void>;
+}
+
+/** One watch per kind (restarting on errors, which go to `log`), the same objects readStatusInputs lists. */
+export function watchStatusInputs(kc: KubeConfig, namespace: string, log: Logger): StatusWatch {
+  const caches = Object.entries(sources(kc, namespace)).map(
+    ([key, s]) => [key, watchCache(kc, s.path, s.list, log.child({ watch: key }))] as const,
+  );
+  const all = caches.map(([, c]) => c as WatchedCache<KubernetesObject>);
+  return {
+    synced: Promise.all(all.map((c) => c.synced)).then(() => undefined),
+    inputs: () =>
+      inputsFrom(namespace, Object.fromEntries(caches.map(([k, c]) => [k, c.list()])) as Record<SourceKey, []>),
+    onChange: (handler) => caches.forEach(([key, c]) => c.onChange((_, kind) => handler(key as SourceKey, kind))),
+    stop: async () => void (await Promise.all(all.map((c) => c.stop()))),
+  };
 }
 
 /** Node InternalIPs -> node name, to show upstream next hops as node names. */
