@@ -58,22 +58,23 @@ function readInputs(files: readonly string[]): SourceObject[] {
   return docs;
 }
 
+const OPTIONS = {
+  from: { type: 'string' },
+  file: { type: 'string', short: 'f', multiple: true },
+  namespace: { type: 'string', short: 'n', default: DEFAULT_NAMESPACE },
+  daemon: { type: 'string' },
+  'node-subnet': { type: 'string', multiple: true },
+  'default-pool': { type: 'string' },
+  'service-patches': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export const command: Command = {
+  options: OPTIONS,
+  choices: { from: ['metallb', 'purelb-v2'], daemon: DAEMONS },
   summary: 'Convert MetalLB or PureLB v2 configuration into purelb.io/v1 objects (printed, not applied)',
   async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        from: { type: 'string' },
-        file: { type: 'string', short: 'f', multiple: true },
-        namespace: { type: 'string', short: 'n', default: DEFAULT_NAMESPACE },
-        daemon: { type: 'string' },
-        'node-subnet': { type: 'string', multiple: true },
-        'default-pool': { type: 'string' },
-        'service-patches': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    const { values } = parseArgs({ args: argv, options: OPTIONS });
     if (values.help) {
       console.log(HELP);
       return 0;

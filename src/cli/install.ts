@@ -10,9 +10,9 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { renderCRDFiles } from '../api/crd-files.ts';
-import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { apiMessage, retryBusy, waitEstablished } from '../k8s/api.ts';
-import { parseDuration, UsageError } from './options.ts';
+import { clusterOptions, loadClusterConfig, parseDuration, UsageError } from './options.ts';
+import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
 import type { Command } from './main.ts';
 
 const HELP = `Usage: purelb install crds [--kubeconfig PATH] [--context NAME] [--dry-run] [--timeout 60s]
@@ -86,20 +86,21 @@ export async function installCRDs(kc: KubeConfig, opts: { dryRun: boolean; timeo
   return lines;
 }
 
+/** CRDs are cluster-scoped: the cluster options without a namespace. */
+const { kubeconfig, context } = clusterOptions(DEFAULT_NAMESPACE);
+const OPTIONS = {
+  kubeconfig,
+  context,
+  'dry-run': { type: 'boolean' },
+  timeout: { type: 'string', default: '60s' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export const command: Command = {
+  options: OPTIONS,
   summary: 'Apply the bundled CRDs (server-side apply; the upgrade path Helm does not have)',
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        kubeconfig: { type: 'string' },
-        context: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        timeout: { type: 'string', default: '60s' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
     if (values.help) {
       console.log(HELP);
       return 0;
@@ -107,14 +108,7 @@ export const command: Command = {
     if (positionals.length !== 1 || positionals[0] !== 'crds')
       throw new UsageError(`the only thing to install is "crds" (purelb install crds), got "${positionals.join(' ')}"`);
     const timeoutMs = parseDuration(values.timeout, 'timeout');
-    const kc = loadKubeConfig(values.kubeconfig);
-    if (values.context) {
-      if (!kc.getContextObject(values.context))
-        throw new UsageError(
-          `--context ${values.context}: no such context in the kubeconfig (have: ${kc.contexts.map((c) => c.name).join(', ')})`,
-        );
-      kc.setCurrentContext(values.context);
-    }
+    const kc = loadClusterConfig(values);
     try {
       for (const line of await installCRDs(kc, { dryRun: values['dry-run'] ?? false, timeoutMs })) console.log(line);
     } catch (err) {
