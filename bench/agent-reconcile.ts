@@ -74,10 +74,10 @@ if (!process.env.PURELB_BENCH_NETNS) {
     const { failed } = await iproute2.applyBatch(changes.map((c) => batchLine(c, { localLifetime: 0 })));
     const t4 = performance.now();
     if (failed.length) throw new Error(`${failed.length} batch lines failed, first: ${failed[0]!.message}`);
-    for (const c of changes)
-      c.op === 'add'
-        ? owned.add(addressKey(c.ifname, c.ip, c.prefix))
-        : owned.delete(addressKey(c.ifname, c.ip, c.prefix));
+    for (const c of changes) {
+      if (c.op === 'add') owned.add(addressKey(c.ifname, c.ip, c.prefix));
+      else owned.delete(addressKey(c.ifname, c.ip, c.prefix));
+    }
     const onLink = (await iproute2.readLinks()).find((l) => l.ifname === 'kube-lb0')!.addrs.length;
     console.log(
       `${label}: ${changes.length} changes, total ${(t4 - t0).toFixed(0)} ms ` +

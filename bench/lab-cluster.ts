@@ -62,7 +62,7 @@ async function memory(lab: Lab): Promise<string[]> {
 function routingRss(pid: number | undefined): string {
   if (!pid) return '-';
   const children = (p: number): number[] => {
-    let kids: number[] = [];
+    let kids: number[];
     try {
       kids = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
     } catch {

@@ -41,7 +41,7 @@ function fibMonitor(topo: Topology) {
   const child = spawn('ip', ['-n', topo.tor, '-4', 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const waiters = new Map<string, (t: number) => void>();
   let added = 0;
-  createInterface({ input: child.stdout! }).on('line', (line) => {
+  createInterface({ input: child.stdout }).on('line', (line) => {
     if (line.startsWith('Deleted') || !line.includes('proto bgp')) return;
     added++;
     const dst = line.split(' ')[0]!;
@@ -154,9 +154,9 @@ function runBatch(netns: string, lines: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn('ip', ['-n', netns, '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
     let err = '';
-    child.stderr!.on('data', (d) => (err += d));
+    child.stderr.on('data', (d) => (err += d));
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ip -batch: ${err}`))));
-    child.stdin!.end(lines.join('\n') + '\n');
+    child.stdin.end(lines.join('\n') + '\n');
   });
 }
 

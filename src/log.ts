@@ -17,9 +17,15 @@ function threshold(): number {
   return order[level] ?? order.info;
 }
 
+/** The one text of an error: its message (an Error), else the value as text. Log fields get this
+ * automatically (pass the error itself); messages for users and HTTP answers call it. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : typeof err === 'string' ? err : JSON.stringify(err);
+}
+
 function errorFields(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(fields)) out[k] = v instanceof Error ? v.message : v;
+  for (const [k, v] of Object.entries(fields)) out[k] = v instanceof Error ? errorText(v) : v;
   return out;
 }
 

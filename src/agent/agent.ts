@@ -55,7 +55,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const ownership = await loadOwnership(opts.stateFile);
   const cluster = watchAgentCluster({ kc, namespace, node, configName: opts.configName, log });
   // the heartbeat reports fencing to the controller, which is built with the heartbeat as a port
-  let controller: AgentController | undefined;
+  const hooks: { controller?: AgentController } = {};
   const heartbeat = startHeartbeat({
     kc,
     namespace,
@@ -63,10 +63,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     renewMs: opts.renewMs,
     durationS: opts.durationS,
     log,
-    onLiveChange: (live) => controller?.liveChanged(live),
+    onLiveChange: (live) => hooks.controller?.liveChanged(live),
     onRenewFailure: () => metrics.heartbeatFailures.inc(),
   });
-  controller = new AgentController(
+  const controller = new AgentController(
     {
       node,
       namespace,
@@ -81,7 +81,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     },
     { cluster, net: opts.net ?? iproute2, heartbeat, ownership, announce: opts.announce ?? announceAddress },
   );
+  hooks.controller = controller;
   await controller.start(opts.resyncMs);
-  const c = controller;
-  return { ready: () => c.ready(), healthy: () => c.healthy(), stop: () => c.stop() };
+  return { ready: () => controller.ready(), healthy: () => controller.healthy(), stop: () => controller.stop() };
 }

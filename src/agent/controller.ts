@@ -5,7 +5,7 @@
 // Lease, the ownership record and the announcer, so unit tests drive it with fakes.
 // A cordoned Node (or one with the exclude-from-external-load-balancers label) is out of service: no
 // address stays on it and its heartbeat Lease is deleted (src/agent/out-of-service.ts).
-import type { KubernetesObject, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import PQueue from 'p-queue';
 import { API_VERSION } from '../api/names.ts';
 import { DEFAULT_NODE_AGENT_CONFIG, parseLBNodeAgent, type NodeAgentConfig } from '../api/validate-lbnodeagent.ts';
@@ -235,8 +235,7 @@ export class AgentController {
       this.trigger();
     });
     // Services that are not ours and never were (no brand or no address yet) cannot change anything.
-    cluster.onChange('services', (obj) => {
-      const svc = obj as V1Service | undefined;
+    cluster.onChange('services', (svc) => {
       if (!svc || serviceInput(svc) || this.#knownServices.has(serviceKey(svc.metadata?.namespace, svc.metadata?.name)))
         this.trigger();
     });
@@ -287,7 +286,8 @@ export class AgentController {
 
   async #readNode(cfg: NodeAgentConfig): Promise<{ links: KernelLink[]; candidates: Record<4 | 6, string[]> }> {
     const { net } = this.#p;
-    let [links, r4, r6] = await Promise.all([net.readLinks(), net.readDefaultRoutes(4), net.readDefaultRoutes(6)]);
+    const [found, r4, r6] = await Promise.all([net.readLinks(), net.readDefaultRoutes(4), net.readDefaultRoutes(6)]);
+    let links = found;
     if (!links.some((l) => l.ifname === cfg.extlbint)) {
       this.#linkReady(cfg.extlbint, await net.ensureLink(cfg.extlbint, this.#o.linkKind));
       this.#log.info('created virtual interface', { interface: cfg.extlbint, kind: this.#o.linkKind });
@@ -310,7 +310,9 @@ export class AgentController {
       this.#o.metrics.reconcileErrors.inc();
       this.#log.error('reconcile failed, retrying with the next trigger', {
         node: this.#o.node,
-        error: String((err as Error)?.stack ?? err),
+        error: err,
+        // an unexpected throw is a bug: keep where it came from
+        stack: err instanceof Error ? err.stack : undefined,
       });
     }
   }
@@ -490,7 +492,7 @@ export class AgentController {
         this.#log.warn('could not send gratuitous ARP / unsolicited NA', {
           address: ip,
           interface: ifname,
-          error: String(err),
+          error: err,
         }),
     );
   }
@@ -511,7 +513,7 @@ export class AgentController {
         this.#p.cluster
           .setAnnouncing(ns!, name!, d.family, value)
           .catch((err: unknown) =>
-            this.#log.warn('could not write announcing annotation', { service: key, error: String(err) }),
+            this.#log.warn('could not write announcing annotation', { service: key, error: err }),
           );
       }
     }
@@ -714,7 +716,7 @@ export class AgentController {
       });
     } catch (err) {
       this.#log.error('could not withdraw local addresses at shutdown; they expire with their lifetime', {
-        error: String(err),
+        error: err,
       });
     }
   }

@@ -55,7 +55,7 @@ export function parseIpAddrJson(text: string): KernelLink[] {
   return raw.map((link) => ({
     ifname: link.ifname,
     addrs: (link.addr_info ?? []).flatMap((a): KernelAddress[] => {
-      const ip = parseIP(String(a.local ?? ''));
+      const ip = parseIP(typeof a.local === 'string' ? a.local : '');
       if (!ip || (a.family !== 'inet' && a.family !== 'inet6')) return [];
       const valid =
         typeof a.valid_life_time === 'number' && a.valid_life_time !== FOREVER ? a.valid_life_time : undefined;
@@ -82,7 +82,7 @@ export function parseIpAddrJson(text: string): KernelLink[] {
           validLft: valid,
           usable: !a.tentative && !a.dadfailed && !a.deprecated,
           ...(ip.family === 4 ? { secondary: a.secondary === true } : {}),
-          attrs: Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined)) as AddressAttributes,
+          attrs: Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined)),
         },
       ];
     }),

@@ -19,6 +19,7 @@ export async function loadOwnership(path: string): Promise<OwnershipRecord> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
       throw new Error(
         `cannot read the agent state file ${path}: ${(err as Error).message}; fix or remove it (the agent then leaves addresses it placed earlier in place)`,
+        { cause: err },
       );
     }
   }

@@ -77,7 +77,6 @@ class NotLeading extends Error {}
 const asService = (svc: V1Service) => ({ ...svc, apiVersion: 'v1', kind: 'Service' });
 const asGroup = (sg: KubernetesObject) => ({ ...sg, apiVersion: API_VERSION, kind: 'ServiceGroup' });
 const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
-const errorText = (err: unknown) => String((err as Error)?.message ?? err);
 
 export class AllocatorController {
   /** Resolves when both caches synced. */
@@ -202,7 +201,7 @@ export class AllocatorController {
       // deleted meanwhile (its delete event releases it), or no longer leading: nothing to retry
       if (err instanceof NotLeading || (err as { code?: number }).code === 404) return s.retries.reset(key);
       const retryInMs = Math.round(s.retries.next(key));
-      this.#log.warn('reconcile failed, retrying', { service: key, error: errorText(err), retryInMs });
+      this.#log.warn('reconcile failed, retrying', { service: key, error: err, retryInMs });
       this.#retryLater(s, key, retryInMs, () => this.#queue.add(key));
     } finally {
       end();
@@ -420,7 +419,7 @@ export class AllocatorController {
         const serviceGroup = `${namespace}/${v.name}`;
         this.#log.warn('could not write ServiceGroup status, retrying', {
           serviceGroup,
-          error: errorText(err),
+          error: err,
           retryInMs,
         });
         this.#retryLater(s, key, retryInMs, () => this.#scheduleGroupStatus(s));

@@ -80,7 +80,7 @@ function typeOf(s: Schema): string {
   if (s['x-kubernetes-int-or-string']) return 'int or string';
   if (s.type === 'array') return `[]${typeOf((s.items ?? {}) as Schema)}`;
   if (s.type === 'object' && s.additionalProperties) return `map[string]${typeOf(s.additionalProperties as Schema)}`;
-  return String(s.type ?? 'any');
+  return typeof s.type === 'string' ? s.type : 'any';
 }
 
 function constraints(s: Schema, required: boolean): string {
@@ -88,7 +88,8 @@ function constraints(s: Schema, required: boolean): string {
   if (required) out.push('required');
   if (s.enum) out.push(`one of ${(s.enum as unknown[]).map((v) => code(String(v))).join(', ')}`);
   if (s.default !== undefined) out.push(`default ${code(JSON.stringify(s.default))}`);
-  if (s.minimum !== undefined || s.maximum !== undefined) out.push(`${s.minimum ?? ''}..${s.maximum ?? ''}`);
+  if (s.minimum !== undefined || s.maximum !== undefined)
+    out.push(`${(s.minimum as number | undefined) ?? ''}..${(s.maximum as number | undefined) ?? ''}`);
   if (s.maxLength !== undefined) out.push(`max length ${s.maxLength as number}`);
   if (s.minItems !== undefined) out.push(`min items ${s.minItems as number}`);
   if (s.maxItems !== undefined) out.push(`max items ${s.maxItems as number}`);
@@ -120,7 +121,7 @@ function walk(s: Schema, path: string, required: boolean, rows: Row[], rules: Ru
       path,
       type: typeOf(s),
       constraints: constraints(s, required),
-      description: String(s.description ?? ''),
+      description: typeof s.description === 'string' ? s.description : '',
     });
   for (const r of (s['x-kubernetes-validations'] ?? []) as Array<{ rule: string; message: string }>)
     rules.push({ path, ...r });

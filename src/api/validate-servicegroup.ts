@@ -176,14 +176,14 @@ function parseEntry(
   if (family && subnet.ip.family !== family) {
     report(
       `${field}.subnet`,
-      `${subnetText} is IPv${subnet.ip.family} but this is a v${family}pool; move the entry to v${subnet.ip.family === 4 ? '4' : '6'}pools`,
+      `${subnetText as string} is IPv${subnet.ip.family} but this is a v${family}pool; move the entry to v${subnet.ip.family === 4 ? '4' : '6'}pools`,
     );
     return undefined;
   }
   if (range.family !== subnet.ip.family) {
     report(
       `${field}.pool`,
-      `pool ${pool} is IPv${range.family} but subnet ${subnetText} is IPv${subnet.ip.family}; pool and subnet must be of one family`,
+      `pool ${pool as string} is IPv${range.family} but subnet ${subnetText as string} is IPv${subnet.ip.family}; pool and subnet must be of one family`,
     );
     return undefined;
   }
@@ -192,7 +192,7 @@ function parseEntry(
   if (!cidrContains(subnet, firstIP) || !cidrContains(subnet, lastIP)) {
     report(
       `${field}.pool`,
-      `pool ${pool} (${rangeText(range)}) is not inside subnet ${subnetText}; shrink the pool or widen the subnet`,
+      `pool ${pool as string} (${rangeText(range)}) is not inside subnet ${subnetText as string}; shrink the pool or widen the subnet`,
     );
     return undefined;
   }
@@ -218,7 +218,7 @@ export function findOverlap(
     }
     const other = bs === as ? reach[0] : reach[1 - side];
     if (other && other.last >= r.first) return side === 0 && bs !== as ? [r, other] : [other, r];
-    if (!reach[side] || reach[side]!.last < r.last) reach[side] = r;
+    if (!reach[side] || reach[side].last < r.last) reach[side] = r;
   }
   return undefined;
 }

@@ -189,18 +189,21 @@ export const command: Command = {
     // every series names its node, however it is scraped (the dashboard and alerts group by node)
     metrics.registry.setDefaultLabels({ node });
     const routing = startRouting(values, kc, node, log, metrics.registry);
-    let agent: Agent | undefined;
+    const started: { agent?: Agent } = {};
     const { server, port } = await startHealthServer(
       values['health-host'],
       Number(values['health-port']),
-      { healthy: () => agent?.healthy() ?? true, ready: () => agent?.ready() ?? 'caches not synced' },
+      {
+        healthy: () => started.agent?.healthy() ?? true,
+        ready: () => started.agent?.ready() ?? 'caches not synced',
+      },
       metrics.registry,
     );
     let stopRequested: () => void = () => {};
     const signalled = new Promise<void>((resolve) => (stopRequested = resolve));
     process.once('SIGTERM', stopRequested);
     process.once('SIGINT', stopRequested);
-    agent = await Promise.race([
+    const agent = await Promise.race([
       startAgent({
         kc,
         namespace: values.namespace,
@@ -220,6 +223,7 @@ export const command: Command = {
       }),
       signalled.then(() => undefined),
     ]);
+    started.agent = agent;
     if (!agent) {
       log.info('stopped during startup, before any change was made');
       process.exit(0); // the informers still starting would keep the process alive

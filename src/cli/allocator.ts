@@ -8,7 +8,7 @@ import { createAllocatorMetrics } from '../allocator/metrics.ts';
 import { startHealthServer } from '../k8s/health-server.ts';
 import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { startLeaderElection, timingProblem } from '../k8s/leader-election.ts';
-import { createLogger } from '../log.ts';
+import { errorText, createLogger } from '../log.ts';
 import type { Command } from './main.ts';
 import { componentOptions, parseDuration } from './options.ts';
 
@@ -47,6 +47,7 @@ const OPTIONS = {
 export const command: Command = {
   options: OPTIONS,
   summary: 'Run the allocator (IPAM for Services of type LoadBalancer, leader-elected)',
+  // eslint-disable-next-line max-lines-per-function -- wiring in start-up order: flags, leader election, controller, health, shutdown
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
@@ -82,7 +83,7 @@ export const command: Command = {
     let fatal: string | undefined;
     const onStartedLeading = () =>
       controller.startLeading().catch((err: unknown) => {
-        fatal = `could not start leading: ${String((err as Error)?.message ?? err)}`;
+        fatal = `could not start leading: ${errorText(err)}`;
         log.error(fatal);
         process.kill(process.pid, 'SIGTERM');
       });

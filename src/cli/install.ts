@@ -69,7 +69,7 @@ export async function installCRDs(kc: KubeConfig, opts: { dryRun: boolean; timeo
     try {
       outcome = await applyCRD(api, crd, opts.dryRun);
     } catch (err) {
-      throw new Error(`CustomResourceDefinition ${name}: ${apiMessage(err)}`);
+      throw new Error(`CustomResourceDefinition ${name}: ${apiMessage(err)}`, { cause: err });
     }
     lines.push(
       `customresourcedefinition.apiextensions.k8s.io/${name} ${outcome}${opts.dryRun ? ' (server dry run)' : ''}`,

@@ -34,9 +34,9 @@ export function parseDocuments(text: string, file: string): SourceObject[] {
       doc.items.forEach((item, j) => {
         if (!isRecord(item) || typeof item.kind !== 'string' || typeof item.apiVersion !== 'string')
           throw new InputError(`${where}: items[${j}]: not a Kubernetes object (needs apiVersion and kind)`);
-        out.push(item as SourceObject);
+        out.push(item);
       });
-    } else out.push(doc as SourceObject);
+    } else out.push(doc);
   });
   return out;
 }

@@ -108,6 +108,7 @@ interface Peer {
   wire: Record<string, unknown>;
 }
 
+// eslint-disable-next-line max-lines-per-function -- one BGPPeer mapped field by field: each field is mapped or reported right where it is read
 function mapPeer(
   p: SourceObject,
   opts: BgpOptions,
@@ -220,7 +221,9 @@ function communitiesOf(ad: SourceObject, aliases: readonly SourceObject[], repor
     let value = String(c);
     if (!STANDARD_COMMUNITY.test(value) && !value.startsWith('large:')) {
       const alias = aliases
-        .flatMap((a) => (isRecord(a.spec) && Array.isArray(a.spec.communities) ? a.spec.communities : []))
+        .flatMap((a) =>
+          isRecord(a.spec) && Array.isArray(a.spec.communities) ? (a.spec.communities as unknown[]) : [],
+        )
         .find((x) => isRecord(x) && x.name === value);
       if (!alias)
         return report.note(
@@ -270,13 +273,13 @@ function mapAdvertisements(
       report.note(
         object,
         'spec.aggregationLength',
-        `${String(spec.aggregationLength)} not mapped: the managed daemons advertise host routes (/32) only`,
+        `${JSON.stringify(spec.aggregationLength)} not mapped: set aggregation: /N on the pools of the imported ServiceGroup (the prefix the agent places and the daemons advertise)`,
       );
     if (spec.aggregationLengthV6 !== undefined && spec.aggregationLengthV6 !== 128)
       report.note(
         object,
         'spec.aggregationLengthV6',
-        `${String(spec.aggregationLengthV6)} not mapped: the managed daemons advertise host routes (/128) only`,
+        `${JSON.stringify(spec.aggregationLengthV6)} not mapped: set aggregation: /N on the v6 pools of the imported ServiceGroup (the prefix the agent places and the daemons advertise)`,
       );
     if (Array.isArray(spec.peers) && spec.peers.length > 0)
       report.note(object, 'spec.peers', 'not mapped: a RouterConfig advertises every virtual address to all its peers');
@@ -333,6 +336,7 @@ export interface BgpOptions {
 const configName = (selector: Selector, own: Peer) =>
   Object.keys(selector).length === 0 ? 'metallb' : `metallb-${own.source.metadata?.name ?? 'peers'}`.slice(0, 253);
 
+// eslint-disable-next-line max-lines-per-function -- one pass over the MetalLB BGP kinds: each object is mapped or reported right where it is read
 export function mapBgp(
   input: BgpInput,
   pools: readonly MappedPool[],

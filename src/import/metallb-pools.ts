@@ -125,6 +125,7 @@ export interface PoolOptions {
 }
 
 /** IPAddressPools to ServiceGroups; pools that yield no range produce no group. */
+// eslint-disable-next-line max-lines-per-function -- one pass over the MetalLB pools: each field is mapped or reported right where it is read
 export function mapPools(
   pools: readonly SourceObject[],
   subnets: readonly NodeSubnet[],

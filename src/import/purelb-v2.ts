@@ -48,7 +48,7 @@ function mapServiceGroup(sg: SourceObject, opts: PureLBv2Options, report: Report
   const local: Record<string, unknown> = {};
   for (const key of POOL_KEYS) if (src[key] !== undefined) local[key] = src[key];
   if (kind === 'remote') {
-    const entries = POOL_KEYS.flatMap((k) => (Array.isArray(src[k]) ? src[k] : src[k] ? [src[k]] : []));
+    const entries = POOL_KEYS.flatMap((k) => (Array.isArray(src[k]) ? (src[k] as unknown[]) : src[k] ? [src[k]] : []));
     if (
       entries.some(
         (e) => !isRecord(e) || e.aggregation === undefined || e.aggregation === 'default' || e.aggregation === '',

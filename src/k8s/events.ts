@@ -72,7 +72,7 @@ export function recordEvents(
           uid: obj.metadata?.uid,
           resourceVersion: obj.metadata?.resourceVersion,
         },
-      }).catch((err: unknown) => log.warn('could not write event', { object: key, reason, error: String(err) }));
+      }).catch((err: unknown) => log.warn('could not write event', { object: key, reason, error: err }));
       pending.add(p);
       void p.finally(() => pending.delete(p));
       return true;

@@ -1,5 +1,6 @@
 // HTTP endpoint of every component: /healthz (process alive and its loops turning), /readyz (caches
 // synced, and for the allocator: leading or standing by), /metrics (Prometheus, prom-client registry).
+import { errorText } from '../log.ts';
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 
@@ -22,11 +23,11 @@ export async function startHealthServer(
     if (path === '/metrics') {
       registry.metrics().then(
         (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
-        (err: unknown) => res.writeHead(500).end(String(err)),
+        (err: unknown) => res.writeHead(500).end(errorText(err)),
       );
       return;
     }
-    const check = path === '/healthz' ? checks.healthy : path === '/readyz' ? checks.ready : undefined;
+    const check = path === '/healthz' ? () => checks.healthy() : path === '/readyz' ? () => checks.ready() : undefined;
     if (!check) {
       res.writeHead(404).end('not found\n');
       return;

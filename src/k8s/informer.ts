@@ -25,6 +25,7 @@ export interface InformerOptions {
   maxBackoffMs?: number;
 }
 
+// eslint-disable-next-line max-lines-per-function -- a factory: the returned cache methods share the ListWatch and its restart state
 export function watchCache<T extends KubernetesObject>(
   kc: KubeConfig,
   path: string,
@@ -72,7 +73,7 @@ export function watchCache<T extends KubernetesObject>(
   };
   const scheduleRestart = (err: unknown) => {
     if (stopped || timer) return;
-    log.warn('watch failed, restarting', { path, error: String((err as Error)?.message ?? err), retryInMs: backoff });
+    log.warn('watch failed, restarting', { path, error: err, retryInMs: backoff });
     timer = setTimeout(() => {
       timer = undefined;
       void start();

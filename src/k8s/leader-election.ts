@@ -12,7 +12,7 @@ import {
   type V1LeaseSpec,
 } from '@kubernetes/client-node';
 import { performance } from 'node:perf_hooks';
-import type { Logger } from '../log.ts';
+import { errorText, type Logger } from '../log.ts';
 import { setTimeout as wait } from 'node:timers/promises';
 
 export interface LeaderElectionOptions {
@@ -62,7 +62,7 @@ const within = <T>(p: Promise<T>, ms: number) =>
       },
       (e: unknown) => {
         clearTimeout(t);
-        reject(e instanceof Error ? e : new Error(String(e)));
+        reject(e instanceof Error ? e : new Error(errorText(e)));
       },
     );
   });
@@ -74,6 +74,7 @@ export function timingProblem(leaseSec: number, renewSec: number, retrySec: numb
     : `need retry period < renew deadline < lease duration (got ${retrySec} s, ${renewSec} s, ${leaseSec} s)`;
 }
 
+// eslint-disable-next-line max-lines-per-function -- a factory: the returned methods share the lease loop state, each step is a named inner function
 export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector {
   const api = opts.kc.makeApiClient(CoordinationV1Api);
   const { namespace, name, identity, log } = opts;
@@ -145,11 +146,11 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
           log.info('became leader', { lease: `${namespace}/${name}`, identity });
           // not awaited: renewals must go on while the leader starts up (e.g. a long LIST)
           void Promise.resolve()
-            .then(opts.onStartedLeading)
+            .then(() => opts.onStartedLeading())
             .catch((err: unknown) =>
               log.error('onStartedLeading failed', {
                 lease: `${namespace}/${name}`,
-                error: String((err as Error)?.message ?? err),
+                error: err,
               }),
             );
           await holdLeadership();
@@ -158,7 +159,7 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
       } catch (err) {
         log.warn('lease attempt failed', {
           lease: `${namespace}/${name}`,
-          error: String((err as Error)?.message ?? err),
+          error: err,
         });
       }
       await sleep(retryMs * (1 + Math.random() * 0.2), abort.signal);
@@ -176,7 +177,7 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
       } catch (err) {
         log.warn('lease renewal failed', {
           lease: `${namespace}/${name}`,
-          error: String((err as Error)?.message ?? err),
+          error: err,
         });
       }
       if (renewed) lastRenew = mono();
@@ -217,7 +218,7 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
       } catch (err) {
         log.warn('could not release the lease; a standby takes over when it expires', {
           lease: `${namespace}/${name}`,
-          error: String((err as Error)?.message ?? err),
+          error: err,
         });
       }
     },

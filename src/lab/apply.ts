@@ -30,7 +30,9 @@ export async function applyObjects(kc: KubeConfig, objects: KubernetesObject[]):
       await retryBusy(() => api.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply));
     } catch (err) {
       const m = obj.metadata;
-      throw new Error(`applying ${obj.kind} ${m?.namespace ? `${m.namespace}/` : ''}${m?.name}: ${apiMessage(err)}`);
+      throw new Error(`applying ${obj.kind} ${m?.namespace ? `${m.namespace}/` : ''}${m?.name}: ${apiMessage(err)}`, {
+        cause: err,
+      });
     }
   }
 }
@@ -56,7 +58,7 @@ export async function createObjects(kc: KubeConfig, objects: KubernetesObject[])
       await retryBusy(() => api.create(obj));
     } catch (err) {
       if ((err as { code?: number }).code !== 409)
-        throw new Error(`creating ${obj.kind} ${obj.metadata?.name}: ${apiMessage(err)}`);
+        throw new Error(`creating ${obj.kind} ${obj.metadata?.name}: ${apiMessage(err)}`, { cause: err });
     }
   }
 }

@@ -5,13 +5,7 @@ import { HEARTBEAT_PREFIX } from '../model/heartbeat.ts';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
-import {
-  CoordinationV1Api,
-  CoreV1Api,
-  KubeConfig,
-  type KubernetesObject,
-  type V1Service,
-} from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
 import { canonicalIP } from '../api/ip.ts';
 import { applyObjects, createObjects, deleteObjects, loadYamlDir } from './apply.ts';
@@ -400,7 +394,7 @@ async function waitConverged(lab: Lab, progress: Progress, timeoutMs = 120_000):
 /** Requests from the client to every Service address (first port of the Service). */
 export async function labSpreads(lab: Lab, n = 30): Promise<Spread[]> {
   const services = (await lab.kc.makeApiClient(CoreV1Api).listNamespacedService({ namespace: SAMPLE_NAMESPACE })).items;
-  const targets = (services as V1Service[]).flatMap((svc) => {
+  const targets = services.flatMap((svc) => {
     const port = svc.spec?.ports?.[0]?.port;
     return (svc.status?.loadBalancer?.ingress ?? []).flatMap((ing) => (ing.ip && port ? [{ ip: ing.ip, port }] : []));
   });

@@ -17,7 +17,7 @@ import {
   type RouterConfigSpec,
 } from '../api/validate-routerconfig.ts';
 import { Backoff } from '../k8s/backoff.ts';
-import type { Logger } from '../log.ts';
+import { errorText, type Logger } from '../log.ts';
 import type { ApplyResult, DaemonStatus, RouteAdvertiser } from './advertiser.ts';
 import {
   realTimers,
@@ -78,8 +78,6 @@ interface Selected {
   protocol: string;
   generation?: number;
 }
-
-const message = (err: unknown) => String((err as Error)?.message ?? err);
 
 export class RoutingReconciler implements RoutingController {
   readonly #cluster: RoutingClusterPort;
@@ -252,8 +250,8 @@ export class RoutingReconciler implements RoutingController {
     this.#selected = {
       object: chosen,
       name,
-      daemon: String(spec.daemon ?? ''),
-      protocol: String(spec.protocol ?? ''),
+      daemon: typeof spec.daemon === 'string' ? spec.daemon : '',
+      protocol: typeof spec.protocol === 'string' ? spec.protocol : '',
       ...(chosen.metadata?.generation !== undefined ? { generation: chosen.metadata.generation } : {}),
     };
     return this.#selected;
@@ -286,7 +284,7 @@ export class RoutingReconciler implements RoutingController {
       });
     } catch (err) {
       const hash = this.#applied?.hash;
-      result = { result: 'Failed', error: message(err), ...(hash ? { hash } : {}) };
+      result = { result: 'Failed', error: errorText(err), ...(hash ? { hash } : {}) };
     }
     if (result.hash) this.#applied = result;
     return result;
@@ -394,7 +392,7 @@ export class RoutingReconciler implements RoutingController {
     } catch (err) {
       // a dead daemon must not keep reporting its last sessions as Established
       this.#daemonStatus = undefined;
-      this.#daemonError = `${daemon.daemon} did not answer: ${message(err)}`;
+      this.#daemonError = `${daemon.daemon} did not answer: ${errorText(err)}`;
       this.#log.debug('daemon status not available', { error: err });
     }
   }

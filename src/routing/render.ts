@@ -34,6 +34,7 @@ const hb = Handlebars.create();
  * a double quote or a line break cannot be quoted at all and is refused; everything else is inert inside. */
 hb.registerHelper('birdstr', (v: unknown) => {
   const s = String(v);
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (/["\x00-\x1f\x7f]/.test(s))
     throw new RenderError(
       `refusing to render ${JSON.stringify(s)} as a BIRD string (quotes and control characters cannot be quoted)`,
@@ -49,6 +50,7 @@ hb.registerHelper('frrword', (v: unknown) => {
 /** The rest of an FRR line (descriptions): no line breaks. */
 hb.registerHelper('frrline', (v: unknown) => {
   const s = String(v);
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (/[\x00-\x1f\x7f]/.test(s)) throw new RenderError(`refusing to render control characters in ${JSON.stringify(s)}`);
   return s;
 });

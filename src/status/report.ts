@@ -115,26 +115,33 @@ function heartbeatsByNode(leases: V1Lease[]): Map<string, Heartbeat | undefined>
   return out;
 }
 
-export function buildStatusReport(inp: StatusInputs): StatusReport {
-  const now = inp.now.getTime();
-  const heartbeats = heartbeatsByNode(inp.leases);
-  const subnets = [...heartbeats.values()].flatMap((h) => h?.subnets ?? []);
-  const routing = new Map<string, { rc: string; st: RoutingNodeStatus; spec: RouterConfigLike['spec'] }>();
-  for (const rc of inp.routerConfigs) {
+type RoutingByNode = Map<string, { rc: string; st: RoutingNodeStatus; spec: RouterConfigLike['spec'] }>;
+
+function routingByNode(routerConfigs: RouterConfigLike[]): RoutingByNode {
+  const routing: RoutingByNode = new Map();
+  for (const rc of routerConfigs) {
     for (const [node, st] of Object.entries(rc.status?.nodes ?? {})) {
       routing.set(node, { rc: rc.metadata?.name ?? '', st, spec: rc.spec });
     }
   }
+  return routing;
+}
+
+/** One row per address of every branded Service: kind, who announces it, and the upstream next hops. */
+function serviceReports(
+  inp: StatusInputs,
+  heartbeats: Map<string, Heartbeat | undefined>,
+  routing: RoutingByNode,
+): ServiceAddressReport[] {
+  const subnets = [...heartbeats.values()].flatMap((h) => h?.subnets ?? []);
   const groups = new ServingGroups().update(inp.serviceGroups);
   const endpoints = nodesWithEndpoints(inp.endpointSlices);
   const nodeName = (ip: string) => inp.upstream?.nodeByIP[canonicalIP(ip) ?? ip] ?? ip;
-
   const services: ServiceAddressReport[] = [];
   for (const svc of inp.services) {
     const input = serviceInput(svc);
     if (!input) continue;
     for (const ip of input.addresses) {
-      const address = formatIP(ip);
       const local = subnets.some((s) => cidrContains(s, ip));
       const kind = heartbeats.size === 0 ? 'unknown' : local ? 'local' : 'virtual';
       // what routing advertises for it: the aggregate a virtual address was placed with, else a host route
@@ -142,19 +149,16 @@ export function buildStatusReport(inp: StatusInputs): StatusReport {
         ip,
         kind === 'virtual' ? virtualPrefix(ip, input.allocatedFrom, groups) : bits(ip.family),
       );
-      let announcing: string[];
-      if (kind === 'local') {
-        const value = input.announcing[ip.family];
-        announcing = value ? [value.split(',')[0]!.trim()] : [];
-      } else {
-        announcing = [...routing.entries()]
-          .filter(([, r]) => (r.st.advertised ?? []).includes(prefix))
-          .map(([n]) => n)
-          .sort();
-      }
+      const announcing =
+        kind === 'local'
+          ? [input.announcing[ip.family]?.split(',')[0]?.trim()].filter((n): n is string => !!n)
+          : [...routing.entries()]
+              .filter(([, r]) => (r.st.advertised ?? []).includes(prefix))
+              .map(([n]) => n)
+              .sort();
       services.push({
         service: input.key,
-        address,
+        address: formatIP(ip),
         family: ip.family,
         group: svc.metadata?.annotations?.[ANN.allocatedFrom] ?? '',
         kind,
@@ -165,35 +169,45 @@ export function buildStatusReport(inp: StatusInputs): StatusReport {
       });
     }
   }
-  services.sort((a, b) => a.service.localeCompare(b.service) || a.family - b.family);
+  return services.sort((a, b) => a.service.localeCompare(b.service) || a.family - b.family);
+}
 
-  const nodeNames = new Set([...heartbeats.keys(), ...routing.keys()]);
-  const nodes: NodeReport[] = [...nodeNames].sort().map((name) => {
-    const r = routing.get(name);
-    const reload = r?.st.lastReload;
-    const hb = heartbeats.get(name);
-    return {
-      name,
-      heartbeat: !heartbeats.has(name) ? 'none' : hb && isLive(hb, now) ? 'live' : 'expired',
-      subnets: (hb?.subnets ?? []).map(formatCIDR),
-      ...(r
-        ? {
-            routerConfig: r.rc,
-            daemon: r.st.daemon ?? r.spec?.daemon,
-            protocol: r.st.protocol ?? r.spec?.protocol,
-            ...(reload ? { lastReload: `${reload.result ?? '?'}${reload.error ? `: ${reload.error}` : ''}` } : {}),
-          }
-        : {}),
-      sessions: (r?.st.sessions ?? []).map((s) => ({ name: s.name ?? '', state: s.state ?? '' })),
-      advertised: r?.st.advertised ?? [],
-    };
-  });
+function nodeReport(
+  name: string,
+  hb: Heartbeat | undefined,
+  hasLease: boolean,
+  now: number,
+  routing: RoutingByNode,
+): NodeReport {
+  const r = routing.get(name);
+  const reload = r?.st.lastReload;
+  return {
+    name,
+    heartbeat: !hasLease ? 'none' : hb && isLive(hb, now) ? 'live' : 'expired',
+    subnets: (hb?.subnets ?? []).map(formatCIDR),
+    ...(r
+      ? {
+          routerConfig: r.rc,
+          daemon: r.st.daemon ?? r.spec?.daemon,
+          protocol: r.st.protocol ?? r.spec?.protocol,
+          ...(reload ? { lastReload: `${reload.result ?? '?'}${reload.error ? `: ${reload.error}` : ''}` } : {}),
+        }
+      : {}),
+    sessions: (r?.st.sessions ?? []).map((s) => ({ name: s.name ?? '', state: s.state ?? '' })),
+    advertised: r?.st.advertised ?? [],
+  };
+}
 
+export function buildStatusReport(inp: StatusInputs): StatusReport {
+  const now = inp.now.getTime();
+  const heartbeats = heartbeatsByNode(inp.leases);
+  const routing = routingByNode(inp.routerConfigs);
+  const nodeNames = [...new Set([...heartbeats.keys(), ...routing.keys()])].sort();
   return {
     namespace: inp.namespace,
     pools: inp.serviceGroups.map(poolReport).sort((a, b) => a.group.localeCompare(b.group)),
-    services,
-    nodes,
+    services: serviceReports(inp, heartbeats, routing),
+    nodes: nodeNames.map((n) => nodeReport(n, heartbeats.get(n), heartbeats.has(n), now, routing)),
     ...(inp.upstream ? { upstream: { netns: inp.upstream.netns } } : {}),
   };
 }

@@ -13,7 +13,7 @@ import {
 } from '@kubernetes/client-node';
 import { canonicalIP } from '../api/ip.ts';
 import { retryBusy } from '../k8s/api.ts';
-import { watchCache, type WatchedCache } from '../k8s/informer.ts';
+import { watchCache } from '../k8s/informer.ts';
 import type { Logger } from '../log.ts';
 import type { StatusInputs } from './report.ts';
 
@@ -89,7 +89,7 @@ export function watchStatusInputs(kc: KubeConfig, namespace: string, log: Logger
   const caches = Object.entries(sources(kc, namespace)).map(
     ([key, s]) => [key, watchCache(kc, s.path, s.list, log.child({ watch: key }))] as const,
   );
-  const all = caches.map(([, c]) => c as WatchedCache<KubernetesObject>);
+  const all = caches.map(([, c]) => c);
   return {
     synced: Promise.all(all.map((c) => c.synced)).then(() => undefined),
     inputs: () =>

@@ -26,6 +26,7 @@ function frameText(body: string, problems: ReadonlyMap<string, string>): string 
   return [body, '', ...[...problems].map(([what, error]) => `! ${what}: ${error} (retrying)`)].join('\n');
 }
 
+// eslint-disable-next-line max-lines-per-function -- one watch session: draw, redraw and schedule share its timers and last frame
 export function watchStatus(kc: KubeConfig, namespace: string, opts: WatchOptions): { stop: () => Promise<void> } {
   const problems = new Map<string, string>();
   // the caches' own warnings (a failed watch, retried with backoff) are shown under the table instead of
@@ -33,7 +34,10 @@ export function watchStatus(kc: KubeConfig, namespace: string, opts: WatchOption
   const problemLog = (fields: Record<string, unknown>): Logger => {
     const record = (msg: string, more?: Record<string, unknown>) => {
       const error = more?.error;
-      problems.set(`watch ${String(fields.watch ?? '?')}`, typeof error === 'string' ? error : msg);
+      problems.set(
+        `watch ${typeof fields.watch === 'string' ? fields.watch : '?'}`,
+        typeof error === 'string' ? error : msg,
+      );
       schedule();
     };
     return {

@@ -2,6 +2,7 @@
 // points here (plain HTTP on an address the test picks) with its service-account token; every request is
 // forwarded unchanged to the apiserver and recorded as RBAC attributes, so a test can compare what a
 // component really calls with what deploy/ RBAC grants (both directions).
+import { errorText } from '../../src/log.ts';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { once } from 'node:events';
@@ -86,7 +87,7 @@ export async function startRequestRecorder(admin: KubeConfig, host = '127.0.0.1'
     up.on('error', (err) => {
       entry.status = 502;
       if (!res.headersSent) res.writeHead(502);
-      res.end(String(err));
+      res.end(errorText(err));
     });
     res.on('close', () => up.destroy());
     req.pipe(up);

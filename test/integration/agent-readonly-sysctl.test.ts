@@ -122,7 +122,7 @@ describe('node agent with a read-only /proc/sys and promote_secondaries off', ()
           e.regarding?.kind === 'Node' &&
           e.regarding.name === node.name &&
           e.reportingInstance === `purelb-lbnodeagent-${node.name}` &&
-          (!e.eventTime || new Date(e.eventTime as Date).getTime() >= startedAt - 5000),
+          (!e.eventTime || new Date(e.eventTime).getTime() >= startedAt - 5000),
       );
       return found.length ? found : undefined;
     });

@@ -209,7 +209,7 @@ export function spawnAllocator(
   );
   const logs: string[] = [];
   let partial = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
+  child.stderr.on('data', (chunk: Buffer) => {
     const lines = (partial + chunk.toString()).split('\n');
     partial = lines.pop() ?? '';
     logs.push(...lines);

@@ -1,6 +1,7 @@
 // The components run as real processes with the tokens of their own service accounts, bound only by the
 // deploy/ RBAC, through a recording proxy. A missing permission fails the scenario (403); a granted
 // permission the scenario never uses fails the comparison, so the RBAC is exactly what the code calls.
+import { errorText } from '../../src/log.ts';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -157,7 +158,7 @@ describe('allocator with its own service account', () => {
           },
           30_000,
         ).catch((err: unknown) => {
-          throw new Error(`${String(err)}\nallocator log:\n${log()}`);
+          throw new Error(`${errorText(err)}\nallocator log:\n${log()}`);
         });
         expect(svc.metadata?.annotations).toMatchObject({
           [ANN.allocatedBy]: BRAND,
@@ -336,7 +337,7 @@ describe('allocator and node agent together, each with its own service account',
           },
           30_000,
         ).catch((err: unknown) => {
-          throw new Error(`${String(err)}\n${agentLog()}\nallocator log:\n${allocator.log()}`);
+          throw new Error(`${errorText(err)}\n${agentLog()}\nallocator log:\n${allocator.log()}`);
         });
         await waitFor("the heartbeat Lease with this node's subnet, renewed", async () => {
           const lease = await kc
@@ -365,7 +366,7 @@ describe('allocator and node agent together, each with its own service account',
           },
           20_000,
         ).catch((err: unknown) => {
-          throw new Error(`${String(err)}\n${agentLog()}`);
+          throw new Error(`${errorText(err)}\n${agentLog()}`);
         });
         await waitFor('an AnnouncingLocal event', async () =>
           agentRecorder.requests.some((r) => r.resource === 'events' && r.status === 201),

@@ -1,5 +1,6 @@
 // The CRD schemas (OpenAPI + CEL, crds/*.yaml) reject invalid objects at admission with 422 and a
 // message naming the field. Good objects in the same table prove the schemas do not just reject all.
+import { errorText } from '../../src/log.ts';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace } from '../harness/kube.ts';
@@ -34,7 +35,7 @@ async function create(kind: string, spec: unknown, name: string): Promise<{ code
   } catch (err) {
     const e = err as { code?: number; body?: string };
     const body = typeof e.body === 'string' ? (JSON.parse(e.body) as { message?: string }) : {};
-    return { code: e.code ?? 0, message: body.message ?? String(err) };
+    return { code: e.code ?? 0, message: body.message ?? errorText(err) };
   }
 }
 

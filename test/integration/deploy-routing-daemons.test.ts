@@ -318,15 +318,13 @@ describe.each(cases)('overlays/$daemon', ({ daemon, configured, daemonPids, kill
     };
     const nodeStatus = async () =>
       (
-        (await kc
-          .makeApiClient(CustomObjectsApi)
-          .getNamespacedCustomObject({
-            group: 'purelb.io',
-            version: 'v1',
-            namespace: ns,
-            plural: 'routerconfigs',
-            name: 'tor',
-          })) as { status?: { nodes?: Record<string, NodeRoutingStatus> } }
+        (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+          group: 'purelb.io',
+          version: 'v1',
+          namespace: ns,
+          plural: 'routerconfigs',
+          name: 'tor',
+        })) as { status?: { nodes?: Record<string, NodeRoutingStatus> } }
       ).status?.nodes?.[node.name];
     const appliedSince = (since: number, names: string[]) =>
       waitFor(
@@ -340,7 +338,7 @@ describe.each(cases)('overlays/$daemon', ({ daemon, configured, daemonPids, kill
         throw withLogs(err, ...names);
       });
 
-    let daemonPod = await startDaemon();
+    const daemonPod = await startDaemon();
     await kc
       .makeApiClient(CoreV1Api)
       .createNode({ body: { metadata: { name: node.name, labels: { 'purelb-deploy-test': ns } } } });
@@ -383,7 +381,7 @@ describe.each(cases)('overlays/$daemon', ({ daemon, configured, daemonPids, kill
     // RouterConfig and reloads nothing); gobgpd starts empty despite the stale socket and the agent re-applies
     await stopped(daemonPod.proc, kill);
     expect(daemonPod.proc.signalCode ?? daemonPod.proc.exitCode).toBe(kill === 'SIGKILL' ? 'SIGKILL' : 0);
-    daemonPod = await startDaemon();
+    await startDaemon();
     await waitFor(`${daemon} configured again after its restart`, async () => configured(agent), 30_000).catch(
       (err: Error) => {
         throw withLogs(err, 'agent-2', `${daemon}-2`);

@@ -47,7 +47,7 @@ afterAll(async () => {
 
 test('after gobgpd restarts, the watchdog re-applies peers and paths', async () => {
   const n = topo.node(1);
-  let gobgpd = startGobgpd();
+  const gobgpd = startGobgpd();
   ad = new GobgpAdvertiser({
     target: nodeBackendPaths(n).gobgpTarget,
     log: createLogger('gobgp-test'),
@@ -87,7 +87,7 @@ test('after gobgpd restarts, the watchdog re-applies peers and paths', async () 
     async () => (await torNextHops(topo, tor, '10.96.9.1/32')).kernel.length === 0,
     30_000,
   );
-  gobgpd = startGobgpd();
+  startGobgpd(); // the Topology stops it
   // no call into the advertiser: the watchdog alone must restore everything
   await waitFor(
     'routes back at the ToR',

@@ -168,7 +168,7 @@ const service = (name: string, ip: string, extra: Record<string, string> = {}): 
 
 const peerLease = (node: string, subnets: string): V1Lease => ({
   metadata: { name: `purelb-node-${node}`, annotations: { 'purelb.io/subnets': subnets } },
-  spec: { holderIdentity: node, leaseDurationSeconds: 30, renewTime: new Date() as never },
+  spec: { holderIdentity: node, leaseDurationSeconds: 30, renewTime: new Date() },
 });
 
 function setup(opts: { restartGraceS?: number } = {}) {

@@ -329,7 +329,7 @@ spec:
       'BGPPeer metallb-system/p2: spec.keepaliveTime: 1.5s is not a whole number of seconds; not mapped (default used)',
       'BGPPeer metallb-system/p2: spec.bfdProfile: not mapped: GoBGP has no BFD; use --daemon bird or frr for BFD',
       "BFDProfile metallb-system/slow: spec.detectMultiplier: not mapped: a RouterConfig peer has bfd on or off only; the daemon's default BFD timers apply",
-      'BGPAdvertisement metallb-system/agg: spec.aggregationLength: 24 not mapped: the managed daemons advertise host routes (/32) only',
+      'BGPAdvertisement metallb-system/agg: spec.aggregationLength: 24 not mapped: set aggregation: /N on the pools of the imported ServiceGroup (the prefix the agent places and the daemons advertise)',
       'BGPAdvertisement metallb-system/agg: spec.peers: not mapped: a RouterConfig advertises every virtual address to all its peers',
       'BGPAdvertisement metallb-system/agg: spec.communities[0]: large community large:1:2:3 is not supported (standard "asn:value" only); not mapped',
       'BGPAdvertisement metallb-system/agg: spec.communities[1]: community alias "unknown-alias" is not defined by a Community in the input; not mapped',

@@ -13,7 +13,7 @@ const lease = (node: string, subnets: string, renewedAgoS: number): V1Lease => (
   spec: {
     holderIdentity: node,
     leaseDurationSeconds: 3,
-    renewTime: new Date(now.getTime() - renewedAgoS * 1000) as never,
+    renewTime: new Date(now.getTime() - renewedAgoS * 1000),
   },
 });
 const svc = (name: string, ips: string[], ann: Record<string, string>, etp = 'Cluster'): V1Service => ({
@@ -95,7 +95,7 @@ function inputs(over: Partial<StatusInputs> = {}): StatusInputs {
           { addresses: ['192.168.100.2'], nodeName: 'n1', conditions: { ready: true } },
           { addresses: ['192.168.100.3'], nodeName: 'n2', conditions: { ready: false } },
         ],
-      } as V1EndpointSlice,
+      },
     ],
     ...over,
   };

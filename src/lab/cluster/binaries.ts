@@ -44,7 +44,7 @@ export function clusterBinaries(): ClusterBinaries {
     kubeProxy: join(dir, 'kube-proxy'),
     crictl: join(dir, 'crictl'),
   };
-  for (const path of Object.values(bins)) {
+  for (const path of Object.values(bins) as string[]) {
     if (!existsSync(path)) {
       throw new Error(
         `${path} is missing: run scripts/setup.sh (it builds the Kubernetes binaries ${k8sBinVersion()} into ${dir})`,

@@ -96,6 +96,7 @@ export function withFlags(base: string[], extra: string[]): string[] {
   return [...base.filter((a) => !replaced.has(name(a))), ...extra];
 }
 
+// eslint-disable-next-line max-lines-per-function -- the start-up script of etcd, certificates and kube-apiserver in order, each step a few lines
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   await reapStaleRuns(CLUSTER_DIR_PREFIX);
   const bins = clusterBinaries();

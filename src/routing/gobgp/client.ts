@@ -41,7 +41,7 @@ export class GobgpClient {
   /** target e.g. "unix:///run/purelb/gobgp/gobgp.sock" */
   constructor(target: string, timeoutMs = 10_000) {
     const Ctor = serviceConstructor();
-    this.#client = new Ctor(target, grpc.credentials.createInsecure()) as grpc.Client & Record<string, unknown>;
+    this.#client = new Ctor(target, grpc.credentials.createInsecure());
     this.#timeoutMs = timeoutMs;
   }
 
