@@ -1,5 +1,6 @@
 // The node agent: wires the real ports (watch caches and API writes, `ip`, the heartbeat Lease, the
 // ownership file, GARP/NA) to the controller (./controller.ts), which holds the logic.
+import type { AddressServices } from '../routing/attributes.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AGENT_COMPONENT } from '../api/names.ts';
 import type { Logger } from '../log.ts';
@@ -37,8 +38,9 @@ export interface AgentOptions {
   metrics: AgentMetrics;
   net?: NetworkAdapter;
   announce?: Announcer;
-  /** Called after every reconcile with the virtual addresses as placed (routing integration). */
-  onVirtualAddresses?: (cidrs: string[], extlbint: string) => void;
+  /** Called after every reconcile with the virtual addresses as placed and the Services behind each
+   * (routing integration: per-Service BGP attributes). */
+  onVirtualAddresses?: (cidrs: string[], extlbint: string, services: AddressServices) => void;
   /** What takes this node out of service (default: cordoned and the exclude label); empty = never. */
   outOfServiceCauses?: ReadonlySet<OutOfServiceCause>;
 }

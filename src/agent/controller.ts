@@ -5,6 +5,7 @@
 // Lease, the ownership record and the announcer, so unit tests drive it with fakes.
 // A cordoned Node (or one with the exclude-from-external-load-balancers label) is out of service: no
 // address stays on it and its heartbeat Lease is deleted (src/agent/out-of-service.ts).
+import type { AddressServices } from '../routing/attributes.ts';
 import type { KubernetesObject, V1Service } from '@kubernetes/client-node';
 import PQueue from 'p-queue';
 import { API_VERSION } from '../api/names.ts';
@@ -13,7 +14,7 @@ import { formatProblem } from '../api/validation.ts';
 import type { Logger } from '../log.ts';
 import { isLive, nextExpiry, parseHeartbeat, type Heartbeat } from '../model/heartbeat.ts';
 import { ServingGroups } from '../model/servicegroups.ts';
-import { nodesWithEndpoints, serviceInput, serviceKey, type ServiceInput } from '../model/services.ts';
+import { addressServices, nodesWithEndpoints, serviceInput, serviceKey, type ServiceInput } from '../model/services.ts';
 import type { Announcer } from './announce.ts';
 import type { AgentCluster } from './cluster.ts';
 import { decideAddresses, type AddressDecision } from './desired.ts';
@@ -39,8 +40,9 @@ export interface ControllerOptions {
   restartGraceS: number;
   /** What takes this node out of service (default: cordoned and the exclude label); empty = never. */
   outOfServiceCauses?: ReadonlySet<OutOfServiceCause>;
-  /** Called after every reconcile with the virtual addresses as placed (routing integration). */
-  onVirtualAddresses?: (cidrs: string[], extlbint: string) => void;
+  /** Called after every reconcile with the virtual addresses as placed and the Services behind each
+   * (routing integration: per-Service BGP attributes). */
+  onVirtualAddresses?: (cidrs: string[], extlbint: string, services: AddressServices) => void;
   log: Logger;
   metrics: AgentMetrics;
 }
@@ -547,9 +549,11 @@ export class AgentController {
     const { metrics } = this.#o;
     metrics.announced.set({ kind: 'local' }, held.filter((d) => d.kind === 'local').length);
     metrics.announced.set({ kind: 'virtual' }, held.filter((d) => d.kind === 'virtual').length);
+    const virtual = held.filter((d) => d.kind === 'virtual').map((d) => [`${d.ip}/${d.prefix}`, d.services] as const);
     this.#o.onVirtualAddresses?.(
-      held.filter((d) => d.kind === 'virtual').map((d) => `${d.ip}/${d.prefix}`),
+      virtual.map(([cidr]) => cidr),
       v.config.extlbint,
+      Object.fromEntries(virtual.map(([cidr, keys]) => [cidr, addressServices(keys, v.inputs)])),
     );
     return held;
   }

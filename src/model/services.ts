@@ -2,6 +2,7 @@
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { ANN, BRAND } from '../api/annotations.ts';
 import { formatIP, parseIP, type IP } from '../api/ip.ts';
+import type { AddressService } from '../routing/attributes.ts';
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
@@ -14,6 +15,8 @@ export interface ServiceInput {
   allocatedFrom: string[];
   /** Current purelb.io/announcing-IPv4 / -IPv6 values. */
   announcing: { 4?: string; 6?: string };
+  /** The Service's labels (RouterConfig spec.bgp.advertisements select by them). */
+  labels: Record<string, string>;
 }
 
 export const serviceKey = (namespace: string | undefined, name: string | undefined) =>
@@ -40,7 +43,16 @@ export function serviceInput(svc: V1Service): ServiceInput | undefined {
       .map((s) => s.trim())
       .filter(Boolean),
     announcing: { 4: ann[ANN.announcingIPv4], 6: ann[ANN.announcingIPv6] },
+    labels: { ...(svc.metadata?.labels ?? {}) },
   };
+}
+
+/** What the routing side needs of the Services (by key) that use one virtual address: labels and groups. */
+export function addressServices(keys: readonly string[], inputs: ReadonlyMap<string, ServiceInput>): AddressService[] {
+  return keys.flatMap((key) => {
+    const s = inputs.get(key);
+    return s ? [{ key, labels: s.labels, groups: s.allocatedFrom }] : [];
+  });
 }
 
 /**
