@@ -198,6 +198,10 @@ interface BgpContext extends CommonContext, AttributesContext {
   v6Peers: PeerContext[];
   anyBFD: boolean;
   multihopBFD: boolean;
+  /** spec.bgp.advertisements is set (even if no Service is selected yet) */
+  advertising: boolean;
+  /** BIRD: the families with a pipe and table of their own (always both: peers may be added later) */
+  families: number[];
   v4Advertisements: AdvertisementContext[];
   v6Advertisements: AdvertisementContext[];
 }
@@ -219,6 +223,8 @@ function bgpContext(input: NodeRoutingInput, common: CommonContext): BgpContext 
     anyBFD: peers.some((p) => p.bfd),
     multihopBFD: peers.some((p) => p.bfd && p.multihop !== undefined),
     ...attributesContext(routeAttributes(bgp), bgp.localASN),
+    advertising: !!bgp.advertisements?.length,
+    families: [4, 6],
     v4Advertisements: advertisementContexts(input, 4),
     v6Advertisements: advertisementContexts(input, 6),
   };
