@@ -73,17 +73,28 @@ const labelSelector = (): Schema => ({
   type: 'object',
   description: 'Services whose labels match (Kubernetes label selector).',
   properties: {
-    matchLabels: { type: 'object', maxProperties: 32, additionalProperties: str(63, 'Label value.') },
+    matchLabels: {
+      type: 'object',
+      maxProperties: 32,
+      additionalProperties: str(63, 'Label value.'),
+      description: 'Labels that must all be present with these values.',
+    },
     matchExpressions: {
       type: 'array',
       maxItems: 32,
+      description: 'Requirements that must all hold (as in any Kubernetes label selector).',
       items: {
         type: 'object',
         required: ['key', 'operator'],
         properties: {
           key: str(317, 'Label key.'),
-          operator: { type: 'string', enum: [...SELECTOR_OPERATORS] },
-          values: { type: 'array', maxItems: 64, items: str(63, 'Label value.') },
+          operator: { type: 'string', enum: [...SELECTOR_OPERATORS], description: 'How key relates to values.' },
+          values: {
+            type: 'array',
+            maxItems: 64,
+            items: str(63, 'Label value.'),
+            description: 'Non-empty for In and NotIn, empty for Exists and DoesNotExist.',
+          },
         },
       },
     },
