@@ -1,6 +1,5 @@
 // The node agent: wires the real ports (watch caches and API writes, `ip`, the heartbeat Lease, the
 // ownership file, GARP/NA) to the controller (./controller.ts), which holds the logic.
-import type { AddressServices } from '../routing/attributes.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AGENT_COMPONENT } from '../api/names.ts';
 import type { Logger } from '../log.ts';
@@ -12,6 +11,7 @@ import { iproute2, type NetworkAdapter } from './iproute.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { OutOfServiceCause } from './out-of-service.ts';
 import { loadOwnership } from './ownership.ts';
+import type { AddressServices } from '../routing/attributes.ts';
 
 export const EVENT_COMPONENT = AGENT_COMPONENT;
 

@@ -5,7 +5,6 @@
 // Lease, the ownership record and the announcer, so unit tests drive it with fakes.
 // A cordoned Node (or one with the exclude-from-external-load-balancers label) is out of service: no
 // address stays on it and its heartbeat Lease is deleted (src/agent/out-of-service.ts).
-import type { AddressServices } from '../routing/attributes.ts';
 import type { KubernetesObject, V1Service } from '@kubernetes/client-node';
 import PQueue from 'p-queue';
 import { API_VERSION } from '../api/names.ts';
@@ -26,6 +25,7 @@ import { OUT_OF_SERVICE_CAUSES, outOfServiceReason, type OutOfServiceCause } fro
 import type { OwnershipRecord } from './ownership.ts';
 import { batchLine, keepSecondaries, planChanges, type AddressChange } from './plan.ts';
 import { announcementEvents, announcementsByService, type ServiceAnnouncements } from './report.ts';
+import type { AddressServices } from '../routing/attributes.ts';
 
 export interface ControllerOptions {
   node: string;

@@ -1,6 +1,5 @@
 // `purelb agent`: the node agent (one per node, host network). Places local and virtual addresses,
 // keeps the node's heartbeat Lease, and drives the routing daemon unless --routing=off.
-import type { AddressServices } from '../routing/attributes.ts';
 import { parseArgs } from 'node:util';
 import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -15,6 +14,7 @@ import { DEFAULT_BACKEND_PATHS, startRoutingController, type RoutingController }
 import { createRoutingMetrics } from '../routing/metrics.ts';
 import type { Command } from './main.ts';
 import { UsageError, componentOptions, parseDuration } from './options.ts';
+import type { AddressServices } from '../routing/attributes.ts';
 
 const HELP = `Usage: purelb agent [options]
 

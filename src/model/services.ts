@@ -2,7 +2,6 @@
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { ANN, BRAND } from '../api/annotations.ts';
 import { formatIP, parseIP, type IP } from '../api/ip.ts';
-import type { AddressService } from '../routing/attributes.ts';
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
@@ -47,7 +46,17 @@ export function serviceInput(svc: V1Service): ServiceInput | undefined {
   };
 }
 
-/** What the routing side needs of the Services (by key) that use one virtual address: labels and groups. */
+/** What the routing side knows of one Service that uses a virtual address (RouterConfig
+ * spec.bgp.advertisements select Services by labels and groups). */
+export interface AddressService {
+  /** "namespace/name" */
+  key: string;
+  labels: Record<string, string>;
+  /** ServiceGroups the address was allocated from (purelb.io/allocated-from). */
+  groups: string[];
+}
+
+/** The AddressService of each Service (by key) that uses one virtual address. */
 export function addressServices(keys: readonly string[], inputs: ReadonlyMap<string, ServiceInput>): AddressService[] {
   return keys.flatMap((key) => {
     const s = inputs.get(key);

@@ -5,16 +5,10 @@
 // configs, GoBGP sends it with each path: one rule for all three daemons.
 import { selectorMatches } from '../api/label-selector.ts';
 import type { BgpAdvertisement, BgpConfig } from '../api/validate-routerconfig.ts';
+import type { AddressService } from '../model/services.ts';
 import { advertisedPrefixes } from './advertiser.ts';
 
-/** What the routing side knows of one Service that uses a virtual address. */
-export interface AddressService {
-  /** "namespace/name" */
-  key: string;
-  labels: Record<string, string>;
-  /** ServiceGroups the address was allocated from (purelb.io/allocated-from). */
-  groups: string[];
-}
+export type { AddressService };
 
 /** Virtual address exactly as placed on kube-lb0 ("10.96.0.10/32", "10.97.0.5/24") -> Services using it. */
 export type AddressServices = Readonly<Record<string, readonly AddressService[]>>;

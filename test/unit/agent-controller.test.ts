@@ -1,7 +1,6 @@
 // The agent controller driven through fake ports (cluster, kernel, heartbeat, ownership, announcer):
 // the reconcile steps' contracts in milliseconds. The real-apiserver and real-kernel behaviour is
 // covered by test/integration/agent*.test.ts.
-import type { AddressServices } from '../../src/routing/attributes.ts';
 import { describe, expect, test } from '@jest/globals';
 import type { KubernetesObject, V1Lease, V1Node, V1Service } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
@@ -17,6 +16,7 @@ import type { EventRecorder } from '../../src/k8s/events.ts';
 import { createLogger } from '../../src/log.ts';
 import { parseCIDR } from '../../src/api/ip.ts';
 import type { Heartbeat } from '../../src/model/heartbeat.ts';
+import type { AddressServices } from '../../src/routing/attributes.ts';
 
 const NODE = 'n1';
 const LAN = '192.168.1.0/24';
