@@ -6,6 +6,7 @@
 // and an unrelated prefix is not re-received (its path's lastUpdate and the table version at the ToR
 // stay as they were).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,8 +18,8 @@ import { createTopology, randomPrefix, type Topology, type TopologyNode } from '
 import { createLogger } from '../../src/log.ts';
 import type { RouteAdvertiser } from '../../src/routing/advertiser.ts';
 import type { AddressService, AddressServices } from '../../src/routing/attributes.ts';
-import { createAdvertiser } from '../../src/routing/controller.ts';
-import { waitFor } from '../harness/kube.ts';
+import { createAdvertiser, startRoutingController, type RoutingController } from '../../src/routing/controller.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
 
 const GOLD4 = '10.96.0.10/32';
 const GOLD6 = 'fd00:96::10/128';
@@ -241,5 +242,89 @@ describe.each(cases)('%s: per-Service attributes at the FRR ToR', (_name, daemon
     await handOver(servicesWith({ tier: 'gold' }));
     await expectPath(GOLD4, (x) => (sc.internal ? x.locPrf === 300 : x.aspath?.string === own(3)), 'gold again');
     expect(await established()).toEqual(sessions);
+  });
+});
+
+// The same through the agent's routing side: a RouterConfig in a real apiserver, the routing controller
+// (RoutingReconciler with its real cluster port) driving BIRD, and the Services handed over as the agent
+// does after each reconcile. A label change alone must re-render (the Service moves between entries).
+describe('the routing controller re-renders when a Service moves between advertisements (BIRD)', () => {
+  let admin: KubeConfig;
+  let topo: Topology;
+  let tor: FrrInstance;
+  let ns: string;
+  let controller: RoutingController;
+
+  beforeAll(async () => {
+    admin = adminKubeConfig();
+    await applyCRDs(admin);
+    ns = await freshNamespace(admin, 'attrs');
+    topo = await createTopology({
+      prefix: randomPrefix('rc'),
+      nodes: 1,
+      dir: join(tmpdir(), `purelb-attrs-controller-${process.pid}`),
+    });
+    const n = topo.node(1);
+    tor = await startTor(topo, { protocol: 'bgp' });
+    await startNodeDaemon(topo, n, 'bird');
+    await admin.makeApiClient(CoreV1Api).createNode({ body: { metadata: { name: `${ns}-node` } } });
+    await admin.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: 'purelb.io',
+      version: 'v1',
+      plural: 'routerconfigs',
+      namespace: ns,
+      body: {
+        apiVersion: 'purelb.io/v1',
+        kind: 'RouterConfig',
+        metadata: { name: 'tor' },
+        spec: {
+          daemon: 'bird',
+          protocol: 'bgp',
+          bgp: {
+            localASN: EBGP.localASN,
+            peers: [{ address: n.torIPv4, asn: 65000, holdTime: 9 }],
+            ...EBGP.bgp,
+          },
+        },
+      },
+    });
+    for (const a of ADDRESSES) await topo.addAddress(1, a);
+    controller = await startRoutingController({
+      kc: admin,
+      namespace: ns,
+      nodeName: `${ns}-node`,
+      nodeIP: n.ipv4,
+      log: createLogger('attrs-controller-test'),
+      paths: nodeBackendPaths(n),
+      // no periodic resync during the test: only the hand-over itself can re-render
+      resyncMs: 3_600_000,
+    });
+  });
+
+  afterAll(async () => {
+    await controller?.stop();
+    await topo?.destroy();
+    await admin
+      .makeApiClient(CoreV1Api)
+      .deleteNode({ name: `${ns}-node` })
+      .catch(() => undefined);
+    await cleanUpNamespaces();
+  });
+
+  const aspath = async (prefix: string) =>
+    (await tor.json<TorPrefix>(`show bgp ipv4 unicast ${prefix} json`)).paths?.[0]?.aspath?.string;
+  const own = (times: number) => Array.from({ length: times }, () => String(EBGP.localASN)).join(' ');
+
+  test('gold by label, then relabelled: the ToR follows, the session stays', async () => {
+    controller.setVirtualAddresses(ADDRESSES, 'kube-lb0', servicesWith({ tier: 'gold' }));
+    await waitFor(`${GOLD4} prepended twice`, async () => (await aspath(GOLD4)) === own(3), 60_000);
+    expect(await aspath(PLAIN4)).toBe(own(1));
+    const summary = async () =>
+      (await tor.json<Summary>('show bgp summary json')).ipv4Unicast?.peers?.[topo.node(1).ipv4]
+        ?.connectionsEstablished;
+    const sessions = await summary();
+    controller.setVirtualAddresses(ADDRESSES, 'kube-lb0', servicesWith({ tier: 'bronze' }));
+    await waitFor(`${GOLD4} without prepend`, async () => (await aspath(GOLD4)) === own(1), 60_000);
+    expect(await summary()).toBe(sessions);
   });
 });
