@@ -258,3 +258,22 @@ test('validateObject dispatches RouterConfig to the routing validator', () => {
     },
   ]);
 });
+
+test.each(['bird', 'frr'] as const)(
+  '%s renders LOCAL_PREF 0 (GoBGP sends it too), config-wide and per Service',
+  (daemon) => {
+    const cfg = spec(daemon, {
+      protocol: 'bgp',
+      bgp: {
+        localASN: 65000,
+        localPref: 0,
+        peers: [peer4],
+        advertisements: [{ name: 'low', serviceGroups: ['default'], localPref: 0 }],
+      },
+    });
+    const { text } = renderNodeConfig(input(cfg, { services: servicesOf }));
+    const line = daemon === 'bird' ? 'bgp_local_pref = 0;' : 'set local-preference 0';
+    // the config-wide value and the entry's, once per family
+    expect(text.split('\n').filter((l) => l.trim() === line).length).toBe(4);
+  },
+);
