@@ -48,6 +48,7 @@ if (!process.env.PURELB_BENCH_NETNS) {
     etpLocal: false,
     allocatedFrom: ['virt'],
     announcing: {},
+    labels: {},
   });
   let services = Array.from({ length: COUNT }, (_, i) => service(i));
   const owned = new Set<string>();

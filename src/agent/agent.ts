@@ -11,6 +11,7 @@ import { iproute2, type NetworkAdapter } from './iproute.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { OutOfServiceCause } from './out-of-service.ts';
 import { loadOwnership } from './ownership.ts';
+import type { AddressServices } from '../routing/attributes.ts';
 
 export const EVENT_COMPONENT = AGENT_COMPONENT;
 
@@ -37,8 +38,9 @@ export interface AgentOptions {
   metrics: AgentMetrics;
   net?: NetworkAdapter;
   announce?: Announcer;
-  /** Called after every reconcile with the virtual addresses as placed (routing integration). */
-  onVirtualAddresses?: (cidrs: string[], extlbint: string) => void;
+  /** Called after every reconcile with the virtual addresses as placed and the Services behind each
+   * (routing integration: per-Service BGP attributes). */
+  onVirtualAddresses?: (cidrs: string[], extlbint: string, services: AddressServices) => void;
   /** What takes this node out of service (default: cordoned and the exclude label); empty = never. */
   outOfServiceCauses?: ReadonlySet<OutOfServiceCause>;
 }

@@ -13,7 +13,7 @@ import { formatProblem } from '../api/validation.ts';
 import type { Logger } from '../log.ts';
 import { isLive, nextExpiry, parseHeartbeat, type Heartbeat } from '../model/heartbeat.ts';
 import { ServingGroups } from '../model/servicegroups.ts';
-import { nodesWithEndpoints, serviceInput, serviceKey, type ServiceInput } from '../model/services.ts';
+import { addressServices, nodesWithEndpoints, serviceInput, serviceKey, type ServiceInput } from '../model/services.ts';
 import type { Announcer } from './announce.ts';
 import type { AgentCluster } from './cluster.ts';
 import { decideAddresses, type AddressDecision } from './desired.ts';
@@ -25,6 +25,7 @@ import { OUT_OF_SERVICE_CAUSES, outOfServiceReason, type OutOfServiceCause } fro
 import type { OwnershipRecord } from './ownership.ts';
 import { batchLine, keepSecondaries, planChanges, type AddressChange } from './plan.ts';
 import { announcementEvents, announcementsByService, type ServiceAnnouncements } from './report.ts';
+import type { AddressServices } from '../routing/attributes.ts';
 
 export interface ControllerOptions {
   node: string;
@@ -39,8 +40,9 @@ export interface ControllerOptions {
   restartGraceS: number;
   /** What takes this node out of service (default: cordoned and the exclude label); empty = never. */
   outOfServiceCauses?: ReadonlySet<OutOfServiceCause>;
-  /** Called after every reconcile with the virtual addresses as placed (routing integration). */
-  onVirtualAddresses?: (cidrs: string[], extlbint: string) => void;
+  /** Called after every reconcile with the virtual addresses as placed and the Services behind each
+   * (routing integration: per-Service BGP attributes). */
+  onVirtualAddresses?: (cidrs: string[], extlbint: string, services: AddressServices) => void;
   log: Logger;
   metrics: AgentMetrics;
 }
@@ -549,9 +551,11 @@ export class AgentController {
     const { metrics } = this.#o;
     metrics.announced.set({ kind: 'local' }, held.filter((d) => d.kind === 'local').length);
     metrics.announced.set({ kind: 'virtual' }, held.filter((d) => d.kind === 'virtual').length);
+    const virtual = held.filter((d) => d.kind === 'virtual').map((d) => [`${d.ip}/${d.prefix}`, d.services] as const);
     this.#o.onVirtualAddresses?.(
-      held.filter((d) => d.kind === 'virtual').map((d) => `${d.ip}/${d.prefix}`),
+      virtual.map(([cidr]) => cidr),
       v.config.extlbint,
+      Object.fromEntries(virtual.map(([cidr, keys]) => [cidr, addressServices(keys, v.inputs)])),
     );
     return held;
   }

@@ -1,12 +1,17 @@
 // The RouterConfig CRD (purelb.io/v1, namespaced): OpenAPI bounds and CEL rules for what admission can
 // check; src/api/validate-routerconfig.ts checks the same and more (IP literal strictness, duplicates).
 import { addStatus, crd, int64, str, type Schema } from './crds.ts';
+import { SELECTOR_OPERATORS } from './label-selector.ts';
 import {
+  ADVERTISEMENT_COMMUNITY_PATTERN,
+  ADVERTISEMENT_NAME_PATTERN,
   COMMUNITY_PATTERN,
   DAEMONS,
   DESCRIPTION_PATTERN,
   FAMILIES,
   INTERFACE_PATTERN,
+  MAX_ADVERTISEMENTS,
+  MAX_AS_PATH_PREPEND,
   MAX_ASN,
   MAX_COMMUNITIES,
   MAX_OSPF_INTERFACES,
@@ -61,6 +66,77 @@ const peer = (): Schema => ({
       items: { type: 'string', enum: [...FAMILIES] },
       description: 'Address families of the session; default: the family of address.',
     },
+  },
+});
+
+const labelSelector = (): Schema => ({
+  type: 'object',
+  description: 'Services whose labels match (Kubernetes label selector).',
+  properties: {
+    matchLabels: {
+      type: 'object',
+      maxProperties: 32,
+      additionalProperties: str(63, 'Label value.'),
+      description: 'Labels that must all be present with these values.',
+    },
+    matchExpressions: {
+      type: 'array',
+      maxItems: 32,
+      description: 'Requirements that must all hold (as in any Kubernetes label selector).',
+      items: {
+        type: 'object',
+        required: ['key', 'operator'],
+        properties: {
+          key: str(317, 'Label key.'),
+          operator: { type: 'string', enum: [...SELECTOR_OPERATORS], description: 'How key relates to values.' },
+          values: {
+            type: 'array',
+            maxItems: 64,
+            items: str(63, 'Label value.'),
+            description: 'Non-empty for In and NotIn, empty for Exists and DoesNotExist.',
+          },
+        },
+      },
+    },
+  },
+});
+
+const advertisement = (): Schema => ({
+  type: 'object',
+  'x-kubernetes-validations': [
+    {
+      rule: 'has(self.serviceSelector) || has(self.serviceGroups)',
+      message: 'an advertisement selects Services: set serviceSelector and/or serviceGroups',
+    },
+    {
+      rule: 'has(self.communities) || has(self.localPref) || has(self.asPathPrepend)',
+      message: 'an advertisement sets communities, localPref and/or asPathPrepend',
+    },
+  ],
+  properties: {
+    name: str(63, 'Name shown in the daemon configs (default adv-<position>).', {
+      pattern: ADVERTISEMENT_NAME_PATTERN,
+    }),
+    serviceSelector: labelSelector(),
+    serviceGroups: {
+      type: 'array',
+      maxItems: MAX_COMMUNITIES,
+      items: str(253, 'ServiceGroup name.'),
+      description: 'Services whose address was allocated from one of these ServiceGroups (ANDed with serviceSelector).',
+    },
+    communities: {
+      type: 'array',
+      maxItems: MAX_COMMUNITIES,
+      description:
+        'Communities of these Services, replacing spec.bgp.communities: standard "asn:value" or large "large:global:data1:data2" (as in MetalLB).',
+      items: str(38, 'Community.', { pattern: ADVERTISEMENT_COMMUNITY_PATTERN }),
+    },
+    localPref: int(0, 4294967295, 'LOCAL_PREF of these Services (sent to iBGP peers only; needs one).'),
+    asPathPrepend: int(
+      1,
+      MAX_AS_PATH_PREPEND,
+      'Extra copies of localASN in front of the AS path (eBGP peers only: refused with an iBGP peer).',
+    ),
   },
 });
 
@@ -158,6 +234,13 @@ export function routerConfigCRD(): Schema {
             items: str(11, 'Standard community asn:value.', { pattern: COMMUNITY_PATTERN }),
           },
           localPref: int(0, 4294967295, 'LOCAL_PREF on advertised routes (iBGP).'),
+          advertisements: {
+            type: 'array',
+            maxItems: MAX_ADVERTISEMENTS,
+            items: advertisement(),
+            description:
+              "Routing attributes per Service: the first entry that selects one of the Services behind a prefix gives it its communities, localPref and asPathPrepend (each unset field keeps spec.bgp's value); other prefixes keep spec.bgp's values.",
+          },
         },
       },
       ospf: {

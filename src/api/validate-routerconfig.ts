@@ -6,6 +6,7 @@ import { INTERFACE_PATTERN } from './names.ts';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { canonicalIP, parseIP, type Family } from './ip.ts';
 import { describeObject, type Problem } from './validation.ts';
+import { LABEL_KEY, LABEL_VALUE, parseLabelSelector, type LabelSelector } from './label-selector.ts';
 
 export const DAEMONS = ['bird', 'frr', 'gobgp'] as const;
 export const PROTOCOLS = ['bgp', 'ospf'] as const;
@@ -20,12 +21,15 @@ export const MAX_ASN = 4294967294;
 export const MAX_PEERS = 32;
 export const MAX_COMMUNITIES = 32;
 export const MAX_OSPF_INTERFACES = 16;
+/** FRR gives each entry its own route-map sequence number below the catch-all 10 (see templates/frr). */
+export const MAX_ADVERTISEMENTS = 9;
+export const MAX_AS_PATH_PREPEND = 8;
 /** Linux interface names: at most 15 characters, no whitespace, quotes, slashes or braces. */
 export { INTERFACE_PATTERN };
 export const COMMUNITY_PATTERN = '^[0-9]{1,5}:[0-9]{1,5}$';
-/** Label keys/values (kubernetes syntax, simplified): they never reach a template. */
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+/** An advertisement's communities, as MetalLB writes them: "asn:value" or "large:global:data1:data2". */
+export const ADVERTISEMENT_COMMUNITY_PATTERN = '^([0-9]{1,5}:[0-9]{1,5}|large:[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10})$';
+export const ADVERTISEMENT_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$';
 const SECRET_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
 /** Free text shown by the daemons; no quotes, semicolons, braces, '!' or '#', so it cannot end a statement. */
@@ -52,6 +56,23 @@ export interface BgpPeer {
   description?: string;
 }
 
+/** Routing attributes of the Services an advertisement selects; a field left out keeps the config-wide value. */
+export interface BgpAdvertisement {
+  /** For logs and the daemon configs; default "adv-<index+1>". */
+  name: string;
+  /** Services whose labels match (undefined: any labels). */
+  serviceSelector?: LabelSelector;
+  /** Services allocated from one of these ServiceGroups (undefined: any group). */
+  serviceGroups?: string[];
+  /** Standard communities "asn:value" (replace spec.bgp.communities for these Services). */
+  communities?: string[];
+  /** Large communities "global:data1:data2" (written "large:..." in the spec). */
+  largeCommunities?: string[];
+  localPref?: number;
+  /** How many extra times the local AS is prepended to the AS path. */
+  asPathPrepend?: number;
+}
+
 export interface BgpConfig {
   localASN: number;
   routerID?: string;
@@ -59,6 +80,8 @@ export interface BgpConfig {
   /** Standard communities "asn:value" added to every advertised address. */
   communities: string[];
   localPref?: number;
+  /** Per-Service attributes; the first entry that selects a Service wins. Absent when not given. */
+  advertisements?: BgpAdvertisement[];
 }
 
 export interface OspfConfig {
@@ -236,6 +259,101 @@ function parsePeer(c: Checker, v: unknown, field: string, daemon: Daemon): BgpPe
   };
 }
 
+/** A standard community "asn:value" with both halves 0..65535. */
+function parseCommunity(c: Checker, x: unknown, f: string): string | undefined {
+  const s = c.pattern(
+    x,
+    f,
+    new RegExp(COMMUNITY_PATTERN),
+    'must be a standard community "asn:value" such as "65000:100"',
+  );
+  if (s && s.split(':').some((n) => Number(n) > 65535)) return c.fail(f, `both halves of ${s} must be 0..65535`);
+  return s;
+}
+
+const isIBGP = (p: BgpPeer, localASN: number) => p.asn === localASN;
+
+function parseAdvertisement(
+  c: Checker,
+  v: unknown,
+  field: string,
+  index: number,
+  peers: BgpPeer[],
+  localASN: number | undefined,
+): BgpAdvertisement | undefined {
+  const o = c.obj(v, field);
+  if (!o) return c.fail(field, 'must be an object with serviceSelector and/or serviceGroups and the attributes');
+  const name =
+    o.name === undefined
+      ? `adv-${index + 1}`
+      : c.pattern(
+          o.name,
+          `${field}.name`,
+          new RegExp(ADVERTISEMENT_NAME_PATTERN),
+          'must be a DNS label (a-z, 0-9, "-")',
+        );
+  const serviceSelector =
+    o.serviceSelector === undefined
+      ? undefined
+      : parseLabelSelector(o.serviceSelector, `${field}.serviceSelector`, (f, m) => c.fail(f, m));
+  const serviceGroups =
+    o.serviceGroups === undefined
+      ? undefined
+      : c
+          .list(o.serviceGroups, `${field}.serviceGroups`, MAX_COMMUNITIES)
+          .map((g, i) => c.pattern(g, `${field}.serviceGroups[${i}]`, SECRET_NAME, 'must be a ServiceGroup name'));
+  if (o.serviceSelector === undefined && o.serviceGroups === undefined)
+    c.fail(
+      field,
+      'selects no Service: set serviceSelector and/or serviceGroups (for every Service use spec.bgp itself)',
+    );
+  const standard: string[] = [];
+  const large: string[] = [];
+  for (const [i, x] of c.list(o.communities, `${field}.communities`, MAX_COMMUNITIES).entries()) {
+    const f = `${field}.communities[${i}]`;
+    if (typeof x === 'string' && x.startsWith('large:')) {
+      const s = c.pattern(x, f, new RegExp(ADVERTISEMENT_COMMUNITY_PATTERN), 'must be "large:global:data1:data2"');
+      if (
+        s &&
+        s
+          .split(':')
+          .slice(1)
+          .some((n) => Number(n) > 4294967295)
+      )
+        c.fail(f, `every part of ${s} must be 0..4294967295`);
+      else if (s) large.push(s.slice('large:'.length));
+    } else {
+      const s = parseCommunity(c, x, f);
+      if (s) standard.push(s);
+    }
+  }
+  const localPref = c.int(o.localPref, `${field}.localPref`, 0, 4294967295);
+  if (localPref !== undefined && localASN !== undefined && !peers.some((p) => isIBGP(p, localASN)))
+    c.fail(
+      `${field}.localPref`,
+      `LOCAL_PREF is only sent to iBGP peers (asn ${localASN}) and every peer here is eBGP; remove localPref or use communities that the router maps to a preference`,
+    );
+  const asPathPrepend = c.int(o.asPathPrepend, `${field}.asPathPrepend`, 1, MAX_AS_PATH_PREPEND);
+  const ibgp = localASN === undefined ? undefined : peers.find((p) => isIBGP(p, localASN));
+  if (asPathPrepend !== undefined && ibgp)
+    c.fail(
+      `${field}.asPathPrepend`,
+      `peer ${ibgp.address} is iBGP (asn ${localASN}): it would find its own AS in the prepended path and drop the route; remove asPathPrepend or the iBGP peer`,
+    );
+  if (o.communities === undefined && o.localPref === undefined && o.asPathPrepend === undefined)
+    c.fail(field, 'sets no attribute: give communities, localPref and/or asPathPrepend');
+  if (!name || (o.serviceSelector !== undefined && !serviceSelector) || serviceGroups?.some((g) => !g))
+    return undefined;
+  return {
+    name,
+    ...(serviceSelector ? { serviceSelector } : {}),
+    ...(serviceGroups ? { serviceGroups: serviceGroups as string[] } : {}),
+    ...(o.communities !== undefined ? { communities: standard, largeCommunities: large } : {}),
+    ...(localPref !== undefined ? { localPref } : {}),
+    ...(asPathPrepend !== undefined ? { asPathPrepend } : {}),
+  };
+}
+
 function parseBgp(c: Checker, v: unknown, daemon: Daemon): BgpConfig | undefined {
   const o = c.obj(v, 'spec.bgp');
   if (!o) return c.fail('spec.bgp', 'protocol bgp needs spec.bgp with localASN and peers');
@@ -253,23 +371,27 @@ function parseBgp(c: Checker, v: unknown, daemon: Daemon): BgpConfig | undefined
       c.fail(`spec.bgp.peers[${i}].address`, `peer ${p.address} is listed twice; keep one entry per peer`);
     if (p) seen.add(p.address);
   }
-  const communities = c.list(o.communities, 'spec.bgp.communities', MAX_COMMUNITIES).map((x, i) => {
-    const f = `spec.bgp.communities[${i}]`;
-    const s = c.pattern(
-      x,
-      f,
-      new RegExp(COMMUNITY_PATTERN),
-      'must be a standard community "asn:value" such as "65000:100"',
-    );
-    if (s && s.split(':').some((n) => Number(n) > 65535)) return c.fail(f, `both halves of ${s} must be 0..65535`);
-    return s;
-  });
+  const communities = c
+    .list(o.communities, 'spec.bgp.communities', MAX_COMMUNITIES)
+    .map((x, i) => parseCommunity(c, x, `spec.bgp.communities[${i}]`));
   const localPref = c.int(o.localPref, 'spec.bgp.localPref', 0, 4294967295);
-  if (localASN === undefined || peers.some((p) => !p) || communities.some((x) => !x)) return undefined;
+  const okPeers = peers.filter((p): p is BgpPeer => !!p);
+  const advertisements = c
+    .list(o.advertisements, 'spec.bgp.advertisements', MAX_ADVERTISEMENTS)
+    .map((a, i) => parseAdvertisement(c, a, `spec.bgp.advertisements[${i}]`, i, okPeers, localASN));
+  const names = new Set<string>();
+  for (const [i, a] of advertisements.entries()) {
+    if (a && names.has(a.name))
+      c.fail(`spec.bgp.advertisements[${i}].name`, `${a.name} is used twice; give each entry its own name`);
+    if (a) names.add(a.name);
+  }
+  if (localASN === undefined || peers.some((p) => !p) || communities.some((x) => !x) || advertisements.some((a) => !a))
+    return undefined;
   return {
     localASN,
     peers: peers as BgpPeer[],
     communities: communities as string[],
+    ...(o.advertisements !== undefined ? { advertisements: advertisements as BgpAdvertisement[] } : {}),
     ...(routerID ? { routerID } : {}),
     ...(localPref !== undefined ? { localPref } : {}),
   };

@@ -14,6 +14,7 @@ import { DEFAULT_BACKEND_PATHS, startRoutingController, type RoutingController }
 import { createRoutingMetrics } from '../routing/metrics.ts';
 import type { Command } from './main.ts';
 import { UsageError, componentOptions, parseDuration } from './options.ts';
+import type { AddressServices } from '../routing/attributes.ts';
 
 const HELP = `Usage: purelb agent [options]
 
@@ -130,7 +131,7 @@ function agentSettings(values: Values) {
  */
 function startRouting(values: Values, kc: KubeConfig, node: string, log: Logger, registry: Registry) {
   let routing: RoutingController | undefined;
-  let last: { cidrs: string[]; extlbint: string } | undefined;
+  let last: { cidrs: string[]; extlbint: string; services: AddressServices } | undefined;
   const started =
     values.routing !== 'on'
       ? Promise.resolve()
@@ -151,14 +152,14 @@ function startRouting(values: Values, kc: KubeConfig, node: string, log: Logger,
         }).then(
           (r) => {
             routing = r;
-            if (last) r.setVirtualAddresses(last.cidrs, last.extlbint);
+            if (last) r.setVirtualAddresses(last.cidrs, last.extlbint, last.services);
           },
           (err: unknown) => log.error('routing controller failed to start; addresses are still placed', { error: err }),
         );
   return {
-    setVirtualAddresses(cidrs: string[], extlbint: string) {
-      last = { cidrs, extlbint };
-      routing?.setVirtualAddresses(cidrs, extlbint);
+    setVirtualAddresses(cidrs: string[], extlbint: string, services: AddressServices) {
+      last = { cidrs, extlbint, services };
+      routing?.setVirtualAddresses(cidrs, extlbint, services);
     },
     /** Resolves with false when the controller still waits for its first RouterConfig list. */
     async stop(): Promise<boolean> {
@@ -219,7 +220,7 @@ export const command: Command = {
         log,
         metrics,
         outOfServiceCauses: settings.outOfServiceCauses,
-        onVirtualAddresses: (cidrs, iface) => routing.setVirtualAddresses(cidrs, iface),
+        onVirtualAddresses: (cidrs, iface, services) => routing.setVirtualAddresses(cidrs, iface, services),
       }),
       signalled.then(() => undefined),
     ]);

@@ -26,6 +26,8 @@ export interface TorSpec {
     /** TCP-MD5 password on every session. */
     password?: string;
     bfd?: boolean;
+    /** Nodes in the ToR's own AS (iBGP, e.g. to see LOCAL_PREF); default: every node in another AS. */
+    internal?: boolean;
   };
   ospf?: {
     interfaces: string[];
@@ -47,7 +49,7 @@ function bgpLines(s: TorSpec, bgp: NonNullable<TorSpec['bgp']>): string[] {
     const peers = bgp.peers[f]!;
     lines.push(
       ` neighbor ${group} peer-group`,
-      ` neighbor ${group} remote-as external`,
+      ` neighbor ${group} remote-as ${bgp.internal ? 'internal' : 'external'}`,
       ` neighbor ${group} timers ${bgp.timers.keepalive} ${bgp.timers.hold}`,
       ...(bgp.timers.connect ? [` neighbor ${group} timers connect ${bgp.timers.connect}`] : []),
       ` neighbor ${group} advertisement-interval 0`,
@@ -64,6 +66,7 @@ function bgpLines(s: TorSpec, bgp: NonNullable<TorSpec['bgp']>): string[] {
       `  neighbor NODES${f} activate`,
       `  neighbor NODES${f} route-map NOTHING out`,
       `  maximum-paths ${MAX_PATHS}`,
+      ...(bgp.internal ? [`  maximum-paths ibgp ${MAX_PATHS}`] : []),
       ' exit-address-family',
     );
   }

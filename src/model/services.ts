@@ -14,6 +14,8 @@ export interface ServiceInput {
   allocatedFrom: string[];
   /** Current purelb.io/announcing-IPv4 / -IPv6 values. */
   announcing: { 4?: string; 6?: string };
+  /** The Service's labels (RouterConfig spec.bgp.advertisements select by them). */
+  labels: Record<string, string>;
 }
 
 export const serviceKey = (namespace: string | undefined, name: string | undefined) =>
@@ -40,7 +42,26 @@ export function serviceInput(svc: V1Service): ServiceInput | undefined {
       .map((s) => s.trim())
       .filter(Boolean),
     announcing: { 4: ann[ANN.announcingIPv4], 6: ann[ANN.announcingIPv6] },
+    labels: { ...(svc.metadata?.labels ?? {}) },
   };
+}
+
+/** What the routing side knows of one Service that uses a virtual address (RouterConfig
+ * spec.bgp.advertisements select Services by labels and groups). */
+export interface AddressService {
+  /** "namespace/name" */
+  key: string;
+  labels: Record<string, string>;
+  /** ServiceGroups the address was allocated from (purelb.io/allocated-from). */
+  groups: string[];
+}
+
+/** The AddressService of each Service (by key) that uses one virtual address. */
+export function addressServices(keys: readonly string[], inputs: ReadonlyMap<string, ServiceInput>): AddressService[] {
+  return keys.flatMap((key) => {
+    const s = inputs.get(key);
+    return s ? [{ key, labels: s.labels, groups: s.allocatedFrom }] : [];
+  });
 }
 
 /**

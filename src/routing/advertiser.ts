@@ -3,6 +3,7 @@
 // kernel view and gets every address as AddPath/DeletePath.
 import { cidrContains, formatIP, networkOf, parseCIDR } from '../api/ip.ts';
 import type { Daemon } from '../api/validate-routerconfig.ts';
+import type { AddressServices } from './attributes.ts';
 import type { NodeRoutingInput } from './render.ts';
 
 export type ReloadResult = 'Applied' | 'Unchanged' | 'Rejected' | 'Failed';
@@ -31,8 +32,9 @@ export interface RouteAdvertiser {
   readonly daemon: Daemon;
   /** Makes the daemon run the configuration for input; when that fails the previous one keeps running. */
   apply(input: NodeRoutingInput): Promise<ApplyResult>;
-  /** The node's virtual addresses as on kube-lb0 (e.g. "10.96.0.10/32"); ignored by kernel-learning daemons. */
-  setAddresses(cidrs: string[]): Promise<void>;
+  /** The node's virtual addresses as on kube-lb0 (e.g. "10.96.0.10/32") and the Services behind them;
+   * ignored by kernel-learning daemons (their configs name the addresses of spec.bgp.advertisements). */
+  setAddresses(cidrs: string[], services?: AddressServices): Promise<void>;
   status(): Promise<DaemonStatus>;
   close(): Promise<void>;
 }

@@ -19,6 +19,7 @@ import {
 import { Backoff } from '../k8s/backoff.ts';
 import { errorText, type Logger } from '../log.ts';
 import type { ApplyResult, DaemonStatus, RouteAdvertiser } from './advertiser.ts';
+import { advertisementsKey, type AddressServices } from './attributes.ts';
 import {
   realTimers,
   type Cancel,
@@ -35,8 +36,9 @@ export interface RoutingController {
   /** Desired virtual addresses of this node exactly as placed on kube-lb0, e.g. ["10.96.0.10/32","fd00:96::10/128"].
    * Call it only with a complete set (after the agent's caches synced): until the first call, a backend that
    * is handed addresses (GoBGP) neither adds nor withdraws any, so a restarted agent leaves the paths of the
-   * still running daemon alone. */
-  setVirtualAddresses(cidrs: string[], kubeInterface?: string): void;
+   * still running daemon alone. services names the Services behind each address (spec.bgp.advertisements
+   * select them by labels and ServiceGroup); without it every address gets the config-wide attributes. */
+  setVirtualAddresses(cidrs: string[], kubeInterface?: string, services?: AddressServices): void;
   stop(): Promise<void>;
 }
 
@@ -98,6 +100,9 @@ export class RoutingReconciler implements RoutingController {
 
   /** undefined until the agent reported them once */
   #addresses: string[] | undefined;
+  #services: AddressServices = {};
+  /** the valid RouterConfig spec last handed to the daemon */
+  #appliedConfig: RouterConfigSpec | undefined;
   #kubeInterface: string;
   #labels: Record<string, string> = {};
   #daemon: RouteAdvertiser | undefined;
@@ -132,14 +137,18 @@ export class RoutingReconciler implements RoutingController {
     ];
   }
 
-  setVirtualAddresses(cidrs: string[], kubeInterface?: string): void {
+  setVirtualAddresses(cidrs: string[], kubeInterface?: string, services: AddressServices = {}): void {
     if (this.#stopped) return;
     this.#addresses = [...cidrs];
+    const bgp = this.#appliedConfig?.bgp;
+    // BIRD/FRR configs list the prefixes of each advertisement: a Service whose labels or address moved it
+    // to another entry re-renders (routes whose attributes stay are not re-sent: see docs/routing.md)
+    const regroup = advertisementsKey(bgp, services) !== advertisementsKey(bgp, this.#services);
+    this.#services = services;
     // the LBNodeAgent may rename extlbint: BIRD/FRR filters name it, so a new name re-renders
-    if (kubeInterface && kubeInterface !== this.#kubeInterface) {
-      this.#kubeInterface = kubeInterface;
-      void this.trigger();
-    }
+    const rename = !!kubeInterface && kubeInterface !== this.#kubeInterface;
+    if (rename) this.#kubeInterface = kubeInterface;
+    if (rename || regroup) void this.trigger();
     void this.#handAddresses();
   }
 
@@ -275,12 +284,14 @@ export class RoutingReconciler implements RoutingController {
     try {
       const passwords = await this.#passwords(config);
       const daemon = await this.#daemonFor(config.daemon);
+      this.#appliedConfig = config;
       result = await daemon.apply({
         config,
         nodeName: this.#opts.nodeName,
         nodeIP: this.#opts.nodeIP,
         kubeInterface: this.#kubeInterface,
         passwords,
+        services: this.#services,
       });
     } catch (err) {
       const hash = this.#applied?.hash;
@@ -322,7 +333,7 @@ export class RoutingReconciler implements RoutingController {
     const addresses = this.#addresses;
     if (!daemon || !addresses || this.#stopped) return;
     try {
-      await daemon.setAddresses(addresses);
+      await daemon.setAddresses(addresses, this.#services);
       this.#succeeded(ADDRESSES_KEY);
     } catch (err) {
       this.#log.warn('could not hand addresses to the routing daemon', { daemon: daemon.daemon, error: err });

@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
-import { parseIP } from '../api/ip.ts';
+import { parseCIDR, parseIP } from '../api/ip.ts';
+import { prefixAdvertisements, routeAttributes, type AddressServices, type RouteAttributes } from './attributes.ts';
 import {
   INTERFACE_PATTERN,
   PASSWORD_PATTERN,
@@ -23,6 +24,8 @@ export interface NodeRoutingInput {
   kubeInterface: string;
   /** Peer address -> TCP-MD5 password, resolved from passwordSecretRef by the controller. */
   passwords: Record<string, string>;
+  /** The Services behind each virtual address, for spec.bgp.advertisements (none: config-wide attributes). */
+  services?: AddressServices;
 }
 
 export class RenderError extends Error {}
@@ -164,18 +167,45 @@ export interface RenderedConfig {
 
 export const configHash = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
 
-interface BgpContext extends CommonContext {
+/** One set of route attributes in both daemons' syntax (the partials route-attributes.hbs render it). */
+interface AttributesContext {
+  /** BIRD community pairs "(65000,100)" */
+  birdCommunities: string[];
+  /** BIRD large community triples "(65000,1,2)" */
+  birdLargeCommunities: string[];
+  /** FRR takes "65000:100" as is: the communities separated by blanks */
+  communities: string;
+  /** FRR "65000:1:2 65000:1:3" */
+  largeCommunities: string;
+  localPref: number | false;
+  /** The local AS once per prepended copy: BIRD prepends them one by one, FRR takes the list. */
+  prependASNs: number[];
+  asPathPrepend: string;
+}
+
+/** An advertisement entry with the prefixes of one family that it decides. */
+interface AdvertisementContext extends AttributesContext {
+  name: string;
+  /** FRR route-map sequence number: below the catch-all 10, in list order. */
+  seq: number;
+  prefixes: Array<{ prefix: string; seq: number }>;
+  /** BIRD prefix set "10.96.0.10/32, 10.97.0.0/24" */
+  birdPrefixSet: string;
+}
+
+interface BgpContext extends CommonContext, AttributesContext {
   localASN: number;
   peers: PeerContext[];
   v4Peers: PeerContext[];
   v6Peers: PeerContext[];
   anyBFD: boolean;
   multihopBFD: boolean;
-  /** BIRD community pairs "(65000,100)" */
-  birdCommunities: string[];
-  /** FRR takes "65000:100" as is: the communities separated by blanks */
-  communities: string;
-  localPref: number | false;
+  /** spec.bgp.advertisements is set (even if no Service is selected yet) */
+  advertising: boolean;
+  /** BIRD: the families with a pipe and table of their own (always both: peers may be added later) */
+  families: number[];
+  v4Advertisements: AdvertisementContext[];
+  v6Advertisements: AdvertisementContext[];
 }
 
 interface OspfContext extends CommonContext, OspfConfig {
@@ -194,10 +224,63 @@ function bgpContext(input: NodeRoutingInput, common: CommonContext): BgpContext 
     v6Peers: peers.filter((p) => p.family === 6),
     anyBFD: peers.some((p) => p.bfd),
     multihopBFD: peers.some((p) => p.bfd && p.multihop !== undefined),
-    birdCommunities: bgp.communities.map((c) => `(${c.replace(':', ',')})`),
-    communities: bgp.communities.join(' '),
-    localPref: bgp.localPref ?? false,
+    ...attributesContext(routeAttributes(bgp), bgp.localASN),
+    advertising: !!bgp.advertisements?.length,
+    families: [4, 6],
+    v4Advertisements: advertisementContexts(input, 4),
+    v6Advertisements: advertisementContexts(input, 6),
   };
+}
+
+function attributesContext(a: RouteAttributes, localASN: number): AttributesContext {
+  const prependASNs = Array.from({ length: a.asPathPrepend }, () => localASN);
+  return {
+    birdCommunities: a.communities.map((c) => `(${c.replaceAll(':', ',')})`),
+    birdLargeCommunities: a.largeCommunities.map((c) => `(${c.replaceAll(':', ',')})`),
+    communities: a.communities.join(' '),
+    largeCommunities: a.largeCommunities.join(' '),
+    localPref: a.localPref ?? false,
+    prependASNs,
+    asPathPrepend: prependASNs.join(' '),
+  };
+}
+
+/** FRR prefix-list lines with a sequence number derived from the prefix alone: adding or removing one
+ * prefix then leaves every other line as it is, so frr-reload never rewrites the line of a prefix that did
+ * not change (a renumbered line would briefly drop that prefix to the config-wide attributes). A rare
+ * collision takes the next free number. */
+function prefixListEntries(prefixes: string[]): Array<{ prefix: string; seq: number }> {
+  const used = new Set<number>();
+  return prefixes
+    .map((prefix) => {
+      let seq = (createHash('sha256').update(prefix).digest().readUInt32BE(0) % 4294967294) + 1;
+      while (used.has(seq)) seq = (seq % 4294967294) + 1;
+      used.add(seq);
+      return { prefix, seq };
+    })
+    .sort((a, b) => a.seq - b.seq); // the order FRR shows them in
+}
+
+/** The entries that decide at least one prefix of the family, in list order, with those prefixes. */
+function advertisementContexts(input: NodeRoutingInput, family: 4 | 6): AdvertisementContext[] {
+  const bgp = input.config.bgp!;
+  const decided = prefixAdvertisements(bgp, input.services ?? {});
+  return (bgp.advertisements ?? []).flatMap((entry, i) => {
+    const prefixes = [...decided]
+      .filter(([p, a]) => a === entry && parseCIDR(p)?.ip.family === family)
+      .map(([p]) => p)
+      .sort();
+    if (prefixes.length === 0) return [];
+    return [
+      {
+        name: entry.name,
+        seq: i + 1,
+        prefixes: prefixListEntries(prefixes),
+        birdPrefixSet: prefixes.join(', '),
+        ...attributesContext(routeAttributes(bgp, entry), bgp.localASN),
+      },
+    ];
+  });
 }
 
 function ospfContext(input: NodeRoutingInput, common: CommonContext): OspfContext {

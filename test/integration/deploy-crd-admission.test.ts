@@ -160,6 +160,34 @@ const bad: Array<[string, string, unknown, string[]]> = [
   ['RouterConfig', 'routerID IPv6', bgp({ routerID: 'fd00::1' }), ['spec.bgp.routerID', 'IPv4']],
   [
     'RouterConfig',
+    'advertisement selecting no Service',
+    bgp({ advertisements: [{ communities: ['65000:1'] }] }),
+    ['spec.bgp.advertisements[0]', 'set serviceSelector and/or serviceGroups'],
+  ],
+  [
+    'RouterConfig',
+    'advertisement without an attribute',
+    bgp({ advertisements: [{ serviceGroups: ['web'] }] }),
+    ['spec.bgp.advertisements[0]', 'sets communities, localPref and/or asPathPrepend'],
+  ],
+  [
+    'RouterConfig',
+    'advertisement community in daemon syntax',
+    bgp({ advertisements: [{ serviceGroups: ['web'], communities: ['(65000,1)'] }] }),
+    ['spec.bgp.advertisements[0].communities[0]', 'should match'],
+  ],
+  [
+    'RouterConfig',
+    'advertisement selector operator',
+    bgp({
+      advertisements: [
+        { serviceSelector: { matchExpressions: [{ key: 'a', operator: 'Like' }] }, communities: ['65000:1'] },
+      ],
+    }),
+    ['spec.bgp.advertisements[0].serviceSelector.matchExpressions[0].operator', 'Unsupported value'],
+  ],
+  [
+    'RouterConfig',
     'OSPF interface name with a space',
     { daemon: 'bird', protocol: 'ospf', ospf: { interfaces: ['eth 0'] } },
     ['spec.ospf.interfaces[0]', 'should match'],
@@ -188,6 +216,21 @@ const good: Array<[string, string, unknown]> = [
     { local: { localint: 'default', extlbint: 'kube-lb0', sendgarp: true } },
   ],
   ['RouterConfig', 'BGP with one peer', peer({ holdTime: 9, keepaliveTime: 3, description: 'tor-1 (rack 4)' })],
+  [
+    'RouterConfig',
+    'per-Service attributes (spec.bgp.advertisements)',
+    bgp({
+      advertisements: [
+        {
+          name: 'gold',
+          serviceSelector: { matchLabels: { tier: 'gold' }, matchExpressions: [{ key: 'team', operator: 'Exists' }] },
+          serviceGroups: ['web'],
+          communities: ['65000:300', 'large:65001:7:8'],
+          asPathPrepend: 2,
+        },
+      ],
+    }),
+  ],
 ];
 
 describe('rejected at admission with 422 naming the field', () => {

@@ -16,6 +16,7 @@ import type { EventRecorder } from '../../src/k8s/events.ts';
 import { createLogger } from '../../src/log.ts';
 import { parseCIDR } from '../../src/api/ip.ts';
 import type { Heartbeat } from '../../src/model/heartbeat.ts';
+import type { AddressServices } from '../../src/routing/attributes.ts';
 
 const NODE = 'n1';
 const LAN = '192.168.1.0/24';
@@ -178,6 +179,7 @@ function setup(opts: { restartGraceS?: number } = {}) {
   const heartbeat = new FakeHeartbeat();
   const garps: string[] = [];
   const virtual: string[][] = [];
+  const handed: AddressServices[] = [];
   const logs: string[] = [];
   const controller = new AgentController(
     {
@@ -187,7 +189,10 @@ function setup(opts: { restartGraceS?: number } = {}) {
       linkKind: 'dummy',
       localLifetimeS: 0,
       restartGraceS: opts.restartGraceS ?? 0,
-      onVirtualAddresses: (cidrs) => virtual.push(cidrs),
+      onVirtualAddresses: (cidrs, _ifname, services) => {
+        virtual.push(cidrs);
+        handed.push(services);
+      },
       log: createLogger('test', {}, (l) => logs.push(l)),
       metrics: createAgentMetrics(new Registry()),
     },
@@ -203,7 +208,7 @@ function setup(opts: { restartGraceS?: number } = {}) {
     controller.trigger();
     await controller.idle();
   };
-  return { controller, kernel, cluster, heartbeat, ownership, garps, virtual, logs, reconcile };
+  return { controller, kernel, cluster, heartbeat, ownership, garps, virtual, handed, logs, reconcile };
 }
 
 describe('agent controller (fake ports)', () => {
@@ -217,6 +222,23 @@ describe('agent controller (fake ports)', () => {
     expect(t.heartbeat.subnets).toEqual([LAN]);
     await new Promise((r) => setImmediate(r)); // events go through their own queue
     expect(t.cluster.emitted).toEqual([expect.stringMatching(/^Service\/web Normal \w+: .*192\.168\.1\.240.*eth0/)]);
+    await t.controller.stop();
+  });
+
+  test('the routing side is handed the labels and groups of the Services behind each virtual address', async () => {
+    const t = setup();
+    const web = service('web', '10.9.0.1', { 'purelb.io/allocated-from': 'virt' });
+    web.metadata!.labels = { tier: 'gold' };
+    t.cluster.svcs = [web];
+    await t.controller.start(60_000);
+    expect(t.handed.at(-1)).toEqual({
+      '10.9.0.1/32': [{ key: 'default/web', labels: { tier: 'gold' }, groups: ['virt'] }],
+    });
+    web.metadata!.labels = { tier: 'bronze' }; // a label change alone reaches the routing side at the next reconcile
+    await t.reconcile();
+    expect(t.handed.at(-1)).toEqual({
+      '10.9.0.1/32': [{ key: 'default/web', labels: { tier: 'bronze' }, groups: ['virt'] }],
+    });
     await t.controller.stop();
   });
 

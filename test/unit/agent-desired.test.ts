@@ -94,6 +94,7 @@ const svc = (key: string, ips: string[], extra: Partial<ServiceInput> = {}): Ser
   etpLocal: false,
   allocatedFrom: [],
   announcing: {},
+  labels: {},
   ...extra,
 });
 

@@ -136,6 +136,7 @@ const svc = (key: string, ips: string[], extra: Partial<ServiceInput> = {}): Ser
   etpLocal: false,
   allocatedFrom: [],
   announcing: {},
+  labels: {},
   ...extra,
 });
 const inputs = (over: Partial<DesiredInputs>): DesiredInputs => ({

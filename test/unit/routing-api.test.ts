@@ -1,7 +1,8 @@
 // RouterConfig validation, node selection, BIRD reply parsing and GoBGP message building (pure parts).
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { parseRouterConfig, validateRouterConfig, type BgpConfig } from '../../src/api/validate-routerconfig.ts';
+import { parseRouterConfig, validateRouterConfig } from '../../src/api/validate-routerconfig.ts';
+import type { RouteAttributes } from '../../src/routing/attributes.ts';
 import { advertisedPrefixes } from '../../src/routing/advertiser.ts';
 import { parseOspfNeighbors, parseProtocols } from '../../src/routing/bird/advertiser.ts';
 import { parseBirdReply } from '../../src/routing/bird/control.ts';
@@ -217,9 +218,9 @@ test('FRR host-state lines are mirrored, routing lines are not', () => {
 });
 
 describe('GoBGP messages', () => {
-  const cfg = { localASN: 65001, peers: [], communities: ['65000:100'], localPref: 200 };
+  const cfg: RouteAttributes = { communities: ['65000:100'], largeCommunities: [], localPref: 200, asPathPrepend: 0 };
   test('IPv4 paths carry NEXT_HOP, IPv6 paths MP_REACH_NLRI; both unspecified next hops, origin IGP', () => {
-    const v4 = pathMessage('10.96.0.10/32', cfg);
+    const v4 = pathMessage('10.96.0.10/32', cfg, 65001);
     expect(v4.family).toEqual({ afi: 'AFI_IP', safi: 'SAFI_UNICAST' });
     expect(v4.pattrs).toContainEqual({ '@type': 'type.googleapis.com/apipb.NextHopAttribute', next_hop: '0.0.0.0' });
     expect(v4.pattrs).toContainEqual({ '@type': 'type.googleapis.com/apipb.OriginAttribute', origin: 0 });
@@ -227,7 +228,7 @@ describe('GoBGP messages', () => {
       '@type': 'type.googleapis.com/apipb.CommunitiesAttribute',
       communities: [65000 * 65536 + 100],
     });
-    const v6 = pathMessage('fd00:96::10/128', cfg, true);
+    const v6 = pathMessage('fd00:96::10/128', cfg, 65001, true);
     expect(v6).toMatchObject({ family: { afi: 'AFI_IP6' }, is_withdraw: true });
     expect(v6.pattrs.find((a) => String(a['@type']).endsWith('MpReachNLRIAttribute'))).toMatchObject({
       next_hops: ['::'],
@@ -254,17 +255,25 @@ describe('GoBGP messages', () => {
 
   test('a path as ListPath returns it matches the RouterConfig that made it (not re-sent), and only that one', () => {
     // what gobgpd lists for a path the backend added: the same attributes plus its own (AS_PATH, next hop)
-    const listed = (c: BgpConfig) => [
-      ...pathMessage('10.96.0.10/32', c).pattrs,
-      { '@type': 'type.googleapis.com/apipb.AsPathAttribute', segments: [] },
+    const listed = (c: RouteAttributes) => [
+      ...pathMessage('10.96.0.10/32', c, 65001).pattrs,
+      ...(c.asPathPrepend ? [] : [{ '@type': 'type.googleapis.com/apipb.AsPathAttribute', segments: [] }]),
     ];
     expect(listedPathAttributes(listed(cfg))).toBe(wantedPathAttributes(cfg));
-    const plain: BgpConfig = { localASN: 65001, peers: [], communities: [] };
+    const plain: RouteAttributes = { communities: [], largeCommunities: [], asPathPrepend: 0 };
     expect(listedPathAttributes(listed(plain))).toBe(wantedPathAttributes(plain));
     expect(listedPathAttributes(undefined)).toBe(wantedPathAttributes(plain));
     expect(listedPathAttributes(listed(cfg))).not.toBe(wantedPathAttributes({ ...cfg, communities: ['65000:101'] }));
     expect(listedPathAttributes(listed(cfg))).not.toBe(wantedPathAttributes({ ...cfg, localPref: 100 }));
     expect(listedPathAttributes(listed(plain))).not.toBe(wantedPathAttributes(cfg));
+    const rich: RouteAttributes = { ...cfg, largeCommunities: ['65001:7:8'], asPathPrepend: 2 };
+    expect(listedPathAttributes(listed(rich))).toBe(wantedPathAttributes(rich));
+    expect(listedPathAttributes(listed(rich))).not.toBe(wantedPathAttributes({ ...rich, asPathPrepend: 1 }));
+    expect(listedPathAttributes(listed(rich))).not.toBe(wantedPathAttributes({ ...rich, largeCommunities: [] }));
+    expect(pathMessage('10.96.0.10/32', rich, 65001).pattrs).toContainEqual({
+      '@type': 'type.googleapis.com/apipb.AsPathAttribute',
+      segments: [{ type: 'AS_SEQUENCE', numbers: [65001, 65001] }],
+    });
     // the order of communities does not matter
     expect(wantedPathAttributes({ ...cfg, communities: ['1:2', '1:1'] })).toBe(
       wantedPathAttributes({ ...cfg, communities: ['1:1', '1:2'] }),

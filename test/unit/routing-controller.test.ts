@@ -7,6 +7,7 @@ import type { Daemon, RouterConfig } from '../../src/api/validate-routerconfig.t
 import type { EventRecorder, EventType } from '../../src/k8s/events.ts';
 import { createLogger } from '../../src/log.ts';
 import type { ApplyResult, DaemonStatus, RouteAdvertiser } from '../../src/routing/advertiser.ts';
+import type { AddressServices } from '../../src/routing/attributes.ts';
 import type { Cancel, ConfigChange, RoutingClusterPort, Timers } from '../../src/routing/ports.ts';
 import { RoutingReconciler } from '../../src/routing/reconciler.ts';
 import type { NodeRoutingInput } from '../../src/routing/render.ts';
@@ -122,9 +123,11 @@ class FakeDaemon implements RouteAdvertiser {
     if (next.result === 'Applied') this.#hash = next.hash;
     return next;
   }
-  async setAddresses(cidrs: string[]): Promise<void> {
+  readonly services: AddressServices[] = [];
+  async setAddresses(cidrs: string[], services: AddressServices = {}): Promise<void> {
     if (this.addressError) throw this.addressError;
     this.addresses.push(cidrs);
+    this.services.push(services);
   }
   async status(): Promise<DaemonStatus> {
     if (this.status_ instanceof Error) throw this.status_;
@@ -297,6 +300,30 @@ describe('reconcile', () => {
     await controller.idle();
     expect(daemon().inputs.at(-1)?.kubeInterface).toBe('kube-lb9');
     expect(daemon().addresses.at(-1)).toEqual(['10.96.0.1/32', 'fd00:96::1/128']);
+    await controller.stop();
+  });
+
+  test('a Service that moves to another advertisement re-renders with the Services; other label changes do not', async () => {
+    const advertisements = [{ name: 'gold', serviceSelector: { matchLabels: { tier: 'gold' } }, communities: ['1:1'] }];
+    const { controller, daemon } = setup([
+      routerConfig('rc', { bgp: { localASN: 65001, peers: [peer], advertisements } }),
+    ]);
+    await controller.start();
+    const services = (labels: Record<string, string>) => ({
+      '10.96.0.1/32': [{ key: 'ns/a', labels, groups: ['default'] }],
+    });
+    controller.setVirtualAddresses(['10.96.0.1/32'], undefined, services({ tier: 'gold' }));
+    await controller.idle();
+    const applies = daemon().inputs.length;
+    expect(daemon().inputs.at(-1)?.services).toEqual(services({ tier: 'gold' }));
+    controller.setVirtualAddresses(['10.96.0.1/32'], undefined, services({ tier: 'gold', team: 'x' }));
+    await controller.idle();
+    expect(daemon().inputs.length).toBe(applies); // still gold: nothing to render
+    controller.setVirtualAddresses(['10.96.0.1/32'], undefined, services({ tier: 'bronze' }));
+    await controller.idle();
+    expect(daemon().inputs.length).toBe(applies + 1);
+    expect(daemon().inputs.at(-1)?.services).toEqual(services({ tier: 'bronze' }));
+    expect(daemon().services.at(-1)).toEqual(services({ tier: 'bronze' })); // GoBGP gets them with the addresses
     await controller.stop();
   });
 

@@ -11,6 +11,7 @@ import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { birdParseCheck } from '../../src/routing/bird/advertiser.ts';
 import { frrDryRun } from '../../src/routing/frr/advertiser.ts';
 import { renderNodeConfig, RenderError, type NodeRoutingInput } from '../../src/routing/render.ts';
+import type { AddressService, AddressServices } from '../../src/routing/attributes.ts';
 
 const TOR4 = '192.168.11.1';
 const TOR6 = 'fd00:11::1';
@@ -59,6 +60,57 @@ const variants: Record<string, Record<string, unknown>> = {
     },
   },
   'ospf-external': { protocol: 'ospf', ospf: { mode: 'external', area: '0.0.0.1', metric: 100, interfaces: ['eth0'] } },
+  // per-Service attributes towards eBGP peers: communities (standard and large) and AS-path prepend
+  'bgp-advertisements-ebgp': {
+    protocol: 'bgp',
+    bgp: {
+      localASN: 65001,
+      communities: ['65000:100'],
+      peers: [peer4, peer6],
+      advertisements: [
+        {
+          name: 'gold',
+          serviceSelector: { matchLabels: { tier: 'gold' } },
+          communities: ['65000:300', 'large:65001:7:8'],
+          asPathPrepend: 2,
+        },
+        { name: 'backup', serviceGroups: ['backup'], asPathPrepend: 3 },
+        { name: 'unused', serviceGroups: ['nobody'], communities: ['65000:999'] },
+      ],
+    },
+  },
+  // LOCAL_PREF towards an iBGP peer
+  'bgp-advertisements-ibgp': {
+    protocol: 'bgp',
+    bgp: {
+      localASN: 65000,
+      peers: [peer4, peer6],
+      localPref: 100,
+      advertisements: [
+        {
+          name: 'prefer',
+          serviceSelector: { matchExpressions: [{ key: 'tier', operator: 'In', values: ['gold', 'silver'] }] },
+          localPref: 300,
+        },
+      ],
+    },
+  },
+};
+
+const svc = (key: string, labels: Record<string, string>, groups: string[] = ['default']): AddressService => ({
+  key,
+  labels,
+  groups,
+});
+/** The Services behind the node's addresses: an aggregate /24 shared by a gold and a plain Service, a
+ * backup-group /32, a v6 gold address and an address no entry selects. */
+const servicesOf: AddressServices = {
+  '10.96.0.10/32': [svc('ns/gold', { tier: 'gold' })],
+  'fd00:96::10/128': [svc('ns/gold', { tier: 'gold' })],
+  '10.97.0.5/24': [svc('ns/plain', { tier: 'bronze' }), svc('ns/silver', { tier: 'silver' })],
+  '10.97.0.6/24': [svc('ns/gold2', { tier: 'gold' })],
+  '10.96.0.11/32': [svc('ns/backup', {}, ['backup'])],
+  '10.96.0.12/32': [svc('ns/plain2', { tier: 'bronze' })],
 };
 
 function spec(daemon: string, variant: Record<string, unknown>): RouterConfigSpec {
@@ -90,7 +142,7 @@ async function parseCheck(daemon: 'bird' | 'frr', text: string, name: string) {
 
 describe.each(['bird', 'frr'] as const)('%s templates', (daemon) => {
   test.each(Object.keys(variants))("%s matches its golden file and passes the daemon's own parser", async (name) => {
-    const { text } = renderNodeConfig(input(spec(daemon, variants[name]!)));
+    const { text } = renderNodeConfig(input(spec(daemon, variants[name]!), { services: servicesOf }));
     const golden = join(repoRoot, 'test', 'unit', 'golden', 'routing', `${daemon}-${name}.conf`);
     if (process.env.UPDATE_GOLDEN === '1') writeFileSync(golden, text);
     expect(existsSync(golden)).toBe(true); // a new variant needs UPDATE_GOLDEN=1 and a reviewed file
@@ -206,3 +258,22 @@ test('validateObject dispatches RouterConfig to the routing validator', () => {
     },
   ]);
 });
+
+test.each(['bird', 'frr'] as const)(
+  '%s renders LOCAL_PREF 0 (GoBGP sends it too), config-wide and per Service',
+  (daemon) => {
+    const cfg = spec(daemon, {
+      protocol: 'bgp',
+      bgp: {
+        localASN: 65000,
+        localPref: 0,
+        peers: [peer4],
+        advertisements: [{ name: 'low', serviceGroups: ['default'], localPref: 0 }],
+      },
+    });
+    const { text } = renderNodeConfig(input(cfg, { services: servicesOf }));
+    const line = daemon === 'bird' ? 'bgp_local_pref = 0;' : 'set local-preference 0';
+    // the config-wide value and the entry's, once per family
+    expect(text.split('\n').filter((l) => l.trim() === line).length).toBe(4);
+  },
+);

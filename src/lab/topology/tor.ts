@@ -18,6 +18,8 @@ export interface TorOptions {
   deadInterval?: number;
   /** TCP-MD5 password on every BGP session. */
   password?: string;
+  /** iBGP: the nodes use the ToR's AS. */
+  internal?: boolean;
 }
 
 /** The Topology's ToR: one point-to-point link per node, each node a fixed BGP neighbour. */
@@ -35,7 +37,13 @@ export function topologyTorSpec(topo: Topology, opts: TorOptions): TorSpec {
   const timers = { keepalive: 3, hold: 9, connect: 2 };
   return {
     ...base,
-    bgp: { asn: opts.asn ?? 65000, peers, timers, ...(opts.password ? { password: opts.password } : {}) },
+    bgp: {
+      asn: opts.asn ?? 65000,
+      peers,
+      timers,
+      ...(opts.password ? { password: opts.password } : {}),
+      ...(opts.internal ? { internal: true } : {}),
+    },
   };
 }
 

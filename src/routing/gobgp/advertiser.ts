@@ -21,6 +21,7 @@ import {
   importAssignment,
   listedPathAttributes,
   pathMessage,
+  prefixAttributes,
   peerFingerprint,
   peerMessage,
   V4,
@@ -28,6 +29,7 @@ import {
   wantedPathAttributes,
 } from './messages.ts';
 import type { BgpConfig } from '../../api/validate-routerconfig.ts';
+import { routeAttributes, type AddressServices } from '../attributes.ts';
 
 export interface GobgpOptions {
   /** gRPC target, e.g. unix:///run/purelb/gobgp/gobgp.sock */
@@ -71,6 +73,8 @@ export class GobgpAdvertiser implements RouteAdvertiser {
   #applied?: string;
   /** advertised prefixes of the node; undefined until the agent reported them (paths are then left alone) */
   #addresses?: string[];
+  /** the Services behind each address, for spec.bgp.advertisements */
+  #services: AddressServices = {};
   /** set when a reconcile failed or gobgpd restarted: the watchdog reconciles fully */
   #dirty = false;
 
@@ -115,8 +119,9 @@ export class GobgpAdvertiser implements RouteAdvertiser {
     return { result: 'Applied', hash: desired.hash };
   }
 
-  async setAddresses(cidrs: string[]): Promise<void> {
+  async setAddresses(cidrs: string[], services: AddressServices = {}): Promise<void> {
     this.#addresses = advertisedPrefixes(cidrs);
+    this.#services = services;
     if (!this.#desired) return;
     // coalesce bursts: one pending reconcile reads the latest addresses when it starts
     if (this.#queue.size > 0) return this.#queue.onIdle();
@@ -218,13 +223,16 @@ export class GobgpAdvertiser implements RouteAdvertiser {
       return;
     }
     const present = await this.#localPaths();
-    const desired = new Set(this.#addresses);
-    const attrs = wantedPathAttributes(d.bgp);
+    const attrs = prefixAttributes(d.bgp, this.#addresses, this.#services);
     // same prefix with the same attributes: nothing is sent, so the peers see no UPDATE at all
-    const add = [...desired].filter((p) => present.get(p) !== attrs);
-    const del = [...present.keys()].filter((p) => !desired.has(p));
+    const add = [...attrs].filter(([p, a]) => present.get(p) !== wantedPathAttributes(a));
+    const del = [...present.keys()].filter((p) => !attrs.has(p));
     if (!add.length && !del.length) return;
-    const paths = [...add.map((p) => pathMessage(p, d.bgp)), ...del.map((p) => pathMessage(p, d.bgp, true))];
+    const noAttributes = routeAttributes(d.bgp);
+    const paths = [
+      ...add.map(([p, a]) => pathMessage(p, a, d.asn)),
+      ...del.map((p) => pathMessage(p, noAttributes, d.asn, true)),
+    ];
     for (let i = 0; i < paths.length; i += 1000) {
       await this.#client.send('AddPathStream', [{ table_type: 'GLOBAL', paths: paths.slice(i, i + 1000) }]);
     }
