@@ -112,6 +112,7 @@ class FakeCluster implements AgentCluster {
 class FakeHeartbeat implements HeartbeatWriter {
   live = true;
   subnets: string[] = [];
+  labels: Record<string, string> = {};
   log: string[] = [];
   async start() {
     this.log.push('start');
@@ -120,9 +121,12 @@ class FakeHeartbeat implements HeartbeatWriter {
   setSubnets(s: string[]) {
     this.subnets = s;
   }
+  setLabels(l: Record<string, string>) {
+    this.labels = l;
+  }
   self(now: number): Heartbeat | undefined {
     return this.live && !this.log.includes('suspend')
-      ? { node: NODE, subnets: this.subnets.map((s) => parseCIDR(s)!), expiresAt: now + 10_000 }
+      ? { node: NODE, subnets: this.subnets.map((s) => parseCIDR(s)!), labels: this.labels, expiresAt: now + 10_000 }
       : undefined;
   }
   suspend() {
