@@ -5,8 +5,8 @@ import { formatIP, type Family, type IP } from '../api/ip.ts';
 import { virtualPrefix } from '../model/aggregation.ts';
 import { announcingNode, candidatesFor, electOwner, type ElectionBasis } from './election.ts';
 import type { Heartbeat } from '../model/heartbeat.ts';
-import { anySelectorMatches, selectorText, type Labels } from '../model/node-selector.ts';
-import { groupOfAddress } from '../model/servicegroups.ts';
+import { anySelectorMatches, type Labels } from '../model/node-selector.ts';
+import { groupOfAddress, notSelectedReason } from '../model/servicegroups.ts';
 import { placeLocal, type KernelLink } from './interfaces.ts';
 import type { ServiceInput } from '../model/services.ts';
 
@@ -62,12 +62,6 @@ function eligibleNodes(users: ServiceInput[], endpoints: DesiredInputs['endpoint
   return new Set(users.flatMap((s) => [...(endpoints.get(s.key) ?? [])]));
 }
 
-/** Why this node is not among the nodes the group's nodeSelectors select, if it is not. */
-function notSelected(node: string, labels: Labels, group: ServiceGroupConfig | undefined): string | undefined {
-  if (!group?.nodeSelectors || anySelectorMatches(group.nodeSelectors, labels)) return undefined;
-  return `node ${node} is not selected by ServiceGroup ${group.name}'s nodeSelectors ${selectorText(group.nodeSelectors)}`;
-}
-
 const BASIS_TEXT: Record<ElectionBasis, string> = {
   owner: 'keeps it as its current owner',
   preferred: 'won the election among the preferred nodes',
@@ -90,7 +84,7 @@ export function decideAddresses(inp: DesiredInputs): AddressDecision[] {
     const services = users.map((s) => s.key).sort();
     const allocatedFrom = users.flatMap((s) => s.allocatedFrom);
     const group = groupOfAddress(ip, allocatedFrom, inp.groups);
-    const unselected = notSelected(inp.node, inp.labels, group);
+    const unselected = notSelectedReason(inp.node, inp.labels, group);
     const outOfService = inp.outOfService && `node ${inp.node} is out of service: ${inp.outOfService}`;
     const noEndpoint =
       eligible && !eligible.has(inp.node)

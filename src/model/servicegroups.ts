@@ -10,6 +10,7 @@ import {
 } from '../api/validate-servicegroup.ts';
 import { describeObject, type Problem } from '../api/validation.ts';
 import type { IP } from '../api/ip.ts';
+import { anySelectorMatches, selectorText, type Labels } from './node-selector.ts';
 
 export interface ServedGroup {
   config: ServiceGroupConfig;
@@ -112,4 +113,14 @@ export function groupOfAddress(
   const holds = (g: ServiceGroupConfig) =>
     g.ranges.some((r) => r.family === address.family && r.first <= address.value && address.value <= r.last);
   return groups.find((g) => allocatedFrom.includes(g.name) && holds(g)) ?? groups.find(holds);
+}
+
+/** Why the node (with these labels) may not announce the group's addresses, or undefined when the group's nodeSelectors select it. */
+export function notSelectedReason(
+  node: string,
+  labels: Labels,
+  group: ServiceGroupConfig | undefined,
+): string | undefined {
+  if (!group?.nodeSelectors || anySelectorMatches(group.nodeSelectors, labels)) return undefined;
+  return `node ${node} is not selected by ServiceGroup ${group.name}'s nodeSelectors ${selectorText(group.nodeSelectors)}`;
 }
