@@ -535,11 +535,15 @@ export class AgentController {
           continue;
         this.#annotationWrites.set(slot, { value, at: Date.now() });
         const [ns, name] = key.split('/');
-        this.#p.cluster
-          .setAnnouncing(ns!, name!, d.family, value)
-          .catch((err: unknown) =>
-            this.#log.warn('could not write announcing annotation', { service: key, error: String(err) }),
-          );
+        this.#p.cluster.setAnnouncing(ns!, name!, d.family, value, svc.resourceVersion).catch((err: unknown) => {
+          // the next reconcile may write it again (after a conflict: once the watch shows the newer Service)
+          this.#annotationWrites.delete(slot);
+          if ((err as { code?: number }).code === 409)
+            this.#log.info('announcing annotation not written: the Service changed since this decision', {
+              service: key,
+            });
+          else this.#log.warn('could not write announcing annotation', { service: key, error: String(err) });
+        });
       }
     }
   }

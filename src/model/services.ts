@@ -14,6 +14,8 @@ export interface ServiceInput {
   allocatedFrom: string[];
   /** Current purelb.io/announcing-IPv4 / -IPv6 values. */
   announcing: { 4?: string; 6?: string };
+  /** The version these values were read from (the agent's announcing write is conditional on it). */
+  resourceVersion?: string;
 }
 
 export const serviceKey = (namespace: string | undefined, name: string | undefined) =>
@@ -40,6 +42,7 @@ export function serviceInput(svc: V1Service): ServiceInput | undefined {
       .map((s) => s.trim())
       .filter(Boolean),
     announcing: { 4: ann[ANN.announcingIPv4], 6: ann[ANN.announcingIPv6] },
+    ...(svc.metadata?.resourceVersion ? { resourceVersion: svc.metadata.resourceVersion } : {}),
   };
 }
 

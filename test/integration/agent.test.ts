@@ -216,17 +216,29 @@ describe('local addresses', () => {
 
   test('SIGTERM with a restart grace (rolling update): addresses and Lease stay, the next agent takes over with nothing moved', async () => {
     const ip = `${LAN_V4}.209`; // (.206 is the 'gone' test's)
-    await createService('grace', [ip]);
     const first = electWinner(ip, names())!;
-    await waitForSingleHolder(ip, first);
-    // this agent is restarted with the product's default restart grace, 30 s, then settles. (The agent
-    // started 4 s into the grace below must renew the Lease before the grace runs out, or the peers rightly
-    // re-elect: from spawn to its first Lease write takes about 1.3 s here, 5 s on overloaded CPUs.)
+    // this agent is restarted with the product's default restart grace, 30 s, before the Service exists
+    // (a restart without grace would hand a held address over for good). (The agent started 4 s into the
+    // grace below must renew the Lease before the grace runs out, or the peers rightly re-elect: from
+    // spawn to its first Lease write takes about 1.3 s here, 5 s on overloaded CPUs.)
     await lan.stopAgent(node(first), 'SIGTERM');
     await lan.startAgent(node(first), [
       ...agentArgs.filter((a) => !a.startsWith('--restart-grace')),
       '--restart-grace=30s',
     ]);
+    await waitFor(
+      `${first}'s restarted agent ready`,
+      async () =>
+        execFileSync('ip', [
+          'netns',
+          'exec',
+          node(first).netns,
+          'curl',
+          '-s',
+          'http://127.0.0.1:7473/readyz',
+        ]).toString() === 'ok\n',
+    );
+    await createService('grace', [ip]);
     await waitForSingleHolder(ip, first);
     await waitFor(
       `${first}'s agent ready`,
@@ -280,6 +292,11 @@ describe('local addresses', () => {
     await createService('cut', [ip]);
     const first = electWinner(ip, names())!;
     await waitForSingleHolder(ip, first);
+    // the owner is on record before the cut (a record still in flight would land at the reconnect)
+    await waitFor(
+      'the annotation names the owner',
+      async () => (await annotation('cut', ANN.announcingIPv4)) === `${first},eth0`,
+    );
     lan.cutOff(node(first));
     const second = electWinner(
       ip,

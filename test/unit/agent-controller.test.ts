@@ -103,7 +103,10 @@ class FakeCluster implements AgentCluster {
   fire(what: ClusterChange, obj?: KubernetesObject) {
     for (const h of this.handlers.get(what) ?? []) h(obj);
   }
-  async setAnnouncing(ns: string, name: string, family: 4 | 6, value: string) {
+  /** resourceVersion preconditions of the announcing writes. */
+  preconditions: (string | undefined)[] = [];
+  async setAnnouncing(ns: string, name: string, family: 4 | 6, value: string, resourceVersion?: string) {
+    this.preconditions.push(resourceVersion);
     this.annotations.push(`${ns}/${name} IPv${family}=${value}`);
   }
   async stop() {}
@@ -389,6 +392,7 @@ describe('announcement node selectors (fake ports)', () => {
     t.cluster.groups = [edge({})];
     t.cluster.leases = [peerLease('n2', LAN)];
     t.cluster.svcs = [edgeService('web', ip, { 'purelb.io/announcing-IPv4': 'n2,eth0' })];
+    t.cluster.svcs[0]!.metadata!.resourceVersion = '17';
     await t.controller.start(60_000);
     expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
     // the owner leaves: this node takes over and says so
@@ -397,6 +401,8 @@ describe('announcement node selectors (fake ports)', () => {
     await t.controller.idle();
     expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', `${ip}/24`]);
     expect(t.cluster.annotations).toEqual([`default/web IPv4=n1,eth0`]);
+    // conditional on the Service version it decided on: a newer owner record is never overwritten
+    expect(t.cluster.preconditions).toEqual(['17']);
     await t.controller.stop();
   });
 
