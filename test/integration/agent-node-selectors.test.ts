@@ -6,7 +6,14 @@
 // - preferredNodeSelectors: a new local address goes to the preferred node; when that node's agent stops
 //   the address moves, and when it comes back it takes nothing back (the current owner keeps it).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { CoordinationV1Api, EventsV1Api, type CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import {
+  CoordinationV1Api,
+  EventsV1Api,
+  type CoreV1Api,
+  type CustomObjectsApi,
+  type KubeConfig,
+  type V1Node,
+} from '@kubernetes/client-node';
 import { electWinner } from '../../src/agent/election.ts';
 import { ANN } from '../../src/api/annotations.ts';
 import { mergePatch } from '../../src/k8s/patch.ts';
@@ -30,6 +37,7 @@ let lan: Lan;
 let install: string;
 let apps: string;
 let agentArgs: string[];
+let custom: CustomObjectsApi;
 const createdNodes: string[] = [];
 let a: LanNode, b: LanNode, c: LanNode;
 
@@ -51,7 +59,6 @@ const addressWonBy = (winner: string, from: number) =>
   )!;
 
 beforeAll(async () => {
-  let custom;
   ({ kc, core, custom, install, apps } = await agentTestSetup({ sendgarp: true }));
   const group = (name: string, spec: Record<string, unknown>) =>
     custom.createNamespacedCustomObject({
@@ -106,6 +113,47 @@ afterAll(async () => {
   await lan?.destroy();
   await cleanUpNamespaces();
   for (const name of createdNodes) await core.deleteNode({ name }).catch(() => undefined);
+});
+
+describe('admission (CRD schema and CEL)', () => {
+  const create = (name: string, extra: Record<string, unknown>) =>
+    custom.createNamespacedCustomObject({
+      group: 'purelb.io',
+      version: 'v1',
+      namespace: install,
+      plural: 'servicegroups',
+      body: {
+        apiVersion: 'purelb.io/v1',
+        kind: 'ServiceGroup',
+        metadata: { name },
+        spec: { local: { v4pools: [{ subnet: '10.212.0.0/24', pool: '10.212.0.0/24' }] }, ...extra },
+      },
+    });
+  const refusal = (p: Promise<unknown>) =>
+    p.then(
+      () => 'accepted',
+      (err: { body?: string }) => String(err.body ?? err),
+    );
+  test('an empty selector, In without values, Exists with values and an unknown operator are refused', async () => {
+    expect(await refusal(create('bad1', { nodeSelectors: [{}] }))).toContain(
+      'an empty selector would select every node',
+    );
+    expect(
+      await refusal(create('bad2', { nodeSelectors: [{ matchExpressions: [{ key: 'rack', operator: 'In' }] }] })),
+    ).toContain('values must be non-empty for In and NotIn');
+    expect(
+      await refusal(
+        create('bad3', {
+          preferredNodeSelectors: [{ matchExpressions: [{ key: 'rack', operator: 'Exists', values: ['x'] }] }],
+        }),
+      ),
+    ).toContain('empty for Exists and DoesNotExist');
+    expect(
+      await refusal(
+        create('bad4', { nodeSelectors: [{ matchExpressions: [{ key: 'rack', operator: 'Gt', values: ['1'] }] }] }),
+      ),
+    ).toContain('Unsupported value: "Gt"');
+  });
 });
 
 describe('announcement node selectors', () => {
