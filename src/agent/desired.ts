@@ -79,6 +79,9 @@ export function decideAddresses(inp: DesiredInputs): AddressDecision[] {
     }
   }
   const decisions: AddressDecision[] = [];
+  // an out-of-service node is no candidate, even with its own heartbeat among them
+  const beats = inp.heartbeats.filter((h) => !inp.outOfService || h.node !== inp.node);
+  const labelsOf = new Map(beats.map((h) => [h.node, h.labels]));
   for (const [text, { ip, users }] of [...byAddress].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const eligible = eligibleNodes(users, inp.endpoints);
     const services = users.map((s) => s.key).sort();
@@ -92,12 +95,10 @@ export function decideAddresses(inp: DesiredInputs): AddressDecision[] {
         : undefined;
     const local = placeLocal(ip, inp.localCandidates[ip.family], inp.links, inp.owned);
     if (local) {
-      const beats = inp.heartbeats.filter((h) => !inp.outOfService || h.node !== inp.node);
       const candidates = candidatesFor(ip, beats, inp.now, eligible, group?.nodeSelectors).map((node) => ({
         node,
         preferred:
-          !!group?.preferredNodeSelectors &&
-          anySelectorMatches(group.preferredNodeSelectors, beats.find((h) => h.node === node)!.labels),
+          !!group?.preferredNodeSelectors && anySelectorMatches(group.preferredNodeSelectors, labelsOf.get(node) ?? {}),
       }));
       const owners = users.flatMap((s) => announcingNode(s.announcing[ip.family]) ?? []);
       const elected = electOwner(text, candidates, owners);
