@@ -1,8 +1,9 @@
 // The node's heartbeat Lease `purelb-node-<node>`: renewed every renew period, annotated with the
-// subnets the node can announce. It also fences the agent: when no renewal succeeded for the lease
-// duration minus a margin, the node stops counting itself as a candidate (its local addresses are
-// withdrawn) just before its peers see the Lease expire and elect a new owner. While the node is out of
-// service (cordoned, excluded by label) the heartbeat is suspended and the Lease deleted, as at shutdown.
+// subnets the node can announce and the node labels that ServiceGroup selectors read. It also fences
+// the agent: when no renewal succeeded for the lease duration minus a margin, the node stops counting
+// itself as a candidate (its local addresses are withdrawn) just before its peers see the Lease expire
+// and elect a new owner. While the node is out of service (cordoned, excluded by label) the heartbeat
+// is suspended and the Lease deleted, as at shutdown.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 import { mergePatch } from '../k8s/patch.ts';
