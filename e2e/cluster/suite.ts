@@ -89,7 +89,7 @@ export function clusterSuite(daemon: Daemon): void {
           ports: [{ name: 'http', port: 80, targetPort: ECHO_PORT, protocol: 'TCP' }],
         },
       });
-      const file = join(RESULTS_DIR, `${daemon}-selectors.json`);
+      const file = join(RESULTS_DIR, `${daemon}-selectors-objects.json`); // (the results go to ${daemon}-selectors.json)
       mkdirSync(RESULTS_DIR, { recursive: true });
       writeFileSync(
         file,
