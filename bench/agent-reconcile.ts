@@ -68,6 +68,7 @@ if (!process.env.PURELB_BENCH_NETNS) {
       heartbeats: [],
       groups: new ServingGroups().update(groups),
       now: Date.now(),
+      labels: {},
     });
     const t2 = performance.now();
     const changes = planChanges(decisions, links, owned, { localLifetime: 0 });

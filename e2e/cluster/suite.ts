@@ -10,6 +10,8 @@ import { downLab, upLab, type Lab } from '../../src/lab/lab.ts';
 import { DEFAULT_OPTIONS, type Daemon } from '../../src/lab/plan.ts';
 import { pidOf } from '../../src/lab/components.ts';
 import { run } from '../../src/exec.ts';
+import { electWinner } from '../../src/agent/election.ts';
+import { ECHO_PORT, SAMPLE_NAMESPACE } from '../../src/lab/samples.ts';
 import {
   addressesOf,
   allNodes,
@@ -62,6 +64,73 @@ export function clusterSuite(daemon: Daemon): void {
         expect(podNodes(await spread(lab, a))).toEqual(allNodes(lab));
       }
     }, 120_000);
+
+    test("ServiceGroup nodeSelectors: a virtual group's next hops are only the selected nodes and follow a relabel; preferredNodeSelectors: a local group's ARP owner is the preferred node; requests answered", async () => {
+      const [n0, n1, n2] = allNodes(lab) as [string, string, string];
+      // a LAN address whose plain hash winner is not n0, so the preference is what puts it there
+      const local = Array.from({ length: 10 }, (_, i) => `192.168.100.${230 + i}`).find(
+        (a) => electWinner(a, allNodes(lab)) !== n0,
+      )!;
+      await kctl(lab, ['label', 'node', n1, n2, 'purelb.io/e2e-zone=b', '--overwrite']);
+      await kctl(lab, ['label', 'node', n0, 'purelb.io/e2e-rack=r1', '--overwrite']);
+      const group = (name: string, pool: string, subnet: string, extra: object) => ({
+        apiVersion: 'purelb.io/v1',
+        kind: 'ServiceGroup',
+        metadata: { name, namespace: 'purelb' },
+        spec: { local: { v4pools: [{ subnet, pool, aggregation: '/32' }] }, ...extra },
+      });
+      const service = (name: string, ann: Record<string, string>) => ({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name, namespace: SAMPLE_NAMESPACE, annotations: ann },
+        spec: {
+          type: 'LoadBalancer',
+          selector: { app: 'echo' },
+          ports: [{ name: 'http', port: 80, targetPort: ECHO_PORT, protocol: 'TCP' }],
+        },
+      });
+      const file = join(RESULTS_DIR, `${daemon}-selectors-objects.json`); // (the results go to ${daemon}-selectors.json)
+      mkdirSync(RESULTS_DIR, { recursive: true });
+      writeFileSync(
+        file,
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'List',
+          items: [
+            group('e2e-zone-b', '10.203.0.0/29', '10.203.0.0/24', {
+              nodeSelectors: [{ matchLabels: { 'purelb.io/e2e-zone': 'b' } }],
+            }),
+            group('e2e-rack-r1', `${local}/32`, '192.168.100.0/24', {
+              preferredNodeSelectors: [{ matchExpressions: [{ key: 'purelb.io/e2e-rack', operator: 'Exists' }] }],
+            }),
+            service('sel-virtual', { 'purelb.io/service-group': 'e2e-zone-b' }),
+            service('sel-local', { 'purelb.io/service-group': 'e2e-rack-r1' }),
+          ],
+        }),
+      );
+      await kctl(lab, ['apply', '-f', file]);
+      const [virtual] = await addressesOf(lab, 'sel-virtual', 1);
+      await waitHops(lab, virtual!, [n1, n2].sort(), 90_000);
+      expect(podNodes(await spread(lab, virtual!))).toEqual(allNodes(lab)); // kube-proxy forwards to every pod
+      expect(await addressesOf(lab, 'sel-local', 1)).toEqual([local]);
+      await waitFor(`${local} held by ${n0} only`, async () => (await nodesHolding(lab, local)).join() === n0, 60_000);
+      expect(await arpAnswerers(lab, local)).toEqual([n0]);
+      expect(announcing(await readService(lab, 'sel-local'), 4)).toBe(n0);
+      expect(podNodes(await spread(lab, local))).toEqual(allNodes(lab));
+      // n2 leaves zone b: its route goes, n1 alone carries the group
+      await kctl(lab, ['label', 'node', n2, 'purelb.io/e2e-zone-']);
+      await waitHops(lab, virtual!, [n1], 60_000);
+      expect(podNodes(await spread(lab, virtual!))).toEqual(allNodes(lab));
+      record(daemon, 'selectors', {
+        virtual,
+        hops: await torHops(lab, virtual!),
+        local,
+        arp: await arpAnswerers(lab, local),
+      });
+      await kctl(lab, ['delete', '-f', file]);
+      await kctl(lab, ['label', 'node', n1, 'purelb.io/e2e-zone-']);
+      await kctl(lab, ['label', 'node', n0, 'purelb.io/e2e-rack-']);
+    }, 300_000);
 
     test('ETP Local: next hops follow the real endpoints as the Deployment moves and scales', async () => {
       const addrs = await addressesOf(lab, 'web-local', 2);

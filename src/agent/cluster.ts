@@ -41,8 +41,12 @@ export interface AgentCluster {
   ownNode(): V1Node | undefined;
   /** Subscribes to changes; for `services` the handler gets the changed object (undefined on a relist). */
   onChange(what: ClusterChange, handler: (obj: KubernetesObject | undefined) => void): void;
-  /** Sets purelb.io/announcing-IPv4 or -IPv6 on a Service. */
-  setAnnouncing(namespace: string, name: string, family: 4 | 6, value: string): Promise<void>;
+  /**
+   * Sets purelb.io/announcing-IPv4 or -IPv6 on a Service, only if it is still at `resourceVersion`
+   * (409 Conflict otherwise): a late write from a node that decided on an older Service never
+   * overwrites the owner another node recorded since.
+   */
+  setAnnouncing(namespace: string, name: string, family: 4 | 6, value: string, resourceVersion?: string): Promise<void>;
   events: EventRecorder;
   stop(): Promise<void>;
 }
@@ -123,10 +127,14 @@ export function watchAgentCluster({ kc, namespace, node, configName, log }: Watc
     onChange(what, handler) {
       for (const c of byChange[what]) c.onChange((obj, kind) => handler(kind === 'relist' ? undefined : obj));
     },
-    async setAnnouncing(ns, name, family, value) {
-      await patchServiceAnnotations(core, ns, name, {
-        [family === 4 ? ANN.announcingIPv4 : ANN.announcingIPv6]: value,
-      });
+    async setAnnouncing(ns, name, family, value, resourceVersion) {
+      await patchServiceAnnotations(
+        core,
+        ns,
+        name,
+        { [family === 4 ? ANN.announcingIPv4 : ANN.announcingIPv6]: value },
+        resourceVersion,
+      );
     },
     events: createEventRecorder(kc, AGENT_COMPONENT, log, node),
     async stop() {

@@ -11,8 +11,10 @@ import { API_VERSION } from '../api/names.ts';
 import { DEFAULT_NODE_AGENT_CONFIG, parseLBNodeAgent, type NodeAgentConfig } from '../api/validate-lbnodeagent.ts';
 import { formatProblem } from '../api/validation.ts';
 import type { Logger } from '../log.ts';
-import { isLive, nextExpiry, parseHeartbeat, type Heartbeat } from '../model/heartbeat.ts';
+import { formatLabels, isLive, nextExpiry, parseHeartbeat, type Heartbeat } from '../model/heartbeat.ts';
+import { pickLabels, selectorKeys } from '../model/node-selector.ts';
 import { ServingGroups } from '../model/servicegroups.ts';
+import type { ServiceGroupConfig } from '../api/validate-servicegroup.ts';
 import { addressServices, nodesWithEndpoints, serviceInput, serviceKey, type ServiceInput } from '../model/services.ts';
 import type { Announcer } from './announce.ts';
 import type { AgentCluster } from './cluster.ts';
@@ -65,6 +67,9 @@ interface View {
   peers: Heartbeat[];
   self: Heartbeat | undefined;
   inputs: Map<string, ServiceInput>;
+  groups: ServiceGroupConfig[];
+  /** This node's labels. */
+  labels: Record<string, string>;
   now: number;
 }
 
@@ -82,11 +87,11 @@ const STUCK_MS = 60_000;
 /** Like client-go's event broadcaster, drop events beyond a backlog rather than hold memory and the apiserver. */
 const MAX_QUEUED_EVENTS = 1000;
 
-/** Membership as the election sees it: who is live with which subnets. Lease renewals alone do not change it. */
+/** Membership as the election sees it: who is live with which subnets and labels. Lease renewals alone do not change it. */
 const membership = (beats: Heartbeat[], now: number) =>
   beats
     .filter((h) => isLive(h, now))
-    .map((h) => `${h.node}=${h.subnets.map((s) => `${s.ip.value}/${s.prefix}`).join('+')}`)
+    .map((h) => `${h.node}=${h.subnets.map((s) => `${s.ip.value}/${s.prefix}`).join('+')}${formatLabels(h.labels)}`)
     .sort()
     .join(' ');
 
@@ -126,6 +131,8 @@ export class AgentController {
   #appliedOutOfService: string | undefined;
   /** Last reason seen on a Node event: only a change triggers a reconcile (status updates do not). */
   #seenOutOfService: string | undefined;
+  /** Last labels seen on a Node event: a change may select or deselect this node for a ServiceGroup. */
+  #seenLabels = '';
   #heartbeatSuspended = false;
   /** While out of service: the heartbeat Lease was deleted (retried by the next reconcile if not). */
   #leaseReleased = false;
@@ -152,6 +159,7 @@ export class AgentController {
     const first = await this.#readNode(this.#config);
     this.#linkReady(this.#config.extlbint, await net.ensureLink(this.#config.extlbint, this.#o.linkKind));
     this.#seenOutOfService = this.#currentOutOfService();
+    this.#seenLabels = formatLabels(this.#ownLabels());
     if (this.#seenOutOfService) {
       // no heartbeat at all, so the peers never elect this node, not even briefly
       heartbeat.suspend();
@@ -161,7 +169,8 @@ export class AgentController {
       if (ownership.owned().size === 0) this.#appliedOutOfService = this.#seenOutOfService;
       this.#log.info('node is out of service: no heartbeat, no addresses', { node, reason: this.#seenOutOfService });
     }
-    // a suspended heartbeat only records the subnets; otherwise this writes the Lease
+    // a suspended heartbeat only records the subnets and labels; otherwise this writes the Lease
+    this.#publishLabels();
     heartbeat.setSubnets(
       nodeSubnets([...new Set([...first.candidates[4], ...first.candidates[6]])], first.links, ownership.owned()),
     );
@@ -232,8 +241,10 @@ export class AgentController {
     cluster.onChange('leases', () => this.#checkMembership());
     cluster.onChange('node', () => {
       const reason = this.#currentOutOfService();
-      if (reason === this.#seenOutOfService) return;
+      const labels = formatLabels(this.#ownLabels());
+      if (reason === this.#seenOutOfService && labels === this.#seenLabels) return;
       this.#seenOutOfService = reason;
+      this.#seenLabels = labels;
       this.trigger();
     });
     // Services that are not ours and never were (no brand or no address yet) cannot change anything.
@@ -241,6 +252,20 @@ export class AgentController {
       if (!svc || serviceInput(svc) || this.#knownServices.has(serviceKey(svc.metadata?.namespace, svc.metadata?.name)))
         this.trigger();
     });
+  }
+
+  #ownLabels(): Record<string, string> {
+    return this.#p.cluster.ownNode()?.metadata?.labels ?? {};
+  }
+
+  /** The peers evaluate the groups' node selectors against the labels in this node's heartbeat: only the keys they read. */
+  #publishLabels(): { groups: ServiceGroupConfig[]; labels: Record<string, string> } {
+    const groups = this.#servingGroups.update(this.#p.cluster.serviceGroups());
+    const labels = this.#ownLabels();
+    this.#p.heartbeat.setLabels(
+      pickLabels(labels, selectorKeys(groups.flatMap((g) => [g.nodeSelectors, g.preferredNodeSelectors]))),
+    );
+    return { groups, labels };
   }
 
   #currentOutOfService(): string | undefined {
@@ -359,6 +384,7 @@ export class AgentController {
     const { links, candidates } = await this.#readNode(this.#config);
     const owned = ownership.owned();
     heartbeat.setSubnets(nodeSubnets([...new Set([...candidates[4], ...candidates[6]])], links, owned));
+    const { groups, labels } = this.#publishLabels();
     const now = Date.now();
     const peers = this.#peerHeartbeats();
     this.#lastMembership = membership(peers, now);
@@ -371,7 +397,7 @@ export class AgentController {
         .map((s) => [s.key, s]),
     );
     this.#knownServices = new Set(inputs.keys());
-    return { outOfService, config: this.#config, links, candidates, owned, peers, self, inputs, now };
+    return { outOfService, config: this.#config, links, candidates, owned, peers, self, inputs, groups, labels, now };
   }
 
   /** Step 2: every address of every branded Service, held here or not, and why. */
@@ -385,7 +411,8 @@ export class AgentController {
       services: [...v.inputs.values()],
       endpoints: nodesWithEndpoints(this.#p.cluster.endpointSlices()),
       heartbeats: v.self ? [...v.peers, v.self] : v.peers,
-      groups: this.#servingGroups.update(this.#p.cluster.serviceGroups()),
+      groups: v.groups,
+      labels: v.labels,
       now: v.now,
       ...(v.outOfService ? { outOfService: v.outOfService } : {}),
     });
@@ -512,11 +539,15 @@ export class AgentController {
           continue;
         this.#annotationWrites.set(slot, { value, at: Date.now() });
         const [ns, name] = key.split('/');
-        this.#p.cluster
-          .setAnnouncing(ns!, name!, d.family, value)
-          .catch((err: unknown) =>
-            this.#log.warn('could not write announcing annotation', { service: key, error: err }),
-          );
+        this.#p.cluster.setAnnouncing(ns!, name!, d.family, value, svc.resourceVersion).catch((err: unknown) => {
+          // the next reconcile may write it again (after a conflict: once the watch shows the newer Service)
+          this.#annotationWrites.delete(slot);
+          if ((err as { code?: number }).code === 409)
+            this.#log.info('announcing annotation not written: the Service changed since this decision', {
+              service: key,
+            });
+          else this.#log.warn('could not write announcing annotation', { service: key, error: err });
+        });
       }
     }
   }

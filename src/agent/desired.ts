@@ -3,8 +3,10 @@
 import type { ServiceGroupConfig } from '../api/validate-servicegroup.ts';
 import { formatIP, type Family, type IP } from '../api/ip.ts';
 import { virtualPrefix } from '../model/aggregation.ts';
-import { candidatesFor, electWinner } from './election.ts';
+import { announcingNode, candidatesFor, electOwner, type ElectionBasis } from './election.ts';
 import type { Heartbeat } from '../model/heartbeat.ts';
+import { anySelectorMatches, type Labels } from '../model/node-selector.ts';
+import { groupOfAddress, notSelectedReason } from '../model/servicegroups.ts';
 import { placeLocal, type KernelLink } from './interfaces.ts';
 import type { ServiceInput } from '../model/services.ts';
 
@@ -24,6 +26,8 @@ export interface DesiredInputs {
   /** The serving ServiceGroups (model/servicegroups.ts): an invalid group sets no prefix. */
   groups: ServiceGroupConfig[];
   now: number;
+  /** This node's labels (for its own ServiceGroup node selectors; peers' come from their heartbeats). */
+  labels: Labels;
   /**
    * Why this node is out of service (cordoned, excluded by label), if it is: it then holds no address,
    * and is no candidate for local addresses even if its own heartbeat is among `heartbeats`.
@@ -41,6 +45,8 @@ export interface AddressDecision {
   announce: boolean;
   /** Local addresses: the elected node, if any node is a candidate. */
   winner?: string;
+  /** Local addresses: why the winner won (kept as current owner, preferred, or by hash). */
+  basis?: ElectionBasis;
   /** Keys of the Services using the address. */
   services: string[];
   /** Why this node does not announce it (empty when it does). */
@@ -56,6 +62,12 @@ function eligibleNodes(users: ServiceInput[], endpoints: DesiredInputs['endpoint
   return new Set(users.flatMap((s) => [...(endpoints.get(s.key) ?? [])]));
 }
 
+const BASIS_TEXT: Record<ElectionBasis, string> = {
+  owner: 'keeps it as its current owner',
+  preferred: 'won the election among the preferred nodes',
+  hash: 'won the election',
+};
+
 export function decideAddresses(inp: DesiredInputs): AddressDecision[] {
   const byAddress = new Map<string, { ip: IP; users: ServiceInput[] }>();
   for (const svc of inp.services) {
@@ -67,25 +79,42 @@ export function decideAddresses(inp: DesiredInputs): AddressDecision[] {
     }
   }
   const decisions: AddressDecision[] = [];
+  // an out-of-service node is no candidate, even with its own heartbeat among them
+  const beats = inp.heartbeats.filter((h) => !inp.outOfService || h.node !== inp.node);
+  const labelsOf = new Map(beats.map((h) => [h.node, h.labels]));
   for (const [text, { ip, users }] of [...byAddress].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const eligible = eligibleNodes(users, inp.endpoints);
     const services = users.map((s) => s.key).sort();
+    const allocatedFrom = users.flatMap((s) => s.allocatedFrom);
+    const group = groupOfAddress(ip, allocatedFrom, inp.groups);
+    const unselected = notSelectedReason(inp.node, inp.labels, group);
+    const outOfService = inp.outOfService && `node ${inp.node} is out of service: ${inp.outOfService}`;
+    const noEndpoint =
+      eligible && !eligible.has(inp.node)
+        ? `no ready endpoint on node ${inp.node} (externalTrafficPolicy Local)`
+        : undefined;
     const local = placeLocal(ip, inp.localCandidates[ip.family], inp.links, inp.owned);
     if (local) {
-      const candidates = candidatesFor(ip, inp.heartbeats, inp.now, eligible).filter(
-        (n) => !inp.outOfService || n !== inp.node,
-      );
-      const winner = electWinner(text, candidates);
-      const announce = winner === inp.node;
+      const candidates = candidatesFor(ip, beats, inp.now, eligible, group?.nodeSelectors).map((node) => ({
+        node,
+        preferred:
+          !!group?.preferredNodeSelectors && anySelectorMatches(group.preferredNodeSelectors, labelsOf.get(node) ?? {}),
+      }));
+      const owners = users.flatMap((s) => announcingNode(s.announcing[ip.family]) ?? []);
+      const elected = electOwner(text, candidates, owners);
+      const announce = elected?.node === inp.node;
       const reason = announce
         ? ''
-        : inp.outOfService
-          ? `node ${inp.node} is out of service: ${inp.outOfService}`
-          : winner
-            ? `${winner} won the election`
+        : (outOfService ??
+          unselected ??
+          noEndpoint ??
+          (elected
+            ? `${elected.node} ${BASIS_TEXT[elected.basis]}`
             : eligible
               ? 'no live node with a ready endpoint can announce it'
-              : 'no live node can announce it (own heartbeat not fresh)';
+              : group?.nodeSelectors
+                ? `no live node selected by ServiceGroup ${group.name}'s nodeSelectors can announce it`
+                : 'no live node can announce it (own heartbeat not fresh)'));
       decisions.push({
         ip: text,
         family: ip.family,
@@ -93,25 +122,20 @@ export function decideAddresses(inp: DesiredInputs): AddressDecision[] {
         ifname: local.ifname,
         prefix: local.prefix,
         announce,
-        winner,
+        winner: elected?.node,
+        basis: elected?.basis,
         services,
         reason,
       });
     } else {
-      const announce = !inp.outOfService && (!eligible || eligible.has(inp.node));
-      const allocatedFrom = users.flatMap((s) => s.allocatedFrom);
-      const reason = announce
-        ? ''
-        : inp.outOfService
-          ? `node ${inp.node} is out of service: ${inp.outOfService}`
-          : 'externalTrafficPolicy Local and no ready endpoint on this node';
+      const reason = outOfService ?? unselected ?? noEndpoint ?? '';
       decisions.push({
         ip: text,
         family: ip.family,
         kind: 'virtual',
         ifname: inp.extlbint,
         prefix: virtualPrefix(ip, allocatedFrom, inp.groups),
-        announce,
+        announce: !reason,
         services,
         reason,
       });

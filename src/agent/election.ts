@@ -1,9 +1,17 @@
 // Election of the node that announces a local address (pure). Every agent computes the same answer
-// from the same inputs: rendezvous hashing, sha256(node + "#" + address), lowest hash wins, over the
-// live candidates (fresh heartbeat Lease, subnet contains the address, endpoints under ETP Local).
+// from the same inputs (the heartbeat Leases, the endpoints, the ServiceGroups and the Service's
+// announcing annotation), so two agents deciding at once agree:
+//  1. the current owner (named by purelb.io/announcing-IPv4/-IPv6) keeps the address while it is a
+//     candidate: nothing moves back to a node that returns, and a rolling update moves nothing twice;
+//  2. otherwise the preferred candidates (the group's preferredNodeSelectors), if any is live;
+//  3. among those, rendezvous hashing, sha256(node + "#" + address), lowest hash wins, so new
+//     addresses spread over the nodes.
+// Candidates: live heartbeats whose subnets contain the address, selected by the group's
+// nodeSelectors (labels published in the Lease), and with endpoints under ETP Local.
 import { createHash } from 'node:crypto';
 import { cidrContains, type IP } from '../api/ip.ts';
 import { isLive, type Heartbeat } from '../model/heartbeat.ts';
+import { anySelectorMatches, type LabelSelector } from '../model/node-selector.ts';
 
 export const rendezvousScore = (node: string, address: string) =>
   createHash('sha256').update(`${node}#${address}`).digest('hex');
@@ -18,19 +26,54 @@ export function electWinner(address: string, nodes: Iterable<string>): string | 
   return best?.node;
 }
 
+export interface Candidate {
+  node: string;
+  /** Matches the group's preferredNodeSelectors. */
+  preferred: boolean;
+}
+
 /**
  * Candidates for a local address: live heartbeats whose subnets contain it, restricted to `eligible`
- * when given (ETP Local: nodes with a ready or serving endpoint).
+ * when given (ETP Local: nodes with a ready or serving endpoint) and to nodes whose published labels
+ * match `selectors` when given.
  */
 export function candidatesFor(
   address: IP,
   heartbeats: Heartbeat[],
   now: number,
   eligible?: ReadonlySet<string>,
+  selectors?: readonly LabelSelector[],
 ): string[] {
   return heartbeats
     .filter(
-      (h) => isLive(h, now) && (!eligible || eligible.has(h.node)) && h.subnets.some((s) => cidrContains(s, address)),
+      (h) =>
+        isLive(h, now) &&
+        (!eligible || eligible.has(h.node)) &&
+        anySelectorMatches(selectors, h.labels) &&
+        h.subnets.some((s) => cidrContains(s, address)),
     )
     .map((h) => h.node);
 }
+
+export type ElectionBasis = 'owner' | 'preferred' | 'hash';
+
+/** The owner of an address among `candidates`, and on what basis it won; undefined without candidates. */
+export function electOwner(
+  address: string,
+  candidates: readonly Candidate[],
+  currentOwners: readonly string[],
+): { node: string; basis: ElectionBasis } | undefined {
+  // several Services sharing the address may name different owners for a moment: the smallest name wins
+  const kept = candidates
+    .map((c) => c.node)
+    .filter((n) => currentOwners.includes(n))
+    .sort()[0];
+  if (kept) return { node: kept, basis: 'owner' };
+  const preferred = candidates.filter((c) => c.preferred).map((c) => c.node);
+  const winner = electWinner(address, preferred.length ? preferred : candidates.map((c) => c.node));
+  return winner === undefined ? undefined : { node: winner, basis: preferred.length ? 'preferred' : 'hash' };
+}
+
+/** The node named by an announcing annotation value ("node,ifname"; PureLB v1 writes "node, ifname"). */
+export const announcingNode = (value: string | undefined): string | undefined =>
+  value?.split(',')[0]?.trim() || undefined;

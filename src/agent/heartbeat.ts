@@ -1,12 +1,20 @@
 // The node's heartbeat Lease `purelb-node-<node>`: renewed every renew period, annotated with the
-// subnets the node can announce. It also fences the agent: when no renewal succeeded for the lease
-// duration minus a margin, the node stops counting itself as a candidate (its local addresses are
-// withdrawn) just before its peers see the Lease expire and elect a new owner. While the node is out of
-// service (cordoned, excluded by label) the heartbeat is suspended and the Lease deleted, as at shutdown.
+// subnets the node can announce and the node labels that ServiceGroup selectors read. It also fences
+// the agent: when no renewal succeeded for the lease duration minus a margin, the node stops counting
+// itself as a candidate (its local addresses are withdrawn) just before its peers see the Lease expire
+// and elect a new owner. While the node is out of service (cordoned, excluded by label) the heartbeat
+// is suspended and the Lease deleted, as at shutdown.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 import { mergePatch } from '../k8s/patch.ts';
-import { HEARTBEAT_LABEL, HEARTBEAT_PREFIX, SUBNETS_ANNOTATION, type Heartbeat } from '../model/heartbeat.ts';
+import {
+  formatLabels,
+  HEARTBEAT_LABEL,
+  HEARTBEAT_PREFIX,
+  NODE_LABELS_ANNOTATION,
+  SUBNETS_ANNOTATION,
+  type Heartbeat,
+} from '../model/heartbeat.ts';
 import { parseCIDR, type CIDR } from '../api/ip.ts';
 
 export interface HeartbeatOptions {
@@ -27,6 +35,8 @@ export interface HeartbeatWriter {
   start(): Promise<boolean>;
   /** Subnets to publish; a change is written at once. */
   setSubnets(subnets: string[]): void;
+  /** Node labels to publish (those ServiceGroup selectors read); a change is written at once. */
+  setLabels(labels: Record<string, string>): void;
   /** This node as an election candidate, or undefined while fenced, suspended or stopping. */
   self(now: number): Heartbeat | undefined;
   /** Stops renewing until resume(): self() is undefined from now on. Not reported as fencing. */
@@ -61,6 +71,7 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
   // Withdraw this long before peers consider the Lease expired, so two nodes never hold an address.
   const marginMs = Math.min(500, durationMs / 4);
   let subnets: string[] = [];
+  let labels: Record<string, string> = {};
   let lastRenewed = -Infinity;
   let live = false;
   let stopped = false;
@@ -70,6 +81,8 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
   let renewTimer: NodeJS.Timeout | undefined;
   let fenceTimer: NodeJS.Timeout | undefined;
   let inFlight: Promise<boolean> | undefined;
+  /** Subnets or labels changed while a renewal was in flight (it carried the old ones): write again after it. */
+  let changedInFlight = false;
 
   const setLive = (value: boolean) => {
     if (live === value) return;
@@ -84,7 +97,15 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
   };
 
   const body = (renewTime: string, durationS = opts.durationS) => ({
-    metadata: { name, labels: { [HEARTBEAT_LABEL]: 'node' }, annotations: { [SUBNETS_ANNOTATION]: subnets.join(',') } },
+    metadata: {
+      name,
+      labels: { [HEARTBEAT_LABEL]: 'node' },
+      // a merge patch removes the labels annotation (null) once no selector needs it: the Lease stays small
+      annotations: {
+        [SUBNETS_ANNOTATION]: subnets.join(','),
+        [NODE_LABELS_ANNOTATION]: Object.keys(labels).length ? formatLabels(labels) : null,
+      },
+    },
     spec: { holderIdentity: opts.node, leaseDurationSeconds: durationS, renewTime },
   });
 
@@ -98,9 +119,13 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
           .catch(async (err: unknown) => {
             if (code(err) !== 404) throw err;
             const now = new V1MicroTime(started); // the typed client serialises MicroTime objects, not strings
+            const b = body(renewTime);
+            const annotations = Object.fromEntries(
+              Object.entries(b.metadata.annotations).filter((e): e is [string, string] => e[1] !== null),
+            );
             const lease: V1Lease = {
-              ...body(renewTime),
-              spec: { ...body(renewTime).spec, renewTime: now, acquireTime: now },
+              metadata: { ...b.metadata, annotations },
+              spec: { ...b.spec, renewTime: now, acquireTime: now },
             };
             await api.createNamespacedLease({ namespace: opts.namespace, body: lease });
           }),
@@ -122,8 +147,20 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
 
   const renew = (): Promise<boolean> => {
     if (stopped || suspended) return Promise.resolve(false);
-    if (!inFlight) inFlight = write().finally(() => (inFlight = undefined));
+    if (!inFlight)
+      inFlight = write().finally(() => {
+        inFlight = undefined;
+        if (changedInFlight) {
+          changedInFlight = false;
+          void renew();
+        }
+      });
     return inFlight;
+  };
+
+  const publishChange = () => {
+    if (inFlight) changedInFlight = true;
+    else void renew();
   };
 
   // Renewals start every renewMs measured from the previous start: a slow answer must not also delay the next try.
@@ -166,13 +203,19 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
     setSubnets(next) {
       if (next.join(',') === subnets.join(',')) return;
       subnets = [...next];
-      void renew();
+      publishChange();
+    },
+    setLabels(next) {
+      if (formatLabels(next) === formatLabels(labels)) return;
+      labels = { ...next };
+      publishChange();
     },
     self(now) {
       if (!live || stopped || now >= lastRenewed + durationMs - marginMs) return undefined;
       return {
         node: opts.node,
         subnets: subnets.map((s) => parseCIDR(s)).filter((c): c is CIDR => !!c),
+        labels: { ...labels },
         expiresAt: lastRenewed + durationMs,
       };
     },

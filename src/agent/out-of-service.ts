@@ -52,16 +52,16 @@ export function outOfServiceReason(
 /**
  * Reduces a watched Node to what the agent reads, in place: a Node's status (images, conditions,
  * addresses) is most of it and changes all the time; the agent keeps name, uid, resourceVersion (the
- * watch resumes from it), the exclude label and spec.unschedulable.
+ * watch resumes from it), the labels (the exclude label, and those ServiceGroup node selectors read)
+ * and spec.unschedulable.
  */
 export function slimNode(node: V1Node): void {
   const meta = node.metadata ?? {};
-  const label = meta.labels?.[EXCLUDE_LB_LABEL];
   node.metadata = {
     name: meta.name,
     uid: meta.uid,
     resourceVersion: meta.resourceVersion,
-    ...(label !== undefined ? { labels: { [EXCLUDE_LB_LABEL]: label } } : {}),
+    ...(meta.labels ? { labels: meta.labels } : {}),
   };
   node.spec = node.spec?.unschedulable !== undefined ? { unschedulable: node.spec.unschedulable } : {};
   delete node.status;

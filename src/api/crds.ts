@@ -127,6 +127,59 @@ export function crd(kind: string, plural: string, shortNames: string[], spec: Sc
   };
 }
 
+/** A list of Kubernetes LabelSelectors over Node labels (ServiceGroup announcement placement). */
+function nodeSelectorsSchema(description: string): Schema {
+  const labelValue = str(63, 'Label value.', { pattern: '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$' });
+  return {
+    type: 'array',
+    maxItems: 16,
+    description,
+    items: {
+      type: 'object',
+      description:
+        'A label selector over Node labels: every matchLabels entry and every matchExpressions entry must hold.',
+      'x-kubernetes-validations': [
+        {
+          rule: '(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)',
+          message: 'an empty selector would select every node; remove it or set matchLabels/matchExpressions',
+        },
+      ],
+      properties: {
+        matchLabels: {
+          type: 'object',
+          maxProperties: 16,
+          description: 'Label key to value; the node must have each label with exactly that value.',
+          additionalProperties: labelValue,
+        },
+        matchExpressions: {
+          type: 'array',
+          maxItems: 16,
+          description: 'Requirements on node labels.',
+          items: {
+            type: 'object',
+            required: ['key', 'operator'],
+            'x-kubernetes-validations': [
+              {
+                rule: "(self.operator in ['In', 'NotIn']) == (has(self.values) && size(self.values) > 0)",
+                message: 'values must be non-empty for In and NotIn, and empty for Exists and DoesNotExist',
+              },
+            ],
+            properties: {
+              key: str(317, 'Label key, e.g. topology.kubernetes.io/zone.'),
+              operator: {
+                type: 'string',
+                enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'],
+                description: 'How key and values relate.',
+              },
+              values: { type: 'array', maxItems: 64, description: 'Label values (In, NotIn).', items: labelValue },
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
 // eslint-disable-next-line max-lines-per-function -- the CRD schema as one data literal, no logic
 export function serviceGroupCRD(): Schema {
   const spec: Schema = {
@@ -176,6 +229,12 @@ export function serviceGroupCRD(): Schema {
           },
         },
       },
+      nodeSelectors: nodeSelectorsSchema(
+        "Nodes that announce this group's addresses (the name and meaning of MetalLB's L2Advertisement/BGPAdvertisement nodeSelectors): a node is selected when any selector matches its labels. Virtual addresses go only on selected nodes' virtual interface; local addresses elect their owner only among selected nodes; with externalTrafficPolicy Local, only selected nodes with a ready endpoint. Unset: every node.",
+      ),
+      preferredNodeSelectors: nodeSelectorsSchema(
+        'Nodes preferred as the owner of a local address of this group: when an address needs a new owner, a live candidate matching any selector wins over the others. The current owner keeps the address while it is alive and eligible, so an address never moves back to a preferred node that returns. No effect on virtual addresses. Unset: no preference.',
+      ),
       netbox: {
         type: 'object',
         description: 'PureLB v1 Netbox IPAM: not supported; a group using it is reported invalid.',

@@ -3,6 +3,7 @@
 // `npm run gen:docs` writes it.
 import { ANN, BRAND, DEFAULT_LB_CLASS } from './annotations.ts';
 import { allCRDs, type Schema } from './crds.ts';
+import { NODE_LABELS_ANNOTATION } from '../model/heartbeat.ts';
 
 interface AnnotationDoc {
   on: string;
@@ -45,7 +46,7 @@ const ANNOTATIONS: Record<keyof typeof ANN, AnnotationDoc> = {
   announcingIPv4: {
     on: 'Service',
     setBy: 'lbnodeagent',
-    text: '`<node>,<interface>` of the node that holds the local IPv4 address (written by the elected node, only when it changes). Absent for virtual addresses, which every eligible node announces.',
+    text: '`<node>,<interface>` of the node that holds the local IPv4 address (written by the elected node, only when it changes, and only if the Service is unchanged since the node decided). The election keeps the address with this node while it is a candidate. Absent for virtual addresses, which every eligible node announces.',
   },
   announcingIPv6: {
     on: 'Service',
@@ -61,6 +62,14 @@ const OTHER_KEYS: Array<[string, AnnotationDoc]> = [
       on: 'Lease `purelb-node-<node>`',
       setBy: 'lbnodeagent',
       text: "Comma list of the subnets (CIDRs) this node can announce local addresses in. Only nodes whose heartbeat Lease is fresh and lists the address's subnet take part in its election.",
+    },
+  ],
+  [
+    NODE_LABELS_ANNOTATION,
+    {
+      on: 'Lease `purelb-node-<node>`',
+      setBy: 'lbnodeagent',
+      text: 'JSON object of the node\'s labels whose keys some ServiceGroup `nodeSelectors` / `preferredNodeSelectors` read (e.g. `{"topology.kubernetes.io/zone":"b"}`); absent when no selector is set. The peers evaluate the selectors against it, so no agent watches other Nodes. Rewritten only when those labels or the selectors change.',
     },
   ],
   [

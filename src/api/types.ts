@@ -26,8 +26,19 @@ export interface Condition {
   observedGeneration?: number;
 }
 
+/** A Kubernetes LabelSelector as written in a manifest (src/api/validate-node-selectors.ts parses it). */
+export interface LabelSelectorSpec {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
+}
+
 export interface ServiceGroup extends KubernetesObject {
-  spec?: { local?: ServiceGroupLocalSpec; netbox?: { url?: string; tenant?: string; aggregation?: string } };
+  spec?: {
+    local?: ServiceGroupLocalSpec;
+    netbox?: { url?: string; tenant?: string; aggregation?: string };
+    nodeSelectors?: LabelSelectorSpec[];
+    preferredNodeSelectors?: LabelSelectorSpec[];
+  };
   status?: {
     observedGeneration?: number;
     allocatedIPv4?: number;

@@ -4,6 +4,8 @@
 // for the family, and no two pools share an address (within a group and across groups, containment too).
 import { bits, cidrContains, formatIP, networkOf, parseCIDR, parseIP, type CIDR, type Family, type IP } from './ip.ts';
 import { describeObject, type Problem } from './validation.ts';
+import type { LabelSelector } from '../model/node-selector.ts';
+import { NODE_SELECTOR_FIELDS, parseNodeSelectors } from './validate-node-selectors.ts';
 
 export interface PoolRange {
   family: Family;
@@ -24,6 +26,10 @@ export interface ServiceGroupConfig {
   namespace?: string;
   /** Declaration order per family: vNpools in list order, then vNpool, then the legacy subnet/pool. */
   ranges: PoolRange[];
+  /** Nodes that may announce the group's addresses (any selector matches); undefined = every node. */
+  nodeSelectors?: LabelSelector[];
+  /** Nodes preferred when a local address of the group gets a new owner; undefined = no preference. */
+  preferredNodeSelectors?: LabelSelector[];
 }
 
 export interface ParsedServiceGroup {
@@ -35,7 +41,7 @@ const ADDRESS_HINT =
   'IPv4 as four decimal octets without leading zeros (e.g. 192.168.10.240), IPv6 without a zone (e.g. fd00:1::10)';
 const POOL_KEYS = ['pool', 'subnet', 'aggregation'];
 const LOCAL_KEYS = ['subnet', 'pool', 'aggregation', 'v4pool', 'v6pool', 'v4pools', 'v6pools'];
-const SPEC_KEYS = ['local', 'netbox'];
+const SPEC_KEYS = ['local', 'netbox', ...NODE_SELECTOR_FIELDS];
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -297,7 +303,19 @@ export function parseServiceGroup(obj: unknown): ParsedServiceGroup {
     const [a, b] = overlap;
     report(`${b.field}.pool`, overlapMessage(a, b));
   }
-  return { config: problems.length === 0 && name ? { name, namespace, ranges } : undefined, problems };
+  const nodeSelectors = parseNodeSelectors(spec.nodeSelectors, 'spec.nodeSelectors', report);
+  const preferredNodeSelectors = parseNodeSelectors(spec.preferredNodeSelectors, 'spec.preferredNodeSelectors', report);
+  const config: ServiceGroupConfig | undefined =
+    problems.length === 0 && name
+      ? {
+          name,
+          namespace,
+          ranges,
+          ...(nodeSelectors ? { nodeSelectors } : {}),
+          ...(preferredNodeSelectors ? { preferredNodeSelectors } : {}),
+        }
+      : undefined;
+  return { config, problems };
 }
 
 export const validateServiceGroup = (obj: unknown): Problem[] => parseServiceGroup(obj).problems;

@@ -10,8 +10,11 @@ export function patchServiceAnnotations(
   namespace: string,
   name: string,
   annotations: Record<string, string | null>,
+  /** Precondition: the patch fails with 409 Conflict when the Service changed since this version. */
+  resourceVersion?: string,
 ): Promise<V1Service> {
-  return core.patchNamespacedService({ name, namespace, body: { metadata: { annotations } } }, mergePatch);
+  const metadata = { annotations, ...(resourceVersion ? { resourceVersion } : {}) };
+  return core.patchNamespacedService({ name, namespace, body: { metadata } }, mergePatch);
 }
 
 /** Replaces status.loadBalancer.ingress (a merge patch replaces lists whole). */

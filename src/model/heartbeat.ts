@@ -1,17 +1,24 @@
 // A node agent's heartbeat Lease `purelb-node-<node>` as every component reads it (pure): who, which
-// subnets it can announce, and until when it counts as alive.
+// subnets it can announce, the node labels that ServiceGroup node selectors read (so no agent has to
+// watch every Node), and until when it counts as alive.
 import type { V1Lease } from '@kubernetes/client-node';
 import { parseCIDR, type CIDR } from '../api/ip.ts';
 
 export const HEARTBEAT_PREFIX = 'purelb-node-';
 export const SUBNETS_ANNOTATION = 'purelb.io/subnets';
 export const HEARTBEAT_LABEL = 'purelb.io/heartbeat';
+/** JSON object of the node's labels whose keys some ServiceGroup selector reads (absent when none). */
+export const NODE_LABELS_ANNOTATION = 'purelb.io/node-labels';
+/** A Lease annotation is untrusted input: read at most this many characters of labels. */
+const MAX_LABELS_TEXT = 16_384;
 /** A Lease annotation is untrusted input: parse at most this many subnets. */
 const MAX_SUBNETS = 256;
 
 export interface Heartbeat {
   node: string;
   subnets: CIDR[];
+  /** The node's labels that selectors read (see NODE_LABELS_ANNOTATION). */
+  labels: Record<string, string>;
   /** Epoch milliseconds after which the node is no longer a candidate. */
   expiresAt: number;
 }
@@ -37,8 +44,25 @@ export function parseHeartbeat(lease: V1Lease): Heartbeat | undefined {
     .slice(0, MAX_SUBNETS)
     .map((s) => parseCIDR(s.trim()))
     .filter((c): c is CIDR => !!c);
-  return { node, subnets, expiresAt: renewed + duration * 1000 };
+  const labels = parseLabels(lease.metadata?.annotations?.[NODE_LABELS_ANNOTATION]);
+  return { node, subnets, labels, expiresAt: renewed + duration * 1000 };
 }
+
+/** The published labels; anything malformed reads as no labels (the node then matches no selector that needs one). */
+function parseLabels(text: string | undefined): Record<string, string> {
+  if (!text || text.length > MAX_LABELS_TEXT) return {};
+  try {
+    const obj: unknown = JSON.parse(text);
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return {};
+    return Object.fromEntries(Object.entries(obj).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  } catch {
+    return {};
+  }
+}
+
+/** The annotation value for `labels` (stable key order, so an unchanged set is never rewritten). */
+export const formatLabels = (labels: Record<string, string>): string =>
+  JSON.stringify(Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1))));
 
 export const isLive = (h: Heartbeat, now: number) => h.expiresAt > now;
 

@@ -9,6 +9,8 @@ import {
   type ServiceGroupConfig,
 } from '../api/validate-servicegroup.ts';
 import { describeObject, type Problem } from '../api/validation.ts';
+import type { IP } from '../api/ip.ts';
+import { anySelectorMatches, selectorText, type Labels } from './node-selector.ts';
 
 export interface ServedGroup {
   config: ServiceGroupConfig;
@@ -96,4 +98,29 @@ export class ServingGroups {
     this.#served = new Map(verdicts.flatMap((v) => (v.serving ? [[v.name, v.serving] as const] : [])));
     return [...this.#served.values()].map((s) => s.config);
   }
+}
+
+/**
+ * The group an address was allocated from: a group named by `purelb.io/allocated-from` whose pool holds
+ * it, else any group whose pool holds it (the group may have been renamed), else undefined (its group is
+ * gone: the address is then announced as if the group had no node selectors).
+ */
+export function groupOfAddress(
+  address: IP,
+  allocatedFrom: readonly string[],
+  groups: readonly ServiceGroupConfig[],
+): ServiceGroupConfig | undefined {
+  const holds = (g: ServiceGroupConfig) =>
+    g.ranges.some((r) => r.family === address.family && r.first <= address.value && address.value <= r.last);
+  return groups.find((g) => allocatedFrom.includes(g.name) && holds(g)) ?? groups.find(holds);
+}
+
+/** Why the node (with these labels) may not announce the group's addresses, or undefined when the group's nodeSelectors select it. */
+export function notSelectedReason(
+  node: string,
+  labels: Labels,
+  group: ServiceGroupConfig | undefined,
+): string | undefined {
+  if (!group?.nodeSelectors || anySelectorMatches(group.nodeSelectors, labels)) return undefined;
+  return `node ${node} is not selected by ServiceGroup ${group.name}'s nodeSelectors ${selectorText(group.nodeSelectors)}`;
 }

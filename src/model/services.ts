@@ -16,6 +16,8 @@ export interface ServiceInput {
   announcing: { 4?: string; 6?: string };
   /** The Service's labels (RouterConfig spec.bgp.advertisements select by them). */
   labels: Record<string, string>;
+  /** The version these values were read from (the agent's announcing write is conditional on it). */
+  resourceVersion?: string;
 }
 
 export const serviceKey = (namespace: string | undefined, name: string | undefined) =>
@@ -43,6 +45,7 @@ export function serviceInput(svc: V1Service): ServiceInput | undefined {
       .filter(Boolean),
     announcing: { 4: ann[ANN.announcingIPv4], 6: ann[ANN.announcingIPv6] },
     labels: { ...(svc.metadata?.labels ?? {}) },
+    ...(svc.metadata?.resourceVersion ? { resourceVersion: svc.metadata.resourceVersion } : {}),
   };
 }
 

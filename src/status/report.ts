@@ -9,7 +9,7 @@ import { bits, canonicalIP, cidrContains, formatIP, type CIDR } from '../api/ip.
 import type { ServiceGroup } from '../api/types.ts';
 import { announcedPrefix, virtualPrefix } from '../model/aggregation.ts';
 import { HEARTBEAT_PREFIX, isLive, parseHeartbeat, type Heartbeat } from '../model/heartbeat.ts';
-import { ServingGroups } from '../model/servicegroups.ts';
+import { groupOfAddress, notSelectedReason, ServingGroups } from '../model/servicegroups.ts';
 import { nodesWithEndpoints, serviceInput } from '../model/services.ts';
 
 /** Per-node entry of RouterConfig status.nodes (docs/routing.md). */
@@ -66,6 +66,8 @@ export interface ServiceAddressReport {
   endpointNodes?: string[];
   /** With --upstream: the router's next hops, as node names where known. */
   upstream?: string[];
+  /** Nodes with a live heartbeat that may not announce the address, and why (the agent's rules). */
+  ineligible: Record<string, 'not selected' | 'no endpoint' | 'not on the subnet'>;
 }
 
 export interface NodeReport {
@@ -156,6 +158,17 @@ function serviceReports(
               .filter(([, r]) => (r.st.advertised ?? []).includes(prefix))
               .map(([n]) => n)
               .sort();
+      const now = inp.now.getTime();
+      const group = groupOfAddress(ip, input.allocatedFrom, groups);
+      const withEndpoints = endpoints.get(input.key) ?? new Set<string>();
+      const ineligible: ServiceAddressReport['ineligible'] = {};
+      for (const [node, hb] of [...heartbeats].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        if (!hb || !isLive(hb, now)) continue;
+        if (notSelectedReason(node, hb.labels, group)) ineligible[node] = 'not selected';
+        else if (input.etpLocal && !withEndpoints.has(node)) ineligible[node] = 'no endpoint';
+        else if (kind === 'local' && !hb.subnets.some((s) => cidrContains(s, ip)))
+          ineligible[node] = 'not on the subnet';
+      }
       services.push({
         service: input.key,
         address: formatIP(ip),
@@ -166,6 +179,7 @@ function serviceReports(
         announcing,
         ...(input.etpLocal ? { endpointNodes: [...(endpoints.get(input.key) ?? [])].sort() } : {}),
         ...(inp.upstream ? { upstream: (inp.upstream.routes[prefix] ?? []).map(nodeName).sort() } : {}),
+        ineligible,
       });
     }
   }
@@ -248,6 +262,7 @@ export function renderStatus(r: StatusReport): string {
         'KIND',
         'ETP',
         'ANNOUNCING',
+        'NOT ELIGIBLE',
         ...(r.upstream ? [`UPSTREAM (${r.upstream.netns})`] : []),
       ],
       r.services.map((s) => [
@@ -257,6 +272,7 @@ export function renderStatus(r: StatusReport): string {
         s.kind,
         s.etp === 'Local' ? `Local (endpoints: ${list(s.endpointNodes)})` : 'Cluster',
         list(s.announcing),
+        list(Object.entries(s.ineligible).map(([n, why]) => `${n} (${why})`)),
         ...(r.upstream ? [list(s.upstream)] : []),
       ]),
     ),

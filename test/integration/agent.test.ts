@@ -170,7 +170,7 @@ describe('local addresses', () => {
     expect(await announcing()).toHaveLength(new Set([w4, w6]).size);
   });
 
-  test('SIGKILL of the winner moves the address to the next node; the restarted agent takes it back', async () => {
+  test('SIGKILL of the winner moves the address to the next node; the restarted agent takes nothing back', async () => {
     const ip = `${LAN_V4}.202`;
     await createService('kill', [ip]);
     const first = electWinner(ip, names())!;
@@ -186,8 +186,11 @@ describe('local addresses', () => {
       'annotation names the new owner',
       async () => (await annotation('kill', ANN.announcingIPv4)) === `${second},eth0`,
     );
+    // the restarted agent finds the address it left on eth0 and removes it: the current owner keeps it
     await startAgents([node(first)]);
-    await waitForSingleHolder(ip, first);
+    await waitForSingleHolder(ip, second);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(holderNames(ip, 'eth0')).toEqual([second]);
   });
 
   test('SIGTERM withdraws, deletes the heartbeat Lease and hands over', async () => {
@@ -207,22 +210,35 @@ describe('local addresses', () => {
     )!;
     await waitForSingleHolder(ip, second, 5000);
     await startAgents([node(first)]);
-    await waitForSingleHolder(ip, first);
+    await new Promise((r) => setTimeout(r, 1500)); // the returning node takes nothing back
+    expect(holderNames(ip, 'eth0')).toEqual([second]);
   });
 
   test('SIGTERM with a restart grace (rolling update): addresses and Lease stay, the next agent takes over with nothing moved', async () => {
     const ip = `${LAN_V4}.209`; // (.206 is the 'gone' test's)
-    await createService('grace', [ip]);
     const first = electWinner(ip, names())!;
-    await waitForSingleHolder(ip, first);
-    // this agent is restarted with the product's default restart grace, 30 s, then settles. (The agent
-    // started 4 s into the grace below must renew the Lease before the grace runs out, or the peers rightly
-    // re-elect: from spawn to its first Lease write takes about 1.3 s here, 5 s on overloaded CPUs.)
+    // this agent is restarted with the product's default restart grace, 30 s, before the Service exists
+    // (a restart without grace would hand a held address over for good). (The agent started 4 s into the
+    // grace below must renew the Lease before the grace runs out, or the peers rightly re-elect: from
+    // spawn to its first Lease write takes about 1.3 s here, 5 s on overloaded CPUs.)
     await lan.stopAgent(node(first), 'SIGTERM');
     await lan.startAgent(node(first), [
       ...agentArgs.filter((a) => !a.startsWith('--restart-grace')),
       '--restart-grace=30s',
     ]);
+    await waitFor(
+      `${first}'s restarted agent ready`,
+      async () =>
+        execFileSync('ip', [
+          'netns',
+          'exec',
+          node(first).netns,
+          'curl',
+          '-s',
+          'http://127.0.0.1:7473/readyz',
+        ]).toString() === 'ok\n',
+    );
+    await createService('grace', [ip]);
     await waitForSingleHolder(ip, first);
     await waitFor(
       `${first}'s agent ready`,
@@ -276,19 +292,38 @@ describe('local addresses', () => {
     await createService('cut', [ip]);
     const first = electWinner(ip, names())!;
     await waitForSingleHolder(ip, first);
+    // the owner is on record before the cut (a record still in flight would land at the reconnect)
+    await waitFor(
+      'the annotation names the owner',
+      async () => (await annotation('cut', ANN.announcingIPv4)) === `${first},eth0`,
+    );
     lan.cutOff(node(first));
+    const second = electWinner(
+      ip,
+      names().filter((n) => n !== first),
+    )!;
+    let reconnectedAt = 0;
     try {
-      const second = electWinner(
-        ip,
-        names().filter((n) => n !== first),
-      )!;
       await waitForSingleHolder(ip, second);
       // still alive, just fenced
       expect(node(first).agent?.exitCode).toBeNull();
     } finally {
       lan.reconnect(node(first));
+      reconnectedAt = Date.now();
     }
-    await waitForSingleHolder(ip, first, 20_000);
+    // live again (its Lease renewed after the reconnect), it takes nothing back from the current owner
+    await waitFor(
+      `${first}'s heartbeat renewed after the reconnect`,
+      async () => {
+        const lease = await kc
+          .makeApiClient(CoordinationV1Api)
+          .readNamespacedLease({ name: `purelb-node-${first}`, namespace: install });
+        return new Date(lease.spec?.renewTime as unknown as string).getTime() > reconnectedAt;
+      },
+      20_000,
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(holderNames(ip, 'eth0')).toEqual([second]);
   });
 });
 

@@ -205,6 +205,7 @@ test('purelb status -o json: pools, Services (local/virtual, announcing, ETP) an
       kind: 'local',
       etp: 'Cluster',
       announcing: ['n2'],
+      ineligible: {},
     },
     {
       service: `${svcNs}/only-local`,
@@ -215,6 +216,7 @@ test('purelb status -o json: pools, Services (local/virtual, announcing, ETP) an
       etp: 'Local',
       announcing: ['n2'],
       endpointNodes: ['n2'],
+      ineligible: { n1: 'no endpoint' },
     },
     {
       service: `${svcNs}/web`,
@@ -224,6 +226,7 @@ test('purelb status -o json: pools, Services (local/virtual, announcing, ETP) an
       kind: 'virtual',
       etp: 'Cluster',
       announcing: ['n1', 'n2'],
+      ineligible: {},
     },
     {
       service: `${svcNs}/web`,
@@ -233,6 +236,7 @@ test('purelb status -o json: pools, Services (local/virtual, announcing, ETP) an
       kind: 'virtual',
       etp: 'Cluster',
       announcing: ['n1'],
+      ineligible: {},
     },
   ]);
   expect(

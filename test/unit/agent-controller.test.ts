@@ -104,7 +104,10 @@ class FakeCluster implements AgentCluster {
   fire(what: ClusterChange, obj?: KubernetesObject) {
     for (const h of this.handlers.get(what) ?? []) h(obj);
   }
-  async setAnnouncing(ns: string, name: string, family: 4 | 6, value: string) {
+  /** resourceVersion preconditions of the announcing writes. */
+  preconditions: (string | undefined)[] = [];
+  async setAnnouncing(ns: string, name: string, family: 4 | 6, value: string, resourceVersion?: string) {
+    this.preconditions.push(resourceVersion);
     this.annotations.push(`${ns}/${name} IPv${family}=${value}`);
   }
   async stop() {}
@@ -113,6 +116,7 @@ class FakeCluster implements AgentCluster {
 class FakeHeartbeat implements HeartbeatWriter {
   live = true;
   subnets: string[] = [];
+  labels: Record<string, string> = {};
   log: string[] = [];
   async start() {
     this.log.push('start');
@@ -121,9 +125,12 @@ class FakeHeartbeat implements HeartbeatWriter {
   setSubnets(s: string[]) {
     this.subnets = s;
   }
+  setLabels(l: Record<string, string>) {
+    this.labels = l;
+  }
   self(now: number): Heartbeat | undefined {
     return this.live && !this.log.includes('suspend')
-      ? { node: NODE, subnets: this.subnets.map((s) => parseCIDR(s)!), expiresAt: now + 10_000 }
+      ? { node: NODE, subnets: this.subnets.map((s) => parseCIDR(s)!), labels: this.labels, expiresAt: now + 10_000 }
       : undefined;
   }
   suspend() {
@@ -346,6 +353,100 @@ describe('agent controller (fake ports)', () => {
     await t.controller.idle();
     expect(t.kernel.batches.length).toBe(batches + 1);
     expect(t.kernel.addresses('kube-lb0')).toEqual([]);
+    await t.controller.stop();
+  });
+});
+
+describe('announcement node selectors (fake ports)', () => {
+  const edge = (spec: Partial<NonNullable<ServiceGroup['spec']>>): ServiceGroup => ({
+    metadata: { name: 'edge', namespace: 'purelb', uid: 'g1', generation: 1 },
+    spec: {
+      local: {
+        v4pools: [
+          { subnet: '10.9.0.0/24', pool: '10.9.0.0/24', aggregation: '/32' },
+          { subnet: LAN, pool: '192.168.1.200-192.168.1.250' },
+        ],
+      },
+      ...spec,
+    },
+  });
+  const edgeService = (name: string, ip: string, extra: Record<string, string> = {}) =>
+    service(name, ip, { 'purelb.io/allocated-from': 'edge', ...extra });
+  const labelledLease = (node: string, labels: Record<string, string>) => {
+    const l = peerLease(node, LAN);
+    l.metadata!.annotations!['purelb.io/node-labels'] = JSON.stringify(labels);
+    return l;
+  };
+
+  test('the heartbeat publishes only the label keys selectors read; a label change withdraws a virtual address with the reason', async () => {
+    const t = setup();
+    t.cluster.groups = [edge({ nodeSelectors: [{ matchLabels: { zone: 'b' } }] })];
+    t.cluster.node = { metadata: { name: NODE, uid: 'uid-n1', labels: { zone: 'b', unrelated: 'x' } }, spec: {} };
+    t.cluster.svcs = [edgeService('v', '10.9.0.1')];
+    await t.controller.start(60_000);
+    expect(t.heartbeat.labels).toEqual({ zone: 'b' });
+    expect(t.kernel.addresses('kube-lb0')).toEqual(['10.9.0.1/32']);
+    t.cluster.node = { ...t.cluster.node, metadata: { ...t.cluster.node.metadata, labels: { zone: 'a' } } };
+    t.cluster.fire('node', t.cluster.node);
+    await t.controller.idle();
+    expect(t.heartbeat.labels).toEqual({ zone: 'a' });
+    expect(t.kernel.addresses('kube-lb0')).toEqual([]);
+    expect(t.virtual.at(-1)).toEqual([]);
+    await new Promise((r) => setImmediate(r)); // events go through their own queue
+    expect(t.cluster.emitted.at(-1)).toBe(
+      "Service/v Normal Withdrawn: node n1 withdrew 10.9.0.1/32 on kube-lb0 (node n1 is not selected by ServiceGroup edge's nodeSelectors {zone In (b)})",
+    );
+    // the group drops its selector: every node again, and nothing left to publish
+    t.cluster.groups = [{ ...edge({}), metadata: { ...edge({}).metadata, generation: 2 } }];
+    t.cluster.fire('inputs');
+    await t.controller.idle();
+    expect(t.heartbeat.labels).toEqual({});
+    expect(t.kernel.addresses('kube-lb0')).toEqual(['10.9.0.1/32']);
+    await t.controller.stop();
+  });
+
+  test("a local address stays with its current owner (the Service's annotation) even when this node would win the hash", async () => {
+    const { electWinner } = await import('../../src/agent/election.ts');
+    const ip = [...Array(50).keys()]
+      .map((i) => `192.168.1.${200 + i}`)
+      .find((a) => electWinner(a, ['n1', 'n2']) === 'n1')!;
+    const t = setup();
+    t.cluster.groups = [edge({})];
+    t.cluster.leases = [peerLease('n2', LAN)];
+    t.cluster.svcs = [edgeService('web', ip, { 'purelb.io/announcing-IPv4': 'n2,eth0' })];
+    t.cluster.svcs[0]!.metadata!.resourceVersion = '17';
+    await t.controller.start(60_000);
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
+    // the owner leaves: this node takes over and says so
+    t.cluster.leases = [];
+    t.cluster.fire('leases');
+    await t.controller.idle();
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', `${ip}/24`]);
+    expect(t.cluster.annotations).toEqual([`default/web IPv4=n1,eth0`]);
+    // conditional on the Service version it decided on: a newer owner record is never overwritten
+    expect(t.cluster.preconditions).toEqual(['17']);
+    await t.controller.stop();
+  });
+
+  test("a peer preferred by the group's preferredNodeSelectors (from its Lease labels) gets a new address", async () => {
+    const { electWinner } = await import('../../src/agent/election.ts');
+    const ip = [...Array(50).keys()]
+      .map((i) => `192.168.1.${200 + i}`)
+      .find((a) => electWinner(a, ['n1', 'n2']) === 'n1')!;
+    const t = setup();
+    t.cluster.groups = [edge({ preferredNodeSelectors: [{ matchLabels: { rack: 'r2' } }] })];
+    t.cluster.node = { metadata: { name: NODE, uid: 'uid-n1', labels: { rack: 'r1' } }, spec: {} };
+    t.cluster.leases = [labelledLease('n2', { rack: 'r2' })];
+    t.cluster.svcs = [edgeService('web', ip)];
+    await t.controller.start(60_000);
+    expect(t.heartbeat.labels).toEqual({ rack: 'r1' });
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
+    // n2 stops being preferred; no annotation names it as the owner (its agent never took the address
+    // in this fake), so the hash decides again and this node wins
+    t.cluster.leases = [labelledLease('n2', { rack: 'r1' })];
+    t.cluster.fire('leases');
+    await t.controller.idle();
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', `${ip}/24`]);
     await t.controller.stop();
   });
 });

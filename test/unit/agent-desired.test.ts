@@ -86,6 +86,7 @@ const links = parseIpAddrJson(
 const beat = (node: string, expiresAt = 1e15): Heartbeat => ({
   node,
   subnets: ['192.168.1.0/24', 'fd00:1::/64'].map((s) => parseCIDR(s)!),
+  labels: {},
   expiresAt,
 });
 const svc = (key: string, ips: string[], extra: Partial<ServiceInput> = {}): ServiceInput => ({
@@ -110,6 +111,7 @@ function inputs(over: Partial<DesiredInputs>): DesiredInputs {
     heartbeats: ['n1', 'n2', 'n3'].map((n) => beat(n)),
     groups,
     now: 1000,
+    labels: {},
     ...over,
   };
 }

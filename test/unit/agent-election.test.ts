@@ -8,6 +8,7 @@ import { nextExpiry, parseHeartbeat, type Heartbeat } from '../../src/model/hear
 const hb = (node: string, subnets: string[], expiresAt = 10_000): Heartbeat => ({
   node,
   subnets: subnets.map((s) => parseCIDR(s)!),
+  labels: {},
   expiresAt,
 });
 

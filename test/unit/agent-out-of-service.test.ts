@@ -99,7 +99,8 @@ describe('out of service', () => {
     };
     slimNode(n);
     expect(n).toEqual({
-      metadata: { name: 'n1', uid: 'u1', resourceVersion: '42', labels: { [EXCLUDE_LB_LABEL]: '' } },
+      // every label stays: ServiceGroup node selectors read them
+      metadata: { name: 'n1', uid: 'u1', resourceVersion: '42', labels: { a: 'b', [EXCLUDE_LB_LABEL]: '' } },
       spec: { unschedulable: true },
     });
     const plain: V1Node = {
@@ -108,7 +109,10 @@ describe('out of service', () => {
       status: {},
     };
     slimNode(plain);
-    expect(plain).toEqual({ metadata: { name: 'n2', uid: undefined, resourceVersion: '7' }, spec: {} });
+    expect(plain).toEqual({
+      metadata: { name: 'n2', uid: undefined, resourceVersion: '7', labels: { a: 'b' } },
+      spec: {},
+    });
     expect(outOfServiceReason(plain, all)).toBeUndefined();
   });
 });
@@ -127,6 +131,7 @@ const links = parseIpAddrJson(
 );
 const beat = (node: string): Heartbeat => ({
   node,
+  labels: {},
   subnets: ['192.168.1.0/24', 'fd00:1::/64'].map((s) => parseCIDR(s)!),
   expiresAt: 1e15,
 });
@@ -148,6 +153,7 @@ const inputs = (over: Partial<DesiredInputs>): DesiredInputs => ({
   services: [],
   endpoints: new Map(),
   heartbeats: ['n1', 'n2', 'n3'].map(beat),
+  labels: {},
   groups: [],
   now: 1000,
   ...over,

@@ -172,6 +172,7 @@ describe('buildStatusReport', () => {
         kind: 'virtual',
         etp: 'Cluster',
         announcing: ['n1'],
+        ineligible: {},
       },
       {
         service: 'default/dual',
@@ -181,6 +182,7 @@ describe('buildStatusReport', () => {
         kind: 'virtual',
         etp: 'Cluster',
         announcing: ['n1'],
+        ineligible: {},
       },
       {
         service: 'default/local',
@@ -190,6 +192,7 @@ describe('buildStatusReport', () => {
         kind: 'local',
         etp: 'Cluster',
         announcing: ['n2'],
+        ineligible: {},
       },
       {
         service: 'default/only-local',
@@ -200,6 +203,7 @@ describe('buildStatusReport', () => {
         etp: 'Local',
         announcing: ['n1'],
         endpointNodes: ['n1'],
+        ineligible: { n2: 'no endpoint' },
       },
       // the /24 n2 advertises is not a host route of the address: only /32 counts
       {
@@ -210,6 +214,7 @@ describe('buildStatusReport', () => {
         kind: 'virtual',
         etp: 'Cluster',
         announcing: ['n1', 'n2'],
+        ineligible: {},
       },
     ]);
   });
@@ -256,11 +261,40 @@ describe('buildStatusReport', () => {
     expect(buildStatusReport(inputs({ leases: [] })).services.every((s) => s.kind === 'unknown')).toBe(true);
   });
 
+  test("nodes a group's nodeSelectors do not select are named, from the labels their heartbeat Leases publish", () => {
+    const labelled = (node: string, zone: string) => {
+      const l = lease(node, '192.168.100.0/24', 1);
+      l.metadata!.annotations!['purelb.io/node-labels'] = JSON.stringify({ zone });
+      return l;
+    };
+    const r = buildStatusReport(
+      inputs({
+        services: [svc('edge', ['10.200.0.10'], { 'purelb.io/allocated-from': 'edge' })],
+        serviceGroups: [
+          {
+            metadata: { name: 'edge' },
+            spec: {
+              local: { v4pools: [{ subnet: '10.200.0.0/24', pool: '10.200.0.0/24' }] },
+              nodeSelectors: [{ matchLabels: { zone: 'b' } }],
+            },
+          },
+        ],
+        leases: [labelled('n1', 'a'), labelled('n2', 'b')],
+      }),
+    );
+    expect(r.services[0]!.ineligible).toEqual({ n1: 'not selected' });
+    expect(renderStatus(r)).toMatch(
+      /default\/edge\s+10\.200\.0\.10\s+edge\s+virtual\s+Cluster\s+n2\s+n1 \(not selected\)/,
+    );
+  });
+
   test('renderStatus prints every section and the failing reload', () => {
     const text = renderStatus(buildStatusReport(inputs()));
     expect(text).toContain('POOLS (namespace purelb; used/free)');
     expect(text).toMatch(/virtual\s+yes\s+3\/238\s+1\/239/);
-    expect(text).toMatch(/default\/only-local\s+10\.200\.0\.11\s+virtual\s+virtual\s+Local \(endpoints: n1\)\s+n1/);
+    expect(text).toMatch(
+      /default\/only-local\s+10\.200\.0\.11\s+virtual\s+virtual\s+Local \(endpoints: n1\)\s+n1\s+n2 \(no endpoint\)/,
+    );
     expect(text).toMatch(/n2\s+live\s+bird\/bgp\s+Rejected: syntax error\s+tor4=Active\s+2/);
   });
 });
