@@ -1,7 +1,13 @@
 // The allocator's cluster port: the two caches it reads and the few writes it makes. The controller
 // sees only this interface; `kubeAllocatorCluster` puts the real apiserver behind it, and the unit
 // tests an in-memory one, so the controller's ordering and fencing are tested without an apiserver.
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Service } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type V1Namespace,
+  type V1Service,
+} from '@kubernetes/client-node';
 import { ALLOCATOR_COMPONENT, GROUP, VERSION } from '../api/names.ts';
 import type { ServiceGroup } from '../api/types.ts';
 import { createEventRecorder, type EventRecorder } from '../k8s/events.ts';
@@ -21,6 +27,11 @@ export interface AllocatorCluster {
   services: WatchedCache<V1Service>;
   /** ServiceGroups of the install namespace. */
   groups: WatchedCache<ServiceGroup>;
+  /**
+   * Namespaces (for spec.serviceAllocation.namespaceSelectors), started on first call: a cluster whose
+   * groups select no namespaces by label never watches them.
+   */
+  namespaces(): WatchedCache<V1Namespace>;
   /** One consistent LIST of Services (the takeover reads the previous leader's last writes). */
   listServices(): Promise<V1Service[]>;
   /** Merge patch of services/status; the subresource also accepts metadata on current apiservers. */
@@ -56,6 +67,7 @@ export function kubeAllocatorCluster(
       items: ServiceGroup[];
       metadata?: { resourceVersion?: string };
     }>;
+  let namespaces: WatchedCache<V1Namespace> | undefined;
   const svcPath = serviceNamespace ? `/api/v1/namespaces/${serviceNamespace}/services` : '/api/v1/services';
   return {
     services: watchCache<V1Service>(kc, svcPath, listServices, log),
@@ -65,6 +77,8 @@ export function kubeAllocatorCluster(
       listGroups,
       log,
     ),
+    namespaces: () =>
+      (namespaces ??= watchCache<V1Namespace>(kc, '/api/v1/namespaces', () => core.listNamespace(), log)),
     listServices: async () => (await listServices()).items,
     patchServiceStatus: (ns, name, body) =>
       core.patchNamespacedServiceStatus({ name, namespace: ns, body }, mergePatch),

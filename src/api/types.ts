@@ -26,8 +26,26 @@ export interface Condition {
   observedGeneration?: number;
 }
 
+export interface LabelSelectorSpec {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
+}
+
+/** Which Services may use a group (MetalLB IPAddressPool names; namespaceDefault from PureLB 0.17). */
+export interface ServiceAllocationSpec {
+  namespaces?: string[];
+  namespaceSelectors?: LabelSelectorSpec[];
+  serviceSelectors?: LabelSelectorSpec[];
+  namespaceDefault?: boolean;
+}
+
 export interface ServiceGroup extends KubernetesObject {
-  spec?: { local?: ServiceGroupLocalSpec; netbox?: { url?: string; tenant?: string; aggregation?: string } };
+  spec?: {
+    local?: ServiceGroupLocalSpec;
+    netbox?: { url?: string; tenant?: string; aggregation?: string };
+    autoAssign?: boolean;
+    serviceAllocation?: ServiceAllocationSpec;
+  };
   status?: {
     observedGeneration?: number;
     allocatedIPv4?: number;

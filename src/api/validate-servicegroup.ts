@@ -3,6 +3,7 @@
 // Stricter than PureLB: literals are parsed strictly, from <= to, one family per pool, aggregation valid
 // for the family, and no two pools share an address (within a group and across groups, containment too).
 import { bits, cidrContains, formatIP, networkOf, parseCIDR, parseIP, type CIDR, type Family, type IP } from './ip.ts';
+import { defaultClash, defaultClashMessage, parseTenancy, type GroupTenancy } from './servicegroup-scope.ts';
 import { describeObject, type Problem } from './validation.ts';
 
 export interface PoolRange {
@@ -24,6 +25,8 @@ export interface ServiceGroupConfig {
   namespace?: string;
   /** Declaration order per family: vNpools in list order, then vNpool, then the legacy subnet/pool. */
   ranges: PoolRange[];
+  /** spec.autoAssign and spec.serviceAllocation (servicegroup-scope.ts). */
+  tenancy: GroupTenancy;
 }
 
 export interface ParsedServiceGroup {
@@ -35,7 +38,7 @@ const ADDRESS_HINT =
   'IPv4 as four decimal octets without leading zeros (e.g. 192.168.10.240), IPv6 without a zone (e.g. fd00:1::10)';
 const POOL_KEYS = ['pool', 'subnet', 'aggregation'];
 const LOCAL_KEYS = ['subnet', 'pool', 'aggregation', 'v4pool', 'v6pool', 'v4pools', 'v6pools'];
-const SPEC_KEYS = ['local', 'netbox'];
+const SPEC_KEYS = ['local', 'netbox', 'autoAssign', 'serviceAllocation'];
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -246,6 +249,7 @@ export function parseServiceGroup(obj: unknown): ParsedServiceGroup {
     return { config: undefined, problems };
   }
   unknownKeys(spec, SPEC_KEYS, 'spec', report);
+  const tenancy = parseTenancy(spec, name, report);
   if (spec.netbox !== undefined) report('spec.netbox', 'Netbox IPAM is not supported; use spec.local pools');
   const local = spec.local;
   if (!isRecord(local)) {
@@ -297,14 +301,18 @@ export function parseServiceGroup(obj: unknown): ParsedServiceGroup {
     const [a, b] = overlap;
     report(`${b.field}.pool`, overlapMessage(a, b));
   }
-  return { config: problems.length === 0 && name ? { name, namespace, ranges } : undefined, problems };
+  return {
+    config: problems.length === 0 && name && tenancy ? { name, namespace, ranges, tenancy } : undefined,
+    problems,
+  };
 }
 
 export const validateServiceGroup = (obj: unknown): Problem[] => parseServiceGroup(obj).problems;
 
 /**
  * Problems between groups, in the given order: a later group whose pools overlap an earlier group's
- * (containment included) or that repeats an earlier group's name is reported. Groups are referenced
+ * (containment included), that claims a namespace default an earlier group claims, or that repeats an
+ * earlier group's name is reported. Groups are referenced
  * by bare name from Services (purelb.io/service-group), so a name must be unique across namespaces.
  */
 export function serviceGroupSetProblems(groups: readonly ServiceGroupConfig[]): Problem[] {
@@ -325,6 +333,12 @@ export function serviceGroupSetProblems(groups: readonly ServiceGroupConfig[]): 
       if (overlap) {
         const [a, b] = overlap;
         problems.push({ object, field: `${b.field}.pool`, message: overlapMessage(a, b, earlierName) });
+        return;
+      }
+      const clash = defaultClash(earlier.tenancy, g.tenancy);
+      if (clash) {
+        const field = 'spec.serviceAllocation.namespaceDefault';
+        problems.push({ object, field, message: defaultClashMessage(clash, earlierName) });
         return;
       }
     }

@@ -1,0 +1,226 @@
+// Tenancy fields of a ServiceGroup (pure): which Services may use the group (spec.serviceAllocation,
+// MetalLB IPAddressPool's names and meaning), whether it is ever chosen for a Service that names no
+// group (spec.autoAssign, MetalLB), and whether it is the default of its listed namespaces
+// (spec.serviceAllocation.namespaceDefault, PureLB 0.17's meaning). Parsed here for the one validator;
+// matched here for the allocator, so admission, CLI and allocator share one reading.
+import { DEFAULT_GROUP_NAME } from './annotations.ts';
+
+export type Operator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+
+export interface LabelSelector {
+  matchLabels: Record<string, string>;
+  matchExpressions: Array<{ key: string; operator: Operator; values: string[] }>;
+}
+
+export interface GroupScope {
+  /** Namespace names; with namespaceSelectors, a namespace is in scope if either admits it. */
+  namespaces: string[];
+  namespaceSelectors: LabelSelector[];
+  /** A Service is in scope if any selector matches its labels (none = every Service). */
+  serviceSelectors: LabelSelector[];
+}
+
+export interface GroupTenancy {
+  /** false: never chosen for a Service that names no group (only by purelb.io/service-group or a pinned address). */
+  autoAssign: boolean;
+  /** undefined: every Service of every namespace. */
+  scope?: GroupScope;
+  /** The group Services in scope.namespaces get when they name no group. */
+  namespaceDefault: boolean;
+}
+
+export const UNSCOPED: GroupTenancy = { autoAssign: true, namespaceDefault: false };
+
+type Report = (field: string, message: string) => void;
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const OPERATORS: readonly Operator[] = ['In', 'NotIn', 'Exists', 'DoesNotExist'];
+const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const SCOPE_KEYS = ['namespaces', 'namespaceSelectors', 'serviceSelectors', 'namespaceDefault'];
+
+/** Label keys as Kubernetes accepts them: optional DNS-subdomain prefix, name of at most 63 characters. */
+function labelKeyError(key: string): string | undefined {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = key.slice(slash + 1);
+  if (prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix)))
+    return `label key ${JSON.stringify(key)} has an invalid prefix; write a DNS subdomain such as example.com/`;
+  if (name.length > 63 || !LABEL_NAME.test(name))
+    return `label key ${JSON.stringify(key)} is invalid; use at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric`;
+  return undefined;
+}
+
+const labelValueOK = (v: string) => v === '' || (v.length <= 63 && LABEL_NAME.test(v));
+
+function parseSelector(raw: unknown, field: string, report: Report): LabelSelector | undefined {
+  if (!isRecord(raw)) return void report(field, 'must be a label selector {matchLabels, matchExpressions}');
+  let ok = true;
+  const bad = (f: string, m: string) => {
+    ok = false;
+    report(f, m);
+  };
+  for (const key of Object.keys(raw))
+    if (key !== 'matchLabels' && key !== 'matchExpressions')
+      bad(`${field}.${key}`, 'unknown field; a label selector has matchLabels and matchExpressions');
+  const matchLabels: Record<string, string> = {};
+  if (raw.matchLabels !== undefined && !isRecord(raw.matchLabels)) bad(`${field}.matchLabels`, 'must be a map');
+  for (const [k, v] of Object.entries(isRecord(raw.matchLabels) ? raw.matchLabels : {})) {
+    const keyError = labelKeyError(k);
+    if (keyError) bad(`${field}.matchLabels`, keyError);
+    else if (typeof v !== 'string' || !labelValueOK(v))
+      bad(
+        `${field}.matchLabels.${k}`,
+        `value ${JSON.stringify(v)} is not a label value; use at most 63 alphanumerics, '-', '_' or '.'`,
+      );
+    else matchLabels[k] = v;
+  }
+  const matchExpressions: LabelSelector['matchExpressions'] = [];
+  const exprs = raw.matchExpressions;
+  if (exprs !== undefined && !Array.isArray(exprs)) bad(`${field}.matchExpressions`, 'must be a list');
+  (Array.isArray(exprs) ? exprs : []).forEach((e, i) => {
+    const at = `${field}.matchExpressions[${i}]`;
+    if (!isRecord(e) || typeof e.key !== 'string') return bad(at, 'must be {key, operator, values}');
+    const keyError = labelKeyError(e.key);
+    if (keyError) return bad(`${at}.key`, keyError);
+    const operator = e.operator as Operator;
+    if (!OPERATORS.includes(operator))
+      return bad(`${at}.operator`, `${JSON.stringify(e.operator)} is not an operator; use ${OPERATORS.join(', ')}`);
+    const values = e.values === undefined ? [] : e.values;
+    if (!Array.isArray(values) || values.some((v) => typeof v !== 'string' || !labelValueOK(v)))
+      return bad(`${at}.values`, 'must be a list of label values');
+    const needsValues = operator === 'In' || operator === 'NotIn';
+    if (needsValues !== values.length > 0)
+      return bad(
+        `${at}.values`,
+        needsValues ? `${operator} needs at least one value` : `${operator} takes no values; remove them`,
+      );
+    matchExpressions.push({ key: e.key, operator, values: values as string[] });
+  });
+  return ok ? { matchLabels, matchExpressions } : undefined;
+}
+
+function parseSelectors(raw: unknown, field: string, report: Report): LabelSelector[] | undefined {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) return void report(field, 'must be a list of label selectors');
+  const out = raw.map((s, i) => parseSelector(s, `${field}[${i}]`, report));
+  return out.every((s) => s) ? (out as LabelSelector[]) : undefined;
+}
+
+/** Reads spec.autoAssign and spec.serviceAllocation; undefined when any of them is invalid (reported). */
+export function parseTenancy(
+  spec: Record<string, unknown>,
+  name: string | undefined,
+  report: Report,
+): GroupTenancy | undefined {
+  let ok = true;
+  const bad = (f: string, m: string) => {
+    ok = false;
+    report(f, m);
+  };
+  const autoAssign = spec.autoAssign ?? true;
+  if (typeof autoAssign !== 'boolean') bad('spec.autoAssign', 'must be true or false');
+  if (autoAssign === false && name === DEFAULT_GROUP_NAME)
+    bad(
+      'spec.autoAssign',
+      `false contradicts the name "${DEFAULT_GROUP_NAME}" (the group of Services that name none); rename the group or remove autoAssign`,
+    );
+  const raw = spec.serviceAllocation;
+  if (raw === undefined) {
+    return ok ? { autoAssign: autoAssign as boolean, namespaceDefault: false } : undefined;
+  }
+  if (!isRecord(raw)) return void bad('spec.serviceAllocation', 'must be an object');
+  for (const key of Object.keys(raw))
+    if (!SCOPE_KEYS.includes(key))
+      bad(`spec.serviceAllocation.${key}`, `unknown field; known fields are ${SCOPE_KEYS.join(', ')}`);
+  const namespaces = raw.namespaces ?? [];
+  if (!Array.isArray(namespaces)) bad('spec.serviceAllocation.namespaces', 'must be a list of namespace names');
+  else
+    namespaces.forEach((n, i) => {
+      if (typeof n !== 'string' || n.length > 63 || !NAME.test(n))
+        bad(`spec.serviceAllocation.namespaces[${i}]`, `${JSON.stringify(n)} is not a namespace name (DNS label)`);
+    });
+  const namespaceSelectors = parseSelectors(raw.namespaceSelectors, 'spec.serviceAllocation.namespaceSelectors', bad);
+  const serviceSelectors = parseSelectors(raw.serviceSelectors, 'spec.serviceAllocation.serviceSelectors', bad);
+  const namespaceDefault = raw.namespaceDefault ?? false;
+  if (typeof namespaceDefault !== 'boolean') bad('spec.serviceAllocation.namespaceDefault', 'must be true or false');
+  if (namespaceDefault === true && (!Array.isArray(namespaces) || namespaces.length === 0))
+    bad(
+      'spec.serviceAllocation.namespaceDefault',
+      'needs spec.serviceAllocation.namespaces: list the namespaces this group is the default of (selectors are not enough)',
+    );
+  if (namespaceDefault === true && autoAssign === false)
+    bad(
+      'spec.autoAssign',
+      'false (reserved for Services that name the group) contradicts serviceAllocation.namespaceDefault true; remove one of them',
+    );
+  if (!ok) return undefined;
+  return {
+    autoAssign: autoAssign as boolean,
+    namespaceDefault: namespaceDefault as boolean,
+    scope: {
+      namespaces: namespaces as string[],
+      namespaceSelectors: namespaceSelectors!,
+      serviceSelectors: serviceSelectors!,
+    },
+  } satisfies GroupTenancy;
+}
+
+export function selectorMatches(sel: LabelSelector, labels: Readonly<Record<string, string>>): boolean {
+  for (const [k, v] of Object.entries(sel.matchLabels)) if (labels[k] !== v) return false;
+  return sel.matchExpressions.every((e) => {
+    const has = Object.hasOwn(labels, e.key);
+    switch (e.operator) {
+      case 'In':
+        return has && e.values.includes(labels[e.key]!);
+      case 'NotIn':
+        return !has || !e.values.includes(labels[e.key]!);
+      case 'Exists':
+        return has;
+      case 'DoesNotExist':
+        return !has;
+    }
+  });
+}
+
+export interface ScopeSubject {
+  namespace: string;
+  labels: Readonly<Record<string, string>>;
+  /** Labels of the Service's namespace; undefined while the allocator does not know them. */
+  namespaceLabels: Readonly<Record<string, string>> | undefined;
+}
+
+/** Why the Service is outside the group's scope (the field that excludes it), or undefined when inside. */
+export function outOfScope(t: GroupTenancy, s: ScopeSubject): string | undefined {
+  const scope = t.scope;
+  if (!scope) return undefined;
+  const { namespaces, namespaceSelectors, serviceSelectors } = scope;
+  if (namespaces.length || namespaceSelectors.length) {
+    const byName = namespaces.includes(s.namespace);
+    const bySelector = namespaceSelectors.some((sel) => selectorMatches(sel, s.namespaceLabels ?? {}));
+    if (!byName && !bySelector) {
+      const fields = [
+        ...(namespaces.length ? [`serviceAllocation.namespaces [${namespaces.join(', ')}]`] : []),
+        ...(namespaceSelectors.length ? ['serviceAllocation.namespaceSelectors'] : []),
+      ].join(' or ');
+      const unknown =
+        s.namespaceLabels === undefined && namespaceSelectors.length ? ' (its labels are not known yet)' : '';
+      return `namespace ${s.namespace}${unknown} is not in ${fields}`;
+    }
+  }
+  if (serviceSelectors.length && !serviceSelectors.some((sel) => selectorMatches(sel, s.labels)))
+    return 'its labels match no serviceAllocation.serviceSelectors entry';
+  return undefined;
+}
+
+export const usesNamespaceSelectors = (t: GroupTenancy) => (t.scope?.namespaceSelectors.length ?? 0) > 0;
+
+/** A namespace both groups claim to be the default of, if any. */
+export function defaultClash(a: GroupTenancy, b: GroupTenancy): string | undefined {
+  if (!a.namespaceDefault || !b.namespaceDefault) return undefined;
+  return b.scope!.namespaces.find((n) => a.scope!.namespaces.includes(n));
+}
+
+export const defaultClashMessage = (namespace: string, other: string) =>
+  `true, but ${other} is already the default of namespace ${namespace}; a namespace has at most one default group (remove ${namespace} from one of them or set namespaceDefault false)`;
