@@ -144,7 +144,7 @@ function labelSelectorSchema(description: string): Schema {
         additionalProperties: str(63, 'Label value.', { pattern: LABEL_VALUE }),
         'x-kubernetes-validations': [
           {
-            rule: `self.all(k, size(k) <= 317 && k.matches('${LABEL_KEY}'))`,
+            rule: `self.all(k, size(k) <= 317 && k.matches(r'${LABEL_KEY}'))`,
             message: 'matchLabels keys must be label keys ([prefix/]name)',
           },
         ],
