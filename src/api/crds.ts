@@ -323,6 +323,7 @@ export function serviceGroupCRD(): Schema {
     {
       rule: "!has(self.spec) || !has(self.spec.autoAssign) || self.spec.autoAssign || self.metadata.name != 'default'",
       message: 'the ServiceGroup named "default" serves Services that name no group, so it cannot set autoAssign false',
+      fieldPath: '.spec.autoAssign',
     },
   ];
   return out;
