@@ -5,13 +5,14 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
-  type V1Namespace,
+  type KubernetesObject,
   type V1Service,
 } from '@kubernetes/client-node';
 import { ALLOCATOR_COMPONENT, GROUP, VERSION } from '../api/names.ts';
 import type { ServiceGroup } from '../api/types.ts';
 import { createEventRecorder, type EventRecorder } from '../k8s/events.ts';
 import { watchCache, type WatchedCache } from '../k8s/informer.ts';
+import { metadataOnly } from '../k8s/metadata-only.ts';
 import { mergePatch, patchServiceAnnotations } from '../k8s/patch.ts';
 import type { Logger } from '../log.ts';
 import type { GroupStatus } from './group-status.ts';
@@ -28,10 +29,10 @@ export interface AllocatorCluster {
   /** ServiceGroups of the install namespace. */
   groups: WatchedCache<ServiceGroup>;
   /**
-   * Namespaces (for spec.serviceAllocation.namespaceSelectors), started on first call: a cluster whose
-   * groups select no namespaces by label never watches them.
+   * Namespaces' metadata (for spec.serviceAllocation.namespaceSelectors), started on first call: a
+   * cluster whose groups select no namespaces by label never watches them.
    */
-  namespaces(): WatchedCache<V1Namespace>;
+  namespaces(): WatchedCache<KubernetesObject>;
   /** One consistent LIST of Services (the takeover reads the previous leader's last writes). */
   listServices(): Promise<V1Service[]>;
   /** Merge patch of services/status; the subresource also accepts metadata on current apiservers. */
@@ -67,7 +68,12 @@ export function kubeAllocatorCluster(
       items: ServiceGroup[];
       metadata?: { resourceVersion?: string };
     }>;
-  let namespaces: WatchedCache<V1Namespace> | undefined;
+  let namespaces: WatchedCache<KubernetesObject> | undefined;
+  const watchNamespaces = () => {
+    const meta = metadataOnly(kc);
+    const api = meta.makeApiClient(CoreV1Api);
+    return watchCache<KubernetesObject>(meta, '/api/v1/namespaces', () => api.listNamespace(), log);
+  };
   const svcPath = serviceNamespace ? `/api/v1/namespaces/${serviceNamespace}/services` : '/api/v1/services';
   return {
     services: watchCache<V1Service>(kc, svcPath, listServices, log),
@@ -77,8 +83,7 @@ export function kubeAllocatorCluster(
       listGroups,
       log,
     ),
-    namespaces: () =>
-      (namespaces ??= watchCache<V1Namespace>(kc, '/api/v1/namespaces', () => core.listNamespace(), log)),
+    namespaces: () => (namespaces ??= watchNamespaces()),
     listServices: async () => (await listServices()).items,
     patchServiceStatus: (ns, name, body) =>
       core.patchNamespacedServiceStatus({ name, namespace: ns, body }, mergePatch),

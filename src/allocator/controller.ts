@@ -3,7 +3,7 @@
 // A Service is reconciled in named steps: read the newest version, decide which case it is, plan
 // with the policy, apply the plan to the in-memory state, write the Service, report events. Caches
 // run on standby too, so a takeover only needs one consistent LIST.
-import type { KubeConfig, KubernetesObject, V1Namespace, V1Service } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, V1Service } from '@kubernetes/client-node';
 import { ANN } from '../api/annotations.ts';
 import { canonicalIP, parseIP } from '../api/ip.ts';
 import type { ServiceGroup } from '../api/types.ts';
@@ -93,8 +93,8 @@ export class AllocatorController {
   readonly #view: ServiceView;
   readonly #queue: KeyedQueue;
   #session: Session | undefined;
-  /** Started once a ServiceGroup selects namespaces by label (never before: it costs a watch). */
-  #namespaces: WatchedCache<V1Namespace> | undefined;
+  /** Namespaces' metadata, watched once a ServiceGroup selects namespaces by label (never before: it costs a watch). */
+  #namespaces: WatchedCache<KubernetesObject> | undefined;
   // bumped by stopLeading, so a takeover still LISTing when leadership is lost never starts
   #epoch = 0;
 
@@ -207,7 +207,7 @@ export class AllocatorController {
   }
 
   /** A namespace's labels changed: its Services may have entered or left a group's scope. */
-  #onNamespaceEvent(ns: V1Namespace | undefined, kind: 'add' | 'update' | 'delete' | 'relist'): void {
+  #onNamespaceEvent(ns: KubernetesObject | undefined, kind: 'add' | 'update' | 'delete' | 'relist'): void {
     if (!this.#session || kind === 'delete') return;
     const name = ns?.metadata?.name;
     for (const svc of this.#cluster.services.list())

@@ -5,9 +5,11 @@
 // the contradictions CEL can see are refused at admission, the others by the Valid condition.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { kubeAllocatorCluster } from '../../src/allocator/cluster.ts';
 import type { AllocatorController } from '../../src/allocator/controller.ts';
+import { createLogger } from '../../src/log.ts';
 import { mergePatch } from '../../src/k8s/patch.ts';
-import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
 import {
   createService,
   eventNotes,
@@ -153,6 +155,32 @@ describe('scope', () => {
     await labelNamespace({ tenant: 'gold' });
     await waitForCondition(kc, ns, 'gold', 'HoldersOutOfScope', 'False');
     expect(await eventNotes(kc, ns, 'a', 'AddressReleased')).toEqual([]);
+  });
+});
+
+describe('namespace watch', () => {
+  test('is metadata-only: labels arrive (LIST and WATCH), spec and status do not', async () => {
+    await labelNamespace({ tenant: 'gold' });
+    const cluster = kubeAllocatorCluster(kc, ns, createLogger('allocator-test', { namespace: ns }), ns);
+    const cache = cluster.namespaces();
+    try {
+      await cache.synced;
+      const listed = cache.get(ns) as {
+        metadata?: { labels?: Record<string, string> };
+        spec?: unknown;
+        status?: unknown;
+      };
+      expect(listed.metadata?.labels).toMatchObject({ tenant: 'gold' });
+      expect([listed.spec, listed.status]).toEqual([undefined, undefined]);
+      await labelNamespace({ tenant: 'silver' });
+      const watched = await waitFor('relabelled namespace in the cache', async () => {
+        const o = cache.get(ns) as typeof listed;
+        return o.metadata?.labels?.tenant === 'silver' ? o : undefined;
+      });
+      expect([watched.spec, watched.status]).toEqual([undefined, undefined]);
+    } finally {
+      await Promise.all([cache.stop(), cluster.services.stop(), cluster.groups.stop()]);
+    }
   });
 });
 

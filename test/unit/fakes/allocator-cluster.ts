@@ -1,7 +1,7 @@
 // An in-memory apiserver behind the allocator's cluster port. It stores Services and ServiceGroups,
 // applies merge patches, bumps resourceVersions, delivers its own writes to the watch caches after
 // the write returned (as a real watch does), and lets a test fail or hold the next call of a verb.
-import type { EventsV1Event, V1Namespace, V1Service } from '@kubernetes/client-node';
+import type { EventsV1Event, KubernetesObject, V1Service } from '@kubernetes/client-node';
 import type { ServiceGroup, ServiceGroupLocalSpec } from '../../../src/api/types.ts';
 import { ALLOCATOR_COMPONENT, API_VERSION } from '../../../src/api/names.ts';
 import { type AllocatorCluster, type ServiceStatusPatch } from '../../../src/allocator/cluster.ts';
@@ -38,7 +38,7 @@ const apiError = (verb: Verb, key: string, code: number) =>
 export class FakeAllocatorCluster implements AllocatorCluster {
   readonly services = new MemoryCache<V1Service>();
   readonly groups = new MemoryCache<ServiceGroup>();
-  readonly namespaceCache = new MemoryCache<V1Namespace>();
+  readonly namespaceCache = new MemoryCache<KubernetesObject>();
   /** How often the controller asked for the Namespace watch. */
   namespaceWatches = 0;
   readonly events: EventRecorder;
@@ -136,7 +136,7 @@ export class FakeAllocatorCluster implements AllocatorCluster {
 
   // ---- the port ----
 
-  namespaces(): MemoryCache<V1Namespace> {
+  namespaces(): MemoryCache<KubernetesObject> {
     this.namespaceWatches++;
     return this.namespaceCache;
   }
