@@ -3,6 +3,7 @@
 // A Service is reconciled in named steps: read the newest version, decide which case it is, plan
 // with the policy, apply the plan to the in-memory state, write the Service, report events. Caches
 // run on standby too, so a takeover only needs one consistent LIST.
+import { setTimeout as delay } from 'node:timers/promises';
 import type { KubeConfig, KubernetesObject, V1Service } from '@kubernetes/client-node';
 import { ANN } from '../api/annotations.ts';
 import { canonicalIP, parseIP } from '../api/ip.ts';
@@ -82,6 +83,7 @@ class NotLeading extends Error {}
 const asService = (svc: V1Service) => ({ ...svc, apiVersion: 'v1', kind: 'Service' });
 const asGroup = (sg: KubernetesObject) => ({ ...sg, apiVersion: API_VERSION, kind: 'ServiceGroup' });
 const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+const NAMESPACE_SYNC_WAIT_MS = 10_000;
 const errorText = (err: unknown) => String((err as Error)?.message ?? err);
 
 export class AllocatorController {
@@ -127,9 +129,11 @@ export class AllocatorController {
     // one consistent read of Services: the previous leader's last writes may not be in our cache yet
     // (groups come from the cache: later group events then never step back to an older spec)
     const listed = await this.#cluster.listServices();
-    // namespace labels decide scopes: none is judged before they are known
+    // namespace labels decide scopes: wait a little for them, but never block leading on them (a missing
+    // RBAC rule must not stop allocation; scopes that need the labels are refused until they arrive)
     this.#watchNamespacesIfSelected();
-    await this.#namespaces?.synced;
+    if (this.#namespaces)
+      await Promise.race([this.#namespaces.synced, delay(NAMESPACE_SYNC_WAIT_MS, undefined, { ref: false })]);
     if (mine !== this.#epoch) return; // leadership lost meanwhile (the rest runs without awaiting)
     const s: Session = {
       state: new AllocationState(),
