@@ -249,11 +249,15 @@ function checkScope(req: AllocationRequest, state: AllocationState, group: strin
   );
 }
 
-/** An unannotated Service keeps an address of any group it could have been given by default. */
+/**
+ * A Service that names no group keeps an address of "default" or of any scoped group that is not
+ * reserved: adding, moving or removing a namespace default, or narrowing a scope, moves no address.
+ * An unscoped PureLB v1 group behaves as before (dropping the annotation moves the Service to its default).
+ */
 function keptAsDefault(req: AllocationRequest, state: AllocationState, cur: Held): boolean {
   if (req.groupAnnotated || req.pinned.length) return false;
   const config = state.pools.configs.get(cur.group);
-  return !!config && config.tenancy.autoAssign && !outOfScope(config.tenancy, req);
+  return !!config && config.tenancy.autoAssign && (cur.group === DEFAULT_GROUP_NAME || !!config.tenancy.scope);
 }
 
 export function planAllocation(request: AllocationRequest, state: AllocationState): Plan {

@@ -118,9 +118,14 @@ describe('scope', () => {
     await putServiceGroup(kc, ns, 'gold', pool(13), {
       serviceAllocation: { namespaceSelectors: [{ matchLabels: { tenant: 'gold' } }] },
     });
+    await putServiceGroup(kc, ns, 'home', pool(14), {
+      serviceAllocation: { namespaces: [ns], namespaceDefault: true },
+    });
     allocator = await startInProcess(kc, ns);
     await createService(kc, ns, 'a', { annotations: { 'purelb.io/service-group': 'team' } });
     await waitForIngress(kc, ns, 'a', ['10.90.12.1'], 'team');
+    await createService(kc, ns, 'u');
+    await waitForIngress(kc, ns, 'u', ['10.90.14.1'], 'home');
     await createService(kc, ns, 'g', { annotations: { 'purelb.io/service-group': 'gold' } });
     await waitForIngress(kc, ns, 'g', ['10.90.13.1'], 'gold');
 
@@ -133,6 +138,14 @@ describe('scope', () => {
     expect(ingressOf(await readService(kc, ns, 'a'))).toEqual(['10.90.12.1']);
     await createService(kc, ns, 'b', { annotations: { 'purelb.io/service-group': 'team' } });
     await waitForEvent(kc, ns, 'b', 'AllocationFailed', 'may not use ServiceGroup team');
+
+    // the namespace default narrowed: its unannotated holder keeps the address; new ones get "default"
+    await putServiceGroup(kc, ns, 'home', pool(14), { serviceAllocation: { namespaces: ['someone-else'] } });
+    await waitForEvent(kc, ns, 'u', 'ConfigurationWarning', 'keeps 10.90.14.1 of ServiceGroup home although');
+    await waitForCondition(kc, ns, 'home', 'HoldersOutOfScope', 'True');
+    await createService(kc, ns, 'v');
+    await waitForIngress(kc, ns, 'v', ['10.90.11.1'], 'default');
+    expect(ingressOf(await readService(kc, ns, 'u'))).toEqual(['10.90.14.1']);
 
     // relabelling the namespace narrows the label-selected group the same way
     await labelNamespace({ tenant: 'silver' });
@@ -147,6 +160,7 @@ describe('scope', () => {
     expect(ingressOf(await readService(kc, ns, 'a'))).toEqual(['10.90.12.1']);
     expect(ingressOf(await readService(kc, ns, 'g'))).toEqual(['10.90.13.1']);
     expect(ingressOf(await readService(kc, ns, 'b'))).toEqual([]);
+    expect(ingressOf(await readService(kc, ns, 'u'))).toEqual(['10.90.14.1']);
 
     // widening again admits the waiting Service and clears the condition
     await putServiceGroup(kc, ns, 'team', pool(12), { serviceAllocation: { namespaces: [ns, 'someone-else'] } });
@@ -154,7 +168,7 @@ describe('scope', () => {
     await waitForCondition(kc, ns, 'team', 'HoldersOutOfScope', 'False');
     await labelNamespace({ tenant: 'gold' });
     await waitForCondition(kc, ns, 'gold', 'HoldersOutOfScope', 'False');
-    expect(await eventNotes(kc, ns, 'a', 'AddressReleased')).toEqual([]);
+    for (const name of ['a', 'g', 'u']) expect(await eventNotes(kc, ns, name, 'AddressReleased')).toEqual([]);
   });
 });
 

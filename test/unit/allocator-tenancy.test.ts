@@ -229,21 +229,33 @@ describe('policy', () => {
     expect(allocate(s, svc('a', 'shop', { labels: { tier: 'web' } })).held).toEqual(['shopweb 10.0.14.1']);
     expect(allocate(s, svc('b', 'shop')).held).toEqual(['default 10.0.8.1']);
   });
-  test('a namespace default added or removed later moves no address', () => {
+  test('a namespace default added, removed or narrowed later moves no address', () => {
     const dflt = group('default');
-    const plain = group('shop');
-    const asDefault = {
-      ...plain,
-      tenancy: group('shop2', { serviceAllocation: { namespaces: ['shop'], namespaceDefault: true } }).tenancy,
-    };
-    const s = withGroups(dflt, plain);
+    const listed = group('shop', { serviceAllocation: { namespaces: ['shop'] } });
+    const asDefault = group('shop', { serviceAllocation: { namespaces: ['shop'], namespaceDefault: true } });
+    const narrowed = group('shop', { serviceAllocation: { namespaces: ['other'] } });
+    const s = withGroups(dflt, listed);
     expect(allocate(s, svc('a', 'shop')).held).toEqual(['default 10.0.8.1']);
     s.setGroups([dflt, asDefault]);
     expect(allocate(s, svc('a', 'shop')).plan).toMatchObject({ ok: true, add: [], release: [] });
     expect(allocate(s, svc('b', 'shop')).held).toEqual(['shop 10.0.9.1']);
-    s.setGroups([dflt, plain]);
+    s.setGroups([dflt, listed]);
     expect(allocate(s, svc('b', 'shop')).plan).toMatchObject({ ok: true, add: [], release: [] });
     expect(allocate(s, svc('c', 'shop')).held).toEqual(['default 10.0.8.2']);
+    s.setGroups([dflt, narrowed]);
+    const kept = allocate(s, svc('b', 'shop'));
+    expect(kept.plan).toMatchObject({ ok: true, add: [], release: [], outOfScope: [{ text: '10.0.9.1' }] });
+    expect(kept.plan.warnings).toEqual([expect.stringContaining('keeps 10.0.9.1 of ServiceGroup shop although')]);
+  });
+  test('an unscoped (PureLB v1) group: dropping the annotation moves the Service to "default", as before', () => {
+    const s = withGroups(group('default'), group('shop'));
+    expect(allocate(s, svc('a', 'x', { group: 'shop' })).held).toEqual(['shop 10.0.9.1']);
+    expect(allocate(s, svc('a', 'x')).held).toEqual(['default 10.0.8.1']);
+  });
+  test('a reserved group: dropping the annotation moves the Service to its default', () => {
+    const s = scoped();
+    expect(allocate(s, svc('a', 'x', { group: 'reserved' })).held).toEqual(['reserved 10.0.12.1']);
+    expect(allocate(s, svc('a', 'x')).held).toEqual(['default 10.0.8.1']);
   });
   test('a narrowed scope keeps the address, warns and lists it; new Services are refused', () => {
     const wide = group('shop', { serviceAllocation: { namespaces: ['shop', 'old'] } });
