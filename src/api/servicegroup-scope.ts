@@ -29,8 +29,6 @@ export interface GroupTenancy {
   namespaceDefault: boolean;
 }
 
-export const UNSCOPED: GroupTenancy = { autoAssign: true, namespaceDefault: false };
-
 type Report = (field: string, message: string) => void;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -38,7 +36,7 @@ const OPERATORS: readonly Operator[] = ['In', 'NotIn', 'Exists', 'DoesNotExist']
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-export const SCOPE_KEYS = ['namespaces', 'namespaceSelectors', 'serviceSelectors', 'namespaceDefault'];
+const SCOPE_KEYS = ['namespaces', 'namespaceSelectors', 'serviceSelectors', 'namespaceDefault'];
 
 /** Label keys as Kubernetes accepts them: optional DNS-subdomain prefix, name of at most 63 characters. */
 function labelKeyError(key: string): string | undefined {
