@@ -48,7 +48,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 function run(label: string, local: Record<string, unknown>, family: 'IPv4' | 'IPv6'): void {
   const svcs = services(family);
-  const reqs = svcs.map(readRequest); // the request of every Service, for the release passes
+  const reqs = svcs.map((s) => readRequest(s)); // the request of every Service, for the release passes
   const state = stateFor(local);
 
   // throughput: every address allocated, then every one released

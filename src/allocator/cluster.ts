@@ -1,11 +1,18 @@
 // The allocator's cluster port: the two caches it reads and the few writes it makes. The controller
 // sees only this interface; `kubeAllocatorCluster` puts the real apiserver behind it, and the unit
 // tests an in-memory one, so the controller's ordering and fencing are tested without an apiserver.
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Service } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1Service,
+} from '@kubernetes/client-node';
 import { ALLOCATOR_COMPONENT, GROUP, VERSION } from '../api/names.ts';
 import type { ServiceGroup } from '../api/types.ts';
 import { createEventRecorder, type EventRecorder } from '../k8s/events.ts';
 import { watchCache, type WatchedCache } from '../k8s/informer.ts';
+import { metadataOnly } from '../k8s/metadata-only.ts';
 import { mergePatch, patchServiceAnnotations } from '../k8s/patch.ts';
 import type { Logger } from '../log.ts';
 import type { GroupStatus } from './group-status.ts';
@@ -21,6 +28,11 @@ export interface AllocatorCluster {
   services: WatchedCache<V1Service>;
   /** ServiceGroups of the install namespace. */
   groups: WatchedCache<ServiceGroup>;
+  /**
+   * Namespaces' metadata (for spec.serviceAllocation.namespaceSelectors), started on first call: a
+   * cluster whose groups select no namespaces by label never watches them.
+   */
+  namespaces(): WatchedCache<KubernetesObject>;
   /** One consistent LIST of Services (the takeover reads the previous leader's last writes). */
   listServices(): Promise<V1Service[]>;
   /** Merge patch of services/status; the subresource also accepts metadata on current apiservers. */
@@ -56,6 +68,12 @@ export function kubeAllocatorCluster(
       items: ServiceGroup[];
       metadata?: { resourceVersion?: string };
     }>;
+  let namespaces: WatchedCache<KubernetesObject> | undefined;
+  const watchNamespaces = () => {
+    const meta = metadataOnly(kc);
+    const api = meta.makeApiClient(CoreV1Api);
+    return watchCache<KubernetesObject>(meta, '/api/v1/namespaces', () => api.listNamespace(), log);
+  };
   const svcPath = serviceNamespace ? `/api/v1/namespaces/${serviceNamespace}/services` : '/api/v1/services';
   return {
     services: watchCache<V1Service>(kc, svcPath, listServices, log),
@@ -65,6 +83,7 @@ export function kubeAllocatorCluster(
       listGroups,
       log,
     ),
+    namespaces: () => (namespaces ??= watchNamespaces()),
     listServices: async () => (await listServices()).items,
     patchServiceStatus: (ns, name, body) =>
       core.patchNamespacedServiceStatus({ name, namespace: ns, body }, mergePatch),

@@ -3,11 +3,15 @@
 // A Service is reconciled in named steps: read the newest version, decide which case it is, plan
 // with the policy, apply the plan to the in-memory state, write the Service, report events. Caches
 // run on standby too, so a takeover only needs one consistent LIST.
+import { setTimeout as delay } from 'node:timers/promises';
 import type { KubeConfig, KubernetesObject, V1Service } from '@kubernetes/client-node';
 import { ANN } from '../api/annotations.ts';
 import { canonicalIP, parseIP } from '../api/ip.ts';
 import type { ServiceGroup } from '../api/types.ts';
 import { formatProblem } from '../api/validation.ts';
+import { usesNamespaceSelectors } from '../api/servicegroup-scope.ts';
+import { parseServiceGroup } from '../api/validate-servicegroup.ts';
+import type { WatchedCache } from '../k8s/informer.ts';
 import { API_VERSION } from '../api/names.ts';
 import { Backoff, type BackoffOptions } from '../k8s/backoff.ts';
 import type { EventType } from '../k8s/events.ts';
@@ -28,7 +32,7 @@ import {
   type ServiceTarget,
 } from './service-addresses.ts';
 import { ServiceView } from './service-view.ts';
-import { AllocationState } from './state.ts';
+import { AllocationState, type Held } from './state.ts';
 import { adoptAddresses } from './takeover.ts';
 import { KeyedQueue } from './work-queue.ts';
 
@@ -65,6 +69,8 @@ interface Session {
   groupSignature: string;
   /** Services whose last allocation failed: retried when an address is freed or pools change. */
   failed: Set<string>;
+  /** Addresses Services keep although their group's scope was narrowed to exclude them. */
+  outOfScope: Map<string, Held[]>;
   statusTimer: NodeJS.Timeout | undefined;
   /** Failures in a row per Service key or `ServiceGroup/<name>`, and the retries they wait for. */
   retries: Backoff;
@@ -77,6 +83,7 @@ class NotLeading extends Error {}
 const asService = (svc: V1Service) => ({ ...svc, apiVersion: 'v1', kind: 'Service' });
 const asGroup = (sg: KubernetesObject) => ({ ...sg, apiVersion: API_VERSION, kind: 'ServiceGroup' });
 const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+const NAMESPACE_SYNC_WAIT_MS = 10_000;
 
 export class AllocatorController {
   /** Resolves when both caches synced. */
@@ -87,6 +94,8 @@ export class AllocatorController {
   readonly #view: ServiceView;
   readonly #queue: KeyedQueue;
   #session: Session | undefined;
+  /** Namespaces' metadata, watched once a ServiceGroup selects namespaces by label (never before: it costs a watch). */
+  #namespaces: WatchedCache<KubernetesObject> | undefined;
   // bumped by stopLeading, so a takeover still LISTing when leadership is lost never starts
   #epoch = 0;
 
@@ -97,7 +106,10 @@ export class AllocatorController {
     this.#view = new ServiceView(cluster.services);
     this.#queue = new KeyedQueue(opts.writeConcurrency ?? 16, (key) => this.#work(key));
     cluster.services.onChange((svc, kind) => this.#onServiceEvent(svc, kind));
-    cluster.groups.onChange(() => this.#onGroupEvent());
+    cluster.groups.onChange(() => {
+      this.#watchNamespacesIfSelected();
+      this.#onGroupEvent();
+    });
     this.synced = Promise.all([cluster.services.synced, cluster.groups.synced]).then(() => undefined);
   }
 
@@ -116,6 +128,11 @@ export class AllocatorController {
     // one consistent read of Services: the previous leader's last writes may not be in our cache yet
     // (groups come from the cache: later group events then never step back to an older spec)
     const listed = await this.#cluster.listServices();
+    // namespace labels decide scopes: wait a little for them, but never block leading on them (a missing
+    // RBAC rule must not stop allocation; scopes that need the labels are refused until they arrive)
+    this.#watchNamespacesIfSelected();
+    if (this.#namespaces)
+      await Promise.race([this.#namespaces.synced, delay(NAMESPACE_SYNC_WAIT_MS, undefined, { ref: false })]);
     if (mine !== this.#epoch) return; // leadership lost meanwhile (the rest runs without awaiting)
     const s: Session = {
       state: new AllocationState(),
@@ -123,6 +140,7 @@ export class AllocatorController {
       verdicts: [],
       groupSignature: '',
       failed: new Set(),
+      outOfScope: new Map(),
       statusTimer: undefined,
       // jitter: Services that failed together (an apiserver outage) do not all retry at the same moment
       retries: new Backoff({ jitter: 0.2, ...this.#opts.retry }),
@@ -158,7 +176,7 @@ export class AllocatorController {
   async stop(): Promise<void> {
     this.stopLeading();
     await this.idle();
-    await Promise.all([this.#cluster.services.stop(), this.#cluster.groups.stop()]);
+    await Promise.all([this.#cluster.services.stop(), this.#cluster.groups.stop(), this.#namespaces?.stop()]);
   }
 
   // ---- watch events ----
@@ -177,6 +195,32 @@ export class AllocatorController {
     const before = s.groupSignature;
     this.#refreshGroups(s, this.#cluster.groups.list());
     if (s.groupSignature !== before) this.#enqueueAll();
+  }
+
+  #watchNamespacesIfSelected(): void {
+    if (this.#namespaces) return;
+    const selects = this.#cluster.groups.list().some((o) => {
+      const tenancy = parseServiceGroup(o).config?.tenancy;
+      return !!tenancy && usesNamespaceSelectors(tenancy);
+    });
+    if (!selects) return;
+    this.#log.info('a ServiceGroup selects namespaces by label: watching Namespaces', {});
+    this.#namespaces = this.#cluster.namespaces();
+    this.#namespaces.onChange((ns, kind) => this.#onNamespaceEvent(ns, kind));
+  }
+
+  /** A namespace's labels changed: its Services may have entered or left a group's scope. */
+  #onNamespaceEvent(ns: KubernetesObject | undefined, kind: 'add' | 'update' | 'delete' | 'relist'): void {
+    if (!this.#session || kind === 'delete') return;
+    const name = ns?.metadata?.name;
+    for (const svc of this.#cluster.services.list())
+      if (!name || svc.metadata?.namespace === name) this.#queue.add(serviceKey(svc));
+  }
+
+  /** The labels of a Service's namespace, when Namespaces are watched and it is known. */
+  #namespaceLabels(namespace: string): Record<string, string> | undefined {
+    const ns = this.#namespaces?.get(namespace);
+    return ns && (ns.metadata?.labels ?? {});
   }
 
   /** Oldest Service first, so after a takeover or pool change earlier Services are served first. */
@@ -230,12 +274,14 @@ export class AllocatorController {
   #forget(s: Session, key: string): void {
     if (s.state.release(key).length) this.#addressesFreed(s);
     s.failed.delete(key);
+    if (s.outOfScope.delete(key)) this.#scheduleGroupStatus(s);
   }
 
   async #releaseAll(s: Session, key: string, svc: V1Service): Promise<void> {
     const had = s.state.release(key).map((h) => h.text);
     const ours = svc.metadata?.annotations?.[ANN.allocatedFrom] !== undefined;
     s.failed.delete(key);
+    if (s.outOfScope.delete(key)) this.#scheduleGroupStatus(s);
     if (!had.length && !ours) return;
     if (had.length) this.#addressesFreed(s);
     // a retry after a failed write no longer holds them: the Service still shows them
@@ -261,7 +307,7 @@ export class AllocatorController {
   /** Plan with the policy, apply the plan to the state, write what is held, report the change. */
   async #allocate(s: Session, key: string, svc: V1Service): Promise<void> {
     const obj = asService(svc);
-    const req = readRequest(svc);
+    const req = readRequest(svc, this.#namespaceLabels(svc.metadata?.namespace ?? ''));
     const plan = planAllocation(req, s.state);
     for (const w of plan.warnings) this.#emit(s, obj, 'Warning', 'ConfigurationWarning', w);
     if (plan.ok) this.#commit(s, req, plan);
@@ -281,6 +327,16 @@ export class AllocatorController {
 
   #commit(s: Session, req: AllocationRequest, plan: PlanOk): void {
     s.failed.delete(req.service);
+    const before = s.outOfScope.get(req.service)?.map((h) => h.text) ?? [];
+    if (plan.outOfScope.length) s.outOfScope.set(req.service, plan.outOfScope);
+    else s.outOfScope.delete(req.service);
+    if (
+      !sameList(
+        before,
+        plan.outOfScope.map((h) => h.text),
+      )
+    )
+      this.#scheduleGroupStatus(s);
     const freed = applyPlan(req, plan, s.state);
     if (freed.length || plan.add.length) this.#scheduleGroupStatus(s);
     if (freed.length) this.#addressesFreed(s);
@@ -396,6 +452,9 @@ export class AllocatorController {
     for (const o of s.state.outsidePools()) {
       outside.set(o.held.group, [...(outside.get(o.held.group) ?? []), { service: o.service, address: o.held.text }]);
     }
+    const outOfScope = new Map<string, Array<{ service: string; address: string }>>();
+    for (const [service, held] of s.outOfScope)
+      for (const h of held) outOfScope.set(h.group, [...(outOfScope.get(h.group) ?? []), { service, address: h.text }]);
     metrics.poolSize.reset();
     metrics.poolInUse.reset();
     for (const v of s.verdicts) {
@@ -408,7 +467,8 @@ export class AllocatorController {
       const obj = this.#cluster.groups.get(v.name, namespace);
       if (!obj || this.#session !== s) continue;
       const generation = obj.metadata?.generation ?? 0;
-      const desired = groupStatus(v, stats, outside.get(v.name) ?? [], generation, obj.status?.conditions);
+      const holders = { outside: outside.get(v.name) ?? [], outOfScope: outOfScope.get(v.name) ?? [] };
+      const desired = groupStatus(v, stats, holders, generation, obj.status?.conditions);
       if (JSON.stringify(desired) === JSON.stringify(obj.status ?? {})) continue;
       const key = `ServiceGroup/${v.name}`;
       try {

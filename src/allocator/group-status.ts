@@ -1,6 +1,7 @@
 // The status the allocator writes on a ServiceGroup (pure): address counts per family of the serving
-// version, a Valid condition, and an AddressesOutsidePools condition listing addresses kept after a
-// pool edit left them outside every pool.
+// version, a Valid condition, an AddressesOutsidePools condition listing addresses kept after a pool
+// edit left them outside every pool, and a HoldersOutOfScope condition listing Services that keep an
+// address after spec.serviceAllocation was narrowed to exclude them.
 import type { Condition, ServiceGroup } from '../api/types.ts';
 import type { ServiceGroupConfig } from '../api/validate-servicegroup.ts';
 import { formatProblem } from '../api/validation.ts';
@@ -39,9 +40,31 @@ function validCondition(v: GroupVerdict): Omit<Condition, 'lastTransitionTime'> 
   };
 }
 
-function outsideCondition(
-  outside: ReadonlyArray<{ service: string; address: string }>,
-): Omit<Condition, 'lastTransitionTime'> {
+type Holders = ReadonlyArray<{ service: string; address: string }>;
+
+const listHolders = (holders: Holders) =>
+  holders
+    .slice(0, LISTED)
+    .map((o) => `${o.service} ${o.address}`)
+    .join(', ') + (holders.length > LISTED ? ` and ${holders.length - LISTED} more` : '');
+
+function outOfScopeCondition(holders: Holders): Omit<Condition, 'lastTransitionTime'> {
+  if (holders.length === 0)
+    return {
+      type: 'HoldersOutOfScope',
+      status: 'False',
+      reason: 'AllInScope',
+      message: 'every Service holding an address of this group is inside spec.serviceAllocation',
+    };
+  return {
+    type: 'HoldersOutOfScope',
+    status: 'True',
+    reason: 'HoldersOutOfScope',
+    message: `kept although spec.serviceAllocation no longer admits them: ${listHolders(holders)}; they stay until their Services are deleted or re-requested`,
+  };
+}
+
+function outsideCondition(outside: Holders): Omit<Condition, 'lastTransitionTime'> {
   if (outside.length === 0) {
     return {
       type: 'AddressesOutsidePools',
@@ -50,16 +73,11 @@ function outsideCondition(
       message: 'every allocated address is inside a pool',
     };
   }
-  const listed = outside
-    .slice(0, LISTED)
-    .map((o) => `${o.service} ${o.address}`)
-    .join(', ');
-  const more = outside.length > LISTED ? ` and ${outside.length - LISTED} more` : '';
   return {
     type: 'AddressesOutsidePools',
     status: 'True',
     reason: 'AddressesOutsidePools',
-    message: `kept outside every pool after a pool edit: ${listed}${more}; they stay until their Services are deleted or re-requested`,
+    message: `kept outside every pool after a pool edit: ${listHolders(outside)}; they stay until their Services are deleted or re-requested`,
   };
 }
 
@@ -67,12 +85,16 @@ function outsideCondition(
 export function groupStatus(
   v: GroupVerdict,
   stats: Record<4 | 6, FamilyStats>,
-  outside: ReadonlyArray<{ service: string; address: string }>,
+  holders: { outside: Holders; outOfScope: Holders },
   generation: number,
   previous: readonly Condition[] = [],
   now = new Date(),
 ): GroupStatus {
-  const conditions = [validCondition(v), outsideCondition(outside)].map((c) => {
+  const conditions = [
+    validCondition(v),
+    outsideCondition(holders.outside),
+    outOfScopeCondition(holders.outOfScope),
+  ].map((c) => {
     const before = previous.find((p) => p.type === c.type);
     const lastTransitionTime =
       before?.status === c.status && before.lastTransitionTime

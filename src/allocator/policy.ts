@@ -2,13 +2,16 @@
 // keep, what to add and what to release. An address a Service holds is kept while it still satisfies
 // the request (same pinned address, or allocated from the requested group), so restarts and pool edits
 // move nothing; only a changed request replaces an address, and only when the new one can be had.
+import { DEFAULT_GROUP_NAME } from '../api/annotations.ts';
 import { formatIP, parseIP, type Family, type IP } from '../api/ip.ts';
+import { outOfScope } from '../api/servicegroup-scope.ts';
 import type { AllocationRequest } from './request.ts';
 import type { AllocationState, Held, Holder } from './state.ts';
 
 export type FailureReason =
   | 'invalid-request'
   | 'unknown-group'
+  | 'out-of-scope'
   | 'no-pool-for-family'
   | 'exhausted'
   | 'outside-pools'
@@ -22,6 +25,8 @@ export interface PlanOk {
   keep: Held[];
   add: Held[];
   release: Held[];
+  /** Kept addresses whose group's spec.serviceAllocation no longer admits the Service. */
+  outOfScope: Held[];
   warnings: string[];
 }
 
@@ -126,6 +131,7 @@ function pinnedAddress(req: AllocationRequest, state: AllocationState, family: F
       `${req.pinnedBy} asks for ${text}, which is in no ServiceGroup pool; pick an address inside a pool or add a pool that contains it`,
     );
   }
+  checkScope(req, state, range.group, `${req.pinnedBy} pins ${text}`);
   checkShare(state, ip, holderOf(req));
   const bound = sharedWithOthers(req, state, family);
   if (bound && formatIP(bound.ip) !== text) {
@@ -145,6 +151,12 @@ function pinnedAddress(req: AllocationRequest, state: AllocationState, family: F
 /** A new address in `family` from the requested group, or undefined when the family is exhausted. */
 function groupAddress(req: AllocationRequest, state: AllocationState, family: Family): Held | undefined {
   if (!state.pools.has(req.group)) throw groupGone(req);
+  checkScope(
+    req,
+    state,
+    req.group,
+    req.groupAnnotated ? 'purelb.io/service-group' : 'the default for Services that name no group',
+  );
   const bound = sharedWithOthers(req, state, family);
   if (bound) {
     const text = formatIP(bound.ip);
@@ -203,8 +215,55 @@ function optionalFamilyMissing(
   return `PreferDualStack: ${why}; assigned ${assigned} only`;
 }
 
-export function planAllocation(req: AllocationRequest, state: AllocationState): Plan {
+/** Why `group`'s scope excludes the Service, or undefined (also for an unknown group). */
+function scopeExcludes(req: AllocationRequest, state: AllocationState, group: string): string | undefined {
+  const config = state.pools.configs.get(group);
+  return config && outOfScope(config.tenancy, req);
+}
+
+/**
+ * The group of a Service that names none: its namespace's default group (spec.serviceAllocation.
+ * namespaceDefault) when that group admits the Service, else "default". Validation lets at most one
+ * group claim a namespace, and never a reserved (autoAssign false) one.
+ */
+function defaultGroup(req: AllocationRequest, state: AllocationState): string {
+  for (const c of state.pools.configs.values()) {
+    const t = c.tenancy;
+    if (t.namespaceDefault && t.scope!.namespaces.includes(req.namespace) && !outOfScope(t, req)) return c.name;
+  }
+  return DEFAULT_GROUP_NAME;
+}
+
+/** Refuses a new address from `group` for a Service outside the group's scope. */
+function checkScope(req: AllocationRequest, state: AllocationState, group: string, via: string): void {
+  const why = scopeExcludes(req, state, group);
+  if (!why) return;
+  const fix = req.pinned.length
+    ? `pin an address of a group that admits it`
+    : req.groupAnnotated
+      ? 'name a group that admits it in purelb.io/service-group'
+      : 'set purelb.io/service-group to a group that admits it';
+  throw new Refused(
+    'out-of-scope',
+    `Service ${req.service} may not use ServiceGroup ${group} (${via}): ${why} of ServiceGroup ${group}; ${fix}, or widen spec.serviceAllocation of ServiceGroup ${group}`,
+  );
+}
+
+/**
+ * A Service that names no group keeps an address of "default" or of any scoped group that is not
+ * reserved: adding, moving or removing a namespace default, or narrowing a scope, moves no address.
+ * An unscoped PureLB v1 group behaves as before (dropping the annotation moves the Service to its default).
+ */
+function keptAsDefault(req: AllocationRequest, state: AllocationState, cur: Held): boolean {
+  if (req.groupAnnotated || req.pinned.length) return false;
+  const config = state.pools.configs.get(cur.group);
+  return !!config && config.tenancy.autoAssign && (cur.group === DEFAULT_GROUP_NAME || !!config.tenancy.scope);
+}
+
+export function planAllocation(request: AllocationRequest, state: AllocationState): Plan {
   const warnings: string[] = [];
+  const req =
+    request.groupAnnotated || request.pinned.length ? request : { ...request, group: defaultGroup(request, state) };
   try {
     if (req.problems.length) throw new Refused('invalid-request', req.problems.join('; '));
     const wanted = wantedFamilies(req, state);
@@ -212,13 +271,24 @@ export function planAllocation(req: AllocationRequest, state: AllocationState): 
     const keep: Held[] = [];
     const add: Held[] = [];
     const dropped: Family[] = [];
+    const outside: Held[] = [];
     for (const family of wanted.families) {
       const cur = current.find((h) => h.ip.family === family);
       const satisfied =
-        cur && (req.pinned.length ? req.pinned.some((p) => formatIP(p) === cur.text) : cur.group === req.group);
+        cur &&
+        (req.pinned.length
+          ? req.pinned.some((p) => formatIP(p) === cur.text)
+          : cur.group === req.group || keptAsDefault(req, state, cur));
       if (satisfied) {
         keep.push(cur);
         warnings.push(...keptWarnings(req, state, cur));
+        const why = scopeExcludes(req, state, cur.group);
+        if (why) {
+          outside.push(cur);
+          warnings.push(
+            `keeps ${cur.text} of ServiceGroup ${cur.group} although ${why} (the scope was narrowed after the address was assigned); addresses are never taken away: delete the Service or change its request to release it, or widen spec.serviceAllocation`,
+          );
+        }
         continue;
       }
       if (req.pinned.length) {
@@ -241,7 +311,7 @@ export function planAllocation(req: AllocationRequest, state: AllocationState): 
       );
     }
     const release = current.filter((h) => !keep.includes(h));
-    return { ok: true, keep, add, release, warnings };
+    return { ok: true, keep, add, release, outOfScope: outside, warnings };
   } catch (err) {
     if (!(err instanceof Refused)) throw err;
     return { ok: false, reason: err.reason, message: err.message, warnings };

@@ -8,10 +8,15 @@ export type FamilyPolicy = 'SingleStack' | 'PreferDualStack' | 'RequireDualStack
 export interface AllocationRequest {
   /** "namespace/name" */
   service: string;
+  /** What ServiceGroup scopes (spec.serviceAllocation) are matched against. */
+  namespace: string;
+  labels: Readonly<Record<string, string>>;
+  /** Labels of the Service's namespace; undefined when the allocator does not watch Namespaces. */
+  namespaceLabels: Readonly<Record<string, string>> | undefined;
   /** Addresses asked for by purelb.io/addresses or spec.loadBalancerIP, at most one per family. */
   pinned: IP[];
   pinnedBy?: 'purelb.io/addresses' | 'spec.loadBalancerIP';
-  /** purelb.io/service-group, else "default"; not used when addresses are pinned. */
+  /** purelb.io/service-group, else "default" (the policy may choose the namespace's default group instead); not used when addresses are pinned. */
   group: string;
   groupAnnotated: boolean;
   /** spec.ipFamilies in order (empty when the API server did not fill it). */
@@ -67,13 +72,16 @@ function pinnedAddresses(svc: V1Service, problems: string[]): Pick<AllocationReq
   return { pinned, pinnedBy: source.by };
 }
 
-export function readRequest(svc: V1Service): AllocationRequest {
+export function readRequest(svc: V1Service, namespaceLabels?: Readonly<Record<string, string>>): AllocationRequest {
   const problems: string[] = [];
   const annotations = svc.metadata?.annotations ?? {};
   const groupAnnotation = annotations[ANN.serviceGroup]?.trim();
   const sharingKey = annotations[ANN.allowSharedIP]?.trim();
   return {
     service: serviceKey(svc),
+    namespace: svc.metadata?.namespace ?? '',
+    labels: svc.metadata?.labels ?? {},
+    namespaceLabels,
     ...pinnedAddresses(svc, problems),
     group: groupAnnotation || DEFAULT_GROUP_NAME,
     groupAnnotated: !!groupAnnotation,

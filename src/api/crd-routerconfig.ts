@@ -1,7 +1,7 @@
 // The RouterConfig CRD (purelb.io/v1, namespaced): OpenAPI bounds and CEL rules for what admission can
 // check; src/api/validate-routerconfig.ts checks the same and more (IP literal strictness, duplicates).
 import { addStatus, crd, int64, str, type Schema } from './crds.ts';
-import { SELECTOR_OPERATORS } from './label-selector.ts';
+import { SELECTOR_OPERATORS } from '../model/label-selector.ts';
 import {
   ADVERTISEMENT_COMMUNITY_PATTERN,
   ADVERTISEMENT_NAME_PATTERN,

@@ -127,55 +127,129 @@ export function crd(kind: string, plural: string, shortNames: string[], spec: Sc
   };
 }
 
-/** A list of Kubernetes LabelSelectors over Node labels (ServiceGroup announcement placement). */
+const LABEL_KEY =
+  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+const LABEL_VALUE = '^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$';
+
+/** A metav1.LabelSelector (matchLabels AND every matchExpression). */
+function labelSelectorSchema(description: string): Schema {
+  return {
+    type: 'object',
+    description,
+    properties: {
+      matchLabels: {
+        type: 'object',
+        maxProperties: 32,
+        description: 'Labels that must all be present with these values.',
+        additionalProperties: str(63, 'Label value.', { pattern: LABEL_VALUE }),
+        'x-kubernetes-validations': [
+          {
+            rule: `self.all(k, size(k) <= 317 && k.matches(r'${LABEL_KEY}'))`,
+            message: 'matchLabels keys must be label keys ([prefix/]name)',
+          },
+        ],
+      },
+      matchExpressions: {
+        type: 'array',
+        maxItems: 32,
+        description: 'Requirements that must all hold.',
+        items: {
+          type: 'object',
+          required: ['key', 'operator'],
+          'x-kubernetes-validations': [
+            {
+              rule: "self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0",
+              message: 'In and NotIn need values; Exists and DoesNotExist take none',
+            },
+          ],
+          properties: {
+            key: str(317, 'Label key.', { pattern: LABEL_KEY }),
+            operator: {
+              type: 'string',
+              enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'],
+              description: 'How key and values are compared.',
+            },
+            values: {
+              type: 'array',
+              maxItems: 64,
+              description: 'Values the label is compared with (In, NotIn).',
+              items: str(63, 'Label value.', { pattern: LABEL_VALUE }),
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+/** spec.autoAssign and spec.serviceAllocation: who may use a group, and when it is chosen by default. */
+function tenancyProperties(): Schema {
+  return {
+    autoAssign: {
+      type: 'boolean',
+      description:
+        'MetalLB IPAddressPool name and meaning. false reserves the group for Services that ask for it (purelb.io/service-group, or a pinned address): it is never chosen for a Service that names no group. Default true. The group named "default" cannot set false.',
+    },
+    serviceAllocation: {
+      type: 'object',
+      description:
+        'Which Services may use this group (MetalLB IPAddressPool names). A Service outside it that asks for the group is refused with a Warning event; a Service that already holds an address keeps it when the scope narrows (condition HoldersOutOfScope). Absent: every Service.',
+      'x-kubernetes-validations': [
+        {
+          rule: '!has(self.namespaceDefault) || !self.namespaceDefault || (has(self.namespaces) && size(self.namespaces) > 0)',
+          message: 'namespaceDefault needs namespaces: list the namespaces this group is the default of',
+        },
+      ],
+      properties: {
+        namespaces: {
+          type: 'array',
+          maxItems: 256,
+          description: 'Namespaces by name. With namespaceSelectors, a namespace is admitted if either admits it.',
+          items: str(63, 'Namespace name.', { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' }),
+        },
+        namespaceSelectors: {
+          type: 'array',
+          maxItems: 16,
+          description:
+            'Namespaces by label: any selector that matches admits the namespace. The allocator then watches Namespaces.',
+          items: labelSelectorSchema('Namespace label selector.'),
+        },
+        serviceSelectors: {
+          type: 'array',
+          maxItems: 16,
+          description:
+            'Services by label: any selector that matches admits the Service (and its namespace must be admitted too).',
+          items: labelSelectorSchema('Service label selector.'),
+        },
+        namespaceDefault: {
+          type: 'boolean',
+          description:
+            'PureLB 0.17 name and meaning: Services in the listed namespaces that name no group get this group instead of "default" (when serviceSelectors admit them). At most one group per namespace; not with autoAssign false.',
+        },
+      },
+    },
+  };
+}
+
+/** A list of label selectors over Node labels (ServiceGroup announcement placement): a node is selected
+ * when any one matches. An empty selector would select every node, so it is refused. */
 function nodeSelectorsSchema(description: string): Schema {
-  const labelValue = str(63, 'Label value.', { pattern: '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$' });
+  const selector = labelSelectorSchema(
+    'A label selector over Node labels: every matchLabels entry and every matchExpressions entry must hold.',
+  );
   return {
     type: 'array',
     maxItems: 16,
     description,
     items: {
-      type: 'object',
-      description:
-        'A label selector over Node labels: every matchLabels entry and every matchExpressions entry must hold.',
+      ...selector,
       'x-kubernetes-validations': [
+        ...((selector['x-kubernetes-validations'] as Schema[] | undefined) ?? []),
         {
           rule: '(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)',
           message: 'an empty selector would select every node; remove it or set matchLabels/matchExpressions',
         },
       ],
-      properties: {
-        matchLabels: {
-          type: 'object',
-          maxProperties: 16,
-          description: 'Label key to value; the node must have each label with exactly that value.',
-          additionalProperties: labelValue,
-        },
-        matchExpressions: {
-          type: 'array',
-          maxItems: 16,
-          description: 'Requirements on node labels.',
-          items: {
-            type: 'object',
-            required: ['key', 'operator'],
-            'x-kubernetes-validations': [
-              {
-                rule: "(self.operator in ['In', 'NotIn']) == (has(self.values) && size(self.values) > 0)",
-                message: 'values must be non-empty for In and NotIn, and empty for Exists and DoesNotExist',
-              },
-            ],
-            properties: {
-              key: str(317, 'Label key, e.g. topology.kubernetes.io/zone.'),
-              operator: {
-                type: 'string',
-                enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'],
-                description: 'How key and values relate.',
-              },
-              values: { type: 'array', maxItems: 64, description: 'Label values (In, NotIn).', items: labelValue },
-            },
-          },
-        },
-      },
     },
   };
 }
@@ -188,6 +262,10 @@ export function serviceGroupCRD(): Schema {
       'Address pools for Services of type LoadBalancer. Set local; netbox is accepted for PureLB v1 manifests but not supported.',
     'x-kubernetes-validations': [
       { rule: 'has(self.local) || has(self.netbox)', message: 'spec must set local (address pools)' },
+      {
+        rule: '!has(self.autoAssign) || self.autoAssign || !has(self.serviceAllocation) || !has(self.serviceAllocation.namespaceDefault) || !self.serviceAllocation.namespaceDefault',
+        message: 'autoAssign false (reserved) contradicts serviceAllocation.namespaceDefault true; remove one',
+      },
     ],
     properties: {
       local: {
@@ -244,6 +322,7 @@ export function serviceGroupCRD(): Schema {
           aggregation: str(8, 'Aggregation.'),
         },
       },
+      ...tenancyProperties(),
     },
   };
   const status: Schema = {
@@ -270,8 +349,18 @@ export function serviceGroupCRD(): Schema {
     ],
   });
   addStatus(out, status);
+  rootSchema(out)['x-kubernetes-validations'] = [
+    {
+      rule: "!has(self.spec) || !has(self.spec.autoAssign) || self.spec.autoAssign || self.metadata.name != 'default'",
+      message: 'the ServiceGroup named "default" serves Services that name no group, so it cannot set autoAssign false',
+      fieldPath: '.spec.autoAssign',
+    },
+  ];
   return out;
 }
+
+const rootSchema = (out: Schema) =>
+  (out.spec as { versions: Array<{ schema: { openAPIV3Schema: Schema } }> }).versions[0]!.schema.openAPIV3Schema;
 
 export function addStatus(out: Schema, status: Schema): void {
   const versions = (out.spec as { versions: Array<{ schema: { openAPIV3Schema: { properties: Schema } } }> }).versions;

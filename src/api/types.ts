@@ -32,12 +32,22 @@ export interface LabelSelectorSpec {
   matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
 }
 
+/** Which Services may use a group (MetalLB IPAddressPool names; namespaceDefault from PureLB 0.17). */
+export interface ServiceAllocationSpec {
+  namespaces?: string[];
+  namespaceSelectors?: LabelSelectorSpec[];
+  serviceSelectors?: LabelSelectorSpec[];
+  namespaceDefault?: boolean;
+}
+
 export interface ServiceGroup extends KubernetesObject {
   spec?: {
     local?: ServiceGroupLocalSpec;
     netbox?: { url?: string; tenant?: string; aggregation?: string };
     nodeSelectors?: LabelSelectorSpec[];
     preferredNodeSelectors?: LabelSelectorSpec[];
+    autoAssign?: boolean;
+    serviceAllocation?: ServiceAllocationSpec;
   };
   status?: {
     observedGeneration?: number;

@@ -6,7 +6,7 @@ import { INTERFACE_PATTERN } from './names.ts';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { canonicalIP, parseIP, type Family } from './ip.ts';
 import { describeObject, type Problem } from './validation.ts';
-import { LABEL_KEY, LABEL_VALUE, parseLabelSelector, type LabelSelector } from './label-selector.ts';
+import { LABEL_KEY, LABEL_VALUE, parseLabelSelector, type LabelSelector } from '../model/label-selector.ts';
 
 export const DAEMONS = ['bird', 'frr', 'gobgp'] as const;
 export const PROTOCOLS = ['bgp', 'ospf'] as const;

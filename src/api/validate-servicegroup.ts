@@ -3,6 +3,7 @@
 // Stricter than PureLB: literals are parsed strictly, from <= to, one family per pool, aggregation valid
 // for the family, and no two pools share an address (within a group and across groups, containment too).
 import { bits, cidrContains, formatIP, networkOf, parseCIDR, parseIP, type CIDR, type Family, type IP } from './ip.ts';
+import { defaultClash, defaultClashMessage, parseTenancy, type GroupTenancy } from './servicegroup-scope.ts';
 import { describeObject, type Problem } from './validation.ts';
 import type { LabelSelector } from '../model/node-selector.ts';
 import { NODE_SELECTOR_FIELDS, parseNodeSelectors } from './validate-node-selectors.ts';
@@ -30,6 +31,8 @@ export interface ServiceGroupConfig {
   nodeSelectors?: LabelSelector[];
   /** Nodes preferred when a local address of the group gets a new owner; undefined = no preference. */
   preferredNodeSelectors?: LabelSelector[];
+  /** spec.autoAssign and spec.serviceAllocation (servicegroup-scope.ts). */
+  tenancy: GroupTenancy;
 }
 
 export interface ParsedServiceGroup {
@@ -41,7 +44,7 @@ const ADDRESS_HINT =
   'IPv4 as four decimal octets without leading zeros (e.g. 192.168.10.240), IPv6 without a zone (e.g. fd00:1::10)';
 const POOL_KEYS = ['pool', 'subnet', 'aggregation'];
 const LOCAL_KEYS = ['subnet', 'pool', 'aggregation', 'v4pool', 'v6pool', 'v4pools', 'v6pools'];
-const SPEC_KEYS = ['local', 'netbox', ...NODE_SELECTOR_FIELDS];
+const SPEC_KEYS = ['local', 'netbox', 'autoAssign', 'serviceAllocation', ...NODE_SELECTOR_FIELDS];
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -252,6 +255,7 @@ export function parseServiceGroup(obj: unknown): ParsedServiceGroup {
     return { config: undefined, problems };
   }
   unknownKeys(spec, SPEC_KEYS, 'spec', report);
+  const tenancy = parseTenancy(spec, name, report);
   if (spec.netbox !== undefined) report('spec.netbox', 'Netbox IPAM is not supported; use spec.local pools');
   const local = spec.local;
   if (!isRecord(local)) {
@@ -306,11 +310,12 @@ export function parseServiceGroup(obj: unknown): ParsedServiceGroup {
   const nodeSelectors = parseNodeSelectors(spec.nodeSelectors, 'spec.nodeSelectors', report);
   const preferredNodeSelectors = parseNodeSelectors(spec.preferredNodeSelectors, 'spec.preferredNodeSelectors', report);
   const config: ServiceGroupConfig | undefined =
-    problems.length === 0 && name
+    problems.length === 0 && name && tenancy
       ? {
           name,
           namespace,
           ranges,
+          tenancy,
           ...(nodeSelectors ? { nodeSelectors } : {}),
           ...(preferredNodeSelectors ? { preferredNodeSelectors } : {}),
         }
@@ -322,7 +327,8 @@ export const validateServiceGroup = (obj: unknown): Problem[] => parseServiceGro
 
 /**
  * Problems between groups, in the given order: a later group whose pools overlap an earlier group's
- * (containment included) or that repeats an earlier group's name is reported. Groups are referenced
+ * (containment included), that claims a namespace default an earlier group claims, or that repeats an
+ * earlier group's name is reported. Groups are referenced
  * by bare name from Services (purelb.io/service-group), so a name must be unique across namespaces.
  */
 export function serviceGroupSetProblems(groups: readonly ServiceGroupConfig[]): Problem[] {
@@ -343,6 +349,12 @@ export function serviceGroupSetProblems(groups: readonly ServiceGroupConfig[]): 
       if (overlap) {
         const [a, b] = overlap;
         problems.push({ object, field: `${b.field}.pool`, message: overlapMessage(a, b, earlierName) });
+        return;
+      }
+      const clash = defaultClash(earlier.tenancy, g.tenancy);
+      if (clash) {
+        const field = 'spec.serviceAllocation.namespaceDefault';
+        problems.push({ object, field, message: defaultClashMessage(clash, earlierName) });
         return;
       }
     }

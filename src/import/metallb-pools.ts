@@ -2,7 +2,7 @@
 // node subnet becomes a local pool (subnet = the node subnet); any other range becomes a virtual pool
 // with host-route aggregation (/32, /128), the only kind the managed routing daemons advertise.
 import { API_VERSION } from '../api/names.ts';
-import type { ServiceGroup } from '../api/types.ts';
+import type { ServiceAllocationSpec, ServiceGroup } from '../api/types.ts';
 import { bits, formatIP, networkOf, parseCIDR, parseIP, type CIDR, type Family } from '../api/ip.ts';
 import { describeSource, isRecord, type Report, type SourceObject } from './report.ts';
 
@@ -117,6 +117,67 @@ function avoidBuggy(family: Family, first: bigint, last: bigint, at: string, obj
 }
 
 const POOL_SPEC_KEYS = ['addresses', 'autoAssign', 'avoidBuggyIPs', 'serviceAllocation'];
+const SCOPE_KEYS = ['namespaces', 'namespaceSelectors', 'serviceSelectors'];
+
+/**
+ * autoAssign and serviceAllocation keep their MetalLB names on the ServiceGroup. MetalLB prefers an
+ * auto-assign pool whose serviceAllocation lists a Service's namespace; here that is namespaceDefault
+ * (one group per namespace: a second pool listing the namespace is reported). priority has no
+ * counterpart: a Service gets its namespace's default group, else "default".
+ */
+function mapTenancy(
+  spec: Record<string, unknown>,
+  group: string,
+  name: string,
+  object: string,
+  autoAssignedCount: number,
+  claimed: Map<string, string>,
+  report: Report,
+): Pick<NonNullable<ServiceGroup['spec']>, 'autoAssign' | 'serviceAllocation'> {
+  const out: Pick<NonNullable<ServiceGroup['spec']>, 'autoAssign' | 'serviceAllocation'> = {};
+  const auto = spec.autoAssign !== false;
+  if (!auto && group === 'default')
+    report.note(
+      object,
+      'spec.autoAssign',
+      'false cannot be kept: the group named "default" serves Services that name no group',
+    );
+  if (!auto && group !== 'default') out.autoAssign = false;
+  const alloc = isRecord(spec.serviceAllocation) ? spec.serviceAllocation : {};
+  const scope: ServiceAllocationSpec = {};
+  for (const key of Object.keys(alloc)) {
+    if (SCOPE_KEYS.includes(key)) (scope as Record<string, unknown>)[key] = alloc[key];
+    else
+      report.note(
+        object,
+        `spec.serviceAllocation.${key}`,
+        key === 'priority'
+          ? 'not mapped: there is no priority among groups; a Service that names no group gets its namespace default group (namespaceDefault), else "default"'
+          : 'unknown field; not mapped',
+      );
+  }
+  const namespaces = Array.isArray(scope.namespaces) ? scope.namespaces : [];
+  if (auto && group !== 'default' && namespaces.length) {
+    const taken = namespaces.filter((n) => claimed.has(n));
+    if (taken.length)
+      report.note(
+        object,
+        'spec.serviceAllocation.namespaces',
+        `${taken.map((n) => `${n} (already the default of ${claimed.get(n)})`).join(', ')}: a namespace has one default group, so this group is not a namespace default (Services name it with purelb.io/service-group)`,
+      );
+    else {
+      scope.namespaceDefault = true;
+      for (const n of namespaces) claimed.set(n, group);
+    }
+  } else if (auto && group !== 'default')
+    report.note(
+      object,
+      'spec.autoAssign',
+      `${spec.autoAssign === undefined ? '(default true) ' : ''}not mapped: unannotated Services get addresses only from the ServiceGroup named "default" or the default group of their namespace (serviceAllocation.namespaces with namespaceDefault); this group serves Services that name it (purelb.io/service-group) or request one of its addresses${autoAssignedCount === 1 ? `; give --default-pool ${name} to name it "default"` : ''}`,
+    );
+  if (Object.keys(scope).length) out.serviceAllocation = scope;
+  return out;
+}
 
 export interface PoolOptions {
   namespace: string;
@@ -137,6 +198,8 @@ export function mapPools(
   const autoAssigned = pools
     .filter((p) => !isRecord(p.spec) || p.spec.autoAssign !== false)
     .map((p) => p.metadata?.name);
+  // namespace -> the group that became its default (a namespace has at most one)
+  const claimed = new Map<string, string>();
   for (const pool of pools) {
     const object = describeSource(pool);
     const name = pool.metadata?.name ?? '';
@@ -181,25 +244,7 @@ export function mapPools(
           : { family, first, last, pool, subnet: enclosingSubnet(family, first, last), local: false },
       );
     });
-    if (spec.autoAssign === false && group === 'default')
-      report.note(
-        object,
-        'spec.autoAssign',
-        'false cannot be kept: unannotated Services get addresses from the group named "default"',
-      );
-    if (spec.autoAssign !== false && group !== 'default')
-      report.note(
-        object,
-        'spec.autoAssign',
-        `${spec.autoAssign === undefined ? '(default true) ' : ''}not mapped: unannotated Services get addresses only from the ServiceGroup named "default"; this group serves Services that name it (purelb.io/service-group) or request one of its addresses${autoAssigned.length === 1 ? `; give --default-pool ${name} to name it "default"` : ''}`,
-      );
-    if (isRecord(spec.serviceAllocation))
-      for (const key of Object.keys(spec.serviceAllocation))
-        report.note(
-          object,
-          `spec.serviceAllocation.${key}`,
-          'not mapped: ServiceGroups have no namespace or Service scoping yet; any Service can name this group',
-        );
+    const tenancy = mapTenancy(spec, group, name, object, autoAssigned.length, claimed, report);
     if (ranges.length === 0) continue;
     const entry = (r: MappedRange) => ({
       pool: r.pool,
@@ -212,7 +257,10 @@ export function mapPools(
       apiVersion: API_VERSION,
       kind: 'ServiceGroup',
       metadata: { name: group, namespace: opts.namespace },
-      spec: { local: { ...(v4pools.length ? { v4pools } : {}), ...(v6pools.length ? { v6pools } : {}) } },
+      spec: {
+        local: { ...(v4pools.length ? { v4pools } : {}), ...(v6pools.length ? { v6pools } : {}) },
+        ...tenancy,
+      },
     });
     mapped.push({ source: pool, name, group, labels: pool.metadata?.labels ?? {}, ranges });
   }

@@ -30,7 +30,7 @@ function mapServiceGroup(sg: SourceObject, opts: PureLBv2Options, report: Report
       report.note(
         object,
         `spec.${key}`,
-        'not mapped: ServiceGroups have no namespace scoping yet; any Service can name this group',
+        'not mapped automatically: scope the group with spec.serviceAllocation by hand (docs/tenancy.md)',
       );
   if (spec.external !== undefined) {
     report.note(object, 'spec.external', 'external IPAM is not supported; not mapped (no ServiceGroup)');

@@ -1,7 +1,8 @@
-// Which version of each ServiceGroup serves (pure), for the allocator, the agent and `purelb status`. A group whose new spec is invalid, or overlaps
-// another group, keeps serving its last valid version; other groups are unaffected. Groups already
+// Which version of each ServiceGroup serves (pure), for the allocator, the agent and `purelb status`. A group whose new spec is invalid, overlaps
+// another group, or claims a namespace default another group holds, keeps serving its last valid version; other groups are unaffected. Groups already
 // serving win overlaps against changed or new ones, so an edit can never evict an established pool.
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { defaultClash, defaultClashMessage } from '../api/servicegroup-scope.ts';
 import {
   findOverlap,
   overlapMessage,
@@ -68,6 +69,18 @@ export function resolveGroups(
             message: overlapMessage(
               overlap[0],
               overlap[1],
+              describeObject('ServiceGroup', other.config.namespace, other.config.name),
+            ),
+          });
+          break;
+        }
+        const clash = defaultClash(other.config.tenancy, config.tenancy);
+        if (clash) {
+          problems.push({
+            object: describeObject('ServiceGroup', config.namespace, name),
+            field: 'spec.serviceAllocation.namespaceDefault',
+            message: defaultClashMessage(
+              clash,
               describeObject('ServiceGroup', other.config.namespace, other.config.name),
             ),
           });

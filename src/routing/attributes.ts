@@ -3,7 +3,7 @@
 // the Services behind it (an aggregate such as a /24 can stand for several Services). Every other prefix
 // keeps the config-wide spec.bgp.communities and localPref. BIRD and FRR render the result into their
 // configs, GoBGP sends it with each path: one rule for all three daemons.
-import { selectorMatches } from '../api/label-selector.ts';
+import { selectorMatches } from '../model/label-selector.ts';
 import type { BgpAdvertisement, BgpConfig } from '../api/validate-routerconfig.ts';
 import type { AddressService } from '../model/services.ts';
 import { advertisedPrefixes } from './advertiser.ts';

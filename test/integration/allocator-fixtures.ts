@@ -25,9 +25,16 @@ export async function putServiceGroup(
   namespace: string,
   name: string,
   local: Record<string, unknown>,
+  /** Other spec fields, e.g. autoAssign and serviceAllocation. */
+  extra: Record<string, unknown> = {},
 ): Promise<void> {
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const body = { apiVersion: 'purelb.io/v1', kind: 'ServiceGroup', metadata: { name, namespace }, spec: { local } };
+  const body = {
+    apiVersion: 'purelb.io/v1',
+    kind: 'ServiceGroup',
+    metadata: { name, namespace },
+    spec: { local, ...extra },
+  };
   // the allocator writes the group's status meanwhile: a replace may meet a 409 and is retried
   for (let attempt = 0; ; attempt++) {
     try {
@@ -69,6 +76,7 @@ export const waitForCondition = (
 
 export interface ServiceOptions {
   annotations?: Record<string, string>;
+  labels?: Record<string, string>;
   families?: Array<'IPv4' | 'IPv6'>;
   policy?: 'SingleStack' | 'PreferDualStack' | 'RequireDualStack';
   ports?: Array<[string, number]>;
@@ -88,7 +96,7 @@ export function serviceBody(name: string, o: ServiceOptions = {}): V1Service {
   if (o.families) spec.ipFamilies = o.families;
   if (o.policy) spec.ipFamilyPolicy = o.policy;
   if (o.lbClass) spec.loadBalancerClass = o.lbClass;
-  return { metadata: { name, annotations: o.annotations ?? {} }, spec };
+  return { metadata: { name, annotations: o.annotations ?? {}, ...(o.labels ? { labels: o.labels } : {}) }, spec };
 }
 
 export const createService = (kc: KubeConfig, namespace: string, name: string, o: ServiceOptions = {}) =>

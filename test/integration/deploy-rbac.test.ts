@@ -4,6 +4,8 @@
 // into other namespaces, and the dangerous extras are refused, also on real calls with minted tokens.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { AuthorizationV1Api, CoreV1Api, type KubeConfig, type V1PolicyRule } from '@kubernetes/client-node';
+import { kubeAllocatorCluster } from '../../src/allocator/cluster.ts';
+import { createLogger } from '../../src/log.ts';
 import { installBaseRbac, type InstalledRbac } from '../harness/deploy.ts';
 import { adminKubeConfig, cleanUpNamespaces, freshNamespace, serviceAccountKubeConfig } from '../harness/kube.ts';
 
@@ -80,6 +82,9 @@ const forbidden: Record<string, Array<Omit<Check, 'namespace'> & { scope: 'clust
     { verb: 'delete', group: 'coordination.k8s.io', resource: 'leases', scope: 'install' },
     { verb: 'list', group: 'discovery.k8s.io', resource: 'endpointslices', scope: 'cluster' },
     { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'rolebindings', scope: 'install' },
+    // Namespace labels are only listed and watched (ServiceGroup namespaceSelectors)
+    { verb: 'get', group: '', resource: 'namespaces', scope: 'cluster' },
+    { verb: 'patch', group: '', resource: 'namespaces', scope: 'cluster' },
   ],
   lbnodeagent: [
     { verb: 'list', group: '', resource: 'secrets', scope: 'cluster' },
@@ -137,4 +142,16 @@ describe.each(['allocator', 'lbnodeagent'])('%s service account', (component) =>
     // the same token is accepted for what the component needs, so the 403s above are RBAC, not a bad token
     await expect(core.listServiceForAllNamespaces()).resolves.toBeDefined();
   });
+});
+
+test('the allocator token runs its metadata-only Namespace watch (ServiceGroup namespaceSelectors)', async () => {
+  const saKc = await serviceAccountKubeConfig(kc, ns, `allocator${suffix}`);
+  const cluster = kubeAllocatorCluster(saKc, ns, createLogger('rbac-test', { namespace: ns }), ns);
+  const namespaces = cluster.namespaces();
+  try {
+    await namespaces.synced;
+    expect(namespaces.get(ns)?.metadata?.name).toBe(ns);
+  } finally {
+    await Promise.all([namespaces.stop(), cluster.services.stop(), cluster.groups.stop()]);
+  }
 });

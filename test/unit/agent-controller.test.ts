@@ -394,7 +394,7 @@ describe('announcement node selectors (fake ports)', () => {
     expect(t.virtual.at(-1)).toEqual([]);
     await new Promise((r) => setImmediate(r)); // events go through their own queue
     expect(t.cluster.emitted.at(-1)).toBe(
-      "Service/v Normal Withdrawn: node n1 withdrew 10.9.0.1/32 on kube-lb0 (node n1 is not selected by ServiceGroup edge's nodeSelectors {zone In (b)})",
+      "Service/v Normal Withdrawn: node n1 withdrew 10.9.0.1/32 on kube-lb0 (node n1 is not selected by ServiceGroup edge's nodeSelectors {zone=b})",
     );
     // the group drops its selector: every node again, and nothing left to publish
     t.cluster.groups = [{ ...edge({}), metadata: { ...edge({}).metadata, generation: 2 } }];

@@ -11,7 +11,8 @@ import { decideAddresses, type DesiredInputs } from '../../src/agent/desired.ts'
 import { electOwner, electWinner } from '../../src/agent/election.ts';
 import { formatLabels, parseHeartbeat, type Heartbeat } from '../../src/model/heartbeat.ts';
 import { parseIpAddrJson } from '../../src/agent/interfaces.ts';
-import { pickLabels, selectorKeys, selectorMatches } from '../../src/model/node-selector.ts';
+import { pickLabels, selectorKeys } from '../../src/model/node-selector.ts';
+import { selectorMatches } from '../../src/model/label-selector.ts';
 import type { ServiceInput } from '../../src/model/services.ts';
 
 const NODES = ['n1', 'n2', 'n3', 'n4'];
@@ -100,11 +101,27 @@ const announcers = (ds: Array<{ node: string; announce: boolean }>) => ds.filter
 describe('node selectors', () => {
   test('matchLabels and every operator; a list matches when any selector matches', () => {
     const l = labelsOf('n3');
-    expect(selectorMatches([{ key: 'rack', operator: 'In', values: ['r1', 'r9'] }], l)).toBe(true);
-    expect(selectorMatches([{ key: 'rack', operator: 'NotIn', values: ['r1'] }], l)).toBe(false);
-    expect(selectorMatches([{ key: 'gpu', operator: 'NotIn', values: ['x'] }], l)).toBe(true);
-    expect(selectorMatches([{ key: 'rack', operator: 'Exists', values: [] }], l)).toBe(true);
-    expect(selectorMatches([{ key: 'rack', operator: 'DoesNotExist', values: [] }], l)).toBe(false);
+    expect(
+      selectorMatches(
+        { matchLabels: {}, matchExpressions: [{ key: 'rack', operator: 'In', values: ['r1', 'r9'] }] },
+        l,
+      ),
+    ).toBe(true);
+    expect(
+      selectorMatches({ matchLabels: {}, matchExpressions: [{ key: 'rack', operator: 'NotIn', values: ['r1'] }] }, l),
+    ).toBe(false);
+    expect(
+      selectorMatches({ matchLabels: {}, matchExpressions: [{ key: 'gpu', operator: 'NotIn', values: ['x'] }] }, l),
+    ).toBe(true);
+    expect(
+      selectorMatches({ matchLabels: {}, matchExpressions: [{ key: 'rack', operator: 'Exists', values: [] }] }, l),
+    ).toBe(true);
+    expect(
+      selectorMatches(
+        { matchLabels: {}, matchExpressions: [{ key: 'rack', operator: 'DoesNotExist', values: [] }] },
+        l,
+      ),
+    ).toBe(false);
     const { config } = sg({ nodeSelectors: [...zoneB, ...rackR1] });
     expect(NODES.filter((n) => config!.nodeSelectors!.some((s) => selectorMatches(s, labelsOf(n))))).toEqual([
       'n1',
@@ -132,7 +149,7 @@ describe('node selectors', () => {
     expect(announcers(decideEverywhere({}, v))).toEqual(NODES);
     const n1 = decideEverywhere({ nodeSelectors: zoneB }, v)[0]!;
     expect(n1.reason).toBe(
-      "node n1 is not selected by ServiceGroup edge's nodeSelectors {topology.kubernetes.io/zone In (b)}",
+      "node n1 is not selected by ServiceGroup edge's nodeSelectors {topology.kubernetes.io/zone=b}",
     );
   });
 
@@ -241,8 +258,8 @@ describe('validation', () => {
   const problems = (spec: Record<string, unknown>) => sg(spec as never).problems.map(formatProblem);
   test('valid selectors parse; absent or empty lists mean every node', () => {
     expect(sg({ nodeSelectors: [...zoneB, ...rackR1] }).config!.nodeSelectors).toEqual([
-      [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: ['b'] }],
-      [{ key: 'rack', operator: 'In', values: ['r1'] }],
+      { matchLabels: { 'topology.kubernetes.io/zone': 'b' }, matchExpressions: [] },
+      { matchLabels: {}, matchExpressions: [{ key: 'rack', operator: 'In', values: ['r1'] }] },
     ]);
     expect(sg({ nodeSelectors: [] }).config!.nodeSelectors).toBeUndefined();
     expect(sg({}).config!.preferredNodeSelectors).toBeUndefined();
@@ -257,13 +274,17 @@ describe('validation', () => {
     expect(
       problems({ preferredNodeSelectors: [{ matchExpressions: [{ key: 'rack', operator: 'In', values: [] }] }] }),
     ).toEqual([
-      'ServiceGroup purelb/edge: spec.preferredNodeSelectors[0].matchExpressions[0].values: must not be empty with operator In',
+      'ServiceGroup purelb/edge: spec.preferredNodeSelectors[0].matchExpressions[0].values: operator In needs at least one value',
     ]);
     expect(
       problems({ nodeSelectors: [{ matchExpressions: [{ key: 'rack', operator: 'Gt', values: ['1'] }] }] })[0],
     ).toContain('operator: must be one of In, NotIn, Exists, DoesNotExist');
-    expect(problems({ nodeSelectors: [{ matchLabels: { 'bad key!': 'x' } }] })[0]).toContain('label key "bad key!"');
-    expect(problems({ nodeSelectors: [{ matchLabels: { zone: 'a b' } }] })[0]).toContain('is not a valid label value');
-    expect(problems({ nodeSelector: zoneB })[0]).toContain('known fields are local, netbox, nodeSelectors');
+    expect(problems({ nodeSelectors: [{ matchLabels: { 'bad key!': 'x' } }] })[0]).toContain(
+      'matchLabels["bad key!"]: is not a valid label key',
+    );
+    expect(problems({ nodeSelectors: [{ matchLabels: { zone: 'a b' } }] })[0]).toContain('must be a label value');
+    expect(problems({ nodeSelector: zoneB })[0]).toContain(
+      'known fields are local, netbox, autoAssign, serviceAllocation, nodeSelectors',
+    );
   });
 });

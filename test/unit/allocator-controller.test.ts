@@ -258,3 +258,43 @@ describe('refusals and ServiceGroups', () => {
     expect(serviceWrites()).toEqual([`status ${NS}/a`, `status ${NS}/b`]);
   });
 });
+
+describe('namespace scopes', () => {
+  const GOLD = { pool: '10.0.1.1-10.0.1.3', subnet: '10.0.1.0/24', aggregation: 'default' };
+  const nsObject = (labels: Record<string, string>) => ({ metadata: { name: NS, labels } });
+
+  test('Namespaces are watched only once a group selects them by label; a relabel re-decides their Services', async () => {
+    const { cluster, controller, settle, ingress, notes } = setup();
+    await controller.startLeading();
+    await settle();
+    expect(cluster.namespaceWatches).toBe(0);
+    cluster.namespaceCache.put(nsObject({ tenant: 'silver' }));
+    cluster.applyGroup(
+      'gold',
+      { v4pool: GOLD },
+      { serviceAllocation: { namespaceSelectors: [{ matchLabels: { tenant: 'gold' } }] } },
+    );
+    await settle();
+    expect(cluster.namespaceWatches).toBe(1);
+    cluster.applyService(service('a', { annotations: { 'purelb.io/service-group': 'gold' } }));
+    await settle();
+    expect(ingress('a')).toEqual([]);
+    expect(notes('a', 'AllocationFailed')).toEqual([
+      expect.stringContaining(`namespace ${NS} is not in serviceAllocation.namespaceSelectors`),
+    ]);
+    cluster.namespaceCache.put(nsObject({ tenant: 'gold' }));
+    await settle();
+    expect(ingress('a')).toEqual(['10.0.1.1']);
+    // narrowed by a relabel: kept, warned, listed on the group
+    cluster.namespaceCache.put(nsObject({ tenant: 'bronze' }));
+    await settle();
+    expect(ingress('a')).toEqual(['10.0.1.1']);
+    expect(notes('a', 'ConfigurationWarning')).toEqual([
+      expect.stringContaining('keeps 10.0.1.1 of ServiceGroup gold although'),
+    ]);
+    const listed = (c: { type: string; status: string; message?: string }) =>
+      c.type === 'HoldersOutOfScope' && c.status === 'True' && !!c.message?.includes(`${NS}/a 10.0.1.1`);
+    await until('HoldersOutOfScope lists the holder', () => !!cluster.group('gold')?.status?.conditions?.some(listed));
+    expect(cluster.namespaceWatches).toBe(1);
+  });
+});

@@ -80,12 +80,13 @@ describe('resolveGroups', () => {
 
 describe('groupStatus', () => {
   const stats = { 4: { size: 9n, free: 7n }, 6: { size: 1n << 64n, free: (1n << 64n) - 1n } };
-  test('counts per family (capped), Valid and AddressesOutsidePools conditions', () => {
+  const none = { outside: [], outOfScope: [] };
+  test('counts per family (capped), Valid, AddressesOutsidePools and HoldersOutOfScope conditions', () => {
     const { verdicts } = serve([sg('a', '10.0.0.1-10.0.0.9', '10.0.0.0/24')]);
     const status = groupStatus(
       verdicts[0]!,
       stats,
-      [{ service: 'ns/x', address: '10.0.0.200' }],
+      { outside: [{ service: 'ns/x', address: '10.0.0.200' }], outOfScope: [{ service: 'ns/y', address: '10.0.0.2' }] },
       1,
       [],
       new Date('2026-03-01T10:00:00.123Z'),
@@ -113,19 +114,28 @@ describe('groupStatus', () => {
           lastTransitionTime: '2026-03-01T10:00:00Z',
           observedGeneration: 1,
         },
+        {
+          type: 'HoldersOutOfScope',
+          status: 'True',
+          reason: 'HoldersOutOfScope',
+          message: expect.stringContaining('ns/y 10.0.0.2'),
+          lastTransitionTime: '2026-03-01T10:00:00Z',
+          observedGeneration: 1,
+        },
       ],
     });
     // an unchanged condition status keeps its transition time
-    const later = groupStatus(verdicts[0]!, stats, [], 1, status.conditions, new Date('2026-03-02T00:00:00Z'));
+    const later = groupStatus(verdicts[0]!, stats, none, 1, status.conditions, new Date('2026-03-02T00:00:00Z'));
     expect(later.conditions!.map((c) => c.lastTransitionTime)).toEqual([
       '2026-03-01T10:00:00Z',
+      '2026-03-02T00:00:00Z',
       '2026-03-02T00:00:00Z',
     ]);
   });
   test('an invalid group says what is wrong and what keeps serving', () => {
     const first = serve([sg('a', '10.0.0.1-10.0.0.9', '10.0.0.0/24')]);
     const { verdicts } = serve([sg('a', '10.0.0.1-10.0.9.9', '10.0.0.0/24', 2)], first.served);
-    expect(groupStatus(verdicts[0]!, stats, [], 2).conditions![0]).toMatchObject({
+    expect(groupStatus(verdicts[0]!, stats, none, 2).conditions![0]).toMatchObject({
       type: 'Valid',
       status: 'False',
       reason: 'ParseFailed',

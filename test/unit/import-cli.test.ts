@@ -83,7 +83,7 @@ test('something not mapped: exit 3, output still written, the report on stderr; 
   expect(r.code).toBe(3);
   expect(loadAll(r.out)).toHaveLength(1);
   expect(r.err.split('\n')).toEqual([
-    'IPAddressPool metallb-system/lan: spec.autoAssign: (default true) not mapped: unannotated Services get addresses only from the ServiceGroup named "default"; this group serves Services that name it (purelb.io/service-group) or request one of its addresses; give --default-pool lan to name it "default"',
+    'IPAddressPool metallb-system/lan: spec.autoAssign: (default true) not mapped: unannotated Services get addresses only from the ServiceGroup named "default" or the default group of their namespace (serviceAllocation.namespaces with namespaceDefault); this group serves Services that name it (purelb.io/service-group) or request one of its addresses; give --default-pool lan to name it "default"',
     'Service shop/web: metadata.annotations: patch not written; give --service-patches FILE',
     '# 1 object(s) written; 2 thing(s) not mapped',
     '',

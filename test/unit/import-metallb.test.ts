@@ -60,10 +60,11 @@ describe('IPAddressPool', () => {
               { pool: '10.9.0.5/32', subnet: '10.9.0.5/32', aggregation: '/32' },
             ],
           },
+          autoAssign: false,
         },
       },
     ]);
-    // lan is the default group; routed has autoAssign false and is not named default: both kept as they were
+    // lan is the default group; routed keeps autoAssign false (reserved for Services that name it)
     expect(r.report).toEqual([]);
     expect(validateObjects(r.objects)).toEqual([]);
   });
@@ -98,7 +99,7 @@ items:
     expect((wide.objects[0] as any).spec.local.v4pools[0].subnet).toBe('192.168.8.0/22');
   });
 
-  test('autoAssign, serviceAllocation, avoidBuggyIPs and straddling ranges are reported', () => {
+  test('serviceAllocation keeps its names; an auto-assign pool listing namespaces becomes their default; priority, avoidBuggyIPs and straddling ranges are reported', () => {
     const r = run(
       `
 apiVersion: metallb.io/v1beta1
@@ -116,14 +117,46 @@ spec:
     expect(byName(r.objects, 'shop')!.spec.local.v4pools).toEqual([
       { pool: '10.20.0.1-10.20.1.254', subnet: '10.20.0.0/23', aggregation: '/32' },
     ]);
+    expect(byName(r.objects, 'shop')!.spec.serviceAllocation).toEqual({ namespaces: ['shop'], namespaceDefault: true });
+    expect(validateObjects(r.objects)).toEqual([]);
     expect(r.report).toEqual([
       'IPAddressPool metallb-system/shop: spec.addresses[0]: avoidBuggyIPs: the range spans several /24s; its inner .0 and .255 addresses stay in the pool (a ServiceGroup pool is one contiguous range): split the pool to exclude them',
       'IPAddressPool metallb-system/shop: spec.addresses[1]: 192.168.10.250-192.168.11.5 lies partly inside node subnet 192.168.10.0/24: split it into the part inside (local) and the part outside (virtual); not mapped',
       'IPAddressPool metallb-system/shop: spec.addresses[2]: avoidBuggyIPs leaves no address in this entry; not mapped',
-      'IPAddressPool metallb-system/shop: spec.autoAssign: (default true) not mapped: unannotated Services get addresses only from the ServiceGroup named "default"; this group serves Services that name it (purelb.io/service-group) or request one of its addresses; give --default-pool shop to name it "default"',
-      'IPAddressPool metallb-system/shop: spec.serviceAllocation.priority: not mapped: ServiceGroups have no namespace or Service scoping yet; any Service can name this group',
-      'IPAddressPool metallb-system/shop: spec.serviceAllocation.namespaces: not mapped: ServiceGroups have no namespace or Service scoping yet; any Service can name this group',
+      'IPAddressPool metallb-system/shop: spec.serviceAllocation.priority: not mapped: there is no priority among groups; a Service that names no group gets its namespace default group (namespaceDefault), else "default"',
     ]);
+  });
+
+  test('selectors are copied; a second auto-assign pool listing a namespace is not its default (reported)', () => {
+    const r = run(`
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: a, namespace: metallb-system}
+spec:
+  addresses: [10.1.0.0/24]
+  serviceAllocation:
+    namespaces: [shop]
+    namespaceSelectors: [{matchLabels: {team: shop}}]
+    serviceSelectors: [{matchExpressions: [{key: tier, operator: In, values: [web]}]}]
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: b, namespace: metallb-system}
+spec:
+  addresses: [10.2.0.0/24]
+  serviceAllocation: {namespaces: [shop, web]}
+`);
+    expect(byName(r.objects, 'a')!.spec.serviceAllocation).toEqual({
+      namespaces: ['shop'],
+      namespaceSelectors: [{ matchLabels: { team: 'shop' } }],
+      serviceSelectors: [{ matchExpressions: [{ key: 'tier', operator: 'In', values: ['web'] }] }],
+      namespaceDefault: true,
+    });
+    expect(byName(r.objects, 'b')!.spec.serviceAllocation).toEqual({ namespaces: ['shop', 'web'] });
+    expect(r.report).toEqual([
+      'IPAddressPool metallb-system/b: spec.serviceAllocation.namespaces: shop (already the default of a): a namespace has one default group, so this group is not a namespace default (Services name it with purelb.io/service-group)',
+    ]);
+    expect(validateObjects(r.objects)).toEqual([]);
   });
 
   test('overlapping pools are not emitted: the project would reject them, and the report says why', () => {

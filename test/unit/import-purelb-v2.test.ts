@@ -66,8 +66,8 @@ spec:
   ]);
   expect(validateObjects(r.objects)).toEqual([]);
   expect(r.report).toEqual([
-    'ServiceGroup purelb-system/lan: spec.namespaces: not mapped: ServiceGroups have no namespace scoping yet; any Service can name this group',
-    'ServiceGroup purelb-system/lan: spec.enforceNamespaces: not mapped: ServiceGroups have no namespace scoping yet; any Service can name this group',
+    'ServiceGroup purelb-system/lan: spec.namespaces: not mapped automatically: scope the group with spec.serviceAllocation by hand (docs/tenancy.md)',
+    'ServiceGroup purelb-system/lan: spec.enforceNamespaces: not mapped automatically: scope the group with spec.serviceAllocation by hand (docs/tenancy.md)',
     'ServiceGroup purelb-system/lan: spec.local.skipIPv6DAD: not mapped: the agent always runs IPv6 duplicate address detection',
     'ServiceGroup purelb-system/lan: spec.local.multiPool: not mapped: a Service gets one address per family',
     'ServiceGroup purelb-system/routed: spec.remote: a remote pool with aggregation "default" puts the subnet prefix on kube-lb0, and the managed routing daemons advertise only /32 and /128 routes: set aggregation /32 (IPv4) and /128 (IPv6)',

@@ -1,7 +1,7 @@
 // spec.bgp.advertisements: validation (with the reasons a daemon-independent rule refuses), label
 // selectors, and which entry decides the attributes of each advertised prefix.
 import { describe, expect, test } from '@jest/globals';
-import { parseLabelSelector, selectorMatches } from '../../src/api/label-selector.ts';
+import { parseLabelSelector, selectorMatches } from '../../src/model/label-selector.ts';
 import { parseRouterConfig, type BgpConfig } from '../../src/api/validate-routerconfig.ts';
 import { advertisementsKey, prefixAdvertisements, routeAttributes } from '../../src/routing/attributes.ts';
 import { addressServices, serviceInput } from '../../src/model/services.ts';

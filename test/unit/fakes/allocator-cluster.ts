@@ -1,7 +1,7 @@
 // An in-memory apiserver behind the allocator's cluster port. It stores Services and ServiceGroups,
 // applies merge patches, bumps resourceVersions, delivers its own writes to the watch caches after
 // the write returned (as a real watch does), and lets a test fail or hold the next call of a verb.
-import type { EventsV1Event, V1Service } from '@kubernetes/client-node';
+import type { EventsV1Event, KubernetesObject, V1Service } from '@kubernetes/client-node';
 import type { ServiceGroup, ServiceGroupLocalSpec } from '../../../src/api/types.ts';
 import { ALLOCATOR_COMPONENT, API_VERSION } from '../../../src/api/names.ts';
 import { type AllocatorCluster, type ServiceStatusPatch } from '../../../src/allocator/cluster.ts';
@@ -38,6 +38,9 @@ const apiError = (verb: Verb, key: string, code: number) =>
 export class FakeAllocatorCluster implements AllocatorCluster {
   readonly services = new MemoryCache<V1Service>();
   readonly groups = new MemoryCache<ServiceGroup>();
+  readonly namespaceCache = new MemoryCache<KubernetesObject>();
+  /** How often the controller asked for the Namespace watch. */
+  namespaceWatches = 0;
   readonly events: EventRecorder;
   /** Events sent, oldest first. */
   readonly sent: EventsV1Event[] = [];
@@ -79,7 +82,11 @@ export class FakeAllocatorCluster implements AllocatorCluster {
   }
 
   /** Creates a ServiceGroup, or changes its spec (a new generation). */
-  applyGroup(name: string, local: ServiceGroupLocalSpec): void {
+  applyGroup(
+    name: string,
+    local: ServiceGroupLocalSpec,
+    tenancy: Omit<NonNullable<ServiceGroup['spec']>, 'local'> = {},
+  ): void {
     const before = this.#groups.get(name);
     const sg: ServiceGroup = {
       apiVersion: API_VERSION,
@@ -92,7 +99,7 @@ export class FakeAllocatorCluster implements AllocatorCluster {
         resourceVersion: String(++this.#rv),
         creationTimestamp: before?.metadata?.creationTimestamp ?? (new Date().toISOString() as never),
       },
-      spec: { local },
+      spec: { local, ...tenancy },
       ...(before?.status ? { status: before.status } : {}),
     };
     this.#groups.set(name, sg);
@@ -128,6 +135,11 @@ export class FakeAllocatorCluster implements AllocatorCluster {
   }
 
   // ---- the port ----
+
+  namespaces(): MemoryCache<KubernetesObject> {
+    this.namespaceWatches++;
+    return this.namespaceCache;
+  }
 
   async listServices(): Promise<V1Service[]> {
     await this.#call('list', '*');

@@ -1,6 +1,7 @@
 // Kubernetes label selectors (matchLabels and matchExpressions with In, NotIn, Exists, DoesNotExist):
 // parsing with field-named problems and matching (pure). Keys and values are checked against the
-// Kubernetes label syntax, so a selector never carries daemon syntax.
+// Kubernetes label syntax, so a selector never carries daemon syntax. The one reading of selectors for
+// ServiceGroup tenancy and node placement and for RouterConfig advertisements.
 
 export type SelectorOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
 export const SELECTOR_OPERATORS: readonly SelectorOperator[] = ['In', 'NotIn', 'Exists', 'DoesNotExist'];
@@ -92,3 +93,28 @@ export function selectorMatches(s: LabelSelector, labels: Readonly<Record<string
     }
   });
 }
+
+/** A list of selectors (undefined: none). Each is parsed as above; undefined when any has a problem. */
+export function parseLabelSelectors(
+  v: unknown,
+  field: string,
+  fail: (field: string, message: string) => void,
+): LabelSelector[] | undefined {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) {
+    fail(field, 'must be a list of label selectors, e.g. [{matchLabels: {team: a}}]');
+    return undefined;
+  }
+  const out = v.map((s, i) => parseLabelSelector(s, `${field}[${i}]`, fail));
+  return out.every((s): s is LabelSelector => !!s) ? out : undefined;
+}
+
+/** True when the selector has no terms (it would match everything). */
+export const selectorEmpty = (s: LabelSelector) =>
+  Object.keys(s.matchLabels).length === 0 && s.matchExpressions.length === 0;
+
+/** A list of selectors: undefined or empty matches everything, else any selector that matches. */
+export const anySelectorMatches = (
+  selectors: readonly LabelSelector[] | undefined,
+  labels: Readonly<Record<string, string>>,
+): boolean => !selectors?.length || selectors.some((s) => selectorMatches(s, labels));
