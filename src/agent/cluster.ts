@@ -65,6 +65,7 @@ function slim(o: KubernetesObject | undefined): void {
   if (o?.metadata) delete o.metadata.managedFields;
 }
 
+// eslint-disable-next-line max-lines-per-function -- a factory: the port's methods read the caches it creates
 export function watchAgentCluster({ kc, namespace, node, configName, log }: WatchOptions): AgentCluster {
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);

@@ -68,6 +68,7 @@ const BASIS_TEXT: Record<ElectionBasis, string> = {
   hash: 'won the election',
 };
 
+// eslint-disable-next-line max-lines-per-function -- one pass over the addresses: the local and the virtual decision side by side, each with its reason
 export function decideAddresses(inp: DesiredInputs): AddressDecision[] {
   const byAddress = new Map<string, { ip: IP; users: ServiceInput[] }>();
   for (const svc of inp.services) {

@@ -273,6 +273,7 @@ function parseCommunity(c: Checker, x: unknown, f: string): string | undefined {
 
 const isIBGP = (p: BgpPeer, localASN: number) => p.asn === localASN;
 
+// eslint-disable-next-line max-lines-per-function -- one advertisement entry read field by field, each reported where it is read
 function parseAdvertisement(
   c: Checker,
   v: unknown,

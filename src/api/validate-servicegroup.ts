@@ -239,6 +239,7 @@ export const overlapMessage = (a: PoolRange, b: PoolRange, aOwner = 'this group'
   `pool ${poolText(b)} overlaps ${poolText(a)} at ${a.field} of ${aOwner}; pools must not share addresses (split or shrink one)`;
 
 /** Parses a ServiceGroup into its normalised pools; config is undefined when there is any problem. */
+// eslint-disable-next-line max-lines-per-function -- one pass over the spec: every field is read, checked and reported where it is, in field order
 export function parseServiceGroup(obj: unknown): ParsedServiceGroup {
   const o = isRecord(obj) ? obj : {};
   const meta = isRecord(o.metadata) ? o.metadata : {};

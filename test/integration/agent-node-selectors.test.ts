@@ -132,7 +132,7 @@ describe('admission (CRD schema and CEL)', () => {
   const refusal = (p: Promise<unknown>) =>
     p.then(
       () => 'accepted',
-      (err: { body?: string }) => (JSON.parse(err.body ?? '{}') as { message?: string }).message ?? String(err),
+      (err: { body?: string }) => (JSON.parse(err.body ?? '{}') as { message?: string }).message ?? JSON.stringify(err),
     );
   test('an empty selector, In without values, Exists with values and an unknown operator are refused', async () => {
     expect(await refusal(create('bad1', { nodeSelectors: [{}] }))).toContain(

@@ -3,7 +3,7 @@
 // them (src/model/heartbeat.ts), and the validator's refusals (src/api/validate-node-selectors.ts).
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { parseCIDR, parseIP } from '../../src/api/ip.ts';
+import { parseIP } from '../../src/api/ip.ts';
 import type { ServiceGroup } from '../../src/api/types.ts';
 import { parseServiceGroup } from '../../src/api/validate-servicegroup.ts';
 import { formatProblem } from '../../src/api/validation.ts';
