@@ -348,3 +348,21 @@ export async function agentTestSetup(opts: { sendgarp?: boolean } = {}) {
   });
   return { kc, core, custom, install, apps };
 }
+
+/** The agent command line every agent integration test runs with: the test apiserver, no routing, fast
+ * heartbeats and resync (more flags after). */
+export const agentTestArgs = (install: string, ...extra: string[]): string[] => [
+  '--kubeconfig',
+  process.env.PURELB_TEST_KUBECONFIG!,
+  '--namespace',
+  install,
+  '--routing',
+  'off',
+  '--heartbeat-renew',
+  '500ms',
+  '--heartbeat-duration',
+  '3s',
+  '--resync',
+  '5s',
+  ...extra,
+];

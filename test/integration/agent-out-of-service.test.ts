@@ -22,6 +22,7 @@ import { EXCLUDE_LB_LABEL } from '../../src/agent/out-of-service.ts';
 import { mergePatch } from '../../src/k8s/patch.ts';
 import { cleanUpNamespaces, waitFor } from '../harness/kube.ts';
 import {
+  agentTestArgs,
   agentLogTail,
   agentTestSetup,
   createBrandedService,
@@ -151,20 +152,7 @@ beforeAll(async () => {
   local = Array.from({ length: 50 }, (_, i) => `${LAN_V4}.${150 + i}`).find(
     (ip) => electWinner(ip, names()) === a.name,
   )!;
-  agentArgs = [
-    '--kubeconfig',
-    process.env.PURELB_TEST_KUBECONFIG!,
-    '--namespace',
-    install,
-    '--routing',
-    'off',
-    '--heartbeat-renew',
-    '500ms',
-    '--heartbeat-duration',
-    '3s',
-    '--resync',
-    '5s',
-  ];
+  agentArgs = agentTestArgs(install);
   await startAgentsAndWait(lan, kc, install, agentArgs);
   await createBrandedService(core, apps, 'virtual', [VIRTUAL], { group: 'virt' });
   await createBrandedService(core, apps, 'local', [local]);

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { cleanUpNamespaces, waitFor } from '../harness/kube.ts';
 import {
+  agentTestArgs,
   agentLogTail,
   agentTestSetup,
   createBrandedService,
@@ -55,24 +56,7 @@ beforeAll(async () => {
   node = lan.nodes[0]!;
   // kube-lb0 does not exist yet: the agent creates it, and it inherits `default`
   sysctl(node.netns, 'net.ipv4.conf.all.promote_secondaries=0', 'net.ipv4.conf.default.promote_secondaries=0');
-  await lan.startAgent(
-    node,
-    [
-      '--kubeconfig',
-      process.env.PURELB_TEST_KUBECONFIG!,
-      '--namespace',
-      install,
-      '--routing',
-      'off',
-      '--heartbeat-renew',
-      '500ms',
-      '--heartbeat-duration',
-      '3s',
-      '--resync',
-      '5s',
-    ],
-    { readOnlyProcSys: true },
-  );
+  await lan.startAgent(node, agentTestArgs(install), { readOnlyProcSys: true });
   await waitFor(
     'heartbeat Lease of the agent',
     async () =>

@@ -17,6 +17,7 @@ import { ANN } from '../../src/api/annotations.ts';
 import { electWinner } from '../../src/agent/election.ts';
 import { cleanUpNamespaces, waitFor } from '../harness/kube.ts';
 import {
+  agentTestArgs,
   agentTestSetup,
   createBrandedService,
   createLan,
@@ -100,22 +101,8 @@ beforeAll(async () => {
   }
   const apiPort = Number(new URL(kc.getCurrentCluster()!.server).port);
   lan = await createLan(3, apiPort);
-  agentArgs = [
-    '--kubeconfig',
-    process.env.PURELB_TEST_KUBECONFIG!,
-    '--namespace',
-    install,
-    '--routing',
-    'off',
-    '--heartbeat-renew',
-    '500ms',
-    '--heartbeat-duration',
-    '3s',
-    '--resync',
-    '5s',
-    // SIGTERM hands over at once unless a test asks for the restart grace
-    '--restart-grace=0s',
-  ];
+  // SIGTERM hands over at once unless a test asks for the restart grace
+  agentArgs = agentTestArgs(install, '--restart-grace=0s');
   await startAgents();
 }, 90_000);
 
