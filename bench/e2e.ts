@@ -15,7 +15,7 @@ import { startSharedCluster, nodeByIP, type Lab } from '../src/lab/lab.ts';
 import { cleanLedger, labDir } from '../src/lab/ledger.ts';
 import type { Daemon, Protocol } from '../src/lab/plan.ts';
 import { LOCAL_GROUP, serviceObject, endpointSlices, type SampleService } from '../src/lab/samples.ts';
-import { parseKernelRoutes } from '../src/lab/upstream.ts';
+import { parseKernelRoutes } from '../src/status/upstream.ts';
 import { join } from 'node:path';
 import {
   allNodes,

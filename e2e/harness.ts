@@ -17,7 +17,7 @@ import { downLab, nodeByIP, upLab, type Lab, type SharedCluster } from '../src/l
 import { DEFAULT_OPTIONS, type Daemon, type LabOptions, type Protocol } from '../src/lab/plan.ts';
 import { endpointSlices, sampleServiceGroups, serviceObject, type SampleService } from '../src/lab/samples.ts';
 import { requestSpread } from '../src/lab/spread.ts';
-import { readVtyshRoutes } from '../src/lab/upstream.ts';
+import { readVtyshRoutes } from '../src/status/upstream.ts';
 import { procDir } from '../src/lab/ledger.ts';
 import { waitFor } from '../test/harness/kube.ts';
 

@@ -6,7 +6,7 @@ import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
 import { buildStatusReport, renderStatus, type StatusInputs, type StatusReport } from '../status/report.ts';
 import { readNodesByIP, readStatusInputs } from '../status/source.ts';
 import { watchStatus } from '../status/watch.ts';
-import { nameByNeighbours, readKernelRoutes, readNeighbours, readVtyshRoutes } from '../lab/upstream.ts';
+import { nameByNeighbours, readKernelRoutes, readNeighbours, readVtyshRoutes } from '../status/upstream.ts';
 import type { Command } from './main.ts';
 import { clusterOptions, loadClusterConfig, UsageError } from './options.ts';
 

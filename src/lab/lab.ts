@@ -51,7 +51,7 @@ import { buildRealCluster, installProduct, waitRollout } from './real-cluster.ts
 import { formatSpread, requestSpread, type Spread } from './spread.ts';
 import { readStatusInputs } from '../status/source.ts';
 import { labTorSpec, renderTor, torDaemons } from './tor.ts';
-import { readVtyshRoutes } from './upstream.ts';
+import { readVtyshRoutes } from '../status/upstream.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export type Progress = (msg: string) => void;

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { stopChild } from '../../src/lab/cluster/processes.ts';
 import { startFrr, type ProcessOwner } from '../../src/lab/frr.ts';
-import { gateways, kernelRouteTable } from '../../src/lab/upstream.ts';
+import { gateways, kernelRouteTable } from '../../src/status/upstream.ts';
 import { waitFor } from '../harness/kube.ts';
 import { fencedBlocks } from '../harness/markdown.ts';
 

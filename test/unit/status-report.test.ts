@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { V1EndpointSlice, V1Lease, V1Service } from '@kubernetes/client-node';
 import { buildStatusReport, renderStatus, table, type StatusInputs } from '../../src/status/report.ts';
-import { nameByNeighbours, parseKernelRoutes, parseVtyshRoutes } from '../../src/lab/upstream.ts';
+import { nameByNeighbours, parseKernelRoutes, parseVtyshRoutes } from '../../src/status/upstream.ts';
 import { countAnswers, urlFor } from '../../src/lab/spread.ts';
 import { DEFAULT_OPTIONS, planLab } from '../../src/lab/plan.ts';
 import { endpointSlices, sampleServiceGroups, sampleServices, serviceObject } from '../../src/lab/samples.ts';

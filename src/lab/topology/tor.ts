@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { startFrr, type FrrInstance } from '../frr.ts';
 import { run } from '../../exec.ts';
 import { renderTor, torDaemons, type TorSpec } from '../tor.ts';
-import { interfacesOf, kernelRouteTable, vtyshRouteTable } from '../upstream.ts';
+import { interfacesOf, kernelRouteTable, vtyshRouteTable } from '../../status/upstream.ts';
 import type { Topology } from './topology.ts';
 
 export interface TorOptions {

@@ -3,7 +3,7 @@
 // status command shows the gateways of routed prefixes; the test Topology compares interfaces.
 import { canonicalIP } from '../api/ip.ts';
 import { inNetns, run } from '../exec.ts';
-import type { UpstreamRoutes } from '../status/report.ts';
+import type { UpstreamRoutes } from './report.ts';
 
 interface VtyNexthop {
   ip?: string;
