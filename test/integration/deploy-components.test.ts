@@ -119,6 +119,8 @@ describe('allocator with its own service account', () => {
           metadata: { name: 'deploy-test' },
           spec: {
             local: { v4pools: [{ subnet: '10.250.0.0/24', pool: '10.250.0.10-10.250.0.20', aggregation: '/32' }] },
+            // a namespace selector makes the allocator use its namespaces permission (a metadata-only watch)
+            serviceAllocation: { namespaceSelectors: [{ matchLabels: { 'kubernetes.io/metadata.name': ns } }] },
           },
         },
       });
