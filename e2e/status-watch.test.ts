@@ -67,9 +67,10 @@ test('the table is redrawn as a Service comes and goes; Ctrl-C quits cleanly', a
   await applyService(lab, svc);
   const [address] = await addressesOf(lab, svc.name, 1);
   const nodes = allNodes(lab).join(',');
-  // announced by every node (their routing status) and installed by the ToR as ECMP next hops (--upstream)
+  // announced by every node (their routing status), none of them ineligible (-), and installed by the ToR as
+  // ECMP next hops (--upstream)
   const row = new RegExp(
-    `^default/${svc.name}\\s+${address!.replace(/\./g, '\\.')}\\s+virtual\\s+virtual\\s+Cluster\\s+${nodes}\\s+${nodes}$`,
+    `^default/${svc.name}\\s+${address!.replace(/\./g, '\\.')}\\s+virtual\\s+virtual\\s+Cluster\\s+${nodes}\\s+-\\s+${nodes}$`,
     'm',
   );
   await waitFor(
