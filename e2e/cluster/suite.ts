@@ -39,6 +39,20 @@ function podNodes(counts: Record<string, number>): string[] {
   return [...new Set(Object.keys(counts).map((k) => k.split('/')[0]!))].sort();
 }
 
+/** Every request answered: a new Service answers once kube-proxy on the nodes has programmed it, which can
+ * be after the ToR routes it (GoBGP announces within ~0.2 s). */
+function waitAnswered(lab: Lab, address: string, n = 30, timeoutMs = 30_000): Promise<Record<string, number>> {
+  return waitFor(
+    `every request to ${address} answered`,
+    async () => {
+      const counts = await spread(lab, address, 80, n);
+      if (counts['(failed)']) throw new Error(`${counts['(failed)']} of ${n} failed`);
+      return counts;
+    },
+    timeoutMs,
+  );
+}
+
 function record(daemon: Daemon, scenario: string, result: unknown): void {
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(join(RESULTS_DIR, `${daemon}-${scenario}.json`), JSON.stringify(result, null, 2));
@@ -111,12 +125,12 @@ export function clusterSuite(daemon: Daemon): void {
       await kctl(lab, ['apply', '-f', file]);
       const [virtual] = await addressesOf(lab, 'sel-virtual', 1);
       await waitHops(lab, virtual!, [n1, n2].sort(), 90_000);
-      expect(podNodes(await spread(lab, virtual!))).toEqual(allNodes(lab)); // kube-proxy forwards to every pod
+      expect(podNodes(await waitAnswered(lab, virtual!))).toEqual(allNodes(lab)); // kube-proxy forwards to every pod
       expect(await addressesOf(lab, 'sel-local', 1)).toEqual([local]);
       await waitFor(`${local} held by ${n0} only`, async () => (await nodesHolding(lab, local)).join() === n0, 60_000);
       expect(await arpAnswerers(lab, local)).toEqual([n0]);
       expect(announcing(await readService(lab, 'sel-local'), 4)).toBe(n0);
-      expect(podNodes(await spread(lab, local))).toEqual(allNodes(lab));
+      expect(podNodes(await waitAnswered(lab, local))).toEqual(allNodes(lab));
       // n2 leaves zone b: its route goes, n1 alone carries the group
       await kctl(lab, ['label', 'node', n2, 'purelb.io/e2e-zone-']);
       await waitHops(lab, virtual!, [n1], 60_000);
@@ -211,15 +225,7 @@ export function clusterSuite(daemon: Daemon): void {
         expect(await arpAnswerers(lab, a)).toEqual([holder]);
         // where the ToR sends the address right then (a wrong entry heals through neighbour probing)
         if (i === 0) record(daemon, 'sigkill-local', { holder, torNeighbour: await torNeighbourOwner(lab, a) });
-        await waitFor(
-          `every request to ${a} answered`,
-          async () => {
-            const counts = await spread(lab, a, 80, 10);
-            if (counts['(failed)']) throw new Error(`${counts['(failed)']} of 10 failed`);
-            return true;
-          },
-          30_000,
-        );
+        await waitAnswered(lab, a, 10);
       }
     }, 180_000);
 
