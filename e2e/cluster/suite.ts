@@ -3,7 +3,7 @@
 // of real pods. Every check looks from outside the nodes: the ToR's FIB, ARP/ND answers on the LAN,
 // HTTP requests from the client namespace through kube-proxy to the pods.
 import { randomBytes } from 'node:crypto';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { downLab, upLab, type Lab } from '../../src/lab/lab.ts';
@@ -11,6 +11,7 @@ import { DEFAULT_OPTIONS, type Daemon } from '../../src/lab/plan.ts';
 import { pidOf } from '../../src/lab/components.ts';
 import { run } from '../../src/exec.ts';
 import { electWinner } from '../../src/agent/election.ts';
+import { HEARTBEAT_PREFIX } from '../../src/model/heartbeat.ts';
 import { ECHO_PORT, SAMPLE_NAMESPACE } from '../../src/lab/samples.ts';
 import {
   addressesOf,
@@ -121,6 +122,17 @@ export function clusterSuite(daemon: Daemon): void {
             service('sel-local', { 'purelb.io/service-group': 'e2e-rack-r1' }),
           ],
         }),
+      );
+      // the groups first: an agent publishes a label in its heartbeat Lease only once a selector reads it, and
+      // the preference applies when an address gets its first owner, so the Services wait for n0's label
+      const groups = join(RESULTS_DIR, `${daemon}-selectors-groups.json`);
+      const all = JSON.parse(readFileSync(file, 'utf8')) as { items: Array<{ kind: string }> };
+      writeFileSync(groups, JSON.stringify({ ...all, items: all.items.filter((o) => o.kind === 'ServiceGroup') }));
+      await kctl(lab, ['apply', '-f', groups]);
+      await waitFor(`${n0}'s heartbeat Lease publishes its rack label`, async () =>
+        (await kctl(lab, ['-n', 'purelb', 'get', 'lease', HEARTBEAT_PREFIX + n0, '-o', 'json'])).includes(
+          'purelb.io/e2e-rack',
+        ),
       );
       await kctl(lab, ['apply', '-f', file]);
       const [virtual] = await addressesOf(lab, 'sel-virtual', 1);
