@@ -47,7 +47,7 @@ async function upStatusDown(name: string, extra: string[], answer: (node: string
     const both = `${name}-node1,${name}-node2`;
     // ETP Cluster virtual address: both nodes announce and are the ToR's next hops; 30 requests reach both
     expect(up.stdout).toMatch(
-      new RegExp(`default/web\\s+10\\.200\\.0\\.\\d+\\s+virtual\\s+virtual\\s+Cluster\\s+${both}\\s+${both}`),
+      new RegExp(`default/web\\s+10\\.200\\.0\\.\\d+\\s+virtual\\s+virtual\\s+Cluster\\s+${both}\\s+-\\s+${both}`),
     );
     expect(up.stdout).toMatch(
       new RegExp(`default/lan-web\\s+192\\.168\\.100\\.\\d+\\s+lan\\s+local\\s+Cluster\\s+${name}-node[12]\\s`),
@@ -61,7 +61,9 @@ async function upStatusDown(name: string, extra: string[], answer: (node: string
     );
     const status = await purelb(['lab', 'status', '--name', name]);
     expect(status.stdout).toMatch(
-      new RegExp(`default/web\\s+${web.replaceAll('.', '\\.')}\\s+virtual\\s+virtual\\s+Cluster\\s+${both}\\s+${both}`),
+      new RegExp(
+        `default/web\\s+${web.replaceAll('.', '\\.')}\\s+virtual\\s+virtual\\s+Cluster\\s+${both}\\s+-\\s+${both}`,
+      ),
     );
     const fp = footprint(name);
     await purelb(['lab', 'down', '--name', name]);
