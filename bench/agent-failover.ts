@@ -4,6 +4,7 @@
 // address on eth0 AND its gratuitous ARP has reached the LAN (the bridge namespace's neighbour entry
 // for the address switches to the new owner's MAC). The killed agent is restarted between trials.
 // Run: npm run bench:agent (or npx node bench/agent-failover.ts [trials] [renew] [duration])
+import { GROUP, VERSION } from '../src/api/names.ts';
 import { HEARTBEAT_PREFIX } from '../src/model/heartbeat.ts';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { performance } from 'node:perf_hooks';
@@ -36,8 +37,8 @@ try {
   const install = await freshNamespace(kc, 'purelb');
   const apps = await freshNamespace(kc, 'apps');
   await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-    group: 'purelb.io',
-    version: 'v1',
+    group: GROUP,
+    version: VERSION,
     namespace: install,
     plural: 'lbnodeagents',
     body: {

@@ -4,6 +4,7 @@
 //  - one more Service: ingress written -> its address on kube-lb0;
 //  - steady state: CPU time and RSS of the agent over 30 s with nothing changing.
 // Run: npm run bench:agent (or npx node bench/agent-steady.ts [count] [idle-seconds])
+import { GROUP, VERSION } from '../src/api/names.ts';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -61,8 +62,8 @@ try {
   const install = await freshNamespace(kc, 'purelb');
   const apps = await freshNamespace(kc, 'apps');
   await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-    group: 'purelb.io',
-    version: 'v1',
+    group: GROUP,
+    version: VERSION,
     namespace: install,
     plural: 'servicegroups',
     body: {

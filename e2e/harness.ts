@@ -1,5 +1,6 @@
 // Helpers for the e2e suite: a lab per backend on the run's shared apiserver, and the observations the
 // tests make from outside the nodes (the ToR's FIB, ARP answers, requests from the client namespace).
+import { GROUP, VERSION } from '../src/api/names.ts';
 import { readFileSync } from 'node:fs';
 import {
   CoreV1Api,
@@ -219,8 +220,8 @@ type RouterConfigStatus = {
 
 export async function routerConfigStatus(lab: Lab): Promise<RouterConfigStatus> {
   return (await lab.kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
-    group: 'purelb.io',
-    version: 'v1',
+    group: GROUP,
+    version: VERSION,
     namespace: lab.namespace,
     plural: 'routerconfigs',
     name: 'lab',

@@ -5,6 +5,7 @@
 // network: a relay inside each node namespace listens on 127.0.0.1:<apiserver port> and forwards to a
 // unix socket (unix sockets are not network-namespaced), which the test process forwards to the
 // apiserver. Stopping a node's relay with SIGSTOP cuts that node off like a network partition would.
+import { GROUP, VERSION } from '../../src/api/names.ts';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -340,8 +341,8 @@ export async function agentTestSetup(opts: { sendgarp?: boolean } = {}) {
     ...(opts.sendgarp !== undefined ? { sendgarp: opts.sendgarp } : {}),
   };
   await custom.createNamespacedCustomObject({
-    group: 'purelb.io',
-    version: 'v1',
+    group: GROUP,
+    version: VERSION,
     namespace: install,
     plural: 'lbnodeagents',
     body: { apiVersion: 'purelb.io/v1', kind: 'LBNodeAgent', metadata: { name: 'default' }, spec: { local } },

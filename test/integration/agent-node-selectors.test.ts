@@ -5,6 +5,7 @@
 //   a local address elected only among the selected nodes;
 // - preferredNodeSelectors: a new local address goes to the preferred node; when that node's agent stops
 //   the address moves, and when it comes back it takes nothing back (the current owner keeps it).
+import { GROUP, VERSION } from '../../src/api/names.ts';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import {
   CoordinationV1Api,
@@ -63,8 +64,8 @@ beforeAll(async () => {
   ({ kc, core, custom, install, apps } = await agentTestSetup({ sendgarp: true }));
   const group = (name: string, spec: Record<string, unknown>) =>
     custom.createNamespacedCustomObject({
-      group: 'purelb.io',
-      version: 'v1',
+      group: GROUP,
+      version: VERSION,
       namespace: install,
       plural: 'servicegroups',
       body: { apiVersion: 'purelb.io/v1', kind: 'ServiceGroup', metadata: { name }, spec },
@@ -106,8 +107,8 @@ afterAll(async () => {
 describe('admission (CRD schema and CEL)', () => {
   const create = (name: string, extra: Record<string, unknown>) =>
     custom.createNamespacedCustomObject({
-      group: 'purelb.io',
-      version: 'v1',
+      group: GROUP,
+      version: VERSION,
       namespace: install,
       plural: 'servicegroups',
       body: {

@@ -4,6 +4,7 @@
 // hands its local address to exactly one other node and deletes its heartbeat Lease, while the agent
 // keeps running; uncordoning / removing the label brings it back. An agent started on a cordoned node
 // never writes a heartbeat nor places an address.
+import { GROUP, VERSION } from '../../src/api/names.ts';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -131,8 +132,8 @@ beforeAll(async () => {
   let custom: CustomObjectsApi;
   ({ kc, core, custom, install, apps } = await agentTestSetup({ sendgarp: true }));
   await custom.createNamespacedCustomObject({
-    group: 'purelb.io',
-    version: 'v1',
+    group: GROUP,
+    version: VERSION,
     namespace: install,
     plural: 'servicegroups',
     body: {

@@ -3,6 +3,7 @@
 // It must start, place addresses, warn once (log and Node event) naming the host sysctl, and when the
 // primary address of a shared /24 on kube-lb0 goes, keep the other Services' addresses of that /24,
 // which the kernel deletes together with the primary.
+import { GROUP, VERSION } from '../../src/api/names.ts';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -41,8 +42,8 @@ beforeAll(async () => {
   let custom: CustomObjectsApi;
   ({ kc, core, custom, install, apps } = await agentTestSetup());
   await custom.createNamespacedCustomObject({
-    group: 'purelb.io',
-    version: 'v1',
+    group: GROUP,
+    version: VERSION,
     namespace: install,
     plural: 'servicegroups',
     body: {

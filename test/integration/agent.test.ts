@@ -2,6 +2,7 @@
 // the real apiserver: election of local addresses with GARP/NA, failover on SIGKILL, handover on
 // SIGTERM, self-fencing when cut off from the apiserver, virtual addresses with ETP Cluster/Local
 // following EndpointSlices, removal on Service deletion, startup sweep and no flap on restart.
+import { GROUP, VERSION } from '../../src/api/names.ts';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';
 import {
@@ -87,8 +88,8 @@ beforeAll(async () => {
     ['default', `${LAN_V4}.0/24`, 'default'],
   ] as const) {
     await custom.createNamespacedCustomObject({
-      group: 'purelb.io',
-      version: 'v1',
+      group: GROUP,
+      version: VERSION,
       namespace: install,
       plural: 'servicegroups',
       body: {

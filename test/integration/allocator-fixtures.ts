@@ -1,6 +1,7 @@
 // Shared steps of the allocator integration tests: ServiceGroups and Services on the real apiserver,
 // reading back addresses, annotations, events and ServiceGroup status, and running the allocator
 // in-process or as a real `purelb allocator` child process.
+import { GROUP, VERSION } from '../../src/api/names.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import {
@@ -18,7 +19,7 @@ import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { createLogger } from '../../src/log.ts';
 import { waitFor } from '../harness/kube.ts';
 
-export const sgApi = { group: 'purelb.io', version: 'v1', plural: 'servicegroups' } as const;
+export const sgApi = { group: GROUP, version: VERSION, plural: 'servicegroups' } as const;
 
 export async function putServiceGroup(
   kc: KubeConfig,

@@ -1,6 +1,7 @@
 // The components run as real processes with the tokens of their own service accounts, bound only by the
 // deploy/ RBAC, through a recording proxy. A missing permission fails the scenario (403); a granted
 // permission the scenario never uses fails the comparison, so the RBAC is exactly what the code calls.
+import { GROUP, VERSION } from '../../src/api/names.ts';
 import { errorText } from '../../src/log.ts';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -109,8 +110,8 @@ describe('allocator with its own service account', () => {
       const custom = kc.makeApiClient(CustomObjectsApi);
       const core = kc.makeApiClient(CoreV1Api);
       await custom.createNamespacedCustomObject({
-        group: 'purelb.io',
-        version: 'v1',
+        group: GROUP,
+        version: VERSION,
         namespace: ns,
         plural: 'servicegroups',
         body: {
@@ -177,8 +178,8 @@ describe('allocator with its own service account', () => {
         );
         await waitFor('ServiceGroup status allocatedIPv4 = 1', async () => {
           const sg = (await custom.getNamespacedCustomObject({
-            group: 'purelb.io',
-            version: 'v1',
+            group: GROUP,
+            version: VERSION,
             namespace: ns,
             plural: 'servicegroups',
             name: 'deploy-test',
@@ -226,8 +227,8 @@ describe('allocator and node agent together, each with its own service account',
     try {
       const cr = (plural: string, body: Record<string, unknown>) =>
         custom.createNamespacedCustomObject({
-          group: 'purelb.io',
-          version: 'v1',
+          group: GROUP,
+          version: VERSION,
           namespace: ns,
           plural,
           body: { apiVersion: 'purelb.io/v1', ...body },
@@ -355,8 +356,8 @@ describe('allocator and node agent together, each with its own service account',
           "BIRD configured from the RouterConfig, and this node's routing status",
           async () => {
             const rc = (await custom.getNamespacedCustomObject({
-              group: 'purelb.io',
-              version: 'v1',
+              group: GROUP,
+              version: VERSION,
               namespace: ns,
               plural: 'routerconfigs',
               name: 'tor',

@@ -1,5 +1,6 @@
 // The CRD schemas (OpenAPI + CEL, crds/*.yaml) reject invalid objects at admission with 422 and a
 // message naming the field. Good objects in the same table prove the schemas do not just reject all.
+import { GROUP, VERSION } from '../../src/api/names.ts';
 import { errorText } from '../../src/log.ts';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
@@ -25,8 +26,8 @@ const plurals: Record<string, string> = {
 async function create(kind: string, spec: unknown, name: string): Promise<{ code: number; message: string }> {
   try {
     await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: 'purelb.io',
-      version: 'v1',
+      group: GROUP,
+      version: VERSION,
       namespace: ns,
       plural: plurals[kind]!,
       body: { apiVersion: 'purelb.io/v1', kind, metadata: { name }, spec },

@@ -10,6 +10,7 @@
 // it; a new agent pod (rolling update) finds the daemon running, still configured and never restarted;
 // a restarted daemon pod comes back (FRR from the frr.conf the agent left on the hostPath, gobgpd after a
 // SIGKILL that left its socket behind, re-applied by the agent's watchdog).
+import { GROUP, VERSION } from '../../src/api/names.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -319,8 +320,8 @@ describe.each(cases)('overlays/$daemon', ({ daemon, configured, daemonPids, kill
     const nodeStatus = async () =>
       (
         (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
-          group: 'purelb.io',
-          version: 'v1',
+          group: GROUP,
+          version: VERSION,
           namespace: ns,
           plural: 'routerconfigs',
           name: 'tor',
@@ -343,8 +344,8 @@ describe.each(cases)('overlays/$daemon', ({ daemon, configured, daemonPids, kill
       .makeApiClient(CoreV1Api)
       .createNode({ body: { metadata: { name: node.name, labels: { 'purelb-deploy-test': ns } } } });
     await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: 'purelb.io',
-      version: 'v1',
+      group: GROUP,
+      version: VERSION,
       namespace: ns,
       plural: 'routerconfigs',
       body: {

@@ -2,6 +2,7 @@
 // (KUBECONFIG, a list of them, --context, -n), and shell completion driven for real: bash running the script
 // `purelb completion bash` prints, kubectl's own completion asking kubectl_complete-purelb, and zsh's line
 // editor completing with `purelb completion zsh`.
+import { GROUP, VERSION } from '../../src/api/names.ts';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -68,7 +69,7 @@ beforeAll(async () => {
   await applyCRDs(kc);
   ns = await freshNamespace(kc, 'plugin');
   svcNs = await freshNamespace(kc, 'plugin-svc');
-  const group = { group: 'purelb.io', version: 'v1', namespace: ns, plural: 'servicegroups', name: 'tenant' };
+  const group = { group: GROUP, version: VERSION, namespace: ns, plural: 'servicegroups', name: 'tenant' };
   await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
     ...group,
     body: {

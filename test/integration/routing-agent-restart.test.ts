@@ -8,6 +8,7 @@
 // addresses (`ip monitor route` in the ToR namespace), the same BGP path age, no new UPDATE from the node
 // and no session re-established. A removal afterwards proves the new controller is in charge and that the
 // route monitor sees withdrawals.
+import { GROUP, VERSION } from '../../src/api/names.ts';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
@@ -26,7 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 const VIP4 = '10.96.8.1/32';
 const VIP6 = 'fd00:96::8:1/128';
-const rc = { group: 'purelb.io', version: 'v1', plural: 'routerconfigs' };
+const rc = { group: GROUP, version: VERSION, plural: 'routerconfigs' };
 
 let admin: KubeConfig;
 beforeAll(async () => {

@@ -5,6 +5,7 @@
 // config-wide values. A Service whose labels change gets the new attributes without a session reset,
 // and an unrelated prefix is not re-received (its path's lastUpdate and the table version at the ToR
 // stay as they were).
+import { GROUP, VERSION } from '../../src/api/names.ts';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { tmpdir } from 'node:os';
@@ -269,8 +270,8 @@ describe('the routing controller re-renders when a Service moves between adverti
     await startNodeDaemon(topo, n, 'bird');
     await admin.makeApiClient(CoreV1Api).createNode({ body: { metadata: { name: `${ns}-node` } } });
     await admin.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: 'purelb.io',
-      version: 'v1',
+      group: GROUP,
+      version: VERSION,
       plural: 'routerconfigs',
       namespace: ns,
       body: {

@@ -2,6 +2,7 @@
 // Secret), running with a service account that has only the RBAC documented in docs/routing.md, drives
 // a real BIRD in a network namespace towards an FRR ToR that requires TCP-MD5. Checks the per-node status,
 // the advertised route, and that an invalid RouterConfig keeps the running config and routes.
+import { GROUP, VERSION } from '../../src/api/names.ts';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import {
   CoreV1Api,
@@ -43,7 +44,7 @@ let topo: Topology;
 let tor: FrrInstance;
 let controller: RoutingController | undefined;
 let bird: ChildProcess | undefined;
-const rc = { group: 'purelb.io', version: 'v1', plural: 'routerconfigs' };
+const rc = { group: GROUP, version: VERSION, plural: 'routerconfigs' };
 /** The controller's metrics, as the agent's /metrics serves them. */
 const registry = new Registry();
 const metricValue = async (name: string, labels: Record<string, string>) =>

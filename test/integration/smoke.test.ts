@@ -1,5 +1,6 @@
 // Proves the harness is a real apiserver: CRDs become Established, custom objects and Services are
 // observed by client-node informers, status patches round-trip, and RBAC refuses a role-less account.
+import { GROUP, VERSION } from '../../src/api/names.ts';
 import { afterAll, beforeAll, beforeEach, expect, test } from '@jest/globals';
 import {
   CoreV1Api,
@@ -44,8 +45,7 @@ test('ServiceGroup and LoadBalancer Service are seen by informers; status.loadBa
   const groups = watchCache<KubernetesObject>(
     kc,
     `/apis/purelb.io/v1/namespaces/${ns}/servicegroups`,
-    () =>
-      custom.listNamespacedCustomObject({ group: 'purelb.io', version: 'v1', namespace: ns, plural: 'servicegroups' }),
+    () => custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: 'servicegroups' }),
     log,
   );
   const services = watchCache<V1Service>(
@@ -59,8 +59,8 @@ test('ServiceGroup and LoadBalancer Service are seen by informers; status.loadBa
   await Promise.all([groups.synced, services.synced]);
   try {
     await custom.createNamespacedCustomObject({
-      group: 'purelb.io',
-      version: 'v1',
+      group: GROUP,
+      version: VERSION,
       namespace: ns,
       plural: 'servicegroups',
       body: {
@@ -107,8 +107,8 @@ test('the CRD schema rejects a malformed ServiceGroup at admission', async () =>
   const custom = kc.makeApiClient(CustomObjectsApi);
   await expect(
     custom.createNamespacedCustomObject({
-      group: 'purelb.io',
-      version: 'v1',
+      group: GROUP,
+      version: VERSION,
       namespace: ns,
       plural: 'servicegroups',
       body: {

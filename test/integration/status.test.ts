@@ -1,6 +1,7 @@
 // `purelb status` against the real apiserver: the objects PureLB's components write (ServiceGroup status,
 // allocated Services with annotations, heartbeat Leases, RouterConfig per-node status, EndpointSlices)
 // are read back by the real CLI process and reported per pool, Service and node.
+import { GROUP, VERSION } from '../../src/api/names.ts';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -30,9 +31,9 @@ async function createWithStatus(
   status: Record<string, unknown>,
 ): Promise<void> {
   const name = (body.metadata as { name: string }).name;
-  await custom().createNamespacedCustomObject({ group: 'purelb.io', version: 'v1', namespace: ns, plural, body });
+  await custom().createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural, body });
   await custom().patchNamespacedCustomObjectStatus(
-    { group: 'purelb.io', version: 'v1', namespace: ns, plural, name, body: { status } },
+    { group: GROUP, version: VERSION, namespace: ns, plural, name, body: { status } },
     mergePatch,
   );
 }
