@@ -167,6 +167,22 @@ describe.each(cases)('%s: per-Service attributes at the FRR ToR', (_name, daemon
     ];
   };
 
+  /** The prefixes' received state once it has not changed for 3 s. */
+  const quiet = (prefixes: string[]) => {
+    let last = '';
+    return waitFor(
+      'the ToR to stop receiving updates',
+      async () => {
+        const now = await Promise.all(prefixes.map(received));
+        const same = JSON.stringify(now) === last;
+        last = JSON.stringify(now);
+        if (!same) await sleep(3000);
+        return same ? now : undefined;
+      },
+      60_000,
+    );
+  };
+
   beforeAll(async () => {
     topo = await createTopology({
       prefix: randomPrefix('ra'),
@@ -220,8 +236,10 @@ describe.each(cases)('%s: per-Service attributes at the FRR ToR', (_name, daemon
     const sessions = await established();
     expect(sessions.every((x) => typeof x === 'number' && x >= 1)).toBe(true);
     const unrelated = [PLAIN4, PLAIN6, BACKUP4];
-    const before = await Promise.all(unrelated.map(received));
-    await sleep(3000); // so that a re-received route would show a lastUpdate 3 s later
+    // FRR re-sends every route once its route-map delay timer fires after the first load (the ToR logs
+    // "duplicate ignored"): wait for 3 quiet seconds first, so that a route re-received after the label
+    // change shows a lastUpdate at least 3 s later
+    const before = await quiet(unrelated);
     await handOver(servicesWith({ tier: 'bronze' }));
     for (const gold of [GOLD4, GOLD6]) {
       if (sc.internal) await expectPath(gold, (x) => x.locPrf === 100 && !x.community, 'config-wide LOCAL_PREF 100');
