@@ -65,15 +65,26 @@ function slim(o: KubernetesObject | undefined): void {
   if (o?.metadata) delete o.metadata.managedFields;
 }
 
+/** The peers' heartbeat Leases as every agent watches them (bench/scale.ts measures this watch at N nodes). */
+export function watchHeartbeatLeases(kc: KubeConfig, namespace: string, log: Logger): WatchedCache<V1Lease> {
+  const labelSelector = `${HEARTBEAT_LABEL}=node`;
+  const coordination = kc.makeApiClient(CoordinationV1Api);
+  return watchCache<V1Lease>(
+    kc,
+    `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+    () => coordination.listNamespacedLease({ namespace, labelSelector }),
+    log,
+    { labelSelector },
+  );
+}
+
 // eslint-disable-next-line max-lines-per-function -- a factory: the port's methods read the caches it creates
 export function watchAgentCluster({ kc, namespace, node, configName, log }: WatchOptions): AgentCluster {
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const discovery = kc.makeApiClient(DiscoveryV1Api);
-  const coordination = kc.makeApiClient(CoordinationV1Api);
   const crList = (plural: string) => () =>
     custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural });
-  const heartbeatSelector = `${HEARTBEAT_LABEL}=node`;
   // Only this node's Node, by field selector: one small watch per node, whatever the cluster size.
   const ownNode = `metadata.name=${node}`;
 
@@ -96,13 +107,7 @@ export function watchAgentCluster({ kc, namespace, node, configName, log }: Watc
     crList('lbnodeagents'),
     log,
   );
-  const leases = watchCache<V1Lease>(
-    kc,
-    `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
-    () => coordination.listNamespacedLease({ namespace, labelSelector: heartbeatSelector }),
-    log,
-    { labelSelector: heartbeatSelector },
-  );
+  const leases = watchHeartbeatLeases(kc, namespace, log);
   const nodes = watchCache<V1Node>(kc, '/api/v1/nodes', () => core.listNode({ fieldSelector: ownNode }), log, {
     fieldSelector: ownNode,
   });

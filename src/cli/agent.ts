@@ -51,8 +51,8 @@ elected node (with gratuitous ARP / unsolicited NA), a virtual address on kube-l
 Durations: "500ms", "2s", "1m" or plain seconds.
 `;
 
-/** The options run() parses; shell completion offers the same ones. */
-const OPTIONS = {
+/** The options run() parses; shell completion offers the same ones (and bench/scale.ts the defaults). */
+export const OPTIONS = {
   ...componentOptions(7473),
   'node-name': { type: 'string', default: process.env.PURELB_NODE_NAME ?? '' },
   'node-ip': { type: 'string', default: process.env.PURELB_HOST ?? '' },

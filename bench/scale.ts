@@ -1,0 +1,193 @@
+// Benchmark: what the agents' liveness costs the API server at N nodes (issue 11). For each N it starts a
+// fresh apiserver + etcd and N simulated nodes in this process. Each node runs the agent's real heartbeat
+// writer (src/agent/heartbeat.ts, the DaemonSet's renew period and duration) and the agent's real watch
+// of the peers' heartbeat Leases (watchHeartbeatLeases), with a KubeConfig (and so connections) of its
+// own. Nodes sit in L2 segments of SEGMENT nodes (one /24 each). After a warm-up it reads over a window:
+//  - mutating requests/s and watch events/s by resource (the apiserver's own /metrics);
+//  - CPU of kube-apiserver and etcd, and of this process (all N simulated nodes) with its RSS;
+//  - Lease events received per node per second, and failed renewals.
+// Run: npm run bench:scale (or node bench/scale.ts [N...]; SCALE_WINDOW_S=30). Default N: 10 100 300 1000.
+import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startHeartbeat, type HeartbeatWriter } from '../src/agent/heartbeat.ts';
+import { watchHeartbeatLeases } from '../src/agent/cluster.ts';
+import { OPTIONS } from '../src/cli/agent.ts';
+import { parseDuration } from '../src/cli/options.ts';
+import type { WatchedCache } from '../src/k8s/informer.ts';
+import { startCluster, type Cluster } from '../src/lab/cluster/cluster.ts';
+import { readState } from '../src/lab/cluster/processes.ts';
+import { createLogger } from '../src/log.ts';
+
+process.env.PURELB_LOG_LEVEL ??= 'error'; // N nodes' warnings would drown the table
+const SIZES = process.argv.slice(2).map(Number).filter(Boolean);
+const WINDOW_S = Number(process.env.SCALE_WINDOW_S ?? 30);
+const WARMUP_S = 10;
+const SEGMENT = 50;
+const NAMESPACE = 'purelb';
+const RENEW_MS = parseDuration(OPTIONS['heartbeat-renew'].default, 'heartbeat-renew');
+const DURATION_S = parseDuration(OPTIONS['heartbeat-duration'].default, 'heartbeat-duration') / 1000;
+const TICKS_PER_S = 100; // USER_HZ on Linux
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY', 'CREATE', 'UPDATE']);
+const log = createLogger('scale-bench');
+
+const cpuSeconds = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S; // utime, stime
+};
+const rssMiB = () => process.memoryUsage().rss / 2 ** 20;
+
+/** The apiserver's /metrics as the admin (client certificate). */
+function scrape(cluster: Cluster): Promise<string> {
+  const url = new URL('/metrics', cluster.server);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        ca: readFileSync(cluster.certs.caCert),
+        cert: readFileSync(cluster.certs.adminCert),
+        key: readFileSync(cluster.certs.adminKey),
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve(body));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Sums of a counter by a key built from its labels (undefined key: the sample is skipped). */
+function sumBy(metrics: string, name: string, key: (labels: Record<string, string>) => string | undefined) {
+  const out = new Map<string, number>();
+  for (const line of metrics.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const m = /^[^{]+\{(.*)\} ([\d.e+-]+)$/.exec(line);
+    if (!m) continue;
+    const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!]));
+    const k = key(labels);
+    if (k !== undefined) out.set(k, (out.get(k) ?? 0) + Number(m[2]));
+  }
+  return out;
+}
+const writesByResource = (m: string) =>
+  sumBy(m, 'apiserver_request_total', (l) =>
+    MUTATING.has(l.verb ?? '') ? `${l.verb} ${l.resource}${l.subresource ? `/${l.subresource}` : ''}` : undefined,
+  );
+const watchEventsByResource = (m: string) =>
+  sumBy(m, 'apiserver_watch_events_total', (l) => l.resource ?? l.kind ?? '?');
+function ratePerS(before: Map<string, number>, after: Map<string, number>, seconds: number) {
+  return Object.fromEntries(
+    [...after]
+      .map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / seconds] as const)
+      .filter(([, r]) => r >= 0.05)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, r]) => [k, Math.round(r * 10) / 10]),
+  );
+}
+
+interface SimulatedNode {
+  heartbeat: HeartbeatWriter;
+  leases: WatchedCache<never>;
+  events: number;
+}
+
+function simulateNode(cluster: Cluster, i: number, renewFailures: { n: number }): SimulatedNode {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cluster.kubeconfig);
+  const segment = Math.floor(i / SEGMENT);
+  const heartbeat = startHeartbeat({
+    kc,
+    namespace: NAMESPACE,
+    node: `sim-${String(i).padStart(4, '0')}`,
+    renewMs: RENEW_MS,
+    durationS: DURATION_S,
+    log,
+    onLiveChange: () => {},
+    onRenewFailure: () => renewFailures.n++,
+  });
+  heartbeat.setSubnets([`10.${200 + (segment >> 8)}.${segment & 255}.0/24`]);
+  const node: SimulatedNode = {
+    heartbeat,
+    leases: watchHeartbeatLeases(kc, NAMESPACE, log) as WatchedCache<never>,
+    events: 0,
+  };
+  node.leases.onChange(() => node.events++);
+  return node;
+}
+
+async function measure(n: number) {
+  const cluster = await startCluster();
+  const nodes: SimulatedNode[] = [];
+  try {
+    const admin = new KubeConfig();
+    admin.loadFromFile(cluster.kubeconfig);
+    await admin.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
+    const renewFailures = { n: 0 };
+    for (let i = 0; i < n; i++) nodes.push(simulateNode(cluster, i, renewFailures));
+    for (let i = 0; i < n; i += 20) await Promise.all(nodes.slice(i, i + 20).map((x) => x.heartbeat.start()));
+    await Promise.all(nodes.map((x) => x.leases.synced));
+    await sleep(WARMUP_S * 1000);
+    const pids = Object.fromEntries(readState(cluster.dir).processes.map((p) => [p.name, p.pid]));
+    const cpu = () => ({
+      apiserver: cpuSeconds(pids['kube-apiserver']!),
+      etcd: cpuSeconds(pids.etcd!),
+      self: cpuSeconds(process.pid),
+    });
+    const [m0, c0, e0, f0, t0] = [
+      await scrape(cluster),
+      cpu(),
+      nodes.map((x) => x.events),
+      renewFailures.n,
+      Date.now(),
+    ];
+    await sleep(WINDOW_S * 1000);
+    const [m1, c1, e1, f1, t1] = [
+      await scrape(cluster),
+      cpu(),
+      nodes.map((x) => x.events),
+      renewFailures.n,
+      Date.now(),
+    ];
+    const s = (t1 - t0) / 1000;
+    const pct = (k: keyof typeof c0) => Math.round(((c1[k] - c0[k]) / s) * 1000) / 10;
+    const perNode = e1.map((v, i) => (v - e0[i]!) / s);
+    return {
+      nodes: n,
+      windowS: Math.round(s),
+      writesPerS: ratePerS(writesByResource(m0), writesByResource(m1), s),
+      watchEventsPerS: ratePerS(watchEventsByResource(m0), watchEventsByResource(m1), s),
+      leaseEventsPerNodePerS: Math.round((perNode.reduce((a, b) => a + b, 0) / n) * 10) / 10,
+      renewFailures: f1 - f0,
+      cpuPercentOfACore: { apiserver: pct('apiserver'), etcd: pct('etcd'), simulatedNodes: pct('self') },
+      simulatedNodesRssMiB: Math.round(rssMiB()),
+    };
+  } finally {
+    await Promise.all(nodes.map((x) => x.heartbeat.stop(false)));
+    await Promise.all(nodes.map((x) => x.leases.stop()));
+    await cluster.stop();
+  }
+}
+
+const results = [];
+for (const n of SIZES.length ? SIZES : [10, 100, 300, 1000]) {
+  const r = await measure(n);
+  console.log(JSON.stringify(r));
+  results.push(r);
+}
+console.log(`\nrenew ${RENEW_MS} ms, duration ${DURATION_S} s, ${SEGMENT} nodes per segment, window ${WINDOW_S} s`);
+console.log(
+  "| nodes | writes/s (all) | Lease watch events/s (apiserver) | Lease events per node/s | apiserver CPU | etcd CPU | N nodes' CPU | failed renewals |",
+);
+console.log('|---|---|---|---|---|---|---|---|');
+for (const r of results) {
+  const total = Object.values(r.writesPerS).reduce((a, b) => a + b, 0);
+  console.log(
+    `| ${r.nodes} | ${Math.round(total * 10) / 10} | ${r.watchEventsPerS.leases ?? 0} | ${r.leaseEventsPerNodePerS} | ${r.cpuPercentOfACore.apiserver} % | ${r.cpuPercentOfACore.etcd} % | ${r.cpuPercentOfACore.simulatedNodes} % | ${r.renewFailures} |`,
+  );
+}
+process.exit(0);
