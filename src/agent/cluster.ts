@@ -78,7 +78,6 @@ export function watchHeartbeatLeases(kc: KubeConfig, namespace: string, log: Log
   );
 }
 
-// eslint-disable-next-line max-lines-per-function -- a factory: the port's methods read the caches it creates
 export function watchAgentCluster({ kc, namespace, node, configName, log }: WatchOptions): AgentCluster {
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
