@@ -2,7 +2,8 @@
 // listen on a management bridge; nodes are network namespaces on one LAN behind a ToR namespace
 // running FRR; the allocator, one agent per node and one routing daemon per node are real processes.
 import { HEARTBEAT_PREFIX } from '../model/heartbeat.ts';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { CoordinationV1Api, CoreV1Api, KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
@@ -141,9 +142,27 @@ export async function upLab(options: LabOptions, progress: Progress, shared?: Sh
     return await build(ledger, plan, progress, shared);
   } catch (err) {
     progress(`failed: ${(err as Error).message}`);
-    progress('removing what was created (logs were in ' + procDir(name) + ')');
+    const kept = keepLogs(name);
+    progress(`removing what was created${kept ? ` (its logs are kept in ${kept})` : ''}`);
     await cleanLedger(name);
     throw err;
+  }
+}
+
+/** Copies the lab's process and control-plane logs out of the run directory that clean-up removes. */
+function keepLogs(name: string): string | undefined {
+  const dest = join(tmpdir(), `purelb-lab-${name}-failed-${Date.now()}`);
+  try {
+    for (const dir of [procDir(name), clusterDir(name)]) {
+      if (!existsSync(dir)) continue;
+      for (const f of readdirSync(dir).filter((x) => x.endsWith('.log'))) {
+        mkdirSync(dest, { recursive: true });
+        copyFileSync(join(dir, f), join(dest, f));
+      }
+    }
+    return existsSync(dest) ? dest : undefined;
+  } catch {
+    return undefined; // the failure itself is what the user needs to see
   }
 }
 

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { repoRoot, clusterBinaries } from './cluster/binaries.ts';
 import { run } from '../exec.ts';
 import { clusterDir, labDir, procDir, writeLedger, type Ledger } from './ledger.ts';
@@ -65,25 +65,50 @@ export function kubectl(kubeconfig: string, args: string[], timeoutMs = 120_000)
   return run(clusterBinaries().kubectl, [`--kubeconfig=${kubeconfig}`, ...args], { timeoutMs });
 }
 
-async function waitNodesReady(kc: KubeConfig, names: string[], progress: Progress, timeoutMs = 180_000): Promise<void> {
+/** Why a node is not Ready: its Ready condition and the kubelet's last error lines (klog "E" lines). */
+function notReadyReason(node: V1Node | undefined, kubeletLog: string): string {
+  const c = node?.status?.conditions?.find((x) => x.type === 'Ready');
+  const condition = c
+    ? `Ready=${c.status} ${c.reason ?? ''}: ${c.message ?? ''}`
+    : 'no Node object or no Ready condition yet';
+  let errors: string[];
+  try {
+    errors = readFileSync(kubeletLog, 'utf8')
+      .split('\n')
+      .filter((l) => /^E\d{4} /.test(l))
+      .slice(-5);
+  } catch {
+    errors = [`(no kubelet log at ${kubeletLog})`];
+  }
+  return [condition, ...errors.map((e) => `  kubelet: ${e.slice(0, 400)}`)].join('\n');
+}
+
+async function waitNodesReady(
+  kc: KubeConfig,
+  names: string[],
+  logs: string,
+  progress: Progress,
+  timeoutMs = 180_000,
+): Promise<void> {
   const api = kc.makeApiClient(CoreV1Api);
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
     const nodes = (await api.listNode()).items;
+    const byName = (n: string) => nodes.find((x) => x.metadata?.name === n);
     const ready = names.filter((n) =>
-      nodes
-        .find((x) => x.metadata?.name === n)
-        ?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      byName(n)?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
     );
     const msg = `nodes Ready: ${ready.length}/${names.length}`;
     if (msg !== last) progress(msg);
     last = msg;
     if (ready.length === names.length) return;
-    if (Date.now() > deadline)
-      throw new Error(
-        `nodes not Ready after ${timeoutMs / 1000} s: ${names.filter((n) => !ready.includes(n)).join(', ')}`,
-      );
+    if (Date.now() > deadline) {
+      const why = names
+        .filter((n) => !ready.includes(n))
+        .map((n) => `${n}: ${notReadyReason(byName(n), join(logs, `${n}-kubelet.log`))}`);
+      throw new Error(`nodes not Ready after ${timeoutMs / 1000} s:\n${why.join('\n')}`);
+    }
     await sleep(500);
   }
 }
@@ -115,6 +140,7 @@ export async function buildRealCluster(ledger: Ledger, plan: LabPlan, progress: 
   await waitNodesReady(
     kc,
     plan.nodes.map((n) => n.name),
+    procDir(name),
     progress,
   );
   return kubeconfig;
