@@ -6,7 +6,6 @@ import { NODE_ROUTING_STATUS_KIND, NODE_ROUTING_STATUS_PLURAL } from './names.ts
 import { addStatus, crd, int64, str, type Schema } from './crds.ts';
 import { MAX_LISTED_PREFIXES, MAX_SESSIONS } from '../routing/status.ts';
 
-// eslint-disable-next-line max-lines-per-function -- the CRD schema as one data literal, no logic
 export function nodeRoutingStatusCRD(): Schema {
   const status: Schema = {
     type: 'object',
