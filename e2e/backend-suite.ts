@@ -10,6 +10,7 @@ import { labRouterConfig } from '../src/lab/routerconfig.ts';
 import { LOCAL_GROUP, VIRTUAL_GROUP, type SampleService } from '../src/lab/samples.ts';
 import { join } from 'node:path';
 import { labDir } from '../src/lab/ledger.ts';
+import { nodeRoutingStatus } from '../test/harness/kube.ts';
 import {
   addressesOf,
   allNodes,
@@ -20,7 +21,6 @@ import {
   nodeNames,
   nodesHolding,
   readService,
-  routerConfigStatus,
   setEndpoints,
   signalProcess,
   spread,
@@ -122,8 +122,11 @@ export function backendSuite(daemon: Daemon, protocol: Protocol, tag: string): v
       const rejected = await waitFor(
         'every node to report the RouterConfig as rejected',
         async () => {
-          const nodes = (await routerConfigStatus(lab)).status?.nodes ?? {};
-          const results = lab.plan.nodes.map((n) => nodes[n.name]?.lastReload);
+          const results = await Promise.all(
+            lab.plan.nodes.map(
+              async (n) => (await nodeRoutingStatus(lab.kc, lab.namespace, n.name))?.status?.lastReload,
+            ),
+          );
           return results.every((r) => r?.result === 'Rejected') ? results : undefined;
         },
         30_000,

@@ -1,14 +1,7 @@
 // Helpers for the e2e suite: a lab per backend on the run's shared apiserver, and the observations the
 // tests make from outside the nodes (the ToR's FIB, ARP answers, requests from the client namespace).
-import { GROUP, VERSION } from '../src/api/names.ts';
 import { readFileSync } from 'node:fs';
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  KubernetesObjectApi,
-  type KubernetesObject,
-  type V1Service,
-} from '@kubernetes/client-node';
+import { CoreV1Api, KubernetesObjectApi, type KubernetesObject, type V1Service } from '@kubernetes/client-node';
 import { ANN } from '../src/api/annotations.ts';
 import { canonicalIP } from '../src/api/ip.ts';
 import { applyObjects } from '../src/lab/apply.ts';
@@ -212,18 +205,4 @@ export async function waitExited(pid: number): Promise<void> {
     },
     10_000,
   );
-}
-
-type RouterConfigStatus = {
-  status?: { nodes?: Record<string, { lastReload?: { result?: string; error?: string }; configHash?: string }> };
-};
-
-export async function routerConfigStatus(lab: Lab): Promise<RouterConfigStatus> {
-  return (await lab.kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace: lab.namespace,
-    plural: 'routerconfigs',
-    name: 'lab',
-  })) as RouterConfigStatus;
 }

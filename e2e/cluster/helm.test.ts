@@ -111,6 +111,7 @@ describe('Helm chart on the real-cluster lab (bird)', () => {
       'crd/servicegroups.purelb.io',
       'crd/lbnodeagents.purelb.io',
       'crd/routerconfigs.purelb.io',
+      'crd/noderoutingstatuses.purelb.io',
     ]);
     expect(rendered.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(
       expect.arrayContaining([

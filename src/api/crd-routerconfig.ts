@@ -1,6 +1,6 @@
 // The RouterConfig CRD (purelb.io/v1, namespaced): OpenAPI bounds and CEL rules for what admission can
 // check; src/api/validate-routerconfig.ts checks the same and more (IP literal strictness, duplicates).
-import { addStatus, crd, int64, str, type Schema } from './crds.ts';
+import { crd, str, type Schema } from './crds.ts';
 import { SELECTOR_OPERATORS } from '../model/label-selector.ts';
 import {
   ADVERTISEMENT_COMMUNITY_PATTERN,
@@ -140,51 +140,6 @@ const advertisement = (): Schema => ({
   },
 });
 
-const nodeStatus = (): Schema => ({
-  type: 'object',
-  description: 'Written by the agent of one node.',
-  properties: {
-    daemon: str(16, 'Daemon in use.'),
-    protocol: str(16, 'Protocol in use.'),
-    observedGeneration: int64('RouterConfig generation this entry describes.'),
-    configHash: str(80, 'sha256 of the daemon configuration that is running.'),
-    lastReload: {
-      type: 'object',
-      description: 'Outcome of the last attempt to apply a configuration.',
-      properties: {
-        time: { type: 'string', format: 'date-time' },
-        result: { type: 'string', enum: ['Applied', 'Unchanged', 'Rejected', 'Failed'] },
-        error: str(4096, 'Why the last attempt was not applied; the previous configuration keeps running.'),
-      },
-    },
-    sessions: {
-      type: 'array',
-      maxItems: 64,
-      description: 'BGP sessions or OSPF neighbours as the daemon reports them.',
-      items: {
-        type: 'object',
-        properties: {
-          name: str(64, 'Session (peer address or protocol name).'),
-          state: str(64, "Daemon's state name, e.g. Established or Full."),
-          info: str(256, 'Extra detail from the daemon.'),
-        },
-      },
-    },
-    advertised: {
-      type: 'array',
-      maxItems: 64,
-      items: str(64, 'Prefix.'),
-      description: 'Advertised prefixes (first 64).',
-    },
-    advertisedCount: int64('Number of advertised prefixes.'),
-    daemonError: str(
-      1024,
-      'Set when the daemon did not answer the last status query (e.g. it is down); sessions and advertised are then empty, not stale.',
-    ),
-    updated: { type: 'string', format: 'date-time' },
-  },
-});
-
 // eslint-disable-next-line max-lines-per-function -- the CRD schema as one data literal, no logic
 export function routerConfigCRD(): Schema {
   const spec: Schema = {
@@ -275,26 +230,12 @@ export function routerConfigCRD(): Schema {
       },
     },
   };
-  const status: Schema = {
-    type: 'object',
-    description: "One entry per selected node, written by that node's agent with a merge patch of its own key.",
-    properties: {
-      nodes: {
-        type: 'object',
-        maxProperties: 5000,
-        additionalProperties: nodeStatus(),
-        description: "One entry per selected node, keyed by node name, written by that node's agent.",
-      },
-    },
-  };
-  const out = crd('RouterConfig', 'routerconfigs', ['rtc'], spec, {
-    subresources: { status: {} },
+  // no status: each node's routing status is its own NodeRoutingStatus object (crd-noderoutingstatus.ts)
+  return crd('RouterConfig', 'routerconfigs', ['rtc'], spec, {
     additionalPrinterColumns: [
       { name: 'Daemon', type: 'string', jsonPath: '.spec.daemon' },
       { name: 'Protocol', type: 'string', jsonPath: '.spec.protocol' },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
     ],
   });
-  addStatus(out, status);
-  return out;
 }

@@ -3,6 +3,7 @@
 // CEL rules check at admission what they can; src/api/validate-*.ts checks everything (overlaps etc.).
 
 import { GROUP, VERSION } from './names.ts';
+import { nodeRoutingStatusCRD } from './crd-noderoutingstatus.ts';
 import { routerConfigCRD } from './crd-routerconfig.ts';
 
 export type Schema = Record<string, unknown>;
@@ -88,7 +89,14 @@ const conditions: Schema = {
 
 export const int64 = (description: string): Schema => ({ type: 'integer', format: 'int64', description });
 
-export function crd(kind: string, plural: string, shortNames: string[], spec: Schema, extra: Schema): Schema {
+/** A namespaced purelb.io/v1 CRD; spec undefined for a kind that is only an observation (NodeRoutingStatus). */
+export function crd(
+  kind: string,
+  plural: string,
+  shortNames: string[],
+  spec: Schema | undefined,
+  extra: Schema,
+): Schema {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
@@ -117,7 +125,7 @@ export function crd(kind: string, plural: string, shortNames: string[], spec: Sc
                 apiVersion: { type: 'string' },
                 kind: { type: 'string' },
                 metadata: { type: 'object' },
-                spec,
+                ...(spec ? { spec } : {}),
               },
             },
           },
@@ -411,5 +419,6 @@ export function allCRDs(): Record<string, Schema> {
     'servicegroup.yaml': serviceGroupCRD(),
     'lbnodeagent.yaml': lbNodeAgentCRD(),
     'routerconfig.yaml': routerConfigCRD(),
+    'noderoutingstatus.yaml': nodeRoutingStatusCRD(),
   };
 }

@@ -11,3 +11,7 @@ export const AGENT_COMPONENT = 'purelb-lbnodeagent';
 
 /** A Linux interface name: at most 15 characters (IFNAMSIZ - 1) of a safe set; also a CRD schema pattern. */
 export const INTERFACE_PATTERN = '^[A-Za-z0-9_.-]{1,15}$';
+
+/** The per-node routing status objects (one per node, named after it, in the install namespace). */
+export const NODE_ROUTING_STATUS_KIND = 'NodeRoutingStatus';
+export const NODE_ROUTING_STATUS_PLURAL = 'noderoutingstatuses';

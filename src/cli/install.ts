@@ -18,7 +18,7 @@ import type { Command } from './main.ts';
 const HELP = `Usage: purelb install crds [--kubeconfig PATH] [--context NAME] [--dry-run] [--timeout 60s]
 
 Server-side applies the CustomResourceDefinitions of this release (servicegroups, lbnodeagents,
-routerconfigs.purelb.io) with field manager "purelb", taking over the fields another manager (helm,
+routerconfigs, noderoutingstatuses.purelb.io) with field manager "purelb", taking over the fields another manager (helm,
 kubectl) set, then waits until each is Established. Run it before "helm upgrade": Helm never
 upgrades the CRDs of a chart. Prints one line per CRD: created, configured or unchanged.
 

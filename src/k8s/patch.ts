@@ -29,3 +29,7 @@ export function patchServiceIngress(
     mergePatch,
   );
 }
+
+/** Server-side apply: the body is the whole object as this field manager wants it; one request creates it
+ * or updates it, and fields this manager set before but omits now are removed. */
+export const serverSideApply = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);

@@ -159,6 +159,7 @@ export async function installProduct(kubeconfig: string, plan: LabPlan, progress
     'crd/servicegroups.purelb.io',
     'crd/lbnodeagents.purelb.io',
     'crd/routerconfigs.purelb.io',
+    'crd/noderoutingstatuses.purelb.io',
   ]);
   await kubectl(kubeconfig, ['apply', '-k', join(repoRoot, overlay)]);
 }

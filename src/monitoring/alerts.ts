@@ -68,7 +68,7 @@ export const alertRules: AlertRule[] = [
     annotations: {
       summary: 'RouterConfig {{ $labels.routerconfig }} was rejected on {{ $labels.node }}',
       description:
-        'The last change of RouterConfig {{ $labels.routerconfig }} was rejected or failed to load on {{ $labels.node }}; the previous routing config keeps running. The error is in the RouterConfig status (status.nodes) and in a Warning event.',
+        'The last change of RouterConfig {{ $labels.routerconfig }} was rejected or failed to load on {{ $labels.node }}; the previous routing config keeps running. The error is in the NodeRoutingStatus of the node (kubectl get nrs {{ $labels.node }} -n {{ $labels.namespace }} -o yaml) and in a Warning event on the RouterConfig.',
     },
   },
   {

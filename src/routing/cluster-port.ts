@@ -1,15 +1,15 @@
 // The routing controller's cluster port over the Kubernetes API: a watch of the RouterConfigs in the
-// install namespace, the Node's labels, peer password Secrets, this node's status entry and Events.
-// These are exactly the calls the RBAC of docs/routing.md allows.
-import { AGENT_COMPONENT, GROUP, VERSION } from '../api/names.ts';
+// install namespace, the Node's labels, peer password Secrets, this node's NodeRoutingStatus and Events.
+// These are exactly the calls the RBAC of docs/routing.md allows. No other node's status is read or watched.
+import { AGENT_COMPONENT, GROUP, NODE_ROUTING_STATUS_PLURAL, VERSION } from '../api/names.ts';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { RouterConfig } from '../api/validate-routerconfig.ts';
 import { createEventRecorder } from '../k8s/events.ts';
 import { watchCache } from '../k8s/informer.ts';
-import { mergePatch } from '../k8s/patch.ts';
+import { serverSideApply } from '../k8s/patch.ts';
 import type { Logger } from '../log.ts';
 import type { RoutingClusterPort } from './ports.ts';
-import { replacingMergePatch } from './status.ts';
+import { nodeRoutingStatusObject } from './status.ts';
 
 const PLURAL = 'routerconfigs';
 
@@ -22,6 +22,7 @@ export function createRoutingClusterPort(
   const custom = kc.makeApiClient(CustomObjectsApi);
   const core = kc.makeApiClient(CoreV1Api);
   const resource = { group: GROUP, version: VERSION, namespace, plural: PLURAL };
+  const status = { group: GROUP, version: VERSION, namespace, plural: NODE_ROUTING_STATUS_PLURAL, name: nodeName };
   const configs = watchCache<RouterConfig>(
     kc,
     `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`,
@@ -32,22 +33,25 @@ export function createRoutingClusterPort(
     synced: configs.synced,
     listRouterConfigs: () => configs.list(),
     onRouterConfigChange: (handler) => configs.onChange(handler),
-    async readNodeLabels() {
-      return (await core.readNode({ name: nodeName })).metadata?.labels ?? {};
+    async readNode() {
+      const { metadata } = await core.readNode({ name: nodeName });
+      return { labels: metadata?.labels ?? {}, ...(metadata?.uid ? { uid: metadata.uid } : {}) };
     },
     async readSecretKey(name, key) {
       const b64 = (await core.readNamespacedSecret({ name, namespace })).data?.[key];
       return b64 === undefined ? undefined : Buffer.from(b64, 'base64').toString('utf8');
     },
-    async patchNodeStatus(routerConfig, entry) {
-      await custom.patchNamespacedCustomObjectStatus(
-        {
-          ...resource,
-          name: routerConfig,
-          body: { status: { nodes: { [nodeName]: entry && replacingMergePatch(entry) } } },
-        },
-        mergePatch,
+    async writeNodeStatus(entry, nodeUID) {
+      const body = nodeRoutingStatusObject(nodeName, namespace, nodeUID, entry);
+      await custom.patchNamespacedCustomObject(
+        { ...status, body, fieldManager: AGENT_COMPONENT, force: true },
+        serverSideApply,
       );
+    },
+    async deleteNodeStatus() {
+      await custom.deleteNamespacedCustomObject(status).catch((err: unknown) => {
+        if ((err as { code?: number }).code !== 404) throw err;
+      });
     },
     events: createEventRecorder(kc, AGENT_COMPONENT, log),
     stop: () => configs.stop(),

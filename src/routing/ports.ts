@@ -15,11 +15,14 @@ export interface RoutingClusterPort {
   listRouterConfigs(): readonly RouterConfig[];
   /** Called after every add/update/delete of a RouterConfig and every relist. */
   onRouterConfigChange(handler: (obj: RouterConfig | undefined, kind: ConfigChange) => void): void;
-  readNodeLabels(): Promise<Record<string, string>>;
+  /** The Node's labels and uid (the uid makes the Node the owner of its NodeRoutingStatus). */
+  readNode(): Promise<{ labels: Record<string, string>; uid?: string }>;
   /** The decoded value of data[key] of a Secret in the install namespace; undefined when there is no such key. */
   readSecretKey(name: string, key: string): Promise<string | undefined>;
-  /** Sets (entry) or removes (null) this node's entry under status.nodes of the named RouterConfig. */
-  patchNodeStatus(routerConfig: string, entry: NodeRoutingStatus | null): Promise<void>;
+  /** Creates or replaces this node's NodeRoutingStatus object, owned by the Node with this uid. */
+  writeNodeStatus(status: NodeRoutingStatus, nodeUID: string | undefined): Promise<void>;
+  /** Deletes this node's NodeRoutingStatus object; one that does not exist is no error. */
+  deleteNodeStatus(): Promise<void>;
   readonly events: EventRecorder;
   /** Stops watching RouterConfigs. */
   stop(): Promise<void>;

@@ -1,12 +1,12 @@
 // The node agent's routing side as one object with declared state, driven through two ports (ports.ts):
 // the cluster (RouterConfigs, Node labels, Secrets, status, Events) and the routing daemon. A reconcile
 // is a fixed sequence of named steps:
-//   read     the Node's labels (the RouterConfigs come from the port's watch);
-//   decide   which RouterConfig selects this node, and release the status entry of one that no longer does;
+//   read     the Node's labels and uid (the RouterConfigs come from the port's watch);
+//   decide   which RouterConfig selects this node; with none, delete this node's NodeRoutingStatus;
 //   plan     parse and validate it: an invalid one is Rejected and the running daemon config is kept;
 //   apply    resolve peer passwords, open the daemon for spec.daemon, have it apply the config;
 //   announce log, Warning events and lastReload for the outcome; a Failed one is retried with backoff;
-//   report   this node's status entry, written only when it changed.
+//   report   this node's NodeRoutingStatus, written only when it changed.
 // With no RouterConfig selecting the node nothing touches the daemon.
 import PQueue from 'p-queue';
 import { formatProblem, type Problem } from '../api/validation.ts';
@@ -90,7 +90,7 @@ export class RoutingReconciler implements RoutingController {
   readonly #backoff: Backoff;
   /** reconciles and status writes run one at a time */
   readonly #queue = new PQueue({ concurrency: 1 });
-  /** last seen generation per RouterConfig: status writes of every node's agent update the object too */
+  /** last seen generation per RouterConfig: a metadata-only update (labels, annotations) needs no reconcile */
   readonly #generations = new Map<string, number | undefined>();
   readonly #retries = new Map<string, Cancel>();
   #periodic: Cancel[] = [];
@@ -105,6 +105,8 @@ export class RoutingReconciler implements RoutingController {
   #appliedConfig: RouterConfigSpec | undefined;
   #kubeInterface: string;
   #labels: Record<string, string> = {};
+  /** the Node's uid as last read: the owner of its NodeRoutingStatus */
+  #nodeUID: string | undefined;
   #daemon: RouteAdvertiser | undefined;
   #selected: Selected | undefined;
   /** the last result that named a running config (its hash) */
@@ -112,8 +114,10 @@ export class RoutingReconciler implements RoutingController {
   #lastReload: NodeRoutingStatus['lastReload'];
   #daemonStatus: DaemonStatus | undefined;
   #daemonError: string | undefined;
-  /** the status entry last written successfully, and where */
-  #written: { name: string; status: NodeRoutingStatus } | undefined;
+  /** the status last written successfully, and the Node uid it named as owner */
+  #written: { status: NodeRoutingStatus; nodeUID: string | undefined } | undefined;
+  /** false once this node's NodeRoutingStatus is known not to exist (a previous run may have left one) */
+  #statusMayExist = true;
 
   constructor(opts: RoutingReconcilerOptions) {
     this.#opts = opts;
@@ -203,10 +207,12 @@ export class RoutingReconciler implements RoutingController {
 
   async #reconcile(): Promise<void> {
     if (this.#stopped) return;
-    await this.#readNodeLabels();
+    await this.#readNode();
     const chosen = this.#decide();
-    await this.#releaseOtherStatus(chosen?.metadata?.name);
-    if (!chosen) return this.#forgetSelection();
+    if (!chosen) {
+      await this.#deleteStatus();
+      return this.#forgetSelection();
+    }
     const selected = this.#select(chosen);
     const { config, problems } = parseRouterConfig(chosen);
     const result = config ? await this.#apply(config) : this.#reject(selected, problems);
@@ -216,9 +222,11 @@ export class RoutingReconciler implements RoutingController {
 
   // --- read -------------------------------------------------------------------------------------------
 
-  async #readNodeLabels(): Promise<void> {
+  async #readNode(): Promise<void> {
     try {
-      this.#labels = await this.#cluster.readNodeLabels();
+      const { labels, uid } = await this.#cluster.readNode();
+      this.#labels = labels;
+      this.#nodeUID = uid;
       this.#succeeded(NODE_KEY);
     } catch (err) {
       this.#log.warn('could not read Node labels; using the last known ones', { error: err });
@@ -232,13 +240,17 @@ export class RoutingReconciler implements RoutingController {
     return selectRouterConfig(this.#cluster.listRouterConfigs(), this.#labels);
   }
 
-  /** Removes this node's entry from a RouterConfig that no longer selects it. */
-  async #releaseOtherStatus(chosenName: string | undefined): Promise<void> {
-    if (!this.#written || this.#written.name === chosenName) return;
-    await this.#cluster
-      .patchNodeStatus(this.#written.name, null)
-      .catch((err: unknown) => this.#log.debug('could not clear old status entry', { error: err }));
-    this.#written = undefined;
+  /** No RouterConfig selects this node: its NodeRoutingStatus goes (a failed delete is retried by the next
+   * resync). A node that moves to another RouterConfig keeps its object: the next report rewrites it. */
+  async #deleteStatus(): Promise<void> {
+    if (!this.#statusMayExist) return;
+    try {
+      await this.#cluster.deleteNodeStatus();
+      this.#written = undefined;
+      this.#statusMayExist = false;
+    } catch (err) {
+      this.#log.warn('could not delete the routing status of this node', { error: err });
+    }
   }
 
   #forgetSelection(): void {
@@ -367,12 +379,14 @@ export class RoutingReconciler implements RoutingController {
 
   // --- report -----------------------------------------------------------------------------------------
 
-  /** Writes this node's status entry if it differs from the one written last (apart from its time). */
+  /** Writes this node's NodeRoutingStatus if it differs from the one written last (apart from its time), or
+   * if the Node's uid changed (a Node deleted and created again took the old object with it). */
   async #report(refreshDaemon: boolean): Promise<void> {
     const selected = this.#selected;
     if (!selected) return;
     if (this.#daemon && (refreshDaemon || !this.#daemonStatus)) await this.#readDaemonStatus(this.#daemon);
     const status = buildNodeStatus({
+      routerConfig: selected.name,
       daemon: selected.daemon,
       protocol: selected.protocol,
       generation: selected.generation,
@@ -383,10 +397,13 @@ export class RoutingReconciler implements RoutingController {
       now: new Date(),
     });
     this.#opts.metrics?.observeStatus(selected.name, status);
-    if (this.#written?.name === selected.name && sameStatus(this.#written.status, status)) return;
+    const nodeUID = this.#nodeUID;
+    const written = this.#written;
+    if (written?.nodeUID === nodeUID && sameStatus(written?.status, status)) return;
     try {
-      await this.#cluster.patchNodeStatus(selected.name, status);
-      this.#written = { name: selected.name, status };
+      this.#statusMayExist = true; // also when the write fails: it may have been stored
+      await this.#cluster.writeNodeStatus(status, nodeUID);
+      this.#written = { status, nodeUID };
     } catch (err) {
       // not retried apart: the next status refresh writes it, as the written entry did not change
       this.#log.warn('could not write routing status', {

@@ -1,12 +1,16 @@
-// The per-node routing status: one entry per node under the selected RouterConfig's
-// status.nodes.<nodeName>, written by that node's agent with a JSON merge patch that touches only its own
-// key (so agents never conflict and need no resourceVersion). Shape documented in docs/routing.md.
+// The per-node routing status: the status of one NodeRoutingStatus object per node (named after the node, in
+// the install namespace, owned by the Node), written only by that node's agent with server-side apply, so
+// one node's change is one write into an object of bounded size that no other agent watches.
+// Shape documented in docs/routing.md.
+import { API_VERSION, NODE_ROUTING_STATUS_KIND } from '../api/names.ts';
 import type { ApplyResult, DaemonStatus, ReloadResult } from './advertiser.ts';
 
 export const MAX_LISTED_PREFIXES = 64;
 export const MAX_SESSIONS = 64;
 
 export interface NodeRoutingStatus {
+  /** the RouterConfig that selects the node */
+  routerConfig: string;
   daemon: string;
   protocol: string;
   observedGeneration?: number;
@@ -22,6 +26,7 @@ export interface NodeRoutingStatus {
 }
 
 export function buildNodeStatus(args: {
+  routerConfig: string;
   daemon: string;
   protocol: string;
   generation?: number;
@@ -33,6 +38,7 @@ export function buildNodeStatus(args: {
 }): NodeRoutingStatus {
   const d = args.daemonStatus;
   return {
+    routerConfig: args.routerConfig,
     daemon: args.daemon,
     protocol: args.protocol,
     ...(args.generation !== undefined ? { observedGeneration: args.generation } : {}),
@@ -54,16 +60,21 @@ export function buildNodeStatus(args: {
 export const sameStatus = (a: NodeRoutingStatus | undefined, b: NodeRoutingStatus) =>
   a !== undefined && JSON.stringify({ ...a, updated: '' }) === JSON.stringify({ ...b, updated: '' });
 
-/** The entry as a JSON merge patch that replaces the stored entry: a merge patch keeps every key it does
- * not mention, so optional keys that are absent now (a cleared daemonError, a lastReload error that was
- * fixed) must be sent as null, or the stale value stays in the object forever. */
-export function replacingMergePatch(entry: NodeRoutingStatus): Record<string, unknown> {
+/** The whole NodeRoutingStatus object, as the agent applies it: the apply replaces every field it set
+ * before, so a field absent now (a cleared daemonError) disappears. The Node owns it (garbage collection
+ * when the Node is deleted); nodeUID is undefined only while the Node could not be read yet. */
+export function nodeRoutingStatusObject(
+  nodeName: string,
+  namespace: string,
+  nodeUID: string | undefined,
+  status: NodeRoutingStatus,
+): Record<string, unknown> {
+  const owner = nodeUID && { apiVersion: 'v1', kind: 'Node', name: nodeName, uid: nodeUID };
   return {
-    observedGeneration: null,
-    configHash: null,
-    daemonError: null,
-    ...entry,
-    lastReload: entry.lastReload ? { error: null, ...entry.lastReload } : null,
+    apiVersion: API_VERSION,
+    kind: NODE_ROUTING_STATUS_KIND,
+    metadata: { name: nodeName, namespace, ...(owner ? { ownerReferences: [owner] } : {}) },
+    status,
   };
 }
 

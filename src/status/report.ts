@@ -1,5 +1,5 @@
 // `purelb status` as pure functions: from the objects read from the cluster (Services, ServiceGroups,
-// agent heartbeat Leases, RouterConfig status, EndpointSlices) and optionally the upstream router's
+// agent heartbeat Leases, NodeRoutingStatus objects, EndpointSlices) and optionally the upstream router's
 // routes, build one report (the `-o json` output) and render it as human tables.
 // Every rule (heartbeat liveness, endpoint eligibility, serving groups, aggregation) comes from the model
 // the agent and the allocator use, so the report says what they do.
@@ -12,8 +12,9 @@ import { HEARTBEAT_PREFIX, isLive, parseHeartbeat, type Heartbeat } from '../mod
 import { groupOfAddress, notSelectedReason, ServingGroups } from '../model/servicegroups.ts';
 import { nodesWithEndpoints, serviceInput } from '../model/services.ts';
 
-/** Per-node entry of RouterConfig status.nodes (docs/routing.md). */
+/** The status of a node's NodeRoutingStatus object (docs/routing.md). */
 export interface RoutingNodeStatus {
+  routerConfig?: string;
   daemon?: string;
   protocol?: string;
   configHash?: string;
@@ -24,10 +25,10 @@ export interface RoutingNodeStatus {
   updated?: string;
 }
 
-export interface RouterConfigLike {
+/** A NodeRoutingStatus object: named after its node. */
+export interface NodeRoutingStatusLike {
   metadata?: { name?: string; namespace?: string };
-  spec?: { daemon?: string; protocol?: string };
-  status?: { nodes?: Record<string, RoutingNodeStatus> };
+  status?: RoutingNodeStatus;
 }
 
 /** Routes of the upstream router for the Service addresses: prefix -> next-hop addresses in its FIB. */
@@ -39,7 +40,7 @@ export interface StatusInputs {
   services: V1Service[];
   serviceGroups: ServiceGroup[];
   leases: V1Lease[];
-  routerConfigs: RouterConfigLike[];
+  routingStatuses: NodeRoutingStatusLike[];
   endpointSlices: V1EndpointSlice[];
   upstream?: { netns: string; routes: UpstreamRoutes; nodeByIP: Record<string, string> };
 }
@@ -117,16 +118,11 @@ function heartbeatsByNode(leases: V1Lease[]): Map<string, Heartbeat | undefined>
   return out;
 }
 
-type RoutingByNode = Map<string, { rc: string; st: RoutingNodeStatus; spec: RouterConfigLike['spec'] }>;
+type RoutingByNode = Map<string, RoutingNodeStatus>;
 
-function routingByNode(routerConfigs: RouterConfigLike[]): RoutingByNode {
-  const routing: RoutingByNode = new Map();
-  for (const rc of routerConfigs) {
-    for (const [node, st] of Object.entries(rc.status?.nodes ?? {})) {
-      routing.set(node, { rc: rc.metadata?.name ?? '', st, spec: rc.spec });
-    }
-  }
-  return routing;
+/** The one place that reads routing status: each node's NodeRoutingStatus object, keyed by its name. */
+function routingByNode(objects: NodeRoutingStatusLike[]): RoutingByNode {
+  return new Map(objects.map((o) => [o.metadata?.name ?? '', o.status ?? {}]));
 }
 
 /** One row per address of every branded Service: kind, who announces it, and the upstream next hops. */
@@ -155,7 +151,7 @@ function serviceReports(
         kind === 'local'
           ? [input.announcing[ip.family]?.split(',')[0]?.trim()].filter((n): n is string => !!n)
           : [...routing.entries()]
-              .filter(([, r]) => (r.st.advertised ?? []).includes(prefix))
+              .filter(([, st]) => (st.advertised ?? []).includes(prefix))
               .map(([n]) => n)
               .sort();
       const now = inp.now.getTime();
@@ -193,29 +189,29 @@ function nodeReport(
   now: number,
   routing: RoutingByNode,
 ): NodeReport {
-  const r = routing.get(name);
-  const reload = r?.st.lastReload;
+  const st = routing.get(name);
+  const reload = st?.lastReload;
   return {
     name,
     heartbeat: !hasLease ? 'none' : hb && isLive(hb, now) ? 'live' : 'expired',
     subnets: (hb?.subnets ?? []).map(formatCIDR),
-    ...(r
+    ...(st
       ? {
-          routerConfig: r.rc,
-          daemon: r.st.daemon ?? r.spec?.daemon,
-          protocol: r.st.protocol ?? r.spec?.protocol,
+          routerConfig: st.routerConfig ?? '',
+          daemon: st.daemon,
+          protocol: st.protocol,
           ...(reload ? { lastReload: `${reload.result ?? '?'}${reload.error ? `: ${reload.error}` : ''}` } : {}),
         }
       : {}),
-    sessions: (r?.st.sessions ?? []).map((s) => ({ name: s.name ?? '', state: s.state ?? '' })),
-    advertised: r?.st.advertised ?? [],
+    sessions: (st?.sessions ?? []).map((s) => ({ name: s.name ?? '', state: s.state ?? '' })),
+    advertised: st?.advertised ?? [],
   };
 }
 
 export function buildStatusReport(inp: StatusInputs): StatusReport {
   const now = inp.now.getTime();
   const heartbeats = heartbeatsByNode(inp.leases);
-  const routing = routingByNode(inp.routerConfigs);
+  const routing = routingByNode(inp.routingStatuses);
   const nodeNames = [...new Set([...heartbeats.keys(), ...routing.keys()])].sort();
   return {
     namespace: inp.namespace,

@@ -1,6 +1,6 @@
 // Reads what `purelb status` reports from a cluster: one list call per kind, or (--watch) one watch per kind
 // kept in a cache. Both go through the same table of sources, so the two modes read the same objects.
-import { GROUP, VERSION } from '../api/names.ts';
+import { GROUP, NODE_ROUTING_STATUS_PLURAL, VERSION } from '../api/names.ts';
 import {
   CoordinationV1Api,
   CoreV1Api,
@@ -27,14 +27,14 @@ async function listCustom(kc: KubeConfig, plural: string, namespace: string): Pr
         .listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural }),
     )) as ListOf;
   } catch (err) {
-    // a cluster without that CRD (e.g. no RouterConfig installed) has nothing to report for it
+    // a cluster without that CRD (e.g. an older release without NodeRoutingStatus) has nothing to report for it
     if ((err as { code?: number }).code === 404) return { metadata: {}, items: [] };
     throw err;
   }
 }
 
 /** The inputs of the report that come from the apiserver: their LIST call and their WATCH path. */
-export type SourceKey = 'services' | 'serviceGroups' | 'leases' | 'routerConfigs' | 'endpointSlices';
+export type SourceKey = 'services' | 'serviceGroups' | 'leases' | 'routingStatuses' | 'endpointSlices';
 interface Source {
   path: string;
   list: () => Promise<ListOf>;
@@ -52,7 +52,7 @@ function sources(kc: KubeConfig, namespace: string): Record<SourceKey, Source> {
       path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
       list: () => kc.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace }),
     },
-    routerConfigs: custom('routerconfigs'),
+    routingStatuses: custom(NODE_ROUTING_STATUS_PLURAL),
     endpointSlices: {
       path: '/apis/discovery.k8s.io/v1/endpointslices',
       list: () => kc.makeApiClient(DiscoveryV1Api).listEndpointSliceForAllNamespaces(),

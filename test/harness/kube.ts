@@ -2,17 +2,21 @@
 // deleting what the agents would see in it), applying CRDs, and service-account tokens minted with
 // TokenRequest.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ApiextensionsV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   DiscoveryV1Api,
   KubeConfig,
   loadAllYaml,
   type V1CustomResourceDefinition,
+  type V1ObjectMeta,
 } from '@kubernetes/client-node';
+import { GROUP, NODE_ROUTING_STATUS_PLURAL, VERSION } from '../../src/api/names.ts';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
+import type { NodeRoutingStatus } from '../../src/routing/status.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export function adminKubeConfig(): KubeConfig {
@@ -86,10 +90,7 @@ export async function waitFor<T>(
 }
 
 /** Applies crds/*.yaml (create or replace) and waits until each is Established. */
-export async function applyCRDs(
-  kc: KubeConfig,
-  files = ['servicegroup.yaml', 'lbnodeagent.yaml', 'routerconfig.yaml'],
-): Promise<void> {
+export async function applyCRDs(kc: KubeConfig, files = readdirSync(join(repoRoot, 'crds'))): Promise<void> {
   const api = kc.makeApiClient(ApiextensionsV1Api);
   for (const file of files) {
     // loadAllYaml maps wire names (x-kubernetes-validations) to the typed model the client serialises from
@@ -136,4 +137,20 @@ export async function serviceAccountKubeConfig(
 
 export function readRepoFile(...parts: string[]): string {
   return readFileSync(join(repoRoot, ...parts), 'utf8');
+}
+
+/** A node's NodeRoutingStatus object, or undefined when it has none. */
+export async function nodeRoutingStatus(
+  kc: KubeConfig,
+  namespace: string,
+  node: string,
+): Promise<{ metadata: V1ObjectMeta; status?: NodeRoutingStatus } | undefined> {
+  const resource = { group: GROUP, version: VERSION, plural: NODE_ROUTING_STATUS_PLURAL, namespace, name: node };
+  return (await kc
+    .makeApiClient(CustomObjectsApi)
+    .getNamespacedCustomObject(resource)
+    .catch((err: unknown) => {
+      if ((err as { code?: number }).code === 404) return undefined;
+      throw err;
+    })) as { metadata: V1ObjectMeta; status?: NodeRoutingStatus } | undefined;
 }

@@ -79,6 +79,8 @@ export async function startRequestRecorder(admin: KubeConfig, host = '127.0.0.1'
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers, ca },
       (upRes) => {
         entry.status = upRes.statusCode ?? 0;
+        // a PATCH that creates the object (server-side apply) is also authorized as create
+        if (entry.verb === 'patch' && entry.status === 201) requests.push({ ...entry, verb: 'create' });
         res.writeHead(entry.status, upRes.headers);
         res.flushHeaders(); // a watch answers headers at once and events later: clients wait for the headers
         upRes.pipe(res);

@@ -19,6 +19,7 @@ import {
   applyCRDs,
   cleanUpNamespaces,
   freshNamespace,
+  nodeRoutingStatus,
   serviceAccountKubeConfig,
   waitFor,
 } from '../harness/kube.ts';
@@ -355,15 +356,10 @@ describe('allocator and node agent together, each with its own service account',
         await waitFor(
           "BIRD configured from the RouterConfig, and this node's routing status",
           async () => {
-            const rc = (await custom.getNamespacedCustomObject({
-              group: GROUP,
-              version: VERSION,
-              namespace: ns,
-              plural: 'routerconfigs',
-              name: 'tor',
-            })) as { status?: { nodes?: Record<string, { lastReload?: { result?: string } }> } };
+            const status = (await nodeRoutingStatus(kc, ns, 'node-1'))?.status;
             return (
-              rc.status?.nodes?.['node-1']?.lastReload?.result === 'Applied' &&
+              status?.routerConfig === 'tor' &&
+              status.lastReload?.result === 'Applied' &&
               readFileSync(join(dir, 'bird.conf'), 'utf8').includes('password')
             );
           },
@@ -374,6 +370,15 @@ describe('allocator and node agent together, each with its own service account',
         await waitFor('an AnnouncingLocal event', async () =>
           agentRecorder.requests.some((r) => r.resource === 'events' && r.status === 201),
         );
+        // no RouterConfig selects the node any more: its routing status object goes
+        await custom.deleteNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace: ns,
+          plural: 'routerconfigs',
+          name: 'tor',
+        });
+        await waitFor('the NodeRoutingStatus deleted', async () => !(await nodeRoutingStatus(kc, ns, 'node-1')));
       } finally {
         const code = await lan.stopAgent(node, 'SIGTERM').then(() => agent.exitCode);
         expect(`agent exit ${code}\n${code === 0 ? '' : agentLog()}`).toBe('agent exit 0\n');

@@ -1,13 +1,19 @@
 // Every kustomization under deploy/ renders and passes server-side dry-run on the real apiserver,
 // after the CRDs were applied the documented way (kubectl apply -f crds/ + kubectl wait ... established).
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { load } from 'js-yaml';
 import { join } from 'node:path';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { kubectl, kustomizations, kustomize, objectId, type K8sObject } from '../harness/deploy.ts';
 
 const kubeconfig = () => process.env.PURELB_TEST_KUBECONFIG!;
-const crdNames = () => readdirSync(join(repoRoot, 'crds')).map((f) => `crd/${f.replace(/\.yaml$/, 's')}.purelb.io`);
+/** crd/<name> of every file in crds/, by its metadata.name (a plural is not always the file name + "s") */
+const crdNames = () =>
+  readdirSync(join(repoRoot, 'crds')).map(
+    (f) =>
+      `crd/${(load(readFileSync(join(repoRoot, 'crds', f), 'utf8')) as { metadata: { name: string } }).metadata.name}`,
+  );
 const NAMESPACE = 'deploy/purelb/base/namespace.yaml';
 let createdNamespace = false;
 

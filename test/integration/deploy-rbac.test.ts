@@ -100,6 +100,9 @@ const forbidden: Record<string, Array<Omit<Check, 'namespace'> & { scope: 'clust
     { verb: 'patch', group: 'purelb.io', resource: 'servicegroups/status', scope: 'install' },
     { verb: 'patch', group: 'purelb.io', resource: 'lbnodeagents', scope: 'install' },
     { verb: 'update', group: 'purelb.io', resource: 'routerconfigs', scope: 'install' },
+    // an agent writes its own node's routing status and never reads another's
+    { verb: 'list', group: 'purelb.io', resource: 'noderoutingstatuses', scope: 'install' },
+    { verb: 'watch', group: 'purelb.io', resource: 'noderoutingstatuses', scope: 'install' },
     { verb: 'create', group: 'discovery.k8s.io', resource: 'endpointslices', scope: 'cluster' },
   ],
 };

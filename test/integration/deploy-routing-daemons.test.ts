@@ -19,9 +19,15 @@ import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { DEFAULT_BACKEND_PATHS } from '../../src/routing/controller.ts';
-import type { NodeRoutingStatus } from '../../src/routing/status.ts';
 import { kustomize, type K8sObject } from '../harness/deploy.ts';
-import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
+import {
+  adminKubeConfig,
+  applyCRDs,
+  cleanUpNamespaces,
+  freshNamespace,
+  nodeRoutingStatus,
+  waitFor,
+} from '../harness/kube.ts';
 import { createLan, LAN_V4, type Lan, type LanNode } from './agent-lan.ts';
 
 interface Container {
@@ -317,16 +323,7 @@ describe.each(cases)('overlays/$daemon', ({ daemon, configured, daemonPids, kill
       run!.procs.push(pod.proc);
       return pod;
     };
-    const nodeStatus = async () =>
-      (
-        (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          namespace: ns,
-          plural: 'routerconfigs',
-          name: 'tor',
-        })) as { status?: { nodes?: Record<string, NodeRoutingStatus> } }
-      ).status?.nodes?.[node.name];
+    const nodeStatus = async () => (await nodeRoutingStatus(kc, ns, node.name))?.status;
     const appliedSince = (since: number, names: string[]) =>
       waitFor(
         `RouterConfig applied by ${daemon} on ${node.name}`,

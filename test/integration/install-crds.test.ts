@@ -59,14 +59,15 @@ test('an older RouterConfig CRD is upgraded to the bundled one; --dry-run change
   expect(real.code).toBe(0);
   const lines = real.stdout.trim().split('\n');
   expect(lines).toContain(`customresourcedefinition.apiextensions.k8s.io/${CRD} configured`);
-  for (const name of ['servicegroups.purelb.io', 'lbnodeagents.purelb.io', CRD])
+  for (const name of ['servicegroups.purelb.io', 'lbnodeagents.purelb.io', CRD, 'noderoutingstatuses.purelb.io'])
     expect(lines).toContain(`customresourcedefinition.apiextensions.k8s.io/${name} established`);
   expect(await printerColumns()).toEqual(want);
 
   const again = purelb(['install', 'crds'], { KUBECONFIG: kubeconfig });
   expect(again.code).toBe(0);
-  expect(again.stdout.trim().split('\n').slice(0, 3).sort()).toEqual([
+  expect(again.stdout.trim().split('\n').slice(0, 4).sort()).toEqual([
     'customresourcedefinition.apiextensions.k8s.io/lbnodeagents.purelb.io unchanged',
+    'customresourcedefinition.apiextensions.k8s.io/noderoutingstatuses.purelb.io unchanged',
     'customresourcedefinition.apiextensions.k8s.io/routerconfigs.purelb.io unchanged',
     'customresourcedefinition.apiextensions.k8s.io/servicegroups.purelb.io unchanged',
   ]);

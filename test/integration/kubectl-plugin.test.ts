@@ -294,7 +294,7 @@ test('kubectl purelb status -w on an unreachable context says it is waiting and 
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   await waitFor('a frame naming every failing watch', async () =>
-    ['services', 'serviceGroups', 'leases', 'routerConfigs', 'endpointSlices'].every((k) =>
+    ['services', 'serviceGroups', 'leases', 'routingStatuses', 'endpointSlices'].every((k) =>
       out.includes(`! watch ${k}: `),
     ),
   );

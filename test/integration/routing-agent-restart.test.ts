@@ -21,8 +21,14 @@ import { createTopology, randomPrefix, type Topology } from '../../src/lab/topol
 import { startTor, torNextHops } from '../../src/lab/topology/tor.ts';
 import { createLogger } from '../../src/log.ts';
 import { startRoutingController, type RoutingController } from '../../src/routing/controller.ts';
-import type { NodeRoutingStatus } from '../../src/routing/status.ts';
-import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
+import {
+  adminKubeConfig,
+  applyCRDs,
+  cleanUpNamespaces,
+  freshNamespace,
+  nodeRoutingStatus,
+  waitFor,
+} from '../harness/kube.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const VIP4 = '10.96.8.1/32';
@@ -101,14 +107,7 @@ describe.each<[Daemon]>([['bird'], ['frr'], ['gobgp']])('%s keeps running while 
     return c;
   };
 
-  const nodeStatus = async () =>
-    (
-      (await admin
-        .makeApiClient(CustomObjectsApi)
-        .getNamespacedCustomObject({ ...rc, namespace: ns, name: 'tor' })) as {
-        status?: { nodes?: Record<string, NodeRoutingStatus> };
-      }
-    ).status?.nodes?.[nodeName];
+  const nodeStatus = async () => (await nodeRoutingStatus(admin, ns, nodeName))?.status;
 
   /** What the ToR knows about the node's paths and sessions. FRR derives a path's lastUpdate epoch from its
    * monotonic age, so it may shift by a second between reads: whole seconds, compared with a tolerance. */

@@ -30,6 +30,7 @@ import {
   applyCRDs,
   cleanUpNamespaces,
   freshNamespace,
+  nodeRoutingStatus,
   serviceAccountKubeConfig,
   waitFor,
 } from '../harness/kube.ts';
@@ -90,7 +91,7 @@ async function routingServiceAccount(): Promise<KubeConfig> {
       metadata: { name: 'routing' },
       rules: [
         { apiGroups: ['purelb.io'], resources: ['routerconfigs'], verbs: ['list', 'watch'] },
-        { apiGroups: ['purelb.io'], resources: ['routerconfigs/status'], verbs: ['patch'] },
+        { apiGroups: ['purelb.io'], resources: ['noderoutingstatuses'], verbs: ['create', 'patch', 'delete'] },
         { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
         { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create'] },
       ],
@@ -120,13 +121,12 @@ async function routingServiceAccount(): Promise<KubeConfig> {
   return serviceAccountKubeConfig(admin, ns, 'agent');
 }
 
+const statusObject = () => nodeRoutingStatus(admin, ns, nodeName);
+
+/** The node's routing status if it names the RouterConfig `name`. */
 async function nodeStatus(name: string): Promise<NodeRoutingStatus | undefined> {
-  const obj = (await admin
-    .makeApiClient(CustomObjectsApi)
-    .getNamespacedCustomObject({ ...rc, namespace: ns, name })) as {
-    status?: { nodes?: Record<string, NodeRoutingStatus> };
-  };
-  return obj.status?.nodes?.[nodeName];
+  const status = (await statusObject())?.status;
+  return status?.routerConfig === name ? status : undefined;
 }
 
 test('a RouterConfig selecting the node is rendered, loaded into BIRD, advertised with MD5, and reported per node', async () => {
@@ -195,6 +195,14 @@ test('a RouterConfig selecting the node is rendered, loaded into BIRD, advertise
     configHash: expect.stringMatching(/^sha256:/),
   });
   expect(await nodeStatus('all-nodes')).toBeUndefined();
+  // one object for the node, owned by its Node (garbage-collected with it); the RouterConfig has no status
+  const node = await core.readNode({ name: nodeName });
+  expect((await statusObject())?.metadata.ownerReferences).toEqual([
+    expect.objectContaining({ kind: 'Node', name: nodeName, uid: node.metadata!.uid }),
+  ]);
+  expect(await custom.getNamespacedCustomObject({ ...rc, namespace: ns, name: 'rack-r1' })).not.toHaveProperty(
+    'status',
+  );
   const conf = readFileSync(join(n.dir, 'bird.conf'), 'utf8');
   expect(conf).toContain(`password "${PASSWORD}";`);
   expect(conf).toContain('local 192.168.11.2 as 65101;');
@@ -378,7 +386,7 @@ test('a daemon that dies is reported as such: no stale Established sessions in s
   expect(await metricValue('purelb_routing_daemon_reachable', { daemon: 'bird' })).toBe(0);
   expect(await metricValue('purelb_routing_session_up', { session: topo.node(1).torIPv4 })).toBeUndefined();
   // restarted as its container would be (on the rendered config in the shared dir): the error disappears
-  // from status instead of being left behind by the merge patch
+  // from status (the apply removes a field it no longer sends)
   const n = topo.node(1);
   bird = topo.spawn(
     n.netns,
@@ -396,4 +404,12 @@ test('a daemon that dies is reported as such: no stale Established sessions in s
     60_000,
   );
   expect(back).not.toHaveProperty('daemonError');
+});
+
+test('when no RouterConfig selects the node any more, its NodeRoutingStatus is deleted', async () => {
+  const custom = admin.makeApiClient(CustomObjectsApi);
+  expect(await statusObject()).toBeDefined();
+  for (const name of ['rack-r1', 'all-nodes'])
+    await custom.deleteNamespacedCustomObject({ ...rc, namespace: ns, name });
+  await waitFor('the status object deleted', async () => (await statusObject()) === undefined, 30_000);
 });

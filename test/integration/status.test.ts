@@ -1,7 +1,7 @@
 // `purelb status` against the real apiserver: the objects PureLB's components write (ServiceGroup status,
-// allocated Services with annotations, heartbeat Leases, RouterConfig per-node status, EndpointSlices)
+// allocated Services with annotations, heartbeat Leases, NodeRoutingStatus objects, EndpointSlices)
 // are read back by the real CLI process and reported per pool, Service and node.
-import { GROUP, VERSION } from '../../src/api/names.ts';
+import { GROUP, NODE_ROUTING_STATUS_PLURAL, VERSION } from '../../src/api/names.ts';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -142,37 +142,31 @@ beforeAll(async () => {
   });
   await heartbeat('n1', '192.168.100.0/24,fd00:100::/64');
   await heartbeat('n2', '192.168.100.0/24');
-  await createWithStatus(
-    'routerconfigs',
-    {
-      apiVersion: 'purelb.io/v1',
-      kind: 'RouterConfig',
-      metadata: { name: 'tor' },
-      spec: {
-        daemon: 'bird',
-        protocol: 'bgp',
-        bgp: { localASN: 64512, peers: [{ address: '192.168.100.1', asn: 64500 }] },
-      },
-    },
-    {
-      nodes: {
-        n1: {
-          daemon: 'bird',
-          protocol: 'bgp',
-          lastReload: { time: new Date().toISOString(), result: 'Applied' },
-          sessions: [{ name: 'tor', state: 'Established' }],
-          advertised: ['10.200.0.10/32', 'fd00:200::10/128'],
-        },
-        n2: {
-          daemon: 'bird',
-          protocol: 'bgp',
-          lastReload: { time: new Date().toISOString(), result: 'Rejected', error: 'line 3: syntax error' },
-          sessions: [{ name: 'tor', state: 'Established' }],
-          advertised: ['10.200.0.10/32', '10.200.0.11/32'],
-        },
-      },
-    },
-  );
+  // what each node's agent writes: its NodeRoutingStatus, named after the node
+  const routing = (node: string, status: Record<string, unknown>) =>
+    custom().createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural: NODE_ROUTING_STATUS_PLURAL,
+      body: { apiVersion: 'purelb.io/v1', kind: 'NodeRoutingStatus', metadata: { name: node }, status },
+    });
+  await routing('n1', {
+    routerConfig: 'tor',
+    daemon: 'bird',
+    protocol: 'bgp',
+    lastReload: { time: new Date().toISOString(), result: 'Applied' },
+    sessions: [{ name: 'tor', state: 'Established' }],
+    advertised: ['10.200.0.10/32', 'fd00:200::10/128'],
+  });
+  await routing('n2', {
+    routerConfig: 'tor',
+    daemon: 'bird',
+    protocol: 'bgp',
+    lastReload: { time: new Date().toISOString(), result: 'Rejected', error: 'line 3: syntax error' },
+    sessions: [{ name: 'tor', state: 'Established' }],
+    advertised: ['10.200.0.10/32', '10.200.0.11/32'],
+  });
 });
 
 afterAll(cleanUpNamespaces);

@@ -111,6 +111,7 @@ test('routing metrics follow the status: a removed session and a cleared rejecti
   const registry = new Registry();
   const m = createRoutingMetrics(registry);
   const status = (sessions: NodeRoutingStatus['sessions'], result: 'Applied' | 'Rejected'): NodeRoutingStatus => ({
+    routerConfig: 'rc',
     daemon: 'frr',
     protocol: 'bgp',
     sessions,

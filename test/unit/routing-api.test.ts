@@ -285,6 +285,7 @@ test('status entries: bounded lists, unchanged entries are recognised', () => {
   const now = new Date('2026-11-21T06:00:00Z');
   const advertised = Array.from({ length: 100 }, (_, i) => `10.96.0.${i}/32`);
   const s = buildNodeStatus({
+    routerConfig: 'rc',
     daemon: 'bird',
     protocol: 'bgp',
     generation: 2,
@@ -296,4 +297,5 @@ test('status entries: bounded lists, unchanged entries are recognised', () => {
   expect(s.advertised).toHaveLength(64);
   expect(sameStatus(s, { ...s, updated: 'later' })).toBe(true);
   expect(sameStatus(s, { ...s, advertisedCount: 99 })).toBe(false);
+  expect(sameStatus(s, { ...s, routerConfig: 'other' })).toBe(false);
 });

@@ -48,7 +48,9 @@ class FakeCluster implements RoutingClusterPort {
   labels: Record<string, string> = {};
   labelsError: Error | undefined;
   secrets = new Map<string, Record<string, string>>();
-  readonly patches: Array<{ name: string; entry: NodeRoutingStatus | null }> = [];
+  uid = 'uid-1';
+  /** every write of this node's NodeRoutingStatus (name: its routerConfig), and every delete (entry null) */
+  readonly patches: Array<{ name: string; entry: NodeRoutingStatus | null; nodeUID?: string }> = [];
   /** while set, status writes wait for it to open */
   patchGate: Gate | undefined;
   patchError: Error | undefined;
@@ -72,21 +74,26 @@ class FakeCluster implements RoutingClusterPort {
     else this.configs.push(obj);
     for (const h of this.#handlers) h(obj, i >= 0 ? 'update' : 'add');
   }
-  async readNodeLabels() {
+  async readNode() {
     if (this.labelsError) throw this.labelsError;
-    return { ...this.labels };
+    return { labels: { ...this.labels }, uid: this.uid };
   }
   async readSecretKey(name: string, key: string) {
     const secret = this.secrets.get(name);
     if (!secret) throw new Error(`secrets "${name}" not found`);
     return secret[key];
   }
-  async patchNodeStatus(name: string, entry: NodeRoutingStatus | null) {
+  async writeNodeStatus(entry: NodeRoutingStatus, nodeUID: string | undefined) {
+    const name = entry.routerConfig;
     this.trace.push(`patch ${name}:start`);
     await this.patchGate?.promise;
     if (this.patchError) throw this.patchError;
-    this.patches.push({ name, entry });
+    this.patches.push({ name, entry, ...(nodeUID ? { nodeUID } : {}) });
     this.trace.push(`patch ${name}:end`);
+  }
+  async deleteNodeStatus() {
+    if (this.patchError) throw this.patchError;
+    this.patches.push({ name: '(deleted)', entry: null });
   }
   async stop() {
     this.stopped = true;
@@ -237,13 +244,13 @@ describe('reconcile', () => {
     await controller.stop();
   });
 
-  test('a status-only update of the RouterConfig (same generation) does not reconcile; a spec change does', async () => {
+  test('a metadata-only update of the RouterConfig (same generation) does not reconcile; a spec change does', async () => {
     const { cluster, daemon, controller, willApply } = setup();
     await controller.start();
     cluster.put(routerConfig('rc', {}, 1)); // the watch's first sight of it
     await controller.idle();
     expect(daemon().inputs).toHaveLength(2);
-    cluster.put(routerConfig('rc', {}, 1)); // another node's agent wrote its status
+    cluster.put(routerConfig('rc', {}, 1)); // a metadata-only update (an annotation)
     await controller.idle();
     expect(daemon().inputs).toHaveLength(2);
     willApply(applied(2));
@@ -255,7 +262,7 @@ describe('reconcile', () => {
     await controller.stop();
   });
 
-  test('the most specific RouterConfig wins; when the labels stop matching, its status entry is removed', async () => {
+  test('the most specific RouterConfig wins; another one selecting the node rewrites its one status object, none deletes it', async () => {
     const { cluster, controller, daemon } = setup([
       routerConfig('all-nodes'),
       routerConfig('rack-r1', { nodeSelector: { 'purelb.io/rack': 'r1' } }),
@@ -265,15 +272,33 @@ describe('reconcile', () => {
     expect(cluster.patches.map((p) => p.name)).toEqual(['rack-r1']);
     cluster.labels = {};
     await controller.trigger();
-    expect(cluster.patches.map((p) => [p.name, p.entry === null])).toEqual([
-      ['rack-r1', false],
-      ['rack-r1', true],
-      ['all-nodes', false],
-    ]);
+    // one write per change: the same object now names the other RouterConfig
+    expect(cluster.patches.map((p) => p.name)).toEqual(['rack-r1', 'all-nodes']);
     cluster.configs = [];
     await controller.trigger();
-    expect(cluster.patches.at(-1)).toEqual({ name: 'all-nodes', entry: null });
+    await controller.trigger();
+    expect(cluster.patches.slice(2)).toEqual([{ name: '(deleted)', entry: null }]); // deleted once
     expect(daemon().closed).toBe(false); // the daemon keeps its last config
+    await controller.stop();
+  });
+
+  test('the status object is owned by the Node; a Node created again with a new uid gets it written again', async () => {
+    const { cluster, controller } = setup();
+    await controller.start();
+    expect(cluster.patches.map((p) => p.nodeUID)).toEqual(['uid-1']);
+    await controller.trigger();
+    expect(cluster.patches).toHaveLength(1);
+    cluster.uid = 'uid-2'; // the garbage collector deleted the object with the old Node
+    await controller.trigger();
+    expect(cluster.patches.map((p) => p.nodeUID)).toEqual(['uid-1', 'uid-2']);
+    await controller.stop();
+  });
+
+  test('with no RouterConfig selecting the node, a status object left by a previous run is deleted once', async () => {
+    const { cluster, controller } = setup([]);
+    await controller.start();
+    await controller.trigger();
+    expect(cluster.patches).toEqual([{ name: '(deleted)', entry: null }]);
     await controller.stop();
   });
 

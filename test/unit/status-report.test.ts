@@ -59,27 +59,27 @@ function inputs(over: Partial<StatusInputs> = {}): StatusInputs {
       lease('n3', '192.168.100.0/24', 10),
       { metadata: { name: 'purelb-allocator' }, spec: {} },
     ],
-    routerConfigs: [
+    routingStatuses: [
       {
-        metadata: { name: 'lab' },
-        spec: { daemon: 'bird', protocol: 'bgp' },
+        metadata: { name: 'n1' },
         status: {
-          nodes: {
-            n1: {
-              daemon: 'bird',
-              protocol: 'bgp',
-              lastReload: { result: 'Applied' },
-              sessions: [{ name: 'tor4', state: 'Established' }],
-              advertised: ['10.200.0.10/32', '10.200.0.11/32', '10.200.0.12/32', 'fd00:200::10/128'],
-            },
-            n2: {
-              daemon: 'bird',
-              protocol: 'bgp',
-              lastReload: { result: 'Rejected', error: 'syntax error' },
-              sessions: [{ name: 'tor4', state: 'Active' }],
-              advertised: ['10.200.0.10/32', '10.200.0.0/24'],
-            },
-          },
+          routerConfig: 'lab',
+          daemon: 'bird',
+          protocol: 'bgp',
+          lastReload: { result: 'Applied' },
+          sessions: [{ name: 'tor4', state: 'Established' }],
+          advertised: ['10.200.0.10/32', '10.200.0.11/32', '10.200.0.12/32', 'fd00:200::10/128'],
+        },
+      },
+      {
+        metadata: { name: 'n2' },
+        status: {
+          routerConfig: 'lab',
+          daemon: 'bird',
+          protocol: 'bgp',
+          lastReload: { result: 'Rejected', error: 'syntax error' },
+          sessions: [{ name: 'tor4', state: 'Active' }],
+          advertised: ['10.200.0.10/32', '10.200.0.0/24'],
         },
       },
     ],
@@ -112,11 +112,9 @@ describe('buildStatusReport', () => {
       ...base,
       services: [svc('agg', ['10.220.0.7'], { 'purelb.io/allocated-from': 'agg' })],
       serviceGroups: [...base.serviceGroups, agg],
-      routerConfigs: [
-        {
-          metadata: { name: 'lab' },
-          status: { nodes: { n1: { advertised: ['10.220.0.0/24'] }, n2: { advertised: [] } } },
-        },
+      routingStatuses: [
+        { metadata: { name: 'n1' }, status: { routerConfig: 'lab', advertised: ['10.220.0.0/24'] } },
+        { metadata: { name: 'n2' }, status: { routerConfig: 'lab', advertised: [] } },
       ],
       upstream: { netns: 'tor', routes: { '10.220.0.0/24': ['192.168.100.11'] }, nodeByIP: { '192.168.100.11': 'n1' } },
     });
