@@ -230,6 +230,15 @@ const AD_SPEC_KEYS = [
   'peers',
 ];
 
+/** The aggregation length this advertisement gives a virtual range of the pool other than a host route, if any. */
+function aggregatedLength(spec: Record<string, unknown>, pool: MappedPool): string | undefined {
+  const v4 = spec.aggregationLength ?? 32;
+  const v6 = spec.aggregationLengthV6 ?? 128;
+  if (v4 !== 32 && pool.ranges.some((r) => !r.local && r.family === 4)) return JSON.stringify(v4);
+  if (v6 !== 128 && pool.ranges.some((r) => !r.local && r.family === 6)) return JSON.stringify(v6);
+  return undefined;
+}
+
 /** Per-advertisement checks, then the route attributes of the advertised virtual pools. */
 function mapAdvertisements(input: BgpInput, pools: readonly MappedPool[], report: Report): ImportedRoutes {
   const advertised = new Map<MappedPool, PoolAdvertisements['ads']>();
@@ -259,7 +268,16 @@ function mapAdvertisements(input: BgpInput, pools: readonly MappedPool[], report
           'spec',
           `pool ${p.name} range ${r.pool} is on a node subnet: here it is announced with ARP/NDP by one node and not advertised over BGP`,
         );
-      if (p.ranges.some((r) => !r.local)) advertised.set(p, [...(advertised.get(p) ?? []), { source: ad, attributes }]);
+      if (!p.ranges.some((r) => !r.local)) continue;
+      const length = aggregatedLength(spec, p);
+      if (length && (attributes.communities.length || attributes.localPref !== undefined))
+        report.note(
+          object,
+          'spec',
+          `communities/localPref not mapped for pool ${p.name}: they go with its aggregated route (/${length}), which is not imported; the host routes are sent without them`,
+        );
+      const kept = length ? { communities: [] } : attributes;
+      advertised.set(p, [...(advertised.get(p) ?? []), { source: ad, attributes: kept }]);
     }
   }
   if (input.advertisements.size > 0)

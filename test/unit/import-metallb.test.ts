@@ -369,15 +369,13 @@ spec:
       'BGPAdvertisement metallb-system/agg: spec.peers: not mapped: a RouterConfig advertises every virtual address to all its peers',
       'BGPAdvertisement metallb-system/agg: spec.communities[1]: community alias "unknown-alias" is not defined by a Community in the input; not mapped',
       'BGPAdvertisement metallb-system/agg: spec.communities[2]: every part of 65000:70000 must be 0..65535; not mapped',
+      'BGPAdvertisement metallb-system/agg: spec: communities/localPref not mapped for pool routed: they go with its aggregated route (/24), which is not imported; the host routes are sent without them',
       'IPAddressPool metallb-system/quiet: spec: no BGPAdvertisement selects this pool, so MetalLB did not advertise it; a RouterConfig advertises every virtual address',
       'BGPPeer metallb-system/p3: spec.myASN: 64512 differs from 64513 of the other peers on the same nodes; a RouterConfig has one localASN; not mapped there',
     ]);
     expect(byName(r.objects, 'metallb')!.spec.bgp.peers.map((p: { address: string }) => p.address)).toEqual([
       '172.30.0.3',
     ]);
-    // a large community has no config-wide field: it needs an entry selecting the pool's group
-    const agg = [{ name: 'agg', serviceGroups: ['routed'], communities: ['large:1:2:3'] }];
-    expect(byName(r.objects, 'metallb')!.spec.bgp.advertisements).toEqual(agg);
     expect(byName(r.objects, 'metallb-p2')!.spec).toEqual({
       nodeSelector: { a: 'x' },
       daemon: 'gobgp',
@@ -385,7 +383,6 @@ spec:
       bgp: {
         localASN: 64513,
         peers: [{ address: '172.30.0.2', asn: 64500, description: 'from MetalLB BGPPeer p2' }],
-        advertisements: agg,
       },
     });
     expect(validateObjects(r.objects)).toEqual([]);
@@ -441,10 +438,19 @@ describe('BGPAdvertisement attributes per pool', () => {
         ) +
         ad('BGPAdvertisement', 'extra', "{ipAddressPools: [silver], communities: ['65000:300']}") +
         ad('BGPAdvertisement', 'plain', '{ipAddressPools: [bronze]}') +
+        // the aggregate toward a transit (not imported): its community must not land on the host routes
+        ad(
+          'BGPAdvertisement',
+          'transit',
+          "{ipAddressPools: [gold], aggregationLength: 24, communities: ['65000:999']}",
+        ) +
         ad('Community', 'names', "{communities: [{name: edge, value: '65000:200'}]}"),
       { daemon: 'bird' },
     );
-    expect(r.report).toEqual([]);
+    expect(r.report).toEqual([
+      'BGPAdvertisement metallb-system/transit: spec.aggregationLength: 24 not mapped: set aggregation: /N on the pools of the imported ServiceGroup (the prefix the agent places and the daemons advertise)',
+      'BGPAdvertisement metallb-system/transit: spec: communities/localPref not mapped for pool gold: they go with its aggregated route (/24), which is not imported; the host routes are sent without them',
+    ]);
     expect(validateObjects(r.objects)).toEqual([]);
     const spec = byName(r.objects, 'metallb')!.spec;
     // silver carries the communities of both advertisements that select it, as MetalLB sends them
