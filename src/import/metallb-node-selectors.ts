@@ -35,7 +35,7 @@ function union(list: readonly Nodes[]): Nodes {
 }
 
 const nodesKey = (n: Nodes) => (Array.isArray(n) ? JSON.stringify(n.map(selectorKey).sort()) : String(n));
-const nodesText = (n: Nodes) => (Array.isArray(n) ? selectorText(n) : 'every node');
+const nodesText = (n: Nodes) => (Array.isArray(n) ? `nodes matching ${selectorText(n)}` : 'every node');
 
 /** What the advertisement sends with the routes; BGP advertisements that differ here are told apart per node. */
 const bgpAttributesKey = (ad: SourceObject) => {
@@ -77,6 +77,16 @@ function poolSelectors(pool: MappedPool, l2: Advertised[], bgp: Advertised[], re
     return undefined;
   }
   const nodes = l2.length ? l2Nodes : bgpNodes;
+  if (
+    nodes !== undefined &&
+    new Set(bgp.map((a) => nodesKey(a.nodes))).size > 1 &&
+    new Set(bgp.map((a) => bgpAttributesKey(a.ad))).size > 1
+  )
+    report.note(
+      object,
+      'spec',
+      `its BGPAdvertisements select different nodes and send different communities/localPref/peers: MetalLB sent a node's routes with the attributes of the advertisements that select that node; here the same attributes go with the pool's routes from ${nodesText(nodes)}`,
+    );
   if (!Array.isArray(nodes)) return undefined;
   if (nodes.length > MAX_SELECTORS) {
     report.note(
@@ -86,12 +96,6 @@ function poolSelectors(pool: MappedPool, l2: Advertised[], bgp: Advertised[], re
     );
     return undefined;
   }
-  if (new Set(bgp.map((a) => nodesKey(a.nodes))).size > 1 && new Set(bgp.map((a) => bgpAttributesKey(a.ad))).size > 1)
-    report.note(
-      object,
-      'spec',
-      `its BGPAdvertisements select different nodes and send different communities/localPref/peers: MetalLB sent a node's routes with the attributes of the advertisements that select that node; here every node of ${nodesText(nodes)} sends the pool's routes with the same attributes`,
-    );
   return nodes.map(toSpec);
 }
 

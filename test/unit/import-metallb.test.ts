@@ -537,7 +537,14 @@ describe('advertisement nodeSelectors', () => {
         pool('split', '172.31.3.0/24') +
         pool('mixed', '192.168.10.200-192.168.10.209, 172.31.4.0/24') +
         pool('odd', '192.168.10.100-192.168.10.109') +
+        pool('wide', '172.31.5.0/24') +
         peer(64500) +
+        ad(
+          'BGPAdvertisement',
+          'w1',
+          "{ipAddressPools: [wide], nodeSelectors: [{matchLabels: {zone: a}}], communities: ['65000:7']}",
+        ) +
+        ad('BGPAdvertisement', 'w2', '{ipAddressPools: [wide]}') +
         ad('L2Advertisement', 'zone-a', '{ipAddressPools: [lan, mixed], nodeSelectors: [{matchLabels: {zone: a}}]}') +
         ad(
           'L2Advertisement',
@@ -572,8 +579,9 @@ describe('advertisement nodeSelectors', () => {
       "L2Advertisement metallb-system/zone-a: spec: pool mixed range 172.31.4.0/24 is announced with L2 but lies in no known node subnet, so it became a virtual (routed) pool; give --node-subnet with the nodes' LAN to make it local",
       'BGPAdvertisement metallb-system/edge: spec: pool mixed range 192.168.10.200-192.168.10.209 is on a node subnet: here it is announced with ARP/NDP by one node and not advertised over BGP',
       'L2Advertisement metallb-system/bad: spec.nodeSelectors[0].matchExpressions[0].operator: must be one of In, NotIn, Exists, DoesNotExist, got "Gt"; not mapped (the pools it selects are announced from every node)',
-      "IPAddressPool metallb-system/split: spec: its BGPAdvertisements select different nodes and send different communities/localPref/peers: MetalLB sent a node's routes with the attributes of the advertisements that select that node; here every node of {zone=a} or {zone=b} sends the pool's routes with the same attributes",
-      'IPAddressPool metallb-system/mixed: spec: its L2Advertisements announce the local ranges from {zone=a} and its BGPAdvertisements the virtual ranges from {edge=true}; one ServiceGroup has one nodeSelectors: not mapped (every node announces); split the pool by kind of range to keep them',
+      "IPAddressPool metallb-system/split: spec: its BGPAdvertisements select different nodes and send different communities/localPref/peers: MetalLB sent a node's routes with the attributes of the advertisements that select that node; here the same attributes go with the pool's routes from nodes matching {zone=a} or {zone=b}",
+      'IPAddressPool metallb-system/mixed: spec: its L2Advertisements announce the local ranges from nodes matching {zone=a} and its BGPAdvertisements the virtual ranges from nodes matching {edge=true}; one ServiceGroup has one nodeSelectors: not mapped (every node announces); split the pool by kind of range to keep them',
+      "IPAddressPool metallb-system/wide: spec: its BGPAdvertisements select different nodes and send different communities/localPref/peers: MetalLB sent a node's routes with the attributes of the advertisements that select that node; here the same attributes go with the pool's routes from every node",
     ]);
     expect(validateObjects(r.objects)).toEqual([]);
     expect(byName(r.objects, 'lan')!.spec.nodeSelectors).toEqual([
@@ -581,7 +589,7 @@ describe('advertisement nodeSelectors', () => {
       { matchExpressions: [{ key: 'zone', operator: 'In', values: ['b'] }] },
     ]);
     expect(byName(r.objects, 'edge')!.spec.nodeSelectors).toEqual([{ matchLabels: { edge: 'true' } }]);
-    for (const unrestricted of ['open', 'mixed', 'odd'])
+    for (const unrestricted of ['open', 'mixed', 'odd', 'wide'])
       expect(byName(r.objects, unrestricted)!.spec.nodeSelectors).toBeUndefined();
     // which nodes announce, read back the way the agents read it
     const announces = (group: string, labels: Record<string, string>) =>
