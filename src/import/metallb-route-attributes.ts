@@ -78,6 +78,7 @@ function communitiesOf(ad: SourceObject, aliases: readonly SourceObject[], repor
   return out;
 }
 
+/** The communities (aliases resolved) and localPref one BGPAdvertisement sets. */
 export function advertisementAttributes(ad: SourceObject, aliases: readonly SourceObject[], report: Report) {
   const spec = isRecord(ad.spec) ? ad.spec : {};
   const communities = communitiesOf(ad, aliases, report);

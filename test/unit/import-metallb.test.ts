@@ -524,6 +524,26 @@ describe('BGPAdvertisement attributes per pool', () => {
     ]);
     expect(validateObjects(r.objects)).toEqual([]);
   });
+  test('a tenth distinct set of attributes is reported: a RouterConfig holds at most 9 entries', () => {
+    const n = [...Array(10).keys()].map((i) => i + 1);
+    const r = run(
+      n.map((i) => pool(`p${i}`, `172.31.${i}.0/24`)).join('') +
+        peer(64512) +
+        n
+          .map((i) => ad('BGPAdvertisement', `a${i}`, `{ipAddressPools: [p${i}], communities: ['65000:${i}']}`))
+          .join(''),
+      { daemon: 'frr' },
+    );
+    expect(r.report).toEqual([
+      'IPAddressPool metallb-system/p10: spec: its BGP communities/localPref would need spec.bgp.advertisements entry 10, and a RouterConfig has at most 9; not mapped',
+    ]);
+    const entries = byName(r.objects, 'metallb')!.spec.bgp.advertisements as {
+      name: string;
+      serviceGroups: string[];
+    }[];
+    expect(entries.map((e) => `${e.name}:${e.serviceGroups.join()}`)).toEqual(n.slice(0, 9).map((i) => `a${i}:p${i}`));
+    expect(validateObjects(r.objects)).toEqual([]);
+  });
 });
 
 describe('advertisement nodeSelectors', () => {
