@@ -524,6 +524,7 @@ describe('BGPAdvertisement attributes per pool', () => {
     ]);
     expect(validateObjects(r.objects)).toEqual([]);
   });
+
   test('a tenth distinct set of attributes is reported: a RouterConfig holds at most 9 entries', () => {
     const n = [...Array(10).keys()].map((i) => i + 1);
     const r = run(
