@@ -4,12 +4,21 @@
 import { API_VERSION } from '../api/names.ts';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Daemon } from '../api/validate-routerconfig.ts';
-import { selectedPools, type MappedPool } from './metallb-pools.ts';
+import { describeObject } from '../api/validation.ts';
+import type { MappedPool, Selections } from './metallb-pools.ts';
+import {
+  advertisementAttributes,
+  importedRoutes,
+  type ImportedAdvertisement,
+  type ImportedRoutes,
+  type PoolAdvertisements,
+} from './metallb-route-attributes.ts';
 import { describeSource, isRecord, type Report, type SourceObject } from './report.ts';
 
 export interface BgpInput {
   peers: readonly SourceObject[];
-  advertisements: readonly SourceObject[];
+  /** Each BGPAdvertisement and the pools it selects. */
+  advertisements: Selections;
   bfdProfiles: readonly SourceObject[];
   communities: readonly SourceObject[];
 }
@@ -210,42 +219,6 @@ function checkBfdProfiles(profiles: readonly SourceObject[], peers: readonly Sou
   }
 }
 
-const STANDARD_COMMUNITY = /^\d{1,5}:\d{1,5}$/;
-
-/** Communities of an advertisement as standard "asn:value" strings, resolving Community aliases. */
-function communitiesOf(ad: SourceObject, aliases: readonly SourceObject[], report: Report): string[] {
-  const spec = isRecord(ad.spec) ? ad.spec : {};
-  const out: string[] = [];
-  (Array.isArray(spec.communities) ? spec.communities : []).forEach((c, i) => {
-    const at = `spec.communities[${i}]`;
-    let value = String(c);
-    if (!STANDARD_COMMUNITY.test(value) && !value.startsWith('large:')) {
-      const alias = aliases
-        .flatMap((a) =>
-          isRecord(a.spec) && Array.isArray(a.spec.communities) ? (a.spec.communities as unknown[]) : [],
-        )
-        .find((x) => isRecord(x) && x.name === value);
-      if (!alias)
-        return report.note(
-          describeSource(ad),
-          at,
-          `community alias "${value}" is not defined by a Community in the input; not mapped`,
-        );
-      value = String((alias as Record<string, unknown>).value);
-    }
-    if (value.startsWith('large:'))
-      return report.note(
-        describeSource(ad),
-        at,
-        `large community ${value} is not supported (standard "asn:value" only); not mapped`,
-      );
-    if (!STANDARD_COMMUNITY.test(value) || value.split(':').some((n) => Number(n) > 65535))
-      return report.note(describeSource(ad), at, `${value} is not a standard community "asn:value"; not mapped`);
-    out.push(value);
-  });
-  return out;
-}
-
 const AD_SPEC_KEYS = [
   'aggregationLength',
   'aggregationLengthV6',
@@ -257,15 +230,19 @@ const AD_SPEC_KEYS = [
   'peers',
 ];
 
-/** One set of communities and one localPref for every route (what a RouterConfig can say). */
-function mapAdvertisements(
-  input: BgpInput,
-  pools: readonly MappedPool[],
-  report: Report,
-): { communities: string[]; localPref?: number } {
-  let chosen: { communities: string[]; localPref?: number; from: string } | undefined;
-  const advertised = new Set<MappedPool>();
-  for (const ad of input.advertisements) {
+/** The aggregation length this advertisement gives a virtual range of the pool other than a host route, if any. */
+function aggregatedLength(spec: Record<string, unknown>, pool: MappedPool): string | undefined {
+  const v4 = spec.aggregationLength ?? 32;
+  const v6 = spec.aggregationLengthV6 ?? 128;
+  if (v4 !== 32 && pool.ranges.some((r) => !r.local && r.family === 4)) return JSON.stringify(v4);
+  if (v6 !== 128 && pool.ranges.some((r) => !r.local && r.family === 6)) return JSON.stringify(v6);
+  return undefined;
+}
+
+/** Per-advertisement checks, then the route attributes of the advertised virtual pools. */
+function mapAdvertisements(input: BgpInput, pools: readonly MappedPool[], report: Report): ImportedRoutes {
+  const advertised = new Map<MappedPool, PoolAdvertisements['ads']>();
+  for (const [ad, selected] of input.advertisements) {
     const object = describeSource(ad);
     const spec = isRecord(ad.spec) ? ad.spec : {};
     report.unknownFields(object, spec, AD_SPEC_KEYS, 'spec');
@@ -283,48 +260,56 @@ function mapAdvertisements(
       );
     if (Array.isArray(spec.peers) && spec.peers.length > 0)
       report.note(object, 'spec.peers', 'not mapped: a RouterConfig advertises every virtual address to all its peers');
-    if (Array.isArray(spec.nodeSelectors) && spec.nodeSelectors.length > 0)
-      report.note(
-        object,
-        'spec.nodeSelectors',
-        'not mapped: every node selected by a RouterConfig advertises the virtual addresses it holds',
-      );
-    const selected = selectedPools(ad, pools, report);
+    const attributes = advertisementAttributes(ad, input.communities, report);
     for (const p of selected) {
-      advertised.add(p);
       for (const r of p.ranges.filter((x) => x.local))
         report.note(
           object,
           'spec',
           `pool ${p.name} range ${r.pool} is on a node subnet: here it is announced with ARP/NDP by one node and not advertised over BGP`,
         );
+      if (!p.ranges.some((r) => !r.local)) continue;
+      const length = aggregatedLength(spec, p);
+      if (length && (attributes.communities.length || attributes.localPref !== undefined))
+        report.note(
+          object,
+          'spec',
+          `communities/localPref not mapped for pool ${p.name}: they go with its aggregated route (/${length}), which is not imported; the host routes are sent without them`,
+        );
+      const kept = length ? { communities: [] } : attributes;
+      advertised.set(p, [...(advertised.get(p) ?? []), { source: ad, attributes: kept }]);
     }
-    const communities = communitiesOf(ad, input.communities, report);
-    const localPref = typeof spec.localPref === 'number' ? spec.localPref : undefined;
-    if (communities.length === 0 && localPref === undefined) continue;
-    const same = (c: typeof chosen) =>
-      c &&
-      JSON.stringify([...c.communities].sort()) === JSON.stringify([...communities].sort()) &&
-      c.localPref === localPref;
-    if (!chosen) chosen = { communities, ...(localPref !== undefined ? { localPref } : {}), from: object };
-    else if (!same(chosen))
-      report.note(
-        object,
-        'spec',
-        `communities/localPref not mapped: a RouterConfig applies one set to every route, and ${chosen.from}'s was kept`,
-      );
   }
-  if (input.advertisements.length > 0)
+  if (input.advertisements.size > 0)
     for (const p of pools.filter((x) => !advertised.has(x) && x.ranges.some((r) => !r.local)))
       report.note(
         describeSource(p.source),
         'spec',
         'no BGPAdvertisement selects this pool, so MetalLB did not advertise it; a RouterConfig advertises every virtual address',
       );
-  return {
-    communities: chosen?.communities ?? [],
-    ...(chosen?.localPref !== undefined ? { localPref: chosen.localPref } : {}),
-  };
+  // in pool order, so the entries follow the input
+  const inOrder = pools.filter((p) => advertised.has(p)).map((pool) => ({ pool, ads: advertised.get(pool)! }));
+  return importedRoutes(inOrder, report);
+}
+
+/**
+ * The advertisements of a RouterConfig whose peers are all eBGP lose their localPref: LOCAL_PREF is sent to
+ * iBGP peers only (by MetalLB too), and the validator refuses it there. An entry left with no attribute goes.
+ */
+function advertisementsFor(
+  routes: ImportedRoutes,
+  ibgp: boolean,
+  config: string,
+  report: Report,
+): Omit<ImportedAdvertisement, 'from'>[] {
+  return routes.advertisements.flatMap(({ from, ...a }) => {
+    if (ibgp || a.localPref === undefined) return [a];
+    report.notes.push(
+      `${config}: advertisement ${a.name} (from BGPAdvertisement ${from.join(', ')}) leaves out localPref ${a.localPref}: every peer is eBGP and LOCAL_PREF goes to iBGP peers only, as in MetalLB`,
+    );
+    const { localPref: _dropped, ...rest } = a;
+    return rest.communities ? [rest] : [];
+  });
 }
 
 export interface BgpOptions {
@@ -344,7 +329,7 @@ export function mapBgp(
   report: Report,
 ): KubernetesObject[] {
   if (input.peers.length === 0) {
-    for (const ad of input.advertisements)
+    for (const ad of input.advertisements.keys())
       report.note(
         describeSource(ad),
         'spec',
@@ -360,7 +345,7 @@ export function mapBgp(
   const peers = input.peers.map((p) => mapPeer(p, opts, input.bfdProfiles, report)).filter((p): p is Peer => !!p);
   checkBfdProfiles(input.bfdProfiles, input.peers, report);
   const routes = mapAdvertisements(input, pools, report);
-  if (input.advertisements.length === 0)
+  if (input.advertisements.size === 0)
     report.note(
       '(input)',
       'BGPAdvertisement',
@@ -397,6 +382,12 @@ export function mapBgp(
         `peers on the same nodes set different routerIDs (${routerIDs.join(', ')}); not mapped (the node IP is used)`,
       );
     const name = configName(selector, own);
+    const advertisements = advertisementsFor(
+      routes,
+      same.some((p) => p.wire.asn === asn),
+      describeObject('RouterConfig', opts.namespace, name),
+      report,
+    );
     configs.push({
       apiVersion: API_VERSION,
       kind: 'RouterConfig',
@@ -411,6 +402,7 @@ export function mapBgp(
           peers: same.map((p) => p.wire),
           ...(routes.communities.length ? { communities: routes.communities } : {}),
           ...(routes.localPref !== undefined ? { localPref: routes.localPref } : {}),
+          ...(advertisements.length ? { advertisements } : {}),
         },
       },
     } as KubernetesObject);

@@ -267,8 +267,18 @@ export function mapPools(
   return { groups, mapped };
 }
 
+/** Each advertisement and the pools it selects, in input order. */
+export type Selections = ReadonlyMap<SourceObject, readonly MappedPool[]>;
+
+/** The pools each advertisement selects (a name that is not in the input is reported once, here). */
+export const poolSelections = (
+  ads: readonly SourceObject[],
+  pools: readonly MappedPool[],
+  report: Report,
+): Selections => new Map(ads.map((ad) => [ad, selectedPools(ad, pools, report)]));
+
 /** Pools an advertisement applies to: by name, by label selector, or all when it names none. */
-export function selectedPools(ad: SourceObject, pools: readonly MappedPool[], report: Report): MappedPool[] {
+function selectedPools(ad: SourceObject, pools: readonly MappedPool[], report: Report): MappedPool[] {
   const object = describeSource(ad);
   const spec = isRecord(ad.spec) ? ad.spec : {};
   const names = Array.isArray(spec.ipAddressPools) ? (spec.ipAddressPools as string[]) : [];
@@ -293,28 +303,22 @@ export function selectedPools(ad: SourceObject, pools: readonly MappedPool[], re
 const L2_SPEC_KEYS = ['ipAddressPools', 'ipAddressPoolSelectors', 'nodeSelectors', 'interfaces'];
 
 /**
- * L2Advertisements need no object: a local pool is announced with ARP/NDP by the elected node. What is
- * reported is what differs: a pool announced with L2 that did not land on a node subnet, and the
- * node and interface restrictions.
+ * L2Advertisements need no object of their own: a local pool is announced with ARP/NDP by the elected
+ * node, and their nodeSelectors go to the ServiceGroups (metallb-node-selectors.ts). What is reported is
+ * what differs: a pool announced with L2 that did not land on a node subnet, and the interfaces.
  */
-export function checkL2(ads: readonly SourceObject[], pools: readonly MappedPool[], report: Report): void {
-  for (const ad of ads) {
+export function checkL2(ads: Selections, report: Report): void {
+  for (const [ad, selected] of ads) {
     const object = describeSource(ad);
     const spec = isRecord(ad.spec) ? ad.spec : {};
     report.unknownFields(object, spec, L2_SPEC_KEYS, 'spec');
-    for (const pool of selectedPools(ad, pools, report))
+    for (const pool of selected)
       for (const r of pool.ranges.filter((x) => !x.local))
         report.note(
           object,
           'spec',
           `pool ${pool.name} range ${r.pool} is announced with L2 but lies in no known node subnet, so it became a virtual (routed) pool; give --node-subnet with the nodes' LAN to make it local`,
         );
-    if (Array.isArray(spec.nodeSelectors) && spec.nodeSelectors.length > 0)
-      report.note(
-        object,
-        'spec.nodeSelectors',
-        "not mapped: every node whose agent has the address's subnet takes part in the election; limit the nodes with the lbnodeagent DaemonSet's nodeSelector",
-      );
     if (Array.isArray(spec.interfaces) && spec.interfaces.length > 0)
       report.note(
         object,

@@ -4,7 +4,8 @@ import type { CIDR } from '../api/ip.ts';
 import type { Daemon } from '../api/validate-routerconfig.ts';
 import { parseServiceGroup, type ServiceGroupConfig } from '../api/validate-servicegroup.ts';
 import { mapBgp } from './metallb-bgp.ts';
-import { checkL2, mapPools, nodeSubnets } from './metallb-pools.ts';
+import { mapNodeSelectors } from './metallb-node-selectors.ts';
+import { checkL2, mapPools, nodeSubnets, poolSelections } from './metallb-pools.ts';
 import { mapServices } from './metallb-services.ts';
 import { describeSource, finishImport, Report, type ImportResult, type SourceObject } from './report.ts';
 
@@ -39,12 +40,14 @@ export function importMetalLB(docs: readonly SourceObject[], opts: MetalLBOption
   }
   const core = (kind: string) => docs.filter((d) => d.apiVersion === 'v1' && d.kind === kind);
   const subnets = nodeSubnets(opts.nodeSubnets, core('Node'), report);
-  const { groups, mapped } = mapPools(of('IPAddressPool'), subnets, opts, report);
-  checkL2(of('L2Advertisement'), mapped, report);
+  const { groups: pooled, mapped } = mapPools(of('IPAddressPool'), subnets, opts, report);
+  const l2 = poolSelections(of('L2Advertisement'), mapped, report);
+  const bgp = poolSelections(of('BGPAdvertisement'), mapped, report);
+  checkL2(l2, report);
   const routers = mapBgp(
     {
       peers: of('BGPPeer'),
-      advertisements: of('BGPAdvertisement'),
+      advertisements: bgp,
       bfdProfiles: of('BFDProfile'),
       communities: of('Community'),
     },
@@ -52,6 +55,7 @@ export function importMetalLB(docs: readonly SourceObject[], opts: MetalLBOption
     opts,
     report,
   );
+  const groups = mapNodeSelectors(pooled, mapped, { l2, bgp }, report);
   const configs = groups.map((g) => parseServiceGroup(g).config).filter((c): c is ServiceGroupConfig => !!c);
   const patches = mapServices(
     core('Service'),

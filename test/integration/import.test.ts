@@ -1,6 +1,6 @@
 // MetalLB and PureLB v2 configurations, written in the shapes their documentation describes, imported with
 // `purelb import` and applied to the real apiserver: the apiserver accepts every object (server-side
-// dry-run), the Service patches apply to the existing Services, and the real allocator gives each Service
+// dry-run; per-pool BGP advertisements and advertisement nodeSelectors included), the Service patches apply to the existing Services, and the real allocator gives each Service
 // the address it had under MetalLB. A new Service without annotations gets its address from the pool named
 // by --default-pool.
 import { afterAll, afterEach, beforeAll, expect, test } from '@jest/globals';
@@ -50,9 +50,16 @@ spec:
   autoAssign: false
 ---
 apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: premium, namespace: metallb-system}
+spec:
+  addresses: [172.31.101.0/24]
+  autoAssign: false
+---
+apiVersion: metallb.io/v1beta1
 kind: L2Advertisement
 metadata: {name: lan, namespace: metallb-system}
-spec: {ipAddressPools: [lan]}
+spec: {ipAddressPools: [lan], nodeSelectors: [{matchExpressions: [{key: topology.kubernetes.io/zone, operator: Exists}]}]}
 ---
 apiVersion: metallb.io/v1beta2
 kind: BGPPeer
@@ -67,6 +74,11 @@ apiVersion: metallb.io/v1beta1
 kind: BGPAdvertisement
 metadata: {name: routed, namespace: metallb-system}
 spec: {ipAddressPools: [routed], communities: ['65000:100'], localPref: 120}
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {name: premium, namespace: metallb-system}
+spec: {ipAddressPools: [premium], communities: ['large:64512:1:1'], nodeSelectors: [{matchLabels: {edge: 'true'}}]}
 ---
 apiVersion: v1
 kind: List
@@ -140,13 +152,15 @@ test('imported groups, RouterConfig and Service patches: accepted by the apiserv
     { encoding: 'utf8' },
   );
   expect(run.stderr).toBe(
-    `# 3 object(s) written, 6 Service patch(es) written to ${patchesFile}; 0 thing(s) not mapped\n`,
+    `# RouterConfig ${ns}/metallb: advertisement routed (from BGPAdvertisement routed) leaves out localPref 120: every peer is eBGP and LOCAL_PREF goes to iBGP peers only, as in MetalLB\n` +
+      `# 4 object(s) written, 6 Service patch(es) written to ${patchesFile}; 0 thing(s) not mapped\n`,
   );
   expect(run.status).toBe(0);
   const imported = loadAll(run.stdout) as K8sObject[];
   expect(imported.map(objectId)).toEqual([
     `ServiceGroup/${ns}/default`,
     `ServiceGroup/${ns}/routed`,
+    `ServiceGroup/${ns}/premium`,
     `RouterConfig/${ns}/metallb`,
   ]);
 
@@ -159,6 +173,17 @@ test('imported groups, RouterConfig and Service patches: accepted by the apiserv
   expect(dry.code).toBe(0);
   const accepted = JSON.parse(dry.stdout) as { items: K8sObject[] };
   expect(accepted.items.map(objectId)).toEqual(imported.map(objectId));
+  // the advertisement nodeSelectors and per-pool attributes, as the apiserver stores them
+  type Spec = { spec: { nodeSelectors?: unknown; bgp?: { advertisements?: unknown } } };
+  const stored = (id: string) => accepted.items.find((o) => objectId(o) === id) as K8sObject & Spec;
+  expect(stored(`ServiceGroup/${ns}/default`).spec.nodeSelectors).toEqual([
+    { matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'Exists' }] },
+  ]);
+  expect(stored(`ServiceGroup/${ns}/premium`).spec.nodeSelectors).toEqual([{ matchLabels: { edge: 'true' } }]);
+  expect(stored(`RouterConfig/${ns}/metallb`).spec.bgp!.advertisements).toEqual([
+    { name: 'routed', serviceGroups: ['routed'], communities: ['65000:100'] },
+    { name: 'premium', serviceGroups: ['premium'], communities: ['large:64512:1:1'] },
+  ]);
 
   // the cluster after MetalLB is removed: its Services without status, then the groups and the patches
   const groups = imported.filter((o) => o.kind === 'ServiceGroup');

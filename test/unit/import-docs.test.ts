@@ -43,6 +43,7 @@ function namedYaml(section: string): Map<string, string> {
 
 const cases: Array<[string, string]> = [
   ['docs/migrating-from-metallb.md', '## 2. Import'],
+  ['docs/migrating-from-metallb.md', '## How each MetalLB object maps'],
   ['docs/migrating-from-purelb.md', '## From PureLB v2'],
 ];
 

@@ -5,6 +5,10 @@ import { describe, expect, test } from '@jest/globals';
 import { loadAll } from 'js-yaml';
 import { parseCIDR, type CIDR } from '../../src/api/ip.ts';
 import { validateObjects } from '../../src/api/validate.ts';
+import { parseRouterConfig } from '../../src/api/validate-routerconfig.ts';
+import { parseServiceGroup } from '../../src/api/validate-servicegroup.ts';
+import { anySelectorMatches } from '../../src/model/node-selector.ts';
+import { prefixAdvertisements, routeAttributes } from '../../src/routing/attributes.ts';
 import { durationSeconds } from '../../src/import/metallb-bgp.ts';
 import { importMetalLB, type MetalLBOptions } from '../../src/import/metallb.ts';
 import { formatUnmapped, type SourceObject } from '../../src/import/report.ts';
@@ -181,7 +185,7 @@ spec: {addresses: [10.0.0.128/25], autoAssign: false}
 });
 
 describe('L2Advertisement', () => {
-  test('a local pool needs nothing; an L2 pool off the node subnets, nodeSelectors and interfaces are reported', () => {
+  test('a local pool needs nothing; an L2 pool off the node subnets and interfaces are reported', () => {
     const l2 = `
 ---
 apiVersion: metallb.io/v1beta1
@@ -203,7 +207,6 @@ spec:
       'L2Advertisement metallb-system/l2-routed: spec.ipAddressPools[1]: pool "gone" is not in the input (or was not mapped)',
       "L2Advertisement metallb-system/l2-routed: spec: pool routed range 172.31.100.0/24 is announced with L2 but lies in no known node subnet, so it became a virtual (routed) pool; give --node-subnet with the nodes' LAN to make it local",
       "L2Advertisement metallb-system/l2-routed: spec: pool routed range 10.9.0.5/32 is announced with L2 but lies in no known node subnet, so it became a virtual (routed) pool; give --node-subnet with the nodes' LAN to make it local",
-      "L2Advertisement metallb-system/l2-routed: spec.nodeSelectors: not mapped: every node whose agent has the address's subnet takes part in the election; limit the nodes with the lbnodeagent DaemonSet's nodeSelector",
       'L2Advertisement metallb-system/l2-routed: spec.interfaces: not mapped: local addresses go on the LBNodeAgent\'s localint interface (default: the default-route interface); set localint to a regular expression such as "^(eth1)$"',
     ]);
   });
@@ -364,9 +367,9 @@ spec:
       "BFDProfile metallb-system/slow: spec.detectMultiplier: not mapped: a RouterConfig peer has bfd on or off only; the daemon's default BFD timers apply",
       'BGPAdvertisement metallb-system/agg: spec.aggregationLength: 24 not mapped: set aggregation: /N on the pools of the imported ServiceGroup (the prefix the agent places and the daemons advertise)',
       'BGPAdvertisement metallb-system/agg: spec.peers: not mapped: a RouterConfig advertises every virtual address to all its peers',
-      'BGPAdvertisement metallb-system/agg: spec.communities[0]: large community large:1:2:3 is not supported (standard "asn:value" only); not mapped',
       'BGPAdvertisement metallb-system/agg: spec.communities[1]: community alias "unknown-alias" is not defined by a Community in the input; not mapped',
-      'BGPAdvertisement metallb-system/agg: spec.communities[2]: 65000:70000 is not a standard community "asn:value"; not mapped',
+      'BGPAdvertisement metallb-system/agg: spec.communities[2]: every part of 65000:70000 must be 0..65535; not mapped',
+      'BGPAdvertisement metallb-system/agg: spec: communities/localPref not mapped for pool routed: they go with its aggregated route (/24), which is not imported; the host routes are sent without them',
       'IPAddressPool metallb-system/quiet: spec: no BGPAdvertisement selects this pool, so MetalLB did not advertise it; a RouterConfig advertises every virtual address',
       'BGPPeer metallb-system/p3: spec.myASN: 64512 differs from 64513 of the other peers on the same nodes; a RouterConfig has one localASN; not mapped there',
     ]);
@@ -377,7 +380,10 @@ spec:
       nodeSelector: { a: 'x' },
       daemon: 'gobgp',
       protocol: 'bgp',
-      bgp: { localASN: 64513, peers: [{ address: '172.30.0.2', asn: 64500, description: 'from MetalLB BGPPeer p2' }] },
+      bgp: {
+        localASN: 64513,
+        peers: [{ address: '172.30.0.2', asn: 64500, description: 'from MetalLB BGPPeer p2' }],
+      },
     });
     expect(validateObjects(r.objects)).toEqual([]);
   });
@@ -388,6 +394,235 @@ spec:
     expect(durationSeconds('1h')).toBe(3600);
     expect(durationSeconds('1500ms')).toBe('1500ms is not a whole number of seconds');
     expect(durationSeconds('90')).toBe('"90" is not a duration like "90s"');
+  });
+});
+
+const pool = (name: string, addresses: string, labels = '{}') => `
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: ${name}, namespace: metallb-system, labels: ${labels}}
+spec: {addresses: [${addresses}], autoAssign: false}
+`;
+const peer = (asn: number) => `
+---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {name: tor, namespace: metallb-system}
+spec: {myASN: 64512, peerASN: ${asn}, peerAddress: 172.30.0.1}
+`;
+const ad = (kind: string, name: string, spec: string) => `
+---
+apiVersion: metallb.io/v1beta1
+kind: ${kind}
+metadata: {name: ${name}, namespace: metallb-system}
+spec: ${spec}
+`;
+
+describe('BGPAdvertisement attributes per pool', () => {
+  test("pools with different communities/localPref get one entry each, selecting the pool's group; what the daemons send follows", () => {
+    const r = run(
+      pool('gold', '172.31.1.0/24') +
+        pool('silver', '172.31.2.0/24', '{tier: silver}') +
+        pool('bronze', '172.31.3.0/24') +
+        peer(64512) +
+        ad(
+          'BGPAdvertisement',
+          'gold',
+          "{ipAddressPools: [gold], communities: ['65000:100', 'large:64512:1:2'], localPref: 200}",
+        ) +
+        ad(
+          'BGPAdvertisement',
+          'tiers',
+          '{ipAddressPoolSelectors: [{matchLabels: {tier: silver}}], communities: [edge], localPref: 100}',
+        ) +
+        ad('BGPAdvertisement', 'extra', "{ipAddressPools: [silver], communities: ['65000:300']}") +
+        ad('BGPAdvertisement', 'plain', '{ipAddressPools: [bronze]}') +
+        // the aggregate toward a transit (not imported): its community must not land on the host routes
+        ad(
+          'BGPAdvertisement',
+          'transit',
+          "{ipAddressPools: [gold], aggregationLength: 24, communities: ['65000:999']}",
+        ) +
+        ad('Community', 'names', "{communities: [{name: edge, value: '65000:200'}]}"),
+      { daemon: 'bird' },
+    );
+    expect(r.report).toEqual([
+      'BGPAdvertisement metallb-system/transit: spec.aggregationLength: 24 not mapped: set aggregation: /N on the pools of the imported ServiceGroup (the prefix the agent places and the daemons advertise)',
+      'BGPAdvertisement metallb-system/transit: spec: communities/localPref not mapped for pool gold: they go with its aggregated route (/24), which is not imported; the host routes are sent without them',
+    ]);
+    expect(validateObjects(r.objects)).toEqual([]);
+    const spec = byName(r.objects, 'metallb')!.spec;
+    // silver carries the communities of both advertisements that select it, as MetalLB sends them
+    expect(spec.bgp).toEqual({
+      localASN: 64512,
+      peers: [{ address: '172.30.0.1', asn: 64512, description: 'from MetalLB BGPPeer tor' }],
+      advertisements: [
+        { name: 'gold', serviceGroups: ['gold'], communities: ['65000:100', 'large:64512:1:2'], localPref: 200 },
+        { name: 'tiers-extra', serviceGroups: ['silver'], communities: ['65000:200', '65000:300'], localPref: 100 },
+      ],
+    });
+    // what the routing side makes of it for a Service of each group
+    const bgp = parseRouterConfig(byName(r.objects, 'metallb')).config!.bgp!;
+    const decided = prefixAdvertisements(bgp, {
+      '172.31.1.5/32': [{ key: 'shop/a', labels: {}, groups: ['gold'] }],
+      '172.31.2.5/32': [{ key: 'shop/b', labels: {}, groups: ['silver'] }],
+      '172.31.3.5/32': [{ key: 'shop/c', labels: {}, groups: ['bronze'] }],
+    });
+    const sent = (prefix: string) => routeAttributes(bgp, decided.get(prefix));
+    expect(sent('172.31.1.5/32')).toEqual({
+      communities: ['65000:100'],
+      largeCommunities: ['64512:1:2'],
+      localPref: 200,
+      asPathPrepend: 0,
+    });
+    expect(sent('172.31.2.5/32')).toEqual({
+      communities: ['65000:200', '65000:300'],
+      largeCommunities: [],
+      localPref: 100,
+      asPathPrepend: 0,
+    });
+    expect(sent('172.31.3.5/32')).toEqual({ communities: [], largeCommunities: [], asPathPrepend: 0 });
+  });
+
+  test('every advertised pool with the same standard attributes: config-wide values', () => {
+    const r = run(
+      pool('gold', '172.31.1.0/24') +
+        pool('silver', '172.31.2.0/24') +
+        peer(64512) +
+        ad('BGPAdvertisement', 'all', "{communities: ['65000:100'], localPref: 150}"),
+      { daemon: 'frr' },
+    );
+    expect(r.report).toEqual([]);
+    expect(byName(r.objects, 'metallb')!.spec.bgp).toEqual({
+      localASN: 64512,
+      peers: [{ address: '172.30.0.1', asn: 64512, description: 'from MetalLB BGPPeer tor' }],
+      communities: ['65000:100'],
+      localPref: 150,
+    });
+  });
+
+  test('two localPrefs for one pool are reported (the first kept); eBGP-only RouterConfigs leave localPref out (noted)', () => {
+    const r = run(
+      pool('gold', '172.31.1.0/24') +
+        pool('silver', '172.31.2.0/24') +
+        peer(64500) +
+        ad('BGPAdvertisement', 'a', "{ipAddressPools: [gold], communities: ['65000:1'], localPref: 100}") +
+        ad('BGPAdvertisement', 'b', '{ipAddressPools: [gold], localPref: 200}') +
+        ad('BGPAdvertisement', 'c', '{ipAddressPools: [silver], localPref: 50}'),
+      { daemon: 'gobgp' },
+    );
+    expect(r.report).toEqual([
+      'BGPAdvertisement metallb-system/b: spec.localPref: 200 not mapped for pool gold: a route carries one LOCAL_PREF, and BGPAdvertisement metallb-system/a gives it 100',
+    ]);
+    expect(r.notes).toEqual([
+      'RouterConfig purelb/metallb: advertisement a-b (from BGPAdvertisement a, b) leaves out localPref 100: every peer is eBGP and LOCAL_PREF goes to iBGP peers only, as in MetalLB',
+      'RouterConfig purelb/metallb: advertisement c (from BGPAdvertisement c) leaves out localPref 50: every peer is eBGP and LOCAL_PREF goes to iBGP peers only, as in MetalLB',
+    ]);
+    expect(byName(r.objects, 'metallb')!.spec.bgp.advertisements).toEqual([
+      { name: 'a-b', serviceGroups: ['gold'], communities: ['65000:1'] },
+    ]);
+    expect(validateObjects(r.objects)).toEqual([]);
+  });
+
+  test('a tenth distinct set of attributes is reported: a RouterConfig holds at most 9 entries', () => {
+    const n = [...Array(10).keys()].map((i) => i + 1);
+    const r = run(
+      n.map((i) => pool(`p${i}`, `172.31.${i}.0/24`)).join('') +
+        peer(64512) +
+        n
+          .map((i) => ad('BGPAdvertisement', `a${i}`, `{ipAddressPools: [p${i}], communities: ['65000:${i}']}`))
+          .join(''),
+      { daemon: 'frr' },
+    );
+    expect(r.report).toEqual([
+      'IPAddressPool metallb-system/p10: spec: its BGP communities/localPref would need spec.bgp.advertisements entry 10, and a RouterConfig has at most 9; not mapped',
+    ]);
+    const entries = byName(r.objects, 'metallb')!.spec.bgp.advertisements as {
+      name: string;
+      serviceGroups: string[];
+    }[];
+    expect(entries.map((e) => `${e.name}:${e.serviceGroups.join()}`)).toEqual(n.slice(0, 9).map((i) => `a${i}:p${i}`));
+    expect(validateObjects(r.objects)).toEqual([]);
+  });
+});
+
+describe('advertisement nodeSelectors', () => {
+  const groupConfig = (objects: readonly object[], name: string) => parseServiceGroup(byName(objects, name)).config!;
+
+  test("the selectors of the advertisements that select a pool become its group's nodeSelectors (any of them); what is not exact is reported", () => {
+    const r = run(
+      pool('lan', '192.168.10.240-192.168.10.250') +
+        pool('edge', '172.31.1.0/24') +
+        pool('open', '172.31.2.0/24') +
+        pool('split', '172.31.3.0/24') +
+        pool('mixed', '192.168.10.200-192.168.10.209, 172.31.4.0/24') +
+        pool('odd', '192.168.10.100-192.168.10.109') +
+        pool('wide', '172.31.5.0/24') +
+        peer(64500) +
+        ad(
+          'BGPAdvertisement',
+          'w1',
+          "{ipAddressPools: [wide], nodeSelectors: [{matchLabels: {zone: a}}], communities: ['65000:7']}",
+        ) +
+        ad('BGPAdvertisement', 'w2', '{ipAddressPools: [wide]}') +
+        ad('L2Advertisement', 'zone-a', '{ipAddressPools: [lan, mixed], nodeSelectors: [{matchLabels: {zone: a}}]}') +
+        ad(
+          'L2Advertisement',
+          'zone-b',
+          '{ipAddressPools: [lan], nodeSelectors: [{matchExpressions: [{key: zone, operator: In, values: [b]}]}]}',
+        ) +
+        ad(
+          'L2Advertisement',
+          'bad',
+          '{ipAddressPools: [odd], nodeSelectors: [{matchExpressions: [{key: zone, operator: Gt, values: ["1"]}]}]}',
+        ) +
+        ad(
+          'BGPAdvertisement',
+          'edge',
+          "{ipAddressPools: [edge, mixed], nodeSelectors: [{matchLabels: {edge: 'true'}}]}",
+        ) +
+        ad('BGPAdvertisement', 'rack', '{ipAddressPools: [open], nodeSelectors: [{matchLabels: {rack: r1}}]}') +
+        ad('BGPAdvertisement', 'anywhere', '{ipAddressPools: [open]}') +
+        ad(
+          'BGPAdvertisement',
+          's1',
+          "{ipAddressPools: [split], nodeSelectors: [{matchLabels: {zone: a}}], communities: ['65000:1']}",
+        ) +
+        ad(
+          'BGPAdvertisement',
+          's2',
+          "{ipAddressPools: [split], nodeSelectors: [{matchLabels: {zone: b}}], communities: ['65000:2']}",
+        ),
+      { daemon: 'frr', nodeSubnets: cidrs('192.168.10.0/24') },
+    );
+    expect(r.report).toEqual([
+      "L2Advertisement metallb-system/zone-a: spec: pool mixed range 172.31.4.0/24 is announced with L2 but lies in no known node subnet, so it became a virtual (routed) pool; give --node-subnet with the nodes' LAN to make it local",
+      'BGPAdvertisement metallb-system/edge: spec: pool mixed range 192.168.10.200-192.168.10.209 is on a node subnet: here it is announced with ARP/NDP by one node and not advertised over BGP',
+      'L2Advertisement metallb-system/bad: spec.nodeSelectors[0].matchExpressions[0].operator: must be one of In, NotIn, Exists, DoesNotExist, got "Gt"; not mapped (the pools it selects are announced from every node)',
+      "IPAddressPool metallb-system/split: spec: its BGPAdvertisements select different nodes and send different communities/localPref/peers: MetalLB sent a node's routes with the attributes of the advertisements that select that node; here the same attributes go with the pool's routes from nodes matching {zone=a} or {zone=b}",
+      'IPAddressPool metallb-system/mixed: spec: its L2Advertisements announce the local ranges from nodes matching {zone=a} and its BGPAdvertisements the virtual ranges from nodes matching {edge=true}; one ServiceGroup has one nodeSelectors: not mapped (every node announces); split the pool by kind of range to keep them',
+      "IPAddressPool metallb-system/wide: spec: its BGPAdvertisements select different nodes and send different communities/localPref/peers: MetalLB sent a node's routes with the attributes of the advertisements that select that node; here the same attributes go with the pool's routes from every node",
+    ]);
+    expect(validateObjects(r.objects)).toEqual([]);
+    expect(byName(r.objects, 'lan')!.spec.nodeSelectors).toEqual([
+      { matchLabels: { zone: 'a' } },
+      { matchExpressions: [{ key: 'zone', operator: 'In', values: ['b'] }] },
+    ]);
+    expect(byName(r.objects, 'edge')!.spec.nodeSelectors).toEqual([{ matchLabels: { edge: 'true' } }]);
+    for (const unrestricted of ['open', 'mixed', 'odd', 'wide'])
+      expect(byName(r.objects, unrestricted)!.spec.nodeSelectors).toBeUndefined();
+    // which nodes announce, read back the way the agents read it
+    const announces = (group: string, labels: Record<string, string>) =>
+      anySelectorMatches(groupConfig(r.objects, group).nodeSelectors, labels);
+    const zones: Record<string, string>[] = [{ zone: 'a' }, { zone: 'b' }, { zone: 'c' }, {}];
+    expect(zones.map((l) => announces('lan', l))).toEqual([true, true, false, false]);
+    expect([{ zone: 'a' }, { zone: 'b' }, { zone: 'c' }].map((l) => announces('split', l))).toEqual([
+      true,
+      true,
+      false,
+    ]);
+    expect([{ rack: 'r2' }].map((l) => announces('open', l))).toEqual([true]);
   });
 });
 
