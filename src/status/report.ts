@@ -8,9 +8,10 @@ import { ANN } from '../api/annotations.ts';
 import { bits, canonicalIP, cidrContains, formatIP, type CIDR } from '../api/ip.ts';
 import type { ServiceGroup } from '../api/types.ts';
 import { announcedPrefix, virtualPrefix } from '../model/aggregation.ts';
+import { endpointNodesOf, ineligibility, type Ineligibility } from '../model/eligibility.ts';
 import { HEARTBEAT_PREFIX, isLive, parseHeartbeat, type Heartbeat } from '../model/heartbeat.ts';
-import { groupOfAddress, notSelectedReason, ServingGroups } from '../model/servicegroups.ts';
-import { nodesWithEndpoints, serviceInput } from '../model/services.ts';
+import { groupOfAddress, ServingGroups } from '../model/servicegroups.ts';
+import { nodesWithEndpoints, serviceInput, type ServiceInput } from '../model/services.ts';
 
 /** Per-node entry of RouterConfig status.nodes (docs/routing.md). */
 export interface RoutingNodeStatus {
@@ -66,14 +67,17 @@ export interface ServiceAddressReport {
   endpointNodes?: string[];
   /** With --upstream: the router's next hops, as node names where known. */
   upstream?: string[];
-  /** Nodes with a live heartbeat that may not announce the address, and why (the agent's rules). */
-  ineligible: Record<string, 'not selected' | 'no endpoint' | 'not on the subnet'>;
+  /** Nodes with a heartbeat Lease that may not announce the address, and why (the agent's rule,
+   * src/model/eligibility.ts); a node the agent would place a virtual address on whose routing
+   * config was rejected or failed to load, and which does not advertise it, is "routing rejected". */
+  ineligible: Record<string, Ineligibility | 'routing rejected'>;
 }
 
 export interface NodeReport {
   name: string;
-  /** the agent's heartbeat Lease: fresh, stale, or absent (no agent, or it shut down) */
-  heartbeat: 'live' | 'expired' | 'none';
+  /** the agent's heartbeat Lease: fresh, stale, marked out of service (cordoned, excluded by label),
+   * or absent (no agent, or it shut down) */
+  heartbeat: 'live' | 'expired' | 'out of service' | 'none';
   subnets: string[];
   routerConfig?: string;
   daemon?: string;
@@ -129,6 +133,10 @@ function routingByNode(routerConfigs: RouterConfigLike[]): RoutingByNode {
   return routing;
 }
 
+/** The node's routing daemon runs an older config than asked for: the last reload was rejected or failed. */
+const routingRejected = (st: RoutingNodeStatus | undefined) =>
+  st?.lastReload?.result === 'Rejected' || st?.lastReload?.result === 'Failed';
+
 /** One row per address of every branded Service: kind, who announces it, and the upstream next hops. */
 function serviceReports(
   inp: StatusInputs,
@@ -140,8 +148,12 @@ function serviceReports(
   const endpoints = nodesWithEndpoints(inp.endpointSlices);
   const nodeName = (ip: string) => inp.upstream?.nodeByIP[canonicalIP(ip) ?? ip] ?? ip;
   const services: ServiceAddressReport[] = [];
-  for (const svc of inp.services) {
-    const input = serviceInput(svc);
+  const inputs = inp.services.map((svc) => [svc, serviceInput(svc)] as const);
+  // an address shared by several Services may be announced where any of them has endpoints (the agent's rule)
+  const usersOf = new Map<string, ServiceInput[]>();
+  for (const [, input] of inputs)
+    for (const ip of input?.addresses ?? []) usersOf.set(formatIP(ip), [...(usersOf.get(formatIP(ip)) ?? []), input!]);
+  for (const [svc, input] of inputs) {
     if (!input) continue;
     for (const ip of input.addresses) {
       const local = subnets.some((s) => cidrContains(s, ip));
@@ -158,16 +170,19 @@ function serviceReports(
               .filter(([, r]) => (r.st.advertised ?? []).includes(prefix))
               .map(([n]) => n)
               .sort();
-      const now = inp.now.getTime();
       const group = groupOfAddress(ip, input.allocatedFrom, groups);
-      const withEndpoints = endpoints.get(input.key) ?? new Set<string>();
+      const scope = {
+        address: ip,
+        local: kind === 'local',
+        nodeSelectors: group?.nodeSelectors,
+        endpointNodes: endpointNodesOf(usersOf.get(formatIP(ip)) ?? [input], endpoints),
+      };
       const ineligible: ServiceAddressReport['ineligible'] = {};
       for (const [node, hb] of [...heartbeats].sort(([a], [b]) => (a < b ? -1 : 1))) {
-        if (!hb || !isLive(hb, now)) continue;
-        if (notSelectedReason(node, hb.labels, group)) ineligible[node] = 'not selected';
-        else if (input.etpLocal && !withEndpoints.has(node)) ineligible[node] = 'no endpoint';
-        else if (kind === 'local' && !hb.subnets.some((s) => cidrContains(s, ip)))
-          ineligible[node] = 'not on the subnet';
+        const why = hb ? ineligibility(hb, scope, inp.now.getTime()) : undefined;
+        if (why) ineligible[node] = why;
+        else if (hb && kind === 'virtual' && !announcing.includes(node) && routingRejected(routing.get(node)?.st))
+          ineligible[node] = 'routing rejected';
       }
       services.push({
         service: input.key,
@@ -197,7 +212,7 @@ function nodeReport(
   const reload = r?.st.lastReload;
   return {
     name,
-    heartbeat: !hasLease ? 'none' : hb && isLive(hb, now) ? 'live' : 'expired',
+    heartbeat: !hasLease ? 'none' : hb?.outOfService ? 'out of service' : hb && isLive(hb, now) ? 'live' : 'expired',
     subnets: (hb?.subnets ?? []).map(formatCIDR),
     ...(r
       ? {
