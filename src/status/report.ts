@@ -1,17 +1,19 @@
 // `purelb status` as pure functions: from the objects read from the cluster (Services, ServiceGroups,
-// agent heartbeat Leases, RouterConfig status, EndpointSlices) and optionally the upstream router's
-// routes, build one report (the `-o json` output) and render it as human tables.
+// agent heartbeat Leases, RouterConfig status, EndpointSlices, the allocator's AllocationFailed events)
+// and optionally the upstream router's routes, build one report (the `-o json` output) and render it as
+// human tables.
 // Every rule (heartbeat liveness, endpoint eligibility, serving groups, aggregation) comes from the model
 // the agent and the allocator use, so the report says what they do.
-import type { V1EndpointSlice, V1Lease, V1Service } from '@kubernetes/client-node';
-import { ANN } from '../api/annotations.ts';
+import type { EventsV1Event, V1EndpointSlice, V1Lease, V1Service } from '@kubernetes/client-node';
+import { ANN, DEFAULT_LB_CLASS } from '../api/annotations.ts';
+import { isHandled } from '../allocator/request.ts';
 import { bits, canonicalIP, cidrContains, formatIP, type CIDR } from '../api/ip.ts';
 import type { ServiceGroup } from '../api/types.ts';
 import { announcedPrefix, virtualPrefix } from '../model/aggregation.ts';
 import { endpointNodesOf, ineligibility, type Ineligibility } from '../model/eligibility.ts';
 import { HEARTBEAT_PREFIX, isLive, parseHeartbeat, type Heartbeat } from '../model/heartbeat.ts';
 import { groupOfAddress, ServingGroups } from '../model/servicegroups.ts';
-import { nodesWithEndpoints, serviceInput, type ServiceInput } from '../model/services.ts';
+import { nodesWithEndpoints, serviceInput, serviceKey, type ServiceInput } from '../model/services.ts';
 
 /** Per-node entry of RouterConfig status.nodes (docs/routing.md). */
 export interface RoutingNodeStatus {
@@ -42,6 +44,8 @@ export interface StatusInputs {
   leases: V1Lease[];
   routerConfigs: RouterConfigLike[];
   endpointSlices: V1EndpointSlice[];
+  /** The allocator's AllocationFailed events: why a Service has no address (scope refused, exhausted, ...). */
+  allocationEvents?: EventsV1Event[];
   upstream?: { netns: string; routes: UpstreamRoutes; nodeByIP: Record<string, string> };
 }
 
@@ -73,6 +77,12 @@ export interface ServiceAddressReport {
   ineligible: Record<string, Ineligibility | 'routing rejected'>;
 }
 
+/** A LoadBalancer Service of ours without an address, and why (the allocator's last AllocationFailed note). */
+export interface PendingReport {
+  service: string;
+  why: string;
+}
+
 export interface NodeReport {
   name: string;
   /** the agent's heartbeat Lease: fresh, stale, marked out of service (cordoned, excluded by label),
@@ -91,6 +101,7 @@ export interface StatusReport {
   namespace: string;
   pools: PoolReport[];
   services: ServiceAddressReport[];
+  pending: PendingReport[];
   nodes: NodeReport[];
   upstream?: { netns: string };
 }
@@ -201,6 +212,27 @@ function serviceReports(
   return services.sort((a, b) => a.service.localeCompare(b.service) || a.family - b.family);
 }
 
+const eventTime = (e: EventsV1Event) =>
+  new Date(e.series?.lastObservedTime ?? e.eventTime ?? e.deprecatedLastTimestamp ?? 0).getTime();
+
+/** Services of the default class with no ingress address, each with the newest AllocationFailed note. */
+function pendingReports(inp: StatusInputs): PendingReport[] {
+  const latest = new Map<string, EventsV1Event>();
+  for (const e of inp.allocationEvents ?? []) {
+    if (e.reason !== 'AllocationFailed' || e.regarding?.kind !== 'Service') continue;
+    const key = serviceKey(e.regarding.namespace, e.regarding.name);
+    const seen = latest.get(key);
+    if (!seen || eventTime(e) >= eventTime(seen)) latest.set(key, e);
+  }
+  return inp.services
+    .filter((svc) => isHandled(svc, DEFAULT_LB_CLASS) && !(svc.status?.loadBalancer?.ingress ?? []).some((i) => i.ip))
+    .map((svc) => {
+      const key = serviceKey(svc.metadata?.namespace, svc.metadata?.name);
+      return { service: key, why: latest.get(key)?.note ?? 'no AllocationFailed event (is an allocator leading?)' };
+    })
+    .sort((a, b) => a.service.localeCompare(b.service));
+}
+
 function nodeReport(
   name: string,
   hb: Heartbeat | undefined,
@@ -236,6 +268,7 @@ export function buildStatusReport(inp: StatusInputs): StatusReport {
     namespace: inp.namespace,
     pools: inp.serviceGroups.map(poolReport).sort((a, b) => a.group.localeCompare(b.group)),
     services: serviceReports(inp, heartbeats, routing),
+    pending: pendingReports(inp),
     nodes: nodeNames.map((n) => nodeReport(n, heartbeats.get(n), heartbeats.has(n), now, routing)),
     ...(inp.upstream ? { upstream: { netns: inp.upstream.netns } } : {}),
   };
@@ -291,6 +324,16 @@ export function renderStatus(r: StatusReport): string {
         ...(r.upstream ? [list(s.upstream)] : []),
       ]),
     ),
+    ...(r.pending.length
+      ? [
+          '',
+          'PENDING (no address)',
+          table(
+            ['SERVICE', 'WHY'],
+            r.pending.map((p) => [p.service, p.why]),
+          ),
+        ]
+      : []),
     '',
     'NODES',
     table(

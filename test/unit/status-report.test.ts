@@ -232,6 +232,48 @@ describe('buildStatusReport', () => {
     );
   });
 
+  test('pending: a Service of ours without an address, with the newest AllocationFailed note', () => {
+    const pending = (name: string, cls?: string): V1Service => ({
+      metadata: { name, namespace: 'team' },
+      spec: { type: 'LoadBalancer', ...(cls ? { loadBalancerClass: cls } : {}) },
+    });
+    const failed = (name: string, note: string, at: string) => ({
+      eventTime: new Date(at),
+      reason: 'AllocationFailed',
+      note,
+      regarding: { kind: 'Service', namespace: 'team', name },
+      metadata: {},
+    });
+    const r = buildStatusReport(
+      inputs({
+        services: [pending('intruder'), pending('quiet'), pending('theirs', 'other.io/lb'), ...inputs().services],
+        allocationEvents: [
+          failed(
+            'intruder',
+            'ServiceGroup gold has no free IPv4 address; release an address or add a pool',
+            '2026-11-21T05:00:00Z',
+          ),
+          failed(
+            'intruder',
+            'Service team/intruder may not use ServiceGroup gold (purelb.io/service-group): ...',
+            '2026-11-21T05:59:00Z',
+          ),
+        ],
+      }),
+    );
+    expect(r.pending).toEqual([
+      {
+        service: 'team/intruder',
+        why: 'Service team/intruder may not use ServiceGroup gold (purelb.io/service-group): ...',
+      },
+      { service: 'team/quiet', why: 'no AllocationFailed event (is an allocator leading?)' },
+    ]);
+    expect(renderStatus(r)).toContain(
+      'PENDING (no address)\nSERVICE        WHY\nteam/intruder  Service team/intruder may not use',
+    );
+    expect(renderStatus(buildStatusReport(inputs()))).not.toContain('PENDING');
+  });
+
   test('nodes: heartbeat freshness, daemon, reload result, sessions', () => {
     const r = buildStatusReport(inputs());
     expect(r.nodes.map((n) => [n.name, n.heartbeat, n.daemon, n.lastReload, n.sessions, n.advertised.length])).toEqual([
