@@ -411,10 +411,8 @@ export class AgentController {
     );
     this.#knownServices = new Set(inputs.keys());
     const endpoints = nodesWithEndpoints(cluster.endpointSlices());
-    return {
-      ...{ outOfService, config: this.#config, links, candidates, owned, peers, self },
-      ...{ inputs, endpoints, groups, labels, now },
-    };
+    const config = this.#config;
+    return { outOfService, config, links, candidates, owned, peers, self, inputs, endpoints, groups, labels, now };
   }
 
   /** Step 2: every address of every branded Service, held here or not, and why. */

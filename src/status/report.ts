@@ -162,8 +162,10 @@ function serviceReports(
   const inputs = inp.services.map((svc) => [svc, serviceInput(svc)] as const);
   // an address shared by several Services may be announced where any of them has endpoints (the agent's rule)
   const usersOf = new Map<string, ServiceInput[]>();
-  for (const [, input] of inputs)
-    for (const ip of input?.addresses ?? []) usersOf.set(formatIP(ip), [...(usersOf.get(formatIP(ip)) ?? []), input!]);
+  for (const [, input] of inputs) {
+    if (!input) continue;
+    for (const ip of input.addresses) usersOf.set(formatIP(ip), [...(usersOf.get(formatIP(ip)) ?? []), input]);
+  }
   for (const [svc, input] of inputs) {
     if (!input) continue;
     for (const ip of input.addresses) {
