@@ -4,7 +4,7 @@
 // world only through ports: the cluster (./cluster.ts), the kernel (NetworkAdapter), the heartbeat
 // Lease, the ownership record and the announcer, so unit tests drive it with fakes.
 // A cordoned Node (or one with the exclude-from-external-load-balancers label) is out of service: no
-// address stays on it and its heartbeat Lease is deleted (src/agent/out-of-service.ts).
+// address stays on it and its heartbeat Lease is marked out of service (src/agent/out-of-service.ts).
 import type { KubernetesObject } from '@kubernetes/client-node';
 import PQueue from 'p-queue';
 import { API_VERSION } from '../api/names.ts';
@@ -26,7 +26,8 @@ import type { AgentMetrics } from './metrics.ts';
 import { OUT_OF_SERVICE_CAUSES, outOfServiceReason, type OutOfServiceCause } from './out-of-service.ts';
 import type { OwnershipRecord } from './ownership.ts';
 import { batchLine, keepSecondaries, planChanges, type AddressChange } from './plan.ts';
-import { announcementEvents, announcementsByService, type ServiceAnnouncements } from './report.ts';
+import { NO_ELIGIBLE_NODE, reporterNode, servicesWithoutEligibleNode } from './no-eligible.ts';
+import { announcementEvents, announcementsByService, type ServiceAnnouncements, type ServiceEvent } from './report.ts';
 import type { AddressServices } from '../routing/attributes.ts';
 
 export interface ControllerOptions {
@@ -67,6 +68,8 @@ interface View {
   peers: Heartbeat[];
   self: Heartbeat | undefined;
   inputs: Map<string, ServiceInput>;
+  /** Nodes with a ready or serving endpoint, per Service key. */
+  endpoints: Map<string, Set<string>>;
   groups: ServiceGroupConfig[];
   /** This node's labels. */
   labels: Record<string, string>;
@@ -87,11 +90,15 @@ const STUCK_MS = 60_000;
 /** Like client-go's event broadcaster, drop events beyond a backlog rather than hold memory and the apiserver. */
 const MAX_QUEUED_EVENTS = 1000;
 
-/** Membership as the election sees it: who is live with which subnets and labels. Lease renewals alone do not change it. */
+/** Membership as the election sees it: who is live with which subnets and labels, and which nodes are
+ * out of service or expired (the NoEligibleNode report names them). Lease renewals alone do not change it. */
 const membership = (beats: Heartbeat[], now: number) =>
   beats
-    .filter((h) => isLive(h, now))
-    .map((h) => `${h.node}=${h.subnets.map((s) => `${s.ip.value}/${s.prefix}`).join('+')}${formatLabels(h.labels)}`)
+    .map((h) =>
+      isLive(h, now)
+        ? `${h.node}=${h.subnets.map((s) => `${s.ip.value}/${s.prefix}`).join('+')}${formatLabels(h.labels)}`
+        : `${h.node}!${h.outOfService ? 'out' : 'expired'}`,
+    )
     .sort()
     .join(' ');
 
@@ -127,6 +134,8 @@ export class AgentController {
   #hasLocalAddresses = false;
   /** Services that were inputs of the last reconcile: a change that makes one not ours must still reconcile. */
   #knownServices = new Set<string>();
+  /** While this node is the NoEligibleNode reporter: the note sent per Service (only a change is sent again). */
+  readonly #noEligibleSent = new Map<string, string>();
   /** Out-of-service reason the last reconcile applied (undefined = in service). */
   #appliedOutOfService: string | undefined;
   /** Last reason seen on a Node event: only a change triggers a reconcile (status updates do not). */
@@ -134,8 +143,8 @@ export class AgentController {
   /** Last labels seen on a Node event: a change may select or deselect this node for a ServiceGroup. */
   #seenLabels = '';
   #heartbeatSuspended = false;
-  /** While out of service: the heartbeat Lease was deleted (retried by the next reconcile if not). */
-  #leaseReleased = false;
+  /** While out of service: the reason the heartbeat Lease is marked with (retried by the next reconcile if not). */
+  #leaseMarked: string | undefined;
 
   constructor(options: ControllerOptions, ports: Ports) {
     this.#o = options;
@@ -161,13 +170,16 @@ export class AgentController {
     this.#seenOutOfService = this.#currentOutOfService();
     this.#seenLabels = formatLabels(this.#ownLabels());
     if (this.#seenOutOfService) {
-      // no heartbeat at all, so the peers never elect this node, not even briefly
+      // no renewal at all, so the peers never elect this node, not even briefly (the first reconcile marks the Lease)
       heartbeat.suspend();
       this.#heartbeatSuspended = true;
       // An agent restarted on a node that was already out of service finds nothing of its own in place
       // and reports nothing again; one that must still withdraw something reports the change.
       if (ownership.owned().size === 0) this.#appliedOutOfService = this.#seenOutOfService;
-      this.#log.info('node is out of service: no heartbeat, no addresses', { node, reason: this.#seenOutOfService });
+      this.#log.info('node is out of service: heartbeat Lease marked, no addresses', {
+        node,
+        reason: this.#seenOutOfService,
+      });
     }
     // a suspended heartbeat only records the subnets and labels; otherwise this writes the Lease
     this.#publishLabels();
@@ -351,11 +363,12 @@ export class AgentController {
     const decisions = this.#decide(view);
     const outcome = await this.#apply(await this.#plan(decisions, view), decisions);
     this.#announce(view, decisions, outcome);
-    if (view.outOfService && !this.#leaseReleased) {
-      await this.#p.heartbeat.release(); // the peers re-elect on the deletion, now that the local addresses are gone
-      this.#leaseReleased = true;
+    // the peers re-elect on the mark, now that the local addresses are gone
+    if (view.outOfService && this.#leaseMarked !== view.outOfService) {
+      if (await this.#p.heartbeat.markOutOfService(view.outOfService)) this.#leaseMarked = view.outOfService;
     }
     const held = this.#report(view, decisions, outcome);
+    this.#reportNoEligibleNode(view);
     this.#log.debug('reconciled', { changes: outcome.changes.length, addresses: held.length, seconds: end() });
     this.#reconcileStartedAt = undefined;
     this.#firstReconcileDone = true;
@@ -365,12 +378,12 @@ export class AgentController {
   async #read(): Promise<View> {
     const { heartbeat, ownership, cluster } = this.#p;
     // Out of service: stop renewing first, so this node is no candidate in this reconcile; the Lease is
-    // deleted only after the batch has withdrawn the local addresses (as at shutdown).
+    // marked (peers re-elect) only after the batch has withdrawn the local addresses (as at shutdown).
     const outOfService = this.#currentOutOfService();
     if (outOfService && !this.#heartbeatSuspended) {
       heartbeat.suspend();
       this.#heartbeatSuspended = true;
-      this.#leaseReleased = false;
+      this.#leaseMarked = undefined;
       this.#o.metrics.fenced.set(0);
     } else if (!outOfService && this.#heartbeatSuspended) {
       this.#heartbeatSuspended = false;
@@ -397,7 +410,9 @@ export class AgentController {
         .map((s) => [s.key, s]),
     );
     this.#knownServices = new Set(inputs.keys());
-    return { outOfService, config: this.#config, links, candidates, owned, peers, self, inputs, groups, labels, now };
+    const endpoints = nodesWithEndpoints(cluster.endpointSlices());
+    const config = this.#config;
+    return { outOfService, config, links, candidates, owned, peers, self, inputs, endpoints, groups, labels, now };
   }
 
   /** Step 2: every address of every branded Service, held here or not, and why. */
@@ -409,7 +424,7 @@ export class AgentController {
       owned: v.owned,
       extlbint: v.config.extlbint,
       services: [...v.inputs.values()],
-      endpoints: nodesWithEndpoints(this.#p.cluster.endpointSlices()),
+      endpoints: v.endpoints,
       heartbeats: v.self ? [...v.peers, v.self] : v.peers,
       groups: v.groups,
       labels: v.labels,
@@ -591,9 +606,11 @@ export class AgentController {
     return held;
   }
 
-  #queueEvents(serviceEvents: ReturnType<typeof announcementEvents>): void {
+  /** Queues the events; returns those queued (the rest were dropped). */
+  #queueEvents(serviceEvents: ServiceEvent[]): ServiceEvent[] {
     const { events } = this.#p.cluster;
     let dropped = 0;
+    const queued: ServiceEvent[] = [];
     for (const e of serviceEvents) {
       const ref = this.#serviceRef(e.service);
       if (!ref) continue;
@@ -601,6 +618,7 @@ export class AgentController {
         dropped++;
         continue;
       }
+      queued.push(e);
       void this.#eventQueue.add(async () => {
         events.reset(ref, [e.reason]);
         events.emit(ref, e.type, e.reason, e.note);
@@ -612,6 +630,36 @@ export class AgentController {
         dropped,
         queued: this.#eventQueue.size,
       });
+    return queued;
+  }
+
+  /**
+   * Step 7, on the reporter node only (no-eligible.ts): one NoEligibleNode Warning on each Service with
+   * an address no node may announce, when that starts or its reasons change. The node that announces it
+   * once one may writes AnnouncingLocal / AnnouncingNonLocal. An event dropped for the backlog is sent by
+   * a later reconcile.
+   */
+  #reportNoEligibleNode(v: View): void {
+    const heartbeats = v.self ? [...v.peers, v.self] : v.peers;
+    if (reporterNode(heartbeats, v.now) !== this.#o.node) {
+      this.#noEligibleSent.clear(); // another node reports; this one starts afresh if it ever takes over
+      return;
+    }
+    const notes = servicesWithoutEligibleNode({
+      services: [...v.inputs.values()],
+      heartbeats,
+      groups: v.groups,
+      endpoints: v.endpoints,
+      now: v.now,
+    });
+    for (const key of [...this.#noEligibleSent.keys()]) if (!notes.has(key)) this.#noEligibleSent.delete(key);
+    const changed = [...notes].filter(([key, note]) => this.#noEligibleSent.get(key) !== note);
+    for (const [key, note] of changed)
+      this.#log.warn('no node may announce an address of the Service', { service: key, reason: note });
+    const queued = this.#queueEvents(
+      changed.map(([service, note]) => ({ service, type: 'Warning', reason: NO_ELIGIBLE_NODE, note })),
+    );
+    for (const e of queued) this.#noEligibleSent.set(e.service, e.note);
   }
 
   #serviceRef(key: string): KubernetesObject | undefined {
@@ -648,7 +696,7 @@ export class AgentController {
       ? [
           'OutOfService',
           `node ${node} is out of service because ${to}: withdrew ${count('virtual', withdrawn)} virtual and` +
-            ` ${count('local', withdrawn)} local addresses and deleted its heartbeat Lease; the routers stop sending it traffic` +
+            ` ${count('local', withdrawn)} local addresses and marked its heartbeat Lease out of service; the routers stop sending it traffic` +
             ' and other nodes take over its local addresses',
         ]
       : [

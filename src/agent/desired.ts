@@ -3,7 +3,8 @@
 import type { ServiceGroupConfig } from '../api/validate-servicegroup.ts';
 import { formatIP, type Family, type IP } from '../api/ip.ts';
 import { virtualPrefix } from '../model/aggregation.ts';
-import { announcingNode, candidatesFor, electOwner, type ElectionBasis } from './election.ts';
+import { announcingNode, electOwner, type ElectionBasis } from './election.ts';
+import { eligibleNodes, endpointNodesOf } from '../model/eligibility.ts';
 import type { Heartbeat } from '../model/heartbeat.ts';
 import { anySelectorMatches, type Labels } from '../model/node-selector.ts';
 import { groupOfAddress, notSelectedReason } from '../model/servicegroups.ts';
@@ -53,15 +54,6 @@ export interface AddressDecision {
   reason: string;
 }
 
-/**
- * Nodes allowed to announce an address shared by several Services: every node as soon as one of them
- * has externalTrafficPolicy Cluster (undefined), else the union of the nodes with endpoints.
- */
-function eligibleNodes(users: ServiceInput[], endpoints: DesiredInputs['endpoints']): Set<string> | undefined {
-  if (users.some((s) => !s.etpLocal)) return undefined;
-  return new Set(users.flatMap((s) => [...(endpoints.get(s.key) ?? [])]));
-}
-
 const BASIS_TEXT: Record<ElectionBasis, string> = {
   owner: 'keeps it as its current owner',
   preferred: 'won the election among the preferred nodes',
@@ -84,7 +76,7 @@ export function decideAddresses(inp: DesiredInputs): AddressDecision[] {
   const beats = inp.heartbeats.filter((h) => !inp.outOfService || h.node !== inp.node);
   const labelsOf = new Map(beats.map((h) => [h.node, h.labels]));
   for (const [text, { ip, users }] of [...byAddress].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const eligible = eligibleNodes(users, inp.endpoints);
+    const eligible = endpointNodesOf(users, inp.endpoints);
     const services = users.map((s) => s.key).sort();
     const allocatedFrom = users.flatMap((s) => s.allocatedFrom);
     const group = groupOfAddress(ip, allocatedFrom, inp.groups);
@@ -96,7 +88,8 @@ export function decideAddresses(inp: DesiredInputs): AddressDecision[] {
         : undefined;
     const local = placeLocal(ip, inp.localCandidates[ip.family], inp.links, inp.owned);
     if (local) {
-      const candidates = candidatesFor(ip, beats, inp.now, eligible, group?.nodeSelectors).map((node) => ({
+      const scope = { address: ip, local: true, nodeSelectors: group?.nodeSelectors, endpointNodes: eligible };
+      const candidates = eligibleNodes(beats, scope, inp.now).map((node) => ({
         node,
         preferred:
           !!group?.preferredNodeSelectors && anySelectorMatches(group.preferredNodeSelectors, labelsOf.get(node) ?? {}),

@@ -6,12 +6,10 @@
 //  2. otherwise the preferred candidates (the group's preferredNodeSelectors), if any is live;
 //  3. among those, rendezvous hashing, sha256(node + "#" + address), lowest hash wins, so new
 //     addresses spread over the nodes.
-// Candidates: live heartbeats whose subnets contain the address, selected by the group's
-// nodeSelectors (labels published in the Lease), and with endpoints under ETP Local.
+// Candidates are the eligible nodes of src/model/eligibility.ts: live heartbeats whose subnets contain
+// the address, selected by the group's nodeSelectors (labels published in the Lease), and with
+// endpoints under ETP Local.
 import { createHash } from 'node:crypto';
-import { cidrContains, type IP } from '../api/ip.ts';
-import { isLive, type Heartbeat } from '../model/heartbeat.ts';
-import { anySelectorMatches, type LabelSelector } from '../model/node-selector.ts';
 
 export const rendezvousScore = (node: string, address: string) =>
   createHash('sha256').update(`${node}#${address}`).digest('hex');
@@ -30,29 +28,6 @@ export interface Candidate {
   node: string;
   /** Matches the group's preferredNodeSelectors. */
   preferred: boolean;
-}
-
-/**
- * Candidates for a local address: live heartbeats whose subnets contain it, restricted to `eligible`
- * when given (ETP Local: nodes with a ready or serving endpoint) and to nodes whose published labels
- * match `selectors` when given.
- */
-export function candidatesFor(
-  address: IP,
-  heartbeats: Heartbeat[],
-  now: number,
-  eligible?: ReadonlySet<string>,
-  selectors?: readonly LabelSelector[],
-): string[] {
-  return heartbeats
-    .filter(
-      (h) =>
-        isLive(h, now) &&
-        (!eligible || eligible.has(h.node)) &&
-        anySelectorMatches(selectors, h.labels) &&
-        h.subnets.some((s) => cidrContains(s, address)),
-    )
-    .map((h) => h.node);
 }
 
 export type ElectionBasis = 'owner' | 'preferred' | 'hash';

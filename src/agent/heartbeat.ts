@@ -3,7 +3,9 @@
 // the agent: when no renewal succeeded for the lease duration minus a margin, the node stops counting
 // itself as a candidate (its local addresses are withdrawn) just before its peers see the Lease expire
 // and elect a new owner. While the node is out of service (cordoned, excluded by label) the heartbeat
-// is suspended and the Lease deleted, as at shutdown.
+// is suspended and the Lease kept but marked (OUT_OF_SERVICE_ANNOTATION, renew time in the past): the
+// peers re-elect at once as after a deletion, and can still tell "excluded" from "fenced" or absent.
+// Shutdown deletes the Lease.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
 import { mergePatch } from '../k8s/patch.ts';
@@ -12,6 +14,7 @@ import {
   HEARTBEAT_LABEL,
   HEARTBEAT_PREFIX,
   NODE_LABELS_ANNOTATION,
+  OUT_OF_SERVICE_ANNOTATION,
   SUBNETS_ANNOTATION,
   type Heartbeat,
 } from '../model/heartbeat.ts';
@@ -43,9 +46,12 @@ export interface HeartbeatWriter {
   suspend(): void;
   /** Renews at once and on the timer again; resolves with the success of that first renewal. */
   resume(): Promise<boolean>;
-  /** Deletes the Lease (after a renewal in flight), so the peers re-elect at once instead of waiting for expiry. */
-  release(): Promise<void>;
-  /** Stops renewing for good; with deleteLease also release(). */
+  /** While suspended: marks the Lease out of service for `reason` (created if missing) and expired, so the
+   * peers re-elect at once and report this node as excluded; the next renewal removes the mark.
+   * Resolves with its success (a failure is retried by the caller; meanwhile the Lease expires). */
+  markOutOfService(reason: string): Promise<boolean>;
+  /** Stops renewing for good; with deleteLease also deletes the Lease (after a renewal in flight), so the
+   * peers re-elect at once instead of waiting for expiry. */
   stop(deleteLease: boolean): Promise<void>;
   /** Stops renewing for good after one last renewal that keeps the Lease valid for `graceS` seconds:
    * the agent that replaces this one on the node (a rolling update) renews it before it expires, so
@@ -96,7 +102,7 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
     opts.onLiveChange(value);
   };
 
-  const body = (renewTime: string, durationS = opts.durationS) => ({
+  const body = (renewTime: string, durationS = opts.durationS, outOfService: string | null = null) => ({
     metadata: {
       name,
       labels: { [HEARTBEAT_LABEL]: 'node' },
@@ -104,31 +110,36 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
       annotations: {
         [SUBNETS_ANNOTATION]: subnets.join(','),
         [NODE_LABELS_ANNOTATION]: Object.keys(labels).length ? formatLabels(labels) : null,
+        [OUT_OF_SERVICE_ANNOTATION]: outOfService,
       },
     },
     spec: { holderIdentity: opts.node, leaseDurationSeconds: durationS, renewTime },
   });
+
+  /** Merge-patches the Lease, creating it when missing (null annotations are left out of a create). */
+  const upsert = async (b: ReturnType<typeof body>, time: number) => {
+    await api
+      .patchNamespacedLease({ name, namespace: opts.namespace, body: b }, mergePatch)
+      .catch(async (err: unknown) => {
+        if (code(err) !== 404) throw err;
+        const at = new V1MicroTime(time); // the typed client serialises MicroTime objects, not strings
+        const annotations = Object.fromEntries(
+          Object.entries(b.metadata.annotations).filter((e): e is [string, string] => e[1] !== null),
+        );
+        const lease: V1Lease = {
+          metadata: { ...b.metadata, annotations },
+          spec: { ...b.spec, renewTime: at, acquireTime: at },
+        };
+        await api.createNamespacedLease({ namespace: opts.namespace, body: lease });
+      });
+  };
 
   const write = async (): Promise<boolean> => {
     const started = Date.now();
     const renewTime = new V1MicroTime(started).toISOString();
     try {
       await withTimeout(
-        api
-          .patchNamespacedLease({ name, namespace: opts.namespace, body: body(renewTime) }, mergePatch)
-          .catch(async (err: unknown) => {
-            if (code(err) !== 404) throw err;
-            const now = new V1MicroTime(started); // the typed client serialises MicroTime objects, not strings
-            const b = body(renewTime);
-            const annotations = Object.fromEntries(
-              Object.entries(b.metadata.annotations).filter((e): e is [string, string] => e[1] !== null),
-            );
-            const lease: V1Lease = {
-              metadata: { ...b.metadata, annotations },
-              spec: { ...b.spec, renewTime: now, acquireTime: now },
-            };
-            await api.createNamespacedLease({ namespace: opts.namespace, body: lease });
-          }),
+        upsert(body(renewTime), started),
         durationMs - marginMs,
         `renewing Lease ${opts.namespace}/${name}`,
       ); // a later answer could not prevent fencing anyway
@@ -198,6 +209,26 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
     }
   };
 
+  const markOutOfService = async (reason: string) => {
+    await inFlight; // a renewal answered after the mark would clear it
+    // expired already, so that agents that do not read the mark (an older version) re-elect at once too
+    const expired = Date.now() - durationMs - 1000;
+    try {
+      await withTimeout(
+        upsert(body(new V1MicroTime(expired).toISOString(), opts.durationS, reason), expired),
+        2000,
+        `marking Lease ${opts.namespace}/${name} out of service`,
+      );
+      return true;
+    } catch (err) {
+      opts.log.warn('could not mark the heartbeat Lease out of service; peers re-elect when it expires', {
+        lease: `${opts.namespace}/${name}`,
+        error: err,
+      });
+      return false;
+    }
+  };
+
   return {
     start: begin,
     setSubnets(next) {
@@ -230,7 +261,7 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
       suspended = false;
       return begin();
     },
-    release,
+    markOutOfService,
     async stop(deleteLease) {
       stopped = true;
       live = false;

@@ -215,6 +215,19 @@ function optionalFamilyMissing(
   return `PreferDualStack: ${why}; assigned ${assigned} only`;
 }
 
+/** PreferDualStack and no family could be had: one refusal that says so per family, with the fix. */
+function nothingToAssign(req: AllocationRequest, dropped: ReadonlyMap<Family, boolean>, warnings: string[]): Refused {
+  if (dropped.size === 0) return new Refused('no-pool-for-family', `nothing to assign: ${warnings.join('; ')}`);
+  const exhausted = [...dropped.values()].some(Boolean);
+  const why = [...dropped]
+    .map(([f, hasPool]) => (hasPool ? `no free ${familyName(f)} address` : `no ${familyName(f)} pool`))
+    .join(' and ');
+  return new Refused(
+    exhausted ? 'exhausted' : 'no-pool-for-family',
+    `ServiceGroup ${req.group} has ${why} (ipFamilyPolicy PreferDualStack needs one of them); ${exhausted ? 'release an address or add a pool' : 'add a pool of a family the Service accepts'}`,
+  );
+}
+
 /** Why `group`'s scope excludes the Service, or undefined (also for an unknown group). */
 function scopeExcludes(req: AllocationRequest, state: AllocationState, group: string): string | undefined {
   const config = state.pools.configs.get(group);
@@ -270,7 +283,8 @@ export function planAllocation(request: AllocationRequest, state: AllocationStat
     const current = state.held(req.service);
     const keep: Held[] = [];
     const add: Held[] = [];
-    const dropped: Family[] = [];
+    /** Optional families the group cannot give: true when it has a pool of that family (exhausted). */
+    const dropped = new Map<Family, boolean>();
     const outside: Held[] = [];
     for (const family of wanted.families) {
       const cur = current.find((h) => h.ip.family === family);
@@ -301,15 +315,10 @@ export function planAllocation(request: AllocationRequest, state: AllocationStat
         add.push(next);
         continue;
       }
-      dropped.push(family);
       warnings.push(optionalFamilyMissing(req, state, family, hasFamily, wanted));
+      dropped.set(family, hasFamily);
     }
-    if (keep.length + add.length === 0) {
-      throw new Refused(
-        dropped.length ? 'exhausted' : 'no-pool-for-family',
-        `nothing to assign: ${warnings.join('; ')}`,
-      );
-    }
+    if (keep.length + add.length === 0) throw nothingToAssign(req, dropped, warnings);
     const release = current.filter((h) => !keep.includes(h));
     return { ok: true, keep, add, release, outOfScope: outside, warnings };
   } catch (err) {

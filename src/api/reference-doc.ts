@@ -3,7 +3,8 @@
 // `npm run gen:docs` writes it.
 import { ANN, BRAND, DEFAULT_LB_CLASS } from './annotations.ts';
 import { allCRDs, type Schema } from './crds.ts';
-import { NODE_LABELS_ANNOTATION } from '../model/heartbeat.ts';
+import { NODE_LABELS_ANNOTATION, OUT_OF_SERVICE_ANNOTATION } from '../model/heartbeat.ts';
+import type { Ineligibility } from '../model/eligibility.ts';
 
 interface AnnotationDoc {
   on: string;
@@ -56,6 +57,14 @@ const ANNOTATIONS: Record<keyof typeof ANN, AnnotationDoc> = {
 };
 
 const OTHER_KEYS: Array<[string, AnnotationDoc]> = [
+  [
+    OUT_OF_SERVICE_ANNOTATION,
+    {
+      on: 'Lease `purelb-node-<node>`',
+      setBy: 'lbnodeagent',
+      text: 'Why the node is out of service (e.g. `it is cordoned (spec.unschedulable)`), while it is. The agent stops renewing the Lease, sets its renew time in the past and keeps it: the peers re-elect at once and report the node as `excluded`. The first renewal after the node is back removes it. Shutdown deletes the Lease.',
+    },
+  ],
   [
     'purelb.io/subnets',
     {
@@ -191,6 +200,40 @@ function crdSection(crd: Schema): string[] {
   return out;
 }
 
+// Keyed by the model's reasons: a new reason without a description is a type error.
+const INELIGIBILITY_TEXT: Record<Ineligibility, string> = {
+  excluded:
+    'the node is out of service: cordoned, or labelled `node.kubernetes.io/exclude-from-external-load-balancers` (its Lease carries `purelb.io/out-of-service`)',
+  fenced: "the node's heartbeat Lease expired: its agent is down or cannot reach the apiserver",
+  'not selected': "the node's labels match none of the ServiceGroup's `nodeSelectors`",
+  'no endpoint': '`externalTrafficPolicy: Local` and no ready or serving endpoint of the Service on the node',
+  'not on the subnet':
+    "local address: none of the node's local interfaces is on the address's subnet (Lease `purelb.io/subnets`)",
+};
+
+/** The events and the status column that say why a Service has no address or is not announced on a node. */
+function whySection(): string[] {
+  return [
+    '## Why a Service has no address, or is not announced',
+    '',
+    '| Event reason (type) | On | From | When |',
+    '|---|---|---|---|',
+    '| `AllocationFailed` (Warning) | Service | allocator | No address could be assigned (or the new request cannot be met; the old address is kept). The note names the cause and the fix: scope refused (`Service NS/NAME may not use ServiceGroup G (...): ...; ... or widen spec.serviceAllocation of ServiceGroup G`), group exhausted (`ServiceGroup G has no free IPv4 address; release an address or add a pool`), no pool for the family, an address outside every pool or in use, a sharing conflict. `purelb status` lists the Service under PENDING with the newest note. |',
+    '| `NoEligibleNode` (Warning) | Service | lbnodeagent (one node: the live node whose name sorts first) | An address of the Service has no node that may announce it. The note names each node with a heartbeat Lease and its reason (below; at most 10 nodes, the rest counted per reason). Written when this starts or the reasons change, not on every resync. When a node becomes eligible, it announces the address and writes `AnnouncingLocal` / `AnnouncingNonLocal`. |',
+    "| `AnnouncingLocal`, `AnnouncingNonLocal`, `Withdrawn` (Normal) | Service | lbnodeagent (each node) | This node started or stopped announcing an address of the Service; `Withdrawn` says why (e.g. `node n1 is not selected by ServiceGroup G's nodeSelectors {zone=b}`). |",
+    "| `RoutingConfigRejected`, `RoutingReloadFailed` (Warning) | RouterConfig | lbnodeagent (routing) | The node's daemon keeps its previous config; see RouterConfig status. |",
+    '',
+    '`purelb status` shows the same per node in the **NOT ELIGIBLE** column of SERVICES (`node (reason)`),',
+    'for every node with a heartbeat Lease, by the rule the agents elect with (`src/model/eligibility.ts`):',
+    '',
+    '| Reason | Meaning |',
+    '|---|---|',
+    ...Object.entries(INELIGIBILITY_TEXT).map(([why, text]) => `| \`${why}\` | ${esc(text)} |`),
+    '| `routing rejected` | virtual address: the node would carry it, but its last routing reload was `Rejected` or `Failed` and the config it runs does not advertise the address (RouterConfig status) |',
+    '',
+  ];
+}
+
 export function renderReference(): string {
   const lines = [
     '# Configuration reference',
@@ -211,6 +254,6 @@ export function renderReference(): string {
     ...OTHER_KEYS,
   ];
   for (const [key, d] of keys) lines.push(`| ${code(key)} | ${esc(d.on)} | ${d.setBy} | ${esc(d.text)} |`);
-  lines.push('');
+  lines.push('', ...whySection());
   return lines.join('\n');
 }

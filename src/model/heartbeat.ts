@@ -1,6 +1,8 @@
 // A node agent's heartbeat Lease `purelb-node-<node>` as every component reads it (pure): who, which
 // subnets it can announce, the node labels that ServiceGroup node selectors read (so no agent has to
-// watch every Node), and until when it counts as alive.
+// watch every Node), and until when it counts as alive. An agent whose node is out of service (cordoned,
+// excluded by label) keeps its Lease but marks it (OUT_OF_SERVICE_ANNOTATION) and stops renewing it, so
+// its peers can tell an excluded node (marked) from a fenced one (expired) and from one without an agent.
 import type { V1Lease } from '@kubernetes/client-node';
 import { parseCIDR, type CIDR } from '../api/ip.ts';
 
@@ -9,6 +11,10 @@ export const SUBNETS_ANNOTATION = 'purelb.io/subnets';
 export const HEARTBEAT_LABEL = 'purelb.io/heartbeat';
 /** JSON object of the node's labels whose keys some ServiceGroup selector reads (absent when none). */
 export const NODE_LABELS_ANNOTATION = 'purelb.io/node-labels';
+/** Why the node is out of service (a sentence); present only while it is. */
+export const OUT_OF_SERVICE_ANNOTATION = 'purelb.io/out-of-service';
+/** A Lease annotation is untrusted input: read at most this many characters of the out-of-service reason. */
+const MAX_REASON_TEXT = 512;
 /** A Lease annotation is untrusted input: read at most this many characters of labels. */
 const MAX_LABELS_TEXT = 16_384;
 /** A Lease annotation is untrusted input: parse at most this many subnets. */
@@ -21,6 +27,8 @@ export interface Heartbeat {
   labels: Record<string, string>;
   /** Epoch milliseconds after which the node is no longer a candidate. */
   expiresAt: number;
+  /** Why the node is out of service, when its agent marked the Lease so: never a candidate then. */
+  outOfService?: string;
 }
 
 const epochMs = (t: unknown): number => (t instanceof Date ? t.getTime() : typeof t === 'string' ? Date.parse(t) : NaN);
@@ -45,7 +53,8 @@ export function parseHeartbeat(lease: V1Lease): Heartbeat | undefined {
     .map((s) => parseCIDR(s.trim()))
     .filter((c): c is CIDR => !!c);
   const labels = parseLabels(lease.metadata?.annotations?.[NODE_LABELS_ANNOTATION]);
-  return { node, subnets, labels, expiresAt: renewed + duration * 1000 };
+  const outOfService = lease.metadata?.annotations?.[OUT_OF_SERVICE_ANNOTATION]?.slice(0, MAX_REASON_TEXT);
+  return { node, subnets, labels, expiresAt: renewed + duration * 1000, ...(outOfService ? { outOfService } : {}) };
 }
 
 /** The published labels; anything malformed reads as no labels (the node then matches no selector that needs one). */
@@ -64,7 +73,8 @@ function parseLabels(text: string | undefined): Record<string, string> {
 export const formatLabels = (labels: Record<string, string>): string =>
   JSON.stringify(Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1))));
 
-export const isLive = (h: Heartbeat, now: number) => h.expiresAt > now;
+/** A candidate: renewed in time and not marked out of service. */
+export const isLive = (h: Heartbeat, now: number) => !h.outOfService && h.expiresAt > now;
 
 /** When the next currently-live heartbeat expires (the agent re-elects at that moment), if any. */
 export function nextExpiry(heartbeats: Heartbeat[], now: number): number | undefined {

@@ -1,16 +1,19 @@
 // `purelb status` as pure functions: from the objects read from the cluster (Services, ServiceGroups,
-// agent heartbeat Leases, NodeRoutingStatus objects, EndpointSlices) and optionally the upstream router's
-// routes, build one report (the `-o json` output) and render it as human tables.
+// agent heartbeat Leases, NodeRoutingStatus objects, EndpointSlices, the allocator's AllocationFailed
+// events) and optionally the upstream router's routes, build one report (the `-o json` output) and render
+// it as human tables.
 // Every rule (heartbeat liveness, endpoint eligibility, serving groups, aggregation) comes from the model
 // the agent and the allocator use, so the report says what they do.
-import type { V1EndpointSlice, V1Lease, V1Service } from '@kubernetes/client-node';
-import { ANN } from '../api/annotations.ts';
+import type { EventsV1Event, V1EndpointSlice, V1Lease, V1Service } from '@kubernetes/client-node';
+import { ANN, DEFAULT_LB_CLASS } from '../api/annotations.ts';
+import { isHandled } from '../allocator/request.ts';
 import { bits, canonicalIP, cidrContains, formatIP, type CIDR } from '../api/ip.ts';
 import type { ServiceGroup } from '../api/types.ts';
 import { announcedPrefix, virtualPrefix } from '../model/aggregation.ts';
+import { endpointNodesOf, ineligibility, type Ineligibility } from '../model/eligibility.ts';
 import { HEARTBEAT_PREFIX, isLive, parseHeartbeat, type Heartbeat } from '../model/heartbeat.ts';
-import { groupOfAddress, notSelectedReason, ServingGroups } from '../model/servicegroups.ts';
-import { nodesWithEndpoints, serviceInput } from '../model/services.ts';
+import { groupOfAddress, ServingGroups } from '../model/servicegroups.ts';
+import { nodesWithEndpoints, serviceInput, serviceKey, type ServiceInput } from '../model/services.ts';
 
 /** The status of a node's NodeRoutingStatus object (docs/routing.md). */
 export interface RoutingNodeStatus {
@@ -42,6 +45,8 @@ export interface StatusInputs {
   leases: V1Lease[];
   routingStatuses: NodeRoutingStatusLike[];
   endpointSlices: V1EndpointSlice[];
+  /** The allocator's AllocationFailed events: why a Service has no address (scope refused, exhausted, ...). */
+  allocationEvents?: EventsV1Event[];
   upstream?: { netns: string; routes: UpstreamRoutes; nodeByIP: Record<string, string> };
 }
 
@@ -67,14 +72,23 @@ export interface ServiceAddressReport {
   endpointNodes?: string[];
   /** With --upstream: the router's next hops, as node names where known. */
   upstream?: string[];
-  /** Nodes with a live heartbeat that may not announce the address, and why (the agent's rules). */
-  ineligible: Record<string, 'not selected' | 'no endpoint' | 'not on the subnet'>;
+  /** Nodes with a heartbeat Lease that may not announce the address, and why (the agent's rule,
+   * src/model/eligibility.ts); a node the agent would place a virtual address on whose routing
+   * config was rejected or failed to load, and which does not advertise it, is "routing rejected". */
+  ineligible: Record<string, Ineligibility | 'routing rejected'>;
+}
+
+/** A LoadBalancer Service of ours without an address, and why (the allocator's last AllocationFailed note). */
+export interface PendingReport {
+  service: string;
+  why: string;
 }
 
 export interface NodeReport {
   name: string;
-  /** the agent's heartbeat Lease: fresh, stale, or absent (no agent, or it shut down) */
-  heartbeat: 'live' | 'expired' | 'none';
+  /** the agent's heartbeat Lease: fresh, stale, marked out of service (cordoned, excluded by label),
+   * or absent (no agent, or it shut down) */
+  heartbeat: 'live' | 'expired' | 'out of service' | 'none';
   subnets: string[];
   routerConfig?: string;
   daemon?: string;
@@ -88,6 +102,7 @@ export interface StatusReport {
   namespace: string;
   pools: PoolReport[];
   services: ServiceAddressReport[];
+  pending: PendingReport[];
   nodes: NodeReport[];
   upstream?: { netns: string };
 }
@@ -125,6 +140,10 @@ function routingByNode(objects: NodeRoutingStatusLike[]): RoutingByNode {
   return new Map(objects.map((o) => [o.metadata?.name ?? '', o.status ?? {}]));
 }
 
+/** The node's routing daemon runs an older config than asked for: the last reload was rejected or failed. */
+const routingRejected = (st: RoutingNodeStatus | undefined) =>
+  st?.lastReload?.result === 'Rejected' || st?.lastReload?.result === 'Failed';
+
 /** One row per address of every branded Service: kind, who announces it, and the upstream next hops. */
 function serviceReports(
   inp: StatusInputs,
@@ -136,8 +155,14 @@ function serviceReports(
   const endpoints = nodesWithEndpoints(inp.endpointSlices);
   const nodeName = (ip: string) => inp.upstream?.nodeByIP[canonicalIP(ip) ?? ip] ?? ip;
   const services: ServiceAddressReport[] = [];
-  for (const svc of inp.services) {
-    const input = serviceInput(svc);
+  const inputs = inp.services.map((svc) => [svc, serviceInput(svc)] as const);
+  // an address shared by several Services may be announced where any of them has endpoints (the agent's rule)
+  const usersOf = new Map<string, ServiceInput[]>();
+  for (const [, input] of inputs) {
+    if (!input) continue;
+    for (const ip of input.addresses) usersOf.set(formatIP(ip), [...(usersOf.get(formatIP(ip)) ?? []), input]);
+  }
+  for (const [svc, input] of inputs) {
     if (!input) continue;
     for (const ip of input.addresses) {
       const local = subnets.some((s) => cidrContains(s, ip));
@@ -154,16 +179,19 @@ function serviceReports(
               .filter(([, st]) => (st.advertised ?? []).includes(prefix))
               .map(([n]) => n)
               .sort();
-      const now = inp.now.getTime();
       const group = groupOfAddress(ip, input.allocatedFrom, groups);
-      const withEndpoints = endpoints.get(input.key) ?? new Set<string>();
+      const scope = {
+        address: ip,
+        local: kind === 'local',
+        nodeSelectors: group?.nodeSelectors,
+        endpointNodes: endpointNodesOf(usersOf.get(formatIP(ip)) ?? [input], endpoints),
+      };
       const ineligible: ServiceAddressReport['ineligible'] = {};
       for (const [node, hb] of [...heartbeats].sort(([a], [b]) => (a < b ? -1 : 1))) {
-        if (!hb || !isLive(hb, now)) continue;
-        if (notSelectedReason(node, hb.labels, group)) ineligible[node] = 'not selected';
-        else if (input.etpLocal && !withEndpoints.has(node)) ineligible[node] = 'no endpoint';
-        else if (kind === 'local' && !hb.subnets.some((s) => cidrContains(s, ip)))
-          ineligible[node] = 'not on the subnet';
+        const why = hb ? ineligibility(hb, scope, inp.now.getTime()) : undefined;
+        if (why) ineligible[node] = why;
+        else if (hb && kind === 'virtual' && !announcing.includes(node) && routingRejected(routing.get(node)))
+          ineligible[node] = 'routing rejected';
       }
       services.push({
         service: input.key,
@@ -182,6 +210,27 @@ function serviceReports(
   return services.sort((a, b) => a.service.localeCompare(b.service) || a.family - b.family);
 }
 
+const eventTime = (e: EventsV1Event) =>
+  new Date(e.series?.lastObservedTime ?? e.eventTime ?? e.deprecatedLastTimestamp ?? 0).getTime();
+
+/** Services of the default class with no ingress address, each with the newest AllocationFailed note. */
+function pendingReports(inp: StatusInputs): PendingReport[] {
+  const latest = new Map<string, EventsV1Event>();
+  for (const e of inp.allocationEvents ?? []) {
+    if (e.reason !== 'AllocationFailed' || e.regarding?.kind !== 'Service') continue;
+    const key = serviceKey(e.regarding.namespace, e.regarding.name);
+    const seen = latest.get(key);
+    if (!seen || eventTime(e) >= eventTime(seen)) latest.set(key, e);
+  }
+  return inp.services
+    .filter((svc) => isHandled(svc, DEFAULT_LB_CLASS) && !(svc.status?.loadBalancer?.ingress ?? []).some((i) => i.ip))
+    .map((svc) => {
+      const key = serviceKey(svc.metadata?.namespace, svc.metadata?.name);
+      return { service: key, why: latest.get(key)?.note ?? 'no AllocationFailed event (is an allocator leading?)' };
+    })
+    .sort((a, b) => a.service.localeCompare(b.service));
+}
+
 function nodeReport(
   name: string,
   hb: Heartbeat | undefined,
@@ -193,7 +242,7 @@ function nodeReport(
   const reload = st?.lastReload;
   return {
     name,
-    heartbeat: !hasLease ? 'none' : hb && isLive(hb, now) ? 'live' : 'expired',
+    heartbeat: !hasLease ? 'none' : hb?.outOfService ? 'out of service' : hb && isLive(hb, now) ? 'live' : 'expired',
     subnets: (hb?.subnets ?? []).map(formatCIDR),
     ...(st
       ? {
@@ -217,6 +266,7 @@ export function buildStatusReport(inp: StatusInputs): StatusReport {
     namespace: inp.namespace,
     pools: inp.serviceGroups.map(poolReport).sort((a, b) => a.group.localeCompare(b.group)),
     services: serviceReports(inp, heartbeats, routing),
+    pending: pendingReports(inp),
     nodes: nodeNames.map((n) => nodeReport(n, heartbeats.get(n), heartbeats.has(n), now, routing)),
     ...(inp.upstream ? { upstream: { netns: inp.upstream.netns } } : {}),
   };
@@ -272,6 +322,16 @@ export function renderStatus(r: StatusReport): string {
         ...(r.upstream ? [list(s.upstream)] : []),
       ]),
     ),
+    ...(r.pending.length
+      ? [
+          '',
+          'PENDING (no address)',
+          table(
+            ['SERVICE', 'WHY'],
+            r.pending.map((p) => [p.service, p.why]),
+          ),
+        ]
+      : []),
     '',
     'NODES',
     table(

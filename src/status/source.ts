@@ -6,6 +6,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   DiscoveryV1Api,
+  EventsV1Api,
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
@@ -34,11 +35,16 @@ async function listCustom(kc: KubeConfig, plural: string, namespace: string): Pr
 }
 
 /** The inputs of the report that come from the apiserver: their LIST call and their WATCH path. */
-export type SourceKey = 'services' | 'serviceGroups' | 'leases' | 'routingStatuses' | 'endpointSlices';
+export type SourceKey =
+  'services' | 'serviceGroups' | 'leases' | 'routingStatuses' | 'endpointSlices' | 'allocationEvents';
 interface Source {
   path: string;
   list: () => Promise<ListOf>;
+  fieldSelector?: string;
 }
+
+/** Only the allocator's refusals: why a Service has no address. */
+const ALLOCATION_FAILED = 'reason=AllocationFailed';
 
 function sources(kc: KubeConfig, namespace: string): Record<SourceKey, Source> {
   const custom = (plural: string): Source => ({
@@ -56,6 +62,11 @@ function sources(kc: KubeConfig, namespace: string): Record<SourceKey, Source> {
     endpointSlices: {
       path: '/apis/discovery.k8s.io/v1/endpointslices',
       list: () => kc.makeApiClient(DiscoveryV1Api).listEndpointSliceForAllNamespaces(),
+    },
+    allocationEvents: {
+      path: '/apis/events.k8s.io/v1/events',
+      list: () => kc.makeApiClient(EventsV1Api).listEventForAllNamespaces({ fieldSelector: ALLOCATION_FAILED }),
+      fieldSelector: ALLOCATION_FAILED,
     },
   };
 }
@@ -87,7 +98,17 @@ export interface StatusWatch {
 /** One watch per kind (restarting on errors, which go to `log`), the same objects readStatusInputs lists. */
 export function watchStatusInputs(kc: KubeConfig, namespace: string, log: Logger): StatusWatch {
   const caches = Object.entries(sources(kc, namespace)).map(
-    ([key, s]) => [key, watchCache(kc, s.path, s.list, log.child({ watch: key }))] as const,
+    ([key, s]) =>
+      [
+        key,
+        watchCache(
+          kc,
+          s.path,
+          s.list,
+          log.child({ watch: key }),
+          s.fieldSelector ? { fieldSelector: s.fieldSelector } : {},
+        ),
+      ] as const,
   );
   const all = caches.map(([, c]) => c);
   return {

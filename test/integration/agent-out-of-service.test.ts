@@ -1,9 +1,9 @@
 // Out of service: three real agents in network namespaces against the real apiserver, with Node objects
 // for them. Cordoning a node (what `kubectl drain` does first) or labelling it
 // node.kubernetes.io/exclude-from-external-load-balancers takes every virtual address off its kube-lb0,
-// hands its local address to exactly one other node and deletes its heartbeat Lease, while the agent
-// keeps running; uncordoning / removing the label brings it back. An agent started on a cordoned node
-// never writes a heartbeat nor places an address.
+// hands its local address to exactly one other node and marks its heartbeat Lease out of service (never
+// live, so peers report it as excluded), while the agent keeps running; uncordoning / removing the label
+// brings it back. An agent started on a cordoned node never writes a live heartbeat nor places an address.
 import { GROUP, VERSION } from '../../src/api/names.ts';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { execFile, execFileSync, spawn } from 'node:child_process';
@@ -15,12 +15,14 @@ import {
   EventsV1Api,
   Watch,
   type KubeConfig,
+  type V1Lease,
   type V1Node,
 } from '@kubernetes/client-node';
 import { electWinner } from '../../src/agent/election.ts';
 import { parseIpAddrJson } from '../../src/agent/interfaces.ts';
 import { EXCLUDE_LB_LABEL } from '../../src/agent/out-of-service.ts';
 import { mergePatch } from '../../src/k8s/patch.ts';
+import { isLive, OUT_OF_SERVICE_ANNOTATION, parseHeartbeat } from '../../src/model/heartbeat.ts';
 import { cleanUpNamespaces, waitFor } from '../harness/kube.ts';
 import {
   agentTestArgs,
@@ -52,14 +54,18 @@ const names = () => lan.nodes.map((n) => n.name);
 const others = () => names().filter((n) => n !== a.name);
 
 const patchNode = (name: string, body: Partial<V1Node>) => core.patchNode({ name, body }, mergePatch);
-const leaseOf = (name: string) =>
+/** The node's heartbeat Lease as its peers read it: absent, live, or marked out of service. */
+const leaseOf = (name: string): Promise<'none' | 'live' | 'marked' | 'expired'> =>
   kc
     .makeApiClient(CoordinationV1Api)
     .readNamespacedLease({ name: `purelb-node-${name}`, namespace: install })
     .then(
-      () => true,
+      (lease) => {
+        const h = parseHeartbeat(lease);
+        return h?.outOfService ? 'marked' : h && isLive(h, Date.now()) ? 'live' : 'expired';
+      },
       (err: { code?: number }) => {
-        if (err.code === 404) return false;
+        if (err.code === 404) return 'none';
         throw err;
       },
     );
@@ -107,7 +113,7 @@ async function expectOutOfService(cause: string): Promise<void> {
     throw new Error(`${err.message}\n${logs()}`);
   });
   await waitForSingleHolder(lan, local, electWinner(local, others())!, 10_000);
-  await waitFor(`${a.name}'s heartbeat Lease deleted`, async () => !(await leaseOf(a.name)));
+  await waitFor(`${a.name}'s heartbeat Lease marked out of service`, async () => (await leaseOf(a.name)) === 'marked');
   expect(a.agent?.exitCode).toBeNull(); // still running: kube-proxy and the agent keep going until the node stops
   expect(metric(a, 'purelb_agent_out_of_service')).toBe(1);
   expect(metric(a, 'purelb_agent_addresses_announced\\{kind="virtual"\\}')).toBe(0);
@@ -121,7 +127,7 @@ async function expectBackInService(): Promise<void> {
   ).catch((err: Error) => {
     throw new Error(`${err.message}\n${logs()}`);
   });
-  await waitFor(`${a.name}'s heartbeat Lease back`, () => leaseOf(a.name));
+  await waitFor(`${a.name}'s heartbeat Lease live again`, async () => (await leaseOf(a.name)) === 'live');
   // `a` is the hash winner, but the node that took the address over keeps it: nothing moves back
   await new Promise((r) => setTimeout(r, 1500));
   expect(holderNames(lan, local, 'eth0')).toEqual([electWinner(local, others())]);
@@ -183,7 +189,7 @@ describe('a node out of service', () => {
     await waitForSingleHolder(lan, local, a.name);
   });
 
-  test('cordoned: no virtual address on its kube-lb0, its local address on exactly one other node, its Lease gone; uncordoned: back', async () => {
+  test('cordoned: no virtual address on its kube-lb0, its local address on exactly one other node, its Lease marked; uncordoned: back', async () => {
     const sampler = sampleHolders(local);
     const started = Date.now();
     await patchNode(a.name, { spec: { unschedulable: true } });
@@ -213,7 +219,7 @@ describe('a node out of service', () => {
     );
     await new Promise((r) => setTimeout(r, 1500));
     expect(holderNames(lan, '10.210.0.21', 'kube-lb0')).not.toContain(a.name);
-    expect(await leaseOf(a.name)).toBe(false);
+    expect(await leaseOf(a.name)).toBe('marked');
 
     await patchNode(a.name, { spec: { unschedulable: false } });
     await expectBackInService();
@@ -230,7 +236,7 @@ describe('a node out of service', () => {
     await patchNode(a.name, { metadata: { labels: { [EXCLUDE_LB_LABEL]: 'false' } } });
     await new Promise((r) => setTimeout(r, 1500));
     expect(holderNames(lan, VIRTUAL, 'kube-lb0')).toContain(a.name);
-    expect(await leaseOf(a.name)).toBe(true);
+    expect(await leaseOf(a.name)).toBe('live');
 
     const sampler = sampleHolders(local);
     await patchNode(a.name, { metadata: { labels: { [EXCLUDE_LB_LABEL]: '' } } });
@@ -246,7 +252,7 @@ describe('a node out of service', () => {
     await expectBackInService();
   }, 60_000);
 
-  test('an agent started on a cordoned node writes no heartbeat and places nothing, then comes back when uncordoned', async () => {
+  test('an agent started on a cordoned node writes no live heartbeat and places nothing, then comes back when uncordoned', async () => {
     await waitForSingleHolder(lan, local, a.name);
     await patchNode(a.name, { spec: { unschedulable: true } });
     await expectOutOfService('cordoned');
@@ -268,18 +274,20 @@ describe('a node out of service', () => {
       );
       await new Promise((r) => setTimeout(r, 1500));
       expect(seen.split('\n').filter((l) => l.includes(VIRTUAL) || l.includes(`${local}/`))).toEqual([]);
-      expect(await leaseOf(a.name)).toBe(false);
-      // not even briefly: replaying the Lease watch from before the restart shows no event for `a`'s Lease
+      expect(await leaseOf(a.name)).toBe('marked');
+      // not even briefly live: replaying the Lease watch from before the restart shows `a`'s Lease only
+      // ever written with the mark
       const watched: string[] = [];
       const request = await new Watch(kc).watch(
         `/apis/coordination.k8s.io/v1/namespaces/${install}/leases`,
         { resourceVersion: beforeStart, fieldSelector: `metadata.name=purelb-node-${a.name}` },
-        (type: string) => watched.push(type),
+        (type: string, obj: V1Lease) =>
+          watched.push(`${type} ${obj.metadata?.annotations?.[OUT_OF_SERVICE_ANNOTATION] ? 'marked' : 'unmarked'}`),
         () => undefined,
       );
       await new Promise((r) => setTimeout(r, 1000));
       request.abort();
-      expect(watched).toEqual([]);
+      expect(watched).toEqual(['ADDED marked']);
     } finally {
       monitor.kill('SIGKILL');
     }

@@ -3,12 +3,17 @@
 // "default"; a reserved group (autoAssign false) is used only when named; a restarted allocator moves
 // nothing; narrowing a scope (group edit or namespace relabel) keeps the addresses held and lists them;
 // the contradictions CEL can see are refused at admission, the others by the Valid condition.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { kubeAllocatorCluster } from '../../src/allocator/cluster.ts';
 import type { AllocatorController } from '../../src/allocator/controller.ts';
 import { createLogger } from '../../src/log.ts';
 import { mergePatch } from '../../src/k8s/patch.ts';
+import { repoRoot } from '../../src/lab/cluster/binaries.ts';
+import type { StatusReport } from '../../src/status/report.ts';
 import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
 import {
   createService,
@@ -85,6 +90,19 @@ describe('scope', () => {
     await allocator.idle();
     expect(ingressOf(await readService(kc, ns, 'intruder'))).toEqual([]);
     expect(ingressOf(await readService(kc, ns, 'backend'))).toEqual([]);
+    // `purelb status` tells the same: both pending, each with its allocator's note
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      ...[join(repoRoot, 'bin', 'purelb.js'), 'status', '--kubeconfig', process.env.PURELB_TEST_KUBECONFIG!],
+      ...['--namespace', ns, '-o', 'json'],
+    ]);
+    const pending = (JSON.parse(stdout) as StatusReport).pending.filter((p) => p.service.startsWith(`${ns}/`));
+    expect(pending).toEqual([
+      {
+        service: `${ns}/backend`,
+        why: expect.stringContaining('its labels match no serviceAllocation.serviceSelectors'),
+      },
+      { service: `${ns}/intruder`, why: note },
+    ]);
 
     // a fixed label brings the refused Service in scope
     await kc

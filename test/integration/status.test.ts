@@ -231,7 +231,8 @@ test('purelb status -o json: pools, Services (local/virtual, announcing, ETP) an
       kind: 'virtual',
       etp: 'Cluster',
       announcing: ['n1'],
-      ineligible: {},
+      // n2 would carry it, but its routing config was rejected and the one it runs has no such route
+      ineligible: { n2: 'routing rejected' },
     },
   ]);
   expect(

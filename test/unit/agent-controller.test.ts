@@ -140,8 +140,9 @@ class FakeHeartbeat implements HeartbeatWriter {
     this.log.push('resume');
     return true;
   }
-  async release() {
-    this.log.push('release');
+  async markOutOfService(reason: string) {
+    this.log.push(`mark ${reason}`);
+    return true;
   }
   async stop(deleteLease: boolean) {
     this.log.push(`stop ${deleteLease}`);
@@ -308,7 +309,7 @@ describe('agent controller (fake ports)', () => {
     await t.controller.stop();
   });
 
-  test('cordoned: every address withdrawn, heartbeat suspended then released, one Node event', async () => {
+  test('cordoned: every address withdrawn, heartbeat suspended then the Lease marked, one Node event', async () => {
     const t = setup();
     t.cluster.svcs = [service('web', '192.168.1.240'), service('v', '10.9.0.1')];
     await t.controller.start(60_000);
@@ -317,7 +318,7 @@ describe('agent controller (fake ports)', () => {
     await t.controller.idle();
     expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
     expect(t.kernel.addresses('kube-lb0')).toEqual([]);
-    expect(t.heartbeat.log).toEqual(['start', 'suspend', 'release']);
+    expect(t.heartbeat.log).toEqual(['start', 'suspend', 'mark it is cordoned (spec.unschedulable)']);
     expect(t.cluster.emitted.filter((e) => e.startsWith('Node/n1'))).toEqual([
       expect.stringMatching(
         /^Node\/n1 Normal OutOfService: node n1 is out of service because .*withdrew 1 virtual and 1 local/,
@@ -393,9 +394,10 @@ describe('announcement node selectors (fake ports)', () => {
     expect(t.kernel.addresses('kube-lb0')).toEqual([]);
     expect(t.virtual.at(-1)).toEqual([]);
     await new Promise((r) => setImmediate(r)); // events go through their own queue
-    expect(t.cluster.emitted.at(-1)).toBe(
+    // (and, this node being the only one, NoEligibleNode: see below)
+    expect(t.cluster.emitted.filter((e) => e.includes(' Withdrawn: '))).toEqual([
       "Service/v Normal Withdrawn: node n1 withdrew 10.9.0.1/32 on kube-lb0 (node n1 is not selected by ServiceGroup edge's nodeSelectors {zone=b})",
-    );
+    ]);
     // the group drops its selector: every node again, and nothing left to publish
     t.cluster.groups = [{ ...edge({}), metadata: { ...edge({}).metadata, generation: 2 } }];
     t.cluster.fire('inputs');
@@ -447,6 +449,81 @@ describe('announcement node selectors (fake ports)', () => {
     t.cluster.fire('leases');
     await t.controller.idle();
     expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', `${ip}/24`]);
+    await t.controller.stop();
+  });
+});
+
+describe('NoEligibleNode: one reporter for the cluster (fake ports)', () => {
+  const zoned: ServiceGroup = {
+    metadata: { name: 'zoned', namespace: 'purelb', uid: 'g2', generation: 1 },
+    spec: {
+      local: { v4pools: [{ subnet: '10.9.0.0/24', pool: '10.9.0.0/24', aggregation: '/32' }] },
+      nodeSelectors: [{ matchLabels: { zone: 'a' } }],
+    },
+  };
+  const web = () => service('web', '10.9.0.1', { 'purelb.io/allocated-from': 'zoned' });
+  const withZone = (t: ReturnType<typeof setup>, zone: string) => {
+    t.cluster.node = { metadata: { name: NODE, uid: 'uid-n1', labels: { zone } }, spec: {} };
+    t.cluster.fire('node', t.cluster.node);
+  };
+  const marked = (node: string) => {
+    const l = peerLease(node, LAN);
+    l.metadata!.annotations!['purelb.io/out-of-service'] = 'it is cordoned (spec.unschedulable)';
+    return l;
+  };
+  const expired = (node: string) => {
+    const l = peerLease(node, LAN);
+    l.spec!.renewTime = new Date(Date.now() - 60_000);
+    return l;
+  };
+  const noEligible = (t: ReturnType<typeof setup>) => t.cluster.emitted.filter((e) => e.includes(' NoEligibleNode: '));
+  const settle = () => new Promise((r) => setImmediate(r)); // events go through their own queue
+
+  test('the live node that sorts first writes one event with every node and its reason, once per transition', async () => {
+    const t = setup();
+    t.cluster.groups = [zoned];
+    t.cluster.node = { metadata: { name: NODE, uid: 'uid-n1', labels: { zone: 'b' } }, spec: {} };
+    t.cluster.leases = [marked('n0'), expired('n2')];
+    t.cluster.svcs = [web()];
+    await t.controller.start(60_000);
+    await t.reconcile(); // a resync repeats nothing
+    await settle();
+    expect(noEligible(t)).toEqual([
+      'Service/web Warning NoEligibleNode: no node may announce the virtual address 10.9.0.1 of ServiceGroup zoned:' +
+        ' n0 (excluded), n1 (not selected), n2 (fenced)',
+    ]);
+    // selected: this node announces it and says so; no second warning
+    withZone(t, 'a');
+    await t.controller.idle();
+    await settle();
+    expect(t.kernel.addresses('kube-lb0')).toEqual(['10.9.0.1/32']);
+    expect(t.cluster.emitted.at(-1)).toBe(
+      'Service/web Normal AnnouncingNonLocal: node n1 announces 10.9.0.1/32 on kube-lb0',
+    );
+    expect(noEligible(t)).toHaveLength(1);
+    // and not selected again: a new transition, a new warning
+    withZone(t, 'b');
+    await t.controller.idle();
+    await settle();
+    expect(noEligible(t)).toHaveLength(2);
+    await t.controller.stop();
+  });
+
+  test('a node that is not the reporter writes none', async () => {
+    const t = setup();
+    t.cluster.groups = [zoned];
+    t.cluster.node = { metadata: { name: NODE, uid: 'uid-n1', labels: { zone: 'b' } }, spec: {} };
+    t.cluster.leases = [peerLease('n0', LAN)]; // live, not selected (no labels), sorts first: it reports
+    t.cluster.svcs = [web()];
+    await t.controller.start(60_000);
+    await settle();
+    expect(noEligible(t)).toEqual([]);
+    // the reporter goes out of service: this node is the first live one now, and reports
+    t.cluster.leases = [marked('n0')];
+    t.cluster.fire('leases');
+    await t.controller.idle();
+    await settle();
+    expect(noEligible(t)).toEqual([expect.stringContaining(': n0 (excluded), n1 (not selected)')]);
     await t.controller.stop();
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { parseCIDR, parseIP } from '../../src/api/ip.ts';
-import { candidatesFor, electWinner } from '../../src/agent/election.ts';
+import { parseCIDR } from '../../src/api/ip.ts';
+import { electWinner } from '../../src/agent/election.ts';
 import { nextExpiry, parseHeartbeat, type Heartbeat } from '../../src/model/heartbeat.ts';
 
 const hb = (node: string, subnets: string[], expiresAt = 10_000): Heartbeat => ({
@@ -59,22 +59,13 @@ describe('rendezvous election', () => {
   });
 });
 
-describe('candidates', () => {
+describe('heartbeat expiry', () => {
   const beats = [
     hb('a', ['192.168.1.0/24']),
     hb('b', ['192.168.1.0/24', 'fd00::/64']),
     hb('c', ['10.0.0.0/8']),
     hb('d', ['192.168.1.0/24'], 500),
   ];
-  test('only live nodes whose subnets contain the address', () => {
-    expect(candidatesFor(parseIP('192.168.1.9')!, beats, 1000)).toEqual(['a', 'b']);
-    expect(candidatesFor(parseIP('fd00::9')!, beats, 1000)).toEqual(['b']);
-    expect(candidatesFor(parseIP('192.168.1.9')!, beats, 100)).toEqual(['a', 'b', 'd']);
-  });
-  test('ETP Local: only nodes with endpoints', () => {
-    expect(candidatesFor(parseIP('192.168.1.9')!, beats, 1000, new Set(['b', 'c']))).toEqual(['b']);
-    expect(candidatesFor(parseIP('192.168.1.9')!, beats, 1000, new Set())).toEqual([]);
-  });
   test('next expiry is the earliest live one', () => {
     expect(nextExpiry(beats, 100)).toBe(500);
     expect(nextExpiry(beats, 1000)).toBe(10_000);

@@ -195,6 +195,16 @@ describe('families', () => {
     expect(r.ips).toEqual(['10.0.0.1']);
     expect(r.plan.warnings).toEqual(['PreferDualStack: ServiceGroup default has no IPv6 pool; assigned IPv4 only']);
   });
+  test('PreferDualStack with no family left: one refusal naming each family, the group and the fix', () => {
+    const s = withGroups(single('default', { pool: '10.0.0.1-10.0.0.1', subnet: '10.0.0.0/24' }));
+    allocate(s, svc('a'));
+    expect(allocate(s, svc('b', { families: ['IPv4', 'IPv6'], policy: 'PreferDualStack' })).plan).toMatchObject({
+      ok: false,
+      reason: 'exhausted',
+      message:
+        'ServiceGroup default has no free IPv4 address and no IPv6 pool (ipFamilyPolicy PreferDualStack needs one of them); release an address or add a pool',
+    });
+  });
   test('a family added to a Service keeps the existing address; a family dropped is released', () => {
     const s = withGroups(
       group('default', {

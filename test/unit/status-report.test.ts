@@ -159,7 +159,7 @@ describe('buildStatusReport', () => {
     ]);
   });
 
-  test("services: only ours; local vs virtual from the agents' subnets; announcing from annotation or routing status", () => {
+  test("services: only ours; local vs virtual from the agents' subnets; announcing from annotation or routing status; why not elsewhere", () => {
     const r = buildStatusReport(inputs());
     expect(r.services).toEqual([
       {
@@ -170,7 +170,8 @@ describe('buildStatusReport', () => {
         kind: 'virtual',
         etp: 'Cluster',
         announcing: ['n1'],
-        ineligible: {},
+        // n2 would carry it but runs an older routing config (Rejected) without it; n3's Lease expired
+        ineligible: { n2: 'routing rejected', n3: 'fenced' },
       },
       {
         service: 'default/dual',
@@ -180,7 +181,8 @@ describe('buildStatusReport', () => {
         kind: 'virtual',
         etp: 'Cluster',
         announcing: ['n1'],
-        ineligible: {},
+        // n2 would carry it but runs an older routing config (Rejected) without it; n3's Lease expired
+        ineligible: { n2: 'routing rejected', n3: 'fenced' },
       },
       {
         service: 'default/local',
@@ -190,7 +192,7 @@ describe('buildStatusReport', () => {
         kind: 'local',
         etp: 'Cluster',
         announcing: ['n2'],
-        ineligible: {},
+        ineligible: { n3: 'fenced' },
       },
       {
         service: 'default/only-local',
@@ -201,7 +203,7 @@ describe('buildStatusReport', () => {
         etp: 'Local',
         announcing: ['n1'],
         endpointNodes: ['n1'],
-        ineligible: { n2: 'no endpoint' },
+        ineligible: { n2: 'no endpoint', n3: 'fenced' },
       },
       // the /24 n2 advertises is not a host route of the address: only /32 counts
       {
@@ -212,9 +214,62 @@ describe('buildStatusReport', () => {
         kind: 'virtual',
         etp: 'Cluster',
         announcing: ['n1', 'n2'],
-        ineligible: {},
+        ineligible: { n3: 'fenced' },
       },
     ]);
+  });
+
+  test('a node whose agent marked its Lease out of service is excluded everywhere, and shown so', () => {
+    const marked = lease('n3', '192.168.100.0/24', 10);
+    marked.metadata!.annotations!['purelb.io/out-of-service'] = 'it is cordoned (spec.unschedulable)';
+    const r = buildStatusReport(inputs({ leases: [lease('n1', '192.168.100.0/24', 1), marked] }));
+    expect(r.services.map((x) => x.ineligible.n3)).toEqual(Array(5).fill('excluded'));
+    expect(r.nodes.find((n) => n.name === 'n3')!.heartbeat).toBe('out of service');
+    expect(renderStatus(r)).toMatch(
+      /default\/web\s+10\.200\.0\.10\s+virtual\s+virtual\s+Cluster\s+n1,n2\s+n3 \(excluded\)/,
+    );
+  });
+
+  test('pending: a Service of ours without an address, with the newest AllocationFailed note', () => {
+    const pending = (name: string, cls?: string): V1Service => ({
+      metadata: { name, namespace: 'team' },
+      spec: { type: 'LoadBalancer', ...(cls ? { loadBalancerClass: cls } : {}) },
+    });
+    const failed = (name: string, note: string, at: string) => ({
+      eventTime: new Date(at),
+      reason: 'AllocationFailed',
+      note,
+      regarding: { kind: 'Service', namespace: 'team', name },
+      metadata: {},
+    });
+    const r = buildStatusReport(
+      inputs({
+        services: [pending('intruder'), pending('quiet'), pending('theirs', 'other.io/lb'), ...inputs().services],
+        allocationEvents: [
+          failed(
+            'intruder',
+            'ServiceGroup gold has no free IPv4 address; release an address or add a pool',
+            '2026-11-21T05:00:00Z',
+          ),
+          failed(
+            'intruder',
+            'Service team/intruder may not use ServiceGroup gold (purelb.io/service-group): ...',
+            '2026-11-21T05:59:00Z',
+          ),
+        ],
+      }),
+    );
+    expect(r.pending).toEqual([
+      {
+        service: 'team/intruder',
+        why: 'Service team/intruder may not use ServiceGroup gold (purelb.io/service-group): ...',
+      },
+      { service: 'team/quiet', why: 'no AllocationFailed event (is an allocator leading?)' },
+    ]);
+    expect(renderStatus(r)).toContain(
+      'PENDING (no address)\nSERVICE        WHY\nteam/intruder  Service team/intruder may not use',
+    );
+    expect(renderStatus(buildStatusReport(inputs()))).not.toContain('PENDING');
   });
 
   test('nodes: heartbeat freshness, daemon, reload result, sessions', () => {

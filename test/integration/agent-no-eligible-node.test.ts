@@ -1,0 +1,143 @@
+// "Why is my Service not announced?" with three real agents in network namespaces against the real
+// apiserver: a ServiceGroup selects zone b, node a is in zone a (not selected), node b is cordoned
+// (excluded: its agent marks its Lease out of service) and node c's agent is killed (fenced: its Lease
+// expires). `kubectl describe service` shows exactly one NoEligibleNode event, written by the one live
+// node, naming every node and its reason; `purelb status` shows the same reasons. Uncordoning b makes it
+// eligible: it announces the address and says so, and no second warning follows.
+import { GROUP, VERSION } from '../../src/api/names.ts';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { EventsV1Api, type CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { mergePatch } from '../../src/k8s/patch.ts';
+import { k8sBinDir, repoRoot } from '../../src/lab/cluster/binaries.ts';
+import type { StatusReport } from '../../src/status/report.ts';
+import { cleanUpNamespaces, waitFor } from '../harness/kube.ts';
+import {
+  agentLogTail,
+  agentTestArgs,
+  agentTestSetup,
+  createBrandedService,
+  createLan,
+  holderNames,
+  startAgentsAndWait,
+  type Lan,
+  type LanNode,
+} from './agent-lan.ts';
+
+let kc: KubeConfig;
+let core: CoreV1Api;
+let lan: Lan;
+let install: string;
+let apps: string;
+let a: LanNode, b: LanNode, c: LanNode;
+const createdNodes: string[] = [];
+const ADDRESS = '10.213.0.5';
+const run = promisify(execFile);
+
+const events = async (reason: string) =>
+  (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: apps })).items.filter(
+    (e) => e.regarding?.name === 'why' && e.reason === reason,
+  );
+const logs = () => lan.nodes.map((n) => `--- ${n.name}\n${agentLogTail(n, 10)}`).join('\n');
+
+beforeAll(async () => {
+  let custom;
+  ({ kc, core, custom, install, apps } = await agentTestSetup());
+  await custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: install,
+    plural: 'servicegroups',
+    body: {
+      apiVersion: 'purelb.io/v1',
+      kind: 'ServiceGroup',
+      metadata: { name: 'zone-b' },
+      spec: {
+        local: { v4pools: [{ subnet: '10.213.0.0/24', pool: '10.213.0.0/24', aggregation: '/32' }] },
+        nodeSelectors: [{ matchLabels: { 'topology.kubernetes.io/zone': 'b' } }],
+      },
+    },
+  });
+  lan = await createLan(3, Number(new URL(kc.getCurrentCluster()!.server).port), { uniqueNames: true });
+  // a sorts first: it is the one live node, so the reporter
+  [a, b, c] = [...lan.nodes].sort((x, y) => (x.name < y.name ? -1 : 1)) as [LanNode, LanNode, LanNode];
+  for (const [n, zone] of [
+    [a, 'a'],
+    [b, 'b'],
+    [c, 'b'],
+  ] as const) {
+    await core.createNode({ body: { metadata: { name: n.name, labels: { 'topology.kubernetes.io/zone': zone } } } });
+    createdNodes.push(n.name);
+  }
+  await startAgentsAndWait(lan, kc, install, agentTestArgs(install));
+}, 90_000);
+
+afterAll(async () => {
+  await lan?.destroy();
+  await cleanUpNamespaces();
+  for (const name of createdNodes) await core.deleteNode({ name }).catch(() => undefined);
+});
+
+test('no eligible node: one event with every node and its reason, in kubectl describe and purelb status; then announced', async () => {
+  await core.patchNode({ name: b.name, body: { spec: { unschedulable: true } } as Partial<V1Node> }, mergePatch);
+  await lan.stopAgent(c, 'SIGKILL'); // its Lease stays and expires: fenced
+  await createBrandedService(core, apps, 'why', [ADDRESS], { group: 'zone-b' });
+  const note =
+    `no node may announce the virtual address ${ADDRESS} of ServiceGroup zone-b:` +
+    ` ${a.name} (not selected), ${b.name} (excluded), ${c.name} (fenced)`;
+  await waitFor(
+    'a NoEligibleNode event naming every node',
+    async () => (await events('NoEligibleNode')).some((e) => e.note === note),
+    20_000,
+  ).catch(async (err: Error) => {
+    throw new Error(
+      `${err.message}: ${JSON.stringify((await events('NoEligibleNode')).map((e) => e.note))}\n${logs()}`,
+    );
+  });
+  // two resyncs (5 s) later still one event, from the reporter alone
+  await new Promise((r) => setTimeout(r, 11_000));
+  const warnings = await events('NoEligibleNode');
+  expect(warnings.map((e) => [e.type, e.reportingInstance?.endsWith(`-${a.name}`), e.note])).toEqual([
+    ['Warning', true, note],
+  ]);
+  expect(holderNames(lan, ADDRESS, 'kube-lb0')).toEqual([]);
+
+  const { stdout: described } = await run(join(k8sBinDir(), 'kubectl'), [
+    '--kubeconfig',
+    process.env.PURELB_TEST_KUBECONFIG!,
+    'describe',
+    'service',
+    '-n',
+    apps,
+    'why',
+  ]);
+  expect(described).toMatch(/Warning\s+NoEligibleNode\s+.*no node may announce the virtual address 10\.213\.0\.5/);
+  expect(described).toContain(`${b.name} (excluded), ${c.name} (fenced)`);
+
+  const { stdout: status } = await run(process.execPath, [
+    join(repoRoot, 'bin', 'purelb.js'),
+    'status',
+    '--kubeconfig',
+    process.env.PURELB_TEST_KUBECONFIG!,
+    '--namespace',
+    install,
+    '-o',
+    'json',
+  ]);
+  const row = (JSON.parse(status) as StatusReport).services.find((s) => s.service === `${apps}/why`);
+  expect(row?.ineligible).toEqual({ [a.name]: 'not selected', [b.name]: 'excluded', [c.name]: 'fenced' });
+  expect(row?.announcing).toEqual([]);
+
+  // b back in service: it announces the address and says so; no second warning
+  await core.patchNode({ name: b.name, body: { spec: { unschedulable: false } } as Partial<V1Node> }, mergePatch);
+  await waitFor(
+    `${ADDRESS} on ${b.name}'s kube-lb0`,
+    async () => holderNames(lan, ADDRESS, 'kube-lb0').join() === b.name,
+  );
+  await waitFor('an AnnouncingNonLocal event from b', async () =>
+    (await events('AnnouncingNonLocal')).some((e) => e.note === `node ${b.name} announces ${ADDRESS}/32 on kube-lb0`),
+  );
+  expect(await events('NoEligibleNode')).toHaveLength(1);
+}, 90_000);
