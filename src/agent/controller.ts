@@ -468,7 +468,7 @@ export class AgentController {
     const { net, ownership } = this.#p;
     const adds = changes.filter((c) => c.op === 'add' && !c.restore).map((c) => addressKey(c.ifname, c.ip, c.prefix));
     await ownership.update(adds, []);
-    const planOpts = { localLifetime: this.#o.localLifetimeS };
+    const planOpts = { localLifetime: this.#renewal.lifetimeS };
     const { failed } = await net.applyBatch(changes.map((c) => batchLine(c, planOpts)));
     const byIp = new Map(decisions.map((d) => [d.ip, d]));
     for (const f of failed) {

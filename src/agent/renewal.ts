@@ -4,6 +4,9 @@
 // SIGKILL renews nothing, so the addresses it held leave its node within one lifetime by themselves.
 // The renewal runs beside the reconcile, not as part of it: a reconcile reads and decides everything
 // (about a second at 10,000 Services), a renewal only writes this node's own local addresses.
+// Where the kernel needs longer than a third of the lifetime to renew them all (thousands of IPv6
+// addresses on one node), the lifetime in use rises to three times that time, loudly: a living owner
+// must not lose its addresses, and the bound on a dead agent's addresses is then what the kernel allows.
 import type { Logger } from '../log.ts';
 import type { NetworkAdapter } from './iproute.ts';
 import { renewalLine, type HeldAddress } from './plan.ts';
@@ -30,9 +33,17 @@ export class LifetimeRenewal {
   #tail: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   #running = false;
+  #stopped = false;
+  #lifetimeS: number;
 
   constructor(options: RenewalOptions) {
     this.#o = options;
+    this.#lifetimeS = options.lifetimeS;
+  }
+
+  /** The lifetime in use, in seconds: the configured one unless renewals are slower than a third of it. */
+  get lifetimeS(): number {
+    return this.#lifetimeS;
   }
 
   /**
@@ -49,7 +60,12 @@ export class LifetimeRenewal {
   start(): void {
     if (this.#o.lifetimeS <= 0) return;
     void this.#tick();
-    this.#timer = setInterval(() => void this.#tick(), renewalPeriodMs(this.#o.lifetimeS));
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    clearInterval(this.#timer);
+    this.#timer = setInterval(() => void this.#tick(), renewalPeriodMs(this.#lifetimeS));
   }
 
   /**
@@ -58,6 +74,7 @@ export class LifetimeRenewal {
    * next agent on the node finds them in place, and if none comes they leave as the peers re-elect.
    */
   async stop(keepS = 0): Promise<void> {
+    this.#stopped = true;
     clearInterval(this.#timer);
     this.#timer = undefined;
     await this.exclusive(async () => {
@@ -70,15 +87,40 @@ export class LifetimeRenewal {
     if (this.#running) return; // a slow kernel: the next tick renews, well within the lifetime
     this.#running = true;
     try {
-      await this.exclusive(() => (this.#o.live() ? this.#renew(this.#o.lifetimeS) : Promise.resolve()));
+      const ms = await this.exclusive(() => (this.#o.live() ? this.#renew(this.#lifetimeS) : Promise.resolve(0)));
+      if (!this.#stopped) this.#adapt(ms);
     } finally {
       this.#running = false;
     }
   }
 
-  async #renew(lifetimeS: number): Promise<void> {
+  /**
+   * Raises the lifetime in use to three times the renewal's duration when the renewal took longer than
+   * a third of it, and returns to the configured one once a renewal fits in a third of that again.
+   */
+  #adapt(ms: number): void {
+    const needed = Math.ceil((3 * ms) / 1000);
+    const next = needed > this.#lifetimeS ? needed : needed <= this.#o.lifetimeS ? this.#o.lifetimeS : this.#lifetimeS;
+    if (next === this.#lifetimeS) return;
+    const fields = { addresses: this.#o.held().length, renewalMs: ms, lifetimeSeconds: next };
+    if (next > this.#o.lifetimeS)
+      this.#o.log.warn(
+        'renewing the local addresses takes longer than a third of their lifetime: the lifetime in use is raised, and with it the time a dead agent leaves them on its node',
+        {
+          ...fields,
+          fix: 'raise --local-address-lifetime to at least this on nodes that hold this many local addresses',
+        },
+      );
+    else this.#o.log.info('local address renewals are fast again: back to --local-address-lifetime', fields);
+    this.#lifetimeS = next;
+    this.#schedule();
+  }
+
+  /** Renews every held address; resolves with the milliseconds the kernel took. */
+  async #renew(lifetimeS: number): Promise<number> {
     const held = this.#o.held();
-    if (held.length === 0) return;
+    if (held.length === 0) return 0;
+    const started = Date.now();
     try {
       const { failed } = await this.#o.net.applyBatch(held.map((a) => renewalLine(a, lifetimeS)));
       for (const f of failed) {
@@ -97,5 +139,6 @@ export class LifetimeRenewal {
         error: err,
       });
     }
+    return Date.now() - started;
   }
 }

@@ -478,6 +478,43 @@ describe('local address lifetime renewal (fake ports)', () => {
     // a refused line is counted and logged with the address
     expect(failures).toEqual(['failure', expect.stringContaining('"address":"192.168.1.240/24"')]);
   });
+
+  test('renewals slower than a third of the lifetime raise the lifetime in use (logged), fast ones bring it back', () =>
+    withFakeTimers(async () => {
+      const logs: string[] = [];
+      const lifetimes: string[] = [];
+      let batchMs = 0;
+      const net = new FakeKernel();
+      const applyBatch = net.applyBatch.bind(net);
+      net.applyBatch = async (lines) => {
+        lifetimes.push(lines[0]!.replace(/.* valid_lft (\d+) .*/, '$1'));
+        jest.setSystemTime(Date.now() + batchMs); // the kernel takes this long
+        return applyBatch(lines);
+      };
+      const renewal = new LifetimeRenewal({
+        lifetimeS: 9,
+        net,
+        held: () => [{ ifname: 'eth0', ip: '192.168.1.240', prefix: 24, family: 4 }],
+        live: () => true,
+        log: createLogger('test', {}, (l) => logs.push(l)),
+        onFailure: () => {},
+      });
+      batchMs = 5000; // more than a third of 9 s: 15 s in use from now on, renewed every 5 s
+      renewal.start();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(renewal.lifetimeS).toBe(15);
+      expect(logs).toEqual([expect.stringMatching(/"level":"warn".*"renewalMs":5000,"lifetimeSeconds":15/)]);
+      batchMs = 100;
+      await jest.advanceTimersByTimeAsync(4999);
+      expect(lifetimes).toEqual(['9']);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(lifetimes).toEqual(['9', '15']);
+      expect(renewal.lifetimeS).toBe(9); // fast again
+      expect(logs[1]).toMatch(/back to --local-address-lifetime/);
+      await jest.advanceTimersByTimeAsync(3000);
+      expect(lifetimes).toEqual(['9', '15', '9']);
+      await renewal.stop();
+    }));
 });
 
 describe('announcement node selectors (fake ports)', () => {
