@@ -78,7 +78,7 @@ async function captureAnnouncements(...addresses: string[]) {
 
 /** MACs that answer an ARP request for the address on the LAN (arping from the bridge). */
 function arpAnswers(ip: string): string[] {
-  let out = '';
+  let out: string;
   try {
     out = execFileSync('ip', ['netns', 'exec', lan.lanNetns, 'arping', '-c', '3', '-w', '3', '-I', 'br0', ip], {
       stdio: ['ignore', 'pipe', 'ignore'],
