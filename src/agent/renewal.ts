@@ -1,7 +1,8 @@
 // Keeps the local addresses this agent holds from expiring. They go in with a short valid lifetime
-// (--local-address-lifetime, 10 s), and every third of it one `ip -batch` of `address change` lines
+// (--local-address-lifetime, 9 s), and every third of it (3 s) one `ip -batch` of `address change` lines
 // restarts that lifetime in place: nothing is removed, nothing is announced. An agent killed with
-// SIGKILL renews nothing, so the addresses it held leave its node within one lifetime by themselves.
+// SIGKILL renews nothing, so the addresses it held leave its node within one lifetime by themselves
+// (plus up to a second: the kernel checks lifetimes about once a second), 10 s with the default.
 // The renewal runs beside the reconcile, not as part of it: a reconcile reads and decides everything
 // (about a second at 10,000 Services), a renewal only writes this node's own local addresses.
 // Where the kernel needs longer than a third of the lifetime to renew them all (thousands of IPv6

@@ -33,7 +33,7 @@ elected node (with gratuitous ARP / unsolicited NA), a virtual address on kube-l
   --heartbeat-duration D       heartbeat Lease duration, whole seconds (default 2s): failover time after a hard crash
   --resync D                   full reconcile period without events (default 30s)
   --local-address-lifetime D   valid lifetime of local addresses, renewed every third of it while held: a killed
-                               agent's addresses leave its node within it (default 10s; whole seconds, at least
+                               agent's addresses leave its node within it, +1s (default 9s; whole seconds, at least
                                3s; 0 = permanent)
   --restart-grace D            on SIGTERM keep the node's addresses and its heartbeat Lease valid this long, for
                                the agent that replaces this one (rolling update: nothing moves); 0 = hand the
@@ -63,7 +63,7 @@ const OPTIONS = {
   'heartbeat-renew': { type: 'string', default: '700ms' },
   'heartbeat-duration': { type: 'string', default: '2s' },
   resync: { type: 'string', default: '30s' },
-  'local-address-lifetime': { type: 'string', default: '10s' },
+  'local-address-lifetime': { type: 'string', default: '9s' },
   'restart-grace': { type: 'string', default: '30s' },
   'state-file': { type: 'string' },
   'out-of-service': { type: 'string', default: 'cordoned,exclude-label' },

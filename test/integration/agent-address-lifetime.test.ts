@@ -1,4 +1,4 @@
-// The lifetime of local addresses with real agents (the product default, 10 s) in network namespaces on
+// The lifetime of local addresses with real agents (the product default, 9 s) in network namespaces on
 // one bridged LAN, against the real apiserver: a living agent renews its addresses in place (no removal,
 // no gratuitous ARP / NA, across more than two lifetimes), and after a SIGKILL the dead agent's
 // addresses leave its node within one lifetime while the successor holds them, so the LAN stops
@@ -26,7 +26,7 @@ import {
 } from './agent-lan.ts';
 
 /** The agent's default --local-address-lifetime, in seconds. */
-const LIFETIME_S = 10;
+const LIFETIME_S = 9;
 const V4 = `${LAN_V4}.213`;
 const V6 = `${LAN_V6}213`;
 
