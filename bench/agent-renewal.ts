@@ -5,7 +5,7 @@
 // wall time, CPU of the `ip` process (user + system, which includes the kernel's netlink handling),
 // CPU of the kernel's worker threads (machine-wide: includes whatever else the machine does), and the
 // packets the LAN side received in the 3 s after the batch (against 3 s of quiet before it).
-// Run: npx node bench/agent-renewal.ts [count] [rounds]; re-executes itself in a netns.
+// Run: npx node bench/agent-renewal.ts [count] [rounds] [families, e.g. 4 or 4,6]; re-executes itself in a netns.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { batchLine, renewalLine, type HeldAddress } from '../src/agent/plan.ts';
 
 const COUNT = Number(process.argv[2] ?? 10_000);
 const ROUNDS = Number(process.argv[3] ?? 5);
+const FAMILIES = (process.argv[4] ?? '4,6').split(',').map(Number) as Family[];
 // the cost does not depend on the value; long enough that nothing expires between rounds on a busy machine
 const LIFETIME_S = 30;
 const TICK_S = 1 / 100; // USER_HZ of /proc/*/stat
@@ -28,7 +29,7 @@ if (!process.env.PURELB_BENCH_NETNS) {
   try {
     const r = spawnSync(
       'ip',
-      ['netns', 'exec', netns, process.execPath, fileURLToPath(import.meta.url), String(COUNT), String(ROUNDS)],
+      ['netns', 'exec', netns, process.execPath, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
       { stdio: 'inherit', env: { ...process.env, PURELB_BENCH_NETNS: netns } },
     );
     process.exitCode = r.status ?? 1;
@@ -78,7 +79,7 @@ if (!process.env.PURELB_BENCH_NETNS) {
     if (failed.length) throw new Error(`${failed.length} batch lines failed, first: ${failed[0]!.message}`);
   };
 
-  for (const family of [4, 6] as const) {
+  for (const family of FAMILIES) {
     const addresses = held(family);
     let t = performance.now();
     await run(addresses.map((a) => batchLine({ ...a, op: 'add', kind: 'local' }, { localLifetime: LIFETIME_S })));
