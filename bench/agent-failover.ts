@@ -2,7 +2,9 @@
 // namespaces on one bridged LAN, a real apiserver). Per trial the current owner's agent is killed
 // (SIGKILL = hard crash, SIGTERM = graceful); measured from the signal until the new owner has the
 // address on eth0 AND its gratuitous ARP has reached the LAN (the bridge namespace's neighbour entry
-// for the address switches to the new owner's MAC). The killed agent is restarted between trials.
+// for the address switches to the new owner's MAC). After a SIGKILL also how long the killed agent's
+// node kept the address (until its lifetime ran out: nothing withdrew it). The killed agent is
+// restarted between trials.
 // Run: npm run bench:agent (or npx node bench/agent-failover.ts [trials] [renew] [duration])
 import { GROUP, VERSION } from '../src/api/names.ts';
 import { HEARTBEAT_PREFIX } from '../src/model/heartbeat.ts';
@@ -86,6 +88,7 @@ try {
 
   for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
     const times: number[] = [];
+    const kept: number[] = [];
     for (let trial = 0; trial < TRIALS; trial++) {
       const ip = `${LAN_V4}.${signal === 'SIGKILL' ? 100 + trial : 150 + trial}`;
       await createBrandedService(core, apps, `${signal.toLowerCase()}-${trial}`, [ip]);
@@ -114,6 +117,13 @@ try {
         await sleep(5);
       }
       times.push(performance.now() - t0);
+      if (signal === 'SIGKILL') {
+        while (holds(owner, ip)) {
+          if (performance.now() - t0 > 30_000) throw new Error(`trial ${trial}: ${ip} never expired on ${owner.name}`);
+          await sleep(20);
+        }
+        kept.push(performance.now() - t0);
+      }
       await waitFor(
         `${owner.name} agent exited`,
         async () => owner.agent?.exitCode !== null || owner.agent?.signalCode !== null,
@@ -128,6 +138,8 @@ try {
       `failover after ${signal} (renew ${RENEW}, lease ${DURATION}): signal -> new owner has the address and its GARP reached the LAN`,
       times,
     );
+    if (kept.length)
+      summary("after SIGKILL: signal -> the address expired on the killed agent's node (default lifetime)", kept);
   }
 } finally {
   await lan?.destroy();

@@ -71,7 +71,7 @@ if (!process.env.PURELB_BENCH_NETNS) {
       labels: {},
     });
     const t2 = performance.now();
-    const changes = planChanges(decisions, links, owned, { localLifetime: 0 });
+    const changes = planChanges(decisions, links, owned);
     const t3 = performance.now();
     const { failed } = await iproute2.applyBatch(changes.map((c) => batchLine(c, { localLifetime: 0 })));
     const t4 = performance.now();

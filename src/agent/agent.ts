@@ -26,9 +26,10 @@ export interface AgentOptions {
   linkKind: string;
   renewMs: number;
   durationS: number;
-  /** Full reconcile even without events (interface changes made by others, lifetime renewal). */
+  /** Full reconcile even without events (interface changes made by others). */
   resyncMs: number;
-  /** Valid lifetime of local addresses in seconds: an address left by a dead agent expires. 0 = permanent. */
+  /** Valid lifetime of local addresses in seconds, renewed every third of it (./renewal.ts): an address
+   * left by a dead agent expires. 0 = permanent. */
   localLifetimeS: number;
   /** On SIGTERM keep the addresses and the heartbeat Lease valid this long for the next agent on the
    * node; 0 = hand local addresses over at once. */

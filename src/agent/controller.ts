@@ -25,7 +25,8 @@ import type { LinkSetup, NetworkAdapter } from './iproute.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { OUT_OF_SERVICE_CAUSES, outOfServiceReason, type OutOfServiceCause } from './out-of-service.ts';
 import type { OwnershipRecord } from './ownership.ts';
-import { batchLine, keepSecondaries, planChanges, type AddressChange } from './plan.ts';
+import { batchLine, keepSecondaries, planChanges, type AddressChange, type HeldAddress } from './plan.ts';
+import { LifetimeRenewal } from './renewal.ts';
 import { NO_ELIGIBLE_NODE, reporterNode, servicesWithoutEligibleNode } from './no-eligible.ts';
 import { announcementEvents, announcementsByService, type ServiceAnnouncements, type ServiceEvent } from './report.ts';
 import type { AddressServices } from '../routing/attributes.ts';
@@ -37,7 +38,8 @@ export interface ControllerOptions {
   configName: string;
   /** Link kind used to create the virtual interface when missing (dummy; ifb where dummy is unavailable). */
   linkKind: string;
-  /** Valid lifetime of local addresses in seconds: an address left by a dead agent expires. 0 = permanent. */
+  /** Valid lifetime of local addresses in seconds, renewed by ./renewal.ts: an address left by a dead
+   * agent expires. 0 = permanent. */
   localLifetimeS: number;
   /** On stop keep the addresses and the heartbeat Lease valid this long for the next agent; 0 = hand over. */
   restartGraceS: number;
@@ -117,6 +119,9 @@ export class AgentController {
   /** Interfaces already warned about for promote_secondaries being off: one warning each. */
   readonly #promotionWarned = new Set<string>();
   readonly #outOfServiceCauses: ReadonlySet<OutOfServiceCause>;
+  readonly #renewal: LifetimeRenewal;
+  /** Local addresses this node holds after the last apply: what the renewal keeps from expiring. */
+  #held: HeldAddress[] = [];
 
   #synced = false;
   #stopping = false;
@@ -151,6 +156,14 @@ export class AgentController {
     this.#p = ports;
     this.#log = options.log;
     this.#outOfServiceCauses = options.outOfServiceCauses ?? new Set(OUT_OF_SERVICE_CAUSES);
+    this.#renewal = new LifetimeRenewal({
+      lifetimeS: options.localLifetimeS,
+      net: ports.net,
+      held: () => this.#held,
+      live: () => ports.heartbeat.self(Date.now()) !== undefined,
+      log: options.log,
+      onFailure: () => options.metrics.reconcileErrors.inc(),
+    });
   }
 
   /** The heartbeat's fencing callback: only local addresses depend on this node's own heartbeat. */
@@ -191,6 +204,7 @@ export class AgentController {
     this.#synced = true;
     this.#subscribe();
     await this.#queue.add(() => this.#reconcileSafely());
+    this.#renewal.start();
     this.#checkMembership();
     this.#resyncTimer = setInterval(() => this.trigger(), resyncMs);
     this.#log.info('node agent running', { node, namespace: this.#o.namespace, extlbint: this.#config.extlbint });
@@ -221,7 +235,9 @@ export class AgentController {
     if (this.#keepOnStop) {
       this.#queue.clear();
       await this.#queue.onIdle();
-      await heartbeat.stopForRestart(this.#o.restartGraceS);
+      const extended = await heartbeat.stopForRestart(this.#o.restartGraceS);
+      // the local addresses then expire with the extended Lease, not before (nor after) it
+      await this.#renewal.stop(extended ? this.#o.restartGraceS : 0);
       this.#log.info('stopping for a restart: addresses stay, the heartbeat Lease is valid for the restart grace', {
         graceSeconds: this.#o.restartGraceS,
       });
@@ -229,6 +245,7 @@ export class AgentController {
       await heartbeat.stop(false);
       this.#queue.clear();
       await this.#queue.onIdle();
+      await this.#renewal.stop();
       await this.#withdrawLocal();
       await heartbeat.stop(true);
     }
@@ -437,20 +454,36 @@ export class AgentController {
 
   /** Step 3: the kernel changes, without restores the kernel makes needless (promote_secondaries on). */
   async #plan(decisions: AddressDecision[], v: View): Promise<AddressChange[]> {
-    return this.#dropNeedlessRestores(
-      planChanges(decisions, v.links, v.owned, { localLifetime: this.#o.localLifetimeS }),
-    );
+    return this.#dropNeedlessRestores(planChanges(decisions, v.links, v.owned));
   }
 
-  /** Step 4: one `ip -batch`; the ownership record is written before the kernel has the addresses, so a
-   * crash mid-batch never orphans one, and pruned afterwards of what is not on the node. */
+  /** Step 4: one `ip -batch`, then the held local addresses the renewal keeps; no renewal runs meanwhile. */
   async #apply(changes: AddressChange[], decisions: AddressDecision[]): Promise<Outcome> {
     const outcome: Outcome = { changes, applied: [], failedKeys: new Set(), failures: new Map() };
-    if (changes.length === 0) return outcome;
+    await this.#renewal.exclusive(async () => {
+      if (changes.length > 0) await this.#applyBatch(decisions, outcome);
+      const owned = this.#p.ownership.owned();
+      this.#held = decisions
+        .filter(
+          (d) =>
+            d.kind === 'local' &&
+            d.announce &&
+            !outcome.failedKeys.has(failedKey(d)) &&
+            owned.has(addressKey(d.ifname, d.ip, d.prefix)),
+        )
+        .map(({ ifname, ip, prefix, family }) => ({ ifname, ip, prefix, family }));
+    });
+    return outcome;
+  }
+
+  /** The ownership record is written before the kernel has the addresses, so a crash mid-batch never
+   * orphans one, and pruned afterwards of what is not on the node. */
+  async #applyBatch(decisions: AddressDecision[], outcome: Outcome): Promise<void> {
+    const { changes } = outcome;
     const { net, ownership } = this.#p;
     const adds = changes.filter((c) => c.op === 'add' && !c.restore).map((c) => addressKey(c.ifname, c.ip, c.prefix));
     await ownership.update(adds, []);
-    const planOpts = { localLifetime: this.#o.localLifetimeS };
+    const planOpts = { localLifetime: this.#renewal.lifetimeS };
     const { failed } = await net.applyBatch(changes.map((c) => batchLine(c, planOpts)));
     const byIp = new Map(decisions.map((d) => [d.ip, d]));
     for (const f of failed) {
@@ -478,7 +511,6 @@ export class AgentController {
       [],
       [...ownership.owned()].filter((k) => !present.has(k)),
     );
-    return outcome;
   }
 
   /**
@@ -490,7 +522,7 @@ export class AgentController {
   #announce(v: View, decisions: AddressDecision[], o: Outcome): void {
     const node = this.#o.node;
     const byIp = new Map(decisions.map((d) => [d.ip, d]));
-    const addedNow = o.applied.filter((x) => x.op === 'add' && x.kind === 'local' && !x.renew && !x.restore);
+    const addedNow = o.applied.filter((x) => x.op === 'add' && x.kind === 'local' && !x.restore);
     const announcedElsewhere = (d: AddressDecision) =>
       d.services.some((s) => {
         const a = v.inputs.get(s)?.announcing[d.family];
@@ -572,7 +604,7 @@ export class AgentController {
   #report(v: View, decisions: AddressDecision[], o: Outcome): AddressDecision[] {
     const after = announcementsByService(decisions, o.failedKeys);
     // After a restart, addresses found already in place were announced before: no event for them.
-    const placedNow = new Set(o.applied.filter((c) => c.op === 'add' && !c.renew && !c.restore).map(failedKey));
+    const placedNow = new Set(o.applied.filter((c) => c.op === 'add' && !c.restore).map(failedKey));
     const before =
       this.#announced ??
       announcementsByService(

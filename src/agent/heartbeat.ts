@@ -55,8 +55,8 @@ export interface HeartbeatWriter {
   stop(deleteLease: boolean): Promise<void>;
   /** Stops renewing for good after one last renewal that keeps the Lease valid for `graceS` seconds:
    * the agent that replaces this one on the node (a rolling update) renews it before it expires, so
-   * the peers never see this node go and nothing moves. */
-  stopForRestart(graceS: number): Promise<void>;
+   * the peers never see this node go and nothing moves. Resolves with the success of that renewal. */
+  stopForRestart(graceS: number): Promise<boolean>;
 }
 
 const code = (err: unknown) => (err as { code?: number }).code;
@@ -282,11 +282,13 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
           2000,
           `renewing Lease ${opts.namespace}/${name} for the restart`,
         );
+        return true;
       } catch (err) {
         opts.log.warn('could not extend the heartbeat Lease for the restart; peers re-elect when it expires', {
           lease: `${opts.namespace}/${name}`,
           error: err,
         });
+        return false;
       }
     },
   };

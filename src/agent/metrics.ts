@@ -28,7 +28,7 @@ export function createAgentMetrics(registry = new Registry()) {
     }),
     reconcileErrors: new Counter({
       name: 'purelb_agent_reconcile_errors_total',
-      help: 'Reconciles that failed or left kernel changes unapplied',
+      help: 'Reconciles that failed or left kernel changes unapplied, and failed local address lifetime renewals',
       registers: [registry],
     }),
     heartbeatFailures: new Counter({

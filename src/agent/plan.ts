@@ -12,8 +12,6 @@ export interface AddressChange {
   prefix: number;
   /** 'foreign': an address someone else placed, only ever put back by a restore. */
   kind: 'local' | 'virtual' | 'orphan' | 'foreign';
-  /** An add that only refreshes the lifetime of an address already in place (no GARP for it). */
-  renew?: boolean;
   /**
    * An add that puts back, exactly as it was, a secondary IPv4 address the kernel removes together
    * with the primary of its subnet deleted on the line before (see keepSecondaries). Not a new
@@ -23,15 +21,18 @@ export interface AddressChange {
 }
 
 export interface PlanOptions {
-  /** Valid lifetime of local addresses in seconds (0 = permanent); renewed when half is used. */
+  /** Valid lifetime of local addresses in seconds (0 = permanent); renewed by ./renewal.ts. */
   localLifetime: number;
 }
 
+/** A local address this node holds: what a renewal refreshes. */
+export type HeldAddress = Pick<AddressChange, 'ifname' | 'ip' | 'prefix' | 'family'>;
+
+/** Addresses already in place are left alone: their lifetime is the renewal's business (./renewal.ts). */
 export function planChanges(
   decisions: AddressDecision[],
   links: KernelLink[],
   owned: ReadonlySet<string>,
-  opts: PlanOptions,
 ): AddressChange[] {
   const present = new Map(links.flatMap((l) => l.addrs.map((a) => [addressKey(a.ifname, a.ip, a.prefix), a] as const)));
   const wanted = new Set<string>();
@@ -39,18 +40,8 @@ export function planChanges(
   for (const d of decisions.filter((x) => x.announce)) {
     const key = addressKey(d.ifname, d.ip, d.prefix);
     wanted.add(key);
-    const current = present.get(key);
-    const base = { op: 'add' as const, ifname: d.ifname, ip: d.ip, family: d.family, prefix: d.prefix, kind: d.kind };
-    if (!current) {
-      adds.push(base);
-    } else if (
-      d.kind === 'local' &&
-      opts.localLifetime > 0 &&
-      owned.has(key) &&
-      (current.validLft === undefined || current.validLft < opts.localLifetime / 2)
-    ) {
-      adds.push({ ...base, renew: true });
-    }
+    if (!present.has(key))
+      adds.push({ op: 'add', ifname: d.ifname, ip: d.ip, family: d.family, prefix: d.prefix, kind: d.kind });
   }
   const kindOf = new Map(decisions.map((d) => [`${d.ifname} ${d.ip}`, d.kind]));
   const dels: AddressChange[] = [];
@@ -145,22 +136,42 @@ function restoreLine(a: KernelAddress): string {
     .join(' ');
 }
 
+/**
+ * The lifetime flags of a local address. An IPv6 local address goes in deprecated (preferred_lft 0): it
+ * still answers, but the kernel never picks it as a source, so a routing daemon's session (and its next
+ * hop) keeps the node's own address.
+ */
+function localLifetimeFlags(family: Family, lifetimeS: number): string {
+  const valid = lifetimeS > 0 ? String(lifetimeS) : 'forever';
+  if (family === 6) return `valid_lft ${valid} preferred_lft 0`;
+  return lifetimeS > 0 ? `valid_lft ${valid} preferred_lft ${valid}` : '';
+}
+
 /** One `ip -batch` line per change. IPv6 goes in with nodad: DAD would hold a taken-over address tentative. */
 export function batchLine(c: AddressChange, opts: PlanOptions): string {
   const cidr = `${c.ip}/${c.prefix}`;
   if (c.restore) return restoreLine(c.restore);
   if (c.op === 'del') return `address del ${cidr} dev ${c.ifname}`;
-  // An IPv6 local address goes in deprecated (preferred_lft 0): it still answers, but the kernel never
-  // picks it as a source, so a routing daemon's session (and its next hop) keeps the node's own address.
-  const valid = opts.localLifetime > 0 ? String(opts.localLifetime) : 'forever';
-  const lifetime =
-    c.kind !== 'local'
-      ? ''
-      : c.family === 6
-        ? `valid_lft ${valid} preferred_lft 0`
-        : opts.localLifetime > 0
-          ? `valid_lft ${valid} preferred_lft ${valid}`
-          : '';
-  const flags = [c.family === 6 ? 'nodad' : '', lifetime].filter(Boolean);
-  return [`address replace ${cidr} dev ${c.ifname}`, ...flags].join(' ');
+  const flags = [
+    c.family === 6 ? 'nodad' : '',
+    c.kind === 'local' ? localLifetimeFlags(c.family, opts.localLifetime) : '',
+  ];
+  return [`address replace ${cidr} dev ${c.ifname}`, ...flags.filter(Boolean)].join(' ');
+}
+
+/**
+ * The line that refreshes the lifetime of a held local address in place. `address change` and
+ * `address replace` are the same kernel request for an address in place (RTM_NEWADDR with
+ * NLM_F_REPLACE): the lifetime restarts, nothing is removed, no ARP is sent. For a missing address
+ * both add it (the kernel ignores the missing NLM_F_CREATE), which is why a renewal only ever covers
+ * addresses the last reconcile holds and never runs beside a batch that withdraws one.
+ */
+export function renewalLine(a: HeldAddress, lifetimeS: number): string {
+  return [
+    `address change ${a.ip}/${a.prefix} dev ${a.ifname}`,
+    a.family === 6 ? 'nodad' : '',
+    localLifetimeFlags(a.family, lifetimeS),
+  ]
+    .filter(Boolean)
+    .join(' ');
 }

@@ -32,7 +32,9 @@ elected node (with gratuitous ARP / unsolicited NA), a virtual address on kube-l
   --heartbeat-renew D          heartbeat Lease renew period (default 700ms)
   --heartbeat-duration D       heartbeat Lease duration, whole seconds (default 2s): failover time after a hard crash
   --resync D                   full reconcile period without events (default 30s)
-  --local-address-lifetime D   valid lifetime of local addresses, renewed while held (default 120s; 0 = permanent)
+  --local-address-lifetime D   valid lifetime of local addresses, renewed every third of it while held: a killed
+                               agent's addresses leave its node within it, +1s (default 9s; whole seconds, at least
+                               3s; 0 = permanent)
   --restart-grace D            on SIGTERM keep the node's addresses and its heartbeat Lease valid this long, for
                                the agent that replaces this one (rolling update: nothing moves); 0 = hand the
                                local addresses over at once (default 30s; whole seconds). A drained node
@@ -61,7 +63,7 @@ export const OPTIONS = {
   'heartbeat-renew': { type: 'string', default: '700ms' },
   'heartbeat-duration': { type: 'string', default: '2s' },
   resync: { type: 'string', default: '30s' },
-  'local-address-lifetime': { type: 'string', default: '120s' },
+  'local-address-lifetime': { type: 'string', default: '9s' },
   'restart-grace': { type: 'string', default: '30s' },
   'state-file': { type: 'string' },
   'out-of-service': { type: 'string', default: 'cordoned,exclude-label' },
@@ -102,11 +104,10 @@ function agentSettings(values: Values) {
     throw new UsageError(
       `--restart-grace must be whole seconds (the Lease field is an integer), got "${values['restart-grace']}"`,
     );
-  if (lifetimeMs > 0 && resyncMs >= lifetimeMs / 2) {
+  if (lifetimeMs !== 0 && (lifetimeMs % 1000 !== 0 || lifetimeMs < 3000))
     throw new UsageError(
-      `--resync (${resyncMs} ms) must be below half of --local-address-lifetime (${lifetimeMs} ms): the resync renews local addresses before they expire`,
+      `--local-address-lifetime must be whole seconds, at least 3s (the kernel's valid_lft is in seconds and the agent renews every third of it), or 0 for permanent; got "${values['local-address-lifetime']}"`,
     );
-  }
   const outOfServiceCauses = parseOutOfServiceCauses(values['out-of-service']);
   if (typeof outOfServiceCauses === 'string') throw new UsageError(outOfServiceCauses);
   if (values.routing === 'on' && !values['node-ip'])
@@ -118,7 +119,7 @@ function agentSettings(values: Values) {
     renewMs,
     durationS: durationMs / 1000,
     resyncMs,
-    lifetimeMs,
+    lifetimeS: lifetimeMs / 1000,
     graceS: graceMs / 1000,
     outOfServiceCauses,
   };
@@ -214,7 +215,7 @@ export const command: Command = {
         renewMs: settings.renewMs,
         durationS: settings.durationS,
         resyncMs: settings.resyncMs,
-        localLifetimeS: Math.round(settings.lifetimeMs / 1000),
+        localLifetimeS: settings.lifetimeS,
         restartGraceS: settings.graceS,
         stateFile: values['state-file'] ?? `/run/purelb/agent-${node}.json`,
         log,

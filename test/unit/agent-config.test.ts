@@ -107,3 +107,24 @@ test('a bad agent command line is a usage error (exit 2, one line), not a crash 
     'purelb agent: --heartbeat-renew (5000 ms) must be shorter than --heartbeat-duration (2000 ms) (see purelb agent --help)',
   );
 });
+
+test('the local address lifetime is whole seconds, at least 3 s, or 0; the resync is no longer tied to it', () => {
+  const agent = (...args: string[]) =>
+    spawnSync(process.execPath, [join(repoRoot, 'bin/purelb.js'), 'agent', '--node-name', 'n1', ...args], {
+      encoding: 'utf8',
+    });
+  for (const bad of ['2s', '1500ms', '4500ms']) {
+    const r = agent('--local-address-lifetime', bad);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      `purelb agent: --local-address-lifetime must be whole seconds, at least 3s (the kernel's valid_lft is in seconds and the agent renews every third of it), or 0 for permanent; got "${bad}" (see purelb agent --help)`,
+    );
+  }
+  // accepted (the next check, the missing node IP, shows validation went past the lifetime), with a
+  // resync far longer than the lifetime: the renewal does not wait for it
+  for (const ok of ['3s', '0', '10s']) {
+    const r = agent('--local-address-lifetime', ok, '--resync', '5m');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/the node IP is missing/);
+  }
+});

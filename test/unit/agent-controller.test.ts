@@ -1,7 +1,7 @@
 // The agent controller driven through fake ports (cluster, kernel, heartbeat, ownership, announcer):
 // the reconcile steps' contracts in milliseconds. The real-apiserver and real-kernel behaviour is
 // covered by test/integration/agent*.test.ts.
-import { describe, expect, test } from '@jest/globals';
+import { describe, expect, jest, test } from '@jest/globals';
 import type { KubernetesObject, V1Lease, V1Node, V1Service } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import type { LBNodeAgent, ServiceGroup } from '../../src/api/types.ts';
@@ -12,6 +12,8 @@ import { parseIpAddrJson, type KernelLink } from '../../src/agent/interfaces.ts'
 import type { NetworkAdapter } from '../../src/agent/iproute.ts';
 import { createAgentMetrics } from '../../src/agent/metrics.ts';
 import type { OwnershipRecord } from '../../src/agent/ownership.ts';
+import type { HeldAddress } from '../../src/agent/plan.ts';
+import { LifetimeRenewal } from '../../src/agent/renewal.ts';
 import type { EventRecorder } from '../../src/k8s/events.ts';
 import { createLogger } from '../../src/log.ts';
 import { parseCIDR } from '../../src/api/ip.ts';
@@ -52,11 +54,12 @@ class FakeKernel implements NetworkAdapter {
     this.ownedAtBatch.push([...(this.ownership?.owned() ?? [])]);
     const failed: { line: number; message: string }[] = [];
     lines.forEach((line, i) => {
-      const [, op, cidr, dev] = /^address (replace|del) (\S+) dev (\S+)/.exec(line) ?? [];
+      // `change` adds a missing address, as the kernel does
+      const [, op, cidr, dev] = /^address (replace|change|del) (\S+) dev (\S+)/.exec(line) ?? [];
       const [ip, prefix] = cidr!.split('/');
       if (this.refuse.has(ip!)) return failed.push({ line: i + 1, message: this.refuse.get(ip!)! });
       const addrs = (this.links[dev!] ??= []).filter((a) => a.local !== ip);
-      if (op === 'replace')
+      if (op !== 'del')
         addrs.push({ local: ip!, prefixlen: Number(prefix), family: ip!.includes(':') ? 'inet6' : 'inet' });
       this.links[dev!] = addrs;
     });
@@ -115,6 +118,8 @@ class FakeCluster implements AgentCluster {
 
 class FakeHeartbeat implements HeartbeatWriter {
   live = true;
+  /** Whether the Lease extension for a restart succeeds. */
+  extendsForRestart = true;
   subnets: string[] = [];
   labels: Record<string, string> = {};
   log: string[] = [];
@@ -149,6 +154,7 @@ class FakeHeartbeat implements HeartbeatWriter {
   }
   async stopForRestart(graceS: number) {
     this.log.push(`stopForRestart ${graceS}`);
+    return this.extendsForRestart;
   }
 }
 
@@ -180,7 +186,7 @@ const peerLease = (node: string, subnets: string): V1Lease => ({
   spec: { holderIdentity: node, leaseDurationSeconds: 30, renewTime: new Date() },
 });
 
-function setup(opts: { restartGraceS?: number } = {}) {
+function setup(opts: { restartGraceS?: number; localLifetimeS?: number } = {}) {
   const ownership = memoryOwnership();
   const kernel = new FakeKernel(ownership);
   const cluster = new FakeCluster();
@@ -195,7 +201,7 @@ function setup(opts: { restartGraceS?: number } = {}) {
       namespace: 'purelb',
       configName: 'default',
       linkKind: 'dummy',
-      localLifetimeS: 0,
+      localLifetimeS: opts.localLifetimeS ?? 0,
       restartGraceS: opts.restartGraceS ?? 0,
       onVirtualAddresses: (cidrs, _ifname, services) => {
         virtual.push(cidrs);
@@ -356,6 +362,160 @@ describe('agent controller (fake ports)', () => {
     expect(t.kernel.addresses('kube-lb0')).toEqual([]);
     await t.controller.stop();
   });
+});
+
+describe('local address lifetime renewal (fake ports)', () => {
+  const renewals = (k: FakeKernel) => k.batches.filter((b) => b.every((l) => l.startsWith('address change ')));
+  const renew240 = (lifetime: number) => [
+    `address change 192.168.1.240/24 dev eth0 valid_lft ${lifetime} preferred_lft ${lifetime}`,
+  ];
+  /** Fake intervals; promises and the event queue's immediates still run. */
+  const withFakeTimers = async (body: () => Promise<void>) => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      await body();
+    } finally {
+      jest.useRealTimers();
+    }
+  };
+
+  test('every third of the lifetime one batch renews the held local addresses in place, and nothing else', () =>
+    withFakeTimers(async () => {
+      const t = setup({ localLifetimeS: 9 });
+      t.cluster.svcs = [service('web', '192.168.1.240'), service('v', '10.9.0.1')];
+      await t.controller.start(60_000);
+      expect(t.kernel.batches[0]).toContain('address replace 192.168.1.240/24 dev eth0 valid_lft 9 preferred_lft 9');
+      await jest.advanceTimersByTimeAsync(0); // the first renewal runs at start
+      expect(renewals(t.kernel)).toEqual([renew240(9)]);
+      await jest.advanceTimersByTimeAsync(2999);
+      expect(renewals(t.kernel)).toHaveLength(1);
+      await jest.advanceTimersByTimeAsync(6001);
+      // not the node's own address, not the virtual one: only what this agent holds on the LAN
+      expect(renewals(t.kernel)).toEqual([renew240(9), renew240(9), renew240(9), renew240(9)]);
+      expect(t.garps).toEqual(['eth0 192.168.1.240']); // renewals announce nothing
+      expect(t.kernel.batches.filter((b) => !renewals(t.kernel).includes(b))).toHaveLength(1); // no reconcile ran
+      await t.controller.stop();
+    }));
+
+  test('a fenced node renews nothing; a withdrawn address is never renewed; permanent addresses need nothing', () =>
+    withFakeTimers(async () => {
+      const t = setup({ localLifetimeS: 9 });
+      t.cluster.svcs = [service('web', '192.168.1.240')];
+      await t.controller.start(60_000);
+      await jest.advanceTimersByTimeAsync(0);
+      expect(renewals(t.kernel)).toHaveLength(1);
+      // fenced: before its reconcile has withdrawn anything, the renewal already leaves the address to expire
+      t.heartbeat.live = false;
+      await jest.advanceTimersByTimeAsync(6000);
+      expect(renewals(t.kernel)).toHaveLength(1);
+      t.controller.liveChanged(false);
+      await t.controller.idle();
+      expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
+      // live again: the address comes back, and with it the renewals
+      t.heartbeat.live = true;
+      t.controller.liveChanged(true);
+      await t.controller.idle();
+      await jest.advanceTimersByTimeAsync(3000);
+      expect(renewals(t.kernel)).toEqual([renew240(9), renew240(9)]);
+      // another node wins it (it held the address before, per the announcing annotation): withdrawn, not renewed
+      t.cluster.leases = [peerLease('n0', LAN)];
+      t.cluster.svcs = [service('web', '192.168.1.240', { 'purelb.io/announcing-IPv4': 'n0,eth0' })];
+      t.cluster.fire('inputs');
+      await t.controller.idle();
+      expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
+      await jest.advanceTimersByTimeAsync(9000);
+      expect(renewals(t.kernel)).toHaveLength(2);
+      await t.controller.stop();
+
+      const permanent = setup({ localLifetimeS: 0 });
+      permanent.cluster.svcs = [service('web', '192.168.1.240')];
+      await permanent.controller.start(60_000);
+      await jest.advanceTimersByTimeAsync(60_000);
+      expect(renewals(permanent.kernel)).toEqual([]);
+      await permanent.controller.stop();
+    }));
+
+  test('stop for a restart: the addresses last as long as the extended Lease, unless the extension failed', async () => {
+    for (const extends_ of [true, false]) {
+      const t = setup({ localLifetimeS: 9, restartGraceS: 30 });
+      t.heartbeat.extendsForRestart = extends_;
+      t.cluster.svcs = [service('web', '192.168.1.240')];
+      await t.controller.start(60_000);
+      await t.controller.stop();
+      expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+      expect(renewals(t.kernel).at(-1)).toEqual(extends_ ? renew240(30) : renew240(9));
+    }
+  });
+
+  test('a renewal never runs beside a batch, and then renews only what that batch left held', async () => {
+    const at = (ip: string): HeldAddress => ({ ifname: 'eth0', ip, prefix: 24, family: 4 });
+    let held = [at('192.168.1.240'), at('192.168.1.241')];
+    const written: string[][] = [];
+    const failures: string[] = [];
+    const net = new FakeKernel();
+    net.refuse.set('192.168.1.240', 'Cannot find device "eth0"');
+    const applyBatch = net.applyBatch.bind(net);
+    net.applyBatch = (lines) => (written.push(lines), applyBatch(lines));
+    const renewal = new LifetimeRenewal({
+      lifetimeS: 9,
+      net,
+      held: () => held,
+      live: () => true,
+      log: createLogger('test', {}, (l) => failures.push(l)),
+      onFailure: () => failures.push('failure'),
+    });
+    let finishBatch!: () => void;
+    const batch = renewal.exclusive(async () => {
+      await new Promise<void>((r) => (finishBatch = r));
+      held = [at('192.168.1.240')]; // the batch withdrew .241
+    });
+    renewal.start(); // its first renewal waits for the batch
+    await new Promise((r) => setImmediate(r));
+    expect(written).toEqual([]);
+    finishBatch();
+    await batch;
+    await renewal.stop();
+    expect(written).toEqual([['address change 192.168.1.240/24 dev eth0 valid_lft 9 preferred_lft 9']]);
+    // a refused line is counted and logged with the address
+    expect(failures).toEqual(['failure', expect.stringContaining('"address":"192.168.1.240/24"')]);
+  });
+
+  test('renewals slower than a third of the lifetime raise the lifetime in use (logged), fast ones bring it back', () =>
+    withFakeTimers(async () => {
+      const logs: string[] = [];
+      const lifetimes: string[] = [];
+      let batchMs = 0;
+      const net = new FakeKernel();
+      const applyBatch = net.applyBatch.bind(net);
+      net.applyBatch = async (lines) => {
+        lifetimes.push(lines[0]!.replace(/.* valid_lft (\d+) .*/, '$1'));
+        jest.setSystemTime(Date.now() + batchMs); // the kernel takes this long
+        return applyBatch(lines);
+      };
+      const renewal = new LifetimeRenewal({
+        lifetimeS: 9,
+        net,
+        held: () => [{ ifname: 'eth0', ip: '192.168.1.240', prefix: 24, family: 4 }],
+        live: () => true,
+        log: createLogger('test', {}, (l) => logs.push(l)),
+        onFailure: () => {},
+      });
+      batchMs = 5000; // more than a third of 9 s: 15 s in use from now on, renewed every 5 s
+      renewal.start();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(renewal.lifetimeS).toBe(15);
+      expect(logs).toEqual([expect.stringMatching(/"level":"warn".*"renewalMs":5000,"lifetimeSeconds":15/)]);
+      batchMs = 100;
+      await jest.advanceTimersByTimeAsync(4999);
+      expect(lifetimes).toEqual(['9']);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(lifetimes).toEqual(['9', '15']);
+      expect(renewal.lifetimeS).toBe(9); // fast again
+      expect(logs[1]).toMatch(/back to --local-address-lifetime/);
+      await jest.advanceTimersByTimeAsync(3000);
+      expect(lifetimes).toEqual(['9', '15', '9']);
+      await renewal.stop();
+    }));
 });
 
 describe('announcement node selectors (fake ports)', () => {

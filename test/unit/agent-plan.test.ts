@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import type { AddressDecision } from '../../src/agent/desired.ts';
 import { addressKey, parseIpAddrJson } from '../../src/agent/interfaces.ts';
 import { parseBatchErrors } from '../../src/agent/iproute.ts';
-import { batchLine, keepSecondaries, planChanges, type AddressChange } from '../../src/agent/plan.ts';
+import { batchLine, keepSecondaries, planChanges, renewalLine, type AddressChange } from '../../src/agent/plan.ts';
 import { announcementEvents, announcementsByService } from '../../src/agent/report.ts';
 
 const links = parseIpAddrJson(
@@ -59,13 +59,12 @@ describe('kernel plan', () => {
         [d('192.168.1.200', 'local', 24), d('10.200.0.5', 'virtual', 24), d('10.200.0.6', 'virtual', 24)],
         links,
         owned,
-        opts,
-      ).filter((c) => !c.renew && c.ip !== '192.168.1.201'),
+      ).filter((c) => c.ip !== '192.168.1.201'),
     ).toEqual([]);
   });
 
   test('orphans the agent owns are removed; foreign addresses stay even when not desired', () => {
-    const changes = planChanges([d('192.168.1.200', 'local', 24)], links, owned, opts);
+    const changes = planChanges([d('192.168.1.200', 'local', 24)], links, owned);
     expect(
       changes
         .filter((c) => c.op === 'del')
@@ -84,7 +83,6 @@ describe('kernel plan', () => {
       ],
       links,
       owned,
-      opts,
     );
     expect(changes.map((c) => `${c.op} ${c.ip} ${c.kind}`)).toEqual([
       'del 192.168.1.200 local',
@@ -93,20 +91,14 @@ describe('kernel plan', () => {
     ]);
   });
 
-  test('a held local address is renewed when half of its lifetime is used, and only then', () => {
-    const changes = planChanges([d('192.168.1.200', 'local', 24), d('192.168.1.201', 'local', 24)], links, owned, opts);
-    expect(changes.filter((c) => c.op === 'add')).toEqual([
-      expect.objectContaining({ ip: '192.168.1.201', renew: true }),
-    ]);
-    expect(
-      planChanges([d('192.168.1.201', 'local', 24)], links, owned, { localLifetime: 0 }).filter((c) => c.op === 'add'),
-    ).toEqual([]);
+  test('a held local address is left alone whatever its remaining lifetime (the renewal keeps it)', () => {
+    // 192.168.1.201 has 20 s left, 192.168.1.200 50 s: neither is re-added by a reconcile
+    const changes = planChanges([d('192.168.1.200', 'local', 24), d('192.168.1.201', 'local', 24)], links, owned);
+    expect(changes.filter((c) => c.ifname === 'eth0')).toEqual([]);
   });
 
   test('a changed aggregation replaces the address', () => {
-    const changes = planChanges([d('10.200.0.5', 'virtual', 32), d('10.200.0.6', 'virtual', 24)], links, owned, {
-      localLifetime: 0,
-    });
+    const changes = planChanges([d('10.200.0.5', 'virtual', 32), d('10.200.0.6', 'virtual', 24)], links, owned);
     expect(changes.map((c) => `${c.op} ${c.ip}/${c.prefix}`)).toEqual([
       'del 192.168.1.200/24',
       'del 192.168.1.201/24',
@@ -125,6 +117,25 @@ describe('kernel plan', () => {
     expect(
       batchLine({ op: 'del', ifname: 'kube-lb0', ip: '10.0.0.1', family: 4, prefix: 32, kind: 'orphan' }, opts),
     ).toBe('address del 10.0.0.1/32 dev kube-lb0');
+    // an IPv6 local address is deprecated (never a source address), permanent when the lifetime is 0
+    expect(batchLine({ op: 'add', ifname: 'eth0', ip: 'fd00::9', family: 6, prefix: 64, kind: 'local' }, opts)).toBe(
+      'address replace fd00::9/64 dev eth0 nodad valid_lft 60 preferred_lft 0',
+    );
+    expect(
+      batchLine(
+        { op: 'add', ifname: 'eth0', ip: 'fd00::9', family: 6, prefix: 64, kind: 'local' },
+        { localLifetime: 0 },
+      ),
+    ).toBe('address replace fd00::9/64 dev eth0 nodad valid_lft forever preferred_lft 0');
+  });
+
+  test('renewal lines refresh the lifetime in place, with the same flags as the add', () => {
+    expect(renewalLine({ ifname: 'eth0', ip: '192.168.1.9', family: 4, prefix: 24 }, 10)).toBe(
+      'address change 192.168.1.9/24 dev eth0 valid_lft 10 preferred_lft 10',
+    );
+    expect(renewalLine({ ifname: 'eth0', ip: 'fd00::9', family: 6, prefix: 64 }, 10)).toBe(
+      'address change fd00::9/64 dev eth0 nodad valid_lft 10 preferred_lft 0',
+    );
   });
 
   test('ip -force -batch errors are attributed to their lines', () => {
@@ -269,7 +280,6 @@ describe('secondary addresses survive the deletion of their primary', () => {
       virtual(['10.200.0.6', '10.200.0.7', '10.201.0.1', '10.201.0.2', 'fd00:200::5']),
       kernel,
       owned,
-      { localLifetime: 0 },
     );
     // deletes of non-primaries first (in the order of the ownership record), then each primary with its restores
     expect(show(changes)).toEqual([
@@ -292,7 +302,6 @@ describe('secondary addresses survive the deletion of their primary', () => {
       virtual(['10.200.0.7', '10.201.0.1', '10.201.0.2', 'fd00:200::5']).concat(d('192.168.1.200', 'local', 24)),
       kernel,
       owned,
-      { localLifetime: 0 },
     );
     expect(show(changes)).toEqual([
       'del fd00:1::200/64 orphan',
@@ -304,7 +313,6 @@ describe('secondary addresses survive the deletion of their primary', () => {
       virtual(['10.201.0.1', '10.201.0.2', 'fd00:200::5']).concat(d('192.168.1.200', 'local', 24)),
       kernel,
       owned,
-      { localLifetime: 0 },
     );
     expect(show(all)).toEqual([
       'del fd00:1::200/64 orphan',
@@ -316,9 +324,11 @@ describe('secondary addresses survive the deletion of their primary', () => {
 
   test("removing a secondary, a host address, another subnet's address or IPv6 needs no restore", () => {
     const keep = ['10.200.0.5', '10.200.0.6', '10.201.0.1', '10.201.0.2'];
-    expect(
-      show(planChanges(virtual(keep).concat(d('192.168.1.200', 'local', 24)), kernel, owned, { localLifetime: 0 })),
-    ).toEqual(['del fd00:1::200/64 orphan', 'del 10.200.0.7/24 orphan', 'del fd00:200::5/64 orphan']);
+    expect(show(planChanges(virtual(keep).concat(d('192.168.1.200', 'local', 24)), kernel, owned))).toEqual([
+      'del fd00:1::200/64 orphan',
+      'del 10.200.0.7/24 orphan',
+      'del fd00:200::5/64 orphan',
+    ]);
     const withHost = new Set([...owned, addressKey('kube-lb0', '10.99.0.1', 32)]);
     expect(
       show(
@@ -329,7 +339,6 @@ describe('secondary addresses survive the deletion of their primary', () => {
           ),
           kernel,
           withHost,
-          { localLifetime: 0 },
         ),
       ),
     ).toEqual(['del 10.99.0.1/32 orphan']);
@@ -345,7 +354,6 @@ describe('secondary addresses survive the deletion of their primary', () => {
       ],
       kernel,
       owned,
-      { localLifetime: 0 },
     );
     expect(show(changes)).toEqual([
       'del 10.200.0.5/24 virtual',
