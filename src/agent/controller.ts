@@ -16,8 +16,9 @@ import { pickLabels, selectorKeys } from '../model/node-selector.ts';
 import { ServingGroups } from '../model/servicegroups.ts';
 import type { ServiceGroupConfig } from '../api/validate-servicegroup.ts';
 import { addressServices, nodesWithEndpoints, serviceInput, serviceKey, type ServiceInput } from '../model/services.ts';
-import type { Announcer } from './announce.ts';
+import type { AnnounceTarget, Announcer } from './announce.ts';
 import type { AgentCluster } from './cluster.ts';
+import { CoalescingQueue } from './coalescing-queue.ts';
 import { decideAddresses, type AddressDecision } from './desired.ts';
 import type { HeartbeatWriter } from './heartbeat.ts';
 import { addressKey, localInterfaces, nodeSubnets, type KernelLink } from './interfaces.ts';
@@ -84,6 +85,11 @@ interface Outcome {
 }
 
 const STUCK_MS = 60_000;
+/** One helper process sends for up to this many addresses; two run at a time (a takeover of thousands). */
+const ANNOUNCE_BATCH = 2000;
+/** Announcing-annotation PATCHes in flight at once: a node taking 10,000 addresses holds the rest as
+ * waiting entries, not as 10,000 open requests. */
+const ANNOTATION_WRITERS = 8;
 /** Like client-go's event broadcaster, drop events beyond a backlog rather than hold memory and the apiserver. */
 const MAX_QUEUED_EVENTS = 1000;
 
@@ -94,6 +100,14 @@ const membership = (beats: Heartbeat[], now: number) =>
     .map((h) => `${h.node}=${h.subnets.map((s) => `${s.ip.value}/${s.prefix}`).join('+')}${formatLabels(h.labels)}`)
     .sort()
     .join(' ');
+
+/** One purelb.io/announcing-IPv4/-IPv6 write, conditional on the Service version it was decided on. */
+interface AnnouncingWrite {
+  key: string;
+  family: 4 | 6;
+  value: string;
+  resourceVersion: string | undefined;
+}
 
 const failedKey = (c: { ip: string; ifname: string }) => `${c.ip} ${c.ifname}`;
 
@@ -107,6 +121,8 @@ export class AgentController {
   readonly #eventQueue = new PQueue({ concurrency: 1 });
   readonly #servingGroups = new ServingGroups();
   readonly #annotationWrites = new Map<string, { value: string; at: number }>();
+  readonly #annotationQueue: CoalescingQueue<AnnouncingWrite>;
+  readonly #announceQueue: CoalescingQueue<AnnounceTarget>;
   /** Interfaces already warned about for promote_secondaries being off: one warning each. */
   readonly #promotionWarned = new Set<string>();
   readonly #outOfServiceCauses: ReadonlySet<OutOfServiceCause>;
@@ -142,6 +158,24 @@ export class AgentController {
     this.#p = ports;
     this.#log = options.log;
     this.#outOfServiceCauses = options.outOfServiceCauses ?? new Set(OUT_OF_SERVICE_CAUSES);
+    this.#announceQueue = new CoalescingQueue({
+      concurrency: 2,
+      batchSize: ANNOUNCE_BATCH,
+      work: async (batch) => {
+        await ports.announce(batch.map(([, t]) => t));
+        this.#log.debug('sent gratuitous ARP / unsolicited NA', { addresses: batch.map(([, t]) => t.ip) });
+      },
+      onError: (err, batch) =>
+        this.#log.warn('could not send gratuitous ARP / unsolicited NA', {
+          addresses: batch.map(([key]) => key),
+          error: err,
+        }),
+    });
+    this.#annotationQueue = new CoalescingQueue({
+      concurrency: ANNOTATION_WRITERS,
+      work: (batch) => Promise.all(batch.map(([slot, w]) => this.#setAnnouncing(slot, w))).then(() => undefined),
+      onError: (err) => this.#log.warn('could not write announcing annotation', { error: err }),
+    });
   }
 
   /** The heartbeat's fencing callback: only local addresses depend on this node's own heartbeat. */
@@ -220,8 +254,8 @@ export class AgentController {
       await this.#withdrawLocal();
       await heartbeat.stop(true);
     }
-    this.#eventQueue.clear();
-    await this.#eventQueue.onIdle();
+    for (const q of [this.#eventQueue, this.#annotationQueue, this.#announceQueue]) q.clear();
+    await Promise.all([this.#eventQueue.onIdle(), this.#annotationQueue.onIdle(), this.#announceQueue.onIdle()]);
     await cluster.stop();
   }
 
@@ -503,7 +537,7 @@ export class AgentController {
         services: d.services,
         previousOwner: previous ?? '',
       });
-      if (v.config.sendgarp) this.#sendGarp(c.ifname, c.ip, c.family);
+      if (v.config.sendgarp) this.#sendGarp(c.ifname, c.ip);
     }
     for (const c of o.applied.filter((x) => x.op === 'del'))
       this.#log.info('withdrew address', { address: `${c.ip}/${c.prefix}`, interface: c.ifname, kind: c.kind });
@@ -514,20 +548,13 @@ export class AgentController {
     );
   }
 
-  #sendGarp(ifname: string, ip: string, family: 4 | 6): void {
-    this.#p.announce(ifname, ip, family).then(
-      () => this.#log.debug('sent gratuitous ARP / unsolicited NA', { address: ip, interface: ifname }),
-      (err: unknown) =>
-        this.#log.warn('could not send gratuitous ARP / unsolicited NA', {
-          address: ip,
-          interface: ifname,
-          error: err,
-        }),
-    );
+  /** Queued: a takeover of thousands of addresses runs a few helper processes, not one per address. */
+  #sendGarp(ifname: string, ip: string): void {
+    this.#announceQueue.put(`${ifname} ${ip}`, { ifname, ip });
   }
 
   /** The announcing annotation of the Services of local addresses this node holds; a write is not
-   * repeated within 5 s while the watch has not shown it yet. */
+   * repeated while it waits or runs, nor within 5 s after it succeeded while the watch has not shown it yet. */
   #writeAnnouncing(decisions: AddressDecision[], inputs: Map<string, ServiceInput>): void {
     for (const d of decisions.filter((x) => x.kind === 'local' && x.announce)) {
       const value = `${this.#o.node},${d.ifname}`;
@@ -537,18 +564,25 @@ export class AgentController {
         const last = this.#annotationWrites.get(slot);
         if (!svc || svc.announcing[d.family] === value || (last?.value === value && Date.now() - last.at < 5000))
           continue;
-        this.#annotationWrites.set(slot, { value, at: Date.now() });
-        const [ns, name] = key.split('/');
-        this.#p.cluster.setAnnouncing(ns!, name!, d.family, value, svc.resourceVersion).catch((err: unknown) => {
-          // the next reconcile may write it again (after a conflict: once the watch shows the newer Service)
-          this.#annotationWrites.delete(slot);
-          if ((err as { code?: number }).code === 409)
-            this.#log.info('announcing annotation not written: the Service changed since this decision', {
-              service: key,
-            });
-          else this.#log.warn('could not write announcing annotation', { service: key, error: err });
-        });
+        this.#annotationWrites.set(slot, { value, at: Infinity }); // queued: done when it succeeds
+        this.#annotationQueue.put(slot, { key, family: d.family, value, resourceVersion: svc.resourceVersion });
       }
+    }
+  }
+
+  async #setAnnouncing(slot: string, w: AnnouncingWrite): Promise<void> {
+    const [ns, name] = w.key.split('/');
+    try {
+      await this.#p.cluster.setAnnouncing(ns!, name!, w.family, w.value, w.resourceVersion);
+      this.#annotationWrites.set(slot, { value: w.value, at: Date.now() });
+    } catch (err) {
+      // the next reconcile may write it again (after a conflict: once the watch shows the newer Service)
+      this.#annotationWrites.delete(slot);
+      if ((err as { code?: number }).code === 409)
+        this.#log.info('announcing annotation not written: the Service changed since this decision', {
+          service: w.key,
+        });
+      else this.#log.warn('could not write announcing annotation', { service: w.key, error: err });
     }
   }
 

@@ -69,9 +69,9 @@ describe('CoalescingQueue', () => {
     const done: string[] = [];
     const q = new CoalescingQueue<number>({
       concurrency: 1,
-      work: async ([[key]]) => {
-        if (key === 'bad') throw new Error('refused');
-        done.push(key);
+      work: async (batch) => {
+        if (batch.some(([key]) => key === 'bad')) throw new Error('refused');
+        done.push(...batch.map(([key]) => key));
       },
       onError: (err, batch) => errors.push([(err as Error).message, batch]),
     });

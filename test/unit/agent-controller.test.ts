@@ -208,7 +208,7 @@ function setup(opts: { restartGraceS?: number } = {}) {
       net: kernel,
       heartbeat,
       ownership,
-      announce: async (ifname, ip) => void garps.push(`${ifname} ${ip}`),
+      announce: async (targets) => void garps.push(...targets.map((g) => `${g.ifname} ${g.ip}`)),
     },
   );
   const reconcile = async () => {
