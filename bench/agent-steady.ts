@@ -62,6 +62,7 @@ const placedCount = (n: LanNode) => {
     return (
       execFileSync('ip', ['-n', n.netns, '-o', '-4', 'addr', 'show', 'dev', IFNAME, 'to', ipOf(0) + '/16'], {
         stdio: ['ignore', 'pipe', 'ignore'],
+        maxBuffer: 64 << 20, // 10,000 addresses with lifetimes are more than the default 1 MiB
       })
         .toString()
         .split('\n')
