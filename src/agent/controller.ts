@@ -254,8 +254,9 @@ export class AgentController {
       await this.#withdrawLocal();
       await heartbeat.stop(true);
     }
+    // a GARP helper already running finishes on its own: shutdown does not wait for its last rounds
     for (const q of [this.#eventQueue, this.#annotationQueue, this.#announceQueue]) q.clear();
-    await Promise.all([this.#eventQueue.onIdle(), this.#annotationQueue.onIdle(), this.#announceQueue.onIdle()]);
+    await Promise.all([this.#eventQueue.onIdle(), this.#annotationQueue.onIdle()]);
     await cluster.stop();
   }
 
