@@ -7,6 +7,7 @@
 // address stays on it and its heartbeat Lease is deleted (src/agent/out-of-service.ts).
 import type { KubernetesObject } from '@kubernetes/client-node';
 import PQueue from 'p-queue';
+import { formatIP } from '../api/ip.ts';
 import { API_VERSION } from '../api/names.ts';
 import { DEFAULT_NODE_AGENT_CONFIG, parseLBNodeAgent, type NodeAgentConfig } from '../api/validate-lbnodeagent.ts';
 import { formatProblem } from '../api/validation.ts';
@@ -141,8 +142,9 @@ export class AgentController {
   /** What this node announced per Service after the last reconcile; undefined before the first one. */
   #announced: Map<string, ServiceAnnouncements> | undefined;
   #hasLocalAddresses = false;
-  /** Services that were inputs of the last reconcile: a change that makes one not ours must still reconcile. */
-  #knownServices = new Set<string>();
+  /** Per Service that is an input: what the reconcile reads of it (#inputSignature), as last seen. A
+   * change that makes one not ours must still reconcile. */
+  #seenInputs = new Map<string, string>();
   /** Out-of-service reason the last reconcile applied (undefined = in service). */
   #appliedOutOfService: string | undefined;
   /** Last reason seen on a Node event: only a change triggers a reconcile (status updates do not). */
@@ -282,11 +284,39 @@ export class AgentController {
       this.#seenLabels = labels;
       this.trigger();
     });
-    // Services that are not ours and never were (no brand or no address yet) cannot change anything.
+    // Services that are not ours and never were (no brand or no address yet) cannot change anything, and
+    // neither can an update that changes nothing the reconcile reads (the echo of this node's own
+    // announcing write: 10,000 of them after a start with 10,000 local addresses).
     cluster.onChange('services', (svc) => {
-      if (!svc || serviceInput(svc) || this.#knownServices.has(serviceKey(svc.metadata?.namespace, svc.metadata?.name)))
-        this.trigger();
+      if (!svc) return this.trigger();
+      const key = serviceKey(svc.metadata?.namespace, svc.metadata?.name);
+      const current = cluster.service(svc.metadata?.namespace ?? '', svc.metadata?.name ?? '');
+      const input = current && serviceInput(current);
+      if (!input) {
+        if (this.#seenInputs.delete(key)) this.trigger();
+        return;
+      }
+      const seen = this.#inputSignature(input);
+      if (this.#seenInputs.get(key) === seen) return;
+      this.#seenInputs.set(key, seen);
+      this.trigger();
     });
+  }
+
+  /** What a reconcile reads of a Service, without its version and without an announcing value this
+   * node wrote itself (its echo changes no decision). */
+  #inputSignature(input: ServiceInput): string {
+    const announcing = ([4, 6] as const).map((f) => {
+      const value = input.announcing[f];
+      return value === this.#annotationWrites.get(`${input.key} ${f}`)?.value ? '' : (value ?? '');
+    });
+    return JSON.stringify([
+      input.addresses.map(formatIP),
+      input.etpLocal,
+      input.allocatedFrom,
+      announcing,
+      input.labels,
+    ]);
   }
 
   #ownLabels(): Record<string, string> {
@@ -431,7 +461,7 @@ export class AgentController {
         .filter((s): s is ServiceInput => !!s)
         .map((s) => [s.key, s]),
     );
-    this.#knownServices = new Set(inputs.keys());
+    this.#seenInputs = new Map([...inputs].map(([key, input]) => [key, this.#inputSignature(input)]));
     return { outOfService, config: this.#config, links, candidates, owned, peers, self, inputs, groups, labels, now };
   }
 

@@ -340,6 +340,37 @@ describe('agent controller (fake ports)', () => {
     }
   });
 
+  test("the echo of the node's own announcing write reconciles nothing; another node's value does", async () => {
+    const t = setup();
+    const web = service('web', '192.168.1.240');
+    t.cluster.svcs = [web];
+    await t.controller.start(60_000);
+    expect(t.cluster.annotations).toEqual(['default/web IPv4=n1,eth0']);
+    const reconciles = t.virtual.length; // one report per reconcile
+    const announcedBy = (value: string, resourceVersion: string): V1Service => ({
+      ...web,
+      metadata: {
+        ...web.metadata,
+        resourceVersion,
+        annotations: { ...web.metadata!.annotations, 'purelb.io/announcing-IPv4': value },
+      },
+    });
+    t.cluster.svcs = [announcedBy('n1,eth0', '2')];
+    t.cluster.fire('services', t.cluster.svcs[0]);
+    await t.controller.idle();
+    expect(t.virtual.length).toBe(reconciles);
+    t.cluster.svcs = [announcedBy('n2,eth0', '3')];
+    t.cluster.fire('services', t.cluster.svcs[0]);
+    await t.controller.idle();
+    expect(t.virtual.length).toBe(reconciles + 1);
+    t.cluster.svcs = [];
+    t.cluster.fire('services', web); // deleted: the cache no longer has it
+    await t.controller.idle();
+    expect(t.virtual.length).toBe(reconciles + 2);
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
+    await t.controller.stop();
+  });
+
   test('a Service that is not ours and never was does not reconcile; one that stops being ours does', async () => {
     const t = setup();
     t.cluster.svcs = [service('web', '10.9.0.1')];
