@@ -30,7 +30,7 @@ FROM debian:bookworm-slim AS gobgp-protos
 RUN apt-get update && apt-get install -y --no-install-recommends golang-github-osrg-gobgp-dev \
  && rm -rf /var/lib/apt/lists/*
 
-# Node agent: iproute2 (ip -json / ip -batch), arping (gratuitous ARP), python3 (unsolicited NA helper),
+# Node agent: iproute2 (ip -json / ip -batch), python3 (gratuitous ARP / unsolicited NA helper),
 # the routing daemons' own checkers and clients (bird -p, vtysh --dryrun, frr-reload.py), and gobgpd
 # and FRR's daemons for the sidecars of deploy/purelb/overlays/{gobgp,frr}, which run this same image.
 # frr/frrvty get fixed ids first (Debian's postinst keeps existing system accounts), so the DaemonSet can
@@ -40,7 +40,7 @@ FROM app AS agent
 RUN groupadd --system --gid 185 frrvty && groupadd --system --gid 192 frr \
  && useradd --system --uid 192 --gid frr --groups frrvty --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin frr \
  && apt-get update && apt-get install -y --no-install-recommends \
-      iproute2 iputils-arping python3 bird2 frr frr-pythontools gobgpd \
+      iproute2 python3 bird2 frr frr-pythontools gobgpd \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=gobgp-protos /usr/share/gocode/src/github.com/osrg/gobgp/api/ /usr/share/gocode/src/github.com/osrg/gobgp/api/
 COPY bin ./bin

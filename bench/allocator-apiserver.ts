@@ -4,9 +4,12 @@
 //     what the apiserver alone costs;
 //  2. allocator: `purelb allocator` as a child process; create 2,000 Services and time, per Service,
 //     from its create returning to a watch seeing its address and brand.
-// Prints services/s and p50/p99 create-to-address latency for both, so the allocator's overhead shows.
-// Run: npm run bench:allocator (or npx node bench/allocator-apiserver.ts [count] [concurrency])
+// Prints services/s and p50/p99 create-to-address latency for both, so the allocator's overhead shows,
+// and the allocator's RSS (under the Deployment's NODE_OPTIONS unless set) while and after it works.
+// Run: npm run bench:allocator (or node bench/allocator-apiserver.ts [count] [concurrency] [no-floor])
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CoreV1Api, KubeConfig, type V1Service } from '@kubernetes/client-node';
@@ -21,6 +24,10 @@ import { putServiceGroup, serviceBody } from '../test/integration/allocator-fixt
 
 const COUNT = Number(process.argv[2] ?? 2000);
 const CONCURRENCY = Number(process.argv[3] ?? 16);
+const FLOOR = process.argv[4] !== 'no-floor';
+// the allocator inherits the Deployment's heap limit unless the caller sets another
+process.env.NODE_OPTIONS ??= '--max-old-space-size=192';
+const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
 /** Runs fn for 0..n-1 with at most `limit` in flight. */
 async function pool(n: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
@@ -58,40 +65,43 @@ try {
   await applyCRDs(kc);
 
   // 1. the apiserver floor: create + the allocator's two patches, written directly
-  const floorNs = await freshNamespace(kc, 'floor');
-  const floorLatency: number[] = [];
-  const events = createEventRecorder(kc, 'bench', createLogger('bench'));
-  let t0 = performance.now();
-  await pool(COUNT, CONCURRENCY, async (i) => {
-    const name = `svc-${i}`;
-    await core.createNamespacedService({ namespace: floorNs, body: benchService(name) });
-    const created = performance.now();
-    const ip = `10.201.${i >> 8}.${i & 255}`;
-    const svc = await core.patchNamespacedServiceStatus(
-      {
-        namespace: floorNs,
-        name,
-        body: {
-          metadata: { annotations: { 'purelb.io/allocated-by': 'PureLB', 'purelb.io/allocated-from': 'default' } },
-          status: { loadBalancer: { ingress: [{ ip }] } },
+  if (FLOOR) await apiserverFloor();
+  async function apiserverFloor() {
+    const floorNs = await freshNamespace(kc, 'floor');
+    const floorLatency: number[] = [];
+    const events = createEventRecorder(kc, 'bench', createLogger('bench'));
+    const t0 = performance.now();
+    await pool(COUNT, CONCURRENCY, async (i) => {
+      const name = `svc-${i}`;
+      await core.createNamespacedService({ namespace: floorNs, body: benchService(name) });
+      const created = performance.now();
+      const ip = `10.201.${i >> 8}.${i & 255}`;
+      const svc = await core.patchNamespacedServiceStatus(
+        {
+          namespace: floorNs,
+          name,
+          body: {
+            metadata: { annotations: { 'purelb.io/allocated-by': 'PureLB', 'purelb.io/allocated-from': 'default' } },
+            status: { loadBalancer: { ingress: [{ ip }] } },
+          },
         },
-      },
-      mergePatch,
+        mergePatch,
+      );
+      floorLatency.push(performance.now() - created);
+      events.emit(
+        { ...svc, apiVersion: 'v1', kind: 'Service' },
+        'Normal',
+        'AddressAssigned',
+        `Assigned ${ip} from ServiceGroup default`,
+      );
+    });
+    await events.flush();
+    report(
+      `apiserver floor (create + status/annotations patch + event from the client, concurrency ${CONCURRENCY})`,
+      performance.now() - t0,
+      floorLatency,
     );
-    floorLatency.push(performance.now() - created);
-    events.emit(
-      { ...svc, apiVersion: 'v1', kind: 'Service' },
-      'Normal',
-      'AddressAssigned',
-      `Assigned ${ip} from ServiceGroup default`,
-    );
-  });
-  await events.flush();
-  report(
-    `apiserver floor (create + status/annotations patch + event from the client, concurrency ${CONCURRENCY})`,
-    performance.now() - t0,
-    floorLatency,
-  );
+  }
 
   // 2. the allocator
   const ns = await freshNamespace(kc, 'bench');
@@ -141,13 +151,16 @@ try {
     }
   });
   await watch.synced;
-  t0 = performance.now();
+  const rss: number[] = [];
+  const sampler = setInterval(() => rss.push(rssMiB(allocator!.pid!)), 500);
+  const t0 = performance.now();
   await pool(COUNT, CONCURRENCY, async (i) => {
     const name = `svc-${i}`;
     await core.createNamespacedService({ namespace: ns, body: benchService(name) });
     createdAt.set(name, performance.now());
   });
   await waitFor('every Service addressed', async () => addressedAt.size === COUNT, 600_000);
+  clearInterval(sampler);
   const wall = Math.max(...addressedAt.values()) - t0;
   report(
     `allocator (child process, creates at concurrency ${CONCURRENCY})`,
@@ -161,6 +174,11 @@ try {
   const count = Number(/purelb_allocator_reconcile_duration_seconds_count (\d+)/.exec(metrics)?.[1]);
   console.log(
     `  allocator reconciles: ${count} (mean ${((sum / count) * 1000).toFixed(1)} ms each, including its write; a watch echo that arrives before the write returns costs a no-op reconcile); all ${COUNT} addresses distinct`,
+  );
+  await sleep(10_000);
+  console.log(
+    `  allocator RSS (${process.env.NODE_OPTIONS}): ${Math.min(...rss).toFixed(0)}-${Math.max(...rss).toFixed(0)} MiB while ` +
+      `the ${COUNT} Services were created, ${rssMiB(allocator.pid!).toFixed(0)} MiB 10 s after the last address`,
   );
   await watch.stop();
 } finally {

@@ -15,7 +15,7 @@ die() { printf '\n[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 
 DEBIAN_PACKAGES=(
   bird2 frr frr-pythontools gobgpd golang-github-osrg-gobgp-dev   # routing daemons + GoBGP protos
-  iproute2 iputils-arping ndisc6                                   # address programming, GARP, unsolicited NA
+  iproute2 iputils-arping ndisc6                                   # address programming, tests' ARP/NDP probes
   openssl procps ca-certificates git                               # test certificates, ps, go fetches
   curl                                                             # lab + e2e: HTTP requests from the client namespace
   containerd runc containernetworking-plugins                      # lab nodes: CRI runtime (ctr too), OCI runtime, CNI bridge/host-local/portmap

@@ -3,7 +3,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AGENT_COMPONENT } from '../api/names.ts';
 import type { Logger } from '../log.ts';
-import { announceAddress, type Announcer } from './announce.ts';
+import { announceAddresses, type Announcer } from './announce.ts';
 import { watchAgentCluster } from './cluster.ts';
 import { AgentController } from './controller.ts';
 import { startHeartbeat } from './heartbeat.ts';
@@ -82,7 +82,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       log,
       metrics,
     },
-    { cluster, net: opts.net ?? iproute2, heartbeat, ownership, announce: opts.announce ?? announceAddress },
+    { cluster, net: opts.net ?? iproute2, heartbeat, ownership, announce: opts.announce ?? announceAddresses },
   );
   hooks.controller = controller;
   await controller.start(opts.resyncMs);

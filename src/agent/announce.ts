@@ -1,26 +1,25 @@
-// Tells the LAN that this node now holds a local address: gratuitous ARP (iputils `arping`, unsolicited
-// requests -U and unsolicited replies -A, as switches and hosts differ in which they honour) or
-// unsolicited IPv6 neighbour advertisements with the Override flag. Three of each, 1 s apart: a
-// neighbour ignores an update within its locktime (Linux: 1 s) of the previous one, which is exactly
-// when two nodes announce one address in quick succession (a takeover, then the old owner's return).
+// Tells the LAN that this node now holds local addresses: gratuitous ARP (an unsolicited request and an
+// unsolicited reply, as switches and hosts differ in which they honour) or unsolicited IPv6 neighbour
+// advertisements with the Override flag, three rounds 1 s apart (./announce.py). One helper process
+// sends for a whole batch of addresses.
 import { fileURLToPath } from 'node:url';
-import type { Family } from '../api/ip.ts';
 import { run } from '../exec.ts';
 
-const NA_HELPER = fileURLToPath(new URL('./unsolicited-na.py', import.meta.url));
+const HELPER = fileURLToPath(new URL('./announce.py', import.meta.url));
 
-export type Announcer = (ifname: string, ip: string, family: Family) => Promise<void>;
+export interface AnnounceTarget {
+  ifname: string;
+  ip: string;
+}
 
-const limit = { timeoutMs: 5000 };
+export type Announcer = (targets: readonly AnnounceTarget[]) => Promise<void>;
 
 /**
- * The first packets leave at once; the promise settles about three seconds later, so callers must not
+ * The first packets leave at once; the promise settles about two seconds later, so callers must not
  * hold a reconcile on it.
  */
-export const announceAddress: Announcer = async (ifname, ip, family) => {
-  if (family === 6) {
-    await run('python3', [NA_HELPER, ifname, ip], limit);
-    return;
-  }
-  await Promise.all(['-U', '-A'].map((mode) => run('arping', ['-q', mode, '-c', '3', '-I', ifname, ip], limit)));
+export const announceAddresses: Announcer = async (targets) => {
+  // 1 s between rounds, plus the time to send the rest of a large batch
+  const timeoutMs = 10_000 + targets.length;
+  await run('python3', [HELPER], { input: targets.map((t) => `${t.ifname} ${t.ip}\n`).join(''), timeoutMs });
 };

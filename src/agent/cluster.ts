@@ -22,6 +22,8 @@ import { patchServiceAnnotations } from '../k8s/patch.ts';
 import type { Logger } from '../log.ts';
 import { HEARTBEAT_LABEL } from '../model/heartbeat.ts';
 import { slimNode } from './out-of-service.ts';
+import { slimEndpointSlice, slimService } from './slim.ts';
+import { dropBookkeeping } from '../k8s/trim.ts';
 
 /** What changed: `inputs` = EndpointSlices, ServiceGroups or the LBNodeAgent (always worth a reconcile). */
 export type ClusterChange = 'services' | 'inputs' | 'leases' | 'node';
@@ -59,12 +61,6 @@ export interface WatchOptions {
   log: Logger;
 }
 
-/** managedFields are often most of an object and the agent never reads them: 10,000 Services cost
- * far less memory without them. */
-function slim(o: KubernetesObject | undefined): void {
-  if (o?.metadata) delete o.metadata.managedFields;
-}
-
 /** The peers' heartbeat Leases as every agent watches them (bench/scale.ts measures this watch at N nodes). */
 export function watchHeartbeatLeases(kc: KubeConfig, namespace: string, log: Logger): WatchedCache<V1Lease> {
   const labelSelector = `${HEARTBEAT_LABEL}=node`;
@@ -74,10 +70,11 @@ export function watchHeartbeatLeases(kc: KubeConfig, namespace: string, log: Log
     `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
     () => coordination.listNamespacedLease({ namespace, labelSelector }),
     log,
-    { labelSelector },
+    { labelSelector, trim: dropBookkeeping },
   );
 }
 
+// eslint-disable-next-line max-lines-per-function -- a factory: the port's methods read the caches it creates
 export function watchAgentCluster({ kc, namespace, node, configName, log }: WatchOptions): AgentCluster {
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
@@ -87,32 +84,41 @@ export function watchAgentCluster({ kc, namespace, node, configName, log }: Watc
   // Only this node's Node, by field selector: one small watch per node, whatever the cluster size.
   const ownNode = `metadata.name=${node}`;
 
-  const services = watchCache<V1Service>(kc, '/api/v1/services', () => core.listServiceForAllNamespaces(), log);
+  // every Service and EndpointSlice of the cluster: kept only as far as the agent reads them (./slim.ts)
+  const services = watchCache<V1Service>(
+    kc,
+    '/api/v1/services',
+    (page) => core.listServiceForAllNamespaces(page),
+    log,
+    { trim: slimService },
+  );
   const slices = watchCache<V1EndpointSlice>(
     kc,
     '/apis/discovery.k8s.io/v1/endpointslices',
-    () => discovery.listEndpointSliceForAllNamespaces(),
+    (page) => discovery.listEndpointSliceForAllNamespaces(page),
     log,
+    { trim: slimEndpointSlice },
   );
   const groups = watchCache<ServiceGroup>(
     kc,
     `/apis/${API_VERSION}/namespaces/${namespace}/servicegroups`,
     crList('servicegroups'),
     log,
+    { trim: dropBookkeeping },
   );
   const agents = watchCache<LBNodeAgent>(
     kc,
     `/apis/${API_VERSION}/namespaces/${namespace}/lbnodeagents`,
     crList('lbnodeagents'),
     log,
+    { trim: dropBookkeeping },
   );
   const leases = watchHeartbeatLeases(kc, namespace, log);
   const nodes = watchCache<V1Node>(kc, '/api/v1/nodes', () => core.listNode({ fieldSelector: ownNode }), log, {
     fieldSelector: ownNode,
+    trim: slimNode,
   });
-  nodes.onChange((obj, kind) => (kind === 'relist' ? nodes.list().forEach(slimNode) : obj && slimNode(obj)));
   const caches: WatchedCache<KubernetesObject>[] = [services, slices, groups, agents, leases, nodes];
-  for (const c of caches) c.onChange((obj, kind) => (kind === 'relist' ? c.list().forEach(slim) : slim(obj)));
   const byChange: Record<ClusterChange, WatchedCache<KubernetesObject>[]> = {
     services: [services],
     inputs: [slices, groups, agents],

@@ -7,6 +7,7 @@
 // address stays on it and its heartbeat Lease is marked out of service (src/agent/out-of-service.ts).
 import type { KubernetesObject } from '@kubernetes/client-node';
 import PQueue from 'p-queue';
+import { formatIP } from '../api/ip.ts';
 import { API_VERSION } from '../api/names.ts';
 import { DEFAULT_NODE_AGENT_CONFIG, parseLBNodeAgent, type NodeAgentConfig } from '../api/validate-lbnodeagent.ts';
 import { formatProblem } from '../api/validation.ts';
@@ -16,8 +17,9 @@ import { pickLabels, selectorKeys } from '../model/node-selector.ts';
 import { ServingGroups } from '../model/servicegroups.ts';
 import type { ServiceGroupConfig } from '../api/validate-servicegroup.ts';
 import { addressServices, nodesWithEndpoints, serviceInput, serviceKey, type ServiceInput } from '../model/services.ts';
-import type { Announcer } from './announce.ts';
+import type { AnnounceTarget, Announcer } from './announce.ts';
 import type { AgentCluster } from './cluster.ts';
+import { CoalescingQueue } from './coalescing-queue.ts';
 import { decideAddresses, type AddressDecision } from './desired.ts';
 import type { HeartbeatWriter } from './heartbeat.ts';
 import { addressKey, localInterfaces, nodeSubnets, type KernelLink } from './interfaces.ts';
@@ -89,6 +91,11 @@ interface Outcome {
 }
 
 const STUCK_MS = 60_000;
+/** One helper process sends for up to this many addresses; two run at a time (a takeover of thousands). */
+const ANNOUNCE_BATCH = 2000;
+/** Announcing-annotation PATCHes in flight at once: a node taking 10,000 addresses holds the rest as
+ * waiting entries, not as 10,000 open requests. */
+const ANNOTATION_WRITERS = 8;
 /** Like client-go's event broadcaster, drop events beyond a backlog rather than hold memory and the apiserver. */
 const MAX_QUEUED_EVENTS = 1000;
 
@@ -104,6 +111,14 @@ const membership = (beats: Heartbeat[], now: number) =>
     .sort()
     .join(' ');
 
+/** One purelb.io/announcing-IPv4/-IPv6 write, conditional on the Service version it was decided on. */
+interface AnnouncingWrite {
+  key: string;
+  family: 4 | 6;
+  value: string;
+  resourceVersion: string | undefined;
+}
+
 const failedKey = (c: { ip: string; ifname: string }) => `${c.ip} ${c.ifname}`;
 
 export class AgentController {
@@ -116,6 +131,8 @@ export class AgentController {
   readonly #eventQueue = new PQueue({ concurrency: 1 });
   readonly #servingGroups = new ServingGroups();
   readonly #annotationWrites = new Map<string, { value: string; at: number }>();
+  readonly #annotationQueue: CoalescingQueue<AnnouncingWrite>;
+  readonly #announceQueue: CoalescingQueue<AnnounceTarget>;
   /** Interfaces already warned about for promote_secondaries being off: one warning each. */
   readonly #promotionWarned = new Set<string>();
   readonly #outOfServiceCauses: ReadonlySet<OutOfServiceCause>;
@@ -137,8 +154,9 @@ export class AgentController {
   /** What this node announced per Service after the last reconcile; undefined before the first one. */
   #announced: Map<string, ServiceAnnouncements> | undefined;
   #hasLocalAddresses = false;
-  /** Services that were inputs of the last reconcile: a change that makes one not ours must still reconcile. */
-  #knownServices = new Set<string>();
+  /** Per Service that is an input: what the reconcile reads of it (#inputSignature), as last seen. A
+   * change that makes one not ours must still reconcile. */
+  #seenInputs = new Map<string, string>();
   /** While this node is the NoEligibleNode reporter: the note sent per Service (only a change is sent again). */
   readonly #noEligibleSent = new Map<string, string>();
   /** Out-of-service reason the last reconcile applied (undefined = in service). */
@@ -163,6 +181,24 @@ export class AgentController {
       live: () => ports.heartbeat.self(Date.now()) !== undefined,
       log: options.log,
       onFailure: () => options.metrics.reconcileErrors.inc(),
+    });
+    this.#announceQueue = new CoalescingQueue({
+      concurrency: 2,
+      batchSize: ANNOUNCE_BATCH,
+      work: async (batch) => {
+        await ports.announce(batch.map(([, t]) => t));
+        this.#log.debug('sent gratuitous ARP / unsolicited NA', { addresses: batch.map(([, t]) => t.ip) });
+      },
+      onError: (err, batch) =>
+        this.#log.warn('could not send gratuitous ARP / unsolicited NA', {
+          addresses: batch.map(([key]) => key),
+          error: err,
+        }),
+    });
+    this.#annotationQueue = new CoalescingQueue({
+      concurrency: ANNOTATION_WRITERS,
+      work: (batch) => Promise.all(batch.map(([slot, w]) => this.#setAnnouncing(slot, w))).then(() => undefined),
+      onError: (err) => this.#log.warn('could not write announcing annotation', { error: err }),
     });
   }
 
@@ -249,8 +285,9 @@ export class AgentController {
       await this.#withdrawLocal();
       await heartbeat.stop(true);
     }
-    this.#eventQueue.clear();
-    await this.#eventQueue.onIdle();
+    // a GARP helper already running finishes on its own: shutdown does not wait for its last rounds
+    for (const q of [this.#eventQueue, this.#annotationQueue, this.#announceQueue]) q.clear();
+    await Promise.all([this.#eventQueue.onIdle(), this.#annotationQueue.onIdle()]);
     await cluster.stop();
   }
 
@@ -276,11 +313,39 @@ export class AgentController {
       this.#seenLabels = labels;
       this.trigger();
     });
-    // Services that are not ours and never were (no brand or no address yet) cannot change anything.
+    // Services that are not ours and never were (no brand or no address yet) cannot change anything, and
+    // neither can an update that changes nothing the reconcile reads (the echo of this node's own
+    // announcing write: 10,000 of them after a start with 10,000 local addresses).
     cluster.onChange('services', (svc) => {
-      if (!svc || serviceInput(svc) || this.#knownServices.has(serviceKey(svc.metadata?.namespace, svc.metadata?.name)))
-        this.trigger();
+      if (!svc) return this.trigger();
+      const key = serviceKey(svc.metadata?.namespace, svc.metadata?.name);
+      const current = cluster.service(svc.metadata?.namespace ?? '', svc.metadata?.name ?? '');
+      const input = current && serviceInput(current);
+      if (!input) {
+        if (this.#seenInputs.delete(key)) this.trigger();
+        return;
+      }
+      const seen = this.#inputSignature(input);
+      if (this.#seenInputs.get(key) === seen) return;
+      this.#seenInputs.set(key, seen);
+      this.trigger();
     });
+  }
+
+  /** What a reconcile reads of a Service, without its version and without an announcing value this
+   * node wrote itself (its echo changes no decision). */
+  #inputSignature(input: ServiceInput): string {
+    const announcing = ([4, 6] as const).map((f) => {
+      const value = input.announcing[f];
+      return value === this.#annotationWrites.get(`${input.key} ${f}`)?.value ? '' : (value ?? '');
+    });
+    return JSON.stringify([
+      input.addresses.map(formatIP),
+      input.etpLocal,
+      input.allocatedFrom,
+      announcing,
+      input.labels,
+    ]);
   }
 
   #ownLabels(): Record<string, string> {
@@ -426,7 +491,7 @@ export class AgentController {
         .filter((s): s is ServiceInput => !!s)
         .map((s) => [s.key, s]),
     );
-    this.#knownServices = new Set(inputs.keys());
+    this.#seenInputs = new Map([...inputs].map(([key, input]) => [key, this.#inputSignature(input)]));
     const endpoints = nodesWithEndpoints(cluster.endpointSlices());
     const config = this.#config;
     return { outOfService, config, links, candidates, owned, peers, self, inputs, endpoints, groups, labels, now };
@@ -550,7 +615,7 @@ export class AgentController {
         services: d.services,
         previousOwner: previous ?? '',
       });
-      if (v.config.sendgarp) this.#sendGarp(c.ifname, c.ip, c.family);
+      if (v.config.sendgarp) this.#sendGarp(c.ifname, c.ip);
     }
     for (const c of o.applied.filter((x) => x.op === 'del'))
       this.#log.info('withdrew address', { address: `${c.ip}/${c.prefix}`, interface: c.ifname, kind: c.kind });
@@ -561,20 +626,13 @@ export class AgentController {
     );
   }
 
-  #sendGarp(ifname: string, ip: string, family: 4 | 6): void {
-    this.#p.announce(ifname, ip, family).then(
-      () => this.#log.debug('sent gratuitous ARP / unsolicited NA', { address: ip, interface: ifname }),
-      (err: unknown) =>
-        this.#log.warn('could not send gratuitous ARP / unsolicited NA', {
-          address: ip,
-          interface: ifname,
-          error: err,
-        }),
-    );
+  /** Queued: a takeover of thousands of addresses runs a few helper processes, not one per address. */
+  #sendGarp(ifname: string, ip: string): void {
+    this.#announceQueue.put(`${ifname} ${ip}`, { ifname, ip });
   }
 
   /** The announcing annotation of the Services of local addresses this node holds; a write is not
-   * repeated within 5 s while the watch has not shown it yet. */
+   * repeated while it waits or runs, nor within 5 s after it succeeded while the watch has not shown it yet. */
   #writeAnnouncing(decisions: AddressDecision[], inputs: Map<string, ServiceInput>): void {
     for (const d of decisions.filter((x) => x.kind === 'local' && x.announce)) {
       const value = `${this.#o.node},${d.ifname}`;
@@ -584,18 +642,25 @@ export class AgentController {
         const last = this.#annotationWrites.get(slot);
         if (!svc || svc.announcing[d.family] === value || (last?.value === value && Date.now() - last.at < 5000))
           continue;
-        this.#annotationWrites.set(slot, { value, at: Date.now() });
-        const [ns, name] = key.split('/');
-        this.#p.cluster.setAnnouncing(ns!, name!, d.family, value, svc.resourceVersion).catch((err: unknown) => {
-          // the next reconcile may write it again (after a conflict: once the watch shows the newer Service)
-          this.#annotationWrites.delete(slot);
-          if ((err as { code?: number }).code === 409)
-            this.#log.info('announcing annotation not written: the Service changed since this decision', {
-              service: key,
-            });
-          else this.#log.warn('could not write announcing annotation', { service: key, error: err });
-        });
+        this.#annotationWrites.set(slot, { value, at: Infinity }); // queued: done when it succeeds
+        this.#annotationQueue.put(slot, { key, family: d.family, value, resourceVersion: svc.resourceVersion });
       }
+    }
+  }
+
+  async #setAnnouncing(slot: string, w: AnnouncingWrite): Promise<void> {
+    const [ns, name] = w.key.split('/');
+    try {
+      await this.#p.cluster.setAnnouncing(ns!, name!, w.family, w.value, w.resourceVersion);
+      this.#annotationWrites.set(slot, { value: w.value, at: Date.now() });
+    } catch (err) {
+      // the next reconcile may write it again (after a conflict: once the watch shows the newer Service)
+      this.#annotationWrites.delete(slot);
+      if ((err as { code?: number }).code === 409)
+        this.#log.info('announcing annotation not written: the Service changed since this decision', {
+          service: w.key,
+        });
+      else this.#log.warn('could not write announcing annotation', { service: w.key, error: err });
     }
   }
 

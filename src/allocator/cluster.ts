@@ -11,7 +11,8 @@ import {
 import { ALLOCATOR_COMPONENT, GROUP, VERSION } from '../api/names.ts';
 import type { ServiceGroup } from '../api/types.ts';
 import { createEventRecorder, type EventRecorder } from '../k8s/events.ts';
-import { watchCache, type WatchedCache } from '../k8s/informer.ts';
+import { listAll, watchCache, type ListPage, type WatchedCache } from '../k8s/informer.ts';
+import { dropBookkeeping } from '../k8s/trim.ts';
 import { metadataOnly } from '../k8s/metadata-only.ts';
 import { mergePatch, patchServiceAnnotations } from '../k8s/patch.ts';
 import type { Logger } from '../log.ts';
@@ -61,8 +62,10 @@ export function kubeAllocatorCluster(
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const sg = { group: GROUP, version: VERSION, namespace, plural: SG_PLURAL };
-  const listServices = () =>
-    serviceNamespace ? core.listNamespacedService({ namespace: serviceNamespace }) : core.listServiceForAllNamespaces();
+  const listServices = (page?: ListPage) =>
+    serviceNamespace
+      ? core.listNamespacedService({ namespace: serviceNamespace, ...page })
+      : core.listServiceForAllNamespaces(page);
   const listGroups = () =>
     custom.listNamespacedCustomObject(sg) as Promise<{
       items: ServiceGroup[];
@@ -76,7 +79,7 @@ export function kubeAllocatorCluster(
   };
   const svcPath = serviceNamespace ? `/api/v1/namespaces/${serviceNamespace}/services` : '/api/v1/services';
   return {
-    services: watchCache<V1Service>(kc, svcPath, listServices, log),
+    services: watchCache<V1Service>(kc, svcPath, listServices, log, { trim: dropBookkeeping }),
     groups: watchCache<ServiceGroup>(
       kc,
       `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${SG_PLURAL}`,
@@ -84,7 +87,7 @@ export function kubeAllocatorCluster(
       log,
     ),
     namespaces: () => (namespaces ??= watchNamespaces()),
-    listServices: async () => (await listServices()).items,
+    listServices: async () => (await listAll(listServices, dropBookkeeping)).items,
     patchServiceStatus: (ns, name, body) =>
       core.patchNamespacedServiceStatus({ name, namespace: ns, body }, mergePatch),
     patchServiceAnnotations: (ns, name, annotations) => patchServiceAnnotations(core, ns, name, annotations),

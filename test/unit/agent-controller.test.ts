@@ -215,7 +215,7 @@ function setup(opts: { restartGraceS?: number; localLifetimeS?: number } = {}) {
       net: kernel,
       heartbeat,
       ownership,
-      announce: async (ifname, ip) => void garps.push(`${ifname} ${ip}`),
+      announce: async (targets) => void garps.push(...targets.map((g) => `${g.ifname} ${g.ip}`)),
     },
   );
   const reconcile = async () => {
@@ -345,6 +345,37 @@ describe('agent controller (fake ports)', () => {
       expect(t.kernel.addresses('eth0')).toEqual(expected);
       expect(t.heartbeat.log.at(-1)).toBe(grace ? 'stopForRestart 30' : 'stop true');
     }
+  });
+
+  test("the echo of the node's own announcing write reconciles nothing; another node's value does", async () => {
+    const t = setup();
+    const web = service('web', '192.168.1.240');
+    t.cluster.svcs = [web];
+    await t.controller.start(60_000);
+    expect(t.cluster.annotations).toEqual(['default/web IPv4=n1,eth0']);
+    const reconciles = t.virtual.length; // one report per reconcile
+    const announcedBy = (value: string, resourceVersion: string): V1Service => ({
+      ...web,
+      metadata: {
+        ...web.metadata,
+        resourceVersion,
+        annotations: { ...web.metadata!.annotations, 'purelb.io/announcing-IPv4': value },
+      },
+    });
+    t.cluster.svcs = [announcedBy('n1,eth0', '2')];
+    t.cluster.fire('services', t.cluster.svcs[0]);
+    await t.controller.idle();
+    expect(t.virtual.length).toBe(reconciles);
+    t.cluster.svcs = [announcedBy('n2,eth0', '3')];
+    t.cluster.fire('services', t.cluster.svcs[0]);
+    await t.controller.idle();
+    expect(t.virtual.length).toBe(reconciles + 1);
+    t.cluster.svcs = [];
+    t.cluster.fire('services', web); // deleted: the cache no longer has it
+    await t.controller.idle();
+    expect(t.virtual.length).toBe(reconciles + 2);
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
+    await t.controller.stop();
   });
 
   test('a Service that is not ours and never was does not reconcile; one that stops being ours does', async () => {
