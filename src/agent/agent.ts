@@ -49,6 +49,9 @@ export interface AgentOptions {
 export interface Agent {
   ready(): true | string;
   healthy(): true | string;
+  /** The routing side's state (RoutingReconcilerOptions.onRoutingRejected): published on the heartbeat Lease
+   * and re-checked at once by this node's NoEligibleNode report. */
+  setRoutingRejected(reason: string | undefined): void;
   /** Graceful shutdown: withdraw local addresses, delete the heartbeat Lease, stop. Virtual addresses stay (unless out of service). */
   stop(): Promise<void>;
 }
@@ -86,5 +89,13 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   );
   hooks.controller = controller;
   await controller.start(opts.resyncMs);
-  return { ready: () => controller.ready(), healthy: () => controller.healthy(), stop: () => controller.stop() };
+  return {
+    ready: () => controller.ready(),
+    healthy: () => controller.healthy(),
+    setRoutingRejected(reason) {
+      heartbeat.setRoutingRejected(reason);
+      controller.trigger();
+    },
+    stop: () => controller.stop(),
+  };
 }

@@ -100,12 +100,13 @@ const ANNOTATION_WRITERS = 8;
 const MAX_QUEUED_EVENTS = 1000;
 
 /** Membership as the election sees it: who is live with which subnets and labels, and which nodes are
- * out of service or expired (the NoEligibleNode report names them). Lease renewals alone do not change it. */
+ * out of service or expired, or have their routing rejected (the NoEligibleNode report names them). Lease
+ * renewals alone do not change it. */
 const membership = (beats: Heartbeat[], now: number) =>
   beats
     .map((h) =>
       isLive(h, now)
-        ? `${h.node}=${h.subnets.map((s) => `${s.ip.value}/${s.prefix}`).join('+')}${formatLabels(h.labels)}`
+        ? `${h.node}=${h.subnets.map((s) => `${s.ip.value}/${s.prefix}`).join('+')}${formatLabels(h.labels)}${h.routingRejected ? '!routing' : ''}`
         : `${h.node}!${h.outOfService ? 'out' : 'expired'}`,
     )
     .sort()

@@ -15,6 +15,7 @@ import {
   HEARTBEAT_PREFIX,
   NODE_LABELS_ANNOTATION,
   OUT_OF_SERVICE_ANNOTATION,
+  ROUTING_REJECTED_ANNOTATION,
   SUBNETS_ANNOTATION,
   type Heartbeat,
 } from '../model/heartbeat.ts';
@@ -40,6 +41,9 @@ export interface HeartbeatWriter {
   setSubnets(subnets: string[]): void;
   /** Node labels to publish (those ServiceGroup selectors read); a change is written at once. */
   setLabels(labels: Record<string, string>): void;
+  /** Why the node's last routing reload was Rejected or Failed, undefined once one is Applied (or no
+   * RouterConfig selects the node); a change is written at once. */
+  setRoutingRejected(reason: string | undefined): void;
   /** This node as an election candidate, or undefined while fenced, suspended or stopping. */
   self(now: number): Heartbeat | undefined;
   /** Stops renewing until resume(): self() is undefined from now on. Not reported as fencing. */
@@ -78,6 +82,7 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
   const marginMs = Math.min(500, durationMs / 4);
   let subnets: string[] = [];
   let labels: Record<string, string> = {};
+  let routingRejected: string | undefined;
   let lastRenewed = -Infinity;
   let live = false;
   let stopped = false;
@@ -87,7 +92,7 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
   let renewTimer: NodeJS.Timeout | undefined;
   let fenceTimer: NodeJS.Timeout | undefined;
   let inFlight: Promise<boolean> | undefined;
-  /** Subnets or labels changed while a renewal was in flight (it carried the old ones): write again after it. */
+  /** Subnets, labels or routing state changed while a renewal was in flight (it carried the old ones): write again after it. */
   let changedInFlight = false;
 
   const setLive = (value: boolean) => {
@@ -111,6 +116,7 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
         [SUBNETS_ANNOTATION]: subnets.join(','),
         [NODE_LABELS_ANNOTATION]: Object.keys(labels).length ? formatLabels(labels) : null,
         [OUT_OF_SERVICE_ANNOTATION]: outOfService,
+        [ROUTING_REJECTED_ANNOTATION]: routingRejected ?? null,
       },
     },
     spec: { holderIdentity: opts.node, leaseDurationSeconds: durationS, renewTime },
@@ -241,6 +247,11 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
       labels = { ...next };
       publishChange();
     },
+    setRoutingRejected(next) {
+      if (next === routingRejected) return;
+      routingRejected = next;
+      publishChange();
+    },
     self(now) {
       if (!live || stopped || now >= lastRenewed + durationMs - marginMs) return undefined;
       return {
@@ -248,6 +259,7 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
         subnets: subnets.map((s) => parseCIDR(s)).filter((c): c is CIDR => !!c),
         labels: { ...labels },
         expiresAt: lastRenewed + durationMs,
+        ...(routingRejected ? { routingRejected } : {}),
       };
     },
     suspend() {

@@ -9,7 +9,7 @@ import {
   endpointNodesOf,
   noEligibleNode,
   type AddressScope,
-  type Ineligibility,
+  type AnnounceBlocker,
 } from '../model/eligibility.ts';
 import { isLive, type Heartbeat } from '../model/heartbeat.ts';
 import { groupOfAddress } from '../model/servicegroups.ts';
@@ -48,7 +48,7 @@ export function servicesWithoutEligibleNode(inp: NoEligibleInputs): Map<string, 
     ...new Map(inp.heartbeats.flatMap((h) => h.subnets).map((s) => [`${formatIP(s.ip)}/${s.prefix}`, s])),
   ];
   // ETP Cluster addresses of one group on the same subnets have the same answer: computed once
-  const memo = new Map<string, Map<string, Ineligibility> | undefined>();
+  const memo = new Map<string, Map<string, AnnounceBlocker> | undefined>();
   const notes = new Map<string, string[]>();
   for (const [text, { ip, users }] of [...byAddress].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const group = groupOfAddress(

@@ -130,7 +130,14 @@ function agentSettings(values: Values) {
  * The virtual addresses are handed over once both run (undefined until the agent's first reconcile:
  * an empty list would withdraw GoBGP's paths).
  */
-function startRouting(values: Values, kc: KubeConfig, node: string, log: Logger, registry: Registry) {
+function startRouting(
+  values: Values,
+  kc: KubeConfig,
+  node: string,
+  log: Logger,
+  registry: Registry,
+  onRoutingRejected: (reason: string | undefined) => void,
+) {
   let routing: RoutingController | undefined;
   let last: { cidrs: string[]; extlbint: string; services: AddressServices } | undefined;
   const started =
@@ -143,6 +150,7 @@ function startRouting(values: Values, kc: KubeConfig, node: string, log: Logger,
           nodeIP: values['node-ip'],
           log,
           metrics: createRoutingMetrics(registry),
+          onRoutingRejected,
           paths: {
             ...(values['bird-config-dir'] ? { birdConfigDir: values['bird-config-dir'] } : {}),
             ...(values['bird-socket'] ? { birdSocket: values['bird-socket'] } : {}),
@@ -190,8 +198,12 @@ export const command: Command = {
     const metrics = createAgentMetrics();
     // every series names its node, however it is scraped (the dashboard and alerts group by node)
     metrics.registry.setDefaultLabels({ node });
-    const routing = startRouting(values, kc, node, log, metrics.registry);
-    const started: { agent?: Agent } = {};
+    const started: { agent?: Agent; routingRejected?: string } = {};
+    // the routing side may report before the agent runs: kept here and handed over once it does
+    const routing = startRouting(values, kc, node, log, metrics.registry, (reason) => {
+      started.routingRejected = reason;
+      started.agent?.setRoutingRejected(reason);
+    });
     const { server, port } = await startHealthServer(
       values['health-host'],
       Number(values['health-port']),
@@ -230,6 +242,7 @@ export const command: Command = {
       log.info('stopped during startup, before any change was made');
       process.exit(0); // the informers still starting would keep the process alive
     }
+    agent.setRoutingRejected(started.routingRejected);
     log.info('agent started', { namespace: values.namespace, healthPort: port, routing: values.routing });
     await signalled;
     log.info('shutting down');

@@ -1,7 +1,8 @@
 // Whether a node may announce an address, and if not why (pure). The one rule behind the agent's
 // election candidates (src/agent/election.ts), the "no eligible node" report on a Service
 // (src/agent/no-eligible.ts) and the NOT ELIGIBLE column of `purelb status`, so the three never
-// disagree. A node is known by its heartbeat Lease (src/model/heartbeat.ts): a node without one has no
+// disagree. For a virtual address a node whose routing reload was rejected is reported too (announceBlocker),
+// but still elected: its daemon keeps running the previous config. A node is known by its heartbeat Lease (src/model/heartbeat.ts): a node without one has no
 // agent and is not listed at all.
 import { cidrContains, type IP } from '../api/ip.ts';
 import type { Heartbeat } from './heartbeat.ts';
@@ -50,22 +51,46 @@ export function ineligibility(h: Heartbeat, scope: AddressScope, now: number): I
   return undefined;
 }
 
+/** Routing reload results after which the node's daemon keeps running an older config than asked for. */
+export const reloadRejected = (result: string | undefined): boolean => result === 'Rejected' || result === 'Failed';
+
+export const ROUTING_REJECTED = 'routing rejected';
+/** Why a node does not announce an address: not eligible, or (virtual address) its routing is rejected. */
+export type AnnounceBlocker = Ineligibility | typeof ROUTING_REJECTED;
+
+/**
+ * Why the node may not announce the address, or undefined when it does: its ineligibility, else for a
+ * virtual address 'routing rejected' when `routingRejected` (the node's last routing reload was Rejected or
+ * Failed; callers may narrow it, e.g. `purelb status` to nodes whose daemon does not advertise the address).
+ * Not an election rule: such a node keeps the address on kube-lb0, and its daemon keeps advertising what its
+ * previous config exports (perhaps the address); the agents only warn that nothing is sure to announce it.
+ */
+export function announceBlocker(
+  h: Heartbeat,
+  scope: AddressScope,
+  now: number,
+  routingRejected: boolean,
+): AnnounceBlocker | undefined {
+  return ineligibility(h, scope, now) ?? (!scope.local && routingRejected ? ROUTING_REJECTED : undefined);
+}
+
 /** The nodes that may announce the address, in the heartbeats' order. */
 export const eligibleNodes = (heartbeats: readonly Heartbeat[], scope: AddressScope, now: number): string[] =>
   heartbeats.filter((h) => !ineligibility(h, scope, now)).map((h) => h.node);
 
 /**
- * Every node's reason when no node may announce the address (sorted by node), or undefined as soon as
- * one may: the common case stops at the first eligible node.
+ * Every node's reason when no node is sure to announce the address (sorted by node), or undefined as soon
+ * as one is: eligible and, for a virtual address, routing not rejected by its heartbeat. The common case
+ * stops at the first such node.
  */
 export function noEligibleNode(
   heartbeats: readonly Heartbeat[],
   scope: AddressScope,
   now: number,
-): Map<string, Ineligibility> | undefined {
-  const reasons = new Map<string, Ineligibility>();
+): Map<string, AnnounceBlocker> | undefined {
+  const reasons = new Map<string, AnnounceBlocker>();
   for (const h of heartbeats) {
-    const why = ineligibility(h, scope, now);
+    const why = announceBlocker(h, scope, now, h.routingRejected !== undefined);
     if (!why) return undefined;
     reasons.set(h.node, why);
   }

@@ -13,7 +13,10 @@ export const HEARTBEAT_LABEL = 'purelb.io/heartbeat';
 export const NODE_LABELS_ANNOTATION = 'purelb.io/node-labels';
 /** Why the node is out of service (a sentence); present only while it is. */
 export const OUT_OF_SERVICE_ANNOTATION = 'purelb.io/out-of-service';
-/** A Lease annotation is untrusted input: read at most this many characters of the out-of-service reason. */
+/** Why the node's routing daemon runs an older config than asked for (its last reload was Rejected or
+ * Failed); present only while it does (src/model/eligibility.ts reads it for virtual addresses). */
+export const ROUTING_REJECTED_ANNOTATION = 'purelb.io/routing-rejected';
+/** A Lease annotation is untrusted input: read at most this many characters of a reason (out of service, routing). */
 const MAX_REASON_TEXT = 512;
 /** A Lease annotation is untrusted input: read at most this many characters of labels. */
 const MAX_LABELS_TEXT = 16_384;
@@ -29,6 +32,8 @@ export interface Heartbeat {
   expiresAt: number;
   /** Why the node is out of service, when its agent marked the Lease so: never a candidate then. */
   outOfService?: string;
+  /** Why the node's last routing reload was Rejected or Failed, while it was (ROUTING_REJECTED_ANNOTATION). */
+  routingRejected?: string;
 }
 
 const epochMs = (t: unknown): number => (t instanceof Date ? t.getTime() : typeof t === 'string' ? Date.parse(t) : NaN);
@@ -54,7 +59,15 @@ export function parseHeartbeat(lease: V1Lease): Heartbeat | undefined {
     .filter((c): c is CIDR => !!c);
   const labels = parseLabels(lease.metadata?.annotations?.[NODE_LABELS_ANNOTATION]);
   const outOfService = lease.metadata?.annotations?.[OUT_OF_SERVICE_ANNOTATION]?.slice(0, MAX_REASON_TEXT);
-  return { node, subnets, labels, expiresAt: renewed + duration * 1000, ...(outOfService ? { outOfService } : {}) };
+  const routingRejected = lease.metadata?.annotations?.[ROUTING_REJECTED_ANNOTATION]?.slice(0, MAX_REASON_TEXT);
+  return {
+    node,
+    subnets,
+    labels,
+    expiresAt: renewed + duration * 1000,
+    ...(outOfService ? { outOfService } : {}),
+    ...(routingRejected ? { routingRejected } : {}),
+  };
 }
 
 /** The published labels; anything malformed reads as no labels (the node then matches no selector that needs one). */

@@ -49,6 +49,8 @@ export interface RoutingControllerOptions {
   statusIntervalMs?: number;
   /** sessions and reload outcomes as Prometheus metrics (the agent's registry) */
   metrics?: RoutingMetrics;
+  /** see RoutingReconcilerOptions.onRoutingRejected */
+  onRoutingRejected?: (reason: string | undefined) => void;
 }
 
 export function createAdvertiser(daemon: Daemon, paths: RoutingBackendPaths, log: Logger): RouteAdvertiser {
@@ -80,6 +82,7 @@ export async function startRoutingController(opts: RoutingControllerOptions): Pr
     resyncMs: opts.resyncMs,
     statusIntervalMs: opts.statusIntervalMs,
     metrics: opts.metrics,
+    onRoutingRejected: opts.onRoutingRejected,
   });
   await controller.start();
   return controller;

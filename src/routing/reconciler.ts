@@ -5,7 +5,8 @@
 //   decide   which RouterConfig selects this node; with none, delete this node's NodeRoutingStatus;
 //   plan     parse and validate it: an invalid one is Rejected and the running daemon config is kept;
 //   apply    resolve peer passwords, open the daemon for spec.daemon, have it apply the config;
-//   announce log, Warning events and lastReload for the outcome; a Failed one is retried with backoff;
+//   announce log, Warning events and lastReload for the outcome (also handed to onRoutingRejected, which
+//            publishes it on the node's heartbeat Lease); a Failed one is retried with backoff;
 //   report   this node's NodeRoutingStatus, written only when it changed.
 // With no RouterConfig selecting the node nothing touches the daemon.
 import PQueue from 'p-queue';
@@ -28,6 +29,7 @@ import {
   type RoutingClusterPort,
   type Timers,
 } from './ports.ts';
+import { reloadRejected } from '../model/eligibility.ts';
 import { selectRouterConfig } from './select.ts';
 import { buildNodeStatus, nextLastReload, sameStatus, type NodeRoutingStatus } from './status.ts';
 import type { RoutingMetrics } from './metrics.ts';
@@ -61,6 +63,9 @@ export interface RoutingReconcilerOptions {
   backoff?: Backoff;
   /** sessions and reload outcomes as Prometheus metrics (the agent's registry) */
   metrics?: RoutingMetrics;
+  /** After each outcome: a short reason while the last reload is Rejected or Failed (the daemon runs an
+   * older config), undefined when Applied or no RouterConfig selects the node. Called also when unchanged. */
+  onRoutingRejected?: (reason: string | undefined) => void;
 }
 
 /** Warning event reasons per failed outcome. */
@@ -259,6 +264,7 @@ export class RoutingReconciler implements RoutingController {
     this.#opts.metrics?.clear();
     this.#succeeded(this.#retryKey(this.#selected.name));
     this.#selected = undefined;
+    this.#opts.onRoutingRejected?.(undefined);
   }
 
   #select(chosen: RouterConfig): Selected {
@@ -372,6 +378,10 @@ export class RoutingReconciler implements RoutingController {
     }
     this.#opts.metrics?.countReload(selected.daemon, result.result);
     this.#lastReload = nextLastReload(this.#lastReload, result, new Date());
+    const last = this.#lastReload?.result;
+    this.#opts.onRoutingRejected?.(
+      reloadRejected(last) ? `RouterConfig ${this.#opts.namespace}/${selected.name}: ${last}` : undefined,
+    );
     const key = this.#retryKey(selected.name);
     if (result.result === 'Failed') this.#retryLater(key, () => void this.trigger());
     else this.#succeeded(key);

@@ -10,7 +10,7 @@ import { isHandled } from '../allocator/request.ts';
 import { bits, canonicalIP, cidrContains, formatIP, type CIDR } from '../api/ip.ts';
 import type { ServiceGroup } from '../api/types.ts';
 import { announcedPrefix, virtualPrefix } from '../model/aggregation.ts';
-import { endpointNodesOf, ineligibility, type Ineligibility } from '../model/eligibility.ts';
+import { announceBlocker, endpointNodesOf, reloadRejected, type AnnounceBlocker } from '../model/eligibility.ts';
 import { HEARTBEAT_PREFIX, isLive, parseHeartbeat, type Heartbeat } from '../model/heartbeat.ts';
 import { groupOfAddress, ServingGroups } from '../model/servicegroups.ts';
 import { nodesWithEndpoints, serviceInput, serviceKey, type ServiceInput } from '../model/services.ts';
@@ -75,7 +75,7 @@ export interface ServiceAddressReport {
   /** Nodes with a heartbeat Lease that may not announce the address, and why (the agent's rule,
    * src/model/eligibility.ts); a node the agent would place a virtual address on whose routing
    * config was rejected or failed to load, and which does not advertise it, is "routing rejected". */
-  ineligible: Record<string, Ineligibility | 'routing rejected'>;
+  ineligible: Record<string, AnnounceBlocker>;
 }
 
 /** A LoadBalancer Service of ours without an address, and why (the allocator's last AllocationFailed note). */
@@ -140,10 +140,6 @@ function routingByNode(objects: NodeRoutingStatusLike[]): RoutingByNode {
   return new Map(objects.map((o) => [o.metadata?.name ?? '', o.status ?? {}]));
 }
 
-/** The node's routing daemon runs an older config than asked for: the last reload was rejected or failed. */
-const routingRejected = (st: RoutingNodeStatus | undefined) =>
-  st?.lastReload?.result === 'Rejected' || st?.lastReload?.result === 'Failed';
-
 /** One row per address of every branded Service: kind, who announces it, and the upstream next hops. */
 function serviceReports(
   inp: StatusInputs,
@@ -188,10 +184,10 @@ function serviceReports(
       };
       const ineligible: ServiceAddressReport['ineligible'] = {};
       for (const [node, hb] of [...heartbeats].sort(([a], [b]) => (a < b ? -1 : 1))) {
-        const why = hb ? ineligibility(hb, scope, inp.now.getTime()) : undefined;
+        // the agents' rule, narrowed to nodes whose daemon does not advertise the address (status knows that)
+        const rejected = !announcing.includes(node) && reloadRejected(routing.get(node)?.lastReload?.result);
+        const why = hb ? announceBlocker(hb, scope, inp.now.getTime(), rejected) : undefined;
         if (why) ineligible[node] = why;
-        else if (hb && kind === 'virtual' && !announcing.includes(node) && routingRejected(routing.get(node)))
-          ineligible[node] = 'routing rejected';
       }
       services.push({
         service: input.key,

@@ -122,6 +122,7 @@ class FakeHeartbeat implements HeartbeatWriter {
   extendsForRestart = true;
   subnets: string[] = [];
   labels: Record<string, string> = {};
+  routingRejected: string | undefined;
   log: string[] = [];
   async start() {
     this.log.push('start');
@@ -133,9 +134,18 @@ class FakeHeartbeat implements HeartbeatWriter {
   setLabels(l: Record<string, string>) {
     this.labels = l;
   }
+  setRoutingRejected(reason: string | undefined) {
+    this.routingRejected = reason;
+  }
   self(now: number): Heartbeat | undefined {
     return this.live && !this.log.includes('suspend')
-      ? { node: NODE, subnets: this.subnets.map((s) => parseCIDR(s)!), labels: this.labels, expiresAt: now + 10_000 }
+      ? {
+          node: NODE,
+          subnets: this.subnets.map((s) => parseCIDR(s)!),
+          labels: this.labels,
+          expiresAt: now + 10_000,
+          ...(this.routingRejected ? { routingRejected: this.routingRejected } : {}),
+        }
       : undefined;
   }
   suspend() {
@@ -697,6 +707,61 @@ describe('NoEligibleNode: one reporter for the cluster (fake ports)', () => {
     await t.controller.idle();
     await settle();
     expect(noEligible(t)).toHaveLength(2);
+    await t.controller.stop();
+  });
+
+  test('a virtual address whose only eligible node has its routing rejected gets one event naming it', async () => {
+    const t = setup();
+    t.cluster.groups = [zoned];
+    t.cluster.node = { metadata: { name: NODE, uid: 'uid-n1', labels: { zone: 'a' } }, spec: {} };
+    t.heartbeat.setRoutingRejected('RouterConfig purelb/default: Rejected');
+    t.cluster.leases = [marked('n2')];
+    t.cluster.svcs = [web()];
+    await t.controller.start(60_000);
+    await t.reconcile();
+    await settle();
+    expect(noEligible(t)).toEqual([
+      'Service/web Warning NoEligibleNode: no node may announce the virtual address 10.9.0.1 of ServiceGroup zoned:' +
+        ' n1 (routing rejected), n2 (excluded)',
+    ]);
+    // not an election rule: the daemon keeps its previous config, which may still advertise kube-lb0
+    expect(t.kernel.addresses('kube-lb0')).toEqual(['10.9.0.1/32']);
+    // a peer in the zone whose routing is fine: no new warning, and none when routing recovers
+    const fine = peerLease('n2', LAN);
+    fine.metadata!.annotations!['purelb.io/node-labels'] = '{"zone":"a"}';
+    t.cluster.leases = [fine];
+    t.cluster.fire('leases');
+    await t.controller.idle();
+    t.heartbeat.setRoutingRejected(undefined);
+    await t.reconcile();
+    await settle();
+    expect(noEligible(t)).toHaveLength(1);
+    // that peer's routing is rejected too (read from its Lease): a new warning naming both
+    fine.metadata!.annotations!['purelb.io/routing-rejected'] = 'RouterConfig purelb/default: Failed';
+    t.heartbeat.setRoutingRejected('RouterConfig purelb/default: Rejected');
+    t.cluster.fire('leases');
+    await t.controller.idle();
+    await settle();
+    expect(noEligible(t)).toEqual([
+      expect.stringContaining(': n1 (routing rejected), n2 (excluded)'),
+      expect.stringContaining(': n1 (routing rejected), n2 (routing rejected)'),
+    ]);
+    await t.controller.stop();
+  });
+
+  test('no event when another eligible node has its routing applied', async () => {
+    const t = setup();
+    t.cluster.groups = [zoned];
+    t.cluster.node = { metadata: { name: NODE, uid: 'uid-n1', labels: { zone: 'a' } }, spec: {} };
+    t.heartbeat.setRoutingRejected('RouterConfig purelb/default: Rejected');
+    const fine = peerLease('n2', LAN);
+    fine.metadata!.annotations!['purelb.io/node-labels'] = '{"zone":"a"}';
+    t.cluster.leases = [fine];
+    t.cluster.svcs = [web()];
+    await t.controller.start(60_000);
+    await t.reconcile();
+    await settle();
+    expect(noEligible(t)).toEqual([]);
     await t.controller.stop();
   });
 

@@ -3,11 +3,13 @@
 import { describe, expect, test } from '@jest/globals';
 import { parseCIDR, parseIP } from '../../src/api/ip.ts';
 import {
+  announceBlocker,
   describeIneligible,
   eligibleNodes,
   endpointNodesOf,
   ineligibility,
   noEligibleNode,
+  reloadRejected,
 } from '../../src/model/eligibility.ts';
 import { isLive, parseHeartbeat, type Heartbeat } from '../../src/model/heartbeat.ts';
 
@@ -80,6 +82,37 @@ describe('no eligible node', () => {
         ['c', 'fenced'],
       ]),
     );
+  });
+  test('routing rejected (virtual only): named for an eligible node, never for an ineligible one; one fine node is enough', () => {
+    const rejected = { routingRejected: 'RouterConfig purelb/default: Rejected' };
+    const beats = [hb('b', [LAN], rejected), hb('a', [LAN], { ...rejected, expiresAt: 0 })];
+    expect(noEligibleNode(beats, virtual('10.9.0.1'), 1000)).toEqual(
+      new Map([
+        ['a', 'fenced'],
+        ['b', 'routing rejected'],
+      ]),
+    );
+    expect(noEligibleNode([...beats, hb('c', [])], virtual('10.9.0.1'), 1000)).toBeUndefined();
+    // a local address is announced by the agent itself (ARP/NA), not by routing
+    expect(noEligibleNode(beats, local('192.168.1.9'), 1000)).toBeUndefined();
+    // not an election rule: the node still carries the virtual address (its daemon keeps the previous config)
+    expect(eligibleNodes(beats, virtual('10.9.0.1'), 1000)).toEqual(['b']);
+    expect(announceBlocker(beats[0]!, virtual('10.9.0.1'), 1000, false)).toBeUndefined();
+  });
+  test('the routing-rejected mark is read from the Lease annotation', () => {
+    const lease = (annotations: Record<string, string>) => ({
+      metadata: { name: 'purelb-node-n1', annotations },
+      spec: { holderIdentity: 'n1', renewTime: new Date(5000), leaseDurationSeconds: 2 },
+    });
+    const why = 'RouterConfig purelb/default: Failed';
+    expect(parseHeartbeat(lease({ 'purelb.io/routing-rejected': why }))?.routingRejected).toBe(why);
+    expect(parseHeartbeat(lease({}))).not.toHaveProperty('routingRejected');
+  });
+  test('only Rejected and Failed reloads count as rejected', () => {
+    expect(['Applied', 'Unchanged', 'Rejected', 'Failed', undefined].filter(reloadRejected)).toEqual([
+      'Rejected',
+      'Failed',
+    ]);
   });
   test('a shared address: any ETP Cluster user opens it to every node, else the union of endpoint nodes', () => {
     const endpoints = new Map([

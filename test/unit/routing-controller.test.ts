@@ -194,6 +194,8 @@ function setup(configs: RouterConfig[] = [routerConfig('rc')]) {
   const timers = new FakeTimers();
   const daemons: FakeDaemon[] = [];
   const pending: Array<ApplyResult | Error> = [];
+  /** what the agent would publish on the heartbeat Lease (purelb.io/routing-rejected), after each outcome */
+  const routingRejected: (string | undefined)[] = [];
   const controller = new RoutingReconciler({
     cluster,
     openDaemon: (kind) => {
@@ -207,13 +209,14 @@ function setup(configs: RouterConfig[] = [routerConfig('rc')]) {
     nodeIP: '192.168.11.2',
     log: silent,
     timers,
+    onRoutingRejected: (reason) => routingRejected.push(reason),
   });
   /** the daemon opened last */
   const daemon = () => daemons.at(-1)!;
   /** outcomes for the next applies (queued for a daemon not opened yet) */
   const willApply = (...results: Array<ApplyResult | Error>) =>
     daemons.length ? daemon().results.push(...results) : pending.push(...results);
-  return { cluster, timers, daemons, daemon, controller, trace, willApply };
+  return { cluster, timers, daemons, daemon, controller, trace, willApply, routingRejected };
 }
 
 describe('reconcile', () => {
@@ -392,7 +395,7 @@ describe('a config that cannot be applied keeps the running one', () => {
   });
 
   test('a config the daemon refuses keeps the running hash; reverting the edit reports Unchanged again', async () => {
-    const { cluster, controller, willApply } = setup();
+    const { cluster, controller, willApply, routingRejected } = setup();
     willApply(applied(1), { result: 'Rejected', error: 'bird: syntax error', hash: 'sha256:1' });
     await controller.start();
     cluster.put(routerConfig('rc', {}, 2));
@@ -401,9 +404,12 @@ describe('a config that cannot be applied keeps the running one', () => {
       configHash: 'sha256:1',
       lastReload: { result: 'Rejected', error: 'bird: syntax error' },
     });
+    expect(routingRejected).toEqual([undefined, `RouterConfig ${NS}/rc: Rejected`]);
     cluster.put(routerConfig('rc', {}, 3));
     await controller.idle();
     expect(cluster.lastEntry('rc')?.lastReload).toEqual({ result: 'Unchanged', time: expect.any(String) });
+    // the running config is the one asked for again: the heartbeat mark goes
+    expect(routingRejected.at(-1)).toBeUndefined();
     await controller.stop();
   });
 });
