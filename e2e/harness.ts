@@ -91,6 +91,15 @@ export async function torHops(lab: Lab, address: string): Promise<string[]> {
   return [...new Set((routes[hostPrefix(address)] ?? []).map((ip) => names[ip] ?? ip))].sort();
 }
 
+/** The ToR's kernel route for an address and its neighbour entries: what really forwarded, for an
+ * assertion's message when requests did not spread as the routes say. */
+export async function torForwarding(lab: Lab, address: string): Promise<string> {
+  const f = address.includes(':') ? '-6' : '-4';
+  const route = await run('ip', ['-n', lab.plan.torNetns, f, 'route', 'show', address]).catch(() => '?');
+  const neigh = await run('ip', ['-n', lab.plan.torNetns, f, 'neigh', 'show']).catch(() => '?');
+  return `ToR route: ${route.trim().replace(/\s+/g, ' ')}; ToR neighbours: ${neigh.trim().replace(/\n/g, ' | ')}`;
+}
+
 export async function waitHops(lab: Lab, address: string, nodes: string[], timeoutMs = 45_000): Promise<number> {
   const start = Date.now();
   await waitFor(

@@ -22,6 +22,7 @@ import {
   nodesHolding,
   readService,
   spread,
+  torForwarding,
   torHops,
   torNeighbourOwner,
   waitFor,
@@ -170,7 +171,7 @@ export function clusterSuite(daemon: Daemon): void {
             async () => {
               const seen = podNodes(await spread(lab, a));
               if (JSON.stringify(seen) !== JSON.stringify(nodes))
-                throw new Error(`answered by pods on ${seen.join(',')}`);
+                throw new Error(`answered by pods on ${seen.join(',')}; ${await torForwarding(lab, a)}`);
               return true;
             },
             30_000,
