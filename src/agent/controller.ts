@@ -5,6 +5,7 @@
 // Lease, the ownership record and the announcer, so unit tests drive it with fakes.
 // A cordoned Node (or one with the exclude-from-external-load-balancers label) is out of service: no
 // address stays on it and its heartbeat Lease is marked out of service (src/agent/out-of-service.ts).
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import PQueue from 'p-queue';
 import { formatIP } from '../api/ip.ts';
@@ -98,6 +99,8 @@ const ANNOUNCE_BATCH = 2000;
 const ANNOTATION_WRITERS = 8;
 /** Like client-go's event broadcaster, drop events beyond a backlog rather than hold memory and the apiserver. */
 const MAX_QUEUED_EVENTS = 1000;
+/** At shutdown, events already queued (what this node just did) get this long to be written. */
+const SHUTDOWN_EVENT_FLUSH_MS = 2000;
 
 /** Membership as the election sees it: who is live with which subnets and labels, and which nodes are
  * out of service or expired, or have their routing rejected (the NoEligibleNode report names them). Lease
@@ -287,7 +290,14 @@ export class AgentController {
       await heartbeat.stop(true);
     }
     // a GARP helper already running finishes on its own: shutdown does not wait for its last rounds
-    for (const q of [this.#eventQueue, this.#annotationQueue, this.#announceQueue]) q.clear();
+    for (const q of [this.#annotationQueue, this.#announceQueue]) q.clear();
+    const flushed = new AbortController();
+    await Promise.race([
+      this.#eventQueue.onIdle(),
+      sleep(SHUTDOWN_EVENT_FLUSH_MS, undefined, { signal: flushed.signal }).catch(() => undefined),
+    ]);
+    flushed.abort();
+    this.#eventQueue.clear();
     await Promise.all([this.#eventQueue.onIdle(), this.#annotationQueue.onIdle()]);
     await cluster.stop();
   }

@@ -357,6 +357,15 @@ describe('agent controller (fake ports)', () => {
     }
   });
 
+  test('stop writes the events already queued (bounded), instead of dropping them', async () => {
+    const t = setup({ restartGraceS: 30 });
+    t.cluster.events.flush = () => new Promise((r) => setTimeout(r, 50)); // a slow apiserver
+    t.cluster.svcs = ['a', 'b', 'c'].map((n, i) => service(n, `192.168.1.${241 + i}`));
+    await t.controller.start(60_000);
+    await t.controller.stop();
+    expect(t.cluster.emitted.map((e) => e.split(' ')[0])).toEqual(['Service/a', 'Service/b', 'Service/c']);
+  });
+
   test("the echo of the node's own announcing write reconciles nothing; another node's value does", async () => {
     const t = setup();
     const web = service('web', '192.168.1.240');
