@@ -161,6 +161,9 @@ export class AgentController {
   /** Per Service that is an input: what the reconcile reads of it (#inputSignature), as last seen. A
    * change that makes one not ours must still reconcile. */
   #seenInputs = new Map<string, string>();
+  /** Services whose announcing write met a newer version (409): the next event of each reconciles, even
+   * one that changes nothing the reconcile reads (e.g. the echo of this node's write of the other family). */
+  readonly #conflicted = new Set<string>();
   /** While this node is the NoEligibleNode reporter: the note sent per Service (only a change is sent again). */
   readonly #noEligibleSent = new Map<string, string>();
   /** Out-of-service reason the last reconcile applied (undefined = in service). */
@@ -337,7 +340,7 @@ export class AgentController {
         return;
       }
       const seen = this.#inputSignature(input);
-      if (this.#seenInputs.get(key) === seen) return;
+      if (this.#seenInputs.get(key) === seen && !this.#conflicted.delete(key)) return;
       this.#seenInputs.set(key, seen);
       this.trigger();
     });
@@ -667,11 +670,14 @@ export class AgentController {
     } catch (err) {
       // the next reconcile may write it again (after a conflict: once the watch shows the newer Service)
       this.#annotationWrites.delete(slot);
-      if ((err as { code?: number }).code === 409)
+      if ((err as { code?: number }).code === 409) {
         this.#log.info('announcing annotation not written: the Service changed since this decision', {
           service: w.key,
         });
-      else this.#log.warn('could not write announcing annotation', { service: w.key, error: err });
+        // decide again on the newer Service: now if the watch has shown it already, else on its event
+        if (this.#p.cluster.service(ns!, name!)?.metadata?.resourceVersion !== w.resourceVersion) this.trigger();
+        else this.#conflicted.add(w.key);
+      } else this.#log.warn('could not write announcing annotation', { service: w.key, error: err });
     }
   }
 

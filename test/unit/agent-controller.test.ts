@@ -357,6 +357,30 @@ describe('agent controller (fake ports)', () => {
     }
   });
 
+  test('an announcing write that meets a newer Service (409) is decided again on the next event of it', async () => {
+    const t = setup();
+    const svc = service('web', '192.168.1.240');
+    svc.metadata!.resourceVersion = '1';
+    t.cluster.svcs = [svc];
+    let conflicts = 1;
+    const write = t.cluster.setAnnouncing.bind(t.cluster);
+    t.cluster.setAnnouncing = async (ns, name, family, value, rv) => {
+      if (conflicts-- > 0) throw Object.assign(new Error('the object has been modified'), { code: 409 });
+      await write(ns, name, family, value, rv);
+    };
+    await t.controller.start(60_000);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(t.cluster.annotations).toEqual([]);
+    // the watch shows the newer version; nothing the reconcile reads changed (say, the other family's write)
+    t.cluster.svcs = [{ ...svc, metadata: { ...svc.metadata, resourceVersion: '2' } }];
+    t.cluster.fire('services', t.cluster.svcs[0]);
+    await t.controller.idle();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(t.cluster.annotations).toEqual(['default/web IPv4=n1,eth0']);
+    expect(t.cluster.preconditions).toEqual(['2']);
+    await t.controller.stop();
+  });
+
   test('stop writes the events already queued (bounded), instead of dropping them', async () => {
     const t = setup({ restartGraceS: 30 });
     t.cluster.events.flush = () => new Promise((r) => setTimeout(r, 50)); // a slow apiserver
