@@ -75,7 +75,11 @@ test('the table is redrawn as a Service comes and goes; Ctrl-C quits cleanly', a
   );
   await waitFor(
     `the row of ${svc.name} (${address}) announced by ${nodes}`,
-    async () => row.test(await screen()),
+    async () => {
+      const text = await screen();
+      if (row.test(text)) return true;
+      throw new Error(`row now: ${text.split('\n').find((l) => l.startsWith(`default/${svc.name}`)) ?? '(none)'}`);
+    },
     60_000,
   );
 
