@@ -198,42 +198,39 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
     return ok;
   };
 
-  const release = async () => {
-    await inFlight; // a renewal answered after the delete would recreate the Lease
+  /** One last write (after a renewal in flight, whose answer would undo it), bounded to 2 s; a failure
+   * is logged with what the peers do instead. `tolerate` names an error code that counts as done. */
+  const finalWrite = async (what: string, write: () => Promise<unknown>, failure: string, tolerate?: number) => {
+    await inFlight;
+    const lease = `${opts.namespace}/${name}`;
     try {
-      await withTimeout(
-        api.deleteNamespacedLease({ name, namespace: opts.namespace }),
-        2000,
-        `deleting Lease ${opts.namespace}/${name}`,
-      );
-    } catch (err) {
-      if (code(err) !== 404)
-        opts.log.warn('could not delete heartbeat Lease; peers re-elect when it expires', {
-          lease: `${opts.namespace}/${name}`,
-          error: err,
-        });
-    }
-  };
-
-  const markOutOfService = async (reason: string) => {
-    await inFlight; // a renewal answered after the mark would clear it
-    // expired already, so that agents that do not read the mark (an older version) re-elect at once too
-    const expired = Date.now() - durationMs - 1000;
-    try {
-      await withTimeout(
-        upsert(body(new V1MicroTime(expired).toISOString(), opts.durationS, reason), expired),
-        2000,
-        `marking Lease ${opts.namespace}/${name} out of service`,
-      );
+      await withTimeout(write(), 2000, `${what} Lease ${lease}`);
       return true;
     } catch (err) {
-      opts.log.warn('could not mark the heartbeat Lease out of service; peers re-elect when it expires', {
-        lease: `${opts.namespace}/${name}`,
-        error: err,
-      });
+      if (tolerate !== undefined && code(err) === tolerate) return true;
+      opts.log.warn(failure, { lease, error: err });
       return false;
     }
   };
+
+  const release = () =>
+    finalWrite(
+      'deleting',
+      () => api.deleteNamespacedLease({ name, namespace: opts.namespace }),
+      'could not delete heartbeat Lease; peers re-elect when it expires',
+      404,
+    );
+
+  // expired already, so that agents that do not read the mark (an older version) re-elect at once too
+  const markOutOfService = (reason: string) =>
+    finalWrite(
+      'marking out of service',
+      () => {
+        const expired = Date.now() - durationMs - 1000;
+        return upsert(body(new V1MicroTime(expired).toISOString(), opts.durationS, reason), expired);
+      },
+      'could not mark the heartbeat Lease out of service; peers re-elect when it expires',
+    );
 
   return {
     start: begin,
@@ -286,22 +283,15 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
       live = false;
       clearTimeout(renewTimer);
       clearTimeout(fenceTimer);
-      await inFlight;
-      const renewTime = new V1MicroTime(Date.now()).toISOString();
-      try {
-        await withTimeout(
-          api.patchNamespacedLease({ name, namespace: opts.namespace, body: body(renewTime, graceS) }, mergePatch),
-          2000,
-          `renewing Lease ${opts.namespace}/${name} for the restart`,
-        );
-        return true;
-      } catch (err) {
-        opts.log.warn('could not extend the heartbeat Lease for the restart; peers re-elect when it expires', {
-          lease: `${opts.namespace}/${name}`,
-          error: err,
-        });
-        return false;
-      }
+      return finalWrite(
+        'renewing for the restart',
+        () =>
+          api.patchNamespacedLease(
+            { name, namespace: opts.namespace, body: body(new V1MicroTime(Date.now()).toISOString(), graceS) },
+            mergePatch,
+          ),
+        'could not extend the heartbeat Lease for the restart; peers re-elect when it expires',
+      );
     },
   };
 }
