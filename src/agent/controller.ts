@@ -294,12 +294,8 @@ export class AgentController {
     }
     // a GARP helper already running finishes on its own: shutdown does not wait for its last rounds
     for (const q of [this.#annotationQueue, this.#announceQueue]) q.clear();
-    const flushed = new AbortController();
-    await Promise.race([
-      this.#eventQueue.onIdle(),
-      sleep(SHUTDOWN_EVENT_FLUSH_MS, undefined, { signal: flushed.signal }).catch(() => undefined),
-    ]);
-    flushed.abort();
+    // an unref'd timer: it never keeps the process alive once the events are written
+    await Promise.race([this.#eventQueue.onIdle(), sleep(SHUTDOWN_EVENT_FLUSH_MS, undefined, { ref: false })]);
     this.#eventQueue.clear();
     await Promise.all([this.#eventQueue.onIdle(), this.#annotationQueue.onIdle()]);
     await cluster.stop();
