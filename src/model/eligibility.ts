@@ -52,7 +52,8 @@ export function ineligibility(h: Heartbeat, scope: AddressScope, now: number): I
 }
 
 /** Routing reload results after which the node's daemon keeps running an older config than asked for. */
-export const reloadRejected = (result: string | undefined): boolean => result === 'Rejected' || result === 'Failed';
+export const reloadRejected = (result: string | undefined): result is 'Rejected' | 'Failed' =>
+  result === 'Rejected' || result === 'Failed';
 
 export const ROUTING_REJECTED = 'routing rejected';
 /** Why a node does not announce an address: not eligible, or (virtual address) its routing is rejected. */

@@ -1,5 +1,6 @@
 // Prometheus metrics of the agent's routing side, in the agent's registry: what the routing status of
 // the RouterConfig says per node (sessions, the outcome of the last reload), as numbers an alert can use.
+import { reloadRejected } from '../model/eligibility.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ReloadResult } from './advertiser.ts';
 import type { NodeRoutingStatus } from './status.ts';
@@ -48,7 +49,7 @@ export function createRoutingMetrics(registry: Registry) {
       daemonReachable.set({ daemon }, status.daemonError ? 0 : 1);
       for (const s of status.sessions) sessionUpGauge.set({ daemon, session: s.name }, sessionUp(s.state) ? 1 : 0);
       const last = status.lastReload?.result;
-      configRejected.set({ daemon, routerconfig: routerConfig }, last === 'Rejected' || last === 'Failed' ? 1 : 0);
+      configRejected.set({ daemon, routerconfig: routerConfig }, reloadRejected(last) ? 1 : 0);
     },
     /** No RouterConfig selects the node any more: it has no sessions to report. */
     clear(): void {

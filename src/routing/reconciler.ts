@@ -372,7 +372,7 @@ export class RoutingReconciler implements RoutingController {
         error: result.error,
       });
     if (result.result === 'Applied') events.reset(selected.object, Object.values(PROBLEM_REASONS));
-    if (result.result === 'Rejected' || result.result === 'Failed') {
+    if (reloadRejected(result.result)) {
       const note = `node ${this.#opts.nodeName}: ${result.error ?? ''}; the previous routing config keeps running`;
       events.emit(selected.object, 'Warning', PROBLEM_REASONS[result.result], note);
     }

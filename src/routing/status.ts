@@ -2,6 +2,7 @@
 // the install namespace, owned by the Node), written only by that node's agent with server-side apply, so
 // one node's change is one write into an object of bounded size that no other agent watches.
 // Shape documented in docs/routing.md.
+import { reloadRejected } from '../model/eligibility.ts';
 import { API_VERSION, NODE_ROUTING_STATUS_KIND } from '../api/names.ts';
 import type { ApplyResult, DaemonStatus, ReloadResult } from './advertiser.ts';
 
@@ -88,7 +89,7 @@ export function nextLastReload(
 ): NodeRoutingStatus['lastReload'] {
   const error = result.error?.slice(0, 4000);
   const repeated = previous?.result === result.result && (previous.error ?? '') === (error ?? '');
-  const recovered = result.result === 'Unchanged' && (previous?.result === 'Rejected' || previous?.result === 'Failed');
+  const recovered = result.result === 'Unchanged' && reloadRejected(previous?.result);
   if (previous && !recovered && (result.result === 'Unchanged' || repeated)) return previous;
   return { time: now.toISOString(), result: result.result, ...(error ? { error } : {}) };
 }
