@@ -16,6 +16,7 @@ import { patchServiceIngress } from '../src/k8s/patch.ts';
 import { applyCRDs, freshNamespace } from '../test/harness/kube.ts';
 import { createBrandedService, createLan, type Lan, type LanNode } from '../test/integration/agent-lan.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { cpuSeconds, rssMiB } from './measure.ts';
 
 const COUNT = Number(process.argv[2] ?? 10_000);
 const IDLE_S = Number(process.argv[3] ?? 30);
@@ -25,7 +26,6 @@ process.env.NODE_OPTIONS ??= '--max-old-space-size=192';
 const IFNAME = KIND === 'local' ? 'eth0' : 'kube-lb0';
 const LOCAL_SUBNET = '10.200.0.0/16';
 const CONCURRENCY = 16;
-const TICKS_PER_S = 100; // USER_HZ on Linux
 
 const ipOf = (i: number) =>
   KIND === 'local' ? `10.200.${(i >> 8) & 255}.${i & 255}` : `10.${96 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
@@ -51,11 +51,6 @@ async function pool(n: number, limit: number, fn: (i: number) => Promise<void>):
   );
 }
 
-const cpuSeconds = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S; // utime, stime
-};
-const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 /** CPU (% of one core) and RSS range of a process over `seconds`. */
 async function measure(pid: number, seconds: number): Promise<{ cpu: string; rss: string }> {
   const cpu0 = cpuSeconds(pid);

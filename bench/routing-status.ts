@@ -13,7 +13,7 @@ import { createLogger } from '../src/log.ts';
 import { createRoutingClusterPort } from '../src/routing/cluster-port.ts';
 import type { RoutingClusterPort } from '../src/routing/ports.ts';
 import { buildNodeStatus } from '../src/routing/status.ts';
-import { kubectl } from '../test/harness/deploy.ts';
+import { apiserverMetrics, sumCounter } from './measure.ts';
 import { applyCRDs, freshNamespace } from '../test/harness/kube.ts';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,21 +23,14 @@ const silent = createLogger('bench', {}, () => undefined);
 
 /** The apiserver's own counters: write requests on purelb.io objects, and watch events it sent per resource. */
 async function apiserverCounters(kubeconfig: string): Promise<{ writes: number; watchEvents: Record<string, number> }> {
-  const text = (await kubectl(['get', '--raw', '/metrics'], { kubeconfig })).stdout;
-  let writes = 0;
-  const watchEvents: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    const value = Number(line.split(' ').at(-1));
-    if (
-      line.startsWith('apiserver_request_total{') &&
-      line.includes('group="purelb.io"') &&
-      /verb="(APPLY|PATCH|POST|PUT)"/.test(line)
-    )
-      writes += value;
-    const watch = /^apiserver_watch_events_total\{.*resource="([^"]+)".*\} /.exec(line);
-    if (watch && line.includes('purelb.io')) watchEvents[watch[1]!] = (watchEvents[watch[1]!] ?? 0) + value;
-  }
-  return { writes, watchEvents };
+  const text = await apiserverMetrics(kubeconfig);
+  const writes = sumCounter(text, 'apiserver_request_total', (l) =>
+    l.group === 'purelb.io' && /^(APPLY|PATCH|POST|PUT)$/.test(l.verb ?? '') ? 'writes' : undefined,
+  );
+  const watchEvents = sumCounter(text, 'apiserver_watch_events_total', (l) =>
+    l.group === 'purelb.io' ? l.resource : undefined,
+  );
+  return { writes: writes.get('writes') ?? 0, watchEvents: Object.fromEntries(watchEvents) };
 }
 
 const cluster = await startCluster();

@@ -8,8 +8,6 @@
 //  - Lease events received per node per second, and failed renewals.
 // Run: npm run bench:scale (or node bench/scale.ts [N...]; SCALE_WINDOW_S=30). Default N: 10 100 300 1000.
 import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
-import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startHeartbeat, type HeartbeatWriter } from '../src/agent/heartbeat.ts';
 import { watchHeartbeatLeases } from '../src/agent/cluster.ts';
@@ -19,6 +17,7 @@ import type { WatchedCache } from '../src/k8s/informer.ts';
 import { startCluster, type Cluster } from '../src/lab/cluster/cluster.ts';
 import { readState } from '../src/lab/cluster/processes.ts';
 import { createLogger } from '../src/log.ts';
+import { apiserverMetrics, cpuSeconds, sumCounter } from './measure.ts';
 
 process.env.PURELB_LOG_LEVEL ??= 'error'; // N nodes' warnings would drown the table
 const SIZES = process.argv.slice(2).map(Number).filter(Boolean);
@@ -28,58 +27,17 @@ const SEGMENT = 50;
 const NAMESPACE = 'purelb';
 const RENEW_MS = parseDuration(OPTIONS['heartbeat-renew'].default, 'heartbeat-renew');
 const DURATION_S = parseDuration(OPTIONS['heartbeat-duration'].default, 'heartbeat-duration') / 1000;
-const TICKS_PER_S = 100; // USER_HZ on Linux
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY', 'CREATE', 'UPDATE']);
 const log = createLogger('scale-bench');
 
-const cpuSeconds = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S; // utime, stime
-};
 const rssMiB = () => process.memoryUsage().rss / 2 ** 20;
 
-/** The apiserver's /metrics as the admin (client certificate). */
-function scrape(cluster: Cluster): Promise<string> {
-  const url = new URL('/metrics', cluster.server);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        ca: readFileSync(cluster.certs.caCert),
-        cert: readFileSync(cluster.certs.adminCert),
-        key: readFileSync(cluster.certs.adminKey),
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve(body));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** Sums of a counter by a key built from its labels (undefined key: the sample is skipped). */
-function sumBy(metrics: string, name: string, key: (labels: Record<string, string>) => string | undefined) {
-  const out = new Map<string, number>();
-  for (const line of metrics.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const m = /^[^{]+\{(.*)\} ([\d.e+-]+)$/.exec(line);
-    if (!m) continue;
-    const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1]!, x[2]!]));
-    const k = key(labels);
-    if (k !== undefined) out.set(k, (out.get(k) ?? 0) + Number(m[2]));
-  }
-  return out;
-}
 const writesByResource = (m: string) =>
-  sumBy(m, 'apiserver_request_total', (l) =>
+  sumCounter(m, 'apiserver_request_total', (l) =>
     MUTATING.has(l.verb ?? '') ? `${l.verb} ${l.resource}${l.subresource ? `/${l.subresource}` : ''}` : undefined,
   );
 const watchEventsByResource = (m: string) =>
-  sumBy(m, 'apiserver_watch_events_total', (l) => l.resource ?? l.kind ?? '?');
+  sumCounter(m, 'apiserver_watch_events_total', (l) => l.resource ?? l.kind ?? '?');
 function ratePerS(before: Map<string, number>, after: Map<string, number>, seconds: number) {
   return Object.fromEntries(
     [...after]
@@ -139,7 +97,7 @@ async function measure(n: number) {
       self: cpuSeconds(process.pid),
     });
     const [m0, c0, e0, f0, t0] = [
-      await scrape(cluster),
+      await apiserverMetrics(cluster.kubeconfig),
       cpu(),
       nodes.map((x) => x.events),
       renewFailures.n,
@@ -147,7 +105,7 @@ async function measure(n: number) {
     ];
     await sleep(WINDOW_S * 1000);
     const [m1, c1, e1, f1, t1] = [
-      await scrape(cluster),
+      await apiserverMetrics(cluster.kubeconfig),
       cpu(),
       nodes.map((x) => x.events),
       renewFailures.n,
