@@ -10,6 +10,7 @@ import { startHeartbeat } from './heartbeat.ts';
 import { iproute2, type NetworkAdapter } from './iproute.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { OutOfServiceCause } from './out-of-service.ts';
+import { startOwnerProbe } from './owner-probe.ts';
 import { loadOwnership } from './ownership.ts';
 import type { AddressServices } from '../routing/attributes.ts';
 
@@ -44,11 +45,20 @@ export interface AgentOptions {
   onVirtualAddresses?: (cidrs: string[], extlbint: string, services: AddressServices) => void;
   /** What takes this node out of service (default: cordoned and the exclude label); empty = never. */
   outOfServiceCauses?: ReadonlySet<OutOfServiceCause>;
+  /** LAN probes between owners and successors (./owner-probe.ts); absent = off, takeovers wait for Lease expiry. */
+  probe?: {
+    /** The health server's port, published for the peers (undefined: not reachable on the LAN). */
+    port: number | undefined;
+    intervalMs: number;
+    deadAfterMs: number;
+  };
 }
 
 export interface Agent {
   ready(): true | string;
   healthy(): true | string;
+  /** The LAN probe's answer (PROBE_PATH): true while this node is a candidate for local addresses. */
+  candidate(): true | string;
   /** The routing side's state (RoutingReconcilerOptions.onRoutingRejected): published on the heartbeat Lease
    * and re-checked at once by this node's NoEligibleNode report. */
   setRoutingRejected(reason: string | undefined): void;
@@ -82,16 +92,34 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       restartGraceS: opts.restartGraceS,
       ...(opts.outOfServiceCauses ? { outOfServiceCauses: opts.outOfServiceCauses } : {}),
       ...(opts.onVirtualAddresses ? { onVirtualAddresses: opts.onVirtualAddresses } : {}),
+      ...(opts.probe?.port !== undefined ? { probePort: opts.probe.port } : {}),
       log,
       metrics,
     },
-    { cluster, net: opts.net ?? iproute2, heartbeat, ownership, announce: opts.announce ?? announceAddresses },
+    {
+      cluster,
+      net: opts.net ?? iproute2,
+      heartbeat,
+      ownership,
+      announce: opts.announce ?? announceAddresses,
+      ...(opts.probe
+        ? {
+            probe: startOwnerProbe({
+              intervalMs: opts.probe.intervalMs,
+              deadAfterMs: opts.probe.deadAfterMs,
+              onDead: (owner) => hooks.controller?.ownerUnreachable(owner),
+              log,
+            }),
+          }
+        : {}),
+    },
   );
   hooks.controller = controller;
   await controller.start(opts.resyncMs);
   return {
     ready: () => controller.ready(),
     healthy: () => controller.healthy(),
+    candidate: () => controller.candidate(),
     setRoutingRejected(reason) {
       heartbeat.setRoutingRejected(reason);
       controller.trigger();

@@ -8,12 +8,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import PQueue from 'p-queue';
-import { formatIP } from '../api/ip.ts';
+import { formatIP, parseIP } from '../api/ip.ts';
 import { API_VERSION } from '../api/names.ts';
 import { DEFAULT_NODE_AGENT_CONFIG, parseLBNodeAgent, type NodeAgentConfig } from '../api/validate-lbnodeagent.ts';
 import { formatProblem } from '../api/validation.ts';
 import type { Logger } from '../log.ts';
-import { formatLabels, isLive, nextExpiry, parseHeartbeat, type Heartbeat } from '../model/heartbeat.ts';
+import {
+  formatLabels,
+  formatProbeEndpoints,
+  isLive,
+  nextExpiry,
+  parseHeartbeat,
+  type Heartbeat,
+} from '../model/heartbeat.ts';
 import { pickLabels, selectorKeys } from '../model/node-selector.ts';
 import { ServingGroups } from '../model/servicegroups.ts';
 import type { ServiceGroupConfig } from '../api/validate-servicegroup.ts';
@@ -23,13 +30,16 @@ import type { AgentCluster } from './cluster.ts';
 import { CoalescingQueue } from './coalescing-queue.ts';
 import { decideAddresses, type AddressDecision } from './desired.ts';
 import type { HeartbeatWriter } from './heartbeat.ts';
-import { addressKey, localInterfaces, nodeSubnets, type KernelLink } from './interfaces.ts';
+import { addressKey, lanAddresses, localInterfaces, nodeSubnets, type KernelLink } from './interfaces.ts';
 import type { LinkSetup, NetworkAdapter } from './iproute.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { OUT_OF_SERVICE_CAUSES, outOfServiceReason, type OutOfServiceCause } from './out-of-service.ts';
 import type { OwnershipRecord } from './ownership.ts';
 import { batchLine, keepSecondaries, planChanges, type AddressChange, type HeldAddress } from './plan.ts';
 import { LifetimeRenewal } from './renewal.ts';
+import { StoredClaims } from './claims.ts';
+import type { OwnerProbe } from './owner-probe.ts';
+import { ownersToProbe, type WatchedOwner } from './succession.ts';
 import { NO_ELIGIBLE_NODE, reporterNode, servicesWithoutEligibleNode } from './no-eligible.ts';
 import { announcementEvents, announcementsByService, type ServiceAnnouncements, type ServiceEvent } from './report.ts';
 import type { AddressServices } from '../routing/attributes.ts';
@@ -51,6 +61,9 @@ export interface ControllerOptions {
   /** Called after every reconcile with the virtual addresses as placed and the Services behind each
    * (routing integration: per-Service BGP attributes). */
   onVirtualAddresses?: (cidrs: string[], extlbint: string, services: AddressServices) => void;
+  /** The health server's port, published on the heartbeat Lease with the node's LAN addresses so the
+   * successors of its local addresses probe it (undefined: not reachable on the LAN, not published). */
+  probePort?: number;
   log: Logger;
   metrics: AgentMetrics;
 }
@@ -61,6 +74,8 @@ export interface Ports {
   heartbeat: HeartbeatWriter;
   ownership: OwnershipRecord;
   announce: Announcer;
+  /** Probes the owners this node is the successor of (absent: takeovers wait for Lease expiry). */
+  probe?: OwnerProbe;
 }
 
 /** Everything the read step found: one consistent view for the rest of the reconcile. */
@@ -103,13 +118,13 @@ const MAX_QUEUED_EVENTS = 1000;
 const SHUTDOWN_EVENT_FLUSH_MS = 2000;
 
 /** Membership as the election sees it: who is live with which subnets and labels, and which nodes are
- * out of service or expired, or have their routing rejected (the NoEligibleNode report names them). Lease
- * renewals alone do not change it. */
+ * out of service or expired, or have their routing rejected (the NoEligibleNode report names them), and
+ * where and whether to probe them (./succession.ts). Lease renewals alone do not change it. */
 const membership = (beats: Heartbeat[], now: number) =>
   beats
     .map((h) =>
       isLive(h, now)
-        ? `${h.node}=${h.subnets.map((s) => `${s.ip.value}/${s.prefix}`).join('+')}${formatLabels(h.labels)}${h.routingRejected ? '!routing' : ''}`
+        ? `${h.node}=${h.subnets.map((s) => `${s.ip.value}/${s.prefix}`).join('+')}${formatLabels(h.labels)}${h.routingRejected ? '!routing' : ''}${h.restarting ? '!restarting' : ''}@${formatProbeEndpoints(h.probe ?? [])}`
         : `${h.node}!${h.outOfService ? 'out' : 'expired'}`,
     )
     .sort()
@@ -121,6 +136,9 @@ interface AnnouncingWrite {
   family: 4 | 6;
   value: string;
   resourceVersion: string | undefined;
+  /** A takeover from an owner that stopped answering: once stored, this node holds the address. 'first'
+   * marks the address's first Service (one failover per address). */
+  claim?: 'first' | 'shared';
 }
 
 const failedKey = (c: { ip: string; ifname: string }) => `${c.ip} ${c.ifname}`;
@@ -166,6 +184,9 @@ export class AgentController {
   readonly #conflicted = new Set<string>();
   /** While this node is the NoEligibleNode reporter: the note sent per Service (only a change is sent again). */
   readonly #noEligibleSent = new Map<string, string>();
+  /** The owners this node is the successor of, from the last reconcile (./succession.ts). */
+  #watchedOwners = new Map<string, WatchedOwner>();
+  readonly #claims = new StoredClaims();
   /** Out-of-service reason the last reconcile applied (undefined = in service). */
   #appliedOutOfService: string | undefined;
   /** Last reason seen on a Node event: only a change triggers a reconcile (status updates do not). */
@@ -257,6 +278,14 @@ export class AgentController {
     return this.#firstReconcileDone ? true : 'first reconcile not done';
   }
 
+  /** The answer to a successor's LAN probe: a candidate holds its local addresses; otherwise (fenced, out
+   * of service, stopping) the successor may take them over at once. */
+  candidate(): true | string {
+    if (this.#stopping) return 'stopping';
+    if (this.#heartbeatSuspended) return 'out of service';
+    return this.#p.heartbeat.self(Date.now()) ? true : 'heartbeat not renewed (fenced)';
+  }
+
   healthy(): true | string {
     const started = this.#reconcileStartedAt;
     return started !== undefined && Date.now() - started > STUCK_MS
@@ -273,6 +302,7 @@ export class AgentController {
     const { heartbeat, cluster } = this.#p;
     this.#keepOnStop = this.#o.restartGraceS > 0 && !this.#currentOutOfService();
     this.#stopping = true;
+    this.#p.probe?.stop();
     clearInterval(this.#resyncTimer);
     clearTimeout(this.#expiryTimer);
     if (this.#keepOnStop) {
@@ -453,6 +483,7 @@ export class AgentController {
     const end = this.#o.metrics.reconcileDuration.startTimer();
     const view = await this.#read();
     const decisions = this.#decide(view);
+    this.#watchOwners(view, decisions);
     const outcome = await this.#apply(await this.#plan(decisions, view), decisions);
     this.#announce(view, decisions, outcome);
     // the peers re-elect on the mark, now that the local addresses are gone
@@ -488,7 +519,13 @@ export class AgentController {
     this.#config = this.#readConfig();
     const { links, candidates } = await this.#readNode(this.#config);
     const owned = ownership.owned();
-    heartbeat.setSubnets(nodeSubnets([...new Set([...candidates[4], ...candidates[6]])], links, owned));
+    const lan = [...new Set([...candidates[4], ...candidates[6]])];
+    heartbeat.setSubnets(nodeSubnets(lan, links, owned));
+    const port = this.#o.probePort;
+    if (port !== undefined)
+      heartbeat.setProbeEndpoints(
+        formatProbeEndpoints(lanAddresses(lan, links, owned).map((a) => ({ ip: parseIP(a.ip)!, port }))),
+      );
     const { groups, labels } = this.#publishLabels();
     const now = Date.now();
     const peers = this.#peerHeartbeats();
@@ -499,7 +536,7 @@ export class AgentController {
         .services()
         .map(serviceInput)
         .filter((s): s is ServiceInput => !!s)
-        .map((s) => [s.key, s]),
+        .map((s) => [s.key, this.#claims.overlay(s)]),
     );
     this.#seenInputs = new Map([...inputs].map(([key, input]) => [key, this.#inputSignature(input)]));
     const endpoints = nodesWithEndpoints(cluster.endpointSlices());
@@ -641,6 +678,55 @@ export class AgentController {
     this.#announceQueue.put(`${ifname} ${ip}`, { ifname, ip });
   }
 
+  /** Step 2b: probe the owners of the local addresses this node would take over (not while it is no
+   * candidate itself: fenced, out of service, stopping). */
+  #watchOwners(v: View, decisions: AddressDecision[]): void {
+    const { probe } = this.#p;
+    if (!probe) return;
+    this.#watchedOwners =
+      v.self && !this.#stopping ? ownersToProbe(this.#o.node, decisions, v.peers) : new Map<string, WatchedOwner>();
+    probe.watch(new Map([...this.#watchedOwners].map(([owner, w]) => [owner, w.endpoint])));
+  }
+
+  /**
+   * The probe's report: `owner` has not answered on the LAN for its dead-after time. Claims the
+   * addresses this node is the successor for, by writing the announcing annotation of every Service
+   * using them with the Service's resourceVersion as precondition: of two nodes claiming at once, one
+   * write is stored and the other gets 409. The address is added by the reconcile that follows the
+   * stored claim, never before it. Called again on every failed probe: a claim that met a conflict is
+   * retried on the newer Service while the owner stays silent.
+   */
+  ownerUnreachable(owner: string): void {
+    const watched = this.#watchedOwners.get(owner);
+    if (!watched || this.#stopping) return;
+    const { cluster } = this.#p;
+    // restarting since the last reconcile: the next agent on the node answers soon, nothing moves
+    if (this.#peerHeartbeats().find((h) => h.node === owner)?.restarting) return;
+    const claimed: string[] = [];
+    for (const d of watched.addresses) {
+      const value = `${this.#o.node},${d.ifname}`;
+      d.services.forEach((key, i) => {
+        const [ns, name] = key.split('/');
+        const svc = cluster.service(ns!, name!);
+        const slot = `${key} ${d.family}`;
+        const last = this.#annotationWrites.get(slot);
+        if (!svc || (last?.value === value && Date.now() - last.at < 5000)) return; // waiting, running or just stored
+        this.#annotationWrites.set(slot, { value, at: Infinity });
+        const resourceVersion = svc.metadata?.resourceVersion;
+        this.#annotationQueue.put(slot, {
+          key,
+          family: d.family,
+          value,
+          resourceVersion,
+          claim: i ? 'shared' : 'first',
+        });
+        if (!i) claimed.push(d.ip);
+      });
+    }
+    if (claimed.length)
+      this.#log.info('claiming the local addresses of an owner that does not answer', { owner, addresses: claimed });
+  }
+
   /** The announcing annotation of the Services of local addresses this node holds; a write is not
    * repeated while it waits or runs, nor within 5 s after it succeeded while the watch has not shown it yet. */
   #writeAnnouncing(decisions: AddressDecision[], inputs: Map<string, ServiceInput>): void {
@@ -663,6 +749,11 @@ export class AgentController {
     try {
       await this.#p.cluster.setAnnouncing(ns!, name!, w.family, w.value, w.resourceVersion);
       this.#annotationWrites.set(slot, { value: w.value, at: Date.now() });
+      if (w.claim) {
+        if (w.claim === 'first') this.#o.metrics.failovers.inc();
+        this.#claims.add(w.key, { family: w.family, value: w.value, resourceVersion: w.resourceVersion });
+        this.trigger();
+      }
     } catch (err) {
       // the next reconcile may write it again (after a conflict: once the watch shows the newer Service)
       this.#annotationWrites.delete(slot);

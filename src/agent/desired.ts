@@ -48,6 +48,9 @@ export interface AddressDecision {
   winner?: string;
   /** Local addresses: why the winner won (kept as current owner, preferred, or by hash). */
   basis?: ElectionBasis;
+  /** Local addresses: the node that would win without the winner; it probes the winner over the LAN
+   * (src/agent/succession.ts). */
+  successor?: string;
   /** Keys of the Services using the address. */
   services: string[];
   /** Why this node does not announce it (empty when it does). */
@@ -96,6 +99,13 @@ export function decideAddresses(inp: DesiredInputs): AddressDecision[] {
       }));
       const owners = users.flatMap((s) => announcingNode(s.announcing[ip.family]) ?? []);
       const elected = electOwner(text, candidates, owners);
+      const successor =
+        elected &&
+        electOwner(
+          text,
+          candidates.filter((c) => c.node !== elected.node),
+          owners,
+        )?.node;
       const announce = elected?.node === inp.node;
       const reason = announce
         ? ''
@@ -118,6 +128,7 @@ export function decideAddresses(inp: DesiredInputs): AddressDecision[] {
         announce,
         winner: elected?.node,
         basis: elected?.basis,
+        successor,
         services,
         reason,
       });

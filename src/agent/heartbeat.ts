@@ -15,6 +15,8 @@ import {
   HEARTBEAT_PREFIX,
   NODE_LABELS_ANNOTATION,
   OUT_OF_SERVICE_ANNOTATION,
+  PROBE_ANNOTATION,
+  RESTARTING_ANNOTATION,
   ROUTING_REJECTED_ANNOTATION,
   SUBNETS_ANNOTATION,
   type Heartbeat,
@@ -44,6 +46,8 @@ export interface HeartbeatWriter {
   /** Why the node's last routing reload was Rejected or Failed, undefined once one is Applied (or no
    * RouterConfig selects the node); a change is written at once. */
   setRoutingRejected(reason: string | undefined): void;
+  /** Where peers probe this agent over the LAN (formatProbeEndpoints; empty = not probed); a change is written at once. */
+  setProbeEndpoints(value: string): void;
   /** This node as an election candidate, or undefined while fenced, suspended or stopping. */
   self(now: number): Heartbeat | undefined;
   /** Stops renewing until resume(): self() is undefined from now on. Not reported as fencing. */
@@ -83,6 +87,7 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
   let subnets: string[] = [];
   let labels: Record<string, string> = {};
   let routingRejected: string | undefined;
+  let probe = '';
   let lastRenewed = -Infinity;
   let live = false;
   let stopped = false;
@@ -107,7 +112,12 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
     opts.onLiveChange(value);
   };
 
-  const body = (renewTime: string, durationS = opts.durationS, outOfService: string | null = null) => ({
+  const body = (
+    renewTime: string,
+    durationS = opts.durationS,
+    outOfService: string | null = null,
+    restarting: string | null = null,
+  ) => ({
     metadata: {
       name,
       labels: { [HEARTBEAT_LABEL]: 'node' },
@@ -117,6 +127,9 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
         [NODE_LABELS_ANNOTATION]: Object.keys(labels).length ? formatLabels(labels) : null,
         [OUT_OF_SERVICE_ANNOTATION]: outOfService,
         [ROUTING_REJECTED_ANNOTATION]: routingRejected ?? null,
+        [PROBE_ANNOTATION]: probe || null,
+        // the peers stop probing while the next agent on the node starts; its first renewal clears it
+        [RESTARTING_ANNOTATION]: restarting,
       },
     },
     spec: { holderIdentity: opts.node, leaseDurationSeconds: durationS, renewTime },
@@ -249,6 +262,11 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
       routingRejected = next;
       publishChange();
     },
+    setProbeEndpoints(next) {
+      if (next === probe) return;
+      probe = next;
+      publishChange();
+    },
     self(now) {
       if (!live || stopped || now >= lastRenewed + durationMs - marginMs) return undefined;
       return {
@@ -287,7 +305,11 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
         'renewing for the restart',
         () =>
           api.patchNamespacedLease(
-            { name, namespace: opts.namespace, body: body(new V1MicroTime(Date.now()).toISOString(), graceS) },
+            {
+              name,
+              namespace: opts.namespace,
+              body: body(new V1MicroTime(Date.now()).toISOString(), graceS, null, `for up to ${graceS}s`),
+            },
             mergePatch,
           ),
         'could not extend the heartbeat Lease for the restart; peers re-elect when it expires',

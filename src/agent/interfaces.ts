@@ -150,18 +150,23 @@ export function placeLocal(
   return undefined;
 }
 
+/** The node's own addresses on the interfaces that may carry local addresses (not the ones the agent
+ * placed, not host addresses: those have no neighbours), i.e. its address on each LAN subnet. */
+export function lanAddresses(candidates: string[], links: KernelLink[], owned: ReadonlySet<string>): KernelAddress[] {
+  return candidates.flatMap((name) =>
+    subnetAddresses(
+      links.find((l) => l.ifname === name),
+      owned,
+    ).filter((a) => a.prefix < bits(parseIP(a.ip)!.family)),
+  );
+}
+
 /** The subnets (network/prefix, canonical, sorted, unique) this node can announce local addresses in. */
 export function nodeSubnets(candidates: string[], links: KernelLink[], owned: ReadonlySet<string>): string[] {
   const out = new Set<string>();
-  for (const name of candidates) {
-    for (const a of subnetAddresses(
-      links.find((l) => l.ifname === name),
-      owned,
-    )) {
-      const ip = parseIP(a.ip)!;
-      if (a.prefix >= bits(ip.family)) continue; // a host address (/32, /128) has no neighbours to announce to
-      out.add(`${formatIP({ family: ip.family, value: networkOf({ ip, prefix: a.prefix }).first })}/${a.prefix}`);
-    }
+  for (const a of lanAddresses(candidates, links, owned)) {
+    const ip = parseIP(a.ip)!;
+    out.add(`${formatIP({ family: ip.family, value: networkOf({ ip, prefix: a.prefix }).first })}/${a.prefix}`);
   }
   return [...out].sort();
 }

@@ -8,6 +8,7 @@ import { startAgent, type Agent } from '../agent/agent.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
 import { parseOutOfServiceCauses } from '../agent/out-of-service.ts';
 import { startHealthServer } from '../k8s/health-server.ts';
+import { PROBE_PATH } from '../model/heartbeat.ts';
 import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { DEFAULT_BACKEND_PATHS, startRoutingController, type RoutingController } from '../routing/controller.ts';
@@ -29,8 +30,13 @@ elected node (with gratuitous ARP / unsolicited NA), a virtual address on kube-l
   --health-port N              /healthz /readyz /metrics port (default 7473; 0 = any free port)
   --health-host HOST           address the health server binds (default 0.0.0.0)
   --kube-lb-kind KIND          link kind used to create the virtual interface (default dummy; ifb where dummy is missing)
-  --heartbeat-renew D          heartbeat Lease renew period (default 700ms)
-  --heartbeat-duration D       heartbeat Lease duration, whole seconds (default 2s): failover time after a hard crash
+  --heartbeat-renew D          heartbeat Lease renew period (default 10s)
+  --heartbeat-duration D       heartbeat Lease duration, whole seconds (default 40s): how long a node that cannot
+                               reach the apiserver keeps its local addresses, and the failover time after a crash
+                               of a node whose agent is not probed (--owner-probe-interval 0)
+  --owner-probe-interval D     the successor of a local address probes its owner's agent over the LAN this often,
+                               on the health port (default 250ms; 0 = no probes, takeovers wait for Lease expiry)
+  --owner-dead-after D         an owner that has not answered a probe for this long is taken over (default 1s)
   --resync D                   full reconcile period without events (default 30s)
   --local-address-lifetime D   valid lifetime of local addresses, renewed every third of it while held: a killed
                                agent's addresses leave its node within it, +1s (default 9s; whole seconds, at least
@@ -60,8 +66,10 @@ export const OPTIONS = {
   'node-ip': { type: 'string', default: process.env.PURELB_HOST ?? '' },
   config: { type: 'string', default: 'default' },
   'kube-lb-kind': { type: 'string', default: 'dummy' },
-  'heartbeat-renew': { type: 'string', default: '700ms' },
-  'heartbeat-duration': { type: 'string', default: '2s' },
+  'heartbeat-renew': { type: 'string', default: '10s' },
+  'heartbeat-duration': { type: 'string', default: '40s' },
+  'owner-probe-interval': { type: 'string', default: '250ms' },
+  'owner-dead-after': { type: 'string', default: '1s' },
   resync: { type: 'string', default: '30s' },
   'local-address-lifetime': { type: 'string', default: '9s' },
   'restart-grace': { type: 'string', default: '30s' },
@@ -98,6 +106,12 @@ function agentSettings(values: Values) {
       `--heartbeat-renew (${renewMs} ms) must be shorter than --heartbeat-duration (${durationMs} ms)`,
     );
   const resyncMs = parseDuration(values.resync, 'resync');
+  const probeIntervalMs = parseDuration(values['owner-probe-interval'], 'owner-probe-interval');
+  const deadAfterMs = parseDuration(values['owner-dead-after'], 'owner-dead-after');
+  if (probeIntervalMs > 0 && deadAfterMs < 2 * probeIntervalMs)
+    throw new UsageError(
+      `--owner-dead-after (${deadAfterMs} ms) must be at least twice --owner-probe-interval (${probeIntervalMs} ms): one lost probe must not move an address`,
+    );
   const lifetimeMs = parseDuration(values['local-address-lifetime'], 'local-address-lifetime');
   const graceMs = parseDuration(values['restart-grace'], 'restart-grace');
   if (graceMs % 1000 !== 0)
@@ -119,6 +133,8 @@ function agentSettings(values: Values) {
     renewMs,
     durationS: durationMs / 1000,
     resyncMs,
+    probeIntervalMs,
+    deadAfterMs,
     lifetimeS: lifetimeMs / 1000,
     graceS: graceMs / 1000,
     outOfServiceCauses,
@@ -210,6 +226,7 @@ export const command: Command = {
       {
         healthy: () => started.agent?.healthy() ?? true,
         ready: () => started.agent?.ready() ?? 'caches not synced',
+        more: { [PROBE_PATH]: () => started.agent?.candidate() ?? 'starting' },
       },
       metrics.registry,
     );
@@ -233,6 +250,16 @@ export const command: Command = {
         log,
         metrics,
         outOfServiceCauses: settings.outOfServiceCauses,
+        ...(settings.probeIntervalMs > 0
+          ? {
+              probe: {
+                // peers reach the health server on the node's LAN addresses only when it listens on all of them
+                port: ['0.0.0.0', '::'].includes(values['health-host']) ? port : undefined,
+                intervalMs: settings.probeIntervalMs,
+                deadAfterMs: settings.deadAfterMs,
+              },
+            }
+          : {}),
         onVirtualAddresses: (cidrs, iface, services) => routing.setVirtualAddresses(cidrs, iface, services),
       }),
       signalled.then(() => undefined),

@@ -7,6 +7,8 @@ import type { Registry } from 'prom-client';
 export interface HealthChecks {
   healthy(): boolean | string;
   ready(): boolean | string;
+  /** More checks by path (the agent's LAN probe path), answered the same way: 200, or 503 with the reason. */
+  more?: Record<string, () => boolean | string>;
 }
 
 /** Starts the server on host:port (port 0 = any free port) and resolves with the bound port. */
@@ -27,7 +29,14 @@ export async function startHealthServer(
       );
       return;
     }
-    const check = path === '/healthz' ? () => checks.healthy() : path === '/readyz' ? () => checks.ready() : undefined;
+    const check =
+      path === '/healthz'
+        ? () => checks.healthy()
+        : path === '/readyz'
+          ? () => checks.ready()
+          : path && checks.more && Object.hasOwn(checks.more, path)
+            ? checks.more[path]
+            : undefined;
     if (!check) {
       res.writeHead(404).end('not found\n');
       return;

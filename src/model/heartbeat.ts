@@ -4,7 +4,7 @@
 // excluded by label) keeps its Lease but marks it (OUT_OF_SERVICE_ANNOTATION) and stops renewing it, so
 // its peers can tell an excluded node (marked) from a fenced one (expired) and from one without an agent.
 import type { V1Lease } from '@kubernetes/client-node';
-import { parseCIDR, type CIDR } from '../api/ip.ts';
+import { cidrContains, formatIP, parseCIDR, parseIP, type CIDR, type IP } from '../api/ip.ts';
 
 export const HEARTBEAT_PREFIX = 'purelb-node-';
 export const SUBNETS_ANNOTATION = 'purelb.io/subnets';
@@ -16,12 +16,28 @@ export const OUT_OF_SERVICE_ANNOTATION = 'purelb.io/out-of-service';
 /** Why the node's routing daemon runs an older config than asked for (its last reload was Rejected or
  * Failed); present only while it does (src/model/eligibility.ts reads it for virtual addresses). */
 export const ROUTING_REJECTED_ANNOTATION = 'purelb.io/routing-rejected';
+/** Where peers probe this node's agent over the LAN ("ip:port" or "[ip6]:port", comma separated): the
+ * successor of each local address this node owns asks PROBE_PATH there and takes over when it stops
+ * answering (src/agent/owner-probe.ts). Absent when the agent's health server is not reachable on the LAN. */
+export const PROBE_ANNOTATION = 'purelb.io/probe';
+/** The path a node agent answers 200 on while it counts itself a candidate for local addresses
+ * (renewed heartbeat, in service, not stopping), 503 otherwise. */
+export const PROBE_PATH = '/candidate';
+/** Set by an agent stopping for a restart (restart grace): the next agent on the node renews the Lease
+ * and clears it. While it is set the peers do not probe the node (nothing answers for a few seconds). */
+export const RESTARTING_ANNOTATION = 'purelb.io/restarting';
 /** A Lease annotation is untrusted input: read at most this many characters of a reason (out of service, routing). */
 const MAX_REASON_TEXT = 512;
 /** A Lease annotation is untrusted input: read at most this many characters of labels. */
 const MAX_LABELS_TEXT = 16_384;
-/** A Lease annotation is untrusted input: parse at most this many subnets. */
+/** A Lease annotation is untrusted input: parse at most this many subnets (and probe endpoints). */
 const MAX_SUBNETS = 256;
+
+/** An agent's LAN address and health port, as a peer probes it. */
+export interface ProbeEndpoint {
+  ip: IP;
+  port: number;
+}
 
 export interface Heartbeat {
   node: string;
@@ -34,6 +50,10 @@ export interface Heartbeat {
   outOfService?: string;
   /** Why the node's last routing reload was Rejected or Failed, while it was (ROUTING_REJECTED_ANNOTATION). */
   routingRejected?: string;
+  /** Where its agent answers probes (PROBE_ANNOTATION): only addresses inside its own subnets. */
+  probe?: ProbeEndpoint[];
+  /** Its agent is stopping for a restart (RESTARTING_ANNOTATION): not probed meanwhile. */
+  restarting?: boolean;
 }
 
 const epochMs = (t: unknown): number => (t instanceof Date ? t.getTime() : typeof t === 'string' ? Date.parse(t) : NaN);
@@ -60,6 +80,8 @@ export function parseHeartbeat(lease: V1Lease): Heartbeat | undefined {
   const labels = parseLabels(lease.metadata?.annotations?.[NODE_LABELS_ANNOTATION]);
   const outOfService = lease.metadata?.annotations?.[OUT_OF_SERVICE_ANNOTATION]?.slice(0, MAX_REASON_TEXT);
   const routingRejected = lease.metadata?.annotations?.[ROUTING_REJECTED_ANNOTATION]?.slice(0, MAX_REASON_TEXT);
+  const probe = parseProbeEndpoints(lease.metadata?.annotations?.[PROBE_ANNOTATION], subnets);
+  const restarting = lease.metadata?.annotations?.[RESTARTING_ANNOTATION] !== undefined;
   return {
     node,
     subnets,
@@ -67,7 +89,28 @@ export function parseHeartbeat(lease: V1Lease): Heartbeat | undefined {
     expiresAt: renewed + duration * 1000,
     ...(outOfService ? { outOfService } : {}),
     ...(routingRejected ? { routingRejected } : {}),
+    ...(probe.length ? { probe } : {}),
+    ...(restarting ? { restarting } : {}),
   };
+}
+
+/** The annotation value for probe endpoints. */
+export const formatProbeEndpoints = (endpoints: readonly ProbeEndpoint[]): string =>
+  endpoints
+    .map(({ ip, port }) => (ip.family === 6 ? `[${formatIP(ip)}]:${port}` : `${formatIP(ip)}:${port}`))
+    .join(',');
+
+/** Probe endpoints from a Lease: only addresses inside the node's own published subnets, so a Lease
+ * cannot make its peers send requests anywhere else than onto their shared LAN. */
+function parseProbeEndpoints(text: string | undefined, subnets: readonly CIDR[]): ProbeEndpoint[] {
+  const out: ProbeEndpoint[] = [];
+  for (const item of (text ?? '').split(',').slice(0, MAX_SUBNETS)) {
+    const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(item.trim());
+    const ip = m && parseIP(m[1] ?? m[2]!);
+    const port = Number(m?.[3]);
+    if (ip && port > 0 && port < 65536 && subnets.some((s) => cidrContains(s, ip))) out.push({ ip, port });
+  }
+  return out;
 }
 
 /** The published labels; anything malformed reads as no labels (the node then matches no selector that needs one). */

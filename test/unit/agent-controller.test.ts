@@ -137,6 +137,10 @@ class FakeHeartbeat implements HeartbeatWriter {
   setRoutingRejected(reason: string | undefined) {
     this.routingRejected = reason;
   }
+  probe = '';
+  setProbeEndpoints(value: string) {
+    this.probe = value;
+  }
   self(now: number): Heartbeat | undefined {
     return this.live && !this.log.includes('suspend')
       ? {

@@ -1,0 +1,112 @@
+// The successor's LAN probe of an owner's agent: GET PROBE_PATH on the owner's published endpoint every
+// interval, over one kept-alive connection per owner. An owner that has not answered 200 for deadAfter
+// (refused, timed out, or 503 = not a candidate) is reported dead on every further failed probe, so the
+// caller can retry a claim that met a conflict. Liveness comes from the LAN, not from API writes: the
+// heartbeat Lease can then renew every 10 s and still a dead owner is replaced in about a second.
+import { Agent, request } from 'node:http';
+import { formatIP } from '../api/ip.ts';
+import type { Logger } from '../log.ts';
+import { formatProbeEndpoints, PROBE_PATH, type ProbeEndpoint } from '../model/heartbeat.ts';
+
+export interface OwnerProbe {
+  /** The owners to probe now, with their endpoints; others stop being probed. */
+  watch(owners: ReadonlyMap<string, ProbeEndpoint>): void;
+  stop(): void;
+}
+
+export interface OwnerProbeOptions {
+  intervalMs: number;
+  deadAfterMs: number;
+  onDead(owner: string): void;
+  log: Logger;
+}
+
+interface Probed {
+  endpoint: string;
+  host: string;
+  port: number;
+  lastOk: number;
+  dead: boolean;
+  timer?: NodeJS.Timeout;
+  stopped: boolean;
+}
+
+const endpointText = (e: ProbeEndpoint) => formatProbeEndpoints([e]);
+
+export function startOwnerProbe(opts: OwnerProbeOptions): OwnerProbe {
+  // one socket per owner, reused: a probe every 250 ms costs no handshake, and a dead agent's socket
+  // fails at once (reset, then refused)
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const probed = new Map<string, Probed>();
+  const timeoutMs = Math.max(100, Math.min(opts.deadAfterMs / 2, 1000));
+
+  const ask = (p: Probed) =>
+    new Promise<string | undefined>((resolve) => {
+      const req = request(
+        { host: p.host, port: p.port, path: PROBE_PATH, agent, signal: AbortSignal.timeout(timeoutMs) },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode === 200 ? undefined : `answered ${res.statusCode}`);
+        },
+      );
+      req.on('error', (err) => resolve(err.name === 'AbortError' ? `no answer within ${timeoutMs} ms` : err.message));
+      req.end();
+    });
+
+  const round = async (owner: string, p: Probed) => {
+    if (p.stopped) return;
+    const started = Date.now();
+    const failure = await ask(p);
+    if (p.stopped) return;
+    const now = Date.now();
+    if (!failure) {
+      if (p.dead) opts.log.info('owner answers on the LAN again', { owner, endpoint: p.endpoint });
+      p.lastOk = now;
+      p.dead = false;
+    } else if (now - p.lastOk >= opts.deadAfterMs) {
+      if (!p.dead)
+        opts.log.warn('owner does not answer on the LAN: taking over its local addresses', {
+          owner,
+          endpoint: p.endpoint,
+          silentMs: now - p.lastOk,
+          error: failure,
+        });
+      p.dead = true;
+      opts.onDead(owner);
+    }
+    p.timer = setTimeout(() => void round(owner, p), Math.max(0, started + opts.intervalMs - Date.now()));
+  };
+
+  const drop = (owner: string) => {
+    const p = probed.get(owner);
+    if (!p) return;
+    p.stopped = true;
+    clearTimeout(p.timer);
+    probed.delete(owner);
+  };
+
+  return {
+    watch(owners) {
+      for (const owner of [...probed.keys()])
+        if (probed.get(owner)!.endpoint !== (owners.get(owner) && endpointText(owners.get(owner)!))) drop(owner);
+      for (const [owner, e] of owners) {
+        if (probed.has(owner)) continue;
+        // silence counts from when this node became the successor: an owner dead already is replaced after deadAfter
+        const p: Probed = {
+          endpoint: endpointText(e),
+          host: formatIP(e.ip),
+          port: e.port,
+          lastOk: Date.now(),
+          dead: false,
+          stopped: false,
+        };
+        probed.set(owner, p);
+        void round(owner, p);
+      }
+    },
+    stop() {
+      for (const owner of [...probed.keys()]) drop(owner);
+      agent.destroy();
+    },
+  };
+}
