@@ -11,13 +11,14 @@ import type { HeartbeatWriter } from '../../src/agent/heartbeat.ts';
 import { parseIpAddrJson, type KernelLink } from '../../src/agent/interfaces.ts';
 import type { NetworkAdapter } from '../../src/agent/iproute.ts';
 import { createAgentMetrics } from '../../src/agent/metrics.ts';
+import type { OwnerProbe } from '../../src/agent/owner-probe.ts';
 import type { OwnershipRecord } from '../../src/agent/ownership.ts';
 import type { HeldAddress } from '../../src/agent/plan.ts';
 import { LifetimeRenewal } from '../../src/agent/renewal.ts';
 import type { EventRecorder } from '../../src/k8s/events.ts';
 import { createLogger } from '../../src/log.ts';
 import { parseCIDR } from '../../src/api/ip.ts';
-import type { Heartbeat } from '../../src/model/heartbeat.ts';
+import { formatProbeEndpoints, type Heartbeat, type ProbeEndpoint } from '../../src/model/heartbeat.ts';
 import type { AddressServices } from '../../src/routing/attributes.ts';
 
 const NODE = 'n1';
@@ -109,8 +110,11 @@ class FakeCluster implements AgentCluster {
   }
   /** resourceVersion preconditions of the announcing writes. */
   preconditions: (string | undefined)[] = [];
+  /** The apiserver answers 409 to the announcing writes (a newer Service version is stored). */
+  conflict = false;
   async setAnnouncing(ns: string, name: string, family: 4 | 6, value: string, resourceVersion?: string) {
     this.preconditions.push(resourceVersion);
+    if (this.conflict) throw Object.assign(new Error('Conflict'), { code: 409 });
     this.annotations.push(`${ns}/${name} IPv${family}=${value}`);
   }
   async stop() {}
@@ -200,7 +204,7 @@ const peerLease = (node: string, subnets: string): V1Lease => ({
   spec: { holderIdentity: node, leaseDurationSeconds: 30, renewTime: new Date() },
 });
 
-function setup(opts: { restartGraceS?: number; localLifetimeS?: number } = {}) {
+function setup(opts: { restartGraceS?: number; localLifetimeS?: number; probe?: OwnerProbe; probePort?: number } = {}) {
   const ownership = memoryOwnership();
   const kernel = new FakeKernel(ownership);
   const cluster = new FakeCluster();
@@ -217,6 +221,7 @@ function setup(opts: { restartGraceS?: number; localLifetimeS?: number } = {}) {
       linkKind: 'dummy',
       localLifetimeS: opts.localLifetimeS ?? 0,
       restartGraceS: opts.restartGraceS ?? 0,
+      ...(opts.probePort !== undefined ? { probePort: opts.probePort } : {}),
       onVirtualAddresses: (cidrs, _ifname, services) => {
         virtual.push(cidrs);
         handed.push(services);
@@ -230,6 +235,7 @@ function setup(opts: { restartGraceS?: number; localLifetimeS?: number } = {}) {
       heartbeat,
       ownership,
       announce: async (targets) => void garps.push(...targets.map((g) => `${g.ifname} ${g.ip}`)),
+      ...(opts.probe ? { probe: opts.probe } : {}),
     },
   );
   const reconcile = async () => {
@@ -439,6 +445,77 @@ describe('agent controller (fake ports)', () => {
     expect(t.kernel.batches.length).toBe(batches + 1);
     expect(t.kernel.addresses('kube-lb0')).toEqual([]);
     await t.controller.stop();
+  });
+});
+
+describe('LAN probes: the successor takes over from a silent owner (fake ports)', () => {
+  class FakeProbe implements OwnerProbe {
+    watched = new Map<string, string>();
+    watch(owners: ReadonlyMap<string, ProbeEndpoint>) {
+      this.watched = new Map([...owners].map(([o, e]) => [o, formatProbeEndpoints([e])]));
+    }
+    stop() {
+      this.watched.clear();
+    }
+  }
+  /** n2 owns the address (its annotation) and publishes its probe endpoint; n1 is the only other candidate. */
+  const owned = (restarting = false) => {
+    const probe = new FakeProbe();
+    const t = setup({ probe, probePort: 7473 });
+    const lease = peerLease('n2', LAN);
+    lease.metadata!.annotations!['purelb.io/probe'] = '192.168.1.12:7473';
+    if (restarting) lease.metadata!.annotations!['purelb.io/restarting'] = 'for up to 30s';
+    t.cluster.leases = [lease];
+    const shared = (name: string) => {
+      const svc = service(name, '192.168.1.240', { 'purelb.io/announcing-IPv4': 'n2,eth0' });
+      svc.metadata!.resourceVersion = `rv-${name}`;
+      return svc;
+    };
+    t.cluster.svcs = [shared('web'), shared('api')];
+    return { ...t, probe };
+  };
+
+  test('publishes its own endpoint, probes only the owner it succeeds, claims every sharing Service before adding', async () => {
+    const t = owned();
+    await t.controller.start(60_000);
+    expect(t.heartbeat.probe).toBe('192.168.1.11:7473');
+    expect(t.probe.watched).toEqual(new Map([['n2', '192.168.1.12:7473']]));
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
+    expect(t.cluster.annotations).toEqual([]);
+
+    t.controller.ownerUnreachable('n2');
+    await new Promise((r) => setImmediate(r)); // the claim writes run from their queue
+    await t.controller.idle();
+    // one write per Service, each on the version the decision was made on
+    expect(t.cluster.annotations.sort()).toEqual(['default/api IPv4=n1,eth0', 'default/web IPv4=n1,eth0']);
+    expect(t.cluster.preconditions.sort()).toEqual(['rv-api', 'rv-web']);
+    // stored: the address is added and announced although the watch still shows n2's annotation
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+    expect(t.garps).toEqual(['eth0 192.168.1.240']);
+    expect(t.probe.watched).toEqual(new Map()); // n1 owns it now: nobody left to probe
+    await t.controller.stop();
+  });
+
+  test('a claim that meets a newer Service (409) adds nothing; a restarting owner is neither probed nor claimed from', async () => {
+    const t = owned();
+    t.cluster.conflict = true;
+    await t.controller.start(60_000);
+    t.controller.ownerUnreachable('n2');
+    await new Promise((r) => setImmediate(r));
+    await t.controller.idle();
+    expect(t.cluster.preconditions.length).toBe(2);
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
+    await t.controller.stop();
+
+    const r = owned(true);
+    await r.controller.start(60_000);
+    expect(r.probe.watched).toEqual(new Map());
+    r.controller.ownerUnreachable('n2');
+    await new Promise((resolve) => setImmediate(resolve));
+    await r.controller.idle();
+    expect(r.cluster.annotations).toEqual([]);
+    expect(r.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
+    await r.controller.stop();
   });
 });
 

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { parseCIDR } from '../../src/api/ip.ts';
 import { electWinner } from '../../src/agent/election.ts';
-import { nextExpiry, parseHeartbeat, type Heartbeat } from '../../src/model/heartbeat.ts';
+import { formatProbeEndpoints, nextExpiry, parseHeartbeat, type Heartbeat } from '../../src/model/heartbeat.ts';
 
 const hb = (node: string, subnets: string[], expiresAt = 10_000): Heartbeat => ({
   node,
@@ -75,7 +75,7 @@ describe('heartbeat expiry', () => {
 
 describe('heartbeat Lease parsing', () => {
   const lease = (name: string, holder: string | undefined, subnets: string) => ({
-    metadata: { name, annotations: { 'purelb.io/subnets': subnets } },
+    metadata: { name, annotations: { 'purelb.io/subnets': subnets } as Record<string, string> },
     spec: { holderIdentity: holder, renewTime: new Date(5000), leaseDurationSeconds: 2 },
   });
   test('reads holder, expiry and subnets; skips garbage subnets', () => {
@@ -88,5 +88,15 @@ describe('heartbeat Lease parsing', () => {
     expect(parseHeartbeat(lease('purelb-node-n1', 'n2', ''))).toBeUndefined();
     expect(parseHeartbeat(lease('purelb-allocator', 'x', ''))).toBeUndefined();
     expect(parseHeartbeat(lease('purelb-node-n1', undefined, ''))).toBeUndefined();
+  });
+  test("probe endpoints are read only inside the Lease's own subnets (no probes sent elsewhere); restart marker", () => {
+    const l = lease('purelb-node-n1', 'n1', '192.168.1.0/24,fd00::/64');
+    l.metadata.annotations['purelb.io/probe'] =
+      '192.168.1.11:7473,[fd00::11]:7473,10.0.0.1:7473,192.168.1.12:0,192.168.1.13:70000,fd00::14:7473,x:1,192.168.1.15';
+    const h = parseHeartbeat(l)!;
+    expect(formatProbeEndpoints(h.probe!)).toBe('192.168.1.11:7473,[fd00::11]:7473');
+    expect(h.restarting).toBeUndefined();
+    l.metadata.annotations['purelb.io/restarting'] = 'for up to 30s';
+    expect(parseHeartbeat(l)!.restarting).toBe(true);
   });
 });

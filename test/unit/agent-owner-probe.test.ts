@@ -1,0 +1,84 @@
+// The successor's LAN probe against a real HTTP server on loopback: an owner answering 200 is never
+// reported; one that stops answering (closed port, or 503 = no longer a candidate) is reported after
+// the dead-after time, again on every failed probe, and no more once it answers again or is unwatched.
+import { afterEach, expect, test } from '@jest/globals';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseIP } from '../../src/api/ip.ts';
+import { startOwnerProbe, type OwnerProbe } from '../../src/agent/owner-probe.ts';
+import { createLogger } from '../../src/log.ts';
+import { PROBE_PATH } from '../../src/model/heartbeat.ts';
+
+let probe: OwnerProbe | undefined;
+let server: Server | undefined;
+afterEach(async () => {
+  probe?.stop();
+  server?.closeAllConnections();
+  await new Promise((r) => server?.close(r) ?? r(undefined));
+});
+
+/** A stand-in owner agent: answers PROBE_PATH with `status()`; counts the probes. */
+async function owner(status: () => number, port = 0) {
+  const seen: string[] = [];
+  server = createServer((req, res) => {
+    seen.push(req.url ?? '');
+    res.writeHead(status()).end();
+  });
+  await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r));
+  return { port: (server.address() as AddressInfo).port, seen };
+}
+
+const waitFor = async (cond: () => boolean, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await sleep(20);
+  return cond();
+};
+
+function start(dead: string[]) {
+  const logs: string[] = [];
+  probe = startOwnerProbe({
+    intervalMs: 50,
+    deadAfterMs: 200,
+    onDead: (o) => dead.push(o),
+    log: createLogger('test', {}, (l) => logs.push(l)),
+  });
+  return logs;
+}
+
+test('an owner that answers 200 is never reported; once its port closes it is, with a log naming it', async () => {
+  const { port, seen } = await owner(() => 200);
+  const dead: string[] = [];
+  const logs = start(dead);
+  probe!.watch(new Map([['n2', { ip: parseIP('127.0.0.1')!, port }]]));
+  expect(await waitFor(() => seen.length >= 8)).toBe(true);
+  expect(seen.every((u) => u === PROBE_PATH)).toBe(true);
+  expect(dead).toEqual([]);
+
+  server!.closeAllConnections();
+  await new Promise((r) => server!.close(r));
+  expect(await waitFor(() => dead.length >= 2)).toBe(true); // reported again on further failures
+  expect(new Set(dead)).toEqual(new Set(['n2']));
+  expect(logs.some((l) => l.includes('owner does not answer on the LAN') && l.includes('"owner":"n2"'))).toBe(true);
+
+  // it answers again (a restarted agent on the same port): no more reports
+  await owner(() => 200, port);
+  expect(await waitFor(() => logs.some((l) => l.includes('owner answers on the LAN again')))).toBe(true);
+  const reported = dead.length;
+  await sleep(400);
+  expect(dead.length).toBe(reported);
+});
+
+test('503 (no longer a candidate) counts as silence; an unwatched owner is no longer probed', async () => {
+  let code = 503;
+  const { port, seen } = await owner(() => code);
+  const dead: string[] = [];
+  start(dead);
+  probe!.watch(new Map([['n2', { ip: parseIP('127.0.0.1')!, port }]]));
+  expect(await waitFor(() => dead.length > 0)).toBe(true);
+  code = 200;
+  probe!.watch(new Map());
+  const probes = seen.length;
+  await sleep(300);
+  expect(seen.length).toBeLessThanOrEqual(probes + 1); // at most the one in flight
+});
