@@ -3,6 +3,9 @@
 // (refused, timed out, or 503 = not a candidate) is reported dead on every further failed probe, so the
 // caller can retry a claim that met a conflict. Liveness comes from the LAN, not from API writes: the
 // heartbeat Lease can then renew every 10 s and still a dead owner is replaced in about a second.
+// Only an owner that answered this node before can be reported: where the probe port is filtered
+// (both ways or one way) nothing is reported, so two nodes never claim an address back and forth; the
+// address then moves when the owner's Lease expires, as without probes.
 import { Agent, request } from 'node:http';
 import { formatIP } from '../api/ip.ts';
 import type { Logger } from '../log.ts';
@@ -26,6 +29,8 @@ interface Probed {
   host: string;
   port: number;
   lastOk: number;
+  /** It answered 200 at least once since it was watched: the LAN path works. */
+  answered: boolean;
   dead: boolean;
   timer?: NodeJS.Timeout;
   stopped: boolean;
@@ -62,7 +67,20 @@ export function startOwnerProbe(opts: OwnerProbeOptions): OwnerProbe {
     if (!failure) {
       if (p.dead) opts.log.info('owner answers on the LAN again', { owner, endpoint: p.endpoint });
       p.lastOk = now;
+      p.answered = true;
       p.dead = false;
+    } else if (!p.answered) {
+      if (now - p.lastOk >= opts.deadAfterMs && !p.dead)
+        opts.log.warn(
+          'owner never answered on the LAN: its local addresses move only when its heartbeat Lease expires',
+          {
+            owner,
+            endpoint: p.endpoint,
+            error: failure,
+            fix: `let this node reach ${p.endpoint} (the agent's health port) over the LAN`,
+          },
+        );
+      p.dead = now - p.lastOk >= opts.deadAfterMs; // logged once
     } else if (now - p.lastOk >= opts.deadAfterMs) {
       if (!p.dead)
         opts.log.warn('owner does not answer on the LAN: taking over its local addresses', {
@@ -91,12 +109,12 @@ export function startOwnerProbe(opts: OwnerProbeOptions): OwnerProbe {
         if (probed.get(owner)!.endpoint !== (owners.get(owner) && endpointText(owners.get(owner)!))) drop(owner);
       for (const [owner, e] of owners) {
         if (probed.has(owner)) continue;
-        // silence counts from when this node became the successor: an owner dead already is replaced after deadAfter
         const p: Probed = {
           endpoint: endpointText(e),
           host: formatIP(e.ip),
           port: e.port,
           lastOk: Date.now(),
+          answered: false,
           dead: false,
           stopped: false,
         };

@@ -1,6 +1,7 @@
 // The successor's LAN probe against a real HTTP server on loopback: an owner answering 200 is never
 // reported; one that stops answering (closed port, or 503 = no longer a candidate) is reported after
-// the dead-after time, again on every failed probe, and no more once it answers again or is unwatched.
+// the dead-after time, again on every failed probe, and no more once it answers again or is unwatched;
+// one that never answered is never reported.
 import { afterEach, expect, test } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -70,15 +71,28 @@ test('an owner that answers 200 is never reported; once its port closes it is, w
 });
 
 test('503 (no longer a candidate) counts as silence; an unwatched owner is no longer probed', async () => {
-  let code = 503;
+  let code = 200;
   const { port, seen } = await owner(() => code);
   const dead: string[] = [];
   start(dead);
   probe!.watch(new Map([['n2', { ip: parseIP('127.0.0.1')!, port }]]));
+  expect(await waitFor(() => seen.length >= 2)).toBe(true);
+  code = 503;
   expect(await waitFor(() => dead.length > 0)).toBe(true);
   code = 200;
   probe!.watch(new Map());
   const probes = seen.length;
   await sleep(300);
   expect(seen.length).toBeLessThanOrEqual(probes + 1); // at most the one in flight
+});
+
+test('an owner that never answered (probe port filtered) is not reported: no claims back and forth', async () => {
+  const { port } = await owner(() => 503);
+  const dead: string[] = [];
+  const logs = start(dead);
+  probe!.watch(new Map([['n2', { ip: parseIP('127.0.0.1')!, port }]]));
+  expect(await waitFor(() => logs.some((l) => l.includes('owner never answered on the LAN')))).toBe(true);
+  await sleep(300);
+  expect(dead).toEqual([]);
+  expect(logs.filter((l) => l.includes('owner never answered')).length).toBe(1);
 });
