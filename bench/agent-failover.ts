@@ -4,21 +4,23 @@
 // address on eth0 AND its gratuitous ARP has reached the LAN (the bridge namespace's neighbour entry
 // for the address switches to the new owner's MAC). After a SIGKILL also how long the killed agent's
 // node kept the address (until its lifetime ran out: nothing withdrew it). The killed agent is
-// restarted between trials.
+// restarted between trials. The agents run with the product's defaults (heartbeat timings and LAN
+// probes from the agent's option table) unless renew and duration are given.
 // Run: npm run bench:agent (or npx node bench/agent-failover.ts [trials] [renew] [duration])
 import { GROUP, VERSION } from '../src/api/names.ts';
 import { HEARTBEAT_PREFIX } from '../src/model/heartbeat.ts';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { performance } from 'node:perf_hooks';
 import { electWinner } from '../src/agent/election.ts';
+import { OPTIONS } from '../src/cli/agent.ts';
 import { startCluster } from '../src/lab/cluster/cluster.ts';
 import { applyCRDs, freshNamespace, waitFor } from '../test/harness/kube.ts';
 import { createBrandedService, createLan, LAN_V4, type Lan, type LanNode } from '../test/integration/agent-lan.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const TRIALS = Number(process.argv[2] ?? 20);
-const RENEW = process.argv[3] ?? '700ms';
-const DURATION = process.argv[4] ?? '2s';
+const RENEW = process.argv[3] ?? OPTIONS['heartbeat-renew'].default;
+const DURATION = process.argv[4] ?? OPTIONS['heartbeat-duration'].default;
 
 const cluster = await startCluster();
 const kc = new KubeConfig();
