@@ -38,6 +38,37 @@ interface Probed {
 
 const endpointText = (e: ProbeEndpoint) => formatProbeEndpoints([e]);
 
+/** One probe: undefined when the owner answered 200, else what went wrong. */
+function ask(agent: Agent, p: Probed, timeoutMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const req = request(
+      { host: p.host, port: p.port, path: PROBE_PATH, agent, signal: AbortSignal.timeout(timeoutMs) },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode === 200 ? undefined : `answered ${res.statusCode}`);
+      },
+    );
+    req.on('error', (err) => resolve(err.name === 'AbortError' ? `no answer within ${timeoutMs} ms` : err.message));
+    req.end();
+  });
+}
+
+/** What one probe's result means (and records it): the owner is back, dead (report it), silent since it
+ * was first watched (warn once), or nothing new. */
+function record(p: Probed, failure: string | undefined, now: number, deadAfterMs: number) {
+  const wasDead = p.dead;
+  if (!failure) {
+    p.lastOk = now;
+    p.answered = true;
+    p.dead = false;
+    return wasDead ? 'back' : undefined;
+  }
+  p.dead = now - p.lastOk >= deadAfterMs;
+  if (!p.dead) return undefined;
+  if (p.answered) return 'dead';
+  return wasDead ? undefined : 'never answered';
+}
+
 export function startOwnerProbe(opts: OwnerProbeOptions): OwnerProbe {
   // one socket per owner, reused: a probe every 250 ms costs no handshake, and a dead agent's socket
   // fails at once (reset, then refused)
@@ -45,52 +76,36 @@ export function startOwnerProbe(opts: OwnerProbeOptions): OwnerProbe {
   const probed = new Map<string, Probed>();
   const timeoutMs = Math.max(100, Math.min(opts.deadAfterMs / 2, 1000));
 
-  const ask = (p: Probed) =>
-    new Promise<string | undefined>((resolve) => {
-      const req = request(
-        { host: p.host, port: p.port, path: PROBE_PATH, agent, signal: AbortSignal.timeout(timeoutMs) },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode === 200 ? undefined : `answered ${res.statusCode}`);
-        },
-      );
-      req.on('error', (err) => resolve(err.name === 'AbortError' ? `no answer within ${timeoutMs} ms` : err.message));
-      req.end();
-    });
-
   const round = async (owner: string, p: Probed) => {
     if (p.stopped) return;
     const started = Date.now();
-    const failure = await ask(p);
+    const failure = await ask(agent, p, timeoutMs);
     if (p.stopped) return;
+    const wasDead = p.dead;
     const now = Date.now();
-    if (!failure) {
-      if (p.dead) opts.log.info('owner answers on the LAN again', { owner, endpoint: p.endpoint });
-      p.lastOk = now;
-      p.answered = true;
-      p.dead = false;
-    } else if (!p.answered) {
-      if (now - p.lastOk >= opts.deadAfterMs && !p.dead)
+    const fields = { owner, endpoint: p.endpoint };
+    switch (record(p, failure, now, opts.deadAfterMs)) {
+      case 'back':
+        opts.log.info('owner answers on the LAN again', fields);
+        break;
+      case 'never answered':
         opts.log.warn(
           'owner never answered on the LAN: its local addresses move only when its heartbeat Lease expires',
           {
-            owner,
-            endpoint: p.endpoint,
+            ...fields,
             error: failure,
             fix: `let this node reach ${p.endpoint} (the agent's health port) over the LAN`,
           },
         );
-      p.dead = now - p.lastOk >= opts.deadAfterMs; // logged once
-    } else if (now - p.lastOk >= opts.deadAfterMs) {
-      if (!p.dead)
-        opts.log.warn('owner does not answer on the LAN: taking over its local addresses', {
-          owner,
-          endpoint: p.endpoint,
-          silentMs: now - p.lastOk,
-          error: failure,
-        });
-      p.dead = true;
-      opts.onDead(owner);
+        break;
+      case 'dead':
+        if (!wasDead)
+          opts.log.warn('owner does not answer on the LAN: taking over its local addresses', {
+            ...fields,
+            silentMs: now - p.lastOk,
+            error: failure,
+          });
+        opts.onDead(owner);
     }
     p.timer = setTimeout(() => void round(owner, p), Math.max(0, started + opts.intervalMs - Date.now()));
   };

@@ -141,6 +141,19 @@ function agentSettings(values: Values) {
   };
 }
 
+/** The agent's LAN probe settings (none when --owner-probe-interval is 0). */
+function probeOptions(settings: ReturnType<typeof agentSettings>, healthHost: string, port: number) {
+  if (settings.probeIntervalMs <= 0) return {};
+  return {
+    probe: {
+      // peers reach the health server on the node's LAN addresses only when it listens on all of them
+      port: ['0.0.0.0', '::'].includes(healthHost) ? port : undefined,
+      intervalMs: settings.probeIntervalMs,
+      deadAfterMs: settings.deadAfterMs,
+    },
+  };
+}
+
 /**
  * Routing starts beside the agent, not before it: its RouterConfig watch must not hold up addresses.
  * The virtual addresses are handed over once both run (undefined until the agent's first reconcile:
@@ -250,16 +263,7 @@ export const command: Command = {
         log,
         metrics,
         outOfServiceCauses: settings.outOfServiceCauses,
-        ...(settings.probeIntervalMs > 0
-          ? {
-              probe: {
-                // peers reach the health server on the node's LAN addresses only when it listens on all of them
-                port: ['0.0.0.0', '::'].includes(values['health-host']) ? port : undefined,
-                intervalMs: settings.probeIntervalMs,
-                deadAfterMs: settings.deadAfterMs,
-              },
-            }
-          : {}),
+        ...probeOptions(settings, values['health-host'], port),
         onVirtualAddresses: (cidrs, iface, services) => routing.setVirtualAddresses(cidrs, iface, services),
       }),
       signalled.then(() => undefined),
