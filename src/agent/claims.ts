@@ -8,6 +8,8 @@ interface Claim {
   value: string;
   /** The version the claim was written on (its precondition): newer cached versions already include it, or overrule it. */
   resourceVersion: string | undefined;
+  /** The value it replaced (the silent owner), for the takeover's log and failover count. */
+  replaced: string | undefined;
 }
 
 export class StoredClaims {
@@ -15,6 +17,11 @@ export class StoredClaims {
 
   add(key: string, claim: Claim): void {
     this.#byService.set(key, [...(this.#byService.get(key) ?? []).filter((c) => c.family !== claim.family), claim]);
+  }
+
+  /** The value a stored claim replaced on the Service, if one is pending. */
+  replaced(key: string, family: 4 | 6): string | undefined {
+    return this.#byService.get(key)?.find((c) => c.family === family)?.replaced;
   }
 
   /** The Service with this node's stored claims applied while the cache still holds the version they were written on. */

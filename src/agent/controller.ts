@@ -136,9 +136,8 @@ interface AnnouncingWrite {
   family: 4 | 6;
   value: string;
   resourceVersion: string | undefined;
-  /** A takeover from an owner that stopped answering: once stored, this node holds the address. 'first'
-   * marks the address's first Service (one failover per address). */
-  claim?: 'first' | 'shared';
+  /** A takeover from an owner that stopped answering (the value it replaces): once stored, this node holds the address. */
+  claim?: { replaced: string | undefined };
 }
 
 const failedKey = (c: { ip: string; ifname: string }) => `${c.ip} ${c.ifname}`;
@@ -652,8 +651,9 @@ export class AgentController {
     for (const c of [...addedNow, ...reclaimed]) {
       const d = byIp.get(c.ip)!;
       this.#o.metrics.electionWins.inc();
+      // a takeover's own claim hides the silent owner in the view: it is kept with the claim
       const previous = d.services
-        .map((s) => v.inputs.get(s)?.announcing[c.family])
+        .flatMap((s) => [v.inputs.get(s)?.announcing[c.family], this.#claims.replaced(s, c.family)])
         .find((x) => x && !x.startsWith(`${node},`));
       if (previous) this.#o.metrics.failovers.inc();
       this.#log.info('announcing local address', {
@@ -702,29 +702,27 @@ export class AgentController {
     const { cluster } = this.#p;
     // restarting since the last reconcile: the next agent on the node answers soon, nothing moves
     if (this.#peerHeartbeats().find((h) => h.node === owner)?.restarting) return;
-    const claimed: string[] = [];
+    const claimed = new Set<string>();
     for (const d of watched.addresses) {
       const value = `${this.#o.node},${d.ifname}`;
-      d.services.forEach((key, i) => {
+      for (const key of d.services) {
         const [ns, name] = key.split('/');
         const svc = cluster.service(ns!, name!);
         const slot = `${key} ${d.family}`;
         const last = this.#annotationWrites.get(slot);
-        if (!svc || (last?.value === value && Date.now() - last.at < 5000)) return; // waiting, running or just stored
+        if (!svc || (last?.value === value && Date.now() - last.at < 5000)) continue; // waiting, running or just stored
         this.#annotationWrites.set(slot, { value, at: Infinity });
+        const claim = { replaced: serviceInput(svc)?.announcing[d.family] };
         const resourceVersion = svc.metadata?.resourceVersion;
-        this.#annotationQueue.put(slot, {
-          key,
-          family: d.family,
-          value,
-          resourceVersion,
-          claim: i ? 'shared' : 'first',
-        });
-        if (!i) claimed.push(d.ip);
-      });
+        this.#annotationQueue.put(slot, { key, family: d.family, value, resourceVersion, claim });
+        claimed.add(d.ip);
+      }
     }
-    if (claimed.length)
-      this.#log.info('claiming the local addresses of an owner that does not answer', { owner, addresses: claimed });
+    if (claimed.size)
+      this.#log.info('claiming the local addresses of an owner that does not answer', {
+        owner,
+        addresses: [...claimed],
+      });
   }
 
   /** The announcing annotation of the Services of local addresses this node holds; a write is not
@@ -750,8 +748,7 @@ export class AgentController {
       await this.#p.cluster.setAnnouncing(ns!, name!, w.family, w.value, w.resourceVersion);
       this.#annotationWrites.set(slot, { value: w.value, at: Date.now() });
       if (w.claim) {
-        if (w.claim === 'first') this.#o.metrics.failovers.inc();
-        this.#claims.add(w.key, { family: w.family, value: w.value, resourceVersion: w.resourceVersion });
+        this.#claims.add(w.key, { family: w.family, value: w.value, resourceVersion: w.resourceVersion, ...w.claim });
         this.trigger();
       }
     } catch (err) {

@@ -492,6 +492,9 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
     // stored: the address is added and announced although the watch still shows n2's annotation
     expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
     expect(t.garps).toEqual(['eth0 192.168.1.240']);
+    expect(t.logs.filter((l) => l.includes('announcing local address'))).toEqual([
+      expect.stringContaining('"previousOwner":"n2,eth0"'),
+    ]);
     expect(t.probe.watched).toEqual(new Map()); // n1 owns it now: nobody left to probe
     await t.controller.stop();
   });
