@@ -8,7 +8,9 @@
 # - IPv6: an unsolicited neighbour advertisement (RFC 4861 7.2.6) from the address to ff02::1, Override
 #   flag set, target link-layer address option = the interface's MAC, hop limit 255.
 # Three rounds, 1 s apart: a neighbour ignores an update within its locktime (Linux: 1 s) of the
-# previous one, which is exactly when two nodes announce one address in quick succession.
+# previous one, which is exactly when two nodes announce one address in quick succession. An address
+# that left this node meanwhile (handed over) is not announced again: a late round would point the
+# LAN back at the old owner.
 # Node.js has no raw sockets (AF_PACKET, raw ICMPv6), hence this helper. Needs CAP_NET_RAW.
 import socket
 import struct
@@ -48,6 +50,18 @@ def send_na(ifname, address):
         s.sendto(packet, ('ff02::1', 0, 0, socket.if_nametoindex(ifname)))
 
 
+def still_here(address):
+    # binding to an address succeeds only while it is on this host (unless net.ipv4.ip_nonlocal_bind
+    # or its IPv6 twin is set: then every round is sent, as before)
+    family = socket.AF_INET6 if ':' in address else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.bind((address, 0))
+        return True
+    except OSError:
+        return False
+
+
 targets = [line.split() for line in sys.stdin if line.strip()]
 failed = 0
 with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0) as raw:
@@ -55,6 +69,8 @@ with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0) as raw:
         if i:
             time.sleep(1)
         for ifname, address in targets:
+            if i and not still_here(address):
+                continue
             try:
                 if ':' in address:
                     send_na(ifname, address)
