@@ -14,6 +14,7 @@ import { cleanUpNamespaces, waitFor } from '../harness/kube.ts';
 import {
   agentTestArgs,
   agentTestSetup,
+  captureAnnouncements,
   createBrandedService,
   createLan,
   holderNames,
@@ -46,34 +47,6 @@ function monitorAddresses(n: LanNode) {
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const lines = (ip: string) => out.split('\n').filter((l) => l.includes(` ${ip}/`));
   return { child, lines };
-}
-
-/** Counts gratuitous ARPs and neighbour advertisements for the addresses on the bridge until stopped. */
-async function captureAnnouncements(...addresses: string[]) {
-  const child = spawn(
-    'ip',
-    [
-      'netns',
-      'exec',
-      lan.lanNetns,
-      'python3',
-      join(repoRoot, 'test', 'integration', 'announcements-capture.py'),
-      'br0',
-      ...addresses,
-    ],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  await waitFor('the capture on the bridge', async () => out.startsWith('ready'), 10_000);
-  return {
-    async stop(): Promise<Record<string, number>> {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.stdin.end();
-      await exited;
-      return JSON.parse(out.split('\n')[1]!) as Record<string, number>;
-    },
-  };
 }
 
 /** MACs that answer an ARP request for the address on the LAN (arping from the bridge). */
@@ -133,7 +106,7 @@ test('a living agent renews its local addresses in place: across more than two l
     [V6, true],
   ]);
   const monitor = monitorAddresses(owner);
-  const capture = await captureAnnouncements(V4, V6);
+  const capture = await captureAnnouncements(lan, V4, V6);
   const missing: string[] = [];
   try {
     const end = Date.now() + 2.5 * LIFETIME_S * 1000;
@@ -159,7 +132,7 @@ test('a living agent renews its local addresses in place: across more than two l
 
 test("after a SIGKILL the dead agent's addresses leave its node within the lifetime, while the successor holds them", async () => {
   const successor = lan.nodes.find((n) => n !== owner)!;
-  const capture = await captureAnnouncements(V4, V6);
+  const capture = await captureAnnouncements(lan, V4, V6);
   await lan.stopAgent(owner, 'SIGKILL');
   const killedAt = Date.now();
   await waitFor(`${V4} and ${V6} on ${successor.name}`, async () => {

@@ -367,3 +367,31 @@ export const agentTestArgs = (install: string, ...extra: string[]): string[] => 
   '5s',
   ...extra,
 ];
+
+/** Counts gratuitous ARPs and neighbour advertisements for the addresses on the bridge until stopped. */
+export async function captureAnnouncements(lan: Lan, ...addresses: string[]) {
+  const child = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      lan.lanNetns,
+      'python3',
+      join(repoRoot, 'test', 'integration', 'announcements-capture.py'),
+      'br0',
+      ...addresses,
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await waitFor('the capture on the bridge', async () => out.startsWith('ready'), 10_000);
+  return {
+    async stop(): Promise<Record<string, number>> {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.stdin.end();
+      await exited;
+      return JSON.parse(out.split('\n')[1]!) as Record<string, number>;
+    },
+  };
+}
