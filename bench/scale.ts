@@ -1,32 +1,43 @@
 // Benchmark: what the agents' liveness costs the API server at N nodes (issue 11). For each N it starts a
 // fresh apiserver + etcd and N simulated nodes in this process. Each node runs the agent's real heartbeat
-// writer (src/agent/heartbeat.ts, the DaemonSet's renew period and duration) and the agent's real watch
-// of the peers' heartbeat Leases (watchHeartbeatLeases), with a KubeConfig (and so connections) of its
-// own. Nodes sit in L2 segments of SEGMENT nodes (one /24 each). After a warm-up it reads over a window:
+// writer (src/agent/heartbeat.ts, with its segment labels) and the agent's real per-segment watch of the
+// peers' heartbeat Leases (src/agent/segment-leases.ts), with a KubeConfig (and so connections) of its
+// own. Nodes sit in L2 segments of --segment-size nodes, one /24 each. After a warm-up it reads over a window:
 //  - mutating requests/s and watch events/s by resource (the apiserver's own /metrics);
 //  - CPU of kube-apiserver and etcd, and of this process (all N simulated nodes) with its RSS;
-//  - Lease events received per node per second, and failed renewals.
-// Run: npm run bench:scale (or node bench/scale.ts [N...]; SCALE_WINDOW_S=30). Default N: 10 100 300 1000.
+//  - Lease events received per node per second (mean and highest), and failed renewals.
+// Not simulated: elections, Services, the kernel, and anything beyond the Lease (no LAN probes).
+// Run: npm run bench:scale -- [N...] [--segment-size 50] [--heartbeat-renew D] [--heartbeat-duration D]
+// (renew and duration default to the agent's own defaults; SCALE_WINDOW_S=30). Default N: 10 100 300 1000.
 import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
 import { startHeartbeat, type HeartbeatWriter } from '../src/agent/heartbeat.ts';
-import { watchHeartbeatLeases } from '../src/agent/cluster.ts';
+import { leaseWatches, segmentLeases, type SegmentLeases } from '../src/agent/segment-leases.ts';
 import { OPTIONS } from '../src/cli/agent.ts';
 import { parseDuration } from '../src/cli/options.ts';
-import type { WatchedCache } from '../src/k8s/informer.ts';
 import { startCluster, type Cluster } from '../src/lab/cluster/cluster.ts';
 import { readState } from '../src/lab/cluster/processes.ts';
 import { createLogger } from '../src/log.ts';
 import { apiserverMetrics, cpuSeconds, sumCounter } from './measure.ts';
 
 process.env.PURELB_LOG_LEVEL ??= 'error'; // N nodes' warnings would drown the table
-const SIZES = process.argv.slice(2).map(Number).filter(Boolean);
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    'segment-size': { type: 'string', default: '50' },
+    'heartbeat-renew': { type: 'string', default: OPTIONS['heartbeat-renew'].default },
+    'heartbeat-duration': { type: 'string', default: OPTIONS['heartbeat-duration'].default },
+  },
+});
+const SIZES = positionals.map(Number).filter(Boolean);
 const WINDOW_S = Number(process.env.SCALE_WINDOW_S ?? 30);
-const WARMUP_S = 10;
-const SEGMENT = 50;
+const SEGMENT = Number(values['segment-size']);
 const NAMESPACE = 'purelb';
-const RENEW_MS = parseDuration(OPTIONS['heartbeat-renew'].default, 'heartbeat-renew');
-const DURATION_S = parseDuration(OPTIONS['heartbeat-duration'].default, 'heartbeat-duration') / 1000;
+const RENEW_MS = parseDuration(values['heartbeat-renew'], 'heartbeat-renew');
+const DURATION_S = parseDuration(values['heartbeat-duration'], 'heartbeat-duration') / 1000;
+// every node has renewed at least once with its segment known before the window starts
+const WARMUP_S = Math.max(10, RENEW_MS / 1000 + 2);
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY', 'CREATE', 'UPDATE']);
 const log = createLogger('scale-bench');
 
@@ -50,8 +61,11 @@ function ratePerS(before: Map<string, number>, after: Map<string, number>, secon
 
 interface SimulatedNode {
   heartbeat: HeartbeatWriter;
-  leases: WatchedCache<never>;
+  leases: SegmentLeases;
+  /** Lease add/update/delete events this node's watches delivered. */
   events: number;
+  /** Resolves when its segment's Leases were listed once. */
+  listed: Promise<void>;
 }
 
 function simulateNode(cluster: Cluster, i: number, renewFailures: { n: number }): SimulatedNode {
@@ -68,13 +82,13 @@ function simulateNode(cluster: Cluster, i: number, renewFailures: { n: number })
     onLiveChange: () => {},
     onRenewFailure: () => renewFailures.n++,
   });
-  heartbeat.setSubnets([`10.${200 + (segment >> 8)}.${segment & 255}.0/24`]);
-  const node: SimulatedNode = {
-    heartbeat,
-    leases: watchHeartbeatLeases(kc, NAMESPACE, log) as WatchedCache<never>,
-    events: 0,
-  };
-  node.leases.onChange(() => node.events++);
+  const subnets = [`10.${200 + (segment >> 8)}.${segment & 255}.0/24`];
+  heartbeat.setSubnets(subnets);
+  const leases = segmentLeases(leaseWatches(kc, NAMESPACE, log));
+  const node: SimulatedNode = { heartbeat, leases, events: 0, listed: leases.setSegments(subnets) };
+  leases.onChange((_, kind) => {
+    if (kind !== 'relist') node.events++;
+  });
   return node;
 }
 
@@ -88,7 +102,7 @@ async function measure(n: number) {
     const renewFailures = { n: 0 };
     for (let i = 0; i < n; i++) nodes.push(simulateNode(cluster, i, renewFailures));
     for (let i = 0; i < n; i += 20) await Promise.all(nodes.slice(i, i + 20).map((x) => x.heartbeat.start()));
-    await Promise.all(nodes.map((x) => x.leases.synced));
+    await Promise.all(nodes.map((x) => x.listed));
     await sleep(WARMUP_S * 1000);
     const pids = Object.fromEntries(readState(cluster.dir).processes.map((p) => [p.name, p.pid]));
     const cpu = () => ({
@@ -120,6 +134,7 @@ async function measure(n: number) {
       writesPerS: ratePerS(writesByResource(m0), writesByResource(m1), s),
       watchEventsPerS: ratePerS(watchEventsByResource(m0), watchEventsByResource(m1), s),
       leaseEventsPerNodePerS: Math.round((perNode.reduce((a, b) => a + b, 0) / n) * 10) / 10,
+      leaseEventsMaxPerNodePerS: Math.round(Math.max(...perNode) * 10) / 10,
       renewFailures: f1 - f0,
       cpuPercentOfACore: { apiserver: pct('apiserver'), etcd: pct('etcd'), simulatedNodes: pct('self') },
       simulatedNodesRssMiB: Math.round(rssMiB()),
@@ -139,13 +154,13 @@ for (const n of SIZES.length ? SIZES : [10, 100, 300, 1000]) {
 }
 console.log(`\nrenew ${RENEW_MS} ms, duration ${DURATION_S} s, ${SEGMENT} nodes per segment, window ${WINDOW_S} s`);
 console.log(
-  "| nodes | writes/s (all) | Lease watch events/s (apiserver) | Lease events per node/s | apiserver CPU | etcd CPU | N nodes' CPU | failed renewals |",
+  "| nodes | writes/s (all) | Lease watch events/s (apiserver) | Lease events per node/s (mean, highest) | apiserver CPU | etcd CPU | N nodes' CPU | N nodes' RSS | failed renewals |",
 );
-console.log('|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of results) {
   const total = Object.values(r.writesPerS).reduce((a, b) => a + b, 0);
   console.log(
-    `| ${r.nodes} | ${Math.round(total * 10) / 10} | ${r.watchEventsPerS.leases ?? 0} | ${r.leaseEventsPerNodePerS} | ${r.cpuPercentOfACore.apiserver} % | ${r.cpuPercentOfACore.etcd} % | ${r.cpuPercentOfACore.simulatedNodes} % | ${r.renewFailures} |`,
+    `| ${r.nodes} | ${Math.round(total * 10) / 10} | ${r.watchEventsPerS.leases ?? 0} | ${r.leaseEventsPerNodePerS}, ${r.leaseEventsMaxPerNodePerS} | ${r.cpuPercentOfACore.apiserver} % | ${r.cpuPercentOfACore.etcd} % | ${r.cpuPercentOfACore.simulatedNodes} % | ${r.simulatedNodesRssMiB} MiB | ${r.renewFailures} |`,
   );
 }
 process.exit(0);

@@ -2,7 +2,6 @@
 // real implementation over watch caches. The controller sees only this interface, so unit tests drive
 // it with an in-memory cluster.
 import {
-  CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   DiscoveryV1Api,
@@ -20,8 +19,8 @@ import { createEventRecorder, type EventRecorder } from '../k8s/events.ts';
 import { watchCache, type WatchedCache } from '../k8s/informer.ts';
 import { patchServiceAnnotations } from '../k8s/patch.ts';
 import type { Logger } from '../log.ts';
-import { HEARTBEAT_LABEL } from '../model/heartbeat.ts';
 import { slimNode } from './out-of-service.ts';
+import { leaseWatches, segmentLeases } from './segment-leases.ts';
 import { slimEndpointSlice, slimService } from './slim.ts';
 import { dropBookkeeping } from '../k8s/trim.ts';
 
@@ -30,7 +29,7 @@ export type ClusterChange = 'services' | 'inputs' | 'leases' | 'node';
 
 export interface AgentCluster {
   /** Resolves when every watched kind has been listed once: nothing may change before (a partial view
-   * would withdraw addresses). */
+   * would withdraw addresses). The heartbeat Leases are not part of it: see setSegments. */
   synced: Promise<void>;
   services(): readonly V1Service[];
   service(namespace: string, name: string): V1Service | undefined;
@@ -38,7 +37,13 @@ export interface AgentCluster {
   serviceGroups(): readonly ServiceGroup[];
   /** The LBNodeAgent the agent follows, if it exists. */
   lbNodeAgent(): LBNodeAgent | undefined;
+  /** The heartbeat Leases in the L2 segments of this node's subnets (setSegments), this node's own included. */
   heartbeatLeases(): readonly V1Lease[];
+  /** Watches the heartbeat Leases of these subnets' segments only, from now on (a node without a subnet
+   * watches none); resolves when each of them has been listed once. */
+  setSegments(subnets: readonly string[]): Promise<void>;
+  /** The subnets given to setSegments whose Leases have not been listed yet: their peers are not known. */
+  pendingSegments(): string[];
   /** This node's Node object (only this one is watched). */
   ownNode(): V1Node | undefined;
   /** Subscribes to changes; for `services` the handler gets the changed object (undefined on a relist). */
@@ -59,19 +64,6 @@ export interface WatchOptions {
   node: string;
   configName: string;
   log: Logger;
-}
-
-/** The peers' heartbeat Leases as every agent watches them (bench/scale.ts measures this watch at N nodes). */
-export function watchHeartbeatLeases(kc: KubeConfig, namespace: string, log: Logger): WatchedCache<V1Lease> {
-  const labelSelector = `${HEARTBEAT_LABEL}=node`;
-  const coordination = kc.makeApiClient(CoordinationV1Api);
-  return watchCache<V1Lease>(
-    kc,
-    `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
-    () => coordination.listNamespacedLease({ namespace, labelSelector }),
-    log,
-    { labelSelector, trim: dropBookkeeping },
-  );
 }
 
 // eslint-disable-next-line max-lines-per-function -- a factory: the port's methods read the caches it creates
@@ -113,16 +105,16 @@ export function watchAgentCluster({ kc, namespace, node, configName, log }: Watc
     log,
     { trim: dropBookkeeping },
   );
-  const leases = watchHeartbeatLeases(kc, namespace, log);
+  // watched once the controller knows the node's subnets (setSegments)
+  const leases = segmentLeases(leaseWatches(kc, namespace, log));
   const nodes = watchCache<V1Node>(kc, '/api/v1/nodes', () => core.listNode({ fieldSelector: ownNode }), log, {
     fieldSelector: ownNode,
     trim: slimNode,
   });
-  const caches: WatchedCache<KubernetesObject>[] = [services, slices, groups, agents, leases, nodes];
-  const byChange: Record<ClusterChange, WatchedCache<KubernetesObject>[]> = {
+  const caches: WatchedCache<KubernetesObject>[] = [services, slices, groups, agents, nodes];
+  const byChange: Record<Exclude<ClusterChange, 'leases'>, WatchedCache<KubernetesObject>[]> = {
     services: [services],
     inputs: [slices, groups, agents],
-    leases: [leases],
     node: [nodes],
   };
 
@@ -134,9 +126,13 @@ export function watchAgentCluster({ kc, namespace, node, configName, log }: Watc
     serviceGroups: () => groups.list(),
     lbNodeAgent: () => agents.get(configName, namespace),
     heartbeatLeases: () => leases.list(),
+    setSegments: (subnets) => leases.setSegments(subnets),
+    pendingSegments: () => leases.pending(),
     ownNode: () => nodes.get(node),
     onChange(what, handler) {
-      for (const c of byChange[what]) c.onChange((obj, kind) => handler(kind === 'relist' ? undefined : obj));
+      const relayed = (obj: KubernetesObject | undefined, kind: string) => handler(kind === 'relist' ? undefined : obj);
+      if (what === 'leases') leases.onChange(relayed);
+      else for (const c of byChange[what]) c.onChange(relayed);
     },
     async setAnnouncing(ns, name, family, value, resourceVersion) {
       await patchServiceAnnotations(
@@ -149,7 +145,7 @@ export function watchAgentCluster({ kc, namespace, node, configName, log }: Watc
     },
     events: createEventRecorder(kc, AGENT_COMPONENT, log, node),
     async stop() {
-      await Promise.all(caches.map((c) => c.stop()));
+      await Promise.all([...caches.map((c) => c.stop()), leases.stop()]);
     },
   };
 }

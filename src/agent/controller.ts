@@ -40,6 +40,7 @@ import { LifetimeRenewal } from './renewal.ts';
 import { StoredClaims } from './claims.ts';
 import type { OwnerProbe } from './owner-probe.ts';
 import { ownersToProbe, type WatchedOwner } from './succession.ts';
+import { holdBackPendingSegments } from './pending-segments.ts';
 import { NO_ELIGIBLE_NODE, reporterNode, servicesWithoutEligibleNode } from './no-eligible.ts';
 import { announcementEvents, announcementsByService, type ServiceAnnouncements, type ServiceEvent } from './report.ts';
 import type { AddressServices } from '../routing/attributes.ts';
@@ -86,6 +87,8 @@ interface View {
   candidates: Record<4 | 6, string[]>;
   owned: ReadonlySet<string>;
   peers: Heartbeat[];
+  /** This node's subnets whose segment's Leases are not listed yet (see pending-segments.ts). */
+  pendingSegments: string[];
   self: Heartbeat | undefined;
   inputs: Map<string, ServiceInput>;
   /** Nodes with a ready or serving endpoint, per Service key. */
@@ -129,6 +132,10 @@ const membership = (beats: Heartbeat[], now: number) =>
     )
     .sort()
     .join(' ');
+
+/** The subnets this node publishes on its heartbeat Lease and watches the segments of. */
+const ownSubnets = (candidates: Record<4 | 6, string[]>, links: KernelLink[], owned: ReadonlySet<string>) =>
+  nodeSubnets([...new Set([...candidates[4], ...candidates[6]])], links, owned);
 
 /** One purelb.io/announcing-IPv4/-IPv6 write, conditional on the Service version it was decided on. */
 interface AnnouncingWrite {
@@ -259,9 +266,10 @@ export class AgentController {
     }
     // a suspended heartbeat only records the subnets and labels; otherwise this writes the Lease
     this.#publishLabels();
-    heartbeat.setSubnets(
-      nodeSubnets([...new Set([...first.candidates[4], ...first.candidates[6]])], first.links, ownership.owned()),
-    );
+    const subnets = ownSubnets(first.candidates, first.links, ownership.owned());
+    heartbeat.setSubnets(subnets);
+    // the first election sees every peer of the node's segments (on a partial view it would take addresses they hold)
+    await cluster.setSegments(subnets);
     if (!this.#seenOutOfService && !(await heartbeat.start()))
       this.#log.warn('first heartbeat failed; local addresses wait for a successful renewal', { node });
     this.#synced = true;
@@ -412,12 +420,18 @@ export class AgentController {
       .filter((h): h is Heartbeat => !!h && h.node !== this.#o.node);
   }
 
+  /** Membership, and the segments whose Leases are not listed yet: their listing re-elects too. */
+  #membership(peers: Heartbeat[], now: number): string {
+    return `${membership(peers, now)} pending:${this.#p.cluster.pendingSegments().join(',')}`;
+  }
+
   /** Re-elects when a peer's Lease expires (expiry is not an API event) or membership changed. */
   #checkMembership(): void {
     clearTimeout(this.#expiryTimer);
     const now = Date.now();
     const peers = this.#peerHeartbeats();
-    if (membership(peers, now) !== this.#lastMembership) this.trigger();
+    this.#o.metrics.heartbeatPeers.set(peers.length);
+    if (this.#membership(peers, now) !== this.#lastMembership) this.trigger();
     const next = nextExpiry(peers, now);
     if (next !== undefined && !this.#stopping)
       this.#expiryTimer = setTimeout(() => this.#checkMembership(), next - now + 5);
@@ -518,17 +532,22 @@ export class AgentController {
     this.#config = this.#readConfig();
     const { links, candidates } = await this.#readNode(this.#config);
     const owned = ownership.owned();
-    const lan = [...new Set([...candidates[4], ...candidates[6]])];
-    heartbeat.setSubnets(nodeSubnets(lan, links, owned));
+    const subnets = ownSubnets(candidates, links, owned);
+    heartbeat.setSubnets(subnets);
+    // a new subnet's peers are known once its Leases are listed (#decide holds back until then; the list triggers a reconcile)
+    void cluster.setSegments(subnets);
     const port = this.#o.probePort;
-    if (port !== undefined)
+    if (port !== undefined) {
+      const lan = [...new Set([...candidates[4], ...candidates[6]])];
       heartbeat.setProbeEndpoints(
         formatProbeEndpoints(lanAddresses(lan, links, owned).map((a) => ({ ip: parseIP(a.ip)!, port }))),
       );
+    }
     const { groups, labels } = this.#publishLabels();
     const now = Date.now();
     const peers = this.#peerHeartbeats();
-    this.#lastMembership = membership(peers, now);
+    const pendingSegments = cluster.pendingSegments();
+    this.#lastMembership = this.#membership(peers, now);
     const self = this.#stopping && !this.#keepOnStop ? undefined : heartbeat.self(now);
     const inputs = new Map(
       cluster
@@ -540,12 +559,26 @@ export class AgentController {
     this.#seenInputs = new Map([...inputs].map(([key, input]) => [key, this.#inputSignature(input)]));
     const endpoints = nodesWithEndpoints(cluster.endpointSlices());
     const config = this.#config;
-    return { outOfService, config, links, candidates, owned, peers, self, inputs, endpoints, groups, labels, now };
+    return {
+      outOfService,
+      config,
+      links,
+      candidates,
+      owned,
+      peers,
+      pendingSegments,
+      self,
+      inputs,
+      endpoints,
+      groups,
+      labels,
+      now,
+    };
   }
 
   /** Step 2: every address of every branded Service, held here or not, and why. */
   #decide(v: View): AddressDecision[] {
-    const decisions = decideAddresses({
+    const decided = decideAddresses({
       node: this.#o.node,
       links: v.links,
       localCandidates: v.candidates,
@@ -559,6 +592,7 @@ export class AgentController {
       now: v.now,
       ...(v.outOfService ? { outOfService: v.outOfService } : {}),
     });
+    const decisions = holdBackPendingSegments(decided, v.pendingSegments, v.owned);
     this.#hasLocalAddresses = decisions.some((d) => d.kind === 'local');
     return decisions;
   }

@@ -1,5 +1,6 @@
 // The node's heartbeat Lease `purelb-node-<node>`: renewed every renew period, annotated with the
-// subnets the node can announce and the node labels that ServiceGroup selectors read. It also fences
+// subnets the node can announce and the node labels that ServiceGroup selectors read, and labelled with
+// one segment label per subnet (the peers of a segment watch only its Leases). It also fences
 // the agent: when no renewal succeeded for the lease duration minus a margin, the node stops counting
 // itself as a candidate (its local addresses are withdrawn) just before its peers see the Lease expire
 // and elect a new owner. While the node is out of service (cordoned, excluded by label) the heartbeat
@@ -11,7 +12,7 @@ import type { Logger } from '../log.ts';
 import { mergePatch } from '../k8s/patch.ts';
 import {
   formatLabels,
-  HEARTBEAT_LABEL,
+  heartbeatLabels,
   HEARTBEAT_PREFIX,
   NODE_LABELS_ANNOTATION,
   OUT_OF_SERVICE_ANNOTATION,
@@ -69,6 +70,9 @@ export interface HeartbeatWriter {
 
 const code = (err: unknown) => (err as { code?: number }).code;
 
+const nonNull = (o: Record<string, string | null>) =>
+  Object.fromEntries(Object.entries(o).filter((e): e is [string, string] => e[1] !== null));
+
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>(
@@ -88,6 +92,9 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
   let labels: Record<string, string> = {};
   let routingRejected: string | undefined;
   let probe = '';
+  /** The Lease's labels as the apiserver last returned them: segment labels of subnets the node no longer
+   * has (also those an earlier agent on the node wrote) are removed by the next write. */
+  let leaseLabels: Record<string, string> = {};
   let lastRenewed = -Infinity;
   let live = false;
   let stopped = false;
@@ -120,7 +127,7 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
   ) => ({
     metadata: {
       name,
-      labels: { [HEARTBEAT_LABEL]: 'node' },
+      labels: heartbeatLabels(subnets, leaseLabels),
       // a merge patch removes the labels annotation (null) once no selector needs it: the Lease stays small
       annotations: {
         [SUBNETS_ANNOTATION]: subnets.join(','),
@@ -135,22 +142,23 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
     spec: { holderIdentity: opts.node, leaseDurationSeconds: durationS, renewTime },
   });
 
-  /** Merge-patches the Lease, creating it when missing (null annotations are left out of a create). */
+  /** Merge-patches the Lease, creating it when missing (null labels and annotations are left out of a
+   * create); notes the labels it has now. */
   const upsert = async (b: ReturnType<typeof body>, time: number) => {
-    await api
+    const lease = await api
       .patchNamespacedLease({ name, namespace: opts.namespace, body: b }, mergePatch)
       .catch(async (err: unknown) => {
         if (code(err) !== 404) throw err;
         const at = new V1MicroTime(time); // the typed client serialises MicroTime objects, not strings
-        const annotations = Object.fromEntries(
-          Object.entries(b.metadata.annotations).filter((e): e is [string, string] => e[1] !== null),
-        );
         const lease: V1Lease = {
-          metadata: { ...b.metadata, annotations },
+          metadata: { ...b.metadata, labels: nonNull(b.metadata.labels), annotations: nonNull(b.metadata.annotations) },
           spec: { ...b.spec, renewTime: at, acquireTime: at },
         };
-        await api.createNamespacedLease({ namespace: opts.namespace, body: lease });
+        return api.createNamespacedLease({ namespace: opts.namespace, body: lease });
       });
+    leaseLabels = lease.metadata?.labels ?? {};
+    // segment labels of subnets the node no longer has (left by an earlier agent on the node): removed at once
+    if (Object.values(heartbeatLabels(subnets, leaseLabels)).includes(null)) publishChange();
   };
 
   const write = async (): Promise<boolean> => {

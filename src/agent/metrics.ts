@@ -41,6 +41,11 @@ export function createAgentMetrics(registry = new Registry()) {
       help: '1 while this node cannot renew its heartbeat and has withdrawn its local addresses',
       registers: [registry],
     }),
+    heartbeatPeers: new Gauge({
+      name: 'purelb_agent_heartbeat_peers',
+      help: "Other nodes' heartbeat Leases this agent sees: those in the L2 segments of its own subnets",
+      registers: [registry],
+    }),
     outOfService: new Gauge({
       name: 'purelb_agent_out_of_service',
       help: '1 while this node is out of service (cordoned or excluded by label) and announces nothing',

@@ -3,7 +3,14 @@
 // `npm run gen:docs` writes it.
 import { ANN, BRAND, DEFAULT_LB_CLASS } from './annotations.ts';
 import { allCRDs, type Schema } from './crds.ts';
-import { NODE_LABELS_ANNOTATION, OUT_OF_SERVICE_ANNOTATION, ROUTING_REJECTED_ANNOTATION } from '../model/heartbeat.ts';
+import {
+  HEARTBEAT_LABEL,
+  NODE_LABELS_ANNOTATION,
+  OUT_OF_SERVICE_ANNOTATION,
+  ROUTING_REJECTED_ANNOTATION,
+  SEGMENT_LABEL_PREFIX,
+  segmentLabel,
+} from '../model/heartbeat.ts';
 import type { Ineligibility } from '../model/eligibility.ts';
 
 interface AnnotationDoc {
@@ -87,6 +94,22 @@ const OTHER_KEYS: Array<[string, AnnotationDoc]> = [
       on: 'Lease `purelb-node-<node>`',
       setBy: 'lbnodeagent (routing)',
       text: "While the node's last routing reload was `Rejected` or `Failed` (its daemon keeps running the previous config): which RouterConfig and the result, e.g. `RouterConfig purelb/default: Rejected`. Written at once on a change, removed by the next `Applied` reload (or when no RouterConfig selects the node). The node still carries its virtual addresses; the `NoEligibleNode` reporter names it `routing rejected` when no other eligible node's routing is fine.",
+    },
+  ],
+  [
+    HEARTBEAT_LABEL,
+    {
+      on: 'Lease `purelb-node-<node>` (label)',
+      setBy: 'lbnodeagent',
+      text: '`node` on every heartbeat Lease.',
+    },
+  ],
+  [
+    `${SEGMENT_LABEL_PREFIX}<id>`,
+    {
+      on: 'Lease `purelb-node-<node>` (label)',
+      setBy: 'lbnodeagent',
+      text: `One label per subnet in \`purelb.io/subnets\`: \`<id>\` is the first 16 hex digits of sha256 of the subnet in canonical form (network address, compressed IPv6), the value its family, \`4\` or \`6\` (e.g. \`${segmentLabel('192.168.77.0/24')}: "4"\` for 192.168.77.0/24). Each agent watches only the heartbeat Leases with the labels of its own subnets (\`${HEARTBEAT_LABEL}=node,${SEGMENT_LABEL_PREFIX}<id>\`, one watch per subnet), since only nodes on an address's subnet take part in its election. Removed when the node no longer has the subnet.`,
     },
   ],
   [

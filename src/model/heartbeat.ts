@@ -3,12 +3,17 @@
 // watch every Node), and until when it counts as alive. An agent whose node is out of service (cordoned,
 // excluded by label) keeps its Lease but marks it (OUT_OF_SERVICE_ANNOTATION) and stops renewing it, so
 // its peers can tell an excluded node (marked) from a fenced one (expired) and from one without an agent.
+// The Lease also carries one segment label per published subnet (segmentLabel): an agent watches only the
+// Leases of its own subnets' segments, since only nodes on an address's subnet can be elected for it.
+import { createHash } from 'node:crypto';
 import type { V1Lease } from '@kubernetes/client-node';
-import { cidrContains, formatIP, parseCIDR, parseIP, type CIDR, type IP } from '../api/ip.ts';
+import { cidrContains, formatIP, networkOf, parseCIDR, parseIP, type CIDR, type IP } from '../api/ip.ts';
 
 export const HEARTBEAT_PREFIX = 'purelb-node-';
 export const SUBNETS_ANNOTATION = 'purelb.io/subnets';
 export const HEARTBEAT_LABEL = 'purelb.io/heartbeat';
+/** Prefix of the segment labels (segmentLabel): `segment.purelb.io/<id>`. */
+export const SEGMENT_LABEL_PREFIX = 'segment.purelb.io/';
 /** JSON object of the node's labels whose keys some ServiceGroup selector reads (absent when none). */
 export const NODE_LABELS_ANNOTATION = 'purelb.io/node-labels';
 /** Why the node is out of service (a sentence); present only while it is. */
@@ -128,6 +133,46 @@ function parseLabels(text: string | undefined): Record<string, string> {
 /** The annotation value for `labels` (stable key order, so an unchanged set is never rewritten). */
 export const formatLabels = (labels: Record<string, string>): string =>
   JSON.stringify(Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1))));
+
+/** The segment label key of a parsed subnet (see segmentLabel). */
+function segmentKey(c: CIDR): string {
+  const canonical = `${formatIP({ family: c.ip.family, value: networkOf(c).first })}/${c.prefix}`;
+  return SEGMENT_LABEL_PREFIX + createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}
+
+/**
+ * The label key that puts a heartbeat Lease in the L2 segment of `cidr`: `segment.purelb.io/` + the first
+ * 16 hex digits of sha256 of the canonical subnet (network address, compressed IPv6), since a label name
+ * allows 63 characters and no `/` or `:`. Nodes with the same subnet get the same key whatever their host
+ * address; undefined when `cidr` is no CIDR.
+ */
+export function segmentLabel(cidr: string): string | undefined {
+  const c = parseCIDR(cidr);
+  return c && segmentKey(c);
+}
+
+/** The label selector of the heartbeat Leases in the segment of `cidr`. */
+export function segmentSelector(cidr: string): string {
+  const label = segmentLabel(cidr);
+  if (!label) throw new Error(`segmentSelector: "${cidr}" is not a subnet (network/prefix)`);
+  return `${HEARTBEAT_LABEL}=node,${label}`;
+}
+
+/**
+ * The Lease labels for the node's subnets: HEARTBEAT_LABEL and one segment label per subnet (value: its
+ * family, "4" or "6"). A segment label in `current` (the labels the Lease has now) whose subnet is no
+ * longer given is set to null, so a merge patch removes it and the node leaves that segment's watches.
+ */
+export function heartbeatLabels(
+  subnets: readonly string[],
+  current: Readonly<Record<string, string>> = {},
+): Record<string, string | null> {
+  const labels: Record<string, string | null> = {};
+  for (const key of Object.keys(current)) if (key.startsWith(SEGMENT_LABEL_PREFIX)) labels[key] = null;
+  for (const c of subnets.map((s) => parseCIDR(s)).filter((x): x is CIDR => !!x))
+    labels[segmentKey(c)] = String(c.ip.family);
+  return { ...labels, [HEARTBEAT_LABEL]: 'node' };
+}
 
 /** A candidate: renewed in time and not marked out of service. */
 export const isLive = (h: Heartbeat, now: number) => !h.outOfService && h.expiresAt > now;

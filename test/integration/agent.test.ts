@@ -11,11 +11,13 @@ import {
   CustomObjectsApi,
   DiscoveryV1Api,
   EventsV1Api,
+  V1MicroTime,
   type KubeConfig,
   type V1EndpointSlice,
 } from '@kubernetes/client-node';
 import { ANN } from '../../src/api/annotations.ts';
 import { electWinner } from '../../src/agent/election.ts';
+import { heartbeatLabels } from '../../src/model/heartbeat.ts';
 import { cleanUpNamespaces, waitFor } from '../harness/kube.ts';
 import {
   agentTestArgs,
@@ -353,6 +355,40 @@ describe('startup and observability', () => {
     expect(metrics).toContain(`purelb_agent_addresses_announced{kind="virtual",node="${n.name}"} `);
     expect(metrics).toMatch(new RegExp(`purelb_agent_reconcile_duration_seconds_count\\{node="${n.name}"\\} [1-9]`));
     expect(metrics).toContain(`purelb_agent_fenced{node="${n.name}"} 0`);
+  });
+
+  test('an agent sees the heartbeat Leases of its own segments only (purelb_agent_heartbeat_peers)', async () => {
+    const peersSeen = (n: LanNode) => {
+      const text = execFileSync('ip', ['netns', 'exec', n.netns, 'curl', '-s', 'http://127.0.0.1:7473/metrics']);
+      return Number(/^purelb_agent_heartbeat_peers\{[^}]*\} (\d+)$/m.exec(text.toString())?.[1]);
+    };
+    const leases = kc.makeApiClient(CoordinationV1Api);
+    // hand-made Leases of two nodes without agents: one on another LAN, one on this LAN but out of service
+    // (so it is no candidate for the other tests' addresses)
+    const handMade = (holder: string, subnet: string, annotations: Record<string, string> = {}) =>
+      leases.createNamespacedLease({
+        namespace: install,
+        body: {
+          metadata: {
+            name: `purelb-node-${holder}`,
+            labels: heartbeatLabels([subnet]) as Record<string, string>,
+            annotations: { 'purelb.io/subnets': subnet, ...annotations },
+          },
+          spec: { holderIdentity: holder, leaseDurationSeconds: 3600, renewTime: new V1MicroTime(Date.now()) },
+        },
+      });
+    await waitFor('every agent sees its two peers', async () => lan.nodes.every((n) => peersSeen(n) === 2));
+    await handMade('elsewhere', '10.99.0.0/24');
+    await handMade('neighbour', `${LAN_V4}.0/24`, { 'purelb.io/out-of-service': 'made by the test' });
+    try {
+      // the neighbour, created after the other, is seen: had the other been watched, it would be too
+      await waitFor('every agent sees the neighbour', async () => lan.nodes.every((n) => peersSeen(n) >= 3));
+      expect(lan.nodes.map(peersSeen)).toEqual([3, 3, 3]);
+    } finally {
+      for (const holder of ['elsewhere', 'neighbour'])
+        await leases.deleteNamespacedLease({ name: `purelb-node-${holder}`, namespace: install });
+    }
+    await waitFor('the neighbour gone', async () => lan.nodes.every((n) => peersSeen(n) === 2));
   });
 });
 

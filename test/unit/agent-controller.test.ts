@@ -101,6 +101,27 @@ class FakeCluster implements AgentCluster {
   };
   lbNodeAgent = () => this.agent;
   heartbeatLeases = () => this.leases;
+  /** The subnets of each setSegments call, with the number of kernel batches run before it. */
+  segmentCalls: Array<{ subnets: string[]; batchesBefore: number }> = [];
+  kernel: FakeKernel | undefined;
+  /** While set, a segment that is new to setSegments stays unlisted until listSegments(). */
+  holdSegments = false;
+  #watched = new Set<string>();
+  #unlisted = new Set<string>();
+  #listed: (() => void) | undefined;
+  async setSegments(subnets: readonly string[]) {
+    this.segmentCalls.push({ subnets: [...subnets], batchesBefore: this.kernel?.batches.length ?? 0 });
+    for (const s of subnets) if (this.holdSegments && !this.#watched.has(s)) this.#unlisted.add(s);
+    this.#watched = new Set(subnets);
+    if (this.pendingSegments().length) await new Promise<void>((r) => (this.#listed = r));
+  }
+  pendingSegments = () => [...this.#unlisted].filter((s) => this.#watched.has(s));
+  /** The segment watches list: a relist notification, as the real watches send. */
+  listSegments() {
+    this.#unlisted.clear();
+    this.#listed?.();
+    this.fire('leases');
+  }
   ownNode = () => this.node;
   onChange(what: ClusterChange, h: (o: KubernetesObject | undefined) => void) {
     this.handlers.set(what, [...(this.handlers.get(what) ?? []), h]);
@@ -208,6 +229,7 @@ function setup(opts: { restartGraceS?: number; localLifetimeS?: number; probe?: 
   const ownership = memoryOwnership();
   const kernel = new FakeKernel(ownership);
   const cluster = new FakeCluster();
+  cluster.kernel = kernel;
   const heartbeat = new FakeHeartbeat();
   const garps: string[] = [];
   const virtual: string[][] = [];
@@ -332,6 +354,39 @@ describe('agent controller (fake ports)', () => {
     await t.controller.idle();
     expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', `${ip}/24`]);
     expect(t.garps).toEqual([`eth0 ${ip}`]);
+    await t.controller.stop();
+  });
+
+  test("the first election waits until the Leases of the node's segments are listed", async () => {
+    const t = setup();
+    t.cluster.holdSegments = true;
+    t.cluster.svcs = [service('web', '192.168.1.240')];
+    const started = t.controller.start(60_000);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(t.cluster.segmentCalls).toEqual([{ subnets: [LAN], batchesBefore: 0 }]);
+    expect(t.kernel.batches).toEqual([]);
+    expect(t.controller.ready()).not.toBe(true);
+    t.cluster.listSegments();
+    await started;
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+    await t.controller.stop();
+  });
+
+  test('a subnet the node gets later: no new address in it until its Leases are listed, then the election runs', async () => {
+    const t = setup();
+    t.cluster.svcs = [service('web', '192.168.1.240'), service('new', '10.5.0.240')];
+    await t.controller.start(60_000);
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+    t.cluster.holdSegments = true;
+    t.kernel.links.eth0!.push({ local: '10.5.0.11', prefixlen: 24, family: 'inet' });
+    await t.reconcile();
+    expect(t.cluster.segmentCalls.at(-1)?.subnets).toEqual(['10.5.0.0/24', LAN]);
+    expect(t.heartbeat.subnets).toEqual(['10.5.0.0/24', LAN]);
+    // the address already held stays; the one on the unlisted subnet waits
+    expect(t.kernel.addresses('eth0')).toEqual(['10.5.0.11/24', '192.168.1.11/24', '192.168.1.240/24']);
+    t.cluster.listSegments(); // no peer there: the listing alone re-elects
+    await t.controller.idle();
+    expect(t.kernel.addresses('eth0')).toContain('10.5.0.240/24');
     await t.controller.stop();
   });
 

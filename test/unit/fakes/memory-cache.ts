@@ -7,12 +7,30 @@ type Kind = 'add' | 'update' | 'delete' | 'relist';
 const keyOf = (o: KubernetesObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
 export class MemoryCache<T extends KubernetesObject> implements WatchedCache<T> {
-  readonly synced = Promise.resolve();
+  readonly synced: Promise<void>;
   readonly #objects = new Map<string, T>();
   readonly #handlers: Array<(obj: T | undefined, kind: Kind) => void> = [];
+  #synced: boolean;
+  #resolveSynced!: () => void;
+  stopped = false;
+
+  /** `listed: false` makes a cache whose first LIST has not come back yet (see listed()). */
+  constructor(opts: { listed?: boolean } = {}) {
+    this.#synced = opts.listed ?? true;
+    this.synced = new Promise((r) => (this.#resolveSynced = r));
+    if (this.#synced) this.#resolveSynced();
+  }
 
   isSynced(): boolean {
-    return true;
+    return this.#synced;
+  }
+
+  /** The first LIST came back with these objects: synced, and a relist notification. */
+  listed(objects: T[] = []): void {
+    for (const o of objects) this.#objects.set(keyOf(o), o);
+    this.#synced = true;
+    this.#resolveSynced();
+    for (const h of this.#handlers) h(undefined, 'relist');
   }
 
   list(): readonly T[] {
@@ -31,7 +49,9 @@ export class MemoryCache<T extends KubernetesObject> implements WatchedCache<T> 
     return 0;
   }
 
-  async stop(): Promise<void> {}
+  async stop(): Promise<void> {
+    this.stopped = true;
+  }
 
   /** Delivers an add or update event. */
   put(obj: T): void {
