@@ -49,8 +49,8 @@ export interface AgentOptions {
 export interface Agent {
   ready(): true | string;
   healthy(): true | string;
-  /** The routing side's state (RoutingReconcilerOptions.onRoutingRejected): published on the heartbeat Lease
-   * and re-checked at once by this node's NoEligibleNode report. */
+  /** The routing side's state (RoutingReconcilerOptions.onRoutingRejected): published on the heartbeat Lease,
+   * where the allocator's NoEligibleNode report reads it (no election rule: nothing here changes). */
   setRoutingRejected(reason: string | undefined): void;
   /** Graceful shutdown: withdraw local addresses, delete the heartbeat Lease, stop. Virtual addresses stay (unless out of service). */
   stop(): Promise<void>;
@@ -92,10 +92,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   return {
     ready: () => controller.ready(),
     healthy: () => controller.healthy(),
-    setRoutingRejected(reason) {
-      heartbeat.setRoutingRejected(reason);
-      controller.trigger();
-    },
+    setRoutingRejected: (reason) => heartbeat.setRoutingRejected(reason),
     stop: () => controller.stop(),
   };
 }
