@@ -59,8 +59,8 @@ export interface Agent {
   healthy(): true | string;
   /** The LAN probe's answer (PROBE_PATH): true while this node is a candidate for local addresses. */
   candidate(): true | string;
-  /** The routing side's state (RoutingReconcilerOptions.onRoutingRejected): published on the heartbeat Lease
-   * and re-checked at once by this node's NoEligibleNode report. */
+  /** The routing side's state (RoutingReconcilerOptions.onRoutingRejected): published on the heartbeat Lease,
+   * where the allocator's NoEligibleNode report reads it (no election rule: nothing here changes). */
   setRoutingRejected(reason: string | undefined): void;
   /** Graceful shutdown: withdraw local addresses, delete the heartbeat Lease, stop. Virtual addresses stay (unless out of service). */
   stop(): Promise<void>;
@@ -120,10 +120,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     ready: () => controller.ready(),
     healthy: () => controller.healthy(),
     candidate: () => controller.candidate(),
-    setRoutingRejected(reason) {
-      heartbeat.setRoutingRejected(reason);
-      controller.trigger();
-    },
+    setRoutingRejected: (reason) => heartbeat.setRoutingRejected(reason),
     stop: () => controller.stop(),
   };
 }

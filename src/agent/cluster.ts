@@ -21,8 +21,8 @@ import { patchServiceAnnotations } from '../k8s/patch.ts';
 import type { Logger } from '../log.ts';
 import { slimNode } from './out-of-service.ts';
 import { leaseWatches, segmentLeases } from './segment-leases.ts';
-import { slimEndpointSlice, slimService } from './slim.ts';
-import { dropBookkeeping } from '../k8s/trim.ts';
+import { slimService } from './slim.ts';
+import { dropBookkeeping, slimEndpointSlice } from '../k8s/trim.ts';
 
 /** What changed: `inputs` = EndpointSlices, ServiceGroups or the LBNodeAgent (always worth a reconcile). */
 export type ClusterChange = 'services' | 'inputs' | 'leases' | 'node';

@@ -41,7 +41,6 @@ import { StoredClaims } from './claims.ts';
 import type { OwnerProbe } from './owner-probe.ts';
 import { ownersToProbe, type WatchedOwner } from './succession.ts';
 import { holdBackPendingSegments } from './pending-segments.ts';
-import { NO_ELIGIBLE_NODE, reporterNode, servicesWithoutEligibleNode } from './no-eligible.ts';
 import { announcementEvents, announcementsByService, type ServiceAnnouncements, type ServiceEvent } from './report.ts';
 import type { AddressServices } from '../routing/attributes.ts';
 
@@ -121,13 +120,13 @@ const MAX_QUEUED_EVENTS = 1000;
 const SHUTDOWN_EVENT_FLUSH_MS = 2000;
 
 /** Membership as the election sees it: who is live with which subnets and labels, and which nodes are
- * out of service or expired, or have their routing rejected (the NoEligibleNode report names them), and
- * where and whether to probe them (./succession.ts). Lease renewals alone do not change it. */
+ * out of service or expired, and where and whether to probe them (./succession.ts). Lease renewals alone
+ * do not change it. */
 const membership = (beats: Heartbeat[], now: number) =>
   beats
     .map((h) =>
       isLive(h, now)
-        ? `${h.node}=${h.subnets.map((s) => `${s.ip.value}/${s.prefix}`).join('+')}${formatLabels(h.labels)}${h.routingRejected ? '!routing' : ''}${h.restarting ? '!restarting' : ''}@${formatProbeEndpoints(h.probe ?? [])}`
+        ? `${h.node}=${h.subnets.map((s) => `${s.ip.value}/${s.prefix}`).join('+')}${formatLabels(h.labels)}${h.restarting ? '!restarting' : ''}@${formatProbeEndpoints(h.probe ?? [])}`
         : `${h.node}!${h.outOfService ? 'out' : 'expired'}`,
     )
     .sort()
@@ -188,8 +187,6 @@ export class AgentController {
   /** Services whose announcing write met a newer version (409): the next event of each reconciles, even
    * one that changes nothing the reconcile reads (e.g. the echo of this node's write of the other family). */
   readonly #conflicted = new Set<string>();
-  /** While this node is the NoEligibleNode reporter: the note sent per Service (only a change is sent again). */
-  readonly #noEligibleSent = new Map<string, string>();
   /** The owners this node is the successor of, from the last reconcile (./succession.ts). */
   #watchedOwners = new Map<string, WatchedOwner>();
   readonly #claims = new StoredClaims();
@@ -504,7 +501,6 @@ export class AgentController {
       if (await this.#p.heartbeat.markOutOfService(view.outOfService)) this.#leaseMarked = view.outOfService;
     }
     const held = this.#report(view, decisions, outcome);
-    this.#reportNoEligibleNode(view);
     this.#log.debug('reconciled', { changes: outcome.changes.length, addresses: held.length, seconds: end() });
     this.#reconcileStartedAt = undefined;
     this.#firstReconcileDone = true;
@@ -838,11 +834,10 @@ export class AgentController {
     return held;
   }
 
-  /** Queues the events; returns those queued (the rest were dropped). */
-  #queueEvents(serviceEvents: ServiceEvent[]): ServiceEvent[] {
+  /** Queues the events (beyond the backlog they are dropped). */
+  #queueEvents(serviceEvents: ServiceEvent[]): void {
     const { events } = this.#p.cluster;
     let dropped = 0;
-    const queued: ServiceEvent[] = [];
     for (const e of serviceEvents) {
       const ref = this.#serviceRef(e.service);
       if (!ref) continue;
@@ -850,7 +845,6 @@ export class AgentController {
         dropped++;
         continue;
       }
-      queued.push(e);
       void this.#eventQueue.add(async () => {
         events.reset(ref, [e.reason]);
         events.emit(ref, e.type, e.reason, e.note);
@@ -862,36 +856,6 @@ export class AgentController {
         dropped,
         queued: this.#eventQueue.size,
       });
-    return queued;
-  }
-
-  /**
-   * Step 7, on the reporter node only (no-eligible.ts): one NoEligibleNode Warning on each Service with
-   * an address no node may announce, when that starts or its reasons change. The node that announces it
-   * once one may writes AnnouncingLocal / AnnouncingNonLocal. An event dropped for the backlog is sent by
-   * a later reconcile.
-   */
-  #reportNoEligibleNode(v: View): void {
-    const heartbeats = v.self ? [...v.peers, v.self] : v.peers;
-    if (reporterNode(heartbeats, v.now) !== this.#o.node) {
-      this.#noEligibleSent.clear(); // another node reports; this one starts afresh if it ever takes over
-      return;
-    }
-    const notes = servicesWithoutEligibleNode({
-      services: [...v.inputs.values()],
-      heartbeats,
-      groups: v.groups,
-      endpoints: v.endpoints,
-      now: v.now,
-    });
-    for (const key of [...this.#noEligibleSent.keys()]) if (!notes.has(key)) this.#noEligibleSent.delete(key);
-    const changed = [...notes].filter(([key, note]) => this.#noEligibleSent.get(key) !== note);
-    for (const [key, note] of changed)
-      this.#log.warn('no node may announce an address of the Service', { service: key, reason: note });
-    const queued = this.#queueEvents(
-      changed.map(([service, note]) => ({ service, type: 'Warning', reason: NO_ELIGIBLE_NODE, note })),
-    );
-    for (const e of queued) this.#noEligibleSent.set(e.service, e.note);
   }
 
   #serviceRef(key: string): KubernetesObject | undefined {

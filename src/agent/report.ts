@@ -1,8 +1,8 @@
 // What changed for each Service on this node between two reconciles (pure), as the events the agent
-// writes: AnnouncingLocal, AnnouncingNonLocal, Withdrawn, AnnouncementFailed (NoEligibleNode comes from
-// ./no-eligible.ts). Nothing is reported for an unchanged state, so a steady cluster writes no events.
+// writes: AnnouncingLocal, AnnouncingNonLocal, Withdrawn, AnnouncementFailed (NoEligibleNode, when no
+// node may announce an address, comes from the allocator: src/allocator/no-eligible-report.ts). Nothing
+// is reported for an unchanged state, so a steady cluster writes no events.
 import type { AddressDecision } from './desired.ts';
-import type { NO_ELIGIBLE_NODE } from './no-eligible.ts';
 
 export interface ServiceAnnouncements {
   local: string[];
@@ -12,7 +12,7 @@ export interface ServiceAnnouncements {
 export interface ServiceEvent {
   service: string;
   type: 'Normal' | 'Warning';
-  reason: 'AnnouncingLocal' | 'AnnouncingNonLocal' | 'Withdrawn' | 'AnnouncementFailed' | typeof NO_ELIGIBLE_NODE;
+  reason: 'AnnouncingLocal' | 'AnnouncingNonLocal' | 'Withdrawn' | 'AnnouncementFailed';
   note: string;
 }
 

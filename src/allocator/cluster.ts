@@ -1,18 +1,23 @@
-// The allocator's cluster port: the two caches it reads and the few writes it makes. The controller
+// The allocator's cluster port: the caches it reads and the few writes it makes. The controller
 // sees only this interface; `kubeAllocatorCluster` puts the real apiserver behind it, and the unit
 // tests an in-memory one, so the controller's ordering and fencing are tested without an apiserver.
 import {
   CoreV1Api,
   CustomObjectsApi,
+  DiscoveryV1Api,
   type KubeConfig,
   type KubernetesObject,
+  type V1EndpointSlice,
+  type V1Lease,
   type V1Service,
 } from '@kubernetes/client-node';
+import { leaseWatches } from '../agent/segment-leases.ts';
+import { HEARTBEAT_LABEL } from '../model/heartbeat.ts';
 import { ALLOCATOR_COMPONENT, GROUP, VERSION } from '../api/names.ts';
 import type { ServiceGroup } from '../api/types.ts';
 import { createEventRecorder, type EventRecorder } from '../k8s/events.ts';
 import { listAll, watchCache, type ListPage, type WatchedCache } from '../k8s/informer.ts';
-import { dropBookkeeping } from '../k8s/trim.ts';
+import { dropBookkeeping, slimEndpointSlice } from '../k8s/trim.ts';
 import { metadataOnly } from '../k8s/metadata-only.ts';
 import { mergePatch, patchServiceAnnotations } from '../k8s/patch.ts';
 import type { Logger } from '../log.ts';
@@ -29,6 +34,10 @@ export interface AllocatorCluster {
   services: WatchedCache<V1Service>;
   /** ServiceGroups of the install namespace. */
   groups: WatchedCache<ServiceGroup>;
+  /** Every node agent's heartbeat Lease in the install namespace (the NoEligibleNode report). */
+  leases: WatchedCache<V1Lease>;
+  /** EndpointSlices of the watched Services' namespaces, slimmed to nodes and conditions (ETP Local). */
+  endpointSlices: WatchedCache<V1EndpointSlice>;
   /**
    * Namespaces' metadata (for spec.serviceAllocation.namespaceSelectors), started on first call: a
    * cluster whose groups select no namespaces by label never watches them.
@@ -48,6 +57,8 @@ export interface AllocatorCluster {
   patchGroupStatus(name: string, status: GroupStatus): Promise<void>;
   /** De-duplicated Kubernetes events (best effort, never throws). */
   events: EventRecorder;
+  /** Stops every watch the port started (the Namespace watch too, if it was started). */
+  stop(): Promise<void>;
 }
 
 const SG_PLURAL = 'servicegroups';
@@ -61,6 +72,7 @@ export function kubeAllocatorCluster(
 ): AllocatorCluster {
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
   const sg = { group: GROUP, version: VERSION, namespace, plural: SG_PLURAL };
   const listServices = (page?: ListPage) =>
     serviceNamespace
@@ -77,15 +89,29 @@ export function kubeAllocatorCluster(
     const api = meta.makeApiClient(CoreV1Api);
     return watchCache<KubernetesObject>(meta, '/api/v1/namespaces', () => api.listNamespace(), log);
   };
+  const listSlices = (page: ListPage) =>
+    serviceNamespace
+      ? discovery.listNamespacedEndpointSlice({ namespace: serviceNamespace, ...page })
+      : discovery.listEndpointSliceForAllNamespaces(page);
   const svcPath = serviceNamespace ? `/api/v1/namespaces/${serviceNamespace}/services` : '/api/v1/services';
+  const services = watchCache<V1Service>(kc, svcPath, listServices, log, { trim: dropBookkeeping });
+  const groups = watchCache<ServiceGroup>(
+    kc,
+    `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${SG_PLURAL}`,
+    listGroups,
+    log,
+  );
+  // every node's heartbeat, not one segment's: the NoEligibleNode report needs the whole cluster
+  const leases = leaseWatches(kc, namespace, log)(`${HEARTBEAT_LABEL}=node`);
+  const slicePath = serviceNamespace
+    ? `/apis/discovery.k8s.io/v1/namespaces/${serviceNamespace}/endpointslices`
+    : '/apis/discovery.k8s.io/v1/endpointslices';
+  const endpointSlices = watchCache<V1EndpointSlice>(kc, slicePath, listSlices, log, { trim: slimEndpointSlice });
   return {
-    services: watchCache<V1Service>(kc, svcPath, listServices, log, { trim: dropBookkeeping }),
-    groups: watchCache<ServiceGroup>(
-      kc,
-      `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${SG_PLURAL}`,
-      listGroups,
-      log,
-    ),
+    services,
+    groups,
+    leases,
+    endpointSlices,
     namespaces: () => (namespaces ??= watchNamespaces()),
     listServices: async () => (await listAll(listServices, dropBookkeeping)).items,
     patchServiceStatus: (ns, name, body) =>
@@ -95,5 +121,9 @@ export function kubeAllocatorCluster(
       await custom.patchNamespacedCustomObjectStatus({ ...sg, name, body: { status } }, mergePatch);
     },
     events: createEventRecorder(kc, ALLOCATOR_COMPONENT, log),
+    stop: async () => {
+      const started = [services, groups, leases, endpointSlices, ...(namespaces ? [namespaces] : [])];
+      await Promise.all(started.map((c) => c.stop()));
+    },
   };
 }

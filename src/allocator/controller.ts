@@ -2,7 +2,8 @@
 // and, while leading, brings every Service to the addresses the pure policy decides (policy.ts).
 // A Service is reconciled in named steps: read the newest version, decide which case it is, plan
 // with the policy, apply the plan to the in-memory state, write the Service, report events. Caches
-// run on standby too, so a takeover only needs one consistent LIST.
+// run on standby too, so a takeover only needs one consistent LIST. While leading it also reports the
+// Services no node may announce (./no-eligible-report.ts).
 import { setTimeout as delay } from 'node:timers/promises';
 import type { KubeConfig, KubernetesObject, V1Service } from '@kubernetes/client-node';
 import { ANN } from '../api/annotations.ts';
@@ -20,6 +21,7 @@ import { kubeAllocatorCluster, type AllocatorCluster } from './cluster.ts';
 import { groupStatus, poolSummary } from './group-status.ts';
 import { resolveGroups, type GroupVerdict, type ServedGroup } from '../model/servicegroups.ts';
 import type { AllocatorMetrics } from './metrics.ts';
+import { NoEligibleReport } from './no-eligible-report.ts';
 import { applyPlan, planAllocation, type Plan, type PlanOk } from './policy.ts';
 import { isHandled, isLoadBalancer, readRequest, serviceKey, type AllocationRequest } from './request.ts';
 import {
@@ -48,6 +50,8 @@ export interface ControllerOptions {
   statusDelayMs?: number;
   /** Delays of the retries of a failed write, per Service or ServiceGroup (default 1 s doubling to 60 s). */
   retry?: BackoffOptions;
+  /** The NoEligibleNode report evaluates at most once per this many ms (default 1000). */
+  noEligibleIntervalMs?: number;
 }
 
 export interface AllocatorOptions extends ControllerOptions {
@@ -93,6 +97,7 @@ export class AllocatorController {
   readonly #log: Logger;
   readonly #view: ServiceView;
   readonly #queue: KeyedQueue;
+  readonly #noEligible: NoEligibleReport;
   #session: Session | undefined;
   /** Namespaces' metadata, watched once a ServiceGroup selects namespaces by label (never before: it costs a watch). */
   #namespaces: WatchedCache<KubernetesObject> | undefined;
@@ -109,6 +114,10 @@ export class AllocatorController {
     cluster.groups.onChange(() => {
       this.#watchNamespacesIfSelected();
       this.#onGroupEvent();
+    });
+    this.#noEligible = new NoEligibleReport(cluster, {
+      log: opts.log,
+      ...(opts.noEligibleIntervalMs !== undefined ? { intervalMs: opts.noEligibleIntervalMs } : {}),
     });
     this.synced = Promise.all([cluster.services.synced, cluster.groups.synced]).then(() => undefined);
   }
@@ -153,6 +162,7 @@ export class AllocatorController {
     this.#log.info('leading: usage rebuilt from Service status', { services: listed.length, addresses: adopted });
     this.#session = s;
     this.#opts.metrics.leader.set(1);
+    this.#noEligible.start(() => [...s.served.values()].map((g) => g.config));
     this.#enqueueAll();
   }
 
@@ -163,6 +173,7 @@ export class AllocatorController {
     if (s?.statusTimer) clearTimeout(s.statusTimer);
     for (const timer of s?.retryTimers.values() ?? []) clearTimeout(timer);
     this.#session = undefined;
+    this.#noEligible.stop();
     this.#queue.clear();
     this.#opts.metrics.leader.set(0);
   }
@@ -176,7 +187,7 @@ export class AllocatorController {
   async stop(): Promise<void> {
     this.stopLeading();
     await this.idle();
-    await Promise.all([this.#cluster.services.stop(), this.#cluster.groups.stop(), this.#namespaces?.stop()]);
+    await this.#cluster.stop();
   }
 
   // ---- watch events ----
@@ -406,6 +417,7 @@ export class AllocatorController {
     s.verdicts = resolveGroups(objs, s.served);
     s.served = new Map(s.verdicts.filter((v) => v.serving).map((v) => [v.name, v.serving!]));
     s.state.setGroups([...s.served.values()].map((g) => g.config));
+    this.#noEligible.changed();
     this.#reportGroups(s, objs);
     this.#log.info('service groups resolved', {
       serving: [...s.served.keys()],

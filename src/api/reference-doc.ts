@@ -93,7 +93,7 @@ const OTHER_KEYS: Array<[string, AnnotationDoc]> = [
     {
       on: 'Lease `purelb-node-<node>`',
       setBy: 'lbnodeagent (routing)',
-      text: "While the node's last routing reload was `Rejected` or `Failed` (its daemon keeps running the previous config): which RouterConfig and the result, e.g. `RouterConfig purelb/default: Rejected`. Written at once on a change, removed by the next `Applied` reload (or when no RouterConfig selects the node). The node still carries its virtual addresses; the `NoEligibleNode` reporter names it `routing rejected` when no other eligible node's routing is fine.",
+      text: "While the node's last routing reload was `Rejected` or `Failed` (its daemon keeps running the previous config): which RouterConfig and the result, e.g. `RouterConfig purelb/default: Rejected`. Written at once on a change, removed by the next `Applied` reload (or when no RouterConfig selects the node). The node still carries its virtual addresses; the allocator's `NoEligibleNode` event names it `routing rejected` when no other eligible node's routing is fine.",
     },
   ],
   [
@@ -250,7 +250,7 @@ function whySection(): string[] {
     '| Event reason (type) | On | From | When |',
     '|---|---|---|---|',
     '| `AllocationFailed` (Warning) | Service | allocator | No address could be assigned (or the new request cannot be met; the old address is kept). The note names the cause and the fix: scope refused (`Service NS/NAME may not use ServiceGroup G (...): ...; ... or widen spec.serviceAllocation of ServiceGroup G`), group exhausted (`ServiceGroup G has no free IPv4 address; release an address or add a pool`), no pool for the family, an address outside every pool or in use, a sharing conflict. `purelb status` lists the Service under PENDING with the newest note. |',
-    '| `NoEligibleNode` (Warning) | Service | lbnodeagent (one node: the live node whose name sorts first) | An address of the Service has no node that may announce it: for a virtual address, also when every eligible node has its routing rejected (Lease `purelb.io/routing-rejected`). The note names each node with a heartbeat Lease and its reason (below; at most 10 nodes, the rest counted per reason). Written when this starts or the reasons change, not on every resync. When a node becomes eligible, it announces the address and writes `AnnouncingLocal` / `AnnouncingNonLocal`. |',
+    '| `NoEligibleNode` (Warning) | Service | allocator (the leader, which watches every heartbeat Lease) | An address of the Service has no node that may announce it: for a virtual address, also when every eligible node has its routing rejected (Lease `purelb.io/routing-rejected`). The note names each node with a heartbeat Lease and its reason (below; at most 10 nodes, the rest counted per reason). Written when this starts or the reasons change (or a new leader takes over), not on every resync; not while no node has a heartbeat Lease at all. When a node becomes eligible, it announces the address and writes `AnnouncingLocal` / `AnnouncingNonLocal`. |',
     "| `AnnouncingLocal`, `AnnouncingNonLocal`, `Withdrawn` (Normal) | Service | lbnodeagent (each node) | This node started or stopped announcing an address of the Service; `Withdrawn` says why (e.g. `node n1 is not selected by ServiceGroup G's nodeSelectors {zone=b}`). |",
     "| `RoutingConfigRejected`, `RoutingReloadFailed` (Warning) | RouterConfig | lbnodeagent (routing) | The node's daemon keeps its previous config; see RouterConfig status. |",
     '',

@@ -1,6 +1,7 @@
 // Trims for watch caches (pure, in place): bookkeeping of the API and of kubectl that no component of
-// ours reads, yet is often most of an object.
-import type { KubernetesObject } from '@kubernetes/client-node';
+// ours reads, yet is often most of an object, and the few kinds every component reads only a little of.
+import type { KubernetesObject, V1EndpointSlice, V1ObjectMeta } from '@kubernetes/client-node';
+import { SERVICE_NAME_LABEL } from '../model/services.ts';
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
@@ -10,4 +11,23 @@ export function dropBookkeeping(o: KubernetesObject): void {
   if (!m) return;
   delete m.managedFields;
   if (m.annotations) delete m.annotations[LAST_APPLIED];
+}
+
+/** Identity and version: what the cache, events (regarding) and conditional writes need. */
+export function identity(m: V1ObjectMeta | undefined): V1ObjectMeta {
+  return { name: m?.name, namespace: m?.namespace, uid: m?.uid, resourceVersion: m?.resourceVersion };
+}
+
+/** Keeps the Service the slice belongs to and, per endpoint, its node and conditions: what
+ * nodesWithEndpoints (src/model/services.ts) reads, for the agent and the allocator alike. */
+export function slimEndpointSlice(slice: V1EndpointSlice): void {
+  const m = slice.metadata;
+  const service = m?.labels?.[SERVICE_NAME_LABEL];
+  slice.metadata = { ...identity(m), ...(service ? { labels: { [SERVICE_NAME_LABEL]: service } } : {}) };
+  slice.endpoints = (slice.endpoints ?? []).map((ep) => ({
+    addresses: [],
+    ...(ep.nodeName ? { nodeName: ep.nodeName } : {}),
+    ...(ep.conditions ? { conditions: ep.conditions } : {}),
+  }));
+  delete slice.ports;
 }

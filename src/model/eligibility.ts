@@ -1,7 +1,7 @@
 // Whether a node may announce an address, and if not why (pure). The one rule behind the agent's
 // election candidates (src/agent/election.ts), the "no eligible node" report on a Service
-// (src/agent/no-eligible.ts) and the NOT ELIGIBLE column of `purelb status`, so the three never
-// disagree. For a virtual address a node whose routing reload was rejected is reported too (announceBlocker),
+// (./no-eligible.ts, written by the allocator) and the NOT ELIGIBLE column of `purelb status`, so the
+// three never disagree. For a virtual address a node whose routing reload was rejected is reported too (announceBlocker),
 // but still elected: its daemon keeps running the previous config. A node is known by its heartbeat Lease (src/model/heartbeat.ts): a node without one has no
 // agent and is not listed at all.
 import { cidrContains, type IP } from '../api/ip.ts';
@@ -64,7 +64,7 @@ export type AnnounceBlocker = Ineligibility | typeof ROUTING_REJECTED;
  * virtual address 'routing rejected' when `routingRejected` (the node's last routing reload was Rejected or
  * Failed; callers may narrow it, e.g. `purelb status` to nodes whose daemon does not advertise the address).
  * Not an election rule: such a node keeps the address on kube-lb0, and its daemon keeps advertising what its
- * previous config exports (perhaps the address); the agents only warn that nothing is sure to announce it.
+ * previous config exports (perhaps the address); the allocator only warns that nothing is sure to announce it.
  */
 export function announceBlocker(
   h: Heartbeat,

@@ -1,9 +1,11 @@
-// "Why is my Service not announced?" with three real agents in network namespaces against the real
-// apiserver: a ServiceGroup selects zone b, node a is in zone a (not selected), node b is cordoned
-// (excluded: its agent marks its Lease out of service) and node c's agent is killed (fenced: its Lease
-// expires). `kubectl describe service` shows exactly one NoEligibleNode event, written by the one live
-// node, naming every node and its reason; `purelb status` shows the same reasons. Uncordoning b makes it
-// eligible: it announces the address and says so, and no second warning follows.
+// "Why is my Service not announced?" with three real agents in network namespaces and a real `purelb
+// allocator` process against the real apiserver: a ServiceGroup selects zone b, node a is in zone a (not
+// selected), node b is cordoned (excluded: its agent marks its Lease out of service) and node c's agent
+// is killed (fenced: its Lease expires, which is no API event). The allocator assigns the address;
+// `kubectl describe service` shows exactly one NoEligibleNode event, written by the allocator (which
+// watches every heartbeat Lease), naming every node and its reason; `purelb status` shows the same
+// reasons. Uncordoning b makes it eligible: it announces the address and says so, and no second warning
+// follows.
 import { GROUP, VERSION } from '../../src/api/names.ts';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -12,19 +14,21 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { EventsV1Api, type CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { mergePatch } from '../../src/k8s/patch.ts';
 import { k8sBinDir, repoRoot } from '../../src/lab/cluster/binaries.ts';
+import { ANN } from '../../src/api/annotations.ts';
+import { ALLOCATOR_COMPONENT } from '../../src/api/names.ts';
 import type { StatusReport } from '../../src/status/report.ts';
 import { cleanUpNamespaces, waitFor } from '../harness/kube.ts';
 import {
   agentLogTail,
   agentTestArgs,
   agentTestSetup,
-  createBrandedService,
   createLan,
   holderNames,
   startAgentsAndWait,
   type Lan,
   type LanNode,
 } from './agent-lan.ts';
+import { createService, spawnAllocator, waitForIngress, type AllocatorProcess } from './allocator-fixtures.ts';
 
 let kc: KubeConfig;
 let core: CoreV1Api;
@@ -32,6 +36,7 @@ let lan: Lan;
 let install: string;
 let apps: string;
 let a: LanNode, b: LanNode, c: LanNode;
+let allocator: AllocatorProcess | undefined;
 const createdNodes: string[] = [];
 const ADDRESS = '10.213.0.5';
 const run = promisify(execFile);
@@ -40,7 +45,11 @@ const events = async (reason: string) =>
   (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: apps })).items.filter(
     (e) => e.regarding?.name === 'why' && e.reason === reason,
   );
-const logs = () => lan.nodes.map((n) => `--- ${n.name}\n${agentLogTail(n, 10)}`).join('\n');
+const logs = () =>
+  [
+    ...lan.nodes.map((n) => `--- ${n.name}\n${agentLogTail(n, 10)}`),
+    `--- allocator\n${allocator?.logs.slice(-10).join('\n')}`,
+  ].join('\n');
 
 beforeAll(async () => {
   let custom;
@@ -61,7 +70,6 @@ beforeAll(async () => {
     },
   });
   lan = await createLan(3, Number(new URL(kc.getCurrentCluster()!.server).port), { uniqueNames: true });
-  // a sorts first: it is the one live node, so the reporter
   [a, b, c] = [...lan.nodes].sort((x, y) => (x.name < y.name ? -1 : 1)) as [LanNode, LanNode, LanNode];
   for (const [n, zone] of [
     [a, 'a'],
@@ -72,9 +80,13 @@ beforeAll(async () => {
     createdNodes.push(n.name);
   }
   await startAgentsAndWait(lan, kc, install, agentTestArgs(install));
+  allocator = spawnAllocator(process.env.PURELB_TEST_KUBECONFIG!, install, `alloc-${install}`, [], apps);
 }, 90_000);
 
 afterAll(async () => {
+  if (allocator && allocator.child.exitCode === null && allocator.child.signalCode === null)
+    allocator.child.kill('SIGTERM');
+  await allocator?.exited;
   await lan?.destroy();
   await cleanUpNamespaces();
   for (const name of createdNodes) await core.deleteNode({ name }).catch(() => undefined);
@@ -83,7 +95,8 @@ afterAll(async () => {
 test('no eligible node: one event with every node and its reason, in kubectl describe and purelb status; then announced', async () => {
   await core.patchNode({ name: b.name, body: { spec: { unschedulable: true } } as Partial<V1Node> }, mergePatch);
   await lan.stopAgent(c, 'SIGKILL'); // its Lease stays and expires: fenced
-  await createBrandedService(core, apps, 'why', [ADDRESS], { group: 'zone-b' });
+  await createService(kc, apps, 'why', { annotations: { [ANN.serviceGroup]: 'zone-b', [ANN.addresses]: ADDRESS } });
+  await waitForIngress(kc, apps, 'why', [ADDRESS], 'zone-b');
   const note =
     `no node may announce the virtual address ${ADDRESS} of ServiceGroup zone-b:` +
     ` ${a.name} (not selected), ${b.name} (excluded), ${c.name} (fenced)`;
@@ -96,11 +109,11 @@ test('no eligible node: one event with every node and its reason, in kubectl des
       `${err.message}: ${JSON.stringify((await events('NoEligibleNode')).map((e) => e.note))}\n${logs()}`,
     );
   });
-  // two resyncs (5 s) later still one event, from the reporter alone
-  await new Promise((r) => setTimeout(r, 11_000));
+  // a dozen heartbeat renewals (500 ms) and an agent resync (5 s) later still one event, from the allocator
+  await new Promise((r) => setTimeout(r, 6_000));
   const warnings = await events('NoEligibleNode');
-  expect(warnings.map((e) => [e.type, e.reportingInstance?.endsWith(`-${a.name}`), e.note])).toEqual([
-    ['Warning', true, note],
+  expect(warnings.map((e) => [e.type, e.reportingController, e.note])).toEqual([
+    ['Warning', ALLOCATOR_COMPONENT, note],
   ]);
   expect(holderNames(lan, ADDRESS, 'kube-lb0')).toEqual([]);
 
@@ -113,7 +126,9 @@ test('no eligible node: one event with every node and its reason, in kubectl des
     apps,
     'why',
   ]);
-  expect(described).toMatch(/Warning\s+NoEligibleNode\s+.*no node may announce the virtual address 10\.213\.0\.5/);
+  expect(described).toMatch(
+    /Warning\s+NoEligibleNode\s+\S+\s+purelb-allocator\s+no node may announce the virtual address 10\.213\.0\.5/,
+  );
   expect(described).toContain(`${b.name} (excluded), ${c.name} (fenced)`);
 
   const { stdout: status } = await run(process.execPath, [

@@ -181,12 +181,14 @@ export interface AllocatorProcess {
   exited: Promise<number | null>;
 }
 
-/** `purelb allocator` as a real child process (leader election on, short timers). */
+/** `purelb allocator` as a real child process (leader election on, short timers), for the Services of
+ * `serviceNamespace` (default: the install namespace `namespace`). */
 export function spawnAllocator(
   kubeconfig: string,
   namespace: string,
   identity: string,
   extra: string[] = [],
+  serviceNamespace = namespace,
 ): AllocatorProcess {
   // the Node running jest is the pinned Node 24 (npm scripts); spawning it directly makes child.pid the allocator itself
   const child = spawn(
@@ -199,7 +201,7 @@ export function spawnAllocator(
       '--namespace',
       namespace,
       '--service-namespace',
-      namespace,
+      serviceNamespace,
       '--identity',
       identity,
       '--health-host',

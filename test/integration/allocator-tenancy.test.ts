@@ -211,7 +211,7 @@ describe('namespace watch', () => {
       });
       expect([watched.spec, watched.status]).toEqual([undefined, undefined]);
     } finally {
-      await Promise.all([cache.stop(), cluster.services.stop(), cluster.groups.stop()]);
+      await cluster.stop();
     }
   });
 });

@@ -80,7 +80,10 @@ const forbidden: Record<string, Array<Omit<Check, 'namespace'> & { scope: 'clust
     { verb: 'delete', group: 'purelb.io', resource: 'servicegroups', scope: 'install' },
     { verb: 'patch', group: 'purelb.io', resource: 'servicegroups', scope: 'install' },
     { verb: 'delete', group: 'coordination.k8s.io', resource: 'leases', scope: 'install' },
-    { verb: 'list', group: 'discovery.k8s.io', resource: 'endpointslices', scope: 'cluster' },
+    // EndpointSlices and heartbeat Leases are only read (the NoEligibleNode report)
+    { verb: 'create', group: 'discovery.k8s.io', resource: 'endpointslices', scope: 'cluster' },
+    { verb: 'patch', group: 'coordination.k8s.io', resource: 'leases', scope: 'install' },
+    { verb: 'list', group: 'coordination.k8s.io', resource: 'leases', scope: 'cluster' },
     { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'rolebindings', scope: 'install' },
     // Namespace labels are only listed and watched (ServiceGroup namespaceSelectors)
     { verb: 'get', group: '', resource: 'namespaces', scope: 'cluster' },
@@ -147,14 +150,17 @@ describe.each(['allocator', 'lbnodeagent'])('%s service account', (component) =>
   });
 });
 
-test('the allocator token runs its metadata-only Namespace watch (ServiceGroup namespaceSelectors)', async () => {
+test('the allocator token runs its metadata-only Namespace watch (ServiceGroup namespaceSelectors) and its heartbeat Lease and EndpointSlice watches', async () => {
   const saKc = await serviceAccountKubeConfig(kc, ns, `allocator${suffix}`);
   const cluster = kubeAllocatorCluster(saKc, ns, createLogger('rbac-test', { namespace: ns }), ns);
   const namespaces = cluster.namespaces();
   try {
     await namespaces.synced;
     expect(namespaces.get(ns)?.metadata?.name).toBe(ns);
+    // a 403 would keep them retrying, never synced
+    await Promise.all([cluster.leases.synced, cluster.endpointSlices.synced]);
+    expect([cluster.leases.list(), cluster.endpointSlices.list()]).toEqual([[], []]);
   } finally {
-    await Promise.all([namespaces.stop(), cluster.services.stop(), cluster.groups.stop()]);
+    await cluster.stop();
   }
 });

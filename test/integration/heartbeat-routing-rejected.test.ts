@@ -1,7 +1,7 @@
 // The heartbeat writer publishes the node's routing state on its Lease against the real apiserver: the
 // purelb.io/routing-rejected annotation appears at once when the routing side reports a Rejected or Failed
 // reload (no waiting for the next renewal) and is removed by the next Applied one, and every reader
-// (parseHeartbeat: the NoEligibleNode reporter) sees it.
+// (parseHeartbeat: the allocator's NoEligibleNode report) sees it.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';

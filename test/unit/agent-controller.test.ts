@@ -767,7 +767,6 @@ describe('announcement node selectors (fake ports)', () => {
     expect(t.kernel.addresses('kube-lb0')).toEqual([]);
     expect(t.virtual.at(-1)).toEqual([]);
     await new Promise((r) => setImmediate(r)); // events go through their own queue
-    // (and, this node being the only one, NoEligibleNode: see below)
     expect(t.cluster.emitted.filter((e) => e.includes(' Withdrawn: '))).toEqual([
       "Service/v Normal Withdrawn: node n1 withdrew 10.9.0.1/32 on kube-lb0 (node n1 is not selected by ServiceGroup edge's nodeSelectors {zone=b})",
     ]);
@@ -826,132 +825,25 @@ describe('announcement node selectors (fake ports)', () => {
   });
 });
 
-describe('NoEligibleNode: one reporter for the cluster (fake ports)', () => {
-  const zoned: ServiceGroup = {
-    metadata: { name: 'zoned', namespace: 'purelb', uid: 'g2', generation: 1 },
-    spec: {
-      local: { v4pools: [{ subnet: '10.9.0.0/24', pool: '10.9.0.0/24', aggregation: '/32' }] },
-      nodeSelectors: [{ matchLabels: { zone: 'a' } }],
-    },
-  };
-  const web = () => service('web', '10.9.0.1', { 'purelb.io/allocated-from': 'zoned' });
-  const withZone = (t: ReturnType<typeof setup>, zone: string) => {
-    t.cluster.node = { metadata: { name: NODE, uid: 'uid-n1', labels: { zone } }, spec: {} };
-    t.cluster.fire('node', t.cluster.node);
-  };
-  const marked = (node: string) => {
-    const l = peerLease(node, LAN);
-    l.metadata!.annotations!['purelb.io/out-of-service'] = 'it is cordoned (spec.unschedulable)';
-    return l;
-  };
-  const expired = (node: string) => {
-    const l = peerLease(node, LAN);
-    l.spec!.renewTime = new Date(Date.now() - 60_000);
-    return l;
-  };
-  const noEligible = (t: ReturnType<typeof setup>) => t.cluster.emitted.filter((e) => e.includes(' NoEligibleNode: '));
-  const settle = () => new Promise((r) => setImmediate(r)); // events go through their own queue
-
-  test('the live node that sorts first writes one event with every node and its reason, once per transition', async () => {
+describe('routing rejected (fake ports)', () => {
+  test('is no election rule: the node keeps its virtual address, and the agent writes no NoEligibleNode event (the allocator does)', async () => {
     const t = setup();
-    t.cluster.groups = [zoned];
-    t.cluster.node = { metadata: { name: NODE, uid: 'uid-n1', labels: { zone: 'b' } }, spec: {} };
-    t.cluster.leases = [marked('n0'), expired('n2')];
-    t.cluster.svcs = [web()];
+    t.cluster.groups = [
+      {
+        metadata: { name: 'default', namespace: 'purelb', uid: 'g1', generation: 1 },
+        spec: { local: { v4pools: [{ subnet: '10.9.0.0/24', pool: '10.9.0.0/24', aggregation: '/32' }] } },
+      },
+    ];
+    t.heartbeat.setRoutingRejected('RouterConfig purelb/default: Rejected');
+    t.cluster.svcs = [service('web', '10.9.0.1')];
     await t.controller.start(60_000);
-    await t.reconcile(); // a resync repeats nothing
-    await settle();
-    expect(noEligible(t)).toEqual([
-      'Service/web Warning NoEligibleNode: no node may announce the virtual address 10.9.0.1 of ServiceGroup zoned:' +
-        ' n0 (excluded), n1 (not selected), n2 (fenced)',
-    ]);
-    // selected: this node announces it and says so; no second warning
-    withZone(t, 'a');
-    await t.controller.idle();
-    await settle();
+    await t.reconcile();
+    await new Promise((r) => setImmediate(r)); // events go through their own queue
+    // its daemon keeps the previous config, which may still advertise kube-lb0
     expect(t.kernel.addresses('kube-lb0')).toEqual(['10.9.0.1/32']);
-    expect(t.cluster.emitted.at(-1)).toBe(
+    expect(t.cluster.emitted).toEqual([
       'Service/web Normal AnnouncingNonLocal: node n1 announces 10.9.0.1/32 on kube-lb0',
-    );
-    expect(noEligible(t)).toHaveLength(1);
-    // and not selected again: a new transition, a new warning
-    withZone(t, 'b');
-    await t.controller.idle();
-    await settle();
-    expect(noEligible(t)).toHaveLength(2);
-    await t.controller.stop();
-  });
-
-  test('a virtual address whose only eligible node has its routing rejected gets one event naming it', async () => {
-    const t = setup();
-    t.cluster.groups = [zoned];
-    t.cluster.node = { metadata: { name: NODE, uid: 'uid-n1', labels: { zone: 'a' } }, spec: {} };
-    t.heartbeat.setRoutingRejected('RouterConfig purelb/default: Rejected');
-    t.cluster.leases = [marked('n2')];
-    t.cluster.svcs = [web()];
-    await t.controller.start(60_000);
-    await t.reconcile();
-    await settle();
-    expect(noEligible(t)).toEqual([
-      'Service/web Warning NoEligibleNode: no node may announce the virtual address 10.9.0.1 of ServiceGroup zoned:' +
-        ' n1 (routing rejected), n2 (excluded)',
     ]);
-    // not an election rule: the daemon keeps its previous config, which may still advertise kube-lb0
-    expect(t.kernel.addresses('kube-lb0')).toEqual(['10.9.0.1/32']);
-    // a peer in the zone whose routing is fine: no new warning, and none when routing recovers
-    const fine = peerLease('n2', LAN);
-    fine.metadata!.annotations!['purelb.io/node-labels'] = '{"zone":"a"}';
-    t.cluster.leases = [fine];
-    t.cluster.fire('leases');
-    await t.controller.idle();
-    t.heartbeat.setRoutingRejected(undefined);
-    await t.reconcile();
-    await settle();
-    expect(noEligible(t)).toHaveLength(1);
-    // that peer's routing is rejected too (read from its Lease): a new warning naming both
-    fine.metadata!.annotations!['purelb.io/routing-rejected'] = 'RouterConfig purelb/default: Failed';
-    t.heartbeat.setRoutingRejected('RouterConfig purelb/default: Rejected');
-    t.cluster.fire('leases');
-    await t.controller.idle();
-    await settle();
-    expect(noEligible(t)).toEqual([
-      expect.stringContaining(': n1 (routing rejected), n2 (excluded)'),
-      expect.stringContaining(': n1 (routing rejected), n2 (routing rejected)'),
-    ]);
-    await t.controller.stop();
-  });
-
-  test('no event when another eligible node has its routing applied', async () => {
-    const t = setup();
-    t.cluster.groups = [zoned];
-    t.cluster.node = { metadata: { name: NODE, uid: 'uid-n1', labels: { zone: 'a' } }, spec: {} };
-    t.heartbeat.setRoutingRejected('RouterConfig purelb/default: Rejected');
-    const fine = peerLease('n2', LAN);
-    fine.metadata!.annotations!['purelb.io/node-labels'] = '{"zone":"a"}';
-    t.cluster.leases = [fine];
-    t.cluster.svcs = [web()];
-    await t.controller.start(60_000);
-    await t.reconcile();
-    await settle();
-    expect(noEligible(t)).toEqual([]);
-    await t.controller.stop();
-  });
-
-  test('a node that is not the reporter writes none', async () => {
-    const t = setup();
-    t.cluster.groups = [zoned];
-    t.cluster.node = { metadata: { name: NODE, uid: 'uid-n1', labels: { zone: 'b' } }, spec: {} };
-    t.cluster.leases = [peerLease('n0', LAN)]; // live, not selected (no labels), sorts first: it reports
-    t.cluster.svcs = [web()];
-    await t.controller.start(60_000);
-    await settle();
-    expect(noEligible(t)).toEqual([]);
-    // the reporter goes out of service: this node is the first live one now, and reports
-    t.cluster.leases = [marked('n0')];
-    t.cluster.fire('leases');
-    await t.controller.idle();
-    await settle();
-    expect(noEligible(t)).toEqual([expect.stringContaining(': n0 (excluded), n1 (not selected)')]);
     await t.controller.stop();
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
 import type { KubernetesListObject, V1EndpointSlice, V1Service } from '@kubernetes/client-node';
-import { slimEndpointSlice, slimService } from '../../src/agent/slim.ts';
+import { slimService } from '../../src/agent/slim.ts';
 import { listAll, LIST_PAGE_SIZE, type ListPage } from '../../src/k8s/informer.ts';
-import { dropBookkeeping } from '../../src/k8s/trim.ts';
+import { dropBookkeeping, slimEndpointSlice } from '../../src/k8s/trim.ts';
 import { nodesWithEndpoints, serviceInput } from '../../src/model/services.ts';
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';

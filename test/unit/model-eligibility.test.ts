@@ -1,7 +1,7 @@
 // The one eligibility rule (src/model/eligibility.ts) that election candidates, the NoEligibleNode
 // report and `purelb status` share.
 import { describe, expect, test } from '@jest/globals';
-import { parseCIDR, parseIP } from '../../src/api/ip.ts';
+import { parseIP } from '../../src/api/ip.ts';
 import {
   announceBlocker,
   describeIneligible,
@@ -12,14 +12,8 @@ import {
   reloadRejected,
 } from '../../src/model/eligibility.ts';
 import { isLive, parseHeartbeat, type Heartbeat } from '../../src/model/heartbeat.ts';
+import { hb } from './fakes/heartbeat.ts';
 
-const hb = (node: string, subnets: string[], more: Partial<Heartbeat> = {}): Heartbeat => ({
-  node,
-  subnets: subnets.map((s) => parseCIDR(s)!),
-  labels: {},
-  expiresAt: 10_000,
-  ...more,
-});
 const LAN = '192.168.1.0/24';
 const local = (ip: string, more = {}) => ({ address: parseIP(ip)!, local: true, ...more });
 const virtual = (ip: string, more = {}) => ({ address: parseIP(ip)!, local: false, ...more });

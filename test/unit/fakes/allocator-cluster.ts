@@ -1,7 +1,7 @@
-// An in-memory apiserver behind the allocator's cluster port. It stores Services and ServiceGroups,
-// applies merge patches, bumps resourceVersions, delivers its own writes to the watch caches after
+// An in-memory apiserver behind the allocator's cluster port. It stores Services and ServiceGroups
+// (heartbeat Leases and EndpointSlices only as watched: the test puts them in their caches), applies merge patches, bumps resourceVersions, delivers its own writes to the watch caches after
 // the write returned (as a real watch does), and lets a test fail or hold the next call of a verb.
-import type { EventsV1Event, KubernetesObject, V1Service } from '@kubernetes/client-node';
+import type { EventsV1Event, KubernetesObject, V1EndpointSlice, V1Lease, V1Service } from '@kubernetes/client-node';
 import type { ServiceGroup, ServiceGroupLocalSpec } from '../../../src/api/types.ts';
 import { ALLOCATOR_COMPONENT, API_VERSION } from '../../../src/api/names.ts';
 import { type AllocatorCluster, type ServiceStatusPatch } from '../../../src/allocator/cluster.ts';
@@ -38,6 +38,8 @@ const apiError = (verb: Verb, key: string, code: number) =>
 export class FakeAllocatorCluster implements AllocatorCluster {
   readonly services = new MemoryCache<V1Service>();
   readonly groups = new MemoryCache<ServiceGroup>();
+  readonly leases = new MemoryCache<V1Lease>();
+  readonly endpointSlices = new MemoryCache<V1EndpointSlice>();
   readonly namespaceCache = new MemoryCache<KubernetesObject>();
   /** How often the controller asked for the Namespace watch. */
   namespaceWatches = 0;
@@ -140,6 +142,8 @@ export class FakeAllocatorCluster implements AllocatorCluster {
     this.namespaceWatches++;
     return this.namespaceCache;
   }
+
+  async stop(): Promise<void> {}
 
   async listServices(): Promise<V1Service[]> {
     await this.#call('list', '*');

@@ -1,7 +1,7 @@
 // The Services that have an address no node may announce, and why per node (pure): the note of the
-// NoEligibleNode Warning event. Every agent sees the same heartbeats, so exactly one of them reports
-// (reporterNode: the live node whose name sorts first) and no Service gets the same event from every
-// node. The per-node reasons are the one eligibility rule (src/model/eligibility.ts).
+// NoEligibleNode Warning event. The leading allocator writes it (src/allocator/no-eligible-report.ts):
+// it is one process that may watch every node's heartbeat Lease, while every agent watching every Lease
+// would cost nodes squared. The per-node reasons are the one eligibility rule (./eligibility.ts).
 import { cidrContains, formatIP, type IP } from '../api/ip.ts';
 import type { ServiceGroupConfig } from '../api/validate-servicegroup.ts';
 import {
@@ -10,23 +10,16 @@ import {
   noEligibleNode,
   type AddressScope,
   type AnnounceBlocker,
-} from '../model/eligibility.ts';
-import { isLive, type Heartbeat } from '../model/heartbeat.ts';
-import { groupOfAddress } from '../model/servicegroups.ts';
-import type { ServiceInput } from '../model/services.ts';
+} from './eligibility.ts';
+import type { Heartbeat } from './heartbeat.ts';
+import { groupOfAddress } from './servicegroups.ts';
+import type { ServiceInput } from './services.ts';
 
 export const NO_ELIGIBLE_NODE = 'NoEligibleNode';
 
-/** The node that writes NoEligibleNode events for the whole cluster: the live node whose name sorts first. */
-export function reporterNode(heartbeats: readonly Heartbeat[], now: number): string | undefined {
-  let first: string | undefined;
-  for (const h of heartbeats) if (isLive(h, now) && (first === undefined || h.node < first)) first = h.node;
-  return first;
-}
-
 export interface NoEligibleInputs {
   services: readonly ServiceInput[];
-  /** Every node's heartbeat (the reporter's own included). */
+  /** Every node's heartbeat. */
   heartbeats: readonly Heartbeat[];
   groups: readonly ServiceGroupConfig[];
   /** Nodes with a ready or serving endpoint, per Service key. */
@@ -34,8 +27,13 @@ export interface NoEligibleInputs {
   now: number;
 }
 
-/** Per Service key, the note of its NoEligibleNode event; Services whose every address has an eligible node are absent. */
+/**
+ * Per Service key, the note of its NoEligibleNode event; Services whose every address has an eligible
+ * node are absent. Without any heartbeat Lease (no node agent installed yet, or none at all) nothing is
+ * reported: that is no fault of one Service, and would be a warning on every Service of the cluster.
+ */
 export function servicesWithoutEligibleNode(inp: NoEligibleInputs): Map<string, string> {
+  if (inp.heartbeats.length === 0) return new Map();
   const byAddress = new Map<string, { ip: IP; users: ServiceInput[] }>();
   for (const svc of inp.services)
     for (const ip of svc.addresses) {

@@ -1,18 +1,13 @@
-// Which Services get a NoEligibleNode note and which node writes it (src/agent/no-eligible.ts).
+// Which Services get a NoEligibleNode note, and what it says (src/model/no-eligible.ts). Who writes it
+// and when: test/unit/allocator-no-eligible.test.ts.
 import { describe, expect, test } from '@jest/globals';
-import { parseCIDR, parseIP } from '../../src/api/ip.ts';
+import { parseIP } from '../../src/api/ip.ts';
 import { parseServiceGroup } from '../../src/api/validate-servicegroup.ts';
-import { reporterNode, servicesWithoutEligibleNode } from '../../src/agent/no-eligible.ts';
+import { servicesWithoutEligibleNode } from '../../src/model/no-eligible.ts';
 import type { Heartbeat } from '../../src/model/heartbeat.ts';
 import type { ServiceInput } from '../../src/model/services.ts';
+import { hb } from './fakes/heartbeat.ts';
 
-const hb = (node: string, subnets: string[], more: Partial<Heartbeat> = {}): Heartbeat => ({
-  node,
-  subnets: subnets.map((s) => parseCIDR(s)!),
-  labels: {},
-  expiresAt: 10_000,
-  ...more,
-});
 const svc = (key: string, ips: string[], more: Partial<ServiceInput> = {}): ServiceInput => ({
   key,
   addresses: ips.map((ip) => parseIP(ip)!),
@@ -36,19 +31,6 @@ const edge = parseServiceGroup({
 }).config!;
 const LAN = '192.168.1.0/24';
 
-describe('the reporter', () => {
-  test('the live node whose name sorts first; marked and expired Leases never report', () => {
-    const beats = [
-      hb('n3', []),
-      hb('n1', [], { outOfService: 'cordoned' }),
-      hb('n0', [], { expiresAt: 0 }),
-      hb('n2', []),
-    ];
-    expect(reporterNode(beats, 1000)).toBe('n2');
-    expect(reporterNode([hb('n0', [], { expiresAt: 0 })], 1000)).toBeUndefined();
-  });
-});
-
 describe('services without an eligible node', () => {
   const run = (services: ServiceInput[], heartbeats: Heartbeat[], endpoints = new Map<string, Set<string>>()) =>
     servicesWithoutEligibleNode({ services, heartbeats, groups: [edge], endpoints, now: 1000 });
@@ -63,6 +45,14 @@ describe('services without an eligible node', () => {
           'no node may announce the local address 192.168.1.200 of ServiceGroup edge: n1 (not selected), n2 (not on the subnet)',
         ],
       ]),
+    );
+  });
+
+  test('no heartbeat Lease at all (no agent installed): nothing is reported; one expired Lease is enough to report', () => {
+    const web = [svc('ns/web', ['10.9.0.1'])];
+    expect(run(web, [])).toEqual(new Map());
+    expect(run(web, [hb('n1', [], { labels: { zone: 'a' }, expiresAt: 0 })])).toEqual(
+      new Map([['ns/web', 'no node may announce the virtual address 10.9.0.1 of ServiceGroup edge: n1 (fenced)']]),
     );
   });
 
