@@ -5,11 +5,9 @@
 // getting ARP answers from two nodes.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { electWinner } from '../../src/agent/election.ts';
 import { API_VERSION, GROUP, VERSION } from '../../src/api/names.ts';
-import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { cleanUpNamespaces, waitFor } from '../harness/kube.ts';
 import {
   agentTestArgs,
