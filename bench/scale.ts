@@ -7,8 +7,12 @@
 //  - CPU of kube-apiserver and etcd, and of this process (all N simulated nodes) with its RSS;
 //  - Lease events received per node per second (mean and highest), and failed renewals.
 // Not simulated: elections, Services, the kernel, and anything beyond the Lease (no LAN probes).
+// With --failover-trials K, three real agents (bench/failover-trials.ts) then join the same apiserver
+// while the N simulated nodes keep running, with --services M Services of virtual addresses: their RSS
+// and CPU over a window, and K hard-kill and K graceful failovers of a local address.
 // Run: npm run bench:scale -- [N...] [--segment-size 50] [--heartbeat-renew D] [--heartbeat-duration D]
-// (renew and duration default to the agent's own defaults; SCALE_WINDOW_S=30). Default N: 10 100 300 1000.
+// [--failover-trials K] [--services M] (renew and duration default to the agent's own defaults;
+// SCALE_WINDOW_S=30). Default N: 10 100 300 1000.
 import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -19,7 +23,9 @@ import { parseDuration } from '../src/cli/options.ts';
 import { startCluster, type Cluster } from '../src/lab/cluster/cluster.ts';
 import { readState } from '../src/lab/cluster/processes.ts';
 import { createLogger } from '../src/log.ts';
-import { apiserverMetrics, cpuSeconds, sumCounter } from './measure.ts';
+import { createBrandedService } from '../test/integration/agent-lan.ts';
+import { startFailoverLab, median } from './failover-trials.ts';
+import { apiserverMetrics, cpuSeconds, rssMiB as rssOf, sumCounter } from './measure.ts';
 
 process.env.PURELB_LOG_LEVEL ??= 'error'; // N nodes' warnings would drown the table
 const { values, positionals } = parseArgs({
@@ -28,6 +34,8 @@ const { values, positionals } = parseArgs({
     'segment-size': { type: 'string', default: '50' },
     'heartbeat-renew': { type: 'string', default: OPTIONS['heartbeat-renew'].default },
     'heartbeat-duration': { type: 'string', default: OPTIONS['heartbeat-duration'].default },
+    'failover-trials': { type: 'string', default: '0' },
+    services: { type: 'string', default: '0' },
   },
 });
 const SIZES = positionals.map(Number).filter(Boolean);
@@ -38,6 +46,8 @@ const RENEW_MS = parseDuration(values['heartbeat-renew'], 'heartbeat-renew');
 const DURATION_S = parseDuration(values['heartbeat-duration'], 'heartbeat-duration') / 1000;
 // every node has renewed at least once with its segment known before the window starts
 const WARMUP_S = Math.max(10, RENEW_MS / 1000 + 2);
+const TRIALS = Number(values['failover-trials']);
+const SERVICES = Number(values.services);
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY', 'CREATE', 'UPDATE']);
 const log = createLogger('scale-bench');
 
@@ -92,6 +102,48 @@ function simulateNode(cluster: Cluster, i: number, renewFailures: { n: number })
   return node;
 }
 
+/** Three real agents on the loaded apiserver: with SERVICES virtual addresses, their RSS and CPU over a
+ * window, then TRIALS hard-kill and graceful failovers (medians, ms). */
+async function realAgents(kc: KubeConfig, kubeconfig: string) {
+  const lab = await startFailoverLab(kc, kubeconfig, [
+    '--heartbeat-renew',
+    values['heartbeat-renew']!,
+    '--heartbeat-duration',
+    values['heartbeat-duration']!,
+  ]);
+  try {
+    const core = kc.makeApiClient(CoreV1Api);
+    for (let i = 0; i < SERVICES; i += 20)
+      await Promise.all(
+        Array.from({ length: Math.min(20, SERVICES - i) }, (_, j) =>
+          createBrandedService(core, lab.apps, `virtual-${i + j}`, [`10.100.${(i + j) >> 8}.${(i + j) & 255}`]),
+        ),
+      );
+    const placed = () => lab.lan.nodes.every((n) => lab.lan.addresses(n, 'kube-lb0').length >= SERVICES);
+    for (const end = Date.now() + 600_000; !placed() && Date.now() < end;) await sleep(5000);
+    await sleep(10_000); // the announcing writes and events of the start have drained
+    const pids = lab.pids();
+    const c0 = pids.map(cpuSeconds);
+    const t0 = Date.now();
+    await sleep(WINDOW_S * 1000);
+    const s = (Date.now() - t0) / 1000;
+    const cpu = pids.map((p, i) => Math.round(((cpuSeconds(p) - c0[i]!) / s) * 1000) / 10);
+    const rss = pids.map((p) => Math.round(rssOf(p)));
+    const kill = await lab.trials('SIGKILL', TRIALS, 100);
+    const term = await lab.trials('SIGTERM', TRIALS, 150);
+    return {
+      services: SERVICES,
+      allPlaced: placed(),
+      rssMiB: rss,
+      cpuPercentOfACore: cpu,
+      hardKillMs: { median: Math.round(median(kill.ms)), max: Math.round(Math.max(...kill.ms)) },
+      gracefulMs: { median: Math.round(median(term.ms)), max: Math.round(Math.max(...term.ms)) },
+    };
+  } finally {
+    await lab.destroy();
+  }
+}
+
 async function measure(n: number) {
   const cluster = await startCluster();
   const nodes: SimulatedNode[] = [];
@@ -138,6 +190,7 @@ async function measure(n: number) {
       renewFailures: f1 - f0,
       cpuPercentOfACore: { apiserver: pct('apiserver'), etcd: pct('etcd'), simulatedNodes: pct('self') },
       simulatedNodesRssMiB: Math.round(rssMiB()),
+      ...(TRIALS > 0 ? { realAgents: await realAgents(admin, cluster.kubeconfig) } : {}),
     };
   } finally {
     await Promise.all(nodes.map((x) => x.heartbeat.stop(false)));
@@ -157,6 +210,12 @@ console.log(
   "| nodes | writes/s (all) | Lease watch events/s (apiserver) | Lease events per node/s (mean, highest) | apiserver CPU | etcd CPU | N nodes' CPU | N nodes' RSS | failed renewals |",
 );
 console.log('|---|---|---|---|---|---|---|---|---|');
+for (const r of results.filter((x) => x.realAgents)) {
+  const a = r.realAgents!;
+  console.log(
+    `${r.nodes} nodes, 3 real agents with ${a.services} Services (all placed: ${a.allPlaced}): RSS ${a.rssMiB.join('/')} MiB, CPU ${a.cpuPercentOfACore.join('/')} %, hard kill median ${a.hardKillMs.median} ms (max ${a.hardKillMs.max}), graceful median ${a.gracefulMs.median} ms (max ${a.gracefulMs.max})`,
+  );
+}
 for (const r of results) {
   const total = Object.values(r.writesPerS).reduce((a, b) => a + b, 0);
   console.log(

@@ -1,0 +1,150 @@
+// Failover trials of a local address between real node agents (3 `purelb agent` child processes in
+// network namespaces on one bridged LAN, test/integration/agent-lan.ts) against a given apiserver. Per
+// trial the owner's agent gets the signal (SIGKILL = hard crash, SIGTERM = graceful, no restart grace);
+// measured from the signal until the next node has the address on eth0 AND its gratuitous ARP has
+// reached the LAN (the bridge namespace's neighbour entry switches to its MAC). After a SIGKILL also
+// how long the killed agent's node kept the address (its lifetime). The agent is restarted after each
+// trial, and the returning node must take nothing back. Used by bench/agent-failover.ts (an idle
+// apiserver) and bench/scale.ts (the apiserver of N simulated nodes).
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { electWinner } from '../src/agent/election.ts';
+import { GROUP, VERSION } from '../src/api/names.ts';
+import { HEARTBEAT_PREFIX } from '../src/model/heartbeat.ts';
+import { applyCRDs, freshNamespace, waitFor } from '../test/harness/kube.ts';
+import { createBrandedService, createLan, LAN_V4, type Lan, type LanNode } from '../test/integration/agent-lan.ts';
+
+export interface FailoverLab {
+  lan: Lan;
+  apps: string;
+  /** The agents' process ids (for their CPU and RSS). */
+  pids(): number[];
+  /** Runs `trials` trials with `signal`; addresses from `firstHost` on. */
+  trials(signal: 'SIGKILL' | 'SIGTERM', trials: number, firstHost: number): Promise<{ ms: number[]; keptMs: number[] }>;
+  destroy(): Promise<void>;
+}
+
+export const median = (ms: number[]) => {
+  const s = [...ms].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+export const summary = (label: string, ms: number[]) => {
+  const s = [...ms].sort((a, b) => a - b);
+  return `${label}: ${s.length} trials, median ${median(s).toFixed(0)} ms, min ${s[0]!.toFixed(0)} ms, max ${s.at(-1)!.toFixed(0)} ms`;
+};
+
+/** Three agents with `agentArgs` (heartbeat timings etc.) against the apiserver of `kc`/`kubeconfig`. */
+export async function startFailoverLab(kc: KubeConfig, kubeconfig: string, agentArgs: string[]): Promise<FailoverLab> {
+  await applyCRDs(kc);
+  const install = await freshNamespace(kc, 'purelb');
+  const apps = await freshNamespace(kc, 'apps');
+  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: install,
+    plural: 'lbnodeagents',
+    body: {
+      apiVersion: 'purelb.io/v1',
+      kind: 'LBNodeAgent',
+      metadata: { name: 'default' },
+      spec: { local: { sendgarp: true } },
+    },
+  });
+  const core = kc.makeApiClient(CoreV1Api);
+  const coordination = kc.makeApiClient(CoordinationV1Api);
+  const lan = await createLan(3, Number(new URL(kc.getCurrentCluster()!.server).port));
+  // SIGTERM here measures the hand-over of a stopping node (no restart grace)
+  const args = [
+    '--kubeconfig',
+    kubeconfig,
+    '--namespace',
+    install,
+    '--routing',
+    'off',
+    '--restart-grace=0s',
+    ...agentArgs,
+  ];
+  // a Lease renewed after the start (a SIGKILLed agent leaves a stale one behind)
+  const start = async (n: LanNode) => {
+    const startedAt = Date.now();
+    await lan.startAgent(n, args);
+    await waitFor(
+      `heartbeat of ${n.name}`,
+      async () =>
+        (await coordination.listNamespacedLease({ namespace: install })).items.some(
+          (l) =>
+            l.metadata?.name === HEARTBEAT_PREFIX + n.name &&
+            new Date(l.spec?.renewTime as unknown as string).getTime() > startedAt,
+        ),
+      60_000,
+    );
+  };
+  for (const n of lan.nodes) await start(n);
+  const names = lan.nodes.map((n) => n.name);
+  const holds = (n: LanNode, ip: string) => lan.addresses(n, 'eth0').some((a) => a.ip === ip);
+
+  const trial = async (signal: 'SIGKILL' | 'SIGTERM', ip: string, name: string) => {
+    await createBrandedService(core, apps, name, [ip]);
+    const owner = lan.nodes.find((n) => n.name === electWinner(ip, names))!;
+    await waitFor(
+      `${ip} on ${owner.name} and announced`,
+      async () => holds(owner, ip) && lan.neighbour(ip) === owner.mac,
+      30_000,
+    );
+    const next = lan.nodes.find(
+      (n) =>
+        n.name ===
+        electWinner(
+          ip,
+          names.filter((x) => x !== owner.name),
+        ),
+    )!;
+    // start the clock at a random point of the renew period, as a real crash would
+    await sleep(Math.random() * 1000);
+    const t0 = performance.now();
+    void lan.stopAgent(owner, signal);
+    for (;;) {
+      if (holds(next, ip) && lan.neighbour(ip) === next.mac) break;
+      if (performance.now() - t0 > 60_000) throw new Error(`${signal}: ${next.name} did not take ${ip} over`);
+      await sleep(5);
+    }
+    const ms = performance.now() - t0;
+    let keptMs: number | undefined;
+    if (signal === 'SIGKILL') {
+      while (holds(owner, ip)) {
+        if (performance.now() - t0 > 30_000) throw new Error(`${ip} never expired on ${owner.name}`);
+        await sleep(20);
+      }
+      keptMs = performance.now() - t0;
+    }
+    await waitFor(
+      `${owner.name} agent exited`,
+      async () => owner.agent?.exitCode !== null || owner.agent?.signalCode !== null,
+    );
+    await start(owner);
+    // the returning node takes nothing back: the address stays with its current owner
+    await sleep(1000);
+    if (!holds(next, ip) || holds(owner, ip))
+      throw new Error(`${signal}: ${ip} did not stay on ${next.name} after ${owner.name} returned`);
+    return { ms, keptMs };
+  };
+
+  return {
+    lan,
+    apps,
+    pids: () => lan.nodes.flatMap((n) => (n.agent?.pid ? [n.agent.pid] : [])),
+    async trials(signal, count, firstHost) {
+      const ms: number[] = [];
+      const keptMs: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const r = await trial(signal, `${LAN_V4}.${firstHost + i}`, `${signal.toLowerCase()}-${firstHost + i}`);
+        ms.push(r.ms);
+        if (r.keptMs !== undefined) keptMs.push(r.keptMs);
+      }
+      return { ms, keptMs };
+    },
+    destroy: () => lan.destroy(),
+  };
+}
