@@ -125,6 +125,18 @@ interface Pod {
 }
 
 /** Runs one container of a pod spec in node's network namespace, in a mount namespace of its own. */
+/** Whether the pod's process is past its mount setup: it has exec'd the container's command. */
+/** The end of the pod's setup script (in its command line until the container's command replaces it). */
+const SETUP_MARK = 'exec "$@"';
+
+function pastSetup(pid: number | undefined): boolean {
+  try {
+    return !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(SETUP_MARK);
+  } catch {
+    return false;
+  }
+}
+
 function startPod(
   name: string,
   spec: PodSpec,
@@ -163,8 +175,8 @@ function startPod(
       command = command.map((a) => a.replaceAll(`${m.mountPath}/`, `${files}/`));
     }
   }
-  if (c.securityContext?.readOnlyRootFilesystem)
-    mounts.push('mount -o remount,bind,ro /', 'mount -o remount,ro /run', 'mount -o remount,ro /var/tmp');
+  const readOnly = !!c.securityContext?.readOnlyRootFilesystem;
+  if (readOnly) mounts.push('mount -o remount,bind,ro /', 'mount -o remount,ro /run', 'mount -o remount,ro /var/tmp');
   const log = openSync(join(dir, `${name}.log`), 'a');
   const proc = spawn(
     'ip',
@@ -178,7 +190,7 @@ function startPod(
       'private',
       'bash',
       '-c',
-      `set -e; ${mounts.join('; ')}; exec "$@"`,
+      `set -e; ${mounts.join('; ')}; ${SETUP_MARK}`,
       name,
       ...privileges(c, groups),
       ...command,
@@ -188,6 +200,9 @@ function startPod(
   return {
     proc,
     exec(cmd) {
+      // not while the pod is still setting up its mounts: a command entering the namespace then can make
+      // `mount -o remount,bind,ro /` fail with "mount point is busy"
+      if (!pastSetup(proc.pid)) return { code: -1, out: `pod ${name} still starting` };
       const r = spawnSync(
         'nsenter',
         [`--mount=/proc/${proc.pid}/ns/mnt`, `--net=/var/run/netns/${node.netns}`, ...privileges(c, groups), ...cmd],
@@ -359,7 +374,8 @@ describe.each(cases)('overlays/$daemon', ({ daemon, configured, daemonPids, kill
     });
     let agent = startAgent('agent-1');
     await appliedSince(0, ['agent-1', `${daemon}-1`]);
-    expect(configured(agent)).toBe(true);
+    // the agent pod may still be setting up its mounts: its exec answers once it runs
+    await waitFor(`${daemon} configured, seen from the agent`, async () => configured(agent), 15_000);
 
     // rolling update of the agent: SIGTERM, then a new pod; the daemon keeps running, untouched
     const pids = daemonPids(dir);
@@ -369,7 +385,8 @@ describe.each(cases)('overlays/$daemon', ({ daemon, configured, daemonPids, kill
     const rolled = Date.now();
     agent = startAgent('agent-2');
     await appliedSince(rolled, ['agent-2', `${daemon}-1`]);
-    expect(configured(agent)).toBe(true);
+    // the agent pod may still be setting up its mounts: its exec answers once it runs
+    await waitFor(`${daemon} configured, seen from the agent`, async () => configured(agent), 15_000);
     expect(daemonPod.proc.exitCode).toBeNull();
     expect(daemonPids(dir)).toEqual(pids);
     if (daemon === 'frr')
