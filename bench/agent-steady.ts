@@ -6,7 +6,7 @@
 //  - one more Service: ingress written -> its address placed;
 //  - steady state: CPU time and RSS of the agent over 30 s with nothing changing.
 // Run: npm run bench:agent (or node bench/agent-steady.ts [count] [idle-seconds] [virtual|local])
-import { GROUP, VERSION } from '../src/api/names.ts';
+
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -14,7 +14,13 @@ import { CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig } from '@kubernete
 import { startCluster } from '../src/lab/cluster/cluster.ts';
 import { patchServiceIngress } from '../src/k8s/patch.ts';
 import { applyCRDs, freshNamespace } from '../test/harness/kube.ts';
-import { createBrandedService, createLan, type Lan, type LanNode } from '../test/integration/agent-lan.ts';
+import {
+  createBrandedService,
+  createLan,
+  createServiceGroup,
+  type Lan,
+  type LanNode,
+} from '../test/integration/agent-lan.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuSeconds, rssMiB } from './measure.ts';
 
@@ -94,23 +100,12 @@ try {
   await applyCRDs(kc);
   const install = await freshNamespace(kc, 'purelb');
   const apps = await freshNamespace(kc, 'apps');
-  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace: install,
-    plural: 'servicegroups',
-    body: {
-      apiVersion: 'purelb.io/v1',
-      kind: 'ServiceGroup',
-      metadata: { name: 'virt' },
-      spec: {
-        local: {
-          v4pool:
-            KIND === 'local'
-              ? { subnet: LOCAL_SUBNET, pool: LOCAL_SUBNET, aggregation: 'default' }
-              : { subnet: '10.96.0.0/12', pool: '10.96.0.0/12', aggregation: '/32' },
-        },
-      },
+  await createServiceGroup(kc.makeApiClient(CustomObjectsApi), install, 'virt', {
+    local: {
+      v4pool:
+        KIND === 'local'
+          ? { subnet: LOCAL_SUBNET, pool: LOCAL_SUBNET, aggregation: 'default' }
+          : { subnet: '10.96.0.0/12', pool: '10.96.0.0/12', aggregation: '/32' },
     },
   });
   lan = await createLan(1, Number(new URL(kc.getCurrentCluster()!.server).port));

@@ -107,9 +107,9 @@ function simulateNode(cluster: Cluster, i: number, renewFailures: { n: number })
 async function realAgents(kc: KubeConfig, kubeconfig: string) {
   const lab = await startFailoverLab(kc, kubeconfig, [
     '--heartbeat-renew',
-    values['heartbeat-renew']!,
+    values['heartbeat-renew'],
     '--heartbeat-duration',
-    values['heartbeat-duration']!,
+    values['heartbeat-duration'],
   ]);
   try {
     const core = kc.makeApiClient(CoreV1Api);

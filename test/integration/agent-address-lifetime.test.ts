@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { electWinner } from '../../src/agent/election.ts';
-import { API_VERSION, GROUP, VERSION } from '../../src/api/names.ts';
+
 import { cleanUpNamespaces, waitFor } from '../harness/kube.ts';
 import {
   agentTestArgs,
@@ -15,6 +15,7 @@ import {
   captureAnnouncements,
   createBrandedService,
   createLan,
+  createServiceGroup,
   holderNames,
   LAN_V4,
   LAN_V6,
@@ -68,17 +69,8 @@ beforeAll(async () => {
     pool: `${prefix}/${bits}`,
     aggregation: 'default',
   });
-  await setup.custom.createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace: setup.install,
-    plural: 'servicegroups',
-    body: {
-      apiVersion: API_VERSION,
-      kind: 'ServiceGroup',
-      metadata: { name: 'default' },
-      spec: { local: { v4pools: [subnet(`${LAN_V4}.0`, 24)], v6pools: [subnet(LAN_V6, 64)] } },
-    },
+  await createServiceGroup(setup.custom, setup.install, 'default', {
+    local: { v4pools: [subnet(`${LAN_V4}.0`, 24)], v6pools: [subnet(LAN_V6, 64)] },
   });
   lan = await createLan(2, Number(new URL(setup.kc.getCurrentCluster()!.server).port));
   // no --local-address-lifetime: the product default is what is shown here

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { CoordinationV1Api, type CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { ANN } from '../../src/api/annotations.ts';
-import { API_VERSION, GROUP, VERSION } from '../../src/api/names.ts';
+
 import { announcingNode } from '../../src/agent/election.ts';
 import { cleanUpNamespaces, waitFor } from '../harness/kube.ts';
 import {
@@ -16,6 +16,7 @@ import {
   agentTestSetup,
   createBrandedService,
   createLan,
+  createServiceGroup,
   holderNames,
   LAN_V4,
   startAgentsAndWait,
@@ -75,17 +76,8 @@ async function holdersDuring(ms: number): Promise<string[]> {
 beforeAll(async () => {
   let custom;
   ({ kc, core, custom, install, apps } = await agentTestSetup());
-  await custom.createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace: install,
-    plural: 'servicegroups',
-    body: {
-      apiVersion: API_VERSION,
-      kind: 'ServiceGroup',
-      metadata: { name: 'default' },
-      spec: { local: { v4pools: [{ subnet: `${LAN_V4}.0/24`, pool: `${LAN_V4}.0/24`, aggregation: 'default' }] } },
-    },
+  await createServiceGroup(custom, install, 'default', {
+    local: { v4pools: [{ subnet: `${LAN_V4}.0/24`, pool: `${LAN_V4}.0/24`, aggregation: 'default' }] },
   });
   lan = await createLan(3, Number(new URL(kc.getCurrentCluster()!.server).port));
   // the product's heartbeat timings and probes (the test defaults are faster), restart grace on

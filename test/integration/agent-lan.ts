@@ -306,6 +306,22 @@ export async function waitForSingleHolder(lan: Lan, ip: string, expected: string
   });
 }
 
+/** Creates a ServiceGroup (purelb.io/v1) with `spec` in the install namespace. */
+export async function createServiceGroup(
+  custom: CustomObjectsApi,
+  namespace: string,
+  name: string,
+  spec: Record<string, unknown>,
+): Promise<void> {
+  await custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace,
+    plural: 'servicegroups',
+    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'ServiceGroup', metadata: { name }, spec },
+  });
+}
+
 /** Starts the agents and waits for their heartbeat Leases in the install namespace. */
 export async function startAgentsAndWait(
   lan: Lan,

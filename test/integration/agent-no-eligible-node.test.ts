@@ -6,7 +6,7 @@
 // watches every heartbeat Lease), naming every node and its reason; `purelb status` shows the same
 // reasons. Uncordoning b makes it eligible: it announces the address and says so, and no second warning
 // follows.
-import { GROUP, VERSION } from '../../src/api/names.ts';
+
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,6 +23,7 @@ import {
   agentTestArgs,
   agentTestSetup,
   createLan,
+  createServiceGroup,
   holderNames,
   startAgentsAndWait,
   type Lan,
@@ -54,20 +55,9 @@ const logs = () =>
 beforeAll(async () => {
   let custom;
   ({ kc, core, custom, install, apps } = await agentTestSetup());
-  await custom.createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace: install,
-    plural: 'servicegroups',
-    body: {
-      apiVersion: 'purelb.io/v1',
-      kind: 'ServiceGroup',
-      metadata: { name: 'zone-b' },
-      spec: {
-        local: { v4pools: [{ subnet: '10.213.0.0/24', pool: '10.213.0.0/24', aggregation: '/32' }] },
-        nodeSelectors: [{ matchLabels: { 'topology.kubernetes.io/zone': 'b' } }],
-      },
-    },
+  await createServiceGroup(custom, install, 'zone-b', {
+    local: { v4pools: [{ subnet: '10.213.0.0/24', pool: '10.213.0.0/24', aggregation: '/32' }] },
+    nodeSelectors: [{ matchLabels: { 'topology.kubernetes.io/zone': 'b' } }],
   });
   lan = await createLan(3, Number(new URL(kc.getCurrentCluster()!.server).port), { uniqueNames: true });
   [a, b, c] = [...lan.nodes].sort((x, y) => (x.name < y.name ? -1 : 1)) as [LanNode, LanNode, LanNode];

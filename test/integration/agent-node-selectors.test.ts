@@ -5,7 +5,7 @@
 //   a local address elected only among the selected nodes;
 // - preferredNodeSelectors: a new local address goes to the preferred node; when that node's agent stops
 //   the address moves, and when it comes back it takes nothing back (the current owner keeps it).
-import { GROUP, VERSION } from '../../src/api/names.ts';
+
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import {
   CoordinationV1Api,
@@ -25,6 +25,7 @@ import {
   agentTestSetup,
   createBrandedService,
   createLan,
+  createServiceGroup,
   holderNames,
   LAN_V4,
   startAgentsAndWait,
@@ -62,14 +63,7 @@ const addressWonBy = (winner: string, from: number) =>
 
 beforeAll(async () => {
   ({ kc, core, custom, install, apps } = await agentTestSetup({ sendgarp: true }));
-  const group = (name: string, spec: Record<string, unknown>) =>
-    custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: install,
-      plural: 'servicegroups',
-      body: { apiVersion: 'purelb.io/v1', kind: 'ServiceGroup', metadata: { name }, spec },
-    });
+  const group = (name: string, spec: Record<string, unknown>) => createServiceGroup(custom, install, name, spec);
   await group('zone-b-virtual', {
     local: { v4pools: [{ subnet: '10.211.0.0/24', pool: '10.211.0.0/24', aggregation: '/32' }] },
     nodeSelectors: [{ matchLabels: { 'topology.kubernetes.io/zone': 'b' } }],
@@ -106,17 +100,9 @@ afterAll(async () => {
 
 describe('admission (CRD schema and CEL)', () => {
   const create = (name: string, extra: Record<string, unknown>) =>
-    custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: install,
-      plural: 'servicegroups',
-      body: {
-        apiVersion: 'purelb.io/v1',
-        kind: 'ServiceGroup',
-        metadata: { name },
-        spec: { local: { v4pools: [{ subnet: '10.212.0.0/24', pool: '10.212.0.0/24' }] }, ...extra },
-      },
+    createServiceGroup(custom, install, name, {
+      local: { v4pools: [{ subnet: '10.212.0.0/24', pool: '10.212.0.0/24' }] },
+      ...extra,
     });
   const refusal = (p: Promise<unknown>) =>
     p.then(

@@ -4,7 +4,7 @@
 // hands its local address to exactly one other node and marks its heartbeat Lease out of service (never
 // live, so peers report it as excluded), while the agent keeps running; uncordoning / removing the label
 // brings it back. An agent started on a cordoned node never writes a live heartbeat nor places an address.
-import { GROUP, VERSION } from '../../src/api/names.ts';
+
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -30,6 +30,7 @@ import {
   agentTestSetup,
   createBrandedService,
   createLan,
+  createServiceGroup,
   holderNames,
   LAN_V4,
   startAgentsAndWait,
@@ -137,17 +138,8 @@ async function expectBackInService(): Promise<void> {
 beforeAll(async () => {
   let custom: CustomObjectsApi;
   ({ kc, core, custom, install, apps } = await agentTestSetup({ sendgarp: true }));
-  await custom.createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace: install,
-    plural: 'servicegroups',
-    body: {
-      apiVersion: 'purelb.io/v1',
-      kind: 'ServiceGroup',
-      metadata: { name: 'virt' },
-      spec: { local: { v4pools: [{ subnet: '10.210.0.0/24', pool: '10.210.0.0/24', aggregation: '/32' }] } },
-    },
+  await createServiceGroup(custom, install, 'virt', {
+    local: { v4pools: [{ subnet: '10.210.0.0/24', pool: '10.210.0.0/24', aggregation: '/32' }] },
   });
   lan = await createLan(3, Number(new URL(kc.getCurrentCluster()!.server).port), { uniqueNames: true });
   for (const n of lan.nodes) {

@@ -3,7 +3,7 @@
 // It must start, place addresses, warn once (log and Node event) naming the host sysctl, and when the
 // primary address of a shared /24 on kube-lb0 goes, keep the other Services' addresses of that /24,
 // which the kernel deletes together with the primary.
-import { GROUP, VERSION } from '../../src/api/names.ts';
+
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import {
   agentTestSetup,
   createBrandedService,
   createLan,
+  createServiceGroup,
   sysctl,
   type Lan,
   type LanNode,
@@ -41,17 +42,8 @@ const withLog = (err: Error) => {
 beforeAll(async () => {
   let custom: CustomObjectsApi;
   ({ kc, core, custom, install, apps } = await agentTestSetup());
-  await custom.createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace: install,
-    plural: 'servicegroups',
-    body: {
-      apiVersion: 'purelb.io/v1',
-      kind: 'ServiceGroup',
-      metadata: { name: 'virt' },
-      spec: { local: { v4pools: [{ subnet: '10.200.0.0/24', pool: '10.200.0.0/24', aggregation: 'default' }] } },
-    },
+  await createServiceGroup(custom, install, 'virt', {
+    local: { v4pools: [{ subnet: '10.200.0.0/24', pool: '10.200.0.0/24', aggregation: 'default' }] },
   });
   lan = await createLan(1, Number(new URL(kc.getCurrentCluster()!.server).port));
   node = lan.nodes[0]!;

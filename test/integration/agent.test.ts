@@ -2,7 +2,7 @@
 // the real apiserver: election of local addresses with GARP/NA, failover on SIGKILL, handover on
 // SIGTERM, self-fencing when cut off from the apiserver, virtual addresses with ETP Cluster/Local
 // following EndpointSlices, removal on Service deletion, startup sweep and no flap on restart.
-import { GROUP, VERSION } from '../../src/api/names.ts';
+
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';
 import {
@@ -24,6 +24,7 @@ import {
   agentTestSetup,
   createBrandedService,
   createLan,
+  createServiceGroup,
   holderNames as lanHolderNames,
   LAN_V4,
   LAN_V6,
@@ -89,18 +90,7 @@ beforeAll(async () => {
     ['hosts', '10.201.0.0/24', '/32'],
     ['default', `${LAN_V4}.0/24`, 'default'],
   ] as const) {
-    await custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: install,
-      plural: 'servicegroups',
-      body: {
-        apiVersion: 'purelb.io/v1',
-        kind: 'ServiceGroup',
-        metadata: { name },
-        spec: { local: { v4pools: [{ subnet, pool: subnet, aggregation }] } },
-      },
-    });
+    await createServiceGroup(custom, install, name, { local: { v4pools: [{ subnet, pool: subnet, aggregation }] } });
   }
   const apiPort = Number(new URL(kc.getCurrentCluster()!.server).port);
   lan = await createLan(3, apiPort);
