@@ -210,16 +210,16 @@ console.log(
   "| nodes | writes/s (all) | Lease watch events/s (apiserver) | Lease events per node/s (mean, highest) | apiserver CPU | etcd CPU | N nodes' CPU | N nodes' RSS | failed renewals |",
 );
 console.log('|---|---|---|---|---|---|---|---|---|');
-for (const r of results.filter((x) => x.realAgents)) {
-  const a = r.realAgents!;
-  console.log(
-    `${r.nodes} nodes, 3 real agents with ${a.services} Services (all placed: ${a.allPlaced}): RSS ${a.rssMiB.join('/')} MiB, CPU ${a.cpuPercentOfACore.join('/')} %, hard kill median ${a.hardKillMs.median} ms (max ${a.hardKillMs.max}), graceful median ${a.gracefulMs.median} ms (max ${a.gracefulMs.max})`,
-  );
-}
 for (const r of results) {
   const total = Object.values(r.writesPerS).reduce((a, b) => a + b, 0);
   console.log(
     `| ${r.nodes} | ${Math.round(total * 10) / 10} | ${r.watchEventsPerS.leases ?? 0} | ${r.leaseEventsPerNodePerS}, ${r.leaseEventsMaxPerNodePerS} | ${r.cpuPercentOfACore.apiserver} % | ${r.cpuPercentOfACore.etcd} % | ${r.cpuPercentOfACore.simulatedNodes} % | ${r.simulatedNodesRssMiB} MiB | ${r.renewFailures} |`,
+  );
+}
+for (const r of results.filter((x) => x.realAgents)) {
+  const a = r.realAgents!;
+  console.log(
+    `${r.nodes} nodes, 3 real agents with ${a.services} Services (all placed: ${a.allPlaced}): RSS ${a.rssMiB.join('/')} MiB, CPU ${a.cpuPercentOfACore.join('/')} %, hard kill median ${a.hardKillMs.median} ms (max ${a.hardKillMs.max}), graceful median ${a.gracefulMs.median} ms (max ${a.gracefulMs.max})`,
   );
 }
 process.exit(0);
