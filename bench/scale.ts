@@ -102,6 +102,20 @@ function simulateNode(cluster: Cluster, i: number, renewFailures: { n: number })
   return node;
 }
 
+/** A loaded apiserver drops connections now and then (seen at 1,000 nodes): try again, up to 5 times.
+ * A Service created before the drop (409 on the retry) is there. */
+async function withRetries(create: () => Promise<void>) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await create();
+    } catch (err) {
+      if ((err as { code?: number }).code === 409) return;
+      if (attempt >= 5) throw err;
+      await sleep(1000 * attempt);
+    }
+  }
+}
+
 /** Three real agents on the loaded apiserver: with SERVICES virtual addresses, their RSS and CPU over a
  * window, then TRIALS hard-kill and graceful failovers (medians, ms). */
 async function realAgents(kc: KubeConfig, kubeconfig: string) {
@@ -116,7 +130,9 @@ async function realAgents(kc: KubeConfig, kubeconfig: string) {
     for (let i = 0; i < SERVICES; i += 20)
       await Promise.all(
         Array.from({ length: Math.min(20, SERVICES - i) }, (_, j) =>
-          createBrandedService(core, lab.apps, `virtual-${i + j}`, [`10.100.${(i + j) >> 8}.${(i + j) & 255}`]),
+          withRetries(() =>
+            createBrandedService(core, lab.apps, `virtual-${i + j}`, [`10.100.${(i + j) >> 8}.${(i + j) & 255}`]),
+          ),
         ),
       );
     const placed = () => lab.lan.nodes.every((n) => lab.lan.addresses(n, 'kube-lb0').length >= SERVICES);
