@@ -133,8 +133,11 @@ const membership = (beats: Heartbeat[], now: number) =>
     .join(' ');
 
 /** The subnets this node publishes on its heartbeat Lease and watches the segments of. */
+/** The interfaces that may carry local addresses, either family, once each. */
+const lanInterfaces = (candidates: Record<4 | 6, string[]>) => [...new Set([...candidates[4], ...candidates[6]])];
+
 const ownSubnets = (candidates: Record<4 | 6, string[]>, links: KernelLink[], owned: ReadonlySet<string>) =>
-  nodeSubnets([...new Set([...candidates[4], ...candidates[6]])], links, owned);
+  nodeSubnets(lanInterfaces(candidates), links, owned);
 
 /** One purelb.io/announcing-IPv4/-IPv6 write, conditional on the Service version it was decided on. */
 interface AnnouncingWrite {
@@ -536,9 +539,10 @@ export class AgentController {
     void cluster.setSegments(subnets);
     const port = this.#o.probePort;
     if (port !== undefined) {
-      const lan = [...new Set([...candidates[4], ...candidates[6]])];
       heartbeat.setProbeEndpoints(
-        formatProbeEndpoints(lanAddresses(lan, links, owned).map((a) => ({ ip: parseIP(a.ip)!, port }))),
+        formatProbeEndpoints(
+          lanAddresses(lanInterfaces(candidates), links, owned).map((a) => ({ ip: parseIP(a.ip)!, port })),
+        ),
       );
     }
     const { groups, labels } = this.#publishLabels();
