@@ -12,9 +12,14 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig } from '@kubernetes/client-node';
 import { startCluster } from '../src/lab/cluster/cluster.ts';
-import { patchServiceIngress } from '../src/k8s/patch.ts';
 import { applyCRDs, freshNamespace } from '../test/harness/kube.ts';
-import { createBrandedService, createLan, type Lan, type LanNode } from '../test/integration/agent-lan.ts';
+import {
+  createBrandedService,
+  createLan,
+  patchServiceIngress,
+  type Lan,
+  type LanNode,
+} from '../test/integration/agent-lan.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuSeconds, rssMiB } from './measure.ts';
 

@@ -1,7 +1,6 @@
 // Option helpers shared by the subcommands.
-import type { KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
-import { loadKubeConfig } from '../k8s/kubeconfig.ts';
+import { loadKubeConfig, type KubeConfig } from '../k8s/kubeconfig.ts';
 
 /** A bad command line: main() prints the message and exits 2 instead of crashing with a stack trace. */
 export class UsageError extends Error {}
@@ -41,14 +40,14 @@ export function clusterOptions(defaultNamespace: string) {
 export function loadClusterConfig(values: { kubeconfig?: string; context?: string }): KubeConfig {
   const kc = loadKubeConfig(values.kubeconfig);
   if (values.context !== undefined) {
-    const names = kc.getContexts().map((c) => c.name);
+    const names = kc.contextNames();
     if (!names.includes(values.context)) {
       const where = values.kubeconfig ?? process.env.KUBECONFIG ?? '~/.kube/config';
       throw new UsageError(
         `--context ${values.context}: no such context in ${where} (contexts: ${names.join(', ') || 'none'})`,
       );
     }
-    kc.setCurrentContext(values.context);
+    kc.useContext(values.context);
   }
   return kc;
 }

@@ -2,7 +2,7 @@
 // API (cluster-port.ts) and to the BIRD, FRR or GoBGP backend that a RouterConfig names. With no
 // RouterConfig selecting the node it does nothing; an invalid or rejected RouterConfig leaves the
 // running daemon config untouched.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../k8s/rest.ts';
 import type { Daemon } from '../api/validate-routerconfig.ts';
 import type { Logger } from '../log.ts';
 import type { RouteAdvertiser } from './advertiser.ts';
@@ -34,7 +34,7 @@ export const DEFAULT_BACKEND_PATHS: RoutingBackendPaths = {
 };
 
 export interface RoutingControllerOptions {
-  kc: KubeConfig;
+  kc: KubeClient;
   /** install namespace where RouterConfigs (and their password Secrets) live */
   namespace: string;
   nodeName: string;
