@@ -68,7 +68,7 @@ beforeAll(async () => {
       req.on('data', (c: string) => (body += c));
       req.on('end', () => {
         const socket = req.socket as TLSSocket;
-        const cn = socket.authorized ? socket.getPeerCertificate().subject?.CN : undefined;
+        const cn = socket.authorized ? String(socket.getPeerCertificate().subject?.CN) : undefined;
         seen.push({ method: req.method!, url: req.url!, headers: req.headers, body, ...(cn ? { cn } : {}) });
         handler(req, res, body);
       });
