@@ -157,7 +157,9 @@ export class AgentController {
   // Services) never crowd out the heartbeat or the reconciles on the apiserver connection.
   readonly #eventQueue = new PQueue({ concurrency: 1 });
   readonly #servingGroups = new ServingGroups();
-  readonly #annotationWrites = new Map<string, { value: string; at: number }>();
+  /** Announcing writes per "namespace/name family": the value, when it was stored (Infinity while queued or
+   * running) and the Service version it was decided on. */
+  readonly #annotationWrites = new Map<string, { value: string; at: number; basedOn: string | undefined }>();
   readonly #annotationQueue: CoalescingQueue<AnnouncingWrite>;
   readonly #announceQueue: CoalescingQueue<AnnounceTarget>;
   /** Interfaces already warned about for promote_secondaries being off: one warning each. */
@@ -739,11 +741,10 @@ export class AgentController {
         const [ns, name] = key.split('/');
         const svc = cluster.service(ns!, name!);
         const slot = `${key} ${d.family}`;
-        const last = this.#annotationWrites.get(slot);
-        if (!svc || (last?.value === value && Date.now() - last.at < 5000)) continue; // waiting, running or just stored
-        this.#annotationWrites.set(slot, { value, at: Infinity });
+        const resourceVersion = svc?.metadata?.resourceVersion;
+        if (!svc || this.#writePending(slot, value, resourceVersion)) continue;
+        this.#annotationWrites.set(slot, { value, at: Infinity, basedOn: resourceVersion });
         const claim = { replaced: serviceInput(svc)?.announcing[d.family] };
-        const resourceVersion = svc.metadata?.resourceVersion;
         this.#annotationQueue.put(slot, { key, family: d.family, value, resourceVersion, claim });
         claimed.add(d.ip);
       }
@@ -763,20 +764,28 @@ export class AgentController {
       for (const key of d.services) {
         const svc = inputs.get(key);
         const slot = `${key} ${d.family}`;
-        const last = this.#annotationWrites.get(slot);
-        if (!svc || svc.announcing[d.family] === value || (last?.value === value && Date.now() - last.at < 5000))
+        if (!svc || svc.announcing[d.family] === value || this.#writePending(slot, value, svc.resourceVersion))
           continue;
-        this.#annotationWrites.set(slot, { value, at: Infinity }); // queued: done when it succeeds
+        // queued: done when it succeeds
+        this.#annotationWrites.set(slot, { value, at: Infinity, basedOn: svc.resourceVersion });
         this.#annotationQueue.put(slot, { key, family: d.family, value, resourceVersion: svc.resourceVersion });
       }
     }
+  }
+
+  /** A write of `value` to this slot waits, runs or was stored less than 5 s ago, and the cache still holds
+   * the Service version it was decided on. A newer version without the value (a Service deleted and created
+   * again under the same name, or the annotation overwritten) is written anew. */
+  #writePending(slot: string, value: string, resourceVersion: string | undefined): boolean {
+    const last = this.#annotationWrites.get(slot);
+    return last?.value === value && last.basedOn === resourceVersion && Date.now() - last.at < 5000;
   }
 
   async #setAnnouncing(slot: string, w: AnnouncingWrite): Promise<void> {
     const [ns, name] = w.key.split('/');
     try {
       await this.#p.cluster.setAnnouncing(ns!, name!, w.family, w.value, w.resourceVersion);
-      this.#annotationWrites.set(slot, { value: w.value, at: Date.now() });
+      this.#annotationWrites.set(slot, { value: w.value, at: Date.now(), basedOn: w.resourceVersion });
       if (w.claim) {
         this.#claims.add(w.key, { family: w.family, value: w.value, resourceVersion: w.resourceVersion, ...w.claim });
         this.trigger();

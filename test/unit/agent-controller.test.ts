@@ -446,6 +446,26 @@ describe('agent controller (fake ports)', () => {
     await t.controller.stop();
   });
 
+  test('a Service deleted and created again under its name is written at once, though its old version was just written', async () => {
+    const t = setup();
+    const web = service('web', '192.168.1.240');
+    web.metadata!.resourceVersion = '1';
+    t.cluster.svcs = [web];
+    await t.controller.start(60_000);
+    expect(t.cluster.annotations).toEqual(['default/web IPv4=n1,eth0']);
+    // before the watch showed the write's echo, the Service was deleted and created again: no annotation
+    t.cluster.svcs = [];
+    t.cluster.fire('services', web);
+    await t.controller.idle();
+    t.cluster.svcs = [{ ...web, metadata: { ...web.metadata, resourceVersion: '7' } }];
+    t.cluster.fire('services', t.cluster.svcs[0]);
+    await t.controller.idle();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(t.cluster.annotations).toEqual(['default/web IPv4=n1,eth0', 'default/web IPv4=n1,eth0']);
+    expect(t.cluster.preconditions).toEqual(['1', '7']);
+    await t.controller.stop();
+  });
+
   test('stop writes the events already queued (bounded), instead of dropping them', async () => {
     const t = setup({ restartGraceS: 30 });
     t.cluster.events.flush = () => new Promise((r) => setTimeout(r, 50)); // a slow apiserver
