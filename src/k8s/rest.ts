@@ -154,12 +154,14 @@ export class KubeClient {
         clearTimeout(idle);
         opts.signal?.removeEventListener('abort', abort);
         res.destroy();
-        if (err) reject(err instanceof Error ? err : new Error(errorText(err)));
+        // an abort ends the watch as asked, whatever the connection reports while it is torn down
+        if (err && !opts.signal?.aborted) reject(err instanceof Error ? err : new Error(errorText(err)));
         else resolve();
       };
       const abort = () => finish();
-      opts.signal?.addEventListener('abort', abort);
       const idle = opts.idleMs ? setTimeout(abort, opts.idleMs) : undefined;
+      opts.signal?.addEventListener('abort', abort);
+      if (opts.signal?.aborted) abort();
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
         idle?.refresh();
