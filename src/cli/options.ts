@@ -1,6 +1,7 @@
 // Option helpers shared by the subcommands.
 import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
 import { loadKubeConfig, type KubeConfig } from '../k8s/kubeconfig.ts';
+import { errorText } from '../log.ts';
 
 /** A bad command line: main() prints the message and exits 2 instead of crashing with a stack trace. */
 export class UsageError extends Error {}
@@ -36,9 +37,17 @@ export function clusterOptions(defaultNamespace: string) {
   } as const;
 }
 
-/** The kubeconfig of clusterOptions: --context must name a context of it (kubectl's check, with the choices). */
+/** The kubeconfig of clusterOptions: --context must name a context of it (kubectl's check, with the choices),
+ * and it must give what the client needs (a missing file or an unsupported user is a usage error, not a crash). */
 export function loadClusterConfig(values: { kubeconfig?: string; context?: string }): KubeConfig {
-  const kc = loadKubeConfig(values.kubeconfig);
+  const usable = <T>(read: () => T): T => {
+    try {
+      return read();
+    } catch (err) {
+      throw new UsageError(errorText(err));
+    }
+  };
+  const kc = usable(() => loadKubeConfig(values.kubeconfig));
   if (values.context !== undefined) {
     const names = kc.contextNames();
     if (!names.includes(values.context)) {
@@ -49,5 +58,6 @@ export function loadClusterConfig(values: { kubeconfig?: string; context?: strin
     }
     kc.useContext(values.context);
   }
+  usable(() => kc.access());
   return kc;
 }

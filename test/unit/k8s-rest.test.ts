@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadClusterConfig, UsageError } from '../../src/cli/options.ts';
 import { apiMessage } from '../../src/k8s/api.ts';
 import { listAll, pagedList, watchCache } from '../../src/k8s/informer.ts';
 import { inClusterConfig, loadKubeConfig, loadKubeConfigList } from '../../src/k8s/kubeconfig.ts';
@@ -417,11 +418,13 @@ describe('kubeconfig', () => {
     }
   });
 
-  test('a user with an exec plugin is refused with what to use instead', () => {
+  test('a user with an exec plugin is refused with what to use instead; for the CLI that and a missing file are usage errors', () => {
     const file = kubeconfigFile('exec.kubeconfig', { exec: { command: 'aws' } });
     expect(() => loadKubeConfig(file).access()).toThrow(
       /exec or auth-provider plugin.*use a token or a client certificate/,
     );
+    expect(() => loadClusterConfig({ kubeconfig: file })).toThrow(UsageError);
+    expect(() => loadClusterConfig({ kubeconfig: join(dir, 'missing') })).toThrow(UsageError);
   });
 });
 
