@@ -12,12 +12,12 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig } from '@kubernetes/client-node';
 import { startCluster } from '../src/lab/cluster/cluster.ts';
-import { patchServiceIngress } from '../src/k8s/patch.ts';
 import { applyCRDs, freshNamespace } from '../test/harness/kube.ts';
 import {
   createBrandedService,
   createLan,
   createServiceGroup,
+  patchServiceIngress,
   type Lan,
   type LanNode,
 } from '../test/integration/agent-lan.ts';

@@ -17,9 +17,8 @@ import { startCluster } from '../src/lab/cluster/cluster.ts';
 import { repoRoot } from '../src/lab/cluster/binaries.ts';
 import { watchCache } from '../src/k8s/informer.ts';
 import { createEventRecorder } from '../src/k8s/events.ts';
-import { mergePatch } from '../src/k8s/patch.ts';
 import { createLogger } from '../src/log.ts';
-import { applyCRDs, freshNamespace, waitFor } from '../test/harness/kube.ts';
+import { applyCRDs, freshNamespace, kubeClient, mergePatch, waitFor } from '../test/harness/kube.ts';
 import { putServiceGroup, serviceBody } from '../test/integration/allocator-fixtures.ts';
 
 const COUNT = Number(process.argv[2] ?? 2000);
@@ -69,7 +68,7 @@ try {
   async function apiserverFloor() {
     const floorNs = await freshNamespace(kc, 'floor');
     const floorLatency: number[] = [];
-    const events = createEventRecorder(kc, 'bench', createLogger('bench'));
+    const events = createEventRecorder(kubeClient(kc), 'bench', createLogger('bench'));
     const t0 = performance.now();
     await pool(COUNT, CONCURRENCY, async (i) => {
       const name = `svc-${i}`;
@@ -133,12 +132,7 @@ try {
 
   const createdAt = new Map<string, number>();
   const addressedAt = new Map<string, number>();
-  const watch = watchCache<V1Service>(
-    kc,
-    `/api/v1/namespaces/${ns}/services`,
-    () => core.listNamespacedService({ namespace: ns }),
-    createLogger('bench'),
-  );
+  const watch = watchCache<V1Service>(kubeClient(kc), `/api/v1/namespaces/${ns}/services`, createLogger('bench'));
   watch.onChange((svc) => {
     const name = svc?.metadata?.name;
     if (

@@ -14,7 +14,7 @@ import { createRoutingClusterPort } from '../src/routing/cluster-port.ts';
 import type { RoutingClusterPort } from '../src/routing/ports.ts';
 import { buildNodeStatus } from '../src/routing/status.ts';
 import { apiserverMetrics, sumCounter } from './measure.ts';
-import { applyCRDs, freshNamespace } from '../test/harness/kube.ts';
+import { applyCRDs, freshNamespace, kubeClient } from '../test/harness/kube.ts';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -38,6 +38,7 @@ const kc = new KubeConfig();
 kc.loadFromFile(cluster.kubeconfig);
 const core = kc.makeApiClient(CoreV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
+const client = kubeClient(kc);
 const ports: RoutingClusterPort[] = [];
 try {
   await applyCRDs(kc);
@@ -63,7 +64,7 @@ try {
   for (let i = 0; i < NODES; i++) {
     const name = `bench-node-${i}`;
     const node = await core.createNode({ body: { metadata: { name } } });
-    const port = createRoutingClusterPort(kc, ns, name, silent);
+    const port = createRoutingClusterPort(client, ns, name, silent);
     port.onRouterConfigChange((_, kind) => void (kind !== 'relist' && events++));
     ports.push(port);
     nodes.push({ name, uid: node.metadata!.uid!, port });

@@ -1,7 +1,7 @@
 // Benchmark: what the agents' liveness costs the API server at N nodes (issue 11). For each N it starts a
 // fresh apiserver + etcd and N simulated nodes in this process. Each node runs the agent's real heartbeat
 // writer (src/agent/heartbeat.ts, with its segment labels) and the agent's real per-segment watch of the
-// peers' heartbeat Leases (src/agent/segment-leases.ts), with a KubeConfig (and so connections) of its
+// peers' heartbeat Leases (src/agent/segment-leases.ts), with a KubeClient (and so connections) of its
 // own. Nodes sit in L2 segments of --segment-size nodes, one /24 each. After a warm-up it reads over a window:
 //  - mutating requests/s and watch events/s by resource (the apiserver's own /metrics);
 //  - CPU of kube-apiserver and etcd, and of this process (all N simulated nodes) with its RSS;
@@ -14,6 +14,8 @@
 // [--failover-trials K] [--services M] (renew and duration default to the agent's own defaults;
 // SCALE_WINDOW_S=30). Default N: 10 100 300 1000.
 import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../src/k8s/kubeconfig.ts';
+import { KubeClient } from '../src/k8s/rest.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { startHeartbeat, type HeartbeatWriter } from '../src/agent/heartbeat.ts';
@@ -79,8 +81,7 @@ interface SimulatedNode {
 }
 
 function simulateNode(cluster: Cluster, i: number, renewFailures: { n: number }): SimulatedNode {
-  const kc = new KubeConfig();
-  kc.loadFromFile(cluster.kubeconfig);
+  const kc = new KubeClient(loadKubeConfig(cluster.kubeconfig));
   const segment = Math.floor(i / SEGMENT);
   const heartbeat = startHeartbeat({
     kc,

@@ -1,6 +1,6 @@
 // The node agent: wires the real ports (watch caches and API writes, `ip`, the heartbeat Lease, the
 // ownership file, GARP/NA) to the controller (./controller.ts), which holds the logic.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../k8s/rest.ts';
 import { AGENT_COMPONENT } from '../api/names.ts';
 import type { Logger } from '../log.ts';
 import { announceAddresses, type Announcer } from './announce.ts';
@@ -17,7 +17,7 @@ import type { AddressServices } from '../routing/attributes.ts';
 export const EVENT_COMPONENT = AGENT_COMPONENT;
 
 export interface AgentOptions {
-  kc: KubeConfig;
+  kc: KubeClient;
   /** Install namespace: LBNodeAgent, ServiceGroups and heartbeat Leases live here. */
   namespace: string;
   node: string;

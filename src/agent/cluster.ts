@@ -1,23 +1,14 @@
 // The agent's cluster port: the few things the node agent reads from and writes to the API, and the
 // real implementation over watch caches. The controller sees only this interface, so unit tests drive
 // it with an in-memory cluster.
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  DiscoveryV1Api,
-  type KubeConfig,
-  type KubernetesObject,
-  type V1EndpointSlice,
-  type V1Lease,
-  type V1Node,
-  type V1Service,
-} from '@kubernetes/client-node';
+import type { KubernetesObject, V1EndpointSlice, V1Lease, V1Node, V1Service } from '@kubernetes/client-node';
 import { ANN } from '../api/annotations.ts';
-import { AGENT_COMPONENT, API_VERSION, GROUP, VERSION } from '../api/names.ts';
+import { AGENT_COMPONENT, API_VERSION } from '../api/names.ts';
 import type { LBNodeAgent, ServiceGroup } from '../api/types.ts';
 import { createEventRecorder, type EventRecorder } from '../k8s/events.ts';
 import { watchCache, type WatchedCache } from '../k8s/informer.ts';
 import { patchServiceAnnotations } from '../k8s/patch.ts';
+import type { KubeClient } from '../k8s/rest.ts';
 import type { Logger } from '../log.ts';
 import { slimNode } from './out-of-service.ts';
 import { leaseWatches, segmentLeases } from './segment-leases.ts';
@@ -59,58 +50,28 @@ export interface AgentCluster {
 }
 
 export interface WatchOptions {
-  kc: KubeConfig;
+  kc: KubeClient;
   namespace: string;
   node: string;
   configName: string;
   log: Logger;
 }
 
-// eslint-disable-next-line max-lines-per-function -- a factory: the port's methods read the caches it creates
 export function watchAgentCluster({ kc, namespace, node, configName, log }: WatchOptions): AgentCluster {
-  const core = kc.makeApiClient(CoreV1Api);
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const discovery = kc.makeApiClient(DiscoveryV1Api);
-  const crList = (plural: string) => () =>
-    custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural });
   // Only this node's Node, by field selector: one small watch per node, whatever the cluster size.
   const ownNode = `metadata.name=${node}`;
+  const crPath = (plural: string) => `/apis/${API_VERSION}/namespaces/${namespace}/${plural}`;
 
   // every Service and EndpointSlice of the cluster: kept only as far as the agent reads them (./slim.ts)
-  const services = watchCache<V1Service>(
-    kc,
-    '/api/v1/services',
-    (page) => core.listServiceForAllNamespaces(page),
-    log,
-    { trim: slimService },
-  );
-  const slices = watchCache<V1EndpointSlice>(
-    kc,
-    '/apis/discovery.k8s.io/v1/endpointslices',
-    (page) => discovery.listEndpointSliceForAllNamespaces(page),
-    log,
-    { trim: slimEndpointSlice },
-  );
-  const groups = watchCache<ServiceGroup>(
-    kc,
-    `/apis/${API_VERSION}/namespaces/${namespace}/servicegroups`,
-    crList('servicegroups'),
-    log,
-    { trim: dropBookkeeping },
-  );
-  const agents = watchCache<LBNodeAgent>(
-    kc,
-    `/apis/${API_VERSION}/namespaces/${namespace}/lbnodeagents`,
-    crList('lbnodeagents'),
-    log,
-    { trim: dropBookkeeping },
-  );
+  const services = watchCache<V1Service>(kc, '/api/v1/services', log, { trim: slimService });
+  const slices = watchCache<V1EndpointSlice>(kc, '/apis/discovery.k8s.io/v1/endpointslices', log, {
+    trim: slimEndpointSlice,
+  });
+  const groups = watchCache<ServiceGroup>(kc, crPath('servicegroups'), log, { trim: dropBookkeeping });
+  const agents = watchCache<LBNodeAgent>(kc, crPath('lbnodeagents'), log, { trim: dropBookkeeping });
   // watched once the controller knows the node's subnets (setSegments)
   const leases = segmentLeases(leaseWatches(kc, namespace, log));
-  const nodes = watchCache<V1Node>(kc, '/api/v1/nodes', () => core.listNode({ fieldSelector: ownNode }), log, {
-    fieldSelector: ownNode,
-    trim: slimNode,
-  });
+  const nodes = watchCache<V1Node>(kc, '/api/v1/nodes', log, { fieldSelector: ownNode, trim: slimNode });
   const caches: WatchedCache<KubernetesObject>[] = [services, slices, groups, agents, nodes];
   const byChange: Record<Exclude<ClusterChange, 'leases'>, WatchedCache<KubernetesObject>[]> = {
     services: [services],
@@ -136,7 +97,7 @@ export function watchAgentCluster({ kc, namespace, node, configName, log }: Watc
     },
     async setAnnouncing(ns, name, family, value, resourceVersion) {
       await patchServiceAnnotations(
-        core,
+        kc,
         ns,
         name,
         { [family === 4 ? ANN.announcingIPv4 : ANN.announcingIPv6]: value },

@@ -7,9 +7,9 @@
 // is suspended and the Lease kept but marked (OUT_OF_SERVICE_ANNOTATION, renew time in the past): the
 // peers re-elect at once as after a deletion, and can still tell "excluded" from "fenced" or absent.
 // Shutdown deletes the Lease.
-import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import type { V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
-import { mergePatch } from '../k8s/patch.ts';
+import { microTime, type KubeClient } from '../k8s/rest.ts';
 import {
   formatLabels,
   heartbeatLabels,
@@ -25,7 +25,7 @@ import {
 import { parseCIDR, type CIDR } from '../api/ip.ts';
 
 export interface HeartbeatOptions {
-  kc: KubeConfig;
+  kc: KubeClient;
   namespace: string;
   node: string;
   renewMs: number;
@@ -83,8 +83,10 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 // eslint-disable-next-line max-lines-per-function -- a factory: the returned methods share the renewal timer and Lease state, each method is short
 export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
-  const api = opts.kc.makeApiClient(CoordinationV1Api);
+  const { kc } = opts;
   const name = HEARTBEAT_PREFIX + opts.node;
+  const leases = `/apis/coordination.k8s.io/v1/namespaces/${opts.namespace}/leases`;
+  const leasePath = `${leases}/${name}`;
   const durationMs = opts.durationS * 1000;
   // Withdraw this long before peers consider the Lease expired, so two nodes never hold an address.
   const marginMs = Math.min(500, durationMs / 4);
@@ -144,18 +146,14 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
 
   /** Merge-patches the Lease, creating it when missing (null labels and annotations are left out of a
    * create); notes the labels it has now. */
-  const upsert = async (b: ReturnType<typeof body>, time: number) => {
-    const lease = await api
-      .patchNamespacedLease({ name, namespace: opts.namespace, body: b }, mergePatch)
-      .catch(async (err: unknown) => {
-        if (code(err) !== 404) throw err;
-        const at = new V1MicroTime(time); // the typed client serialises MicroTime objects, not strings
-        const lease: V1Lease = {
-          metadata: { ...b.metadata, labels: nonNull(b.metadata.labels), annotations: nonNull(b.metadata.annotations) },
-          spec: { ...b.spec, renewTime: at, acquireTime: at },
-        };
-        return api.createNamespacedLease({ namespace: opts.namespace, body: lease });
+  const upsert = async (b: ReturnType<typeof body>) => {
+    const lease = await kc.patch<V1Lease>(leasePath, b, 'merge').catch(async (err: unknown) => {
+      if (code(err) !== 404) throw err;
+      return kc.create<V1Lease>(leases, {
+        metadata: { ...b.metadata, labels: nonNull(b.metadata.labels), annotations: nonNull(b.metadata.annotations) },
+        spec: { ...b.spec, acquireTime: b.spec.renewTime },
       });
+    });
     leaseLabels = lease.metadata?.labels ?? {};
     // segment labels of subnets the node no longer has (left by an earlier agent on the node): removed at once
     if (Object.values(heartbeatLabels(subnets, leaseLabels)).includes(null)) publishChange();
@@ -163,10 +161,9 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
 
   const write = async (): Promise<boolean> => {
     const started = Date.now();
-    const renewTime = new V1MicroTime(started).toISOString();
     try {
       await withTimeout(
-        upsert(body(renewTime), started),
+        upsert(body(microTime(started))),
         durationMs - marginMs,
         `renewing Lease ${opts.namespace}/${name}`,
       ); // a later answer could not prevent fencing anyway
@@ -237,7 +234,7 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
   const release = () =>
     finalWrite(
       'deleting',
-      () => api.deleteNamespacedLease({ name, namespace: opts.namespace }),
+      () => kc.delete(leasePath),
       'could not delete heartbeat Lease; peers re-elect when it expires',
       404,
     );
@@ -247,8 +244,7 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
     finalWrite(
       'marking out of service',
       () => {
-        const expired = Date.now() - durationMs - 1000;
-        return upsert(body(new V1MicroTime(expired).toISOString(), opts.durationS, reason), expired);
+        return upsert(body(microTime(Date.now() - durationMs - 1000), opts.durationS, reason));
       },
       'could not mark the heartbeat Lease out of service; peers re-elect when it expires',
     );
@@ -311,15 +307,7 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
       clearTimeout(fenceTimer);
       return finalWrite(
         'renewing for the restart',
-        () =>
-          api.patchNamespacedLease(
-            {
-              name,
-              namespace: opts.namespace,
-              body: body(new V1MicroTime(Date.now()).toISOString(), graceS, null, `for up to ${graceS}s`),
-            },
-            mergePatch,
-          ),
+        () => kc.patch(leasePath, body(microTime(), graceS, null, `for up to ${graceS}s`), 'merge'),
         'could not extend the heartbeat Lease for the restart; peers re-elect when it expires',
       );
     },

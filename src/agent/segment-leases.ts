@@ -3,8 +3,9 @@
 // go to a node on its subnet, so the election needs no other Lease, and the Lease events an agent
 // receives grow with its segments, not with the cluster (issue 11). The node's subnets are known only
 // after it read its interfaces and may change, so the watches follow setSegments().
-import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import type { V1Lease } from '@kubernetes/client-node';
 import { watchCache, type WatchedCache } from '../k8s/informer.ts';
+import type { KubeClient } from '../k8s/rest.ts';
 import { dropBookkeeping } from '../k8s/trim.ts';
 import type { Logger } from '../log.ts';
 import { segmentLabel, segmentSelector } from '../model/heartbeat.ts';
@@ -30,16 +31,12 @@ export interface SegmentLeases {
 export type OpenLeaseWatch = (labelSelector: string) => WatchedCache<V1Lease>;
 
 /** Watches of the install namespace's Leases (bench/scale.ts runs the same watches at N nodes). */
-export function leaseWatches(kc: KubeConfig, namespace: string, log: Logger): OpenLeaseWatch {
-  const coordination = kc.makeApiClient(CoordinationV1Api);
+export function leaseWatches(kc: KubeClient, namespace: string, log: Logger): OpenLeaseWatch {
   return (labelSelector) =>
-    watchCache<V1Lease>(
-      kc,
-      `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
-      () => coordination.listNamespacedLease({ namespace, labelSelector }),
-      log,
-      { labelSelector, trim: dropBookkeeping },
-    );
+    watchCache<V1Lease>(kc, `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`, log, {
+      labelSelector,
+      trim: dropBookkeeping,
+    });
 }
 
 interface SegmentWatch {

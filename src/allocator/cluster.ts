@@ -1,25 +1,16 @@
 // The allocator's cluster port: the caches it reads and the few writes it makes. The controller
 // sees only this interface; `kubeAllocatorCluster` puts the real apiserver behind it, and the unit
 // tests an in-memory one, so the controller's ordering and fencing are tested without an apiserver.
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  DiscoveryV1Api,
-  type KubeConfig,
-  type KubernetesObject,
-  type V1EndpointSlice,
-  type V1Lease,
-  type V1Service,
-} from '@kubernetes/client-node';
+import type { KubernetesObject, V1EndpointSlice, V1Lease, V1Service } from '@kubernetes/client-node';
 import { leaseWatches } from '../agent/segment-leases.ts';
 import { HEARTBEAT_LABEL } from '../model/heartbeat.ts';
 import { ALLOCATOR_COMPONENT, GROUP, VERSION } from '../api/names.ts';
 import type { ServiceGroup } from '../api/types.ts';
 import { createEventRecorder, type EventRecorder } from '../k8s/events.ts';
-import { listAll, watchCache, type ListPage, type WatchedCache } from '../k8s/informer.ts';
+import { listAll, pagedList, watchCache, type WatchedCache } from '../k8s/informer.ts';
 import { dropBookkeeping, slimEndpointSlice } from '../k8s/trim.ts';
-import { metadataOnly } from '../k8s/metadata-only.ts';
-import { mergePatch, patchServiceAnnotations } from '../k8s/patch.ts';
+import { patchServiceAnnotations, servicePath } from '../k8s/patch.ts';
+import type { KubeClient } from '../k8s/rest.ts';
 import type { Logger } from '../log.ts';
 import type { GroupStatus } from './group-status.ts';
 
@@ -65,60 +56,36 @@ const SG_PLURAL = 'servicegroups';
 
 /** The port on a real apiserver: watch caches, the LIST, merge patches and events.k8s.io events. */
 export function kubeAllocatorCluster(
-  kc: KubeConfig,
+  kc: KubeClient,
   namespace: string,
   log: Logger,
   serviceNamespace?: string,
 ): AllocatorCluster {
-  const core = kc.makeApiClient(CoreV1Api);
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const discovery = kc.makeApiClient(DiscoveryV1Api);
-  const sg = { group: GROUP, version: VERSION, namespace, plural: SG_PLURAL };
-  const listServices = (page?: ListPage) =>
-    serviceNamespace
-      ? core.listNamespacedService({ namespace: serviceNamespace, ...page })
-      : core.listServiceForAllNamespaces(page);
-  const listGroups = () =>
-    custom.listNamespacedCustomObject(sg) as Promise<{
-      items: ServiceGroup[];
-      metadata?: { resourceVersion?: string };
-    }>;
+  // cluster-wide, or only the namespace of --service-namespace
+  const scoped = (group: string, plural: string) =>
+    `${group}${serviceNamespace ? `/namespaces/${serviceNamespace}` : ''}/${plural}`;
+  const svcPath = scoped('/api/v1', 'services');
+  const groupsPath = `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${SG_PLURAL}`;
   let namespaces: WatchedCache<KubernetesObject> | undefined;
-  const watchNamespaces = () => {
-    const meta = metadataOnly(kc);
-    const api = meta.makeApiClient(CoreV1Api);
-    return watchCache<KubernetesObject>(meta, '/api/v1/namespaces', () => api.listNamespace(), log);
-  };
-  const listSlices = (page: ListPage) =>
-    serviceNamespace
-      ? discovery.listNamespacedEndpointSlice({ namespace: serviceNamespace, ...page })
-      : discovery.listEndpointSliceForAllNamespaces(page);
-  const svcPath = serviceNamespace ? `/api/v1/namespaces/${serviceNamespace}/services` : '/api/v1/services';
-  const services = watchCache<V1Service>(kc, svcPath, listServices, log, { trim: dropBookkeeping });
-  const groups = watchCache<ServiceGroup>(
-    kc,
-    `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${SG_PLURAL}`,
-    listGroups,
-    log,
-  );
+  const services = watchCache<V1Service>(kc, svcPath, log, { trim: dropBookkeeping });
+  const groups = watchCache<ServiceGroup>(kc, groupsPath, log);
   // every node's heartbeat, not one segment's: the NoEligibleNode report needs the whole cluster
   const leases = leaseWatches(kc, namespace, log)(`${HEARTBEAT_LABEL}=node`);
-  const slicePath = serviceNamespace
-    ? `/apis/discovery.k8s.io/v1/namespaces/${serviceNamespace}/endpointslices`
-    : '/apis/discovery.k8s.io/v1/endpointslices';
-  const endpointSlices = watchCache<V1EndpointSlice>(kc, slicePath, listSlices, log, { trim: slimEndpointSlice });
+  const endpointSlices = watchCache<V1EndpointSlice>(kc, scoped('/apis/discovery.k8s.io/v1', 'endpointslices'), log, {
+    trim: slimEndpointSlice,
+  });
   return {
     services,
     groups,
     leases,
     endpointSlices,
-    namespaces: () => (namespaces ??= watchNamespaces()),
-    listServices: async () => (await listAll(listServices, dropBookkeeping)).items,
-    patchServiceStatus: (ns, name, body) =>
-      core.patchNamespacedServiceStatus({ name, namespace: ns, body }, mergePatch),
-    patchServiceAnnotations: (ns, name, annotations) => patchServiceAnnotations(core, ns, name, annotations),
+    // metadata only: the selectors read labels, nothing else of a Namespace
+    namespaces: () => (namespaces ??= watchCache(kc, '/api/v1/namespaces', log, { metadataOnly: true })),
+    listServices: async () => (await listAll(pagedList<V1Service>(kc, svcPath), dropBookkeeping)).items,
+    patchServiceStatus: (ns, name, body) => kc.patch(`${servicePath(ns, name)}/status`, body, 'merge'),
+    patchServiceAnnotations: (ns, name, annotations) => patchServiceAnnotations(kc, ns, name, annotations),
     patchGroupStatus: async (name, status) => {
-      await custom.patchNamespacedCustomObjectStatus({ ...sg, name, body: { status } }, mergePatch);
+      await kc.patch(`${groupsPath}/${name}/status`, { status }, 'merge');
     },
     events: createEventRecorder(kc, ALLOCATOR_COMPONENT, log),
     stop: async () => {

@@ -5,7 +5,7 @@
 // run on standby too, so a takeover only needs one consistent LIST. While leading it also reports the
 // Services no node may announce (./no-eligible-report.ts).
 import { setTimeout as delay } from 'node:timers/promises';
-import type { KubeConfig, KubernetesObject, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Service } from '@kubernetes/client-node';
 import { ANN } from '../api/annotations.ts';
 import { canonicalIP, parseIP } from '../api/ip.ts';
 import type { ServiceGroup } from '../api/types.ts';
@@ -13,6 +13,7 @@ import { formatProblem } from '../api/validation.ts';
 import { usesNamespaceSelectors } from '../api/servicegroup-scope.ts';
 import { parseServiceGroup } from '../api/validate-servicegroup.ts';
 import type { WatchedCache } from '../k8s/informer.ts';
+import type { KubeClient } from '../k8s/rest.ts';
 import { API_VERSION } from '../api/names.ts';
 import { Backoff, type BackoffOptions } from '../k8s/backoff.ts';
 import type { EventType } from '../k8s/events.ts';
@@ -55,7 +56,7 @@ export interface ControllerOptions {
 }
 
 export interface AllocatorOptions extends ControllerOptions {
-  kc: KubeConfig;
+  kc: KubeClient;
   /** Watch the Services of one namespace only (default: all namespaces). */
   serviceNamespace?: string;
 }

@@ -2,7 +2,6 @@
 // keeps the node's heartbeat Lease, and drives the routing daemon unless --routing=off.
 import { parseArgs } from 'node:util';
 import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { startAgent, type Agent } from '../agent/agent.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
@@ -10,6 +9,7 @@ import { parseOutOfServiceCauses } from '../agent/out-of-service.ts';
 import { startHealthServer } from '../k8s/health-server.ts';
 import { PROBE_PATH } from '../model/heartbeat.ts';
 import { loadKubeConfig } from '../k8s/kubeconfig.ts';
+import { KubeClient } from '../k8s/rest.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { DEFAULT_BACKEND_PATHS, startRoutingController, type RoutingController } from '../routing/controller.ts';
 import { createRoutingMetrics } from '../routing/metrics.ts';
@@ -161,7 +161,7 @@ function probeOptions(settings: ReturnType<typeof agentSettings>, healthHost: st
  */
 function startRouting(
   values: Values,
-  kc: KubeConfig,
+  kc: KubeClient,
   node: string,
   log: Logger,
   registry: Registry,
@@ -223,7 +223,7 @@ export const command: Command = {
     const settings = agentSettings(values);
     const { node } = settings;
     const log = createLogger('agent', { node });
-    const kc = loadKubeConfig(values.kubeconfig);
+    const kc = new KubeClient(loadKubeConfig(values.kubeconfig));
     const metrics = createAgentMetrics();
     // every series names its node, however it is scraped (the dashboard and alerts group by node)
     metrics.registry.setDefaultLabels({ node });

@@ -7,6 +7,7 @@ import { createAllocatorController } from '../allocator/controller.ts';
 import { createAllocatorMetrics } from '../allocator/metrics.ts';
 import { startHealthServer } from '../k8s/health-server.ts';
 import { loadKubeConfig } from '../k8s/kubeconfig.ts';
+import { KubeClient } from '../k8s/rest.ts';
 import { startLeaderElection, timingProblem } from '../k8s/leader-election.ts';
 import { errorText, createLogger } from '../log.ts';
 import type { Command } from './main.ts';
@@ -70,7 +71,7 @@ export const command: Command = {
       return 2;
     }
     const log = createLogger('allocator', { identity: values.identity });
-    const kc = loadKubeConfig(values.kubeconfig);
+    const kc = new KubeClient(loadKubeConfig(values.kubeconfig));
     const metrics = createAllocatorMetrics();
     const controller = createAllocatorController({
       kc,

@@ -167,9 +167,7 @@ export const command: Command = {
 function contextNames(words: string[]): string[] {
   const i = words.lastIndexOf('--kubeconfig');
   try {
-    return loadKubeConfig(i >= 0 ? words[i + 1] : undefined)
-      .getContexts()
-      .map((c) => c.name);
+    return loadKubeConfig(i >= 0 ? words[i + 1] : undefined).contextNames();
   } catch {
     return [];
   }

@@ -2,15 +2,11 @@
 // the Helm chart's crds/) and waits until they are Established. Helm installs a chart's CRDs once and
 // never upgrades them, so this is the upgrade path for them (docs/install.md, "Upgrade").
 import { parseArgs } from 'node:util';
-import {
-  KubernetesObjectApi,
-  PatchStrategy,
-  loadAllYaml,
-  type KubeConfig,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { loadAll } from 'js-yaml';
 import { renderCRDFiles } from '../api/crd-files.ts';
-import { apiMessage, retryBusy, waitEstablished } from '../k8s/api.ts';
+import { apiMessage, CRD_PATH, retryBusy, waitEstablished } from '../k8s/api.ts';
+import { KubeClient } from '../k8s/rest.ts';
 import { clusterOptions, loadClusterConfig, parseDuration, UsageError } from './options.ts';
 import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
 import type { Command } from './main.ts';
@@ -30,9 +26,9 @@ upgrades the CRDs of a chart. Prints one line per CRD: created, configured or un
 
 export const FIELD_MANAGER = 'purelb';
 
-/** The CRDs as shipped: parsed from the rendered files, so the client keeps every x-kubernetes-* field. */
+/** The CRDs as shipped: parsed from the rendered files and sent as they are (every x-kubernetes-* field). */
 export function bundledCRDs(): KubernetesObject[] {
-  return Object.values(renderCRDFiles()).flatMap((text) => loadAllYaml(text) as KubernetesObject[]);
+  return Object.values(renderCRDFiles()).flatMap((text) => loadAll(text) as KubernetesObject[]);
 }
 
 type Outcome = 'created' | 'configured' | 'unchanged';
@@ -43,31 +39,28 @@ const content = (o: KubernetesObject) => ({
   spec: (o as { spec?: unknown }).spec,
 });
 
-async function applyCRD(api: KubernetesObjectApi, crd: KubernetesObject, dryRun: boolean): Promise<Outcome> {
-  const before = await api
-    .read({ apiVersion: crd.apiVersion!, kind: crd.kind!, metadata: { name: crd.metadata!.name! } })
-    .catch((err: unknown) => {
-      if ((err as { code?: number }).code === 404) return undefined;
-      throw err;
-    });
-  const after = await retryBusy(() =>
-    api.patch(crd, undefined, dryRun ? 'All' : undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply),
-  );
+async function applyCRD(kc: KubeClient, crd: KubernetesObject, dryRun: boolean): Promise<Outcome> {
+  const path = `${CRD_PATH}/${crd.metadata!.name!}`;
+  const before = await kc.get<KubernetesObject>(path).catch((err: unknown) => {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  });
+  const query = { fieldManager: FIELD_MANAGER, force: true, ...(dryRun ? { dryRun: 'All' } : {}) };
+  const after = await retryBusy(() => kc.patch<KubernetesObject>(path, crd, 'apply', { query }));
   if (!before) return 'created';
   // by content, not resourceVersion: a dry run stores nothing, and taking over fields from another
   // manager bumps the resourceVersion without changing the CRD
   return JSON.stringify(content(before)) === JSON.stringify(content(after)) ? 'unchanged' : 'configured';
 }
 
-export async function installCRDs(kc: KubeConfig, opts: { dryRun: boolean; timeoutMs: number }): Promise<string[]> {
-  const api = KubernetesObjectApi.makeApiClient(kc);
+export async function installCRDs(kc: KubeClient, opts: { dryRun: boolean; timeoutMs: number }): Promise<string[]> {
   const lines: string[] = [];
   const crds = bundledCRDs();
   for (const crd of crds) {
     const name = crd.metadata!.name!;
     let outcome: Outcome;
     try {
-      outcome = await applyCRD(api, crd, opts.dryRun);
+      outcome = await applyCRD(kc, crd, opts.dryRun);
     } catch (err) {
       throw new Error(`CustomResourceDefinition ${name}: ${apiMessage(err)}`, { cause: err });
     }
@@ -108,7 +101,7 @@ export const command: Command = {
     if (positionals.length !== 1 || positionals[0] !== 'crds')
       throw new UsageError(`the only thing to install is "crds" (purelb install crds), got "${positionals.join(' ')}"`);
     const timeoutMs = parseDuration(values.timeout, 'timeout');
-    const kc = loadClusterConfig(values);
+    const kc = new KubeClient(loadClusterConfig(values));
     try {
       for (const line of await installCRDs(kc, { dryRun: values['dry-run'] ?? false, timeoutMs })) console.log(line);
     } catch (err) {

@@ -1,7 +1,7 @@
 // Option helpers shared by the subcommands.
-import type { KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
-import { loadKubeConfig } from '../k8s/kubeconfig.ts';
+import { loadKubeConfig, type KubeConfig } from '../k8s/kubeconfig.ts';
+import { errorText } from '../log.ts';
 
 /** A bad command line: main() prints the message and exits 2 instead of crashing with a stack trace. */
 export class UsageError extends Error {}
@@ -37,18 +37,27 @@ export function clusterOptions(defaultNamespace: string) {
   } as const;
 }
 
-/** The kubeconfig of clusterOptions: --context must name a context of it (kubectl's check, with the choices). */
+/** The kubeconfig of clusterOptions: --context must name a context of it (kubectl's check, with the choices),
+ * and it must give what the client needs (a missing file or an unsupported user is a usage error, not a crash). */
 export function loadClusterConfig(values: { kubeconfig?: string; context?: string }): KubeConfig {
-  const kc = loadKubeConfig(values.kubeconfig);
+  const usable = <T>(read: () => T): T => {
+    try {
+      return read();
+    } catch (err) {
+      throw new UsageError(errorText(err));
+    }
+  };
+  const kc = usable(() => loadKubeConfig(values.kubeconfig));
   if (values.context !== undefined) {
-    const names = kc.getContexts().map((c) => c.name);
+    const names = kc.contextNames();
     if (!names.includes(values.context)) {
       const where = values.kubeconfig ?? process.env.KUBECONFIG ?? '~/.kube/config';
       throw new UsageError(
         `--context ${values.context}: no such context in ${where} (contexts: ${names.join(', ') || 'none'})`,
       );
     }
-    kc.setCurrentContext(values.context);
+    kc.useContext(values.context);
   }
+  usable(() => kc.access());
   return kc;
 }

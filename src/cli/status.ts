@@ -1,13 +1,14 @@
 // `purelb status`: pools, Services and per-node routing of any cluster (kubeconfig), optionally with an
 // upstream router's routes read from a network namespace (the lab's ToR); --watch redraws it on changes.
 import { parseArgs } from 'node:util';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { errorText } from '../log.ts';
 import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
 import { buildStatusReport, renderStatus, type StatusInputs, type StatusReport } from '../status/report.ts';
 import { readNodesByIP, readStatusInputs } from '../status/source.ts';
 import { watchStatus } from '../status/watch.ts';
 import { nameByNeighbours, readKernelRoutes, readNeighbours, readVtyshRoutes } from '../status/upstream.ts';
 import type { Command } from './main.ts';
+import { KubeClient } from '../k8s/rest.ts';
 import { clusterOptions, loadClusterConfig, UsageError } from './options.ts';
 
 const HELP = `Usage: purelb status [--kubeconfig PATH] [--context NAME] [-n purelb] [-o table|json] [-w]
@@ -34,7 +35,7 @@ const OPTIONS = {
 
 const OUTPUTS = ['table', 'json'];
 
-async function readUpstream(kc: KubeConfig, netns: string, vty: string | undefined) {
+async function readUpstream(kc: KubeClient, netns: string, vty: string | undefined) {
   const routes = vty ? await readVtyshRoutes(netns, vty) : await readKernelRoutes(netns);
   return { netns, routes, nodeByIP: nameByNeighbours(await readNodesByIP(kc), await readNeighbours(netns)) };
 }
@@ -46,7 +47,7 @@ const HOME_AND_CLEAR = '\x1b[H\x1b[2J';
 
 /** Redraws until SIGINT/SIGTERM; on a terminal in place (like watch(1)), else one frame after another. */
 async function watch(
-  kc: KubeConfig,
+  kc: KubeClient,
   namespace: string,
   render: (r: StatusReport) => string,
   json: boolean,
@@ -83,7 +84,8 @@ export const command: Command = {
     }
     if (!OUTPUTS.includes(values.output)) throw new UsageError(`-o ${values.output}: use table or json`);
     if (values['upstream-vty'] && !values.upstream) throw new UsageError('--upstream-vty needs --upstream NETNS');
-    const kc = loadClusterConfig(values);
+    const config = loadClusterConfig(values);
+    const kc = new KubeClient(config);
     const render = (r: StatusReport) => (values.output === 'json' ? JSON.stringify(r, null, 2) : renderStatus(r));
     const netns = values.upstream;
     const readUp = netns ? () => readUpstream(kc, netns, values['upstream-vty']) : undefined;
@@ -93,13 +95,9 @@ export const command: Command = {
       inputs = await readStatusInputs(kc, values.namespace);
     } catch (err) {
       // name the cluster it tried: with several contexts, the wrong one is the usual cause
-      const server = kc.getCurrentCluster()?.server ?? '?';
-      // fetch's own message is "fetch failed"; the reason (ECONNREFUSED, a TLS error) is its cause
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      const why = `${(err as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`;
       console.error(
-        `purelb status: reading from ${server} (context "${kc.getCurrentContext()}") failed: ` +
-          `${why}; check --context, --kubeconfig or KUBECONFIG`,
+        `purelb status: reading from ${kc.server} (context "${config.currentContext}") failed: ` +
+          `${errorText(err)}; check --context, --kubeconfig or KUBECONFIG`,
       );
       return 1;
     }

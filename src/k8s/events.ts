@@ -1,15 +1,10 @@
 // Kubernetes Events (events.k8s.io/v1) with de-duplication: an event is written only when its note
 // differs from the last one written for the same object and reason, so an unchanged state never
 // repeats an event. Failures to write events are logged, never thrown (events are best effort).
-import {
-  EventsV1Api,
-  V1MicroTime,
-  type EventsV1Event,
-  type KubeConfig,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
+import type { EventsV1Event, KubernetesObject } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import type { Logger } from '../log.ts';
+import { microTime, type KubeClient } from './rest.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -22,19 +17,22 @@ export interface EventRecorder {
   flush(): Promise<void>;
 }
 
+/** An event as written: its time is a MicroTime string on the wire. */
+export type EventBody = Omit<EventsV1Event, 'eventTime'> & { eventTime: string };
+
 /** Writes one event (the apiserver's create call, or a test's in-memory list). */
-export type EventSink = (namespace: string, event: EventsV1Event) => Promise<unknown>;
+export type EventSink = (namespace: string, event: EventBody) => Promise<unknown>;
 
 const objectKey = (o: KubernetesObject) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 
 export function createEventRecorder(
-  kc: KubeConfig,
+  kc: KubeClient,
   component: string,
   log: Logger,
   instance = process.env.POD_NAME ?? hostname(),
 ): EventRecorder {
-  const api = kc.makeApiClient(EventsV1Api);
-  return recordEvents((namespace, body) => api.createNamespacedEvent({ namespace, body }), component, log, instance);
+  const send: EventSink = (namespace, body) => kc.create(`/apis/events.k8s.io/v1/namespaces/${namespace}/events`, body);
+  return recordEvents(send, component, log, instance);
 }
 
 /** The de-duplicating recorder over any sink. */
@@ -57,7 +55,7 @@ export function recordEvents(
       const p = send(namespace, {
         // a generateName may end in '-' but not in '.' (the apiserver masks only a trailing dash)
         metadata: { generateName: `${obj.metadata?.name ?? 'object'}-` },
-        eventTime: new V1MicroTime(),
+        eventTime: microTime(),
         reportingController: component,
         reportingInstance: `${component}-${instance}`.slice(0, 128),
         action: reason,

@@ -4,19 +4,14 @@
 // comparing its renewTime with our wall clock), a leader that cannot renew within renewDeadline steps
 // down (renewDeadline < leaseDuration, so it stops before anyone else can take over), and a leader
 // that stops cleanly releases the lease so a standby takes over at once.
-import {
-  CoordinationV1Api,
-  V1MicroTime,
-  type KubeConfig,
-  type V1Lease,
-  type V1LeaseSpec,
-} from '@kubernetes/client-node';
+import type { V1Lease, V1LeaseSpec } from '@kubernetes/client-node';
 import { performance } from 'node:perf_hooks';
 import { errorText, type Logger } from '../log.ts';
 import { setTimeout as wait } from 'node:timers/promises';
+import { microTime, type KubeClient } from './rest.ts';
 
 export interface LeaderElectionOptions {
-  kc: KubeConfig;
+  kc: KubeClient;
   namespace: string;
   name: string;
   identity: string;
@@ -37,14 +32,16 @@ export interface LeaderElector {
   stop(): Promise<void>;
 }
 
-const timeText = (t: Date | string | undefined) => (t instanceof Date ? t.toISOString() : (t ?? ''));
+/** A Lease's spec as it travels: its times are MicroTime strings. */
+type LeaseSpec = Omit<V1LeaseSpec, 'acquireTime' | 'renewTime'> & { acquireTime?: string; renewTime?: string };
+type Lease = Omit<V1Lease, 'spec'> & { spec?: LeaseSpec };
 
-const recordKey = (s: V1LeaseSpec | undefined) =>
+const recordKey = (s: LeaseSpec | undefined) =>
   JSON.stringify([
     s?.holderIdentity ?? '',
     s?.leaseDurationSeconds ?? 0,
-    timeText(s?.acquireTime),
-    timeText(s?.renewTime),
+    s?.acquireTime ?? '',
+    s?.renewTime ?? '',
     s?.leaseTransitions ?? 0,
   ]);
 
@@ -76,8 +73,9 @@ export function timingProblem(leaseSec: number, renewSec: number, retrySec: numb
 
 // eslint-disable-next-line max-lines-per-function -- a factory: the returned methods share the lease loop state, each step is a named inner function
 export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector {
-  const api = opts.kc.makeApiClient(CoordinationV1Api);
-  const { namespace, name, identity, log } = opts;
+  const { kc, namespace, name, identity, log } = opts;
+  const leases = `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`;
+  const leasePath = `${leases}/${name}`;
   const leaseMs = (opts.leaseDurationSec ?? 15) * 1000;
   const renewMs = (opts.renewDeadlineSec ?? 10) * 1000;
   const retryMs = (opts.retryPeriodSec ?? 2) * 1000;
@@ -88,22 +86,22 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
   let observedKey = '';
   let observedAt = 0;
   let observedRV: string | undefined;
-  let observedSpec: V1LeaseSpec | undefined;
+  let observedSpec: LeaseSpec | undefined;
   let leader = false;
 
-  const record = (acquired: V1LeaseSpec | undefined): V1LeaseSpec => {
-    const now = new V1MicroTime();
+  const record = (acquired: LeaseSpec | undefined): LeaseSpec => {
+    const now = microTime();
     const mine = acquired?.holderIdentity === identity;
     return {
       holderIdentity: identity,
       leaseDurationSeconds: leaseMs / 1000,
-      acquireTime: mine && acquired?.acquireTime ? new V1MicroTime(acquired.acquireTime) : now,
+      acquireTime: mine && acquired?.acquireTime ? acquired.acquireTime : now,
       renewTime: now,
       leaseTransitions: (acquired?.leaseTransitions ?? 0) + (mine ? 0 : 1),
     };
   };
 
-  const observe = (lease: V1Lease) => {
+  const observe = (lease: Lease) => {
     const key = recordKey(lease.spec);
     if (key !== observedKey) {
       observedKey = key;
@@ -115,26 +113,21 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
 
   /** One attempt; true when we hold the lease afterwards. */
   async function tryAcquireOrRenew(timeoutMs: number): Promise<boolean> {
-    let lease: V1Lease;
+    let lease: Lease;
     try {
-      lease = await within(api.readNamespacedLease({ name, namespace }), timeoutMs);
+      lease = await within(kc.get<Lease>(leasePath), timeoutMs);
     } catch (err) {
       if ((err as { code?: number }).code !== 404) throw err;
       const spec = record(undefined);
       spec.leaseTransitions = 0;
-      observe(
-        await within(
-          api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec } }),
-          timeoutMs,
-        ),
-      );
+      observe(await within(kc.create<Lease>(leases, { metadata: { name, namespace }, spec }), timeoutMs));
       return true;
     }
     observe(lease);
     const holder = lease.spec?.holderIdentity ?? '';
     if (holder !== '' && holder !== identity && observedAt + leaseMs > mono()) return false;
-    const body: V1Lease = { metadata: { ...lease.metadata, resourceVersion: observedRV }, spec: record(lease.spec) };
-    observe(await within(api.replaceNamespacedLease({ name, namespace, body }), timeoutMs));
+    const body: Lease = { metadata: { ...lease.metadata, resourceVersion: observedRV }, spec: record(lease.spec) };
+    observe(await within(kc.replace<Lease>(leasePath, body), timeoutMs));
     return true;
   }
 
@@ -205,14 +198,10 @@ export function startLeaderElection(opts: LeaderElectionOptions): LeaderElector 
       opts.onStoppedLeading();
       try {
         // release: empty holder and a 1 s duration so a standby takes over at its next attempt
-        const now = new V1MicroTime();
-        await api.replaceNamespacedLease({
-          name,
-          namespace,
-          body: {
-            metadata: { name, namespace, resourceVersion: observedRV },
-            spec: { ...observedSpec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now },
-          },
+        const now = microTime();
+        await kc.replace(leasePath, {
+          metadata: { name, namespace, resourceVersion: observedRV },
+          spec: { ...observedSpec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now },
         });
         log.info('released leadership', { lease: `${namespace}/${name}`, identity });
       } catch (err) {

@@ -1,12 +1,13 @@
-// Patch helpers. client-node defaults patch Content-Type to json-patch; we always send merge patches
-// (annotations, status) so we never overwrite fields other writers own.
-import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Service } from '@kubernetes/client-node';
+// Patch helpers. We always send merge patches for annotations and status (never a whole object), so we
+// never overwrite fields other writers own.
+import type { V1Service } from '@kubernetes/client-node';
+import type { KubeClient } from './rest.ts';
 
-export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+export const servicePath = (namespace: string, name: string) => `/api/v1/namespaces/${namespace}/services/${name}`;
 
 /** Sets (string) or removes (null) annotations of a Service by merge patch. */
 export function patchServiceAnnotations(
-  core: CoreV1Api,
+  kc: KubeClient,
   namespace: string,
   name: string,
   annotations: Record<string, string | null>,
@@ -14,22 +15,5 @@ export function patchServiceAnnotations(
   resourceVersion?: string,
 ): Promise<V1Service> {
   const metadata = { annotations, ...(resourceVersion ? { resourceVersion } : {}) };
-  return core.patchNamespacedService({ name, namespace, body: { metadata } }, mergePatch);
+  return kc.patch(servicePath(namespace, name), { metadata }, 'merge');
 }
-
-/** Replaces status.loadBalancer.ingress (a merge patch replaces lists whole). */
-export function patchServiceIngress(
-  core: CoreV1Api,
-  namespace: string,
-  name: string,
-  ips: string[],
-): Promise<V1Service> {
-  return core.patchNamespacedServiceStatus(
-    { name, namespace, body: { status: { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } } } },
-    mergePatch,
-  );
-}
-
-/** Server-side apply: the body is the whole object as this field manager wants it; one request creates it
- * or updates it, and fields this manager set before but omits now are removed. */
-export const serverSideApply = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);

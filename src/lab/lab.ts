@@ -11,6 +11,8 @@ import { DEFAULT_NAMESPACE } from '../api/annotations.ts';
 import { canonicalIP } from '../api/ip.ts';
 import { applyObjects, createObjects, deleteObjects, loadYamlDir } from './apply.ts';
 import { waitEstablished } from '../k8s/api.ts';
+import { loadKubeConfig } from '../k8s/kubeconfig.ts';
+import { KubeClient } from '../k8s/rest.ts';
 import { repoRoot } from './cluster/binaries.ts';
 import { startCluster } from './cluster/cluster.ts';
 import { isAlive } from './cluster/processes.ts';
@@ -87,7 +89,7 @@ export async function startSharedCluster(name: string): Promise<SharedCluster> {
     const crds = loadYamlDir(join(repoRoot, 'crds'));
     await applyObjects(kc, crds);
     await waitEstablished(
-      kc,
+      new KubeClient(loadKubeConfig(cluster.kubeconfig)),
       crds.map((c) => c.metadata!.name!),
     );
     await applyObjects(kc, deployDefaults());
@@ -228,7 +230,7 @@ async function controlPlane(
   const crds = loadYamlDir(join(repoRoot, 'crds'));
   await applyObjects(kc, crds);
   await waitEstablished(
-    kc,
+    new KubeClient(loadKubeConfig(kubeconfig)),
     crds.map((c) => c.metadata!.name!),
   );
   await applyObjects(kc, deployDefaults());
@@ -359,7 +361,7 @@ export async function nodeByIP(plan: LabPlan): Promise<Record<string, string>> {
 }
 
 export async function labReport(lab: Lab): Promise<StatusReport> {
-  const inputs = await readStatusInputs(lab.kc, lab.namespace);
+  const inputs = await readStatusInputs(new KubeClient(loadKubeConfig(lab.kubeconfig)), lab.namespace);
   const routes = await readVtyshRoutes(lab.plan.torNetns, lab.torVtyDir);
   return buildStatusReport({
     ...inputs,

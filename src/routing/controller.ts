@@ -2,15 +2,12 @@
 // API (cluster-port.ts) and to the BIRD, FRR or GoBGP backend that a RouterConfig names. With no
 // RouterConfig selecting the node it does nothing; an invalid or rejected RouterConfig leaves the
 // running daemon config untouched.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../k8s/rest.ts';
 import type { Daemon } from '../api/validate-routerconfig.ts';
 import type { Logger } from '../log.ts';
 import type { RouteAdvertiser } from './advertiser.ts';
-import { BirdAdvertiser } from './bird/advertiser.ts';
 import { createRoutingClusterPort } from './cluster-port.ts';
 import type { RoutingMetrics } from './metrics.ts';
-import { FrrAdvertiser } from './frr/advertiser.ts';
-import { GobgpAdvertiser } from './gobgp/advertiser.ts';
 import { RoutingReconciler, type RoutingController } from './reconciler.ts';
 
 export type { RoutingController } from './reconciler.ts';
@@ -34,7 +31,7 @@ export const DEFAULT_BACKEND_PATHS: RoutingBackendPaths = {
 };
 
 export interface RoutingControllerOptions {
-  kc: KubeConfig;
+  kc: KubeClient;
   /** install namespace where RouterConfigs (and their password Secrets) live */
   namespace: string;
   nodeName: string;
@@ -53,19 +50,46 @@ export interface RoutingControllerOptions {
   onRoutingRejected?: (reason: string | undefined) => void;
 }
 
+/** The daemon's advertiser, its module loaded on first use (see lazyAdvertiser). */
 export function createAdvertiser(daemon: Daemon, paths: RoutingBackendPaths, log: Logger): RouteAdvertiser {
   switch (daemon) {
     case 'bird':
-      return new BirdAdvertiser({ configDir: paths.birdConfigDir, socketPath: paths.birdSocket, log });
+      return lazyAdvertiser(daemon, async () => {
+        const { BirdAdvertiser } = await import('./bird/advertiser.ts');
+        return new BirdAdvertiser({ configDir: paths.birdConfigDir, socketPath: paths.birdSocket, log });
+      });
     case 'frr':
-      return new FrrAdvertiser({
-        confDir: paths.frrConfDir,
-        ...(paths.frrVtySocket ? { vtySocket: paths.frrVtySocket } : {}),
-        log,
+      return lazyAdvertiser(daemon, async () => {
+        const { FrrAdvertiser } = await import('./frr/advertiser.ts');
+        return new FrrAdvertiser({
+          confDir: paths.frrConfDir,
+          ...(paths.frrVtySocket ? { vtySocket: paths.frrVtySocket } : {}),
+          log,
+        });
       });
     case 'gobgp':
-      return new GobgpAdvertiser({ target: paths.gobgpTarget, log });
+      return lazyAdvertiser(daemon, async () => {
+        const { GobgpAdvertiser } = await import('./gobgp/advertiser.ts');
+        return new GobgpAdvertiser({ target: paths.gobgpTarget, log });
+      });
   }
+}
+
+/** An advertiser whose module is loaded on first use, so an agent loads only the backend a RouterConfig
+ * names: GoBGP's gRPC stack (@grpc/grpc-js, proto-loader, protobufjs) and the BIRD/FRR renderer
+ * (Handlebars) cost RSS on every node otherwise (BENCHMARKS.md, "Where the memory goes"). */
+function lazyAdvertiser(daemon: Daemon, load: () => Promise<RouteAdvertiser>): RouteAdvertiser {
+  let loaded: Promise<RouteAdvertiser> | undefined;
+  const real = () => (loaded ??= load());
+  return {
+    daemon,
+    apply: async (input) => (await real()).apply(input),
+    setAddresses: async (cidrs, services) => (await real()).setAddresses(cidrs, services),
+    status: async () => (await real()).status(),
+    close: async () => {
+      if (loaded) await (await loaded).close();
+    },
+  };
 }
 
 export async function startRoutingController(opts: RoutingControllerOptions): Promise<RoutingController> {

@@ -1,75 +1,58 @@
 // Reads what `purelb status` reports from a cluster: one list call per kind, or (--watch) one watch per kind
 // kept in a cache. Both go through the same table of sources, so the two modes read the same objects.
 import { GROUP, NODE_ROUTING_STATUS_PLURAL, VERSION } from '../api/names.ts';
-import {
-  CoordinationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  DiscoveryV1Api,
-  EventsV1Api,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  type V1Node,
-} from '@kubernetes/client-node';
+import type { KubernetesObject, V1Node } from '@kubernetes/client-node';
 import { canonicalIP } from '../api/ip.ts';
 import { retryBusy } from '../k8s/api.ts';
-import { watchCache } from '../k8s/informer.ts';
+import { listAll, pagedList, watchCache, type PagedList } from '../k8s/informer.ts';
+import type { KubeClient } from '../k8s/rest.ts';
 import type { Logger } from '../log.ts';
 import type { StatusInputs } from './report.ts';
 
-type ListOf = KubernetesListObject<KubernetesObject>;
-
-async function listCustom(kc: KubeConfig, plural: string, namespace: string): Promise<ListOf> {
-  try {
-    return (await retryBusy(() =>
-      kc
-        .makeApiClient(CustomObjectsApi)
-        .listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural }),
-    )) as ListOf;
-  } catch (err) {
-    // a cluster without that CRD (e.g. an older release without NodeRoutingStatus) has nothing to report for it
-    if ((err as { code?: number }).code === 404) return { metadata: {}, items: [] };
-    throw err;
-  }
-}
+/** A LIST of custom objects: a cluster without that CRD (e.g. an older release without NodeRoutingStatus)
+ * has nothing to report for it, and one whose CRD just appeared answers 429 for a moment. */
+const listCustom =
+  (kc: KubeClient, path: string): PagedList<KubernetesObject> =>
+  async (page) => {
+    try {
+      return await retryBusy(() => pagedList<KubernetesObject>(kc, path)(page));
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return { metadata: {}, items: [] };
+      throw err;
+    }
+  };
 
 /** The inputs of the report that come from the apiserver: their LIST call and their WATCH path. */
 export type SourceKey =
   'services' | 'serviceGroups' | 'leases' | 'routingStatuses' | 'endpointSlices' | 'allocationEvents';
 interface Source {
   path: string;
-  list: () => Promise<ListOf>;
+  /** Replaces the plain LIST of path (custom objects, see listCustom). */
+  list?: PagedList<KubernetesObject>;
   fieldSelector?: string;
 }
 
 /** Only the allocator's refusals: why a Service has no address. */
 const ALLOCATION_FAILED = 'reason=AllocationFailed';
 
-function sources(kc: KubeConfig, namespace: string): Record<SourceKey, Source> {
-  const custom = (plural: string): Source => ({
-    path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${plural}`,
-    list: () => listCustom(kc, plural, namespace),
-  });
+function sources(kc: KubeClient, namespace: string): Record<SourceKey, Source> {
+  const custom = (plural: string): Source => {
+    const path = `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${plural}`;
+    return { path, list: listCustom(kc, path) };
+  };
   return {
-    services: { path: '/api/v1/services', list: () => kc.makeApiClient(CoreV1Api).listServiceForAllNamespaces() },
+    services: { path: '/api/v1/services' },
     serviceGroups: custom('servicegroups'),
-    leases: {
-      path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
-      list: () => kc.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace }),
-    },
+    leases: { path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases` },
     routingStatuses: custom(NODE_ROUTING_STATUS_PLURAL),
-    endpointSlices: {
-      path: '/apis/discovery.k8s.io/v1/endpointslices',
-      list: () => kc.makeApiClient(DiscoveryV1Api).listEndpointSliceForAllNamespaces(),
-    },
-    allocationEvents: {
-      path: '/apis/events.k8s.io/v1/events',
-      list: () => kc.makeApiClient(EventsV1Api).listEventForAllNamespaces({ fieldSelector: ALLOCATION_FAILED }),
-      fieldSelector: ALLOCATION_FAILED,
-    },
+    endpointSlices: { path: '/apis/discovery.k8s.io/v1/endpointslices' },
+    allocationEvents: { path: '/apis/events.k8s.io/v1/events', fieldSelector: ALLOCATION_FAILED },
   };
 }
+
+/** The LIST a source's cache makes, and readStatusInputs too. */
+const listOf = (kc: KubeClient, s: Source): PagedList<KubernetesObject> =>
+  s.list ?? pagedList(kc, s.path, s.fieldSelector ? { fieldSelector: s.fieldSelector } : {});
 
 type ClusterInputs = Omit<StatusInputs, 'upstream'>;
 
@@ -78,9 +61,11 @@ function inputsFrom(namespace: string, items: Record<SourceKey, readonly Kuberne
   return { now: new Date(), namespace, ...(items as unknown as Omit<ClusterInputs, 'now' | 'namespace'>) };
 }
 
-export async function readStatusInputs(kc: KubeConfig, namespace: string): Promise<ClusterInputs> {
+export async function readStatusInputs(kc: KubeClient, namespace: string): Promise<ClusterInputs> {
   const entries = await Promise.all(
-    Object.entries(sources(kc, namespace)).map(async ([key, s]) => [key, (await s.list()).items] as const),
+    Object.entries(sources(kc, namespace)).map(
+      async ([key, s]) => [key, (await listAll(listOf(kc, s))).items] as const,
+    ),
   );
   return inputsFrom(namespace, Object.fromEntries(entries) as Record<SourceKey, KubernetesObject[]>);
 }
@@ -96,18 +81,15 @@ export interface StatusWatch {
 }
 
 /** One watch per kind (restarting on errors, which go to `log`), the same objects readStatusInputs lists. */
-export function watchStatusInputs(kc: KubeConfig, namespace: string, log: Logger): StatusWatch {
+export function watchStatusInputs(kc: KubeClient, namespace: string, log: Logger): StatusWatch {
   const caches = Object.entries(sources(kc, namespace)).map(
     ([key, s]) =>
       [
         key,
-        watchCache(
-          kc,
-          s.path,
-          s.list,
-          log.child({ watch: key }),
-          s.fieldSelector ? { fieldSelector: s.fieldSelector } : {},
-        ),
+        watchCache(kc, s.path, log.child({ watch: key }), {
+          list: listOf(kc, s),
+          ...(s.fieldSelector ? { fieldSelector: s.fieldSelector } : {}),
+        }),
       ] as const,
   );
   const all = caches.map(([, c]) => c);
@@ -131,6 +113,6 @@ export function nodesByIP(nodes: V1Node[]): Record<string, string> {
   return out;
 }
 
-export async function readNodesByIP(kc: KubeConfig): Promise<Record<string, string>> {
-  return nodesByIP((await kc.makeApiClient(CoreV1Api).listNode()).items);
+export async function readNodesByIP(kc: KubeClient): Promise<Record<string, string>> {
+  return nodesByIP((await listAll(pagedList<V1Node>(kc, '/api/v1/nodes'))).items);
 }

@@ -1,7 +1,7 @@
 // `purelb status --watch`: redraws the report whenever a watched object changes (debounced: an agent's
 // heartbeat renewals and a rollout's burst of updates give one redraw), on a tick (heartbeats expire
 // with time, the upstream router's routes are polled) and only when the rendered text changed.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../k8s/rest.ts';
 import type { Logger } from '../log.ts';
 import { buildStatusReport, type StatusInputs, type StatusReport } from './report.ts';
 import { watchStatusInputs } from './source.ts';
@@ -27,7 +27,7 @@ function frameText(body: string, problems: ReadonlyMap<string, string>): string 
 }
 
 // eslint-disable-next-line max-lines-per-function -- one watch session: draw, redraw and schedule share its timers and last frame
-export function watchStatus(kc: KubeConfig, namespace: string, opts: WatchOptions): { stop: () => Promise<void> } {
+export function watchStatus(kc: KubeClient, namespace: string, opts: WatchOptions): { stop: () => Promise<void> } {
   const problems = new Map<string, string>();
   // the caches' own warnings (a failed watch, retried with backoff) are shown under the table instead of
   // logged over it; the next successful list of that kind clears them

@@ -11,10 +11,13 @@ import {
   DiscoveryV1Api,
   KubeConfig,
   loadAllYaml,
+  PatchStrategy,
+  setHeaderOptions,
   type V1CustomResourceDefinition,
   type V1ObjectMeta,
 } from '@kubernetes/client-node';
 import { GROUP, NODE_ROUTING_STATUS_PLURAL, VERSION } from '../../src/api/names.ts';
+import { KubeClient } from '../../src/k8s/rest.ts';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import type { NodeRoutingStatus } from '../../src/routing/status.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,6 +32,24 @@ export function adminKubeConfig(): KubeConfig {
   kc.loadFromFile(path);
   return kc;
 }
+
+/** The product's own client (src/k8s/rest.ts) for the cluster and user of a test's client-node KubeConfig:
+ * what components started in the test process take. */
+export function kubeClient(kc: KubeConfig): KubeClient {
+  const cluster = kc.getCurrentCluster()!;
+  const user = kc.getCurrentUser();
+  const b64 = (data: string | undefined) => (data ? Buffer.from(data, 'base64') : undefined);
+  return new KubeClient({
+    server: cluster.server,
+    ...(cluster.caData ? { ca: b64(cluster.caData) } : {}),
+    ...(user?.certData ? { cert: b64(user.certData) } : {}),
+    ...(user?.keyData ? { key: b64(user.keyData) } : {}),
+    ...(user?.token ? { token: user.token } : {}),
+  });
+}
+
+/** client-node's patch calls send json-patch unless told: the tests' own writes are merge patches. */
+export const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** Namespaces this test file made with freshNamespace (jest loads this module once per test file). */
 const created: Array<{ kc: KubeConfig; name: string }> = [];

@@ -13,11 +13,10 @@ import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { adminKubeConfig, applyCRDs, freshNamespace } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, freshNamespace, mergePatch } from '../harness/kube.ts';
 import { ANN, BRAND } from '../../src/api/annotations.ts';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { parseIpAddrJson, type KernelAddress } from '../../src/agent/interfaces.ts';
-import { patchServiceIngress } from '../../src/k8s/patch.ts';
 import { waitFor } from '../harness/kube.ts';
 
 export interface LanNode {
@@ -280,6 +279,12 @@ export async function createBrandedService(
     },
   });
   await patchServiceIngress(core, namespace, name, ips);
+}
+
+/** Replaces status.loadBalancer.ingress of a Service (what the allocator writes). */
+export function patchServiceIngress(core: CoreV1Api, namespace: string, name: string, ips: string[]) {
+  const status = { loadBalancer: { ingress: ips.map((ip) => ({ ip })) } };
+  return core.patchNamespacedServiceStatus({ name, namespace, body: { status } }, mergePatch);
 }
 
 /** Names of the nodes that have the address on the interface, sorted. */

@@ -12,12 +12,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { EventsV1Api, type CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
-import { mergePatch } from '../../src/k8s/patch.ts';
 import { k8sBinDir, repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { ANN } from '../../src/api/annotations.ts';
 import { ALLOCATOR_COMPONENT } from '../../src/api/names.ts';
 import type { StatusReport } from '../../src/status/report.ts';
-import { cleanUpNamespaces, waitFor } from '../harness/kube.ts';
+import { cleanUpNamespaces, mergePatch, waitFor } from '../harness/kube.ts';
 import {
   agentLogTail,
   agentTestArgs,

@@ -17,9 +17,8 @@ import {
 } from '@kubernetes/client-node';
 import { electWinner } from '../../src/agent/election.ts';
 import { ANN } from '../../src/api/annotations.ts';
-import { mergePatch } from '../../src/k8s/patch.ts';
 import { NODE_LABELS_ANNOTATION } from '../../src/model/heartbeat.ts';
-import { cleanUpNamespaces, waitFor } from '../harness/kube.ts';
+import { cleanUpNamespaces, mergePatch, waitFor } from '../harness/kube.ts';
 import {
   agentTestArgs,
   agentTestSetup,

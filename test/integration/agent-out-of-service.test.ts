@@ -21,9 +21,8 @@ import {
 import { electWinner } from '../../src/agent/election.ts';
 import { parseIpAddrJson } from '../../src/agent/interfaces.ts';
 import { EXCLUDE_LB_LABEL } from '../../src/agent/out-of-service.ts';
-import { mergePatch } from '../../src/k8s/patch.ts';
 import { isLive, OUT_OF_SERVICE_ANNOTATION, parseHeartbeat } from '../../src/model/heartbeat.ts';
-import { cleanUpNamespaces, waitFor } from '../harness/kube.ts';
+import { cleanUpNamespaces, mergePatch, waitFor } from '../harness/kube.ts';
 import {
   agentTestArgs,
   agentLogTail,

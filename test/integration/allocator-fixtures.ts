@@ -17,7 +17,7 @@ import { createAllocatorMetrics } from '../../src/allocator/metrics.ts';
 import type { ServiceGroup } from '../../src/api/types.ts';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import { createLogger } from '../../src/log.ts';
-import { waitFor } from '../harness/kube.ts';
+import { kubeClient, waitFor } from '../harness/kube.ts';
 
 export const sgApi = { group: GROUP, version: VERSION, plural: 'servicegroups' } as const;
 
@@ -161,7 +161,7 @@ export const waitForEvent = (kc: KubeConfig, namespace: string, name: string, re
 /** The allocator in this process, leading at once, for the Services and ServiceGroups of one namespace. */
 export async function startInProcess(kc: KubeConfig, namespace: string): Promise<AllocatorController> {
   const controller = createAllocatorController({
-    kc,
+    kc: kubeClient(kc),
     namespace,
     serviceNamespace: namespace,
     lbClass: 'purelb.io/purelb',

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect, test } from '@jest/
 import { CoordinationV1Api, V1MicroTime, type KubeConfig } from '@kubernetes/client-node';
 import { startLeaderElection, type LeaderElector } from '../../src/k8s/leader-election.ts';
 import { createLogger } from '../../src/log.ts';
-import { adminKubeConfig, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
+import { adminKubeConfig, cleanUpNamespaces, freshNamespace, kubeClient, waitFor } from '../harness/kube.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 let kc: KubeConfig;
@@ -27,7 +27,7 @@ const leases = () => kc.makeApiClient(CoordinationV1Api);
 
 function candidate(identity: string, events: string[] = []): LeaderElector {
   const e = startLeaderElection({
-    kc,
+    kc: kubeClient(kc),
     namespace: ns,
     name: 'test-lease',
     identity,

@@ -11,10 +11,17 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client
 import { kubeAllocatorCluster } from '../../src/allocator/cluster.ts';
 import type { AllocatorController } from '../../src/allocator/controller.ts';
 import { createLogger } from '../../src/log.ts';
-import { mergePatch } from '../../src/k8s/patch.ts';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import type { StatusReport } from '../../src/status/report.ts';
-import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
+import {
+  adminKubeConfig,
+  applyCRDs,
+  cleanUpNamespaces,
+  freshNamespace,
+  kubeClient,
+  mergePatch,
+  waitFor,
+} from '../harness/kube.ts';
 import {
   createService,
   eventNotes,
@@ -193,7 +200,7 @@ describe('scope', () => {
 describe('namespace watch', () => {
   test('is metadata-only: labels arrive (LIST and WATCH), spec and status do not', async () => {
     await labelNamespace({ tenant: 'gold' });
-    const cluster = kubeAllocatorCluster(kc, ns, createLogger('allocator-test', { namespace: ns }), ns);
+    const cluster = kubeAllocatorCluster(kubeClient(kc), ns, createLogger('allocator-test', { namespace: ns }), ns);
     const cache = cluster.namespaces();
     try {
       await cache.synced;

@@ -3,8 +3,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { AllocatorController } from '../../src/allocator/controller.ts';
-import { mergePatch } from '../../src/k8s/patch.ts';
-import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, mergePatch, waitFor } from '../harness/kube.ts';
 import {
   createService,
   eventNotes,

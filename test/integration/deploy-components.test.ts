@@ -19,6 +19,7 @@ import {
   applyCRDs,
   cleanUpNamespaces,
   freshNamespace,
+  kubeClient,
   nodeRoutingStatus,
   serviceAccountKubeConfig,
   waitFor,
@@ -169,7 +170,7 @@ describe('allocator with its own service account', () => {
           [ANN.allocatedFrom]: 'deploy-test',
         });
         // someone removes an annotation the allocator owns: it is restored with a patch of the Service itself
-        await patchServiceAnnotations(core, ns, 'web', { [ANN.allocatedFrom]: null });
+        await patchServiceAnnotations(kubeClient(kc), ns, 'web', { [ANN.allocatedFrom]: null });
         await waitFor(
           'allocated-from restored',
           async () =>

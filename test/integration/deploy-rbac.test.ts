@@ -7,7 +7,13 @@ import { AuthorizationV1Api, CoreV1Api, type KubeConfig, type V1PolicyRule } fro
 import { kubeAllocatorCluster } from '../../src/allocator/cluster.ts';
 import { createLogger } from '../../src/log.ts';
 import { installBaseRbac, type InstalledRbac } from '../harness/deploy.ts';
-import { adminKubeConfig, cleanUpNamespaces, freshNamespace, serviceAccountKubeConfig } from '../harness/kube.ts';
+import {
+  adminKubeConfig,
+  cleanUpNamespaces,
+  freshNamespace,
+  kubeClient,
+  serviceAccountKubeConfig,
+} from '../harness/kube.ts';
 
 let kc: KubeConfig;
 let ns: string;
@@ -152,7 +158,7 @@ describe.each(['allocator', 'lbnodeagent'])('%s service account', (component) =>
 
 test('the allocator token runs its metadata-only Namespace watch (ServiceGroup namespaceSelectors) and its heartbeat Lease and EndpointSlice watches', async () => {
   const saKc = await serviceAccountKubeConfig(kc, ns, `allocator${suffix}`);
-  const cluster = kubeAllocatorCluster(saKc, ns, createLogger('rbac-test', { namespace: ns }), ns);
+  const cluster = kubeAllocatorCluster(kubeClient(saKc), ns, createLogger('rbac-test', { namespace: ns }), ns);
   const namespaces = cluster.namespaces();
   try {
     await namespaces.synced;

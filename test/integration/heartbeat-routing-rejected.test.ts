@@ -11,7 +11,7 @@ import { startHeartbeat } from '../../src/agent/heartbeat.ts';
 import { k8sBinDir } from '../../src/lab/cluster/binaries.ts';
 import { createLogger } from '../../src/log.ts';
 import { parseHeartbeat, ROUTING_REJECTED_ANNOTATION } from '../../src/model/heartbeat.ts';
-import { adminKubeConfig, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
+import { adminKubeConfig, cleanUpNamespaces, freshNamespace, kubeClient, waitFor } from '../harness/kube.ts';
 
 afterAll(cleanUpNamespaces);
 
@@ -21,7 +21,7 @@ test('routing rejected is on the heartbeat Lease while it lasts, written at once
   const leases = kc.makeApiClient(CoordinationV1Api);
   const read = () => leases.readNamespacedLease({ name: 'purelb-node-n1', namespace });
   const heartbeat = startHeartbeat({
-    kc,
+    kc: kubeClient(kc),
     namespace,
     node: 'n1',
     renewMs: 600_000, // no renewal in this test: a change must be written on its own

@@ -9,7 +9,7 @@ import { startHeartbeat } from '../../src/agent/heartbeat.ts';
 import { leaseWatches, segmentLeases } from '../../src/agent/segment-leases.ts';
 import { createLogger } from '../../src/log.ts';
 import { heartbeatLabels } from '../../src/model/heartbeat.ts';
-import { adminKubeConfig, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
+import { adminKubeConfig, cleanUpNamespaces, freshNamespace, kubeClient, waitFor } from '../harness/kube.ts';
 
 afterAll(cleanUpNamespaces);
 
@@ -26,7 +26,7 @@ test('segment labels follow the subnets; a segment watch sees its Leases only, a
       ?.labels;
   const writer = (node: string) =>
     startHeartbeat({
-      kc,
+      kc: kubeClient(kc),
       namespace,
       node,
       renewMs: 600_000, // no renewal in this test: changes are written on their own
@@ -37,8 +37,8 @@ test('segment labels follow the subnets; a segment watch sees its Leases only, a
     });
   const n1 = writer('n1');
   const n2 = writer('n2');
-  const inA = segmentLeases(leaseWatches(kc, namespace, log));
-  const inC = segmentLeases(leaseWatches(kc, namespace, log));
+  const inA = segmentLeases(leaseWatches(kubeClient(kc), namespace, log));
+  const inC = segmentLeases(leaseWatches(kubeClient(kc), namespace, log));
   const changes: string[] = [];
   inA.onChange((obj, kind) => changes.push(`${kind} ${obj?.metadata?.name ?? ''}`));
   const names = (view: typeof inA) =>

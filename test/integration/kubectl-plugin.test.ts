@@ -11,10 +11,9 @@ import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { mergePatch } from '../../src/k8s/patch.ts';
 import { k8sBinDir, repoRoot } from '../../src/lab/cluster/binaries.ts';
 import type { StatusReport } from '../../src/status/report.ts';
-import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, mergePatch, waitFor } from '../harness/kube.ts';
 
 let kc: KubeConfig;
 let ns: string;
@@ -154,7 +153,7 @@ test('kubectl purelb status --context picks a context of the kubeconfig; the bro
   const broken = await run('kubectl', ['purelb', 'status', '-n', ns], { KUBECONFIG: twoContexts });
   expect(broken.code).toBe(1);
   expect(broken.stderr).toContain(`purelb status: reading from ${brokenServer} (context "broken") failed: `);
-  expect(broken.stderr).toContain('(ECONNREFUSED); check --context, --kubeconfig or KUBECONFIG');
+  expect(broken.stderr).toMatch(/failed: connect ECONNREFUSED \S+; check --context, --kubeconfig or KUBECONFIG/);
 
   const unknown = await run('kubectl', ['purelb', 'status', '--context', 'nope'], { KUBECONFIG: twoContexts });
   expect(unknown.code).toBe(2);

@@ -26,6 +26,7 @@ import {
   applyCRDs,
   cleanUpNamespaces,
   freshNamespace,
+  kubeClient,
   nodeRoutingStatus,
   waitFor,
 } from '../harness/kube.ts';
@@ -95,7 +96,7 @@ describe.each<[Daemon]>([['bird'], ['frr'], ['gobgp']])('%s keeps running while 
 
   const startController = async () => {
     const c = await startRoutingController({
-      kc: admin,
+      kc: kubeClient(admin),
       namespace: ns,
       nodeName,
       nodeIP: topo.node(1).ipv4,

@@ -20,7 +20,7 @@ import { createLogger } from '../../src/log.ts';
 import type { RouteAdvertiser } from '../../src/routing/advertiser.ts';
 import type { AddressService, AddressServices } from '../../src/routing/attributes.ts';
 import { createAdvertiser, startRoutingController, type RoutingController } from '../../src/routing/controller.ts';
-import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, waitFor } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, kubeClient, waitFor } from '../harness/kube.ts';
 
 const GOLD4 = '10.96.0.10/32';
 const GOLD6 = 'fd00:96::10/128';
@@ -309,7 +309,7 @@ describe('the routing controller re-renders when a Service moves between adverti
     });
     for (const a of ADDRESSES) await topo.addAddress(1, a);
     controller = await startRoutingController({
-      kc: admin,
+      kc: kubeClient(admin),
       namespace: ns,
       nodeName: `${ns}-node`,
       nodeIP: n.ipv4,

@@ -15,7 +15,6 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mergePatch } from '../../src/k8s/patch.ts';
 import type { FrrInstance } from '../../src/lab/frr.ts';
 import { nodeBackendPaths, startNodeDaemon } from '../../src/lab/topology/nodes.ts';
 import { createTopology, randomPrefix, type Topology } from '../../src/lab/topology/topology.ts';
@@ -30,6 +29,8 @@ import {
   applyCRDs,
   cleanUpNamespaces,
   freshNamespace,
+  kubeClient,
+  mergePatch,
   nodeRoutingStatus,
   serviceAccountKubeConfig,
   waitFor,
@@ -168,7 +169,7 @@ test('a RouterConfig selecting the node is rendered, loaded into BIRD, advertise
 
   const kc = await routingServiceAccount();
   controller = await startRoutingController({
-    kc,
+    kc: kubeClient(kc),
     namespace: ns,
     nodeName,
     nodeIP: n.ipv4,

@@ -1,5 +1,5 @@
 // Proves the harness is a real apiserver: CRDs become Established, custom objects and Services are
-// observed by client-node informers, status patches round-trip, and RBAC refuses a role-less account.
+// observed by our informers (src/k8s/informer.ts), status patches round-trip, and RBAC refuses a role-less account.
 import { GROUP, VERSION } from '../../src/api/names.ts';
 import { afterAll, beforeAll, beforeEach, expect, test } from '@jest/globals';
 import {
@@ -18,6 +18,7 @@ import {
   applyCRDs,
   cleanUpNamespaces,
   freshNamespace,
+  kubeClient,
   serviceAccountKubeConfig,
   waitFor,
 } from '../harness/kube.ts';
@@ -42,18 +43,8 @@ test('ServiceGroup and LoadBalancer Service are seen by informers; status.loadBa
   const log = createLogger('smoke-test');
   const seenGroups: string[] = [];
   const seenServices: string[] = [];
-  const groups = watchCache<KubernetesObject>(
-    kc,
-    `/apis/purelb.io/v1/namespaces/${ns}/servicegroups`,
-    () => custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: 'servicegroups' }),
-    log,
-  );
-  const services = watchCache<V1Service>(
-    kc,
-    `/api/v1/namespaces/${ns}/services`,
-    () => core.listNamespacedService({ namespace: ns }),
-    log,
-  );
+  const groups = watchCache<KubernetesObject>(kubeClient(kc), `/apis/purelb.io/v1/namespaces/${ns}/servicegroups`, log);
+  const services = watchCache<V1Service>(kubeClient(kc), `/api/v1/namespaces/${ns}/services`, log);
   groups.onChange((o, kind) => kind === 'add' && seenGroups.push(o?.metadata?.name ?? ''));
   services.onChange((s, kind) => kind === 'add' && seenServices.push(s?.metadata?.name ?? ''));
   await Promise.all([groups.synced, services.synced]);

@@ -14,10 +14,9 @@ import {
   V1MicroTime,
   type KubeConfig,
 } from '@kubernetes/client-node';
-import { mergePatch } from '../../src/k8s/patch.ts';
 import { repoRoot } from '../../src/lab/cluster/binaries.ts';
 import type { StatusReport } from '../../src/status/report.ts';
-import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace } from '../harness/kube.ts';
+import { adminKubeConfig, applyCRDs, cleanUpNamespaces, freshNamespace, mergePatch } from '../harness/kube.ts';
 
 let kc: KubeConfig;
 let ns: string;

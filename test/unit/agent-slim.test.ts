@@ -1,7 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
-import type { KubernetesListObject, V1EndpointSlice, V1Service } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { slimService } from '../../src/agent/slim.ts';
 import { listAll, LIST_PAGE_SIZE, type ListPage } from '../../src/k8s/informer.ts';
+import type { ObjectList } from '../../src/k8s/rest.ts';
 import { dropBookkeeping, slimEndpointSlice } from '../../src/k8s/trim.ts';
 import { nodesWithEndpoints, serviceInput } from '../../src/model/services.ts';
 
@@ -131,9 +132,9 @@ describe('what the agent keeps of watched objects', () => {
 describe('listAll', () => {
   const pages = (total: number) => {
     const asked: ListPage[] = [];
-    const list = async (page: ListPage): Promise<KubernetesListObject<V1Service>> => {
+    const list = async (page: ListPage): Promise<ObjectList<V1Service>> => {
       asked.push(page);
-      const start = Number(page._continue ?? 0);
+      const start = Number(page.continue ?? 0);
       const end = Math.min(start + page.limit, total);
       const items = Array.from({ length: end - start }, (_, i) => {
         const s = fullService();
@@ -141,7 +142,7 @@ describe('listAll', () => {
         return s;
       });
       // every page reports the snapshot's version, as the apiserver does; later pages carry a token
-      return { metadata: { resourceVersion: '900', ...(end < total ? { _continue: String(end) } : {}) }, items };
+      return { metadata: { resourceVersion: '900', ...(end < total ? { continue: String(end) } : {}) }, items };
     };
     return { asked, list };
   };
@@ -151,8 +152,8 @@ describe('listAll', () => {
     const all = await listAll(list, slimService);
     expect(asked).toEqual([
       { limit: LIST_PAGE_SIZE },
-      { limit: LIST_PAGE_SIZE, _continue: String(LIST_PAGE_SIZE) },
-      { limit: LIST_PAGE_SIZE, _continue: String(LIST_PAGE_SIZE * 2) },
+      { limit: LIST_PAGE_SIZE, continue: String(LIST_PAGE_SIZE) },
+      { limit: LIST_PAGE_SIZE, continue: String(LIST_PAGE_SIZE * 2) },
     ]);
     expect(all.items).toHaveLength(LIST_PAGE_SIZE * 2 + 3);
     expect(all.items[LIST_PAGE_SIZE * 2 + 2]!.metadata?.name).toBe(`s${LIST_PAGE_SIZE * 2 + 2}`);

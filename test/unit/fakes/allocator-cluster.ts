@@ -1,12 +1,12 @@
 // An in-memory apiserver behind the allocator's cluster port. It stores Services and ServiceGroups
 // (heartbeat Leases and EndpointSlices only as watched: the test puts them in their caches), applies merge patches, bumps resourceVersions, delivers its own writes to the watch caches after
 // the write returned (as a real watch does), and lets a test fail or hold the next call of a verb.
-import type { EventsV1Event, KubernetesObject, V1EndpointSlice, V1Lease, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1EndpointSlice, V1Lease, V1Service } from '@kubernetes/client-node';
 import type { ServiceGroup, ServiceGroupLocalSpec } from '../../../src/api/types.ts';
 import { ALLOCATOR_COMPONENT, API_VERSION } from '../../../src/api/names.ts';
 import { type AllocatorCluster, type ServiceStatusPatch } from '../../../src/allocator/cluster.ts';
 import type { GroupStatus } from '../../../src/allocator/group-status.ts';
-import { recordEvents, type EventRecorder } from '../../../src/k8s/events.ts';
+import { recordEvents, type EventBody, type EventRecorder } from '../../../src/k8s/events.ts';
 import type { Logger } from '../../../src/log.ts';
 import { MemoryCache } from './memory-cache.ts';
 
@@ -45,7 +45,7 @@ export class FakeAllocatorCluster implements AllocatorCluster {
   namespaceWatches = 0;
   readonly events: EventRecorder;
   /** Events sent, oldest first. */
-  readonly sent: EventsV1Event[] = [];
+  readonly sent: EventBody[] = [];
   /** Writes the store accepted, oldest first. */
   readonly writes: Write[] = [];
   /** Older apiservers drop the metadata sent to services/status. */
@@ -61,7 +61,7 @@ export class FakeAllocatorCluster implements AllocatorCluster {
 
   constructor(log: Logger, namespace = 'purelb') {
     this.namespace = namespace;
-    const sink = (_ns: string, e: EventsV1Event) => Promise.resolve(void this.sent.push(e));
+    const sink = (_ns: string, e: EventBody) => Promise.resolve(void this.sent.push(e));
     this.events = recordEvents(sink, ALLOCATOR_COMPONENT, log, 'test');
   }
 
