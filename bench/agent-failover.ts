@@ -22,13 +22,15 @@ try {
     ['SIGKILL', 100],
     ['SIGTERM', 150],
   ] as const) {
-    const { ms, keptMs } = await lab.trials(signal, TRIALS, firstHost);
+    const { ms, keptMs, detectMs, addedMs } = await lab.trials(signal, TRIALS, firstHost);
     console.log(
       summary(
         `failover after ${signal} (renew ${RENEW}, lease ${DURATION}): signal -> new owner has the address and its GARP reached the LAN`,
         ms,
       ),
     );
+    if (detectMs.length) console.log(summary('  of which: signal -> the successor logged the owner silent', detectMs));
+    console.log(summary('  of which: signal -> the successor logged the address added', addedMs));
     if (keptMs.length)
       console.log(
         summary("after SIGKILL: signal -> the address expired on the killed agent's node (default lifetime)", keptMs),

@@ -7,6 +7,7 @@
 // trial, and the returning node must take nothing back. Used by bench/agent-failover.ts (an idle
 // apiserver) and bench/scale.ts (the apiserver of N simulated nodes).
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { electWinner } from '../src/agent/election.ts';
@@ -21,8 +22,17 @@ export interface FailoverLab {
   /** The agents' process ids (for their CPU and RSS). */
   pids(): number[];
   /** Runs `trials` trials with `signal`; addresses from `firstHost` on. */
-  trials(signal: 'SIGKILL' | 'SIGTERM', trials: number, firstHost: number): Promise<{ ms: number[]; keptMs: number[] }>;
+  trials(signal: 'SIGKILL' | 'SIGTERM', trials: number, firstHost: number): Promise<TrialTimes>;
   destroy(): Promise<void>;
+}
+
+/** Per trial, from the signal: the successor's log saying the owner is silent on the LAN (SIGKILL only),
+ * its log saying it added the address, the LAN seeing its GARP (`ms`), and the killed node's copy gone. */
+export interface TrialTimes {
+  ms: number[];
+  detectMs: number[];
+  addedMs: number[];
+  keptMs: number[];
 }
 
 export const median = (ms: number[]) => {
@@ -34,6 +44,21 @@ export const summary = (label: string, ms: number[]) => {
   const s = [...ms].sort((a, b) => a - b);
   return `${label}: ${s.length} trials, median ${median(s).toFixed(0)} ms, min ${s[0]!.toFixed(0)} ms, max ${s.at(-1)!.toFixed(0)} ms`;
 };
+
+const OWNER_SILENT = 'owner does not answer on the LAN: taking over its local addresses';
+const ADDED = 'announcing local address';
+
+/** Milliseconds from `since` (wall clock) to the first line of the agent's log with `msg` about `ip`
+ * (the address itself or, for the silent owner, a line after `since`). */
+function loggedAt(logFile: string, msg: string, ip: string, since: number): number | undefined {
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    if (!line.includes(msg)) continue;
+    const entry = JSON.parse(line) as { ts: string; address?: string };
+    const at = Date.parse(entry.ts);
+    if (at >= since && (msg === OWNER_SILENT || entry.address === ip)) return at - since;
+  }
+  return undefined;
+}
 
 /** Three agents with `agentArgs` (heartbeat timings etc.) against the apiserver of `kc`/`kubeconfig`. */
 export async function startFailoverLab(kc: KubeConfig, kubeconfig: string, agentArgs: string[]): Promise<FailoverLab> {
@@ -103,6 +128,7 @@ export async function startFailoverLab(kc: KubeConfig, kubeconfig: string, agent
     )!;
     // start the clock at a random point of the renew period, as a real crash would
     await sleep(Math.random() * 1000);
+    const wall0 = Date.now();
     const t0 = performance.now();
     void lan.stopAgent(owner, signal);
     for (;;) {
@@ -111,6 +137,7 @@ export async function startFailoverLab(kc: KubeConfig, kubeconfig: string, agent
       await sleep(5);
     }
     const ms = performance.now() - t0;
+    const logged = (msg: string) => loggedAt(next.logFile, msg, ip, wall0);
     let keptMs: number | undefined;
     if (signal === 'SIGKILL') {
       while (holds(owner, ip)) {
@@ -128,7 +155,7 @@ export async function startFailoverLab(kc: KubeConfig, kubeconfig: string, agent
     await sleep(1000);
     if (!holds(next, ip) || holds(owner, ip))
       throw new Error(`${signal}: ${ip} did not stay on ${next.name} after ${owner.name} returned`);
-    return { ms, keptMs };
+    return { ms, keptMs, detectMs: logged(OWNER_SILENT), addedMs: logged(ADDED) };
   };
 
   return {
@@ -136,14 +163,13 @@ export async function startFailoverLab(kc: KubeConfig, kubeconfig: string, agent
     apps,
     pids: () => lan.nodes.flatMap((n) => (n.agent?.pid ? [n.agent.pid] : [])),
     async trials(signal, count, firstHost) {
-      const ms: number[] = [];
-      const keptMs: number[] = [];
+      const times: TrialTimes = { ms: [], detectMs: [], addedMs: [], keptMs: [] };
       for (let i = 0; i < count; i++) {
         const r = await trial(signal, `${LAN_V4}.${firstHost + i}`, `${signal.toLowerCase()}-${firstHost + i}`);
-        ms.push(r.ms);
-        if (r.keptMs !== undefined) keptMs.push(r.keptMs);
+        times.ms.push(r.ms);
+        for (const k of ['keptMs', 'detectMs', 'addedMs'] as const) if (r[k] !== undefined) times[k].push(r[k]);
       }
-      return { ms, keptMs };
+      return times;
     },
     destroy: () => lan.destroy(),
   };

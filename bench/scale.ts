@@ -155,6 +155,10 @@ async function realAgents(kc: KubeConfig, kubeconfig: string) {
       cpuPercentOfACore: cpu,
       hardKillMs: { median: Math.round(median(kill.ms)), max: Math.round(Math.max(...kill.ms)) },
       gracefulMs: { median: Math.round(median(term.ms)), max: Math.round(Math.max(...term.ms)) },
+      // where the time goes: the successor declared the owner silent, then added the address
+      hardKillDetectedMedianMs: Math.round(median(kill.detectMs)),
+      hardKillAddedMedianMs: Math.round(median(kill.addedMs)),
+      gracefulAddedMedianMs: Math.round(median(term.addedMs)),
     };
   } finally {
     await lab.destroy();
