@@ -7,7 +7,8 @@
 // trial, and the returning node must take nothing back. Used by bench/agent-failover.ts (an idle
 // apiserver) and bench/scale.ts (the apiserver of N simulated nodes).
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { electWinner } from '../src/agent/election.ts';
@@ -94,7 +95,8 @@ export async function startFailoverLab(kc: KubeConfig, kubeconfig: string, agent
   // a Lease renewed after the start (a SIGKILLed agent leaves a stale one behind)
   const start = async (n: LanNode) => {
     const startedAt = Date.now();
-    await lan.startAgent(n, args);
+    // their info lines time the trials (loggedAt), whatever level the caller's own logs use
+    await lan.startAgent(n, args, { env: { PURELB_LOG_LEVEL: 'info' } });
     await waitFor(
       `heartbeat of ${n.name}`,
       async () =>
@@ -171,6 +173,14 @@ export async function startFailoverLab(kc: KubeConfig, kubeconfig: string, agent
       }
       return times;
     },
-    destroy: () => lan.destroy(),
+    async destroy() {
+      // PURELB_BENCH_LOGS=<dir> keeps the agents' logs (they go with the LAN otherwise)
+      const keep = process.env.PURELB_BENCH_LOGS;
+      if (keep) {
+        mkdirSync(keep, { recursive: true });
+        for (const n of lan.nodes) copyFileSync(n.logFile, join(keep, `${n.name}.log`));
+      }
+      await lan.destroy();
+    },
   };
 }

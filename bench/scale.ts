@@ -240,7 +240,7 @@ for (const r of results) {
 for (const r of results.filter((x) => x.realAgents)) {
   const a = r.realAgents!;
   console.log(
-    `${r.nodes} nodes, 3 real agents with ${a.services} Services (all placed: ${a.allPlaced}): RSS ${a.rssMiB.join('/')} MiB, CPU ${a.cpuPercentOfACore.join('/')} %, hard kill median ${a.hardKillMs.median} ms (max ${a.hardKillMs.max}), graceful median ${a.gracefulMs.median} ms (max ${a.gracefulMs.max})`,
+    `${r.nodes} nodes, 3 real agents with ${a.services} Services (all placed: ${a.allPlaced}): RSS ${a.rssMiB.join('/')} MiB, CPU ${a.cpuPercentOfACore.join('/')} %, hard kill median ${a.hardKillMs.median} ms (max ${a.hardKillMs.max}), graceful median ${a.gracefulMs.median} ms (max ${a.gracefulMs.max}); medians of the successor's log: owner silent after ${a.hardKillDetectedMedianMs} ms and address added after ${a.hardKillAddedMedianMs} ms (hard kill), added after ${a.gracefulAddedMedianMs} ms (graceful)`,
   );
 }
 process.exit(0);

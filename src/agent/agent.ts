@@ -3,7 +3,7 @@
 import type { KubeClient } from '../k8s/rest.ts';
 import { AGENT_COMPONENT } from '../api/names.ts';
 import type { Logger } from '../log.ts';
-import { announceAddresses, type Announcer } from './announce.ts';
+import { startAnnouncer, type AnnounceHelper, type Announcer } from './announce.ts';
 import { watchAgentCluster } from './cluster.ts';
 import { AgentController } from './controller.ts';
 import { startHeartbeat } from './heartbeat.ts';
@@ -82,6 +82,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     onLiveChange: (live) => hooks.controller?.liveChanged(live),
     onRenewFailure: () => metrics.heartbeatFailures.inc(),
   });
+  // started now: its start-up is then never on a takeover's path
+  const helper: AnnounceHelper = opts.announce ? { announce: opts.announce, stop: () => {} } : startAnnouncer(log);
   const controller = new AgentController(
     {
       node,
@@ -101,7 +103,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       net: opts.net ?? iproute2,
       heartbeat,
       ownership,
-      announce: opts.announce ?? announceAddresses,
+      announce: helper.announce,
       ...(opts.probe
         ? {
             probe: startOwnerProbe({
@@ -121,6 +123,9 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     healthy: () => controller.healthy(),
     candidate: () => controller.candidate(),
     setRoutingRejected: (reason) => heartbeat.setRoutingRejected(reason),
-    stop: () => controller.stop(),
+    stop: async () => {
+      await controller.stop();
+      helper.stop();
+    },
   };
 }

@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
-# Tells the LAN that this node now holds local addresses, for any number of them in one process (a node
-# that takes over 10,000 addresses must not start 20,000 programs). Reads "<interface> <address>" lines
-# on stdin and sends, for each address:
+# Tells the LAN that this node now holds local addresses. Runs for the node agent's lifetime and reads
+# "<interface> <address>" lines on stdin; for each address it sends:
 # - IPv4: a gratuitous ARP request and a gratuitous ARP reply (sender = target = the address, from the
 #   interface's MAC, to the broadcast MAC), as `arping -U` and `arping -A` do: switches and hosts differ
 #   in which one they honour;
 # - IPv6: an unsolicited neighbour advertisement (RFC 4861 7.2.6) from the address to ff02::1, Override
 #   flag set, target link-layer address option = the interface's MAC, hop limit 255.
-# Three rounds, 1 s apart: a neighbour ignores an update within its locktime (Linux: 1 s) of the
-# previous one, which is exactly when two nodes announce one address in quick succession. An address
-# that left this node meanwhile (handed over) is not announced again: a late round would point the
-# LAN back at the old owner.
+# The first round leaves as soon as the line is read (one long-lived process: no start-up and no queue on
+# a takeover's path, however many come in a row), two more follow 1 s and 2 s later, for neighbours that
+# ignored the first (Linux ignores an update within its locktime, 1 s, of the previous one unless it
+# counts as gratuitous). A line for an address that still has rounds to go starts its three rounds again.
+# An address that left this node meanwhile (handed over) gets no further round: a late round would point
+# the LAN back at the old owner. For the same reason it exits as soon as stdin closes (its agent stopped
+# or was killed) and sends nothing more. A first round that fails is reported as one line on stdout.
 # Node.js has no raw sockets (AF_PACKET, raw ICMPv6), hence this helper. Needs CAP_NET_RAW.
+import os
+import select
 import socket
 import struct
 import sys
@@ -62,23 +66,58 @@ def still_here(address):
         return False
 
 
-targets = [line.split() for line in sys.stdin if line.strip()]
-failed = 0
+def send(raw, ifname, address):
+    if ':' in address:
+        send_na(ifname, address)
+    else:
+        for frame in arp_frames(ifname, address):
+            raw.sendto(frame, (ifname, ETH_P_ARP))
+
+
+def report(failed):
+    more = f' (and {len(failed) - 20} more)' if len(failed) > 20 else ''
+    print('; '.join(failed[:20]) + more, flush=True)
+
+
+ROUNDS = 3
+pending = {}  # (interface, address) -> [when the next round is due (monotonic), rounds still to send]
+stdin = sys.stdin.fileno()
+buffered = b''
 with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0) as raw:
-    for i in range(3):
-        if i:
-            time.sleep(1)
-        for ifname, address in targets:
-            if i and not still_here(address):
+    while True:
+        due = min((p[0] for p in pending.values()), default=None)
+        timeout = None if due is None else max(0.0, due - time.monotonic())
+        if select.select([stdin], [], [], timeout)[0]:
+            chunk = os.read(stdin, 1 << 16)
+            if not chunk:
+                break
+            *lines, buffered = (buffered + chunk).split(b'\n')
+            failed = []
+            for line in lines:
+                target = tuple(line.decode().split())
+                if len(target) != 2:
+                    continue
+                pending.pop(target, None)
+                try:
+                    send(raw, *target)
+                except OSError as err:
+                    failed.append(f'{target[0]} {target[1]}: {err}')
+                    continue
+                pending[target] = [time.monotonic() + 1, ROUNDS - 1]
+            if failed:
+                report(failed)
+        now = time.monotonic()
+        for target, p in list(pending.items()):
+            if p[0] > now:
+                continue
+            if not still_here(target[1]):
+                del pending[target]
                 continue
             try:
-                if ':' in address:
-                    send_na(ifname, address)
-                else:
-                    for frame in arp_frames(ifname, address):
-                        raw.sendto(frame, (ifname, ETH_P_ARP))
-            except OSError as err:
-                if i == 0:
-                    failed += 1
-                    print(f'{ifname} {address}: {err}', file=sys.stderr)
-sys.exit(1 if failed else 0)
+                send(raw, *target)
+            except OSError:
+                pass  # the first round's failure was reported; the address may be gone by now
+            p[0] += 1
+            p[1] -= 1
+            if p[1] == 0:
+                del pending[target]

@@ -109,8 +109,6 @@ interface Outcome {
 }
 
 const STUCK_MS = 60_000;
-/** One helper process sends for up to this many addresses; two run at a time (a takeover of thousands). */
-const ANNOUNCE_BATCH = 2000;
 /** Announcing-annotation PATCHes in flight at once: a node taking 10,000 addresses holds the rest as
  * waiting entries, not as 10,000 open requests. */
 const ANNOTATION_WRITERS = 8;
@@ -164,7 +162,6 @@ export class AgentController {
    * running) and the Service version it was decided on. */
   readonly #annotationWrites = new Map<string, { value: string; at: number; basedOn: string | undefined }>();
   readonly #annotationQueue: CoalescingQueue<AnnouncingWrite>;
-  readonly #announceQueue: CoalescingQueue<AnnounceTarget>;
   /** Interfaces already warned about for promote_secondaries being off: one warning each. */
   readonly #promotionWarned = new Set<string>();
   readonly #outOfServiceCauses: ReadonlySet<OutOfServiceCause>;
@@ -217,19 +214,6 @@ export class AgentController {
       live: () => ports.heartbeat.self(Date.now()) !== undefined,
       log: options.log,
       onFailure: () => options.metrics.reconcileErrors.inc(),
-    });
-    this.#announceQueue = new CoalescingQueue({
-      concurrency: 2,
-      batchSize: ANNOUNCE_BATCH,
-      work: async (batch) => {
-        await ports.announce(batch.map(([, t]) => t));
-        this.#log.debug('sent gratuitous ARP / unsolicited NA', { addresses: batch.map(([, t]) => t.ip) });
-      },
-      onError: (err, batch) =>
-        this.#log.warn('could not send gratuitous ARP / unsolicited NA', {
-          addresses: batch.map(([key]) => key),
-          error: err,
-        }),
     });
     this.#annotationQueue = new CoalescingQueue({
       concurrency: ANNOTATION_WRITERS,
@@ -331,8 +315,7 @@ export class AgentController {
       await this.#withdrawLocal();
       await heartbeat.stop(true);
     }
-    // a GARP helper already running finishes on its own: shutdown does not wait for its last rounds
-    for (const q of [this.#annotationQueue, this.#announceQueue]) q.clear();
+    this.#annotationQueue.clear();
     // an unref'd timer: it never keeps the process alive once the events are written
     await Promise.race([this.#eventQueue.onIdle(), sleep(SHUTDOWN_EVENT_FLUSH_MS, undefined, { ref: false })]);
     this.#eventQueue.clear();
@@ -670,10 +653,17 @@ export class AgentController {
     const node = this.#o.node;
     const byIp = new Map(decisions.map((d) => [d.ip, d]));
     const addedNow = o.applied.filter((x) => x.op === 'add' && x.kind === 'local' && !x.restore);
+    // another node announced it since, and this node has not written its own claim back yet (once it has,
+    // the next reconciles until the watch shows that write must not announce it again)
     const announcedElsewhere = (d: AddressDecision) =>
       d.services.some((s) => {
-        const a = v.inputs.get(s)?.announcing[d.family];
-        return !!a && !a.startsWith(`${node},`);
+        const input = v.inputs.get(s);
+        const a = input?.announcing[d.family];
+        return (
+          !!a &&
+          !a.startsWith(`${node},`) &&
+          !this.#writePending(`${s} ${d.family}`, `${node},${d.ifname}`, input?.resourceVersion)
+        );
       });
     const reclaimed = decisions.filter(
       (d) =>
@@ -684,6 +674,7 @@ export class AgentController {
         // the first reconcile cannot know what the LAN learned while no agent ran here: announce all
         (!this.#firstReconcileDone || announcedElsewhere(d)),
     );
+    const garps: AnnounceTarget[] = [];
     for (const c of [...addedNow, ...reclaimed]) {
       const d = byIp.get(c.ip)!;
       this.#o.metrics.electionWins.inc();
@@ -698,8 +689,9 @@ export class AgentController {
         services: d.services,
         previousOwner: previous ?? '',
       });
-      if (v.config.sendgarp) this.#sendGarp(c.ifname, c.ip);
+      if (v.config.sendgarp) garps.push({ ifname: c.ifname, ip: c.ip });
     }
+    this.#p.announce(garps);
     for (const c of o.applied.filter((x) => x.op === 'del'))
       this.#log.info('withdrew address', { address: `${c.ip}/${c.prefix}`, interface: c.ifname, kind: c.kind });
     this.#logRestores(o.applied);
@@ -707,11 +699,6 @@ export class AgentController {
       decisions.filter((d) => !o.failedKeys.has(failedKey(d))),
       v.inputs,
     );
-  }
-
-  /** Queued: a takeover of thousands of addresses runs a few helper processes, not one per address. */
-  #sendGarp(ifname: string, ip: string): void {
-    this.#announceQueue.put(`${ifname} ${ip}`, { ifname, ip });
   }
 
   /** Step 2b: probe the owners of the local addresses this node would take over (not while it is no

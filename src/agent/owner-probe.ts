@@ -3,6 +3,10 @@
 // (refused, timed out, or 503 = not a candidate) is reported dead on every further failed probe, so the
 // caller can retry a claim that met a conflict. Liveness comes from the LAN, not from API writes: the
 // heartbeat Lease can then renew every 10 s and still a dead owner is replaced in about a second.
+// A probe that is refused, reset or answered 503 is proof that the owner's agent is not serving; one that
+// times out is not (a busy or CPU-starved agent answers late): an owner that only times out is reported
+// after TIMEOUT_FACTOR times the dead-after time, so a slow owner keeps its addresses while a crashed
+// agent is replaced fast. A whole node that went down also times out, and is replaced that much later.
 // Only an owner that answered this node before can be reported: where the probe port is filtered
 // (both ways or one way) nothing is reported, so two nodes never claim an address back and forth; the
 // address then moves when the owner's Lease expires, as without probes.
@@ -36,26 +40,41 @@ interface Probed {
   stopped: boolean;
 }
 
+/** An owner whose probes only time out is reported after this many dead-after times. */
+export const TIMEOUT_FACTOR = 3;
+
 const endpointText = (e: ProbeEndpoint) => formatProbeEndpoints([e]);
 
-/** One probe: undefined when the owner answered 200, else what went wrong. */
-function ask(agent: Agent, p: Probed, timeoutMs: number): Promise<string | undefined> {
+/** What went wrong with one probe; `timedOut`: no answer at all, which a busy owner gives too. */
+interface Failure {
+  error: string;
+  timedOut: boolean;
+}
+
+/** One probe: undefined when the owner answered 200. */
+function ask(agent: Agent, p: Probed, timeoutMs: number): Promise<Failure | undefined> {
   return new Promise((resolve) => {
     const req = request(
       { host: p.host, port: p.port, path: PROBE_PATH, agent, signal: AbortSignal.timeout(timeoutMs) },
       (res) => {
         res.resume();
-        resolve(res.statusCode === 200 ? undefined : `answered ${res.statusCode}`);
+        resolve(res.statusCode === 200 ? undefined : { error: `answered ${res.statusCode}`, timedOut: false });
       },
     );
-    req.on('error', (err) => resolve(err.name === 'AbortError' ? `no answer within ${timeoutMs} ms` : err.message));
+    req.on('error', (err) =>
+      resolve(
+        err.name === 'AbortError'
+          ? { error: `no answer within ${timeoutMs} ms`, timedOut: true }
+          : { error: err.message, timedOut: false },
+      ),
+    );
     req.end();
   });
 }
 
 /** What one probe's result means (and records it): the owner is back, dead (report it), silent since it
  * was first watched (warn once), or nothing new. */
-function record(p: Probed, failure: string | undefined, now: number, deadAfterMs: number) {
+function record(p: Probed, failure: Failure | undefined, now: number, deadAfterMs: number) {
   const wasDead = p.dead;
   if (!failure) {
     p.lastOk = now;
@@ -63,7 +82,7 @@ function record(p: Probed, failure: string | undefined, now: number, deadAfterMs
     p.dead = false;
     return wasDead ? 'back' : undefined;
   }
-  p.dead = now - p.lastOk >= deadAfterMs;
+  p.dead = now - p.lastOk >= deadAfterMs * (failure.timedOut ? TIMEOUT_FACTOR : 1);
   if (!p.dead) return undefined;
   if (p.answered) return 'dead';
   return wasDead ? undefined : 'never answered';
@@ -93,7 +112,7 @@ export function startOwnerProbe(opts: OwnerProbeOptions): OwnerProbe {
           'owner never answered on the LAN: its local addresses move only when its heartbeat Lease expires',
           {
             ...fields,
-            error: failure,
+            error: failure?.error,
             fix: `let this node reach ${p.endpoint} (the agent's health port) over the LAN`,
           },
         );
@@ -103,7 +122,7 @@ export function startOwnerProbe(opts: OwnerProbeOptions): OwnerProbe {
           opts.log.warn('owner does not answer on the LAN: taking over its local addresses', {
             ...fields,
             silentMs: now - p.lastOk,
-            error: failure,
+            error: failure?.error,
           });
         opts.onDead(owner);
     }

@@ -37,10 +37,14 @@ export interface Lan {
   nodes: LanNode[];
   dir: string;
   /**
-   * Starts the agent in the node's namespace. `readOnlyProcSys` runs it as a container runtime does
+   * Starts the agent in the node's namespace (`env` adds to the inherited environment). `readOnlyProcSys` runs it as a container runtime does
    * for an unprivileged container: /proc/sys bind-mounted read-only in a mount namespace of its own.
    */
-  startAgent(node: LanNode, args: string[], opts?: { readOnlyProcSys?: boolean }): Promise<ChildProcess>;
+  startAgent(
+    node: LanNode,
+    args: string[],
+    opts?: { readOnlyProcSys?: boolean; env?: NodeJS.ProcessEnv },
+  ): Promise<ChildProcess>;
   /** Sends a signal to the agent and waits for it to exit (ms it took). */
   stopAgent(node: LanNode, signal: NodeJS.Signals): Promise<number>;
   addresses(node: LanNode, ifname?: string): KernelAddress[];
@@ -205,6 +209,7 @@ export async function createLan(
       ];
       const child = spawn('ip', ['netns', 'exec', node.netns, ...(opts.readOnlyProcSys ? readOnly : []), ...agent], {
         stdio: ['ignore', log, log],
+        ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
       });
       node.agent = child;
       return child;

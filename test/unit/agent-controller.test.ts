@@ -256,7 +256,7 @@ function setup(opts: { restartGraceS?: number; localLifetimeS?: number; probe?: 
       net: kernel,
       heartbeat,
       ownership,
-      announce: async (targets) => void garps.push(...targets.map((g) => `${g.ifname} ${g.ip}`)),
+      announce: (targets) => void garps.push(...targets.map((g) => `${g.ifname} ${g.ip}`)),
       ...(opts.probe ? { probe: opts.probe } : {}),
     },
   );
@@ -354,6 +354,25 @@ describe('agent controller (fake ports)', () => {
     await t.controller.idle();
     expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', `${ip}/24`]);
     expect(t.garps).toEqual([`eth0 ${ip}`]);
+    await t.controller.stop();
+  });
+
+  test('an address another node announced meanwhile is announced again once, not on every reconcile until the watch shows the claim', async () => {
+    const t = setup();
+    // n1 wins it, but the Service says n2 announced it (an interim owner while n1's agent was down)
+    t.cluster.svcs = [service('web', '192.168.1.240', { 'purelb.io/announcing-IPv4': 'n2,eth0' })];
+    await t.controller.start(60_000);
+    await new Promise((r) => setImmediate(r));
+    expect(t.garps).toEqual(['eth0 192.168.1.240']);
+    expect(t.cluster.annotations).toEqual(['default/web IPv4=n1,eth0']);
+    // more reconciles before the watch shows n1's write: no GARP, no second write
+    for (let i = 0; i < 3; i++) {
+      t.controller.trigger();
+      await t.controller.idle();
+    }
+    expect(t.garps).toEqual(['eth0 192.168.1.240']);
+    expect(t.cluster.annotations).toEqual(['default/web IPv4=n1,eth0']);
+    expect(t.logs.filter((l) => l.includes('announcing local address'))).toHaveLength(1);
     await t.controller.stop();
   });
 

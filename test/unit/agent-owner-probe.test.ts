@@ -1,13 +1,14 @@
 // The successor's LAN probe against a real HTTP server on loopback: an owner answering 200 is never
 // reported; one that stops answering (closed port, or 503 = no longer a candidate) is reported after
 // the dead-after time, again on every failed probe, and no more once it answers again or is unwatched;
-// one that never answered is never reported.
+// one that never answered is never reported; one that only times out (a busy agent) is reported only
+// after TIMEOUT_FACTOR times the dead-after time.
 import { afterEach, expect, test } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseIP } from '../../src/api/ip.ts';
-import { startOwnerProbe, type OwnerProbe } from '../../src/agent/owner-probe.ts';
+import { startOwnerProbe, TIMEOUT_FACTOR, type OwnerProbe } from '../../src/agent/owner-probe.ts';
 import { createLogger } from '../../src/log.ts';
 import { PROBE_PATH } from '../../src/model/heartbeat.ts';
 
@@ -19,12 +20,13 @@ afterEach(async () => {
   await new Promise((r) => server?.close(r) ?? r(undefined));
 });
 
-/** A stand-in owner agent: answers PROBE_PATH with `status()`; counts the probes. */
-async function owner(status: () => number, port = 0) {
+/** A stand-in owner agent: answers PROBE_PATH with `status()` (undefined: never answers); counts the probes. */
+async function owner(status: () => number | undefined, port = 0) {
   const seen: string[] = [];
   server = createServer((req, res) => {
     seen.push(req.url ?? '');
-    res.writeHead(status()).end();
+    const code = status();
+    if (code !== undefined) res.writeHead(code).end();
   });
   await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r));
   return { port: (server.address() as AddressInfo).port, seen };
@@ -95,4 +97,19 @@ test('an owner that never answered (probe port filtered) is not reported: no cla
   await sleep(300);
   expect(dead).toEqual([]);
   expect(logs.filter((l) => l.includes('owner never answered')).length).toBe(1);
+});
+
+test('an owner that only times out (busy, not gone) is reported after TIMEOUT_FACTOR times the dead-after time', async () => {
+  let busy = false;
+  const { port, seen } = await owner(() => (busy ? undefined : 200));
+  const dead: string[] = [];
+  start(dead);
+  probe!.watch(new Map([['n2', { ip: parseIP('127.0.0.1')!, port }]]));
+  expect(await waitFor(() => seen.length >= 2)).toBe(true);
+  busy = true;
+  const since = Date.now();
+  // refused or 503 would be reported after 200 ms; a probe that times out (100 ms here) is no proof
+  expect(await waitFor(() => dead.length > 0, 5000)).toBe(true);
+  // the last answer came at most one interval (50 ms) before `since`
+  expect(Date.now() - since).toBeGreaterThanOrEqual(200 * TIMEOUT_FACTOR - 50);
 });

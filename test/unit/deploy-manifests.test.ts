@@ -419,7 +419,7 @@ describe('Dockerfile', () => {
     const programs = new Set<string>();
     for (const file of [...files(join(repoRoot, 'src', 'agent')), ...files(join(repoRoot, 'src', 'routing'))]) {
       const text = readFileSync(file, 'utf8');
-      for (const m of text.matchAll(/\b(?:execFile|spawn|runTool|run|prestart)\(\s*'([^']+)'/g)) programs.add(m[1]!);
+      for (const m of text.matchAll(/\b(?:execFile|spawn|runTool|run)\(\s*'([^']+)'/g)) programs.add(m[1]!);
       // defaults of configurable program paths: `vtysh ?? 'vtysh'`, `reloadScript ?? '/usr/lib/frr/...'`, `birdBinary = 'bird'`
       for (const m of text.matchAll(/(?:vtysh|bird\w*|reloadScript)\s*(?:\?\?|=)\s*'([^']+)'/gi)) programs.add(m[1]!);
     }
