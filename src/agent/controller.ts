@@ -482,7 +482,7 @@ export class AgentController {
     const view = await this.#read();
     const decisions = this.#decide(view);
     this.#watchOwners(view, decisions);
-    const outcome = await this.#apply(await this.#plan(decisions, view), decisions);
+    const outcome = await this.#apply(await this.#plan(decisions, view), decisions, view.links);
     this.#announce(view, decisions, outcome);
     // the peers re-elect on the mark, now that the local addresses are gone
     if (view.outOfService && this.#leaseMarked !== view.outOfService) {
@@ -588,10 +588,10 @@ export class AgentController {
   }
 
   /** Step 4: one `ip -batch`, then the held local addresses the renewal keeps; no renewal runs meanwhile. */
-  async #apply(changes: AddressChange[], decisions: AddressDecision[]): Promise<Outcome> {
+  async #apply(changes: AddressChange[], decisions: AddressDecision[], links: KernelLink[]): Promise<Outcome> {
     const outcome: Outcome = { changes, applied: [], failedKeys: new Set(), failures: new Map() };
     await this.#renewal.exclusive(async () => {
-      if (changes.length > 0) await this.#applyBatch(decisions, outcome);
+      if (changes.length > 0) await this.#applyBatch(decisions, outcome, links);
       const owned = this.#p.ownership.owned();
       this.#held = decisions
         .filter(
@@ -607,8 +607,10 @@ export class AgentController {
   }
 
   /** The ownership record is written before the kernel has the addresses, so a crash mid-batch never
-   * orphans one, and pruned afterwards of what is not on the node. */
-  async #applyBatch(decisions: AddressDecision[], outcome: Outcome): Promise<void> {
+   * orphans one, and pruned afterwards of what is not on the node: read again after a batch that deleted
+   * (the kernel may delete more than asked, promote_secondaries off), else what the reconcile read plus
+   * the adds that succeeded (a takeover waits for no second read of a table of 10,000 addresses). */
+  async #applyBatch(decisions: AddressDecision[], outcome: Outcome, links: KernelLink[]): Promise<void> {
     const { changes } = outcome;
     const { net, ownership } = this.#p;
     const adds = changes.filter((c) => c.op === 'add' && !c.restore).map((c) => addressKey(c.ifname, c.ip, c.prefix));
@@ -634,8 +636,11 @@ export class AgentController {
     }
     if (failed.length) this.#o.metrics.reconcileErrors.inc();
     outcome.applied = changes.filter((c) => !outcome.failedKeys.has(failedKey(c)));
+    const keys = (ls: KernelLink[]) => ls.flatMap((l) => l.addrs.map((a) => addressKey(a.ifname, a.ip, a.prefix)));
     const present = new Set(
-      (await net.readLinks()).flatMap((l) => l.addrs.map((a) => addressKey(a.ifname, a.ip, a.prefix))),
+      changes.some((c) => c.op === 'del')
+        ? keys(await net.readLinks())
+        : [...keys(links), ...outcome.applied.map((c) => addressKey(c.ifname, c.ip, c.prefix))],
     );
     await ownership.update(
       [],

@@ -8,7 +8,7 @@ import { eligibleNodes, endpointNodesOf } from '../model/eligibility.ts';
 import type { Heartbeat } from '../model/heartbeat.ts';
 import { anySelectorMatches, type Labels } from '../model/node-selector.ts';
 import { groupOfAddress, notSelectedReason } from '../model/servicegroups.ts';
-import { placeLocal, type KernelLink } from './interfaces.ts';
+import { localPlacer, type KernelLink } from './interfaces.ts';
 import type { ServiceInput } from '../model/services.ts';
 
 export interface DesiredInputs {
@@ -78,6 +78,10 @@ export function decideAddresses(inp: DesiredInputs): AddressDecision[] {
   // an out-of-service node is no candidate, even with its own heartbeat among them
   const beats = inp.heartbeats.filter((h) => !inp.outOfService || h.node !== inp.node);
   const labelsOf = new Map(beats.map((h) => [h.node, h.labels]));
+  const placeLocal = {
+    4: localPlacer(inp.localCandidates[4], inp.links, inp.owned),
+    6: localPlacer(inp.localCandidates[6], inp.links, inp.owned),
+  };
   for (const [text, { ip, users }] of [...byAddress].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const eligible = endpointNodesOf(users, inp.endpoints);
     const services = users.map((s) => s.key).sort();
@@ -89,7 +93,7 @@ export function decideAddresses(inp: DesiredInputs): AddressDecision[] {
       eligible && !eligible.has(inp.node)
         ? `no ready endpoint on node ${inp.node} (externalTrafficPolicy Local)`
         : undefined;
-    const local = placeLocal(ip, inp.localCandidates[ip.family], inp.links, inp.owned);
+    const local = placeLocal[ip.family](ip);
     if (local) {
       const scope = { address: ip, local: true, nodeSelectors: group?.nodeSelectors, endpointNodes: eligible };
       const candidates = eligibleNodes(beats, scope, inp.now).map((node) => ({

@@ -130,24 +130,23 @@ export interface LocalPlacement {
   prefix: number;
 }
 
-/** Where a local address goes, or undefined when the address is virtual on this node. */
-export function placeLocal(
-  address: IP,
+/** Where a local address goes (undefined: the address is virtual on this node). The candidates' subnets
+ * are parsed once, not once per address: a reconcile places every address of 10,000 Services. */
+export function localPlacer(
   candidates: string[],
   links: KernelLink[],
   owned: ReadonlySet<string>,
-): LocalPlacement | undefined {
-  for (const name of candidates) {
-    for (const a of subnetAddresses(
+): (address: IP) => LocalPlacement | undefined {
+  const subnets = candidates.flatMap((name) =>
+    subnetAddresses(
       links.find((l) => l.ifname === name),
       owned,
-    )) {
-      if (a.family === address.family && cidrContains({ ip: parseIP(a.ip)!, prefix: a.prefix }, address)) {
-        return { ifname: name, prefix: a.prefix };
-      }
-    }
-  }
-  return undefined;
+    ).map((a) => ({ ifname: name, cidr: { ip: parseIP(a.ip)!, prefix: a.prefix } })),
+  );
+  return (address) => {
+    const found = subnets.find((s) => s.cidr.ip.family === address.family && cidrContains(s.cidr, address));
+    return found && { ifname: found.ifname, prefix: found.cidr.prefix };
+  };
 }
 
 /** The node's own addresses on the interfaces that may carry local addresses (not the ones the agent

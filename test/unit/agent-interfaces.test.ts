@@ -6,7 +6,7 @@ import {
   nodeSubnets,
   parseDefaultRoutesJson,
   parseIpAddrJson,
-  placeLocal,
+  localPlacer,
 } from '../../src/agent/interfaces.ts';
 
 // Shape of `ip -json address show` (iproute2 6.1), trimmed to the fields that matter.
@@ -91,27 +91,27 @@ describe('local interface choice', () => {
 describe('local or virtual', () => {
   const none = new Set<string>();
   test('an address inside the subnet of an interface address is local, with that prefix', () => {
-    expect(placeLocal(ip('192.168.1.77'), ['eth0'], links, none)).toEqual({ ifname: 'eth0', prefix: 24 });
-    expect(placeLocal(ip('fd00:1::77'), ['eth0'], links, none)).toEqual({ ifname: 'eth0', prefix: 64 });
-    expect(placeLocal(ip('10.0.99.1'), ['eth0', 'eth1'], links, none)).toEqual({ ifname: 'eth1', prefix: 16 });
+    expect(localPlacer(['eth0'], links, none)(ip('192.168.1.77'))).toEqual({ ifname: 'eth0', prefix: 24 });
+    expect(localPlacer(['eth0'], links, none)(ip('fd00:1::77'))).toEqual({ ifname: 'eth0', prefix: 64 });
+    expect(localPlacer(['eth0', 'eth1'], links, none)(ip('10.0.99.1'))).toEqual({ ifname: 'eth1', prefix: 16 });
   });
 
   test('outside every subnet, on a non-candidate interface, or another family: virtual', () => {
-    expect(placeLocal(ip('10.200.0.9'), ['eth0'], links, none)).toBeUndefined();
-    expect(placeLocal(ip('10.0.99.1'), ['eth0'], links, none)).toBeUndefined();
-    expect(placeLocal(ip('fd00:3::1'), ['eth0'], links, none)).toBeUndefined();
+    expect(localPlacer(['eth0'], links, none)(ip('10.200.0.9'))).toBeUndefined();
+    expect(localPlacer(['eth0'], links, none)(ip('10.0.99.1'))).toBeUndefined();
+    expect(localPlacer(['eth0'], links, none)(ip('fd00:3::1'))).toBeUndefined();
   });
 
   test("tentative and link-local IPv6 addresses and the agent's own addresses define no subnet", () => {
-    expect(placeLocal(ip('fd00:2::77'), ['eth0'], links, none)).toBeUndefined();
-    expect(placeLocal(ip('fe80::77'), ['eth0'], links, none)).toBeUndefined();
+    expect(localPlacer(['eth0'], links, none)(ip('fd00:2::77'))).toBeUndefined();
+    expect(localPlacer(['eth0'], links, none)(ip('fe80::77'))).toBeUndefined();
     const onlyOwn = parseIpAddrJson(
       JSON.stringify([{ ifname: 'eth0', addr_info: [{ family: 'inet', local: '172.16.0.200', prefixlen: 24 }] }]),
     );
     expect(
-      placeLocal(ip('172.16.0.9'), ['eth0'], onlyOwn, new Set([addressKey('eth0', '172.16.0.200', 24)])),
+      localPlacer(['eth0'], onlyOwn, new Set([addressKey('eth0', '172.16.0.200', 24)]))(ip('172.16.0.9')),
     ).toBeUndefined();
-    expect(placeLocal(ip('172.16.0.9'), ['eth0'], onlyOwn, none)).toEqual({ ifname: 'eth0', prefix: 24 });
+    expect(localPlacer(['eth0'], onlyOwn, none)(ip('172.16.0.9'))).toEqual({ ifname: 'eth0', prefix: 24 });
   });
 
   test("node subnets: networks of the candidate interfaces, without host routes or the agent's addresses", () => {
