@@ -39,8 +39,14 @@ export interface Lan {
   /**
    * Starts the agent in the node's namespace. `readOnlyProcSys` runs it as a container runtime does
    * for an unprivileged container: /proc/sys bind-mounted read-only in a mount namespace of its own.
+   * `entry` is the purelb.js to run: the checkout's by default, the images' compiled tree for
+   * test/harness/shipped.ts.
    */
-  startAgent(node: LanNode, args: string[], opts?: { readOnlyProcSys?: boolean }): Promise<ChildProcess>;
+  startAgent(
+    node: LanNode,
+    args: string[],
+    opts?: { readOnlyProcSys?: boolean; entry?: string },
+  ): Promise<ChildProcess>;
   /** Sends a signal to the agent and waits for it to exit (ms it took). */
   stopAgent(node: LanNode, signal: NodeJS.Signals): Promise<number>;
   addresses(node: LanNode, ifname?: string): KernelAddress[];
@@ -177,7 +183,7 @@ export async function createLan(
       const log = openSync(node.logFile, 'a');
       const agent = [
         process.execPath,
-        join(repoRoot, 'bin', 'purelb.js'),
+        opts.entry ?? join(repoRoot, 'bin', 'purelb.js'),
         'agent',
         '--node-name',
         node.name,
