@@ -34,3 +34,10 @@ test('bin/purelb.js runs the compiled program, which renders from templates/ wha
   expect(compiled.stdout).toMatch(/router ospf/);
   expect(compiled.stdout).toBe(run(join(repoRoot, 'bin', 'purelb.js'), args).stdout);
 });
+
+test("the allocator's compiled modules leave Node's bundled undici unloaded (src/node-http.ts)", () => {
+  const dist = join(dirname(dirname(tree.entry)), 'dist', 'cli', 'allocator.js');
+  const code = `await import(${JSON.stringify(dist)}); console.log(process.moduleLoadList.some((m) => m.includes('undici')))`;
+  const out = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+  expect({ stdout: out.stdout.trim(), stderr: out.stderr }).toEqual({ stdout: 'false', stderr: '' });
+});
