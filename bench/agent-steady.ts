@@ -12,8 +12,10 @@
 //                         not the TypeScript sources
 //   --node-options=OPTS   run the agent under NODE_OPTIONS=OPTS instead of the DaemonSet's; repeated, each
 //                         set is measured in turn (idle, then startup to steady state on the same
-//                         Services, so flags compare without creating 10,000 Services per set). Leading
-//                         words NAME=value go to the agent's environment instead (MALLOC_ARENA_MAX=2 ...)
+//                         Services, so flags compare without creating 10,000 Services per set). Words
+//                         NAME=value go to the agent's environment instead (MALLOC_ARENA_MAX=2), words
+//                         argv:FLAG on node's command line (V8 flags NODE_OPTIONS refuses, e.g.
+//                         argv:--optimize-for-size)
 // PURELB_HEAP_SNAPSHOT_DIR=dir: the agent also writes a heap snapshot there at the end of each period
 
 import { execFileSync } from 'node:child_process';
@@ -113,11 +115,12 @@ try {
   const start = (variant: string) => {
     const words = variant.split(/\s+/).filter(Boolean);
     const env = words.filter((w) => /^[A-Z_]+=/.test(w));
-    const options = words.filter((w) => !env.includes(w));
+    const nodeArgs = words.filter((w) => w.startsWith('argv:')).map((w) => w.slice('argv:'.length));
+    const options = words.filter((w) => !env.includes(w) && !w.startsWith('argv:'));
     const saved = { ...process.env };
     for (const w of env) process.env[w.slice(0, w.indexOf('='))] = w.slice(w.indexOf('=') + 1);
     process.env.NODE_OPTIONS = [...options, `--import=${memoryReportPreload}`].join(' ');
-    const agent = lan!.startAgent(n, agentArgs, shipped ? { entry: shipped.entry } : {});
+    const agent = lan!.startAgent(n, agentArgs, { nodeArgs, ...(shipped ? { entry: shipped.entry } : {}) });
     process.env = saved; // startAgent spawned at once: the next variant starts from the bench's own
     return agent;
   };

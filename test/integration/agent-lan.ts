@@ -40,12 +40,12 @@ export interface Lan {
    * Starts the agent in the node's namespace. `readOnlyProcSys` runs it as a container runtime does
    * for an unprivileged container: /proc/sys bind-mounted read-only in a mount namespace of its own.
    * `entry` is the purelb.js to run: the checkout's by default, the images' compiled tree for
-   * test/harness/shipped.ts.
+   * test/harness/shipped.ts; `nodeArgs` go on node's command line before it.
    */
   startAgent(
     node: LanNode,
     args: string[],
-    opts?: { readOnlyProcSys?: boolean; entry?: string },
+    opts?: { readOnlyProcSys?: boolean; entry?: string; nodeArgs?: string[] },
   ): Promise<ChildProcess>;
   /** Sends a signal to the agent and waits for it to exit (ms it took). */
   stopAgent(node: LanNode, signal: NodeJS.Signals): Promise<number>;
@@ -183,6 +183,7 @@ export async function createLan(
       const log = openSync(node.logFile, 'a');
       const agent = [
         process.execPath,
+        ...(opts.nodeArgs ?? []),
         opts.entry ?? join(repoRoot, 'bin', 'purelb.js'),
         'agent',
         '--node-name',
