@@ -64,4 +64,7 @@ COPY --from=build /build/dist ./dist
 COPY templates ./templates
 COPY crds ./crds
 USER 65534:65534
-ENTRYPOINT ["node", "/app/bin/purelb.js"]
+# --optimize-for-size: V8 grows the heap less eagerly (the agent with 10,000 Services measured 108-145 MiB
+# RSS instead of 147-174, for about one point of a core more); Node refuses it in NODE_OPTIONS, so it is
+# here, and the manifests' NODE_OPTIONS add the heap limit and the young generation's size.
+ENTRYPOINT ["node", "--optimize-for-size", "/app/bin/purelb.js"]
