@@ -9,7 +9,7 @@
 // memoryBreakdown).
 // Run: npm run bench:agent (or node bench/agent-steady.ts [count] [idle-seconds] [virtual|local] [options])
 //   --compiled            run src/ compiled to JavaScript, as the images ship it (test/harness/shipped.ts),
-//                         not the TypeScript sources
+//                         not the TypeScript sources, with the node flags of the agent image's ENTRYPOINT
 //   --node-options=OPTS   run the agent under NODE_OPTIONS=OPTS instead of the DaemonSet's; repeated, each
 //                         set is measured in turn (idle, then startup to steady state on the same
 //                         Services, so flags compare without creating 10,000 Services per set). Words
@@ -35,7 +35,14 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { repoRoot } from '../src/lab/cluster/binaries.ts';
-import { cpuSeconds, manifestNodeOptions, memoryBreakdown, memoryReportPreload, rssMiB } from './measure.ts';
+import {
+  cpuSeconds,
+  imageNodeFlags,
+  manifestNodeOptions,
+  memoryBreakdown,
+  memoryReportPreload,
+  rssMiB,
+} from './measure.ts';
 import { pool } from './pool.ts';
 import { shippedTree } from '../test/harness/shipped.ts';
 
@@ -45,9 +52,11 @@ const IDLE_S = Number(positional[1] ?? 30);
 const KIND = positional[2] === 'local' ? 'local' : 'virtual';
 const shipped = process.argv.includes('--compiled') ? shippedTree() : undefined;
 const given = process.argv.filter((a) => a.startsWith('--node-options=')).map((a) => a.slice('--node-options='.length));
+// as the image runs it: the ENTRYPOINT's node flags (argv:) and the DaemonSet's NODE_OPTIONS
+const imageFlags = shipped ? imageNodeFlags('agent').map((f) => `argv:${f}`) : [];
 const VARIANTS = given.length
   ? given
-  : [manifestNodeOptions(join(repoRoot, 'deploy/purelb/base/lbnodeagent-daemonset.yaml'))];
+  : [[manifestNodeOptions(join(repoRoot, 'deploy/purelb/base/lbnodeagent-daemonset.yaml')), ...imageFlags].join(' ')];
 const program = shipped ? 'compiled JavaScript' : 'TypeScript sources';
 const IFNAME = KIND === 'local' ? 'eth0' : 'kube-lb0';
 const LOCAL_SUBNET = '10.200.0.0/16';

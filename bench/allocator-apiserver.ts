@@ -9,7 +9,8 @@
 // and where its memory goes then (bench/measure.ts, memoryBreakdown). An overloaded apiserver's 504 or
 // 429 on a create is retried (bench/pool.ts), so 10,000 Services get through a loaded machine.
 // Run: npm run bench:allocator (or node bench/allocator-apiserver.ts [count] [concurrency] [no-floor] [--compiled])
-//   --compiled  run src/ compiled to JavaScript, as the images ship it (test/harness/shipped.ts), not the sources
+//   --compiled  run src/ compiled to JavaScript, as the images ship it (test/harness/shipped.ts), not the sources,
+//               with the node flags of the allocator image's ENTRYPOINT
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ import { createEventRecorder } from '../src/k8s/events.ts';
 import { createLogger } from '../src/log.ts';
 import { applyCRDs, freshNamespace, kubeClient, mergePatch, waitFor } from '../test/harness/kube.ts';
 import { putServiceGroup, serviceBody } from '../test/integration/allocator-fixtures.ts';
-import { manifestNodeOptions, memoryBreakdown, memoryReportPreload, rssMiB } from './measure.ts';
+import { imageNodeFlags, manifestNodeOptions, memoryBreakdown, memoryReportPreload, rssMiB } from './measure.ts';
 import { pool } from './pool.ts';
 import { shippedTree } from '../test/harness/shipped.ts';
 
@@ -111,6 +112,7 @@ try {
   allocator = spawn(
     process.execPath,
     [
+      ...(shipped ? imageNodeFlags('allocator') : []), // as the image's ENTRYPOINT runs node
       shipped?.entry ?? join(repoRoot, 'bin/purelb.js'),
       'allocator',
       '--kubeconfig',

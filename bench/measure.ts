@@ -86,3 +86,14 @@ export async function memoryBreakdown(pid: number, stderr: () => string): Promis
 }
 
 export const memoryReportPreload = new URL('./memory-report.js', import.meta.url).pathname;
+
+/** The flags node gets before the program in a Dockerfile target's ENTRYPOINT (`--compiled` runs the
+ * program as that image does). */
+export function imageNodeFlags(target: 'allocator' | 'agent'): string[] {
+  const dockerfile = readFileSync(new URL('../Dockerfile', import.meta.url), 'utf8');
+  const stage = dockerfile.split(/^FROM /m).find((s) => s.includes(` AS ${target}\n`));
+  const entry = /^ENTRYPOINT (\[.*\])$/m.exec(stage ?? '');
+  if (!entry) throw new Error(`Dockerfile: no ENTRYPOINT in the stage of target ${target}`);
+  const argv = JSON.parse(entry[1]!) as string[];
+  return argv.slice(1, argv.indexOf('/app/bin/purelb.js'));
+}
