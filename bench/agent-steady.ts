@@ -5,7 +5,18 @@
 //  - startup: agent start -> all 10,000 addresses placed;
 //  - one more Service: ingress written -> its address placed;
 //  - steady state: CPU time and RSS of the agent over 30 s with nothing changing.
-// Run: npm run bench:agent (or node bench/agent-steady.ts [count] [idle-seconds] [virtual|local])
+// It also says where the agent's memory goes at the end of the idle and steady periods (bench/measure.ts,
+// memoryBreakdown).
+// Run: npm run bench:agent (or node bench/agent-steady.ts [count] [idle-seconds] [virtual|local] [options])
+//   --compiled            run src/ compiled to JavaScript, as the images ship it (test/harness/shipped.ts),
+//                         not the TypeScript sources, with the node flags of the agent image's ENTRYPOINT
+//   --node-options=OPTS   run the agent under NODE_OPTIONS=OPTS instead of the DaemonSet's; repeated, each
+//                         set is measured in turn (idle, then startup to steady state on the same
+//                         Services, so flags compare without creating 10,000 Services per set). Words
+//                         NAME=value go to the agent's environment instead (MALLOC_ARENA_MAX=2), words
+//                         argv:FLAG on node's command line (V8 flags NODE_OPTIONS refuses, e.g.
+//                         argv:--optimize-for-size)
+// PURELB_HEAP_SNAPSHOT_DIR=dir: the agent also writes a heap snapshot there at the end of each period
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -22,40 +33,37 @@ import {
   type LanNode,
 } from '../test/integration/agent-lan.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuSeconds, rssMiB } from './measure.ts';
+import { join } from 'node:path';
+import { repoRoot } from '../src/lab/cluster/binaries.ts';
+import {
+  cpuSeconds,
+  imageNodeFlags,
+  manifestNodeOptions,
+  memoryBreakdown,
+  memoryReportPreload,
+  rssMiB,
+} from './measure.ts';
+import { pool } from './pool.ts';
+import { shippedTree } from '../test/harness/shipped.ts';
 
-const COUNT = Number(process.argv[2] ?? 10_000);
-const IDLE_S = Number(process.argv[3] ?? 30);
-const KIND = process.argv[4] === 'local' ? 'local' : 'virtual';
-// the agent inherits the DaemonSet's heap limit unless the caller sets another
-process.env.NODE_OPTIONS ??= '--max-old-space-size=192';
+const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const COUNT = Number(positional[0] ?? 10_000);
+const IDLE_S = Number(positional[1] ?? 30);
+const KIND = positional[2] === 'local' ? 'local' : 'virtual';
+const shipped = process.argv.includes('--compiled') ? shippedTree() : undefined;
+const given = process.argv.filter((a) => a.startsWith('--node-options=')).map((a) => a.slice('--node-options='.length));
+// as the image runs it: the ENTRYPOINT's node flags (argv:) and the DaemonSet's NODE_OPTIONS
+const imageFlags = shipped ? imageNodeFlags('agent').map((f) => `argv:${f}`) : [];
+const VARIANTS = given.length
+  ? given
+  : [[manifestNodeOptions(join(repoRoot, 'deploy/purelb/base/lbnodeagent-daemonset.yaml')), ...imageFlags].join(' ')];
+const program = shipped ? 'compiled JavaScript' : 'TypeScript sources';
 const IFNAME = KIND === 'local' ? 'eth0' : 'kube-lb0';
 const LOCAL_SUBNET = '10.200.0.0/16';
 const CONCURRENCY = 16;
 
 const ipOf = (i: number) =>
   KIND === 'local' ? `10.200.${(i >> 8) & 255}.${i & 255}` : `10.${96 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
-
-/** Runs fn for 0..n-1 with at most `limit` in flight; an overloaded apiserver's 504 or 429 is retried. */
-async function pool(n: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const retried = async (i: number): Promise<void> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn(i);
-      } catch (err) {
-        const code = (err as { code?: number }).code;
-        if ((code !== 504 && code !== 429) || attempt >= 5) throw err;
-        await sleep(1000 * attempt);
-      }
-    }
-  };
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < n) await retried(next++);
-    }),
-  );
-}
 
 /** CPU (% of one core) and RSS range of a process over `seconds`. */
 async function measure(pid: number, seconds: number): Promise<{ cpu: string; rss: string }> {
@@ -112,13 +120,31 @@ try {
   const n = lan.nodes[0]!;
   if (KIND === 'local') execFileSync('ip', ['-n', n.netns, 'addr', 'add', '10.200.255.254/16', 'dev', 'eth0']);
   const agentArgs = ['--kubeconfig', cluster.kubeconfig, '--namespace', install, '--routing', 'off'];
+  // plus the preload that reports the agent's V8 heap on SIGUSR2
+  const start = (variant: string) => {
+    const words = variant.split(/\s+/).filter(Boolean);
+    const env = words.filter((w) => /^[A-Z_]+=/.test(w));
+    const nodeArgs = words.filter((w) => w.startsWith('argv:')).map((w) => w.slice('argv:'.length));
+    const options = words.filter((w) => !env.includes(w) && !w.startsWith('argv:'));
+    const saved = { ...process.env };
+    for (const w of env) process.env[w.slice(0, w.indexOf('='))] = w.slice(w.indexOf('=') + 1);
+    process.env.NODE_OPTIONS = [...options, `--import=${memoryReportPreload}`].join(' ');
+    const agent = lan!.startAgent(n, agentArgs, { nodeArgs, ...(shipped ? { entry: shipped.entry } : {}) });
+    process.env = saved; // startAgent spawned at once: the next variant starts from the bench's own
+    return agent;
+  };
+  const agentLog = () => readFileSync(n.logFile, 'utf8');
 
   // idle: no Service at all, after the first reconcile
-  let agent = await lan.startAgent(n, agentArgs);
-  await sleep(10_000);
-  const idle = await measure(agent.pid!, IDLE_S);
-  console.log(`idle, no Services, over ${IDLE_S} s: CPU ${idle.cpu}, RSS ${idle.rss} (${process.env.NODE_OPTIONS})`);
-  await lan.stopAgent(n, 'SIGTERM');
+  for (const nodeOptions of VARIANTS) {
+    const agent = await start(nodeOptions);
+    await sleep(10_000);
+    if (agent.exitCode !== null) throw new Error(`agent exited with ${agent.exitCode}; log: ${n.logFile}`);
+    const idle = await measure(agent.pid!, IDLE_S);
+    console.log(`idle, no Services, over ${IDLE_S} s (${program}, NODE_OPTIONS ${nodeOptions}):`);
+    console.log(`  CPU ${idle.cpu}, RSS ${idle.rss}; ${await memoryBreakdown(agent.pid!, agentLog)}`);
+    await lan.stopAgent(n, 'SIGTERM');
+  }
 
   let t = performance.now();
   // a retried create may find the Service made by the attempt that timed out: then only its ingress is missing
@@ -132,46 +158,58 @@ try {
     `setup: ${COUNT} branded Services with ingress written in ${((performance.now() - t) / 1000).toFixed(1)} s`,
   );
 
-  t = performance.now();
-  agent = await lan.startAgent(n, agentArgs);
-  let peak = 0;
-  while (placedCount(n) < COUNT) {
-    if (agent.exitCode !== null) throw new Error(`agent exited with ${agent.exitCode}; log: ${n.logFile}`);
-    peak = Math.max(peak, rssMiB(agent.pid!));
-    await sleep(200);
-  }
-  console.log(
-    `startup: agent start -> ${COUNT} ${KIND} addresses on ${IFNAME} in ${((performance.now() - t) / 1000).toFixed(1)} s; RSS ${rssMiB(agent.pid!).toFixed(0)} MiB (peak seen ${peak.toFixed(0)} MiB)`,
-  );
-
-  await sleep(3000);
-  const extra = ipOf(COUNT + 1);
-  t = performance.now();
-  await createBrandedService(core, apps, 'one-more', [extra], { group: 'virt' });
-  const written = performance.now();
-  while (!hasAddress(n, extra)) {
-    if (agent.exitCode !== null) throw new Error(`agent exited with ${agent.exitCode}`);
-    await sleep(10);
-  }
-  console.log(
-    `one Service more among ${COUNT}: ingress written -> on ${IFNAME} in ${(performance.now() - written).toFixed(0)} ms (create + status patch took ${(written - t).toFixed(0)} ms)`,
-  );
-
-  // let the first reconcile's events (at most 1,000 queued, the rest dropped) drain before measuring
   const eventsApi = kc.makeApiClient(EventsV1Api);
   const eventCount = async () => {
     const page = await eventsApi.listNamespacedEvent({ namespace: apps, limit: 1 });
     return page.items.length + (page.metadata?.remainingItemCount ?? 0);
   };
-  for (let last = -1, now = await eventCount(); now !== last; last = now, now = await eventCount()) {
-    await sleep(5000);
+  for (const [round, nodeOptions] of VARIANTS.entries()) {
+    if (round > 0) {
+      // the previous agent's addresses go first, so this one places all of them (the node keeps its own)
+      execFileSync('ip', ['-n', n.netns, 'addr', 'flush', 'dev', IFNAME, 'to', `${ipOf(0)}/16`]);
+      if (KIND === 'local') execFileSync('ip', ['-n', n.netns, 'addr', 'add', '10.200.255.254/16', 'dev', 'eth0']);
+    }
+    console.log(`with ${COUNT} Services (${program}, NODE_OPTIONS ${nodeOptions}):`);
+    t = performance.now();
+    const agent = await start(nodeOptions);
+    let peak = 0;
+    while (placedCount(n) < COUNT) {
+      if (agent.exitCode !== null) throw new Error(`agent exited with ${agent.exitCode}; log: ${n.logFile}`);
+      peak = Math.max(peak, rssMiB(agent.pid!));
+      await sleep(200);
+    }
+    console.log(
+      `startup: agent start -> ${COUNT} ${KIND} addresses on ${IFNAME} in ${((performance.now() - t) / 1000).toFixed(1)} s; RSS ${rssMiB(agent.pid!).toFixed(0)} MiB (peak seen ${peak.toFixed(0)} MiB)`,
+    );
+
+    await sleep(3000);
+    const extra = ipOf(COUNT + 1 + round);
+    t = performance.now();
+    await createBrandedService(core, apps, `one-more-${round}`, [extra], { group: 'virt' });
+    const written = performance.now();
+    while (!hasAddress(n, extra)) {
+      if (agent.exitCode !== null) throw new Error(`agent exited with ${agent.exitCode}`);
+      await sleep(10);
+    }
+    console.log(
+      `one Service more among ${COUNT}: ingress written -> on ${IFNAME} in ${(performance.now() - written).toFixed(0)} ms (create + status patch took ${(written - t).toFixed(0)} ms)`,
+    );
+
+    // let the first reconcile's events (at most 1,000 queued, the rest dropped) drain before measuring
+    for (let last = -1, now = await eventCount(); now !== last; last = now, now = await eventCount()) {
+      await sleep(5000);
+    }
+    console.log(
+      `events: ${await eventCount()} written by the agent for ${COUNT + 1 + round} Services (the rest dropped beyond the 1,000 backlog)`,
+    );
+    const steady = await measure(agent.pid!, IDLE_S);
+    console.log(
+      `steady state with ${COUNT + 1 + round} Services over ${IDLE_S} s: CPU ${steady.cpu}, RSS ${steady.rss}`,
+    );
+    console.log(`  steady memory: ${await memoryBreakdown(agent.pid!, agentLog)}`);
+    if (process.env.PURELB_BENCH_HOLD_S) await sleep(Number(process.env.PURELB_BENCH_HOLD_S) * 1000);
+    await lan.stopAgent(n, 'SIGTERM');
   }
-  console.log(
-    `events: ${await eventCount()} written by the agent for ${COUNT + 1} Services (the rest dropped beyond the 1,000 backlog)`,
-  );
-  const steady = await measure(agent.pid!, IDLE_S);
-  console.log(`steady state with ${COUNT + 1} Services over ${IDLE_S} s: CPU ${steady.cpu}, RSS ${steady.rss}`);
-  if (process.env.PURELB_BENCH_HOLD_S) await sleep(Number(process.env.PURELB_BENCH_HOLD_S) * 1000);
   const log = readFileSync(n.logFile, 'utf8').split('\n').filter(Boolean);
   const warnings = log.filter((l) => /"level":"(warn|error)"/.test(l));
   console.log(
@@ -183,4 +221,5 @@ try {
 } finally {
   await lan?.destroy();
   await cluster.stop();
+  shipped?.remove();
 }

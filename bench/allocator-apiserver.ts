@@ -5,10 +5,13 @@
 //  2. allocator: `purelb allocator` as a child process; create 2,000 Services and time, per Service,
 //     from its create returning to a watch seeing its address and brand.
 // Prints services/s and p50/p99 create-to-address latency for both, so the allocator's overhead shows,
-// and the allocator's RSS (under the Deployment's NODE_OPTIONS unless set) while and after it works.
-// Run: npm run bench:allocator (or node bench/allocator-apiserver.ts [count] [concurrency] [no-floor])
+// and the allocator's RSS (under the Deployment's NODE_OPTIONS unless set) while and after it works,
+// and where its memory goes then (bench/measure.ts, memoryBreakdown). An overloaded apiserver's 504 or
+// 429 on a create is retried (bench/pool.ts), so 10,000 Services get through a loaded machine.
+// Run: npm run bench:allocator (or node bench/allocator-apiserver.ts [count] [concurrency] [no-floor] [--compiled])
+//   --compiled  run src/ compiled to JavaScript, as the images ship it (test/harness/shipped.ts), not the sources,
+//               with the node flags of the allocator image's ENTRYPOINT
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -20,23 +23,24 @@ import { createEventRecorder } from '../src/k8s/events.ts';
 import { createLogger } from '../src/log.ts';
 import { applyCRDs, freshNamespace, kubeClient, mergePatch, waitFor } from '../test/harness/kube.ts';
 import { putServiceGroup, serviceBody } from '../test/integration/allocator-fixtures.ts';
+import { imageNodeFlags, manifestNodeOptions, memoryBreakdown, memoryReportPreload, rssMiB } from './measure.ts';
+import { pool } from './pool.ts';
+import { shippedTree } from '../test/harness/shipped.ts';
 
-const COUNT = Number(process.argv[2] ?? 2000);
-const CONCURRENCY = Number(process.argv[3] ?? 16);
-const FLOOR = process.argv[4] !== 'no-floor';
-// the allocator inherits the Deployment's heap limit unless the caller sets another
-process.env.NODE_OPTIONS ??= '--max-old-space-size=192';
-const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-
-/** Runs fn for 0..n-1 with at most `limit` in flight. */
-async function pool(n: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < n) await fn(next++);
-    }),
-  );
-}
+const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const COUNT = Number(positional[0] ?? 2000);
+const CONCURRENCY = Number(positional[1] ?? 16);
+const FLOOR = positional[2] !== 'no-floor';
+const shipped = process.argv.includes('--compiled') ? shippedTree() : undefined;
+// the allocator runs under the Deployment's NODE_OPTIONS unless the caller sets others, plus the preload
+// that reports its V8 heap on SIGUSR2
+process.env.NODE_OPTIONS ??= manifestNodeOptions(join(repoRoot, 'deploy/purelb/base/allocator-deployment.yaml'));
+const NODE_OPTIONS = process.env.NODE_OPTIONS;
+process.env.NODE_OPTIONS = `${NODE_OPTIONS} --import=${memoryReportPreload}`;
+/** A create retried after a 504 may find the Service its first attempt made. */
+const existing = (err: unknown) => {
+  if ((err as { code?: number }).code !== 409) throw err;
+};
 
 // 4,000 LoadBalancer Services would exhaust the node-port range (30000-32767): the bench needs none
 const benchService = (name: string): V1Service => {
@@ -72,7 +76,7 @@ try {
     const t0 = performance.now();
     await pool(COUNT, CONCURRENCY, async (i) => {
       const name = `svc-${i}`;
-      await core.createNamespacedService({ namespace: floorNs, body: benchService(name) });
+      await core.createNamespacedService({ namespace: floorNs, body: benchService(name) }).catch(existing);
       const created = performance.now();
       const ip = `10.201.${i >> 8}.${i & 255}`;
       const svc = await core.patchNamespacedServiceStatus(
@@ -108,7 +112,8 @@ try {
   allocator = spawn(
     process.execPath,
     [
-      join(repoRoot, 'bin/purelb.js'),
+      ...(shipped ? imageNodeFlags('allocator') : []), // as the image's ENTRYPOINT runs node
+      shipped?.entry ?? join(repoRoot, 'bin/purelb.js'),
       'allocator',
       '--kubeconfig',
       cluster.kubeconfig,
@@ -150,7 +155,7 @@ try {
   const t0 = performance.now();
   await pool(COUNT, CONCURRENCY, async (i) => {
     const name = `svc-${i}`;
-    await core.createNamespacedService({ namespace: ns, body: benchService(name) });
+    await core.createNamespacedService({ namespace: ns, body: benchService(name) }).catch(existing);
     createdAt.set(name, performance.now());
   });
   await waitFor('every Service addressed', async () => addressedAt.size === COUNT, 600_000);
@@ -171,9 +176,11 @@ try {
   );
   await sleep(10_000);
   console.log(
-    `  allocator RSS (${process.env.NODE_OPTIONS}): ${Math.min(...rss).toFixed(0)}-${Math.max(...rss).toFixed(0)} MiB while ` +
+    `  allocator RSS (${shipped ? 'compiled JavaScript' : 'TypeScript sources'}, ${NODE_OPTIONS}): ` +
+      `${Math.min(...rss).toFixed(0)}-${Math.max(...rss).toFixed(0)} MiB while ` +
       `the ${COUNT} Services were created, ${rssMiB(allocator.pid!).toFixed(0)} MiB 10 s after the last address`,
   );
+  console.log(`  allocator memory then: ${await memoryBreakdown(allocator.pid!, () => logs)}`);
   await watch.stop();
 } finally {
   if (allocator && allocator.exitCode === null) {
@@ -181,4 +188,5 @@ try {
     await new Promise((r) => allocator!.once('exit', r));
   }
   await cluster.stop();
+  shipped?.remove();
 }

@@ -1,5 +1,10 @@
 #!/usr/bin/env node
-// Entry point of the `purelb` command. Node >= 24 runs the TypeScript sources directly (type stripping).
+// Entry point of the `purelb` command. The images ship src/ compiled to JavaScript in dist/ and no src/
+// (Dockerfile; scripts/build.ts); a checkout runs the TypeScript sources directly (Node >= 24 strips
+// the types). A checkout's src/ wins over a dist/ left there by a build, which may be older than it.
+import { existsSync } from 'node:fs';
+import { URL } from 'node:url';
+
 const [major] = process.versions.node.split('.').map(Number);
 if (major < 24) {
   console.error(
@@ -7,5 +12,6 @@ if (major < 24) {
   );
   process.exit(1);
 }
-const { main } = await import('../src/cli/main.ts');
+const source = new URL('../src/cli/main.ts', import.meta.url);
+const { main } = await import(existsSync(source) ? source.href : new URL('../dist/cli/main.js', import.meta.url).href);
 process.exitCode = await main(process.argv.slice(2));

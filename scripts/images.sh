@@ -96,7 +96,8 @@ compute_key() {
   {
     printf 'node %s\nnpm %s\nsuite %s\nrecipe %s\narch %s\n' "$NODE_VERSION" "$NPM_VERSION" "$SUITE" "$STANDIN_RECIPE" "$NODE_ARCH"
     printf 'ref %s\n' "$ALLOCATOR_REF" "$AGENT_REF" "$BIRD_REF" "$ECHO_REF" "$PAUSE_REF"
-    find Dockerfile .dockerignore package.json package-lock.json bin src templates crds deploy/bird lab/images \
+    find Dockerfile .dockerignore package.json package-lock.json tsconfig.json tsconfig.build.json scripts/build.ts \
+      bin src templates crds deploy/bird lab/images \
       scripts/images.sh -type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 sha256sum
   } | sha256sum | cut -c1-20
 }

@@ -10,7 +10,8 @@
 // Only an owner that answered this node before can be reported: where the probe port is filtered
 // (both ways or one way) nothing is reported, so two nodes never claim an address back and forth; the
 // address then moves when the owner's Lease expires, as without probes.
-import { Agent, request } from 'node:http';
+import type { Agent } from 'node:http';
+import { http } from '../node-http.ts';
 import { formatIP } from '../api/ip.ts';
 import type { Logger } from '../log.ts';
 import { formatProbeEndpoints, PROBE_PATH, type ProbeEndpoint } from '../model/heartbeat.ts';
@@ -54,7 +55,7 @@ interface Failure {
 /** One probe: undefined when the owner answered 200. */
 function ask(agent: Agent, p: Probed, timeoutMs: number): Promise<Failure | undefined> {
   return new Promise((resolve) => {
-    const req = request(
+    const req = http.request(
       { host: p.host, port: p.port, path: PROBE_PATH, agent, signal: AbortSignal.timeout(timeoutMs) },
       (res) => {
         res.resume();
@@ -91,7 +92,7 @@ function record(p: Probed, failure: Failure | undefined, now: number, deadAfterM
 export function startOwnerProbe(opts: OwnerProbeOptions): OwnerProbe {
   // one socket per owner, reused: a probe every 250 ms costs no handshake, and a dead agent's socket
   // fails at once (reset, then refused)
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const probed = new Map<string, Probed>();
   const timeoutMs = Math.max(100, Math.min(opts.deadAfterMs / 2, 1000));
 

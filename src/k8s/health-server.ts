@@ -1,7 +1,8 @@
 // HTTP endpoint of every component: /healthz (process alive and its loops turning), /readyz (caches
 // synced, and for the allocator: leading or standing by), /metrics (Prometheus, prom-client registry).
 import { errorText } from '../log.ts';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { http } from '../node-http.ts';
 import type { Registry } from 'prom-client';
 
 export interface HealthChecks {
@@ -20,7 +21,7 @@ export async function startHealthServer(
 ): Promise<{ server: Server; port: number }> {
   const answer = (result: boolean | string) =>
     result === true ? ([200, 'ok\n'] as const) : ([503, `${result || 'not ready'}\n`] as const);
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {
       registry.metrics().then(

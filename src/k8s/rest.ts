@@ -5,9 +5,10 @@
 // Objects travel as plain JSON: times are RFC 3339 strings (no Date objects) and lists carry
 // `metadata.continue` under that name.
 import { readFileSync } from 'node:fs';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import type { Agent as HttpAgent, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { errorText } from '../log.ts';
+import { http } from '../node-http.ts';
 import type { ApiAccess, KubeConfig } from './kubeconfig.ts';
 
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -89,7 +90,7 @@ export class KubeClient {
           ...(access.tlsServerName ? { servername: access.tlsServerName } : {}),
           rejectUnauthorized: !access.insecureSkipTLSVerify,
         })
-      : new HttpAgent({ keepAlive: true });
+      : new http.Agent({ keepAlive: true });
   }
 
   /** The apiserver's URL, for messages. */
@@ -218,7 +219,7 @@ export class KubeClient {
     }
     const send = (retry: boolean) =>
       new Promise<IncomingMessage>((resolve, reject) => {
-        const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+        const request = url.protocol === 'https:' ? httpsRequest : http.request;
         const timer = setTimeout(
           () => req.destroy(new Error(`${method} ${url.pathname}: no answer within ${REQUEST_MS} ms`)),
           REQUEST_MS,

@@ -37,13 +37,16 @@ export interface Lan {
   nodes: LanNode[];
   dir: string;
   /**
-   * Starts the agent in the node's namespace (`env` adds to the inherited environment). `readOnlyProcSys` runs it as a container runtime does
-   * for an unprivileged container: /proc/sys bind-mounted read-only in a mount namespace of its own.
+   * Starts the agent in the node's namespace (`env` adds to the inherited environment). `readOnlyProcSys`
+   * runs it as a container runtime does for an unprivileged container: /proc/sys bind-mounted read-only
+   * in a mount namespace of its own.
+   * `entry` is the purelb.js to run: the checkout's by default, the images' compiled tree for
+   * test/harness/shipped.ts; `nodeArgs` go on node's command line before it.
    */
   startAgent(
     node: LanNode,
     args: string[],
-    opts?: { readOnlyProcSys?: boolean; env?: NodeJS.ProcessEnv },
+    opts?: { readOnlyProcSys?: boolean; env?: NodeJS.ProcessEnv; entry?: string; nodeArgs?: string[] },
   ): Promise<ChildProcess>;
   /** Sends a signal to the agent and waits for it to exit (ms it took). */
   stopAgent(node: LanNode, signal: NodeJS.Signals): Promise<number>;
@@ -181,7 +184,8 @@ export async function createLan(
       const log = openSync(node.logFile, 'a');
       const agent = [
         process.execPath,
-        join(repoRoot, 'bin', 'purelb.js'),
+        ...(opts.nodeArgs ?? []),
+        opts.entry ?? join(repoRoot, 'bin', 'purelb.js'),
         'agent',
         '--node-name',
         node.name,
