@@ -61,7 +61,9 @@ export interface Lan {
 export const LAN_V4 = '192.168.77';
 export const LAN_V6 = 'fd00:77::';
 
-const sh = (args: string[]) => execFileSync(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+// 10,000 addresses of `ip -json addr show` are more than execFileSync's default 1 MiB of output
+const sh = (args: string[]) =>
+  execFileSync(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20 }).toString();
 const ipn = (ns: string, ...args: string[]) => sh(['ip', '-n', ns, ...args]);
 export const sysctl = (ns: string, ...settings: string[]) =>
   sh(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', ...settings]);
