@@ -47,8 +47,9 @@ export interface AgentOptions {
   outOfServiceCauses?: ReadonlySet<OutOfServiceCause>;
   /** LAN probes between owners and successors (./owner-probe.ts); absent = off, takeovers wait for Lease expiry. */
   probe?: {
-    /** The health server's port, published for the peers (undefined: not reachable on the LAN). */
-    port: number | undefined;
+    /** The health server's port and the families it listens on, published for the peers (undefined: not
+     * reachable on the LAN). */
+    endpoint: { port: number; families: ReadonlyArray<4 | 6> } | undefined;
     intervalMs: number;
     deadAfterMs: number;
   };
@@ -94,7 +95,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       restartGraceS: opts.restartGraceS,
       ...(opts.outOfServiceCauses ? { outOfServiceCauses: opts.outOfServiceCauses } : {}),
       ...(opts.onVirtualAddresses ? { onVirtualAddresses: opts.onVirtualAddresses } : {}),
-      ...(opts.probe?.port !== undefined ? { probePort: opts.probe.port } : {}),
+      ...(opts.probe?.endpoint ? { probe: opts.probe.endpoint } : {}),
       log,
       metrics,
     },

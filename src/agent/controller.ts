@@ -61,9 +61,10 @@ export interface ControllerOptions {
   /** Called after every reconcile with the virtual addresses as placed and the Services behind each
    * (routing integration: per-Service BGP attributes). */
   onVirtualAddresses?: (cidrs: string[], extlbint: string, services: AddressServices) => void;
-  /** The health server's port, published on the heartbeat Lease with the node's LAN addresses so the
-   * successors of its local addresses probe it (undefined: not reachable on the LAN, not published). */
-  probePort?: number;
+  /** The health server's port and the address families it listens on, published on the heartbeat Lease
+   * with the node's LAN addresses of those families so the successors of its local addresses probe it
+   * (undefined: not reachable on the LAN, not published). */
+  probe?: { port: number; families: ReadonlyArray<4 | 6> };
   log: Logger;
   metrics: AgentMetrics;
 }
@@ -520,11 +521,14 @@ export class AgentController {
     heartbeat.setSubnets(subnets);
     // a new subnet's peers are known once its Leases are listed (#decide holds back until then; the list triggers a reconcile)
     void cluster.setSegments(subnets);
-    const port = this.#o.probePort;
-    if (port !== undefined) {
+    const probe = this.#o.probe;
+    if (probe) {
+      // only where the health server listens: an endpoint that refuses every probe would make its peers'
+      // takeovers wait for Lease expiry (a server bound to 0.0.0.0 takes no IPv6 connection)
+      const ips = lanAddresses(lanInterfaces(candidates), links, owned).map((a) => parseIP(a.ip)!);
       heartbeat.setProbeEndpoints(
         formatProbeEndpoints(
-          lanAddresses(lanInterfaces(candidates), links, owned).map((a) => ({ ip: parseIP(a.ip)!, port })),
+          ips.filter((ip) => probe.families.includes(ip.family)).map((ip) => ({ ip, port: probe.port })),
         ),
       );
     }

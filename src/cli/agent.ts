@@ -147,8 +147,14 @@ function probeOptions(settings: ReturnType<typeof agentSettings>, healthHost: st
   if (settings.probeIntervalMs <= 0) return {};
   return {
     probe: {
-      // peers reach the health server on the node's LAN addresses only when it listens on all of them
-      port: ['0.0.0.0', '::'].includes(healthHost) ? port : undefined,
+      // peers reach the health server on the node's LAN addresses only when it listens on all of them:
+      // 0.0.0.0 takes IPv4 connections only, :: both families (Linux's default bindv6only=0)
+      endpoint:
+        healthHost === '0.0.0.0'
+          ? { port, families: [4] as const }
+          : healthHost === '::'
+            ? { port, families: [4, 6] as const }
+            : undefined,
       intervalMs: settings.probeIntervalMs,
       deadAfterMs: settings.deadAfterMs,
     },

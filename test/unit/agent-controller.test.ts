@@ -40,8 +40,10 @@ class FakeKernel implements NetworkAdapter {
   async readLinks(): Promise<KernelLink[]> {
     return parseIpAddrJson(JSON.stringify(Object.entries(this.links).map(([ifname, a]) => ({ ifname, addr_info: a }))));
   }
+  /** eth0 carries the IPv6 default route too (dual-stack LAN). */
+  v6Default = false;
   async readDefaultRoutes(family: 4 | 6) {
-    return family === 4 ? [{ dev: 'eth0', metric: 0 }] : [];
+    return family === 4 || this.v6Default ? [{ dev: 'eth0', metric: 0 }] : [];
   }
   async ensureLink(ifname: string) {
     this.links[ifname] ??= [];
@@ -225,7 +227,14 @@ const peerLease = (node: string, subnets: string): V1Lease => ({
   spec: { holderIdentity: node, leaseDurationSeconds: 30, renewTime: new Date() },
 });
 
-function setup(opts: { restartGraceS?: number; localLifetimeS?: number; probe?: OwnerProbe; probePort?: number } = {}) {
+function setup(
+  opts: {
+    restartGraceS?: number;
+    localLifetimeS?: number;
+    probe?: OwnerProbe;
+    probeEndpoint?: { port: number; families: Array<4 | 6> };
+  } = {},
+) {
   const ownership = memoryOwnership();
   const kernel = new FakeKernel(ownership);
   const cluster = new FakeCluster();
@@ -243,7 +252,7 @@ function setup(opts: { restartGraceS?: number; localLifetimeS?: number; probe?: 
       linkKind: 'dummy',
       localLifetimeS: opts.localLifetimeS ?? 0,
       restartGraceS: opts.restartGraceS ?? 0,
-      ...(opts.probePort !== undefined ? { probePort: opts.probePort } : {}),
+      ...(opts.probeEndpoint ? { probe: opts.probeEndpoint } : {}),
       onVirtualAddresses: (cidrs, _ifname, services) => {
         virtual.push(cidrs);
         handed.push(services);
@@ -555,7 +564,7 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
   /** n2 owns the address (its annotation) and publishes its probe endpoint; n1 is the only other candidate. */
   const owned = (restarting = false) => {
     const probe = new FakeProbe();
-    const t = setup({ probe, probePort: 7473 });
+    const t = setup({ probe, probeEndpoint: { port: 7473, families: [4] } });
     const lease = peerLease('n2', LAN);
     lease.metadata!.annotations!['purelb.io/probe'] = '192.168.1.12:7473';
     if (restarting) lease.metadata!.annotations!['purelb.io/restarting'] = 'for up to 30s';
@@ -568,6 +577,20 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
     t.cluster.svcs = [shared('web'), shared('api')];
     return { ...t, probe };
   };
+
+  test('publishes endpoints only in the families its health server listens on (0.0.0.0: IPv4 only)', async () => {
+    for (const [families, published] of [
+      [[4], '192.168.1.11:7473'],
+      [[4, 6], '192.168.1.11:7473,[fd00:1::11]:7473'],
+    ] as const) {
+      const t = setup({ probe: new FakeProbe(), probeEndpoint: { port: 7473, families: [...families] } });
+      t.kernel.links.eth0!.push({ local: 'fd00:1::11', prefixlen: 64, family: 'inet6' });
+      t.kernel.v6Default = true;
+      await t.controller.start(60_000);
+      expect(t.heartbeat.probe).toBe(published);
+      await t.controller.stop();
+    }
+  });
 
   test('publishes its own endpoint, probes only the owner it succeeds, claims every sharing Service before adding', async () => {
     const t = owned();
