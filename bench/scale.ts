@@ -27,6 +27,7 @@ import { readState } from '../src/lab/cluster/processes.ts';
 import { createLogger } from '../src/log.ts';
 import { createBrandedService } from '../test/integration/agent-lan.ts';
 import { startFailoverLab, median } from './failover-trials.ts';
+import { withRetries } from './pool.ts';
 import { apiserverMetrics, cpuSeconds, rssMiB as rssOf, sumCounter } from './measure.ts';
 
 process.env.PURELB_LOG_LEVEL ??= 'error'; // N nodes' warnings would drown the table
@@ -103,19 +104,16 @@ function simulateNode(cluster: Cluster, i: number, renewFailures: { n: number })
   return node;
 }
 
-/** A loaded apiserver drops connections now and then (seen at 1,000 nodes): try again, up to 5 times.
+/** A loaded apiserver drops connections now and then (seen at 1,000 nodes): any error is tried again.
  * A Service created before the drop (409 on the retry) is there. */
-async function withRetries(create: () => Promise<void>) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await create();
-    } catch (err) {
-      if ((err as { code?: number }).code === 409) return;
-      if (attempt >= 5) throw err;
-      await sleep(1000 * attempt);
-    }
-  }
-}
+const createdOnce = (create: () => Promise<void>) =>
+  withRetries(
+    () =>
+      create().catch((err: unknown) => {
+        if ((err as { code?: number }).code !== 409) throw err;
+      }),
+    () => true,
+  );
 
 /** Three real agents on the loaded apiserver: with SERVICES virtual addresses, their RSS and CPU over a
  * window, then TRIALS hard-kill and graceful failovers (medians, ms). */
@@ -131,7 +129,7 @@ async function realAgents(kc: KubeConfig, kubeconfig: string) {
     for (let i = 0; i < SERVICES; i += 20)
       await Promise.all(
         Array.from({ length: Math.min(20, SERVICES - i) }, (_, j) =>
-          withRetries(() =>
+          createdOnce(() =>
             createBrandedService(core, lab.apps, `virtual-${i + j}`, [`10.100.${(i + j) >> 8}.${(i + j) & 255}`]),
           ),
         ),

@@ -64,7 +64,7 @@ export interface ControllerOptions {
   /** The health server's port and the address families it listens on, published on the heartbeat Lease
    * with the node's LAN addresses of those families so the successors of its local addresses probe it
    * (undefined: not reachable on the LAN, not published). */
-  probe?: { port: number; families: ReadonlyArray<4 | 6> };
+  probeEndpoint?: { port: number; families: ReadonlyArray<4 | 6> };
   log: Logger;
   metrics: AgentMetrics;
 }
@@ -521,7 +521,7 @@ export class AgentController {
     heartbeat.setSubnets(subnets);
     // a new subnet's peers are known once its Leases are listed (#decide holds back until then; the list triggers a reconcile)
     void cluster.setSegments(subnets);
-    const probe = this.#o.probe;
+    const probe = this.#o.probeEndpoint;
     if (probe) {
       // only where the health server listens: an endpoint that refuses every probe would make its peers'
       // takeovers wait for Lease expiry (a server bound to 0.0.0.0 takes no IPv6 connection)

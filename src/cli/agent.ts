@@ -143,18 +143,16 @@ function agentSettings(values: Values) {
 }
 
 /** The agent's LAN probe settings (none when --owner-probe-interval is 0). */
+/** Peers reach the health server on the node's LAN addresses only when it listens on all of them, in
+ * these families: 0.0.0.0 takes IPv4 connections only, :: both (Linux's default bindv6only=0). */
+const LISTENS_ON_ALL: Partial<Record<string, ReadonlyArray<4 | 6>>> = { '0.0.0.0': [4], '::': [4, 6] };
+
 function probeOptions(settings: ReturnType<typeof agentSettings>, healthHost: string, port: number) {
   if (settings.probeIntervalMs <= 0) return {};
+  const families = LISTENS_ON_ALL[healthHost];
   return {
     probe: {
-      // peers reach the health server on the node's LAN addresses only when it listens on all of them:
-      // 0.0.0.0 takes IPv4 connections only, :: both families (Linux's default bindv6only=0)
-      endpoint:
-        healthHost === '0.0.0.0'
-          ? { port, families: [4] as const }
-          : healthHost === '::'
-            ? { port, families: [4, 6] as const }
-            : undefined,
+      endpoint: families && { port, families },
       intervalMs: settings.probeIntervalMs,
       deadAfterMs: settings.deadAfterMs,
     },

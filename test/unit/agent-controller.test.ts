@@ -252,7 +252,7 @@ function setup(
       linkKind: 'dummy',
       localLifetimeS: opts.localLifetimeS ?? 0,
       restartGraceS: opts.restartGraceS ?? 0,
-      ...(opts.probeEndpoint ? { probe: opts.probeEndpoint } : {}),
+      ...(opts.probeEndpoint ? { probeEndpoint: opts.probeEndpoint } : {}),
       onVirtualAddresses: (cidrs, _ifname, services) => {
         virtual.push(cidrs);
         handed.push(services);
