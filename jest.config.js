@@ -20,12 +20,19 @@ export default {
     {
       ...common,
       displayName: 'e2e',
+      // counts failures so a failed lab's logs are kept (test/harness/failures.ts)
+      testEnvironment: '<rootDir>/test/jest-environment.js',
       testMatch: ['<rootDir>/e2e/*.test.ts'],
       // the lab's apiserver listens on a management bridge the node namespaces reach (not loopback)
       globalSetup: '<rootDir>/e2e/global-setup.ts',
       globalTeardown: '<rootDir>/e2e/global-teardown.ts',
     },
     // the real-cluster lab: each file brings up its own Kubernetes with one routing overlay
-    { ...common, displayName: 'cluster', testMatch: ['<rootDir>/e2e/cluster/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'cluster',
+      testMatch: ['<rootDir>/e2e/cluster/*.test.ts'],
+      testEnvironment: '<rootDir>/test/jest-environment.js',
+    },
   ],
 };

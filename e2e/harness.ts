@@ -13,6 +13,7 @@ import { endpointSlices, sampleServiceGroups, serviceObject, type SampleService 
 import { requestSpread } from '../src/lab/spread.ts';
 import { readVtyshRoutes } from '../src/status/upstream.ts';
 import { procDir } from '../src/lab/ledger.ts';
+import { reportFailedLab, testsFailed } from '../test/harness/failures.ts';
 import { waitFor } from '../test/harness/kube.ts';
 
 export function sharedCluster(): SharedCluster {
@@ -48,7 +49,9 @@ export async function startBackendLab(
 
 export async function stopBackendLab(lab: Lab | undefined): Promise<void> {
   if (!lab) return;
-  await downLab(lab.plan.options.name, () => {}, sharedCluster());
+  const name = lab.plan.options.name;
+  if (testsFailed()) reportFailedLab(name, (m) => process.stderr.write(`[${name}] ${m}\n`));
+  await downLab(name, () => {}, sharedCluster());
 }
 
 export const nodeNames = (lab: Lab, indexes: number[]) => indexes.map((i) => lab.plan.nodes[i]!.name).sort();

@@ -2,6 +2,8 @@
 // the containers of a node (crictl), images retagged inside every node, a request loop from the client
 // and a monitor of the ToR's routing table that records every change while a scenario runs.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { canonicalIP } from '../../src/api/ip.ts';
 import { clusterBinaries } from '../../src/lab/cluster/binaries.ts';
 import { run } from '../../src/exec.ts';
@@ -132,4 +134,25 @@ export async function withdrawalsOf(
     if (e.line.startsWith('Deleted') || nodes.some((n) => !hops.has(n))) out.push(e.line);
   }
   return out;
+}
+
+/** Writes the logs of every PureLB pod (and of its previous container, after a restart) into `dir` as
+ * `pod-<name>[-previous].log`: the containers' logs live in the nodes' kubelets, which teardown removes. */
+export async function savePodLogs(lab: Lab, dir: string): Promise<void> {
+  const pods = (await kctl(lab, ['-n', 'purelb', 'get', 'pods', '-o', 'name']).catch(() => ''))
+    .split('\n')
+    .filter(Boolean);
+  for (const pod of pods) {
+    for (const previous of [false, true]) {
+      const text = await kctl(lab, [
+        '-n',
+        'purelb',
+        'logs',
+        pod,
+        '--all-containers',
+        ...(previous ? ['--previous'] : []),
+      ]).catch(() => '');
+      if (text) writeFileSync(join(dir, `pod-${pod.replace('pod/', '')}${previous ? '-previous' : ''}.log`), text);
+    }
+  }
 }

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { downLab, upLab, type Lab } from '../../src/lab/lab.ts';
 import { DEFAULT_OPTIONS, type Daemon } from '../../src/lab/plan.ts';
 import { pidOf } from '../../src/lab/components.ts';
+import { procDir } from '../../src/lab/ledger.ts';
+import { reportFailedLab, testsFailed } from '../../test/harness/failures.ts';
 import { run } from '../../src/exec.ts';
 import { electWinner } from '../../src/agent/election.ts';
 import { HEARTBEAT_PREFIX } from '../../src/model/heartbeat.ts';
@@ -28,7 +30,15 @@ import {
   waitFor,
   waitHops,
 } from '../harness.ts';
-import { containerPid, kctl, startRequestLoop, startRouteMonitor, tagImageOnNodes, withdrawalsOf } from './harness.ts';
+import {
+  containerPid,
+  kctl,
+  savePodLogs,
+  startRequestLoop,
+  startRouteMonitor,
+  tagImageOnNodes,
+  withdrawalsOf,
+} from './harness.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const AGENT_IMAGE = 'docker.io/library/purelb-ts-agent:0.1.0';
@@ -71,6 +81,10 @@ export function clusterSuite(daemon: Daemon): void {
     }, 900_000);
 
     afterAll(async () => {
+      if (lab && testsFailed()) {
+        await savePodLogs(lab, procDir(name));
+        reportFailedLab(name, log);
+      }
       await downLab(name, log);
     }, 120_000);
 
@@ -214,17 +228,34 @@ export function clusterSuite(daemon: Daemon): void {
       );
       expect(await nodesHolding(lab, addrs[0]!)).toEqual([owner]);
       expect(await arpAnswerers(lab, addrs[0]!)).toEqual([owner]);
-      process.kill(await containerPid(lab, owner, 'lbnodeagent'), 'SIGKILL');
+      // The kubelet restarts a killed container at once; an agent back within --owner-dead-after rightly
+      // keeps its addresses (nothing to take over), so whether anything moved would be a race with the
+      // kubelet. Pausing it makes the agent stay dead, as after a crash loop or an OOM kill.
+      const kubelet = pidOf(lab.plan.options.name, `${owner}-kubelet`)!;
+      process.kill(kubelet, 'SIGSTOP');
+      const killed = await containerPid(lab, owner, 'lbnodeagent');
+      let successor: string;
+      try {
+        process.kill(killed, 'SIGKILL');
+        successor = await waitFor(
+          'another node to announce the IPv4 address',
+          async () => {
+            const a = announcing(await readService(lab, 'lan-web'), 4);
+            return a && a !== owner ? a : undefined;
+          },
+          30_000,
+        );
+      } finally {
+        process.kill(kubelet, 'SIGCONT');
+      }
+      // the kubelet restarts the killed container and its startup sweep removes what the dead agent left
+      // (if the address lifetime had not already): then exactly one node holds each address, answers
+      // ARP/ND for it, and the ToR sends it there; the restarted agent takes nothing back
       await waitFor(
-        'another node to announce the IPv4 address',
-        async () => {
-          const a = announcing(await readService(lab, 'lan-web'), 4);
-          return a && a !== owner ? a : undefined;
-        },
-        30_000,
+        `the restarted agent on ${owner}`,
+        async () => ![0, killed].includes(await containerPid(lab, owner, 'lbnodeagent').catch(() => 0)),
+        60_000,
       );
-      // kubelet restarts the killed container and its startup sweep removes what the dead agent left:
-      // then exactly one node holds each address, answers ARP/ND for it, and the ToR sends it there
       for (const [i, a] of addrs.entries()) {
         const holder = await waitFor(
           `exactly one node to hold ${a}, the one announcing it`,
@@ -236,6 +267,7 @@ export function clusterSuite(daemon: Daemon): void {
           60_000,
         );
         expect(await arpAnswerers(lab, a)).toEqual([holder]);
+        if (i === 0) expect(holder).toBe(successor);
         // where the ToR sends the address right then (a wrong entry heals through neighbour probing)
         if (i === 0) record(daemon, 'sigkill-local', { holder, torNeighbour: await torNeighbourOwner(lab, a) });
         await waitAnswered(lab, a, 10);

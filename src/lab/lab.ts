@@ -152,7 +152,7 @@ export async function upLab(options: LabOptions, progress: Progress, shared?: Sh
 }
 
 /** Copies the lab's process and control-plane logs out of the run directory that clean-up removes. */
-function keepLogs(name: string): string | undefined {
+export function keepLogs(name: string): string | undefined {
   const dest = join(tmpdir(), `purelb-lab-${name}-failed-${Date.now()}`);
   try {
     for (const dir of [procDir(name), clusterDir(name)]) {
