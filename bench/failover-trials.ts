@@ -61,11 +61,18 @@ function loggedAt(logFile: string, msg: string, ip: string, since: number): numb
   return undefined;
 }
 
-/** Three agents with `agentArgs` (heartbeat timings etc.) against the apiserver of `kc`/`kubeconfig`. */
-export async function startFailoverLab(kc: KubeConfig, kubeconfig: string, agentArgs: string[]): Promise<FailoverLab> {
+/** Three agents with `agentArgs` (heartbeat timings etc.) against the apiserver of `kc`/`kubeconfig`;
+ * `prepare` runs before they start, with the Services' namespace (objects the agents then find at start). */
+export async function startFailoverLab(
+  kc: KubeConfig,
+  kubeconfig: string,
+  agentArgs: string[],
+  prepare?: (apps: string) => Promise<void>,
+): Promise<FailoverLab> {
   await applyCRDs(kc);
   const install = await freshNamespace(kc, 'purelb');
   const apps = await freshNamespace(kc, 'apps');
+  await prepare?.(apps);
   await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
     group: GROUP,
     version: VERSION,

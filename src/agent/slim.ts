@@ -5,20 +5,13 @@
 // references read. EndpointSlices are trimmed by slimEndpointSlice (src/k8s/trim.ts), which the
 // allocator's cache shares.
 import type { V1Service } from '@kubernetes/client-node';
-import { identity } from '../k8s/trim.ts';
-
-const PURELB_ANNOTATION = 'purelb.io/';
+import { identity, purelbAnnotations } from '../k8s/trim.ts';
 
 /** Keeps the identity, labels (routing selects Services by them), purelb.io/ annotations,
  * externalTrafficPolicy and the ingress addresses. */
 export function slimService(svc: V1Service): void {
   const m = svc.metadata;
-  const annotations = Object.entries(m?.annotations ?? {}).filter(([k]) => k.startsWith(PURELB_ANNOTATION));
-  svc.metadata = {
-    ...identity(m),
-    ...(m?.labels ? { labels: m.labels } : {}),
-    ...(annotations.length ? { annotations: Object.fromEntries(annotations) } : {}),
-  };
+  svc.metadata = { ...identity(m), ...(m?.labels ? { labels: m.labels } : {}), ...purelbAnnotations(m) };
   const etp = svc.spec?.externalTrafficPolicy;
   svc.spec = etp ? { externalTrafficPolicy: etp } : {};
   const ingress = svc.status?.loadBalancer?.ingress;

@@ -8,7 +8,8 @@ import { ALLOCATOR_COMPONENT, GROUP, VERSION } from '../api/names.ts';
 import type { ServiceGroup } from '../api/types.ts';
 import { createEventRecorder, type EventRecorder } from '../k8s/events.ts';
 import { listAll, pagedList, watchCache, type WatchedCache } from '../k8s/informer.ts';
-import { dropBookkeeping, slimEndpointSlice } from '../k8s/trim.ts';
+import { slimEndpointSlice } from '../k8s/trim.ts';
+import { slimAllocatorService } from './slim.ts';
 import { patchServiceAnnotations, servicePath } from '../k8s/patch.ts';
 import type { KubeClient } from '../k8s/rest.ts';
 import type { Logger } from '../log.ts';
@@ -67,7 +68,7 @@ export function kubeAllocatorCluster(
   const svcPath = scoped('/api/v1', 'services');
   const groupsPath = `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${SG_PLURAL}`;
   let namespaces: WatchedCache<KubernetesObject> | undefined;
-  const services = watchCache<V1Service>(kc, svcPath, log, { trim: dropBookkeeping });
+  const services = watchCache<V1Service>(kc, svcPath, log, { trim: slimAllocatorService });
   const groups = watchCache<ServiceGroup>(kc, groupsPath, log);
   // every node's heartbeat, not one segment's: the NoEligibleNode report needs the whole cluster
   const leases = leaseWatches(kc, namespace, log)(`${HEARTBEAT_LABEL}=node`);
@@ -81,7 +82,7 @@ export function kubeAllocatorCluster(
     endpointSlices,
     // metadata only: the selectors read labels, nothing else of a Namespace
     namespaces: () => (namespaces ??= watchCache(kc, '/api/v1/namespaces', log, { metadataOnly: true })),
-    listServices: async () => (await listAll(pagedList<V1Service>(kc, svcPath), dropBookkeeping)).items,
+    listServices: async () => (await listAll(pagedList<V1Service>(kc, svcPath), slimAllocatorService)).items,
     patchServiceStatus: (ns, name, body) => kc.patch(`${servicePath(ns, name)}/status`, body, 'merge'),
     patchServiceAnnotations: (ns, name, annotations) => patchServiceAnnotations(kc, ns, name, annotations),
     patchGroupStatus: async (name, status) => {

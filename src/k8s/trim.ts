@@ -4,6 +4,7 @@ import type { KubernetesObject, V1EndpointSlice, V1ObjectMeta } from '@kubernete
 import { SERVICE_NAME_LABEL } from '../model/services.ts';
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+const PURELB_ANNOTATION = 'purelb.io/';
 
 /** managedFields and kubectl's last-applied-configuration annotation (a copy of the whole object). */
 export function dropBookkeeping(o: KubernetesObject): void {
@@ -16,6 +17,12 @@ export function dropBookkeeping(o: KubernetesObject): void {
 /** Identity and version: what the cache, events (regarding) and conditional writes need. */
 export function identity(m: V1ObjectMeta | undefined): V1ObjectMeta {
   return { name: m?.name, namespace: m?.namespace, uid: m?.uid, resourceVersion: m?.resourceVersion };
+}
+
+/** The purelb.io/ annotations (the only ones our components read), or nothing when there are none. */
+export function purelbAnnotations(m: V1ObjectMeta | undefined): Pick<V1ObjectMeta, 'annotations'> {
+  const kept = Object.entries(m?.annotations ?? {}).filter(([k]) => k.startsWith(PURELB_ANNOTATION));
+  return kept.length ? { annotations: Object.fromEntries(kept) } : {};
 }
 
 /** Keeps the Service the slice belongs to and, per endpoint, its node and conditions: what
