@@ -6,7 +6,7 @@ import { ANN } from '../src/api/annotations.ts';
 import { canonicalIP } from '../src/api/ip.ts';
 import { applyObjects } from '../src/lab/apply.ts';
 import { pidOf } from '../src/lab/components.ts';
-import { run } from '../src/exec.ts';
+import { inNetns, run } from '../src/exec.ts';
 import { downLab, nodeByIP, upLab, type Lab, type SharedCluster } from '../src/lab/lab.ts';
 import { DEFAULT_OPTIONS, type Daemon, type LabOptions, type Protocol } from '../src/lab/plan.ts';
 import { endpointSlices, sampleServiceGroups, serviceObject, type SampleService } from '../src/lab/samples.ts';
@@ -50,7 +50,11 @@ export async function startBackendLab(
 export async function stopBackendLab(lab: Lab | undefined): Promise<void> {
   if (!lab) return;
   const name = lab.plan.options.name;
-  if (testsFailed()) reportFailedLab(name, (m) => process.stderr.write(`[${name}] ${m}\n`));
+  if (testsFailed()) {
+    const log = (m: string) => process.stderr.write(`[${name}] ${m}\n`);
+    log(await torSessions(lab));
+    reportFailedLab(name, log);
+  }
   await downLab(name, () => {}, sharedCluster());
 }
 
@@ -92,6 +96,18 @@ export async function torHops(lab: Lab, address: string): Promise<string[]> {
   const routes = await readVtyshRoutes(lab.plan.torNetns, lab.torVtyDir);
   const names = await nodeByIP(lab.plan);
   return [...new Set((routes[hostPrefix(address)] ?? []).map((ip) => names[ip] ?? ip))].sort();
+}
+
+/** The ToR's sessions with the nodes as FRR shows them (which node's BGP or OSPF is not up), for the
+ * report of a failed test. */
+async function torSessions(lab: Lab): Promise<string> {
+  const commands = ['show bgp summary', 'show ip ospf neighbor', 'show ipv6 ospf6 neighbor'];
+  const out = await Promise.all(
+    commands.map((c) =>
+      inNetns(lab.plan.torNetns, 'vtysh', ['--vty_socket', lab.torVtyDir, '-c', c]).catch((e: Error) => e.message),
+    ),
+  );
+  return commands.map((c, i) => `ToR: ${c}\n${out[i]!.trim()}`).join('\n');
 }
 
 /** The ToR's kernel route for an address and its neighbour entries: what really forwarded, for an
