@@ -39,7 +39,9 @@ COPY --from=build /build/dist ./dist
 COPY templates ./templates
 COPY crds ./crds
 USER 65534:65534
-ENTRYPOINT ["node", "/app/bin/purelb.js"]
+# --optimize-for-size as in the agent below: the allocator addressing 10,000 Services measured 100-101 MiB
+# RSS 10 s after the last instead of 131
+ENTRYPOINT ["node", "--optimize-for-size", "/app/bin/purelb.js"]
 
 # GoBGP's .proto files, loaded at run time from the path Debian installs them to (never vendored).
 FROM debian:bookworm-slim AS gobgp-protos
