@@ -2,13 +2,13 @@
 // the containers of a node (crictl), images retagged inside every node, a request loop from the client
 // and a monitor of the ToR's routing table that records every change while a scenario runs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalIP } from '../../src/api/ip.ts';
 import { clusterBinaries } from '../../src/lab/cluster/binaries.ts';
 import { run } from '../../src/exec.ts';
 import { nodeByIP, type Lab } from '../../src/lab/lab.ts';
-import { kubeNodePlan } from '../../src/lab/kube/node-config.ts';
+import { kubeNodePlan, nodePaths } from '../../src/lab/kube/node-config.ts';
 import { kubectl } from '../../src/lab/real-cluster.ts';
 import { answerKey, urlFor } from '../../src/lab/spread.ts';
 
@@ -136,23 +136,21 @@ export async function withdrawalsOf(
   return out;
 }
 
-/** Writes the logs of every PureLB pod (and of its previous container, after a restart) into `dir` as
- * `pod-<name>[-previous].log`: the containers' logs live in the nodes' kubelets, which teardown removes. */
-export async function savePodLogs(lab: Lab, dir: string): Promise<void> {
-  const pods = (await kctl(lab, ['-n', 'purelb', 'get', 'pods', '-o', 'name']).catch(() => ''))
-    .split('\n')
-    .filter(Boolean);
-  for (const pod of pods) {
-    for (const previous of [false, true]) {
-      const text = await kctl(lab, [
-        '-n',
-        'purelb',
-        'logs',
-        pod,
-        '--all-containers',
-        ...(previous ? ['--previous'] : []),
-      ]).catch(() => '');
-      if (text) writeFileSync(join(dir, `pod-${pod.replace('pod/', '')}${previous ? '-previous' : ''}.log`), text);
+/** Copies the logs of every PureLB container (current and restarted ones) into `dir` as
+ * `pod-<node>-<pod>-<container>-<restart>.log`: they live in the nodes' kubelet directories, which
+ * teardown removes (and `kubectl logs` cannot reach the nodes' kubelets from the host). */
+export function savePodLogs(lab: Lab, dir: string): void {
+  for (const n of lab.plan.nodes) {
+    const root = nodePaths(kubeNode(lab, n.name)).podLogs;
+    if (!existsSync(root)) continue;
+    // <namespace>_<pod>_<uid>/<container>/<restart>.log
+    for (const pod of readdirSync(root).filter((p) => p.startsWith('purelb_'))) {
+      for (const container of readdirSync(join(root, pod))) {
+        for (const f of readdirSync(join(root, pod, container))) {
+          const podName = pod.split('_')[1];
+          copyFileSync(join(root, pod, container, f), join(dir, `pod-${n.name}-${podName}-${container}-${f}`));
+        }
+      }
     }
   }
 }

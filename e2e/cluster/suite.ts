@@ -82,7 +82,7 @@ export function clusterSuite(daemon: Daemon): void {
 
     afterAll(async () => {
       if (lab && testsFailed()) {
-        await savePodLogs(lab, procDir(name));
+        savePodLogs(lab, procDir(name));
         reportFailedLab(name, log);
       }
       await downLab(name, log);
