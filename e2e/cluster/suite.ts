@@ -65,6 +65,22 @@ function waitAnswered(lab: Lab, address: string, n = 30, timeoutMs = 30_000): Pr
   );
 }
 
+/** Waits until requests to the address are answered by pods on exactly `nodes`: a pod that just became
+ * ready may take a moment to be in every node's kube-proxy rules. */
+async function waitAnsweredBy(lab: Lab, address: string, nodes: string[]): Promise<void> {
+  await waitFor(
+    `requests to ${address} answered by pods on ${nodes.join(',')} only`,
+    async () => {
+      const answers = await spread(lab, address);
+      const seen = podNodes(answers);
+      if (JSON.stringify(seen) !== JSON.stringify(nodes))
+        throw new Error(`answers ${JSON.stringify(answers)}; ${await torForwarding(lab, address)}`);
+      return true;
+    },
+    30_000,
+  );
+}
+
 function record(daemon: Daemon, scenario: string, result: unknown): void {
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(join(RESULTS_DIR, `${daemon}-${scenario}.json`), JSON.stringify(result, null, 2));
@@ -91,7 +107,7 @@ export function clusterSuite(daemon: Daemon): void {
     test('ETP Cluster: one ECMP next hop per node at the ToR (IPv4, IPv6); requests reach pods on every node', async () => {
       for (const a of await addressesOf(lab, 'dual', 2)) {
         await waitHops(lab, a, allNodes(lab));
-        expect(podNodes(await spread(lab, a))).toEqual(allNodes(lab));
+        await waitAnsweredBy(lab, a, allNodes(lab));
       }
     }, 120_000);
 
@@ -161,7 +177,7 @@ export function clusterSuite(daemon: Daemon): void {
       // n2 leaves zone b: its route goes, n1 alone carries the group
       await kctl(lab, ['label', 'node', n2, 'purelb.io/e2e-zone-']);
       await waitHops(lab, virtual!, [n1], 60_000);
-      expect(podNodes(await spread(lab, virtual!))).toEqual(allNodes(lab));
+      await waitAnsweredBy(lab, virtual!, allNodes(lab));
       record(daemon, 'selectors', {
         virtual,
         hops: await torHops(lab, virtual!),
@@ -178,18 +194,8 @@ export function clusterSuite(daemon: Daemon): void {
       const check = async (nodes: string[]) => {
         for (const a of addrs) {
           await waitHops(lab, a, nodes, 90_000);
-          // with ETP Local kube-proxy only forwards to pods of the node the request reached; a pod that
-          // just became ready may take a moment to be in that node's rules
-          await waitFor(
-            `requests to ${a} answered by pods on ${nodes.join(',')} only`,
-            async () => {
-              const seen = podNodes(await spread(lab, a));
-              if (JSON.stringify(seen) !== JSON.stringify(nodes))
-                throw new Error(`answered by pods on ${seen.join(',')}; ${await torForwarding(lab, a)}`);
-              return true;
-            },
-            30_000,
-          );
+          // with ETP Local kube-proxy only forwards to pods of the node the request reached
+          await waitAnsweredBy(lab, a, nodes);
         }
       };
       await check(nodeNames(lab, [0, 1]));

@@ -50,7 +50,7 @@ import {
   serviceObject,
   SAMPLE_NAMESPACE,
 } from './samples.ts';
-import { buildRealCluster, installProduct, waitRollout } from './real-cluster.ts';
+import { buildRealCluster, installProduct, productWorkloads, waitRollout } from './real-cluster.ts';
 import { formatSpread, requestSpread, type Spread } from './spread.ts';
 import { readStatusInputs } from '../status/source.ts';
 import { labTorSpec, renderTor, torDaemons } from './tor.ts';
@@ -295,7 +295,7 @@ async function buildReal(ledger: Ledger, plan: LabPlan, progress: Progress): Pro
   if (plan.options.install === false) return lab;
   await installProduct(kubeconfig, plan, progress);
   await applyObjects(kc, [labRouterConfig(plan, namespace)]);
-  await waitRollout(kubeconfig, plan, progress);
+  await waitRollout(kubeconfig, 'purelb', productWorkloads(plan), progress);
   await waitAgents(lab, progress);
   if (plan.options.samples) {
     progress('samples: ServiceGroups "lan" (local) and "virtual", Services, echo Deployments');
@@ -304,6 +304,13 @@ async function buildReal(ledger: Ledger, plan: LabPlan, progress: Progress): Pro
     await applyObjects(
       kc,
       sampleServices(plan).map((s) => realServiceObject(s)),
+    );
+    // every echo pod ready too: requests to the sample URLs reach pods on every node they should
+    await waitRollout(
+      kubeconfig,
+      SAMPLE_NAMESPACE,
+      sampleWorkloads(plan).map((w) => `deployment/${w.metadata!.name}`),
+      progress,
     );
     await waitConverged(lab, progress);
   }

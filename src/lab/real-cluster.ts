@@ -165,10 +165,21 @@ export async function installProduct(kubeconfig: string, plan: LabPlan, progress
 }
 
 /** Waits until the product's workloads are rolled out (every pod ready). */
-export async function waitRollout(kubeconfig: string, plan: LabPlan, progress: Progress): Promise<void> {
-  const workloads = ['deployment/allocator', 'daemonset/lbnodeagent', `daemonset/purelb-${plan.options.daemon}`];
+export async function waitRollout(
+  kubeconfig: string,
+  namespace: string,
+  workloads: string[],
+  progress: Progress,
+): Promise<void> {
   for (const w of workloads) {
     progress(`waiting for ${w} to roll out`);
-    await kubectl(kubeconfig, ['-n', 'purelb', 'rollout', 'status', w, '--timeout=180s'], 200_000);
+    await kubectl(kubeconfig, ['-n', namespace, 'rollout', 'status', w, '--timeout=180s'], 200_000);
   }
 }
+
+/** The product's workloads in the lab: allocator, agent and the overlay's routing daemon. */
+export const productWorkloads = (plan: LabPlan) => [
+  'deployment/allocator',
+  'daemonset/lbnodeagent',
+  `daemonset/purelb-${plan.options.daemon}`,
+];
