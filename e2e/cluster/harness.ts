@@ -145,9 +145,9 @@ export function savePodLogs(lab: Lab, dir: string): void {
     if (!existsSync(root)) continue;
     // <namespace>_<pod>_<uid>/<container>/<restart>.log
     for (const pod of readdirSync(root).filter((p) => p.startsWith('purelb_'))) {
+      const podName = pod.split('_')[1];
       for (const container of readdirSync(join(root, pod))) {
         for (const f of readdirSync(join(root, pod, container))) {
-          const podName = pod.split('_')[1];
           copyFileSync(join(root, pod, container, f), join(dir, `pod-${n.name}-${podName}-${container}-${f}`));
         }
       }

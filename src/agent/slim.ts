@@ -5,15 +5,13 @@
 // references read. EndpointSlices are trimmed by slimEndpointSlice (src/k8s/trim.ts), which the
 // allocator's cache shares.
 import type { V1Service } from '@kubernetes/client-node';
-import { identity, purelbAnnotations } from '../k8s/trim.ts';
+import { ingressStatus, serviceMetadata } from '../k8s/trim.ts';
 
 /** Keeps the identity, labels (routing selects Services by them), purelb.io/ annotations,
  * externalTrafficPolicy and the ingress addresses. */
 export function slimService(svc: V1Service): void {
-  const m = svc.metadata;
-  svc.metadata = { ...identity(m), ...(m?.labels ? { labels: m.labels } : {}), ...purelbAnnotations(m) };
+  svc.metadata = serviceMetadata(svc.metadata);
   const etp = svc.spec?.externalTrafficPolicy;
   svc.spec = etp ? { externalTrafficPolicy: etp } : {};
-  const ingress = svc.status?.loadBalancer?.ingress;
-  svc.status = ingress ? { loadBalancer: { ingress: ingress.map((i) => ({ ip: i.ip })) } } : {};
+  svc.status = ingressStatus(svc.status);
 }

@@ -142,11 +142,11 @@ function agentSettings(values: Values) {
   };
 }
 
-/** The agent's LAN probe settings (none when --owner-probe-interval is 0). */
 /** Peers reach the health server on the node's LAN addresses only when it listens on all of them, in
  * these families: 0.0.0.0 takes IPv4 connections only, :: both (Linux's default bindv6only=0). */
 const LISTENS_ON_ALL: Partial<Record<string, ReadonlyArray<4 | 6>>> = { '0.0.0.0': [4], '::': [4, 6] };
 
+/** The agent's LAN probe settings (none when --owner-probe-interval is 0). */
 function probeOptions(settings: ReturnType<typeof agentSettings>, healthHost: string, port: number) {
   if (settings.probeIntervalMs <= 0) return {};
   const families = LISTENS_ON_ALL[healthHost];

@@ -1,6 +1,6 @@
 // Trims for watch caches (pure, in place): bookkeeping of the API and of kubectl that no component of
 // ours reads, yet is often most of an object, and the few kinds every component reads only a little of.
-import type { KubernetesObject, V1EndpointSlice, V1ObjectMeta } from '@kubernetes/client-node';
+import type { KubernetesObject, V1EndpointSlice, V1ObjectMeta, V1ServiceStatus } from '@kubernetes/client-node';
 import { SERVICE_NAME_LABEL } from '../model/services.ts';
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -19,10 +19,21 @@ export function identity(m: V1ObjectMeta | undefined): V1ObjectMeta {
   return { name: m?.name, namespace: m?.namespace, uid: m?.uid, resourceVersion: m?.resourceVersion };
 }
 
-/** The purelb.io/ annotations (the only ones our components read), or nothing when there are none. */
-export function purelbAnnotations(m: V1ObjectMeta | undefined): Pick<V1ObjectMeta, 'annotations'> {
-  const kept = Object.entries(m?.annotations ?? {}).filter(([k]) => k.startsWith(PURELB_ANNOTATION));
-  return kept.length ? { annotations: Object.fromEntries(kept) } : {};
+/** A Service's identity, labels and purelb.io/ annotations (the only ones our components read): what the
+ * agent and the allocator both keep of its metadata. */
+export function serviceMetadata(m: V1ObjectMeta | undefined): V1ObjectMeta {
+  const annotations = Object.entries(m?.annotations ?? {}).filter(([k]) => k.startsWith(PURELB_ANNOTATION));
+  return {
+    ...identity(m),
+    ...(m?.labels ? { labels: m.labels } : {}),
+    ...(annotations.length ? { annotations: Object.fromEntries(annotations) } : {}),
+  };
+}
+
+/** A Service's status reduced to its ingress IPs. */
+export function ingressStatus(status: V1ServiceStatus | undefined): V1ServiceStatus {
+  const ingress = status?.loadBalancer?.ingress;
+  return ingress ? { loadBalancer: { ingress: ingress.map((i) => ({ ip: i.ip })) } } : {};
 }
 
 /** Keeps the Service the slice belongs to and, per endpoint, its node and conditions: what

@@ -164,7 +164,7 @@ export async function installProduct(kubeconfig: string, plan: LabPlan, progress
   await kubectl(kubeconfig, ['apply', '-k', join(repoRoot, overlay)]);
 }
 
-/** Waits until the product's workloads are rolled out (every pod ready). */
+/** Waits until each workload of `namespace` is rolled out (every pod ready). */
 export async function waitRollout(
   kubeconfig: string,
   namespace: string,
