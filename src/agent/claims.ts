@@ -19,6 +19,11 @@ export class StoredClaims {
     this.#byService.set(key, [...(this.#byService.get(key) ?? []).filter((c) => c.family !== claim.family), claim]);
   }
 
+  /** A claim of `value` on the Service is stored and not shown by the watch yet. */
+  holds(key: string, family: 4 | 6, value: string): boolean {
+    return this.#byService.get(key)?.some((c) => c.family === family && c.value === value) ?? false;
+  }
+
   /** The value a stored claim replaced on the Service, if one is pending. */
   replaced(key: string, family: 4 | 6): string | undefined {
     return this.#byService.get(key)?.find((c) => c.family === family)?.replaced;

@@ -144,8 +144,9 @@ interface AnnouncingWrite {
   family: 4 | 6;
   value: string;
   resourceVersion: string | undefined;
-  /** A takeover from an owner that stopped answering (the value it replaces): once stored, this node holds the address. */
-  claim?: { replaced: string | undefined };
+  /** A takeover from an owner that stopped answering or left (the value it replaces, and the address):
+   * once stored, this node holds the address. */
+  claim?: { replaced: string | undefined; address: AddressDecision };
 }
 
 const failedKey = (c: { ip: string; ifname: string }) => `${c.ip} ${c.ifname}`;
@@ -193,6 +194,9 @@ export class AgentController {
   /** The owners this node is the successor of, from the last reconcile (./succession.ts). */
   #watchedOwners = new Map<string, WatchedOwner>();
   readonly #claims = new StoredClaims();
+  /** Addresses a takeover added outside a reconcile (#takeOver), until a reconcile has seen them on the
+   * node: a reconcile that read the kernel before does not announce them a second time. */
+  readonly #takenOver = new Set<string>();
   /** Out-of-service reason the last reconcile applied (undefined = in service). */
   #appliedOutOfService: string | undefined;
   /** Last reason seen on a Node event: only a change triggers a reconcile (status updates do not). */
@@ -313,7 +317,8 @@ export class AgentController {
       this.#queue.clear();
       await this.#queue.onIdle();
       await this.#renewal.stop();
-      await this.#withdrawLocal();
+      // after a takeover's add in flight, if any
+      await this.#renewal.exclusive(() => this.#withdrawLocal());
       await heartbeat.stop(true);
     }
     this.#annotationQueue.clear();
@@ -417,6 +422,14 @@ export class AgentController {
     const now = Date.now();
     const peers = this.#peerHeartbeats();
     this.#o.metrics.heartbeatPeers.set(peers.length);
+    // An owner whose Lease was deleted (graceful stop, after it withdrew its addresses), marked out of
+    // service (after its batch withdrew them) or expired (it fenced itself before) holds nothing: its
+    // successor claims at once, without waiting for the probe or for a full reconcile.
+    for (const owner of this.#watchedOwners.keys()) {
+      const beat = peers.find((h) => h.node === owner);
+      if (!beat || !isLive(beat, now))
+        this.ownerUnreachable(owner, 'its heartbeat Lease is gone, expired or out of service');
+    }
     if (this.#membership(peers, now) !== this.#lastMembership) this.trigger();
     const next = nextExpiry(peers, now);
     if (next !== undefined && !this.#stopping)
@@ -481,9 +494,14 @@ export class AgentController {
     this.#reconcileStartedAt = Date.now();
     const end = this.#o.metrics.reconcileDuration.startTimer();
     const view = await this.#read();
+    // A stopping agent withdraws its local addresses itself (#withdrawLocal), right after the reconcile
+    // it waits for: with 10,000 Services each step left is hundreds of milliseconds of a hand-off.
+    if (this.#stopping) return this.#abandon();
     const decisions = this.#decide(view);
     this.#watchOwners(view, decisions);
-    const outcome = await this.#apply(await this.#plan(decisions, view), decisions, view.links);
+    const changes = await this.#plan(decisions, view);
+    if (this.#stopping) return this.#abandon();
+    const outcome = await this.#apply(changes, decisions, view);
     this.#announce(view, decisions, outcome);
     // the peers re-elect on the mark, now that the local addresses are gone
     if (view.outOfService && this.#leaseMarked !== view.outOfService) {
@@ -493,6 +511,11 @@ export class AgentController {
     this.#log.debug('reconciled', { changes: outcome.changes.length, addresses: held.length, seconds: end() });
     this.#reconcileStartedAt = undefined;
     this.#firstReconcileDone = true;
+  }
+
+  #abandon(): void {
+    this.#reconcileStartedAt = undefined;
+    this.#log.debug('reconcile abandoned: the agent is stopping');
   }
 
   /** Step 1: one consistent view of the cluster, the kernel and the heartbeats. */
@@ -517,6 +540,8 @@ export class AgentController {
     this.#config = this.#readConfig();
     const { links, candidates } = await this.#readNode(this.#config);
     const owned = ownership.owned();
+    for (const ip of this.#takenOver)
+      if (links.some((l) => l.addrs.some((a) => a.ip === ip))) this.#takenOver.delete(ip);
     const subnets = ownSubnets(candidates, links, owned);
     heartbeat.setSubnets(subnets);
     // a new subnet's peers are known once its Leases are listed (#decide holds back until then; the list triggers a reconcile)
@@ -592,12 +617,12 @@ export class AgentController {
   }
 
   /** Step 4: one `ip -batch`, then the held local addresses the renewal keeps; no renewal runs meanwhile. */
-  async #apply(changes: AddressChange[], decisions: AddressDecision[], links: KernelLink[]): Promise<Outcome> {
+  async #apply(changes: AddressChange[], decisions: AddressDecision[], v: View): Promise<Outcome> {
     const outcome: Outcome = { changes, applied: [], failedKeys: new Set(), failures: new Map() };
     await this.#renewal.exclusive(async () => {
-      if (changes.length > 0) await this.#applyBatch(decisions, outcome, links);
+      if (changes.length > 0) await this.#applyBatch(decisions, outcome, v);
       const owned = this.#p.ownership.owned();
-      this.#held = decisions
+      const held = decisions
         .filter(
           (d) =>
             d.kind === 'local' &&
@@ -606,6 +631,9 @@ export class AgentController {
             owned.has(addressKey(d.ifname, d.ip, d.prefix)),
         )
         .map(({ ifname, ip, prefix, family }) => ({ ifname, ip, prefix, family }));
+      // a takeover added since the read is renewed too, until the reconcile it triggered decides it
+      const decided = new Set(held.map((h) => h.ip));
+      this.#held = [...held, ...this.#held.filter((h) => this.#takenOver.has(h.ip) && !decided.has(h.ip))];
     });
     return outcome;
   }
@@ -613,8 +641,9 @@ export class AgentController {
   /** The ownership record is written before the kernel has the addresses, so a crash mid-batch never
    * orphans one, and pruned afterwards of what is not on the node: read again after a batch that deleted
    * (the kernel may delete more than asked, promote_secondaries off), else what the reconcile read plus
-   * the adds that succeeded (a takeover waits for no second read of a table of 10,000 addresses). */
-  async #applyBatch(decisions: AddressDecision[], outcome: Outcome, links: KernelLink[]): Promise<void> {
+   * the adds that succeeded (a takeover waits for no second read of a table of 10,000 addresses). Only
+   * keys this reconcile knew are pruned: one a takeover added since its read stays. */
+  async #applyBatch(decisions: AddressDecision[], outcome: Outcome, v: View): Promise<void> {
     const { changes } = outcome;
     const { net, ownership } = this.#p;
     const adds = changes.filter((c) => c.op === 'add' && !c.restore).map((c) => addressKey(c.ifname, c.ip, c.prefix));
@@ -644,11 +673,11 @@ export class AgentController {
     const present = new Set(
       changes.some((c) => c.op === 'del')
         ? keys(await net.readLinks())
-        : [...keys(links), ...outcome.applied.map((c) => addressKey(c.ifname, c.ip, c.prefix))],
+        : [...keys(v.links), ...outcome.applied.map((c) => addressKey(c.ifname, c.ip, c.prefix))],
     );
     await ownership.update(
       [],
-      [...ownership.owned()].filter((k) => !present.has(k)),
+      [...v.owned, ...adds].filter((k) => !present.has(k)),
     );
   }
 
@@ -662,6 +691,7 @@ export class AgentController {
     const node = this.#o.node;
     const byIp = new Map(decisions.map((d) => [d.ip, d]));
     const addedNow = o.applied.filter((x) => x.op === 'add' && x.kind === 'local' && !x.restore);
+    const added = new Set(addedNow.map((c) => c.ip));
     // another node announced it since, and this node has not written its own claim back yet (once it has,
     // the next reconciles until the watch shows that write must not announce it again)
     const announcedElsewhere = (d: AddressDecision) =>
@@ -679,25 +709,21 @@ export class AgentController {
         d.kind === 'local' &&
         d.announce &&
         !o.failedKeys.has(failedKey(d)) &&
-        !addedNow.some((c) => c.ip === d.ip) &&
+        !added.has(d.ip) &&
+        !this.#takenOver.has(d.ip) &&
         // the first reconcile cannot know what the LAN learned while no agent ran here: announce all
         (!this.#firstReconcileDone || announcedElsewhere(d)),
     );
     const garps: AnnounceTarget[] = [];
-    for (const c of [...addedNow, ...reclaimed]) {
+    // an address a takeover added after this reconcile's read was announced then
+    const announcedNow = addedNow.filter((c) => !this.#takenOver.delete(c.ip));
+    for (const c of [...announcedNow, ...reclaimed]) {
       const d = byIp.get(c.ip)!;
-      this.#o.metrics.electionWins.inc();
       // a takeover's own claim hides the silent owner in the view: it is kept with the claim
       const previous = d.services
         .flatMap((s) => [v.inputs.get(s)?.announcing[c.family], this.#claims.replaced(s, c.family)])
         .find((x) => x && !x.startsWith(`${node},`));
-      if (previous) this.#o.metrics.failovers.inc();
-      this.#log.info('announcing local address', {
-        address: c.ip,
-        interface: c.ifname,
-        services: d.services,
-        previousOwner: previous ?? '',
-      });
+      this.#logAnnounced(d, previous);
       if (v.config.sendgarp) garps.push({ ifname: c.ifname, ip: c.ip });
     }
     this.#p.announce(garps);
@@ -708,6 +734,18 @@ export class AgentController {
       decisions.filter((d) => !o.failedKeys.has(failedKey(d))),
       v.inputs,
     );
+  }
+
+  /** The log line and metrics of a local address this node starts announcing, taken over from `previous` if set. */
+  #logAnnounced(d: AddressDecision, previous: string | undefined): void {
+    this.#o.metrics.electionWins.inc();
+    if (previous) this.#o.metrics.failovers.inc();
+    this.#log.info('announcing local address', {
+      address: d.ip,
+      interface: d.ifname,
+      services: d.services,
+      previousOwner: previous ?? '',
+    });
   }
 
   /** Step 2b: probe the owners of the local addresses this node would take over (not while it is no
@@ -721,14 +759,15 @@ export class AgentController {
   }
 
   /**
-   * The probe's report: `owner` has not answered on the LAN for its dead-after time. Claims the
-   * addresses this node is the successor for, by writing the announcing annotation of every Service
-   * using them with the Service's resourceVersion as precondition: of two nodes claiming at once, one
-   * write is stored and the other gets 409. The address is added by the reconcile that follows the
-   * stored claim, never before it. Called again on every failed probe: a claim that met a conflict is
-   * retried on the newer Service while the owner stays silent.
+   * The probe's report (`owner` has not answered on the LAN for its dead-after time), or the owner's
+   * heartbeat Lease is gone. Claims the addresses this node is the successor for, by writing the
+   * announcing annotation of every Service using them with the Service's resourceVersion as
+   * precondition: of two nodes claiming at once, one write is stored and the other gets 409. The address
+   * is added once the claims of all its Services are stored (#takeOver), never before. Called again on
+   * every failed probe: a claim that met a conflict is retried on the newer Service while the owner stays
+   * silent.
    */
-  ownerUnreachable(owner: string): void {
+  ownerUnreachable(owner: string, why = 'it does not answer on the LAN'): void {
     const watched = this.#watchedOwners.get(owner);
     if (!watched || this.#stopping) return;
     const { cluster } = this.#p;
@@ -742,18 +781,55 @@ export class AgentController {
         const svc = cluster.service(ns!, name!);
         const slot = `${key} ${d.family}`;
         const resourceVersion = svc?.metadata?.resourceVersion;
-        if (!svc || this.#writePending(slot, value, resourceVersion)) continue;
+        const input = svc && serviceInput(svc);
+        // the address was decided on an older version: the reconcile decides on this one
+        if (!input?.addresses.some((ip) => formatIP(ip) === d.ip)) continue;
+        if (this.#writePending(slot, value, resourceVersion)) continue;
         this.#annotationWrites.set(slot, { value, at: Infinity, basedOn: resourceVersion });
-        const claim = { replaced: serviceInput(svc)?.announcing[d.family] };
+        const claim = { replaced: input.announcing[d.family], address: d };
         this.#annotationQueue.put(slot, { key, family: d.family, value, resourceVersion, claim });
         claimed.add(d.ip);
       }
     }
     if (claimed.size)
-      this.#log.info('claiming the local addresses of an owner that does not answer', {
-        owner,
-        addresses: [...claimed],
-      });
+      this.#log.info('claiming the local addresses of an owner', { owner, why, addresses: [...claimed] });
+  }
+
+  /**
+   * Step 4 for a takeover, outside a reconcile: once the claims of all the address's Services are stored,
+   * it goes on the node and the LAN hears it now. With 10,000 Services a reconcile takes most of a
+   * second; the one that follows (triggered by the claim) decides it with everything else and removes it
+   * if something changed meanwhile.
+   */
+  async #takeOver(d: AddressDecision, value: string, replaced: string | undefined): Promise<void> {
+    const { net, ownership, cluster } = this.#p;
+    const claimedAll = d.services.every((key) => {
+      const [ns, name] = key.split('/');
+      const svc = cluster.service(ns!, name!);
+      return this.#claims.holds(key, d.family, value) || (svc && serviceInput(svc)?.announcing[d.family]) === value;
+    });
+    const key = addressKey(d.ifname, d.ip, d.prefix);
+    if (!claimedAll) return;
+    const added = await this.#renewal.exclusive(async () => {
+      if (this.candidate() !== true || ownership.owned().has(key)) return false;
+      await ownership.update([key], []);
+      const change: AddressChange = {
+        op: 'add',
+        ifname: d.ifname,
+        ip: d.ip,
+        family: d.family,
+        prefix: d.prefix,
+        kind: 'local',
+      };
+      const { failed } = await net.applyBatch([batchLine(change, { localLifetime: this.#renewal.lifetimeS })]);
+      if (failed.length) throw new Error(failed[0]!.message);
+      this.#takenOver.add(d.ip);
+      this.#held = [...this.#held, { ifname: d.ifname, ip: d.ip, prefix: d.prefix, family: d.family }];
+      return true;
+    });
+    if (!added) return;
+    this.#logAnnounced(d, replaced);
+    if (this.#config.sendgarp) this.#p.announce([{ ifname: d.ifname, ip: d.ip }]);
   }
 
   /** The announcing annotation of the Services of local addresses this node holds; a write is not
@@ -787,7 +863,16 @@ export class AgentController {
       await this.#p.cluster.setAnnouncing(ns!, name!, w.family, w.value, w.resourceVersion);
       this.#annotationWrites.set(slot, { value: w.value, at: Date.now(), basedOn: w.resourceVersion });
       if (w.claim) {
-        this.#claims.add(w.key, { family: w.family, value: w.value, resourceVersion: w.resourceVersion, ...w.claim });
+        const { replaced, address } = w.claim;
+        this.#claims.add(w.key, { family: w.family, value: w.value, resourceVersion: w.resourceVersion, replaced });
+        // the reconcile that follows retries a failed add and reports it on the Services
+        this.#takeOver(address, w.value, replaced).catch((err: unknown) =>
+          this.#log.warn('could not add a claimed local address; the next reconcile retries', {
+            address: `${address.ip}/${address.prefix}`,
+            interface: address.ifname,
+            error: err,
+          }),
+        );
         this.trigger();
       }
     } catch (err) {

@@ -42,7 +42,10 @@ class FakeKernel implements NetworkAdapter {
   }
   /** eth0 carries the IPv6 default route too (dual-stack LAN). */
   v6Default = false;
+  /** While set, a reconcile's read waits here after it has read the links. */
+  hold: Promise<void> | undefined;
   async readDefaultRoutes(family: 4 | 6) {
+    await this.hold;
     return family === 4 || this.v6Default ? [{ dev: 'eth0', metric: 0 }] : [];
   }
   async ensureLink(ifname: string) {
@@ -450,6 +453,22 @@ describe('agent controller (fake ports)', () => {
     }
   });
 
+  test('stop abandons the reconcile in progress: it adds nothing more, and the local addresses are withdrawn', async () => {
+    const t = setup();
+    t.cluster.svcs = [service('web', '192.168.1.240')];
+    await t.controller.start(60_000);
+    t.cluster.svcs.push(service('v', '10.9.0.1'));
+    let release!: () => void;
+    t.kernel.hold = new Promise((r) => (release = r));
+    t.controller.trigger();
+    await new Promise((r) => setImmediate(r));
+    const stopped = t.controller.stop();
+    release();
+    await stopped;
+    expect(t.kernel.addresses('kube-lb0')).toEqual([]);
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
+  });
+
   test('an announcing write that meets a newer Service (409) is decided again on the next event of it', async () => {
     const t = setup();
     const svc = service('web', '192.168.1.240');
@@ -613,6 +632,70 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
       expect.stringContaining('"previousOwner":"n2,eth0"'),
     ]);
     expect(t.probe.watched).toEqual(new Map()); // n1 owns it now: nobody left to probe
+    await t.controller.stop();
+  });
+
+  /** Runs `during` while a reconcile that has read the kernel waits; then lets it finish. */
+  const whileReconciling = async (t: ReturnType<typeof owned>, during: () => Promise<void>) => {
+    let release!: () => void;
+    t.kernel.hold = new Promise((r) => (release = r));
+    t.controller.trigger();
+    await new Promise((r) => setImmediate(r));
+    await during();
+    t.kernel.hold = undefined;
+    release();
+    await t.controller.idle();
+  };
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  };
+
+  test('a stored claim adds the address at once, not after the reconcile in progress; that reconcile keeps it and announces it once', async () => {
+    const t = owned();
+    await t.controller.start(60_000);
+    await whileReconciling(t, async () => {
+      t.controller.ownerUnreachable('n2');
+      await settle();
+      expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+      expect(t.garps).toEqual(['eth0 192.168.1.240']);
+      expect(t.ownership.owned()).toContain('eth0 192.168.1.240/24');
+    });
+    // the reconcile read the kernel before the address was added: it neither prunes nor announces it
+    expect(t.ownership.owned()).toContain('eth0 192.168.1.240/24');
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+    expect(t.garps).toEqual(['eth0 192.168.1.240']);
+    expect(t.logs.filter((l) => l.includes('announcing local address'))).toEqual([
+      expect.stringContaining('"previousOwner":"n2,eth0"'),
+    ]);
+    await t.controller.stop();
+  });
+
+  test('the Lease of the owner it succeeds is deleted: it claims and adds at once, before any reconcile', async () => {
+    const t = owned();
+    await t.controller.start(60_000);
+    await whileReconciling(t, async () => {
+      t.cluster.leases = [];
+      t.cluster.fire('leases');
+      await settle();
+      expect(t.cluster.annotations.sort()).toEqual(['default/api IPv4=n1,eth0', 'default/web IPv4=n1,eth0']);
+      expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+      expect(t.logs.filter((l) => l.includes('claiming the local addresses'))).toEqual([
+        expect.stringContaining('heartbeat Lease is gone'),
+      ]);
+    });
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+    expect(t.garps).toEqual(['eth0 192.168.1.240']);
+    await t.controller.stop();
+  });
+
+  test('a claim on a Service whose address changed since the decision is not written; nothing is added', async () => {
+    const t = owned();
+    await t.controller.start(60_000);
+    for (const svc of t.cluster.svcs) svc.status!.loadBalancer!.ingress = [{ ip: '192.168.1.241' }];
+    t.controller.ownerUnreachable('n2');
+    await settle();
+    expect(t.cluster.annotations).toEqual([]);
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
     await t.controller.stop();
   });
 
