@@ -424,13 +424,15 @@ export class AgentController {
     this.#o.metrics.heartbeatPeers.set(peers.length);
     // An owner whose Lease was deleted (graceful stop, after it withdrew its addresses), marked out of
     // service (after its batch withdrew them) or expired (it fenced itself before) holds nothing: its
-    // successor claims at once, without waiting for the probe or for a full reconcile.
+    // successor claims at once. The reconcile waits for the claims' outcome (which triggers it), so a
+    // reconcile over 10,000 Services does not hold up the takeover on the same event loop.
+    let claiming = false;
     for (const owner of this.#watchedOwners.keys()) {
       const beat = peers.find((h) => h.node === owner);
       if (!beat || !isLive(beat, now))
-        this.ownerUnreachable(owner, 'its heartbeat Lease is gone, expired or out of service');
+        claiming = this.ownerUnreachable(owner, 'its heartbeat Lease is gone, expired or out of service') || claiming;
     }
-    if (this.#membership(peers, now) !== this.#lastMembership) this.trigger();
+    if (!claiming && this.#membership(peers, now) !== this.#lastMembership) this.trigger();
     const next = nextExpiry(peers, now);
     if (next !== undefined && !this.#stopping)
       this.#expiryTimer = setTimeout(() => this.#checkMembership(), next - now + 5);
@@ -496,7 +498,7 @@ export class AgentController {
     const view = await this.#read();
     // A stopping agent withdraws its local addresses itself (#withdrawLocal), right after the reconcile
     // it waits for: with 10,000 Services each step left is hundreds of milliseconds of a hand-off.
-    if (this.#stopping) return this.#abandon();
+    if (!view || this.#stopping) return this.#abandon();
     const decisions = this.#decide(view);
     this.#watchOwners(view, decisions);
     const changes = await this.#plan(decisions, view);
@@ -518,8 +520,8 @@ export class AgentController {
     this.#log.debug('reconcile abandoned: the agent is stopping');
   }
 
-  /** Step 1: one consistent view of the cluster, the kernel and the heartbeats. */
-  async #read(): Promise<View> {
+  /** Step 1: one consistent view of the cluster, the kernel and the heartbeats (none once stopping). */
+  async #read(): Promise<View | undefined> {
     const { heartbeat, ownership, cluster } = this.#p;
     // Out of service: stop renewing first, so this node is no candidate in this reconcile; the Lease is
     // marked (peers re-elect) only after the batch has withdrawn the local addresses (as at shutdown).
@@ -539,6 +541,7 @@ export class AgentController {
     this.#o.metrics.outOfService.set(outOfService ? 1 : 0);
     this.#config = this.#readConfig();
     const { links, candidates } = await this.#readNode(this.#config);
+    if (this.#stopping) return undefined;
     const owned = ownership.owned();
     for (const ip of this.#takenOver)
       if (links.some((l) => l.addrs.some((a) => a.ip === ip))) this.#takenOver.delete(ip);
@@ -765,15 +768,17 @@ export class AgentController {
    * precondition: of two nodes claiming at once, one write is stored and the other gets 409. The address
    * is added once the claims of all its Services are stored (#takeOver), never before. Called again on
    * every failed probe: a claim that met a conflict is retried on the newer Service while the owner stays
-   * silent.
+   * silent. Returns whether a claim is queued or in flight: its outcome triggers a reconcile.
    */
-  ownerUnreachable(owner: string, why = 'it does not answer on the LAN'): void {
+  ownerUnreachable(owner: string, why = 'it does not answer on the LAN'): boolean {
     const watched = this.#watchedOwners.get(owner);
-    if (!watched || this.#stopping) return;
+    // a node that is no candidate itself (fenced, out of service, stopping) takes nothing over
+    if (!watched || this.candidate() !== true) return false;
     const { cluster } = this.#p;
     // restarting since the last reconcile: the next agent on the node answers soon, nothing moves
-    if (this.#peerHeartbeats().find((h) => h.node === owner)?.restarting) return;
+    if (this.#peerHeartbeats().find((h) => h.node === owner)?.restarting) return false;
     const claimed = new Set<string>();
+    let inFlight = false;
     for (const d of watched.addresses) {
       const value = `${this.#o.node},${d.ifname}`;
       for (const key of d.services) {
@@ -784,7 +789,10 @@ export class AgentController {
         const input = svc && serviceInput(svc);
         // the address was decided on an older version: the reconcile decides on this one
         if (!input?.addresses.some((ip) => formatIP(ip) === d.ip)) continue;
-        if (this.#writePending(slot, value, resourceVersion)) continue;
+        if (this.#writePending(slot, value, resourceVersion)) {
+          inFlight ||= this.#annotationWrites.get(slot)!.at === Infinity;
+          continue;
+        }
         this.#annotationWrites.set(slot, { value, at: Infinity, basedOn: resourceVersion });
         const claim = { replaced: input.announcing[d.family], address: d };
         this.#annotationQueue.put(slot, { key, family: d.family, value, resourceVersion, claim });
@@ -793,23 +801,35 @@ export class AgentController {
     }
     if (claimed.size)
       this.#log.info('claiming the local addresses of an owner', { owner, why, addresses: [...claimed] });
+    return inFlight || claimed.size > 0;
+  }
+
+  /** Every Service using the address names this node (`value`), stored or shown by the watch. */
+  #claimed(d: AddressDecision, value: string): boolean {
+    return d.services.every((key) => {
+      const [ns, name] = key.split('/');
+      const svc = this.#p.cluster.service(ns!, name!);
+      return this.#claims.holds(key, d.family, value) || (svc && serviceInput(svc)?.announcing[d.family]) === value;
+    });
+  }
+
+  /** A claim of `value` for another Service using the address is queued or running. */
+  #claimsInFlight(d: AddressDecision, value: string): boolean {
+    return d.services.some((key) => {
+      const w = this.#annotationWrites.get(`${key} ${d.family}`);
+      return w?.value === value && w.at === Infinity;
+    });
   }
 
   /**
-   * Step 4 for a takeover, outside a reconcile: once the claims of all the address's Services are stored,
-   * it goes on the node and the LAN hears it now. With 10,000 Services a reconcile takes most of a
+   * Step 4 for a takeover, outside a reconcile: once the claims of all the address's Services are stored
+   * (#claimed), it goes on the node and the LAN hears it now. With 10,000 Services a reconcile takes most of a
    * second; the one that follows (triggered by the claim) decides it with everything else and removes it
    * if something changed meanwhile.
    */
   async #takeOver(d: AddressDecision, value: string, replaced: string | undefined): Promise<void> {
-    const { net, ownership, cluster } = this.#p;
-    const claimedAll = d.services.every((key) => {
-      const [ns, name] = key.split('/');
-      const svc = cluster.service(ns!, name!);
-      return this.#claims.holds(key, d.family, value) || (svc && serviceInput(svc)?.announcing[d.family]) === value;
-    });
+    const { net, ownership } = this.#p;
     const key = addressKey(d.ifname, d.ip, d.prefix);
-    if (!claimedAll) return;
     const added = await this.#renewal.exclusive(async () => {
       if (this.candidate() !== true || ownership.owned().has(key)) return false;
       await ownership.update([key], []);
@@ -865,17 +885,22 @@ export class AgentController {
       if (w.claim) {
         const { replaced, address } = w.claim;
         this.#claims.add(w.key, { family: w.family, value: w.value, resourceVersion: w.resourceVersion, replaced });
-        // the reconcile that follows retries a failed add and reports it on the Services
-        this.#takeOver(address, w.value, replaced).catch((err: unknown) =>
-          this.#log.warn('could not add a claimed local address; the next reconcile retries', {
-            address: `${address.ip}/${address.prefix}`,
-            interface: address.ifname,
-            error: err,
-          }),
-        );
+        // the address waits for the claims of the other Services using it, and so does the reconcile (it
+        // would hold up the add); the reconcile that follows retries a failed add and reports it
+        if (this.#claimed(address, w.value))
+          await this.#takeOver(address, w.value, replaced).catch((err: unknown) =>
+            this.#log.warn('could not add a claimed local address; the next reconcile retries', {
+              address: `${address.ip}/${address.prefix}`,
+              interface: address.ifname,
+              error: err,
+            }),
+          );
+        else if (this.#claimsInFlight(address, w.value)) return;
         this.trigger();
       }
     } catch (err) {
+      // whatever became of a claim, the reconcile decides next (a membership change waits for it)
+      if (w.claim) this.trigger();
       // the next reconcile may write it again (after a conflict: once the watch shows the newer Service)
       this.#annotationWrites.delete(slot);
       if ((err as { code?: number }).code === 409) {

@@ -44,7 +44,10 @@ class FakeKernel implements NetworkAdapter {
   v6Default = false;
   /** While set, a reconcile's read waits here after it has read the links. */
   hold: Promise<void> | undefined;
+  /** 'read' per reconcile read (IPv4 routes), 'batch' per batch: their order. */
+  calls: string[] = [];
   async readDefaultRoutes(family: 4 | 6) {
+    if (family === 4) this.calls.push('read');
     await this.hold;
     return family === 4 || this.v6Default ? [{ dev: 'eth0', metric: 0 }] : [];
   }
@@ -56,6 +59,7 @@ class FakeKernel implements NetworkAdapter {
     return true;
   }
   async applyBatch(lines: string[]) {
+    this.calls.push('batch');
     this.batches.push(lines);
     this.ownedAtBatch.push([...(this.ownership?.owned() ?? [])]);
     const failed: { line: number; message: string }[] = [];
@@ -685,6 +689,20 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
     });
     expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
     expect(t.garps).toEqual(['eth0 192.168.1.240']);
+    await t.controller.stop();
+  });
+
+  test('the reconcile of that membership change waits for the claims: the takeover runs first, then one reconcile', async () => {
+    const t = owned();
+    await t.controller.start(60_000);
+    const before = t.kernel.calls.length;
+    t.cluster.leases = [];
+    t.cluster.fire('leases');
+    await settle();
+    await t.controller.idle();
+    expect(t.kernel.calls.slice(before)).toEqual(['batch', 'read']);
+    expect(t.kernel.batches.at(-1)).toEqual(['address replace 192.168.1.240/24 dev eth0']);
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
     await t.controller.stop();
   });
 
