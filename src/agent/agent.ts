@@ -111,6 +111,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
               intervalMs: opts.probe.intervalMs,
               deadAfterMs: opts.probe.deadAfterMs,
               onDead: (owner) => hooks.controller?.ownerUnreachable(owner),
+              onBack: (owner) => hooks.controller?.ownerAnswers(owner),
               log,
             }),
           }

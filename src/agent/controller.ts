@@ -29,6 +29,7 @@ import type { AnnounceTarget, Announcer } from './announce.ts';
 import type { AgentCluster } from './cluster.ts';
 import { CoalescingQueue } from './coalescing-queue.ts';
 import { decideAddresses, type AddressDecision } from './desired.ts';
+import { announcingNode } from './election.ts';
 import type { HeartbeatWriter } from './heartbeat.ts';
 import { addressKey, lanAddresses, localInterfaces, nodeSubnets, type KernelLink } from './interfaces.ts';
 import type { LinkSetup, NetworkAdapter } from './iproute.ts';
@@ -197,6 +198,10 @@ export class AgentController {
   /** Addresses a takeover added outside a reconcile (#takeOver), until a reconcile has seen them on the
    * node: a reconcile that read the kernel before does not announce them a second time. */
   readonly #takenOver = new Set<string>();
+  /** Per owner the probe reported silent: the addresses it held when first reported. One it gained since
+   * through a stored claim of its own (so its agent ran) is not claimed from it during that silence:
+   * two busy nodes that each took the other for dead would otherwise hand addresses back and forth. */
+  readonly #silentHeld = new Map<string, Set<string>>();
   /** Out-of-service reason the last reconcile applied (undefined = in service). */
   #appliedOutOfService: string | undefined;
   /** Last reason seen on a Node event: only a change triggers a reconcile (status updates do not). */
@@ -429,8 +434,7 @@ export class AgentController {
     let claiming = false;
     for (const owner of this.#watchedOwners.keys()) {
       const beat = peers.find((h) => h.node === owner);
-      if (!beat || !isLive(beat, now))
-        claiming = this.ownerUnreachable(owner, 'its heartbeat Lease is gone, expired or out of service') || claiming;
+      if (!beat || !isLive(beat, now)) claiming = this.ownerUnreachable(owner, 'lease') || claiming;
     }
     if (!claiming && this.#membership(peers, now) !== this.#lastMembership) this.trigger();
     const next = nextExpiry(peers, now);
@@ -759,6 +763,8 @@ export class AgentController {
     this.#watchedOwners =
       v.self && !this.#stopping ? ownersToProbe(this.#o.node, decisions, v.peers) : new Map<string, WatchedOwner>();
     probe.watch(new Map([...this.#watchedOwners].map(([owner, w]) => [owner, w.endpoint])));
+    // an owner no longer watched starts a new silence when it is watched again
+    for (const owner of this.#silentHeld.keys()) if (!this.#watchedOwners.has(owner)) this.#silentHeld.delete(owner);
   }
 
   /**
@@ -770,13 +776,15 @@ export class AgentController {
    * every failed probe: a claim that met a conflict is retried on the newer Service while the owner stays
    * silent. Returns whether a claim is queued or in flight: its outcome triggers a reconcile.
    */
-  ownerUnreachable(owner: string, why = 'it does not answer on the LAN'): boolean {
+  ownerUnreachable(owner: string, cause: 'probe' | 'lease' = 'probe'): boolean {
     const watched = this.#watchedOwners.get(owner);
     // a node that is no candidate itself (fenced, out of service, stopping) takes nothing over
     if (!watched || this.candidate() !== true) return false;
     const { cluster } = this.#p;
     // restarting since the last reconcile: the next agent on the node answers soon, nothing moves
     if (this.#peerHeartbeats().find((h) => h.node === owner)?.restarting) return false;
+    const held = this.#silentHeld.get(owner) ?? new Set(watched.addresses.map((d) => d.ip));
+    if (cause === 'probe') this.#silentHeld.set(owner, held);
     const claimed = new Set<string>();
     let inFlight = false;
     for (const d of watched.addresses) {
@@ -789,6 +797,7 @@ export class AgentController {
         const input = svc && serviceInput(svc);
         // the address was decided on an older version: the reconcile decides on this one
         if (!input?.addresses.some((ip) => formatIP(ip) === d.ip)) continue;
+        if (cause === 'probe' && !held.has(d.ip) && announcingNode(input.announcing[d.family]) === owner) continue;
         if (this.#writePending(slot, value, resourceVersion)) {
           inFlight ||= this.#annotationWrites.get(slot)!.at === Infinity;
           continue;
@@ -799,6 +808,8 @@ export class AgentController {
         claimed.add(d.ip);
       }
     }
+    const why =
+      cause === 'probe' ? 'it does not answer on the LAN' : 'its heartbeat Lease is gone, expired or out of service';
     if (claimed.size)
       this.#log.info('claiming the local addresses of an owner', { owner, why, addresses: [...claimed] });
     return inFlight || claimed.size > 0;
@@ -819,6 +830,11 @@ export class AgentController {
       const w = this.#annotationWrites.get(`${key} ${d.family}`);
       return w?.value === value && w.at === Infinity;
     });
+  }
+
+  /** The probe's report: `owner` answers again after it was reported silent. */
+  ownerAnswers(owner: string): void {
+    this.#silentHeld.delete(owner);
   }
 
   /**

@@ -26,6 +26,8 @@ export interface OwnerProbeOptions {
   intervalMs: number;
   deadAfterMs: number;
   onDead(owner: string): void;
+  /** The owner answers 200 again after it was reported dead. */
+  onBack(owner: string): void;
   log: Logger;
 }
 
@@ -52,23 +54,39 @@ interface Failure {
   timedOut: boolean;
 }
 
-/** One probe: undefined when the owner answered 200. */
+/**
+ * One probe: undefined when the owner answered 200. The timeout gives up only after the event loop has
+ * read what arrived meanwhile (setImmediate runs after the poll phase): a prober busy for longer than
+ * the timeout (a reconcile over 10,000 Services) would otherwise see its timer fire before the answer
+ * that is waiting on the socket, and take a live owner for a dead one.
+ */
 function ask(agent: Agent, p: Probed, timeoutMs: number): Promise<Failure | undefined> {
   return new Promise((resolve) => {
-    const req = http.request(
-      { host: p.host, port: p.port, path: PROBE_PATH, agent, signal: AbortSignal.timeout(timeoutMs) },
-      (res) => {
-        res.resume();
-        resolve(res.statusCode === 200 ? undefined : { error: `answered ${res.statusCode}`, timedOut: false });
-      },
+    let timedOut = false;
+    let answered = false;
+    const req = http.request({ host: p.host, port: p.port, path: PROBE_PATH, agent }, (res) => {
+      answered = true;
+      clearTimeout(timer);
+      res.resume();
+      resolve(res.statusCode === 200 ? undefined : { error: `answered ${res.statusCode}`, timedOut: false });
+    });
+    const timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (answered) return;
+          timedOut = true;
+          req.destroy(new Error('probe timed out'));
+        }),
+      timeoutMs,
     );
-    req.on('error', (err) =>
+    req.on('error', (err) => {
+      clearTimeout(timer);
       resolve(
-        err.name === 'AbortError'
+        timedOut
           ? { error: `no answer within ${timeoutMs} ms`, timedOut: true }
           : { error: err.message, timedOut: false },
-      ),
-    );
+      );
+    });
     req.end();
   });
 }
@@ -107,6 +125,7 @@ export function startOwnerProbe(opts: OwnerProbeOptions): OwnerProbe {
     switch (record(p, failure, now, opts.deadAfterMs)) {
       case 'back':
         opts.log.info('owner answers on the LAN again', fields);
+        opts.onBack(owner);
         break;
       case 'never answered':
         opts.log.warn(

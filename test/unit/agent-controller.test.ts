@@ -706,6 +706,34 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
     await t.controller.stop();
   });
 
+  test('an address the silent owner gained since it was reported (its own stored claim) is not claimed from it until it answers again', async () => {
+    const t = owned();
+    t.cluster.conflict = true; // the first claims meet newer versions: .240 stays with n2 for now
+    await t.controller.start(60_000);
+    t.controller.ownerUnreachable('n2');
+    await settle();
+    await t.controller.idle();
+    const late = service('late', '192.168.1.241', { 'purelb.io/announcing-IPv4': 'n2,eth0' });
+    late.metadata!.resourceVersion = 'rv-late';
+    t.cluster.svcs.push(late);
+    t.cluster.fire('services', late);
+    await t.controller.idle();
+    t.cluster.conflict = false;
+    t.cluster.annotations = [];
+    t.controller.ownerUnreachable('n2');
+    await settle();
+    await t.controller.idle();
+    expect(t.cluster.annotations.sort()).toEqual(['default/api IPv4=n1,eth0', 'default/web IPv4=n1,eth0']);
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+    // it answered again: a new silence claims what it holds then
+    t.controller.ownerAnswers('n2');
+    t.controller.ownerUnreachable('n2');
+    await settle();
+    await t.controller.idle();
+    expect(t.cluster.annotations).toContain('default/late IPv4=n1,eth0');
+    await t.controller.stop();
+  });
+
   test('a claim on a Service whose address changed since the decision is not written; nothing is added', async () => {
     const t = owned();
     await t.controller.start(60_000);

@@ -4,6 +4,7 @@
 // one that never answered is never reported; one that only times out (a busy agent) is reported only
 // after TIMEOUT_FACTOR times the dead-after time.
 import { afterEach, expect, test } from '@jest/globals';
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -38,12 +39,13 @@ const waitFor = async (cond: () => boolean, ms = 5000) => {
   return cond();
 };
 
-function start(dead: string[]) {
+function start(dead: string[], back: string[] = []) {
   const logs: string[] = [];
   probe = startOwnerProbe({
     intervalMs: 50,
     deadAfterMs: 200,
     onDead: (o) => dead.push(o),
+    onBack: (o) => back.push(o),
     log: createLogger('test', {}, (l) => logs.push(l)),
   });
   return logs;
@@ -52,7 +54,8 @@ function start(dead: string[]) {
 test('an owner that answers 200 is never reported; once its port closes it is, with a log naming it', async () => {
   const { port, seen } = await owner(() => 200);
   const dead: string[] = [];
-  const logs = start(dead);
+  const back: string[] = [];
+  const logs = start(dead, back);
   probe!.watch(new Map([['n2', { ip: parseIP('127.0.0.1')!, port }]]));
   expect(await waitFor(() => seen.length >= 8)).toBe(true);
   expect(seen.every((u) => u === PROBE_PATH)).toBe(true);
@@ -67,6 +70,7 @@ test('an owner that answers 200 is never reported; once its port closes it is, w
   // it answers again (a restarted agent on the same port): no more reports
   await owner(() => 200, port);
   expect(await waitFor(() => logs.some((l) => l.includes('owner answers on the LAN again')))).toBe(true);
+  expect(back).toEqual(['n2']);
   const reported = dead.length;
   await sleep(400);
   expect(dead.length).toBe(reported);
@@ -112,4 +116,32 @@ test('an owner that only times out (busy, not gone) is reported after TIMEOUT_FA
   expect(await waitFor(() => dead.length > 0, 5000)).toBe(true);
   // the last answer came at most one interval (50 ms) before `since`
   expect(Date.now() - since).toBeGreaterThanOrEqual(200 * TIMEOUT_FACTOR - 50);
+});
+
+test('a prober whose own event loop is blocked longer than the timeout does not take a live owner for a dead one', async () => {
+  // the owner in another process, so it answers while this one is blocked
+  const child = spawn(process.execPath, [
+    '-e',
+    "require('http').createServer((q, r) => setTimeout(() => r.end(), 30)).listen(0, '127.0.0.1', function () { console.log(this.address().port) })",
+  ]);
+  try {
+    const port = Number(await new Promise<string>((r) => child.stdout.once('data', (d: Buffer) => r(d.toString()))));
+    const dead: string[] = [];
+    start(dead);
+    probe!.watch(new Map([['n2', { ip: parseIP('127.0.0.1')!, port }]]));
+    await sleep(200);
+    // blocked 300 ms at a time (3 times the probe timeout) for 1.5 s: an answer (30 ms after the
+    // request) waits on the socket while the timer is due; TIMEOUT_FACTOR x 200 ms of timeouts would
+    // report the owner
+    const end = Date.now() + 1500;
+    while (Date.now() < end) {
+      const until = Date.now() + 300;
+      while (Date.now() < until);
+      await new Promise((r) => setImmediate(r));
+    }
+    await sleep(100);
+    expect(dead).toEqual([]);
+  } finally {
+    child.kill();
+  }
 });
