@@ -19,6 +19,7 @@ import {
   isLive,
   nextExpiry,
   parseHeartbeat,
+  PROBE_RELEASED,
   type Heartbeat,
 } from '../model/heartbeat.ts';
 import { pickLabels, selectorKeys } from '../model/node-selector.ts';
@@ -174,6 +175,8 @@ export class AgentController {
 
   #synced = false;
   #stopping = false;
+  /** Stopping, with the local addresses withdrawn: the probe answer says so. */
+  #released = false;
   /** Stopping for a restart (restart grace): a reconcile still running keeps this node a candidate. */
   #keepOnStop = false;
   #firstReconcileDone = false;
@@ -284,6 +287,7 @@ export class AgentController {
   /** The answer to a successor's LAN probe: a candidate holds its local addresses; otherwise (fenced, out
    * of service, stopping) the successor may take them over at once. */
   candidate(): true | string {
+    if (this.#released) return PROBE_RELEASED;
     if (this.#stopping) return 'stopping';
     if (this.#heartbeatSuspended) return 'out of service';
     return this.#p.heartbeat.self(Date.now()) ? true : 'heartbeat not renewed (fenced)';
@@ -323,7 +327,8 @@ export class AgentController {
       await this.#queue.onIdle();
       await this.#renewal.stop();
       // after a takeover's add in flight, if any
-      await this.#renewal.exclusive(() => this.#withdrawLocal());
+      // only withdrawn addresses are released: one the kernel kept makes the successors wait (probe, Lease)
+      this.#released = await this.#renewal.exclusive(() => this.#withdrawLocal());
       await heartbeat.stop(true);
     }
     this.#annotationQueue.clear();
@@ -1105,11 +1110,12 @@ export class AgentController {
     }
   }
 
-  /** Shutdown: removes every local address this agent placed, without a full reconcile (the next owner waits for it). */
-  async #withdrawLocal(): Promise<void> {
+  /** Shutdown: removes every local address this agent placed, without a full reconcile (the next owner
+   * waits for it). True when none is left. */
+  async #withdrawLocal(): Promise<boolean> {
     const { net, ownership } = this.#p;
     const local = [...ownership.owned()].flatMap((key) => ownedLocalAddress(key, this.#config.extlbint));
-    if (local.length === 0) return;
+    if (local.length === 0) return true;
     try {
       // a local address may have become the primary of the node's own address: that must stay
       const links = await net.readLinks().catch(() => []);
@@ -1128,10 +1134,12 @@ export class AgentController {
         addresses: local.map((c) => `${c.ip}/${c.prefix}`),
         failed: failed.map((f) => f.message),
       });
+      return failed.length === 0;
     } catch (err) {
       this.#log.error('could not withdraw local addresses at shutdown; they expire with their lifetime', {
         error: err,
       });
+      return false;
     }
   }
 }

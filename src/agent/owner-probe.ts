@@ -7,14 +7,15 @@
 // times out is not (a busy or CPU-starved agent answers late): an owner that only times out is reported
 // after TIMEOUT_FACTOR times the dead-after time, so a slow owner keeps its addresses while a crashed
 // agent is replaced fast. A whole node that went down also times out, and is replaced that much later.
-// Only an owner that answered this node before can be reported: where the probe port is filtered
-// (both ways or one way) nothing is reported, so two nodes never claim an address back and forth; the
-// address then moves when the owner's Lease expires, as without probes.
+// An owner that answers 503 with PROBE_RELEASED (stopping, its local addresses withdrawn) is reported
+// at once. Only an owner that answered this node before can be reported otherwise: where the probe port
+// is filtered (both ways or one way) nothing is reported, so two nodes never claim an address back and
+// forth; the address then moves when the owner's Lease expires, as without probes.
 import type { Agent } from 'node:http';
 import { http } from '../node-http.ts';
 import { formatIP } from '../api/ip.ts';
 import type { Logger } from '../log.ts';
-import { formatProbeEndpoints, PROBE_PATH, type ProbeEndpoint } from '../model/heartbeat.ts';
+import { formatProbeEndpoints, PROBE_PATH, PROBE_RELEASED, type ProbeEndpoint } from '../model/heartbeat.ts';
 
 export interface OwnerProbe {
   /** The owners to probe now, with their endpoints; others stop being probed. */
@@ -48,10 +49,12 @@ export const TIMEOUT_FACTOR = 3;
 
 const endpointText = (e: ProbeEndpoint) => formatProbeEndpoints([e]);
 
-/** What went wrong with one probe; `timedOut`: no answer at all, which a busy owner gives too. */
+/** What went wrong with one probe; `timedOut`: no answer at all, which a busy owner gives too;
+ * `released`: the owner is stopping and has withdrawn its local addresses (take over now). */
 interface Failure {
   error: string;
   timedOut: boolean;
+  released?: boolean;
 }
 
 /**
@@ -67,8 +70,21 @@ function ask(agent: Agent, p: Probed, timeoutMs: number): Promise<Failure | unde
     const req = http.request({ host: p.host, port: p.port, path: PROBE_PATH, agent }, (res) => {
       answered = true;
       clearTimeout(timer);
-      res.resume();
-      resolve(res.statusCode === 200 ? undefined : { error: `answered ${res.statusCode}`, timedOut: false });
+      if (res.statusCode === 200) {
+        res.resume();
+        return resolve(undefined);
+      }
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body = (body + chunk).slice(0, 200)));
+      const failed = () =>
+        resolve({
+          error: `answered ${res.statusCode}${body.trim() ? ` (${body.trim()})` : ''}`,
+          timedOut: false,
+          released: body.startsWith(PROBE_RELEASED),
+        });
+      res.on('end', failed);
+      res.on('error', failed);
     });
     const timer = setTimeout(
       () =>
@@ -101,9 +117,9 @@ function record(p: Probed, failure: Failure | undefined, now: number, deadAfterM
     p.dead = false;
     return wasDead ? 'back' : undefined;
   }
-  p.dead = now - p.lastOk >= deadAfterMs * (failure.timedOut ? TIMEOUT_FACTOR : 1);
+  p.dead = failure.released || now - p.lastOk >= deadAfterMs * (failure.timedOut ? TIMEOUT_FACTOR : 1);
   if (!p.dead) return undefined;
-  if (p.answered) return 'dead';
+  if (p.answered || failure.released) return 'dead';
   return wasDead ? undefined : 'never answered';
 }
 

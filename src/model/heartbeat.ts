@@ -28,6 +28,9 @@ export const PROBE_ANNOTATION = 'purelb.io/probe';
 /** The path a node agent answers 200 on while it counts itself a candidate for local addresses
  * (renewed heartbeat, in service, not stopping), 503 otherwise. */
 export const PROBE_PATH = '/candidate';
+/** The 503 body of a stopping agent that has withdrawn its local addresses: its successors claim them
+ * at once instead of after the dead-after time (the Lease deletion that follows can be slow). */
+export const PROBE_RELEASED = 'released: local addresses withdrawn';
 /** Set by an agent stopping for a restart (restart grace): the next agent on the node renews the Lease
  * and clears it. While it is set the peers do not probe the node (nothing answers for a few seconds). */
 export const RESTARTING_ANNOTATION = 'purelb.io/restarting';

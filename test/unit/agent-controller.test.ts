@@ -18,7 +18,7 @@ import { LifetimeRenewal } from '../../src/agent/renewal.ts';
 import type { EventRecorder } from '../../src/k8s/events.ts';
 import { createLogger } from '../../src/log.ts';
 import { parseCIDR } from '../../src/api/ip.ts';
-import { formatProbeEndpoints, type Heartbeat, type ProbeEndpoint } from '../../src/model/heartbeat.ts';
+import { formatProbeEndpoints, PROBE_RELEASED, type Heartbeat, type ProbeEndpoint } from '../../src/model/heartbeat.ts';
 import type { AddressServices } from '../../src/routing/attributes.ts';
 
 const NODE = 'n1';
@@ -454,6 +454,20 @@ describe('agent controller (fake ports)', () => {
       await t.controller.stop();
       expect(t.kernel.addresses('eth0')).toEqual(expected);
       expect(t.heartbeat.log.at(-1)).toBe(grace ? 'stopForRestart 30' : 'stop true');
+    }
+  });
+
+  test('the probe answer says released once a stop without grace has withdrawn the local addresses, not with grace', async () => {
+    for (const [grace, answer] of [
+      [0, PROBE_RELEASED],
+      [30, 'stopping'],
+    ] as const) {
+      const t = setup({ restartGraceS: grace });
+      t.cluster.svcs = [service('web', '192.168.1.240')];
+      await t.controller.start(60_000);
+      expect(t.controller.candidate()).toBe(true);
+      await t.controller.stop();
+      expect(t.controller.candidate()).toBe(answer);
     }
   });
 

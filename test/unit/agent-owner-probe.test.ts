@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseIP } from '../../src/api/ip.ts';
 import { startOwnerProbe, TIMEOUT_FACTOR, type OwnerProbe } from '../../src/agent/owner-probe.ts';
 import { createLogger } from '../../src/log.ts';
-import { PROBE_PATH } from '../../src/model/heartbeat.ts';
+import { PROBE_PATH, PROBE_RELEASED } from '../../src/model/heartbeat.ts';
 
 let probe: OwnerProbe | undefined;
 let server: Server | undefined;
@@ -21,13 +21,14 @@ afterEach(async () => {
   await new Promise((r) => server?.close(r) ?? r(undefined));
 });
 
-/** A stand-in owner agent: answers PROBE_PATH with `status()` (undefined: never answers); counts the probes. */
-async function owner(status: () => number | undefined, port = 0) {
+/** A stand-in owner agent: answers PROBE_PATH with `status()` (undefined: never answers) and `body()`;
+ * counts the probes. */
+async function owner(status: () => number | undefined, port = 0, body = () => '') {
   const seen: string[] = [];
   server = createServer((req, res) => {
     seen.push(req.url ?? '');
     const code = status();
-    if (code !== undefined) res.writeHead(code).end();
+    if (code !== undefined) res.writeHead(code).end(body());
   });
   await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r));
   return { port: (server.address() as AddressInfo).port, seen };
@@ -144,4 +145,18 @@ test('a prober whose own event loop is blocked longer than the timeout does not 
   } finally {
     child.kill();
   }
+});
+
+test('an owner that answers released (stopping, addresses withdrawn) is reported at once, answered before or not', async () => {
+  const { port } = await owner(
+    () => 503,
+    0,
+    () => `${PROBE_RELEASED}\n`,
+  );
+  const dead: string[] = [];
+  start(dead);
+  const since = Date.now();
+  probe!.watch(new Map([['n2', { ip: parseIP('127.0.0.1')!, port }]]));
+  expect(await waitFor(() => dead.length > 0)).toBe(true);
+  expect(Date.now() - since).toBeLessThan(200); // the dead-after time
 });
