@@ -176,13 +176,7 @@ async function measure(n: number) {
     await admin.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
     const renewFailures = { n: 0 };
     for (let i = 0; i < n; i++) nodes.push(simulateNode(cluster, i, renewFailures));
-    // started over one renewal period, as agents that joined at different times (all at once, their
-    // renewals would come in bursts of N every period)
-    for (let i = 0; i < n; i += 20) {
-      const started = Date.now();
-      await Promise.all(nodes.slice(i, i + 20).map((x) => x.heartbeat.start()));
-      await sleep(Math.max(0, started + (RENEW_MS * 20) / n - Date.now()));
-    }
+    for (let i = 0; i < n; i += 20) await Promise.all(nodes.slice(i, i + 20).map((x) => x.heartbeat.start()));
     await Promise.all(nodes.map((x) => x.listed));
     await sleep(WARMUP_S * 1000);
     const pids = Object.fromEntries(readState(cluster.dir).processes.map((p) => [p.name, p.pid]));

@@ -198,16 +198,13 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
     else void renew();
   };
 
-  // Renewals start every renewMs, up to 20 % earlier at random (nodes that started together, e.g. after
-  // an apiserver outage, drift apart instead of writing in bursts; never later, so the duration's margin
-  // holds), measured from the previous start: a slow answer must not also delay the next try.
-  const period = () => opts.renewMs * (1 - 0.2 * Math.random());
+  // Renewals start every renewMs measured from the previous start: a slow answer must not also delay the next try.
   const loop = (gen: number) => {
     if (stopped || suspended || gen !== generation) return;
     const started = Date.now();
     void renew().finally(() => {
       if (!stopped && !suspended && gen === generation)
-        renewTimer = setTimeout(() => loop(gen), Math.max(0, started + period() - Date.now()));
+        renewTimer = setTimeout(() => loop(gen), Math.max(0, started + opts.renewMs - Date.now()));
     });
   };
 
@@ -215,7 +212,7 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
     const gen = ++generation;
     clearTimeout(renewTimer);
     const ok = await renew();
-    if (!stopped && !suspended && gen === generation) renewTimer = setTimeout(() => loop(gen), period());
+    if (!stopped && !suspended && gen === generation) renewTimer = setTimeout(() => loop(gen), opts.renewMs);
     return ok;
   };
 
