@@ -326,8 +326,8 @@ export class AgentController {
       this.#queue.clear();
       await this.#queue.onIdle();
       await this.#renewal.stop();
-      // after a takeover's add in flight, if any
-      // only withdrawn addresses are released: one the kernel kept makes the successors wait (probe, Lease)
+      // after a takeover's add in flight, if any; released only when the kernel kept none (else the
+      // successors wait for the probe's dead-after time or the Lease)
       this.#released = await this.#renewal.exclusive(() => this.#withdrawLocal());
       await heartbeat.stop(true);
     }
@@ -507,7 +507,7 @@ export class AgentController {
     const view = await this.#read();
     // A stopping agent withdraws its local addresses itself (#withdrawLocal), right after the reconcile
     // it waits for: with 10,000 Services each step left is hundreds of milliseconds of a hand-off.
-    if (!view || this.#stopping) return this.#abandon();
+    if (!view) return this.#abandon();
     const decisions = this.#decide(view);
     this.#watchOwners(view, decisions);
     const changes = await this.#plan(decisions, view);
@@ -785,7 +785,6 @@ export class AgentController {
     const watched = this.#watchedOwners.get(owner);
     // a node that is no candidate itself (fenced, out of service, stopping) takes nothing over
     if (!watched || this.candidate() !== true) return false;
-    const { cluster } = this.#p;
     // restarting since the last reconcile: the next agent on the node answers soon, nothing moves
     if (this.#peerHeartbeats().find((h) => h.node === owner)?.restarting) return false;
     const held = this.#silentHeld.get(owner) ?? new Set(watched.addresses.map((d) => d.ip));
@@ -795,8 +794,7 @@ export class AgentController {
     for (const d of watched.addresses) {
       const value = `${this.#o.node},${d.ifname}`;
       for (const key of d.services) {
-        const [ns, name] = key.split('/');
-        const svc = cluster.service(ns!, name!);
+        const svc = this.#cachedService(key);
         const slot = `${key} ${d.family}`;
         const resourceVersion = svc?.metadata?.resourceVersion;
         const input = svc && serviceInput(svc);
@@ -823,8 +821,7 @@ export class AgentController {
   /** Every Service using the address names this node (`value`), stored or shown by the watch. */
   #claimed(d: AddressDecision, value: string): boolean {
     return d.services.every((key) => {
-      const [ns, name] = key.split('/');
-      const svc = this.#p.cluster.service(ns!, name!);
+      const svc = this.#cachedService(key);
       return this.#claims.holds(key, d.family, value) || (svc && serviceInput(svc)?.announcing[d.family]) === value;
     });
   }
@@ -998,9 +995,14 @@ export class AgentController {
       });
   }
 
-  #serviceRef(key: string): KubernetesObject | undefined {
+  /** The watch cache's Service for a "namespace/name" key. */
+  #cachedService(key: string) {
     const [ns, name] = key.split('/');
-    const svc = this.#p.cluster.service(ns!, name!);
+    return this.#p.cluster.service(ns!, name!);
+  }
+
+  #serviceRef(key: string): KubernetesObject | undefined {
+    const svc = this.#cachedService(key);
     return svc && { apiVersion: 'v1', kind: 'Service', metadata: svc.metadata };
   }
 
