@@ -110,7 +110,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
             probe: startOwnerProbe({
               intervalMs: opts.probe.intervalMs,
               deadAfterMs: opts.probe.deadAfterMs,
-              onDead: (owner) => hooks.controller?.ownerUnreachable(owner),
+              onDead: (owner, released) => hooks.controller?.ownerUnreachable(owner, released ? 'released' : 'probe'),
               onBack: (owner) => hooks.controller?.ownerAnswers(owner),
               log,
             }),

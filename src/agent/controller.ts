@@ -20,6 +20,7 @@ import {
   nextExpiry,
   parseHeartbeat,
   PROBE_RELEASED,
+  PROBE_STOPPING,
   type Heartbeat,
 } from '../model/heartbeat.ts';
 import { pickLabels, selectorKeys } from '../model/node-selector.ts';
@@ -205,6 +206,10 @@ export class AgentController {
    * through a stored claim of its own (so its agent ran) is not claimed from it during that silence:
    * two busy nodes that each took the other for dead would otherwise hand addresses back and forth. */
   readonly #silentHeld = new Map<string, Set<string>>();
+  /** Per owner that answered PROBE_RELEASED: when this node heard it. It holds nothing and is no candidate
+   * until its Lease is renewed after that (a new agent) or goes; the reconciles meanwhile elect without it
+   * even while its Lease deletion is on its way. */
+  readonly #releasedOwners = new Map<string, number>();
   /** Out-of-service reason the last reconcile applied (undefined = in service). */
   #appliedOutOfService: string | undefined;
   /** Last reason seen on a Node event: only a change triggers a reconcile (status updates do not). */
@@ -288,7 +293,7 @@ export class AgentController {
    * of service, stopping) the successor may take them over at once. */
   candidate(): true | string {
     if (this.#released) return PROBE_RELEASED;
-    if (this.#stopping) return 'stopping';
+    if (this.#stopping) return PROBE_STOPPING;
     if (this.#heartbeatSuspended) return 'out of service';
     return this.#p.heartbeat.self(Date.now()) ? true : 'heartbeat not renewed (fenced)';
   }
@@ -324,12 +329,13 @@ export class AgentController {
     } else {
       await heartbeat.stop(false);
       this.#queue.clear();
-      await this.#queue.onIdle();
       await this.#renewal.stop();
-      // after a takeover's add in flight, if any; released only when the kernel kept none (else the
-      // successors wait for the probe's dead-after time or the Lease)
+      // Not after the running reconcile (with 10,000 Services it may have most of a second to go): its
+      // apply, like a takeover's add, is serialized with this and gives up once stopping. Released only
+      // when the kernel kept none (else the successors wait for the probe's dead-after time or the Lease).
       this.#released = await this.#renewal.exclusive(() => this.#withdrawLocal());
       await heartbeat.stop(true);
+      await this.#queue.onIdle();
     }
     this.#annotationQueue.clear();
     // an unref'd timer: it never keeps the process alive once the events are written
@@ -414,11 +420,22 @@ export class AgentController {
     return outOfServiceReason(this.#p.cluster.ownNode(), this.#outOfServiceCauses);
   }
 
+  /** The other nodes' heartbeats, without the owners that released their addresses (#releasedOwners). */
   #peerHeartbeats(): Heartbeat[] {
     return this.#p.cluster
       .heartbeatLeases()
       .map(parseHeartbeat)
-      .filter((h): h is Heartbeat => !!h && h.node !== this.#o.node);
+      .filter((h): h is Heartbeat => !!h && h.node !== this.#o.node && !this.#isReleased(h));
+  }
+
+  /** The owner released its addresses and no agent has renewed its Lease since (the renewal in flight when
+   * it stopped carries a time before the release; a new agent's, one after). */
+  #isReleased(h: Heartbeat): boolean {
+    const heard = this.#releasedOwners.get(h.node);
+    if (heard === undefined) return false;
+    if (h.renewedAt <= heard) return true;
+    this.#releasedOwners.delete(h.node);
+    return false;
   }
 
   /** Membership, and the segments whose Leases are not listed yet: their listing re-elects too. */
@@ -431,6 +448,9 @@ export class AgentController {
     clearTimeout(this.#expiryTimer);
     const now = Date.now();
     const peers = this.#peerHeartbeats();
+    // a released owner whose Lease is gone is forgotten: the next agent on its node starts a new Lease
+    const leases = new Set(this.#p.cluster.heartbeatLeases().map((l) => l.spec?.holderIdentity));
+    for (const owner of this.#releasedOwners.keys()) if (!leases.has(owner)) this.#releasedOwners.delete(owner);
     this.#o.metrics.heartbeatPeers.set(peers.length);
     // An owner whose Lease was deleted (graceful stop, after it withdrew its addresses), marked out of
     // service (after its batch withdrew them) or expired (it fenced itself before) holds nothing: its
@@ -505,14 +525,14 @@ export class AgentController {
     this.#reconcileStartedAt = Date.now();
     const end = this.#o.metrics.reconcileDuration.startTimer();
     const view = await this.#read();
-    // A stopping agent withdraws its local addresses itself (#withdrawLocal), right after the reconcile
-    // it waits for: with 10,000 Services each step left is hundreds of milliseconds of a hand-off.
+    // A stopping agent withdraws its local addresses itself (#withdrawLocal): with 10,000 Services each
+    // step left is hundreds of milliseconds the stop would otherwise wait for.
     if (!view) return this.#abandon();
     const decisions = this.#decide(view);
     this.#watchOwners(view, decisions);
     const changes = await this.#plan(decisions, view);
-    if (this.#stopping) return this.#abandon();
     const outcome = await this.#apply(changes, decisions, view);
+    if (!outcome) return this.#abandon();
     this.#announce(view, decisions, outcome);
     // the peers re-elect on the mark, now that the local addresses are gone
     if (view.outOfService && this.#leaseMarked !== view.outOfService) {
@@ -628,10 +648,12 @@ export class AgentController {
     return this.#dropNeedlessRestores(planChanges(decisions, v.links, v.owned));
   }
 
-  /** Step 4: one `ip -batch`, then the held local addresses the renewal keeps; no renewal runs meanwhile. */
-  async #apply(changes: AddressChange[], decisions: AddressDecision[], v: View): Promise<Outcome> {
+  /** Step 4: one `ip -batch`, then the held local addresses the renewal keeps; no renewal runs meanwhile.
+   * Undefined once the agent is stopping: the stop's withdrawal may have run already. */
+  async #apply(changes: AddressChange[], decisions: AddressDecision[], v: View): Promise<Outcome | undefined> {
     const outcome: Outcome = { changes, applied: [], failedKeys: new Set(), failures: new Map() };
-    await this.#renewal.exclusive(async () => {
+    const applied = await this.#renewal.exclusive(async () => {
+      if (this.#stopping) return false;
       if (changes.length > 0) await this.#applyBatch(decisions, outcome, v);
       const owned = this.#p.ownership.owned();
       const held = decisions
@@ -646,8 +668,9 @@ export class AgentController {
       // a takeover added since the read is renewed too, until the reconcile it triggered decides it
       const decided = new Set(held.map((h) => h.ip));
       this.#held = [...held, ...this.#held.filter((h) => this.#takenOver.has(h.ip) && !decided.has(h.ip))];
+      return true;
     });
-    return outcome;
+    return applied ? outcome : undefined;
   }
 
   /** The ownership record is written before the kernel has the addresses, so a crash mid-batch never
@@ -773,26 +796,32 @@ export class AgentController {
   }
 
   /**
-   * The probe's report (`owner` has not answered on the LAN for its dead-after time), or the owner's
-   * heartbeat Lease is gone. Claims the addresses this node is the successor for, by writing the
-   * announcing annotation of every Service using them with the Service's resourceVersion as
-   * precondition: of two nodes claiming at once, one write is stored and the other gets 409. The address
-   * is added once the claims of all its Services are stored (#takeOver), never before. Called again on
-   * every failed probe: a claim that met a conflict is retried on the newer Service while the owner stays
+   * The probe's report (`owner` has not answered on the LAN for its dead-after time, or answered that it
+   * released its addresses), or the owner's heartbeat Lease is gone. Claims the addresses this node is
+   * the successor for, by writing the announcing annotation of every Service using them with the
+   * Service's resourceVersion as precondition: of two nodes claiming at once, one write is stored and the
+   * other gets 409. An owner that may still hold the address (silent, or its Lease gone) loses it only
+   * once the claims of all its Services are stored (#takeOver). One that released it holds nothing and
+   * counts as gone from then on (#releasedOwners): the address goes on this node at once, and the claims
+   * follow; the reconcile removes it again if another node's claim is stored first. Called again on every
+   * failed probe: a claim that met a conflict is retried on the newer Service while the owner stays
    * silent. Returns whether a claim is queued or in flight: its outcome triggers a reconcile.
    */
-  ownerUnreachable(owner: string, cause: 'probe' | 'lease' = 'probe'): boolean {
+  ownerUnreachable(owner: string, cause: 'probe' | 'lease' | 'released' = 'probe'): boolean {
     const watched = this.#watchedOwners.get(owner);
     // a node that is no candidate itself (fenced, out of service, stopping) takes nothing over
     if (!watched || this.candidate() !== true) return false;
     // restarting since the last reconcile: the next agent on the node answers soon, nothing moves
     if (this.#peerHeartbeats().find((h) => h.node === owner)?.restarting) return false;
+    if (cause === 'released' && !this.#releasedOwners.has(owner)) this.#releasedOwners.set(owner, Date.now());
     const held = this.#silentHeld.get(owner) ?? new Set(watched.addresses.map((d) => d.ip));
     if (cause === 'probe') this.#silentHeld.set(owner, held);
     const claimed = new Set<string>();
+    const addNow: { d: AddressDecision; replaced: string | undefined }[] = [];
     let inFlight = false;
     for (const d of watched.addresses) {
       const value = `${this.#o.node},${d.ifname}`;
+      let current = 0;
       for (const key of d.services) {
         const svc = this.#cachedService(key);
         const slot = `${key} ${d.family}`;
@@ -800,6 +829,8 @@ export class AgentController {
         const input = svc && serviceInput(svc);
         // the address was decided on an older version: the reconcile decides on this one
         if (!input?.addresses.some((ip) => formatIP(ip) === d.ip)) continue;
+        if (++current === d.services.length && cause === 'released')
+          addNow.push({ d, replaced: input.announcing[d.family] });
         if (cause === 'probe' && !held.has(d.ip) && announcingNode(input.announcing[d.family]) === owner) continue;
         if (this.#writePending(slot, value, resourceVersion)) {
           inFlight ||= this.#annotationWrites.get(slot)!.at === Infinity;
@@ -811,10 +842,14 @@ export class AgentController {
         claimed.add(d.ip);
       }
     }
-    const why =
-      cause === 'probe' ? 'it does not answer on the LAN' : 'its heartbeat Lease is gone, expired or out of service';
+    const why = {
+      probe: 'it does not answer on the LAN',
+      released: 'it released them',
+      lease: 'its heartbeat Lease is gone, expired or out of service',
+    }[cause];
     if (claimed.size)
       this.#log.info('claiming the local addresses of an owner', { owner, why, addresses: [...claimed] });
+    for (const { d, replaced } of addNow) void this.#takeOverOrWarn(d, `${this.#o.node},${d.ifname}`, replaced);
     return inFlight || claimed.size > 0;
   }
 
@@ -837,6 +872,7 @@ export class AgentController {
   /** The probe's report: `owner` answers again after it was reported silent. */
   ownerAnswers(owner: string): void {
     this.#silentHeld.delete(owner);
+    this.#releasedOwners.delete(owner);
   }
 
   /**
@@ -868,6 +904,16 @@ export class AgentController {
     if (!added) return;
     this.#logAnnounced(d, replaced);
     if (this.#config.sendgarp) this.#p.announce([{ ifname: d.ifname, ip: d.ip }]);
+  }
+
+  #takeOverOrWarn(d: AddressDecision, value: string, replaced: string | undefined): Promise<void> {
+    return this.#takeOver(d, value, replaced).catch((err: unknown) =>
+      this.#log.warn('could not add a claimed local address; the next reconcile retries', {
+        address: `${d.ip}/${d.prefix}`,
+        interface: d.ifname,
+        error: err,
+      }),
+    );
   }
 
   /** The announcing annotation of the Services of local addresses this node holds; a write is not
@@ -905,14 +951,7 @@ export class AgentController {
         this.#claims.add(w.key, { family: w.family, value: w.value, resourceVersion: w.resourceVersion, replaced });
         // the address waits for the claims of the other Services using it, and so does the reconcile (it
         // would hold up the add); the reconcile that follows retries a failed add and reports it
-        if (this.#claimed(address, w.value))
-          await this.#takeOver(address, w.value, replaced).catch((err: unknown) =>
-            this.#log.warn('could not add a claimed local address; the next reconcile retries', {
-              address: `${address.ip}/${address.prefix}`,
-              interface: address.ifname,
-              error: err,
-            }),
-          );
+        if (this.#claimed(address, w.value)) await this.#takeOverOrWarn(address, w.value, replaced);
         else if (this.#claimsInFlight(address, w.value)) return;
         this.trigger();
       }

@@ -278,6 +278,7 @@ export function startHeartbeat(opts: HeartbeatOptions): HeartbeatWriter {
         subnets: subnets.map((s) => parseCIDR(s)).filter((c): c is CIDR => !!c),
         labels: { ...labels },
         expiresAt: lastRenewed + durationMs,
+        renewedAt: lastRenewed,
         ...(routingRejected ? { routingRejected } : {}),
       };
     },

@@ -8,14 +8,21 @@
 // after TIMEOUT_FACTOR times the dead-after time, so a slow owner keeps its addresses while a crashed
 // agent is replaced fast. A whole node that went down also times out, and is replaced that much later.
 // An owner that answers 503 with PROBE_RELEASED (stopping, its local addresses withdrawn) is reported
-// at once. Only an owner that answered this node before can be reported otherwise: where the probe port
+// at once; one that answers PROBE_STOPPING (withdrawing) is asked again after PROBE_STOPPING_INTERVAL_MS
+// instead of the interval, so its successor hears the release within a few milliseconds. Only an owner that answered this node before can be reported otherwise: where the probe port
 // is filtered (both ways or one way) nothing is reported, so two nodes never claim an address back and
 // forth; the address then moves when the owner's Lease expires, as without probes.
 import type { Agent } from 'node:http';
 import { http } from '../node-http.ts';
 import { formatIP } from '../api/ip.ts';
 import type { Logger } from '../log.ts';
-import { formatProbeEndpoints, PROBE_PATH, PROBE_RELEASED, type ProbeEndpoint } from '../model/heartbeat.ts';
+import {
+  formatProbeEndpoints,
+  PROBE_PATH,
+  PROBE_RELEASED,
+  PROBE_STOPPING,
+  type ProbeEndpoint,
+} from '../model/heartbeat.ts';
 
 export interface OwnerProbe {
   /** The owners to probe now, with their endpoints; others stop being probed. */
@@ -26,7 +33,8 @@ export interface OwnerProbe {
 export interface OwnerProbeOptions {
   intervalMs: number;
   deadAfterMs: number;
-  onDead(owner: string): void;
+  /** `released`: the owner said it withdrew its local addresses (PROBE_RELEASED). */
+  onDead(owner: string, released: boolean): void;
   /** The owner answers 200 again after it was reported dead. */
   onBack(owner: string): void;
   log: Logger;
@@ -47,14 +55,19 @@ interface Probed {
 /** An owner whose probes only time out is reported after this many dead-after times. */
 export const TIMEOUT_FACTOR = 3;
 
+/** How soon an owner that answered PROBE_STOPPING is asked again. */
+export const PROBE_STOPPING_INTERVAL_MS = 20;
+
 const endpointText = (e: ProbeEndpoint) => formatProbeEndpoints([e]);
 
 /** What went wrong with one probe; `timedOut`: no answer at all, which a busy owner gives too;
- * `released`: the owner is stopping and has withdrawn its local addresses (take over now). */
+ * `released`: the owner is stopping and has withdrawn its local addresses (take over now); `stopping`:
+ * it is withdrawing them. */
 interface Failure {
   error: string;
   timedOut: boolean;
   released?: boolean;
+  stopping?: boolean;
 }
 
 /**
@@ -82,6 +95,7 @@ function ask(agent: Agent, p: Probed, timeoutMs: number): Promise<Failure | unde
           error: `answered ${res.statusCode}${body.trim() ? ` (${body.trim()})` : ''}`,
           timedOut: false,
           released: body.startsWith(PROBE_RELEASED),
+          stopping: body.startsWith(PROBE_STOPPING),
         });
       res.on('end', failed);
       res.on('error', failed);
@@ -123,6 +137,10 @@ function record(p: Probed, failure: Failure | undefined, now: number, deadAfterM
   return wasDead ? undefined : 'never answered';
 }
 
+/** Milliseconds until the next probe of a round that started at `started`. */
+const untilNextRound = (failure: Failure | undefined, started: number, intervalMs: number) =>
+  Math.max(0, started + (failure?.stopping ? PROBE_STOPPING_INTERVAL_MS : intervalMs) - Date.now());
+
 export function startOwnerProbe(opts: OwnerProbeOptions): OwnerProbe {
   // one socket per owner, reused: a probe every 250 ms costs no handshake, and a dead agent's socket
   // fails at once (reset, then refused)
@@ -160,9 +178,9 @@ export function startOwnerProbe(opts: OwnerProbeOptions): OwnerProbe {
             silentMs: now - p.lastOk,
             error: failure?.error,
           });
-        opts.onDead(owner);
+        opts.onDead(owner, failure?.released === true);
     }
-    p.timer = setTimeout(() => void round(owner, p), Math.max(0, started + opts.intervalMs - Date.now()));
+    p.timer = setTimeout(() => void round(owner, p), untilNextRound(failure, started, opts.intervalMs));
   };
 
   const drop = (owner: string) => {

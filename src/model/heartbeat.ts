@@ -31,6 +31,9 @@ export const PROBE_PATH = '/candidate';
 /** The 503 body of a stopping agent that has withdrawn its local addresses: its successors claim them
  * at once instead of after the dead-after time (the Lease deletion that follows can be slow). */
 export const PROBE_RELEASED = 'released: local addresses withdrawn';
+/** The 503 body of an agent that is stopping and has not withdrawn its local addresses yet: its
+ * successors probe again at once (PROBE_STOPPING_INTERVAL_MS) so they hear PROBE_RELEASED soon after. */
+export const PROBE_STOPPING = 'stopping';
 /** Set by an agent stopping for a restart (restart grace): the next agent on the node renews the Lease
  * and clears it. While it is set the peers do not probe the node (nothing answers for a few seconds). */
 export const RESTARTING_ANNOTATION = 'purelb.io/restarting';
@@ -54,6 +57,8 @@ export interface Heartbeat {
   labels: Record<string, string>;
   /** Epoch milliseconds after which the node is no longer a candidate. */
   expiresAt: number;
+  /** Epoch milliseconds of the last renewal (the renewing agent's clock). */
+  renewedAt: number;
   /** Why the node is out of service, when its agent marked the Lease so: never a candidate then. */
   outOfService?: string;
   /** Why the node's last routing reload was Rejected or Failed, while it was (ROUTING_REJECTED_ANNOTATION). */
@@ -95,6 +100,7 @@ export function parseHeartbeat(lease: V1Lease): Heartbeat | undefined {
     subnets,
     labels,
     expiresAt: renewed + duration * 1000,
+    renewedAt: renewed,
     ...(outOfService ? { outOfService } : {}),
     ...(routingRejected ? { routingRejected } : {}),
     ...(probe.length ? { probe } : {}),

@@ -18,7 +18,13 @@ import { LifetimeRenewal } from '../../src/agent/renewal.ts';
 import type { EventRecorder } from '../../src/k8s/events.ts';
 import { createLogger } from '../../src/log.ts';
 import { parseCIDR } from '../../src/api/ip.ts';
-import { formatProbeEndpoints, PROBE_RELEASED, type Heartbeat, type ProbeEndpoint } from '../../src/model/heartbeat.ts';
+import {
+  formatProbeEndpoints,
+  PROBE_RELEASED,
+  PROBE_STOPPING,
+  type Heartbeat,
+  type ProbeEndpoint,
+} from '../../src/model/heartbeat.ts';
 import type { AddressServices } from '../../src/routing/attributes.ts';
 
 const NODE = 'n1';
@@ -182,6 +188,7 @@ class FakeHeartbeat implements HeartbeatWriter {
           subnets: this.subnets.map((s) => parseCIDR(s)!),
           labels: this.labels,
           expiresAt: now + 10_000,
+          renewedAt: now,
           ...(this.routingRejected ? { routingRejected: this.routingRejected } : {}),
         }
       : undefined;
@@ -460,7 +467,7 @@ describe('agent controller (fake ports)', () => {
   test('the probe answer says released once a stop without grace has withdrawn the local addresses, not with grace', async () => {
     for (const [grace, answer] of [
       [0, PROBE_RELEASED],
-      [30, 'stopping'],
+      [30, PROBE_STOPPING],
     ] as const) {
       const t = setup({ restartGraceS: grace });
       t.cluster.svcs = [service('web', '192.168.1.240')];
@@ -471,7 +478,7 @@ describe('agent controller (fake ports)', () => {
     }
   });
 
-  test('stop abandons the reconcile in progress: it adds nothing more, and the local addresses are withdrawn', async () => {
+  test('stop withdraws the local addresses without waiting for the reconcile in progress, which then adds nothing', async () => {
     const t = setup();
     t.cluster.svcs = [service('web', '192.168.1.240')];
     await t.controller.start(60_000);
@@ -481,7 +488,29 @@ describe('agent controller (fake ports)', () => {
     t.controller.trigger();
     await new Promise((r) => setImmediate(r));
     const stopped = t.controller.stop();
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    // the reconcile still waits in its read
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
+    expect(t.controller.candidate()).toBe(PROBE_RELEASED);
     release();
+    await stopped;
+    expect(t.kernel.addresses('kube-lb0')).toEqual([]);
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
+  });
+
+  test('a stop that comes after the reconcile has read the node: that reconcile applies nothing', async () => {
+    const t = setup();
+    t.cluster.svcs = [service('web', '192.168.1.240')];
+    await t.controller.start(60_000);
+    t.cluster.svcs.push(service('v', '10.9.0.1'));
+    let stopped: Promise<void> | undefined;
+    const setSubnets = t.heartbeat.setSubnets.bind(t.heartbeat);
+    // called by the reconcile's read once it has read the node
+    t.heartbeat.setSubnets = (subnets) => {
+      stopped ??= t.controller.stop();
+      setSubnets(subnets);
+    };
+    await t.reconcile();
     await stopped;
     expect(t.kernel.addresses('kube-lb0')).toEqual([]);
     expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
@@ -717,6 +746,65 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
     expect(t.kernel.calls.slice(before)).toEqual(['batch', 'read']);
     expect(t.kernel.batches.at(-1)).toEqual(['address replace 192.168.1.240/24 dev eth0']);
     expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+    await t.controller.stop();
+  });
+
+  test('an owner that released its addresses: added at once, before its claims are stored; reconciles meanwhile keep it', async () => {
+    const t = owned();
+    await t.controller.start(60_000);
+    let store!: () => void;
+    const stored = new Promise<void>((r) => (store = r));
+    const write = t.cluster.setAnnouncing.bind(t.cluster);
+    t.cluster.setAnnouncing = async (...args) => {
+      await stored;
+      await write(...args);
+    };
+    t.controller.ownerUnreachable('n2', 'released');
+    await settle();
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+    expect(t.garps).toEqual(['eth0 192.168.1.240']);
+    expect(t.cluster.annotations).toEqual([]);
+    // n2's Lease is still live in the cache and the Services still name it: it holds nothing all the same
+    await t.reconcile();
+    t.cluster.fire('leases');
+    await t.reconcile();
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+    store();
+    await settle();
+    await t.controller.idle();
+    expect(t.cluster.annotations.sort()).toEqual(['default/api IPv4=n1,eth0', 'default/web IPv4=n1,eth0']);
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+    expect(t.garps).toEqual(['eth0 192.168.1.240']);
+    expect(t.logs.filter((l) => l.includes('announcing local address'))).toEqual([
+      expect.stringContaining('"previousOwner":"n2,eth0"'),
+    ]);
+    await t.controller.stop();
+  });
+
+  test('a released owner is no candidate until an agent renews its Lease after the release', async () => {
+    const { electWinner } = await import('../../src/agent/election.ts');
+    const [first, second] = Array.from({ length: 100 }, (_, i) => `192.168.1.${100 + i}`).filter(
+      (a) => electWinner(a, ['n1', 'n2']) === 'n2',
+    );
+    const t = owned();
+    await t.controller.start(60_000);
+    t.controller.ownerUnreachable('n2', 'released');
+    await settle();
+    await t.controller.idle();
+    // a new address n2 would win goes to n1 while n2 is stopping
+    t.cluster.svcs.push(service('first', first!));
+    await t.reconcile();
+    expect(t.kernel.addresses('eth0')).toContain(`${first}/24`);
+    expect(t.cluster.annotations).toContain('default/first IPv4=n1,eth0');
+    t.cluster.svcs.at(-1)!.metadata!.annotations!['purelb.io/announcing-IPv4'] = 'n1,eth0'; // the watch shows it
+    // the next agent on n2 renews its Lease
+    t.cluster.leases[0]!.spec!.renewTime = new Date(Date.now() + 1000);
+    t.cluster.fire('leases');
+    t.cluster.svcs.push(service('second', second!));
+    await t.reconcile();
+    expect(t.kernel.addresses('eth0')).not.toContain(`${second}/24`);
+    // and takes nothing back
+    expect(t.kernel.addresses('eth0')).toContain(`${first}/24`);
     await t.controller.stop();
   });
 

@@ -88,6 +88,7 @@ const beat = (node: string, expiresAt = 1e15): Heartbeat => ({
   subnets: ['192.168.1.0/24', 'fd00:1::/64'].map((s) => parseCIDR(s)!),
   labels: {},
   expiresAt,
+  renewedAt: 0,
 });
 const svc = (key: string, ips: string[], extra: Partial<ServiceInput> = {}): ServiceInput => ({
   key,

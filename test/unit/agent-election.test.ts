@@ -10,6 +10,7 @@ const hb = (node: string, subnets: string[], expiresAt = 10_000): Heartbeat => (
   subnets: subnets.map((s) => parseCIDR(s)!),
   labels: {},
   expiresAt,
+  renewedAt: 0,
 });
 
 describe('rendezvous election', () => {

@@ -134,6 +134,7 @@ const beat = (node: string): Heartbeat => ({
   labels: {},
   subnets: ['192.168.1.0/24', 'fd00:1::/64'].map((s) => parseCIDR(s)!),
   expiresAt: 1e15,
+  renewedAt: 0,
 });
 const svc = (key: string, ips: string[], extra: Partial<ServiceInput> = {}): ServiceInput => ({
   key,

@@ -9,9 +9,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseIP } from '../../src/api/ip.ts';
-import { startOwnerProbe, TIMEOUT_FACTOR, type OwnerProbe } from '../../src/agent/owner-probe.ts';
+import {
+  PROBE_STOPPING_INTERVAL_MS,
+  startOwnerProbe,
+  TIMEOUT_FACTOR,
+  type OwnerProbe,
+} from '../../src/agent/owner-probe.ts';
 import { createLogger } from '../../src/log.ts';
-import { PROBE_PATH, PROBE_RELEASED } from '../../src/model/heartbeat.ts';
+import { PROBE_PATH, PROBE_RELEASED, PROBE_STOPPING } from '../../src/model/heartbeat.ts';
 
 let probe: OwnerProbe | undefined;
 let server: Server | undefined;
@@ -159,4 +164,27 @@ test('an owner that answers released (stopping, addresses withdrawn) is reported
   probe!.watch(new Map([['n2', { ip: parseIP('127.0.0.1')!, port }]]));
   expect(await waitFor(() => dead.length > 0)).toBe(true);
   expect(Date.now() - since).toBeLessThan(200); // the dead-after time
+});
+
+test('an owner that answers stopping is asked again at once, not after the interval, and reported released as soon as it says so', async () => {
+  const releasedAt = Date.now() + 150;
+  const { port, seen } = await owner(
+    () => 503,
+    0,
+    () => (Date.now() < releasedAt ? PROBE_STOPPING : PROBE_RELEASED),
+  );
+  const dead: string[] = [];
+  probe = startOwnerProbe({
+    intervalMs: 2000,
+    deadAfterMs: 5000,
+    onDead: (o, released) => dead.push(`${o}${released ? ' released' : ''}`),
+    onBack: () => undefined,
+    log: createLogger('test', {}, () => undefined),
+  });
+  probe.watch(new Map([['n2', { ip: parseIP('127.0.0.1')!, port }]]));
+  expect(await waitFor(() => dead.length > 0, 1500)).toBe(true);
+  expect(dead[0]).toBe('n2 released');
+  // within a few re-probes of the release, not the 2 s interval
+  expect(Date.now() - releasedAt).toBeLessThan(10 * PROBE_STOPPING_INTERVAL_MS);
+  expect(seen.length).toBeGreaterThan(150 / (2 * PROBE_STOPPING_INTERVAL_MS));
 });

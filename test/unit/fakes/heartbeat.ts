@@ -7,5 +7,6 @@ export const hb = (node: string, subnets: string[], more: Partial<Heartbeat> = {
   subnets: subnets.map((s) => parseCIDR(s)!),
   labels: {},
   expiresAt: 10_000,
+  renewedAt: 0,
   ...more,
 });
