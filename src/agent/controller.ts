@@ -1159,7 +1159,7 @@ export class AgentController {
     if (local.length === 0) return true;
     try {
       // a local address may have become the primary of the node's own address: that must stay
-      const links = await net.readLinks().catch(() => []);
+      const links = await net.readLinks([...new Set(local.map((c) => c.ifname))]).catch(() => []);
       const owned = ownership.owned();
       const changes = await this.#dropNeedlessRestores(
         keepSecondaries(local, links, (a) => (owned.has(addressKey(a.ifname, a.ip, a.prefix)) ? 'local' : 'foreign')),
