@@ -449,8 +449,11 @@ export class AgentController {
     const now = Date.now();
     const peers = this.#peerHeartbeats();
     // a released owner whose Lease is gone is forgotten: the next agent on its node starts a new Lease
-    const leases = new Set(this.#p.cluster.heartbeatLeases().map((l) => l.spec?.holderIdentity));
-    for (const owner of this.#releasedOwners.keys()) if (!leases.has(owner)) this.#releasedOwners.delete(owner);
+    // (the Lease list is not walked again on every Lease event when nothing was released)
+    if (this.#releasedOwners.size) {
+      const leases = new Set(this.#p.cluster.heartbeatLeases().map((l) => l.spec?.holderIdentity));
+      for (const owner of this.#releasedOwners.keys()) if (!leases.has(owner)) this.#releasedOwners.delete(owner);
+    }
     this.#o.metrics.heartbeatPeers.set(peers.length);
     // An owner whose Lease was deleted (graceful stop, after it withdrew its addresses), marked out of
     // service (after its batch withdrew them) or expired (it fenced itself before) holds nothing: its

@@ -9,9 +9,10 @@
 // agent is replaced fast. A whole node that went down also times out, and is replaced that much later.
 // An owner that answers 503 with PROBE_RELEASED (stopping, its local addresses withdrawn) is reported
 // at once; one that answers PROBE_STOPPING (withdrawing) is asked again after PROBE_STOPPING_INTERVAL_MS
-// instead of the interval, so its successor hears the release within a few milliseconds. Only an owner that answered this node before can be reported otherwise: where the probe port
-// is filtered (both ways or one way) nothing is reported, so two nodes never claim an address back and
-// forth; the address then moves when the owner's Lease expires, as without probes.
+// instead of the interval, so its successor hears the release within a few milliseconds. Only an owner
+// that answered this node before can be reported otherwise: where the probe port is filtered (both ways
+// or one way) nothing is reported, so two nodes never claim an address back and forth; the address then
+// moves when the owner's Lease expires, as without probes.
 import type { Agent } from 'node:http';
 import { http } from '../node-http.ts';
 import { formatIP } from '../api/ip.ts';
