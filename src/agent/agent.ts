@@ -95,7 +95,9 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       restartGraceS: opts.restartGraceS,
       ...(opts.outOfServiceCauses ? { outOfServiceCauses: opts.outOfServiceCauses } : {}),
       ...(opts.onVirtualAddresses ? { onVirtualAddresses: opts.onVirtualAddresses } : {}),
-      ...(opts.probe?.endpoint ? { probeEndpoint: opts.probe.endpoint } : {}),
+      ...(opts.probe?.endpoint
+        ? { probeEndpoint: { ...opts.probe.endpoint, releasedAnswerMs: opts.probe.deadAfterMs } }
+        : {}),
       log,
       metrics,
     },

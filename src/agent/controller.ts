@@ -5,7 +5,7 @@
 // Lease, the ownership record and the announcer, so unit tests drive it with fakes.
 // A cordoned Node (or one with the exclude-from-external-load-balancers label) is out of service: no
 // address stays on it and its heartbeat Lease is marked out of service (src/agent/out-of-service.ts).
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import PQueue from 'p-queue';
 import { formatIP, parseIP } from '../api/ip.ts';
@@ -67,7 +67,14 @@ export interface ControllerOptions {
   /** The health server's port and the address families it listens on, published on the heartbeat Lease
    * with the node's LAN addresses of those families so the successors of its local addresses probe it
    * (undefined: not reachable on the LAN, not published). */
-  probeEndpoint?: { port: number; families: ReadonlyArray<4 | 6> };
+  probeEndpoint?: {
+    port: number;
+    families: ReadonlyArray<4 | 6>;
+    /** A stop that released the local addresses returns no sooner than this after the release, so the
+     * health server answers PROBE_RELEASED that long: every successor's probe (one per interval, later
+     * from a busy one) hears it. The probes' dead-after time: a later one is refused and waits that long. */
+    releasedAnswerMs?: number;
+  };
   log: Logger;
   metrics: AgentMetrics;
 }
@@ -312,6 +319,7 @@ export class AgentController {
    */
   async stop(): Promise<void> {
     const { heartbeat, cluster } = this.#p;
+    let answering: Promise<unknown> | undefined;
     this.#keepOnStop = this.#o.restartGraceS > 0 && !this.#currentOutOfService();
     this.#stopping = true;
     this.#p.probe?.stop();
@@ -334,6 +342,7 @@ export class AgentController {
       // apply, like a takeover's add, is serialized with this and gives up once stopping. Released only
       // when the kernel kept none (else the successors wait for the probe's dead-after time or the Lease).
       this.#released = await this.#renewal.exclusive(() => this.#withdrawLocal());
+      if (this.#released) answering = sleep(this.#o.probeEndpoint?.releasedAnswerMs ?? 0);
       await heartbeat.stop(true);
       await this.#queue.onIdle();
     }
@@ -343,6 +352,7 @@ export class AgentController {
     this.#eventQueue.clear();
     await Promise.all([this.#eventQueue.onIdle(), this.#annotationQueue.onIdle()]);
     await cluster.stop();
+    await answering;
   }
 
   /** At most one reconcile waits while one runs; the waiting one reads the newest state when it starts. */
@@ -527,12 +537,16 @@ export class AgentController {
   async #reconcile(): Promise<void> {
     this.#reconcileStartedAt = Date.now();
     const end = this.#o.metrics.reconcileDuration.startTimer();
+    // Each step over 10,000 Services holds the event loop for 50-300 ms (more on a busy node): between
+    // steps it answers and reads the LAN probes and runs takeovers, which must not wait for all of them.
     const view = await this.#read();
     // A stopping agent withdraws its local addresses itself (#withdrawLocal): with 10,000 Services each
     // step left is hundreds of milliseconds the stop would otherwise wait for.
     if (!view) return this.#abandon();
+    await nextTurn();
     const decisions = this.#decide(view);
     this.#watchOwners(view, decisions);
+    await nextTurn();
     const changes = await this.#plan(decisions, view);
     const outcome = await this.#apply(changes, decisions, view);
     if (!outcome) return this.#abandon();
@@ -541,6 +555,7 @@ export class AgentController {
     if (view.outOfService && this.#leaseMarked !== view.outOfService) {
       if (await this.#p.heartbeat.markOutOfService(view.outOfService)) this.#leaseMarked = view.outOfService;
     }
+    await nextTurn();
     const held = this.#report(view, decisions, outcome);
     this.#log.debug('reconciled', { changes: outcome.changes.length, addresses: held.length, seconds: end() });
     this.#reconcileStartedAt = undefined;
@@ -573,6 +588,7 @@ export class AgentController {
     this.#o.metrics.outOfService.set(outOfService ? 1 : 0);
     this.#config = this.#readConfig();
     const { links, candidates } = await this.#readNode(this.#config);
+    await nextTurn(); // after parsing the kernel's 10,000 addresses
     if (this.#stopping) return undefined;
     const owned = ownership.owned();
     for (const ip of this.#takenOver)

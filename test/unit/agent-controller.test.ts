@@ -246,7 +246,7 @@ function setup(
     restartGraceS?: number;
     localLifetimeS?: number;
     probe?: OwnerProbe;
-    probeEndpoint?: { port: number; families: Array<4 | 6> };
+    probeEndpoint?: { port: number; families: Array<4 | 6>; releasedAnswerMs?: number };
   } = {},
 ) {
   const ownership = memoryOwnership();
@@ -476,6 +476,36 @@ describe('agent controller (fake ports)', () => {
       await t.controller.stop();
       expect(t.controller.candidate()).toBe(answer);
     }
+  });
+
+  test('a reconcile lets the event loop turn between its steps: LAN probes are answered and read meanwhile', async () => {
+    const t = setup();
+    t.cluster.svcs = [service('web', '192.168.1.240')];
+    await t.controller.start(60_000);
+    t.cluster.svcs.push(service('v', '10.9.0.1'));
+    const batches = t.kernel.batches.length;
+    let turns = 0;
+    const tick = () => {
+      turns++;
+      if (t.kernel.batches.length === batches) setImmediate(tick);
+    };
+    setImmediate(tick);
+    t.controller.trigger();
+    while (t.kernel.batches.length === batches) await new Promise((r) => setTimeout(r, 1));
+    // the fakes answer at once: without turns between the steps the read-to-apply ran in one go
+    expect(turns).toBeGreaterThanOrEqual(3);
+  });
+
+  test('a stop that released its local addresses keeps answering released for releasedAnswerMs before it returns', async () => {
+    const t = setup({ probeEndpoint: { port: 7473, families: [4], releasedAnswerMs: 400 } });
+    t.cluster.svcs = [service('web', '192.168.1.240')];
+    await t.controller.start(60_000);
+    const stopped = t.controller.stop().then(() => Date.now());
+    while (t.controller.candidate() !== PROBE_RELEASED) await new Promise((r) => setImmediate(r));
+    const releasedAt = Date.now();
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
+    expect((await stopped) - releasedAt).toBeGreaterThanOrEqual(390);
+    expect(t.controller.candidate()).toBe(PROBE_RELEASED);
   });
 
   test('stop withdraws the local addresses without waiting for the reconcile in progress, which then adds nothing', async () => {
