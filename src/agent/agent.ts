@@ -60,6 +60,8 @@ export interface Agent {
   healthy(): true | string;
   /** The LAN probe's answer (PROBE_PATH): true while this node is a candidate for local addresses. */
   candidate(): true | string;
+  /** An owner's released hint (RELEASED_HINT_PATH): probe it now if this node is its successor. */
+  probeNow(owner: string): boolean;
   /** The routing side's state (RoutingReconcilerOptions.onRoutingRejected): published on the heartbeat Lease,
    * where the allocator's NoEligibleNode report reads it (no election rule: nothing here changes). */
   setRoutingRejected(reason: string | undefined): void;
@@ -85,6 +87,15 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   });
   // started now: its start-up is then never on a takeover's path
   const helper: AnnounceHelper = opts.announce ? { announce: opts.announce, stop: () => {} } : startAnnouncer(log);
+  const probe =
+    opts.probe &&
+    startOwnerProbe({
+      intervalMs: opts.probe.intervalMs,
+      deadAfterMs: opts.probe.deadAfterMs,
+      onDead: (owner, released) => hooks.controller?.ownerUnreachable(owner, released ? 'released' : 'probe'),
+      onBack: (owner) => hooks.controller?.ownerAnswers(owner),
+      log,
+    });
   const controller = new AgentController(
     {
       node,
@@ -107,17 +118,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       heartbeat,
       ownership,
       announce: helper.announce,
-      ...(opts.probe
-        ? {
-            probe: startOwnerProbe({
-              intervalMs: opts.probe.intervalMs,
-              deadAfterMs: opts.probe.deadAfterMs,
-              onDead: (owner, released) => hooks.controller?.ownerUnreachable(owner, released ? 'released' : 'probe'),
-              onBack: (owner) => hooks.controller?.ownerAnswers(owner),
-              log,
-            }),
-          }
-        : {}),
+      ...(probe ? { probe } : {}),
     },
   );
   hooks.controller = controller;
@@ -126,6 +127,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     ready: () => controller.ready(),
     healthy: () => controller.healthy(),
     candidate: () => controller.candidate(),
+    probeNow: (owner) => probe?.probeNow(owner) ?? false,
     setRoutingRejected: (reason) => heartbeat.setRoutingRejected(reason),
     stop: async () => {
       await controller.stop();

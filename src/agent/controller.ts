@@ -22,6 +22,7 @@ import {
   PROBE_RELEASED,
   PROBE_STOPPING,
   type Heartbeat,
+  type ProbeEndpoint,
 } from '../model/heartbeat.ts';
 import { pickLabels, selectorKeys } from '../model/node-selector.ts';
 import { ServingGroups } from '../model/servicegroups.ts';
@@ -42,7 +43,7 @@ import { batchLine, keepSecondaries, planChanges, type AddressChange, type HeldA
 import { LifetimeRenewal } from './renewal.ts';
 import { StoredClaims } from './claims.ts';
 import type { OwnerProbe } from './owner-probe.ts';
-import { ownersToProbe, type WatchedOwner } from './succession.ts';
+import { ownersToProbe, successorsToTell, type WatchedOwner } from './succession.ts';
 import { holdBackPendingSegments } from './pending-segments.ts';
 import { announcementEvents, announcementsByService, type ServiceAnnouncements, type ServiceEvent } from './report.ts';
 import type { AddressServices } from '../routing/attributes.ts';
@@ -205,6 +206,8 @@ export class AgentController {
   readonly #conflicted = new Set<string>();
   /** The owners this node is the successor of, from the last reconcile (./succession.ts). */
   #watchedOwners = new Map<string, WatchedOwner>();
+  /** The successors of the local addresses this node holds, from the last reconcile (told of a release). */
+  #successors: ProbeEndpoint[] = [];
   readonly #claims = new StoredClaims();
   /** Addresses a takeover added outside a reconcile (#takeOver), until a reconcile has seen them on the
    * node: a reconcile that read the kernel before does not announce them a second time. */
@@ -342,7 +345,10 @@ export class AgentController {
       // apply, like a takeover's add, is serialized with this and gives up once stopping. Released only
       // when the kernel kept none (else the successors wait for the probe's dead-after time or the Lease).
       this.#released = await this.#renewal.exclusive(() => this.#withdrawLocal());
-      if (this.#released) answering = sleep(this.#o.probeEndpoint?.releasedAnswerMs ?? 0);
+      if (this.#released) {
+        answering = sleep(this.#o.probeEndpoint?.releasedAnswerMs ?? 0);
+        this.#p.probe?.tellReleased(this.#o.node, this.#successors);
+      }
       await heartbeat.stop(true);
       await this.#queue.onIdle();
     }
@@ -807,8 +813,11 @@ export class AgentController {
   #watchOwners(v: View, decisions: AddressDecision[]): void {
     const { probe } = this.#p;
     if (!probe) return;
-    this.#watchedOwners =
-      v.self && !this.#stopping ? ownersToProbe(this.#o.node, decisions, v.peers) : new Map<string, WatchedOwner>();
+    if (this.#stopping) this.#watchedOwners = new Map<string, WatchedOwner>();
+    else {
+      this.#watchedOwners = v.self ? ownersToProbe(this.#o.node, decisions, v.peers) : new Map<string, WatchedOwner>();
+      this.#successors = [...successorsToTell(this.#o.node, decisions, v.peers).values()];
+    }
     probe.watch(new Map([...this.#watchedOwners].map(([owner, w]) => [owner, w.endpoint])));
     // an owner no longer watched starts a new silence when it is watched again
     for (const owner of this.#silentHeld.keys()) if (!this.#watchedOwners.has(owner)) this.#silentHeld.delete(owner);

@@ -9,10 +9,12 @@
 // agent is replaced fast. A whole node that went down also times out, and is replaced that much later.
 // An owner that answers 503 with PROBE_RELEASED (stopping, its local addresses withdrawn) is reported
 // at once; one that answers PROBE_STOPPING (withdrawing) is asked again after PROBE_STOPPING_INTERVAL_MS
-// instead of the interval, so its successor hears the release within a few milliseconds. Only an owner
-// that answered this node before can be reported otherwise: where the probe port is filtered (both ways
-// or one way) nothing is reported, so two nodes never claim an address back and forth; the address then
-// moves when the owner's Lease expires, as without probes.
+// instead of the interval, so its successor hears the release within a few milliseconds. A stopping
+// owner that released its addresses also tells each successor (RELEASED_HINT_PATH), which then probes
+// it at once instead of at its next round. Only an owner that answered this node before can be
+// reported otherwise: where the probe port is filtered (both ways or one way) nothing is reported, so
+// two nodes never claim an address back and forth; the address then moves when the owner's Lease
+// expires, as without probes.
 import type { Agent } from 'node:http';
 import { http } from '../node-http.ts';
 import { formatIP } from '../api/ip.ts';
@@ -22,12 +24,17 @@ import {
   PROBE_PATH,
   PROBE_RELEASED,
   PROBE_STOPPING,
+  RELEASED_HINT_PATH,
   type ProbeEndpoint,
 } from '../model/heartbeat.ts';
 
 export interface OwnerProbe {
   /** The owners to probe now, with their endpoints; others stop being probed. */
   watch(owners: ReadonlyMap<string, ProbeEndpoint>): void;
+  /** `owner` says it released its addresses (RELEASED_HINT_PATH): probe it now if it is watched. */
+  probeNow(owner: string): boolean;
+  /** This node (`node`) released its local addresses: ask their successors to probe it now. Works after stop(). */
+  tellReleased(node: string, successors: readonly ProbeEndpoint[]): void;
   stop(): void;
 }
 
@@ -51,13 +58,21 @@ interface Probed {
   dead: boolean;
   timer?: NodeJS.Timeout;
   stopped: boolean;
+  /** When the last round started; a round is in flight while `asking`, and `again` runs the next at once. */
+  startedAt: number;
+  asking: boolean;
+  again: boolean;
 }
 
 /** An owner whose probes only time out is reported after this many dead-after times. */
 export const TIMEOUT_FACTOR = 3;
 
-/** How soon an owner that answered PROBE_STOPPING is asked again. */
+/** How soon an owner that answered PROBE_STOPPING is asked again; also the least time between two
+ * rounds that released hints (RELEASED_HINT_PATH) start. */
 export const PROBE_STOPPING_INTERVAL_MS = 20;
+
+/** A released hint that gets no answer within this is given up: the successor's own probe hears it next. */
+const HINT_TIMEOUT_MS = 500;
 
 const endpointText = (e: ProbeEndpoint) => formatProbeEndpoints([e]);
 
@@ -139,8 +154,60 @@ function record(p: Probed, failure: Failure | undefined, now: number, deadAfterM
 }
 
 /** Milliseconds until the next probe of a round that started at `started`. */
-const untilNextRound = (failure: Failure | undefined, started: number, intervalMs: number) =>
-  Math.max(0, started + (failure?.stopping ? PROBE_STOPPING_INTERVAL_MS : intervalMs) - Date.now());
+const untilNextRound = (failure: Failure | undefined, started: number, intervalMs: number, hinted: boolean) =>
+  Math.max(0, started + (failure?.stopping || hinted ? PROBE_STOPPING_INTERVAL_MS : intervalMs) - Date.now());
+
+/** One released hint to a successor; its answer does not matter (the probe it triggers does). */
+function hint(node: string, e: ProbeEndpoint, log: Logger): void {
+  const path = `${RELEASED_HINT_PATH}?owner=${encodeURIComponent(node)}`;
+  const req = http.request({ host: formatIP(e.ip), port: e.port, path, method: 'POST', agent: false }, (res) =>
+    res.resume(),
+  );
+  req.setTimeout(HINT_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${HINT_TIMEOUT_MS} ms`)));
+  req.on('error', (err) => log.debug('successor not told of the release', { endpoint: endpointText(e), error: err }));
+  req.end();
+}
+
+/** Records one probe's result and reports what it means to the caller (and the log). */
+function reportRound(opts: OwnerProbeOptions, owner: string, p: Probed, failure: Failure | undefined): void {
+  const wasDead = p.dead;
+  const now = Date.now();
+  const fields = { owner, endpoint: p.endpoint };
+  switch (record(p, failure, now, opts.deadAfterMs)) {
+    case 'back':
+      opts.log.info('owner answers on the LAN again', fields);
+      opts.onBack(owner);
+      break;
+    case 'never answered':
+      opts.log.warn('owner never answered on the LAN: its local addresses move only when its heartbeat Lease expires', {
+        ...fields,
+        error: failure?.error,
+        fix: `let this node reach ${p.endpoint} (the agent's health port) over the LAN`,
+      });
+      break;
+    case 'dead':
+      if (!wasDead)
+        opts.log.warn('owner does not answer on the LAN: taking over its local addresses', {
+          ...fields,
+          silentMs: now - p.lastOk,
+          error: failure?.error,
+        });
+      opts.onDead(owner, failure?.released === true);
+  }
+}
+
+const unprobed = (e: ProbeEndpoint): Probed => ({
+  endpoint: endpointText(e),
+  host: formatIP(e.ip),
+  port: e.port,
+  lastOk: Date.now(),
+  answered: false,
+  dead: false,
+  stopped: false,
+  startedAt: 0,
+  asking: false,
+  again: false,
+});
 
 export function startOwnerProbe(opts: OwnerProbeOptions): OwnerProbe {
   // one socket per owner, reused: a probe every 250 ms costs no handshake, and a dead agent's socket
@@ -151,37 +218,15 @@ export function startOwnerProbe(opts: OwnerProbeOptions): OwnerProbe {
 
   const round = async (owner: string, p: Probed) => {
     if (p.stopped) return;
-    const started = Date.now();
+    p.startedAt = Date.now();
+    p.asking = true;
     const failure = await ask(agent, p, timeoutMs);
+    p.asking = false;
     if (p.stopped) return;
-    const wasDead = p.dead;
-    const now = Date.now();
-    const fields = { owner, endpoint: p.endpoint };
-    switch (record(p, failure, now, opts.deadAfterMs)) {
-      case 'back':
-        opts.log.info('owner answers on the LAN again', fields);
-        opts.onBack(owner);
-        break;
-      case 'never answered':
-        opts.log.warn(
-          'owner never answered on the LAN: its local addresses move only when its heartbeat Lease expires',
-          {
-            ...fields,
-            error: failure?.error,
-            fix: `let this node reach ${p.endpoint} (the agent's health port) over the LAN`,
-          },
-        );
-        break;
-      case 'dead':
-        if (!wasDead)
-          opts.log.warn('owner does not answer on the LAN: taking over its local addresses', {
-            ...fields,
-            silentMs: now - p.lastOk,
-            error: failure?.error,
-          });
-        opts.onDead(owner, failure?.released === true);
-    }
-    p.timer = setTimeout(() => void round(owner, p), untilNextRound(failure, started, opts.intervalMs));
+    reportRound(opts, owner, p, failure);
+    const hinted = p.again;
+    p.again = false;
+    p.timer = setTimeout(() => void round(owner, p), untilNextRound(failure, p.startedAt, opts.intervalMs, hinted));
   };
 
   const drop = (owner: string) => {
@@ -198,18 +243,24 @@ export function startOwnerProbe(opts: OwnerProbeOptions): OwnerProbe {
         if (probed.get(owner)!.endpoint !== (owners.get(owner) && endpointText(owners.get(owner)!))) drop(owner);
       for (const [owner, e] of owners) {
         if (probed.has(owner)) continue;
-        const p: Probed = {
-          endpoint: endpointText(e),
-          host: formatIP(e.ip),
-          port: e.port,
-          lastOk: Date.now(),
-          answered: false,
-          dead: false,
-          stopped: false,
-        };
+        const p = unprobed(e);
         probed.set(owner, p);
         void round(owner, p);
       }
+    },
+    probeNow(owner) {
+      const p = probed.get(owner);
+      if (!p) return false;
+      if (p.asking) p.again = true;
+      else {
+        clearTimeout(p.timer);
+        const wait = Math.max(0, p.startedAt + PROBE_STOPPING_INTERVAL_MS - Date.now());
+        p.timer = setTimeout(() => void round(owner, p), wait);
+      }
+      return true;
+    },
+    tellReleased(node, successors) {
+      for (const e of successors) hint(node, e, opts.log);
     },
     stop() {
       for (const owner of [...probed.keys()]) drop(owner);

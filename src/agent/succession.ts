@@ -33,10 +33,31 @@ export function ownersToProbe(
       watched.addresses.push(d);
       continue;
     }
-    const ip = parseIP(d.ip)!;
-    const onSubnet = owner.probe.find((e) => cidrContains({ ip, prefix: d.prefix }, e.ip));
-    const endpoint = onSubnet ?? owner.probe.find((e) => e.ip.family === d.family) ?? owner.probe[0]!;
-    out.set(d.winner, { endpoint, addresses: [d] });
+    out.set(d.winner, { endpoint: endpointFor(owner.probe, d), addresses: [d] });
   }
   return out;
+}
+
+/** Per successor of a local address this node holds: its endpoint. A stop that released them asks these
+ * to probe this node now (RELEASED_HINT_PATH), so they hear it before their next probe. */
+export function successorsToTell(
+  node: string,
+  decisions: readonly AddressDecision[],
+  heartbeats: readonly Heartbeat[],
+): Map<string, ProbeEndpoint> {
+  const byNode = new Map(heartbeats.map((h) => [h.node, h]));
+  const out = new Map<string, ProbeEndpoint>();
+  for (const d of decisions) {
+    if (d.kind !== 'local' || d.winner !== node || !d.successor || d.successor === node) continue;
+    const successor = byNode.get(d.successor);
+    if (successor?.probe?.length && !out.has(d.successor)) out.set(d.successor, endpointFor(successor.probe, d));
+  }
+  return out;
+}
+
+/** The endpoint on the address's subnet when there is one, else one of its family. */
+function endpointFor(endpoints: readonly ProbeEndpoint[], d: AddressDecision): ProbeEndpoint {
+  const ip = parseIP(d.ip)!;
+  const onSubnet = endpoints.find((e) => cidrContains({ ip, prefix: d.prefix }, e.ip));
+  return onSubnet ?? endpoints.find((e) => e.ip.family === d.family) ?? endpoints[0]!;
 }

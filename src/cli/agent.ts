@@ -6,8 +6,8 @@ import type { Registry } from 'prom-client';
 import { startAgent, type Agent } from '../agent/agent.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
 import { parseOutOfServiceCauses } from '../agent/out-of-service.ts';
-import { startHealthServer } from '../k8s/health-server.ts';
-import { PROBE_PATH } from '../model/heartbeat.ts';
+import { startHealthServer, type HealthChecks } from '../k8s/health-server.ts';
+import { PROBE_PATH, RELEASED_HINT_PATH } from '../model/heartbeat.ts';
 import { loadKubeConfig } from '../k8s/kubeconfig.ts';
 import { KubeClient } from '../k8s/rest.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -146,6 +146,16 @@ function agentSettings(values: Values) {
  * these families: 0.0.0.0 takes IPv4 connections only, :: both (Linux's default bindv6only=0). */
 const LISTENS_ON_ALL: Partial<Record<string, ReadonlyArray<4 | 6>>> = { '0.0.0.0': [4], '::': [4, 6] };
 
+/** The health server's answers: the agent's once it runs; the LAN probe paths too. */
+const agentChecks = (started: { agent?: Agent }): HealthChecks => ({
+  healthy: () => started.agent?.healthy() ?? true,
+  ready: () => started.agent?.ready() ?? 'caches not synced',
+  more: {
+    [PROBE_PATH]: () => started.agent?.candidate() ?? 'starting',
+    [RELEASED_HINT_PATH]: (q) => started.agent?.probeNow(q.get('owner') ?? '') || 'not a successor of that owner',
+  },
+});
+
 /** The agent's LAN probe settings (none when --owner-probe-interval is 0). */
 function probeOptions(settings: ReturnType<typeof agentSettings>, healthHost: string, port: number) {
   if (settings.probeIntervalMs <= 0) return {};
@@ -241,11 +251,7 @@ export const command: Command = {
     const { server, port } = await startHealthServer(
       values['health-host'],
       Number(values['health-port']),
-      {
-        healthy: () => started.agent?.healthy() ?? true,
-        ready: () => started.agent?.ready() ?? 'caches not synced',
-        more: { [PROBE_PATH]: () => started.agent?.candidate() ?? 'starting' },
-      },
+      agentChecks(started),
       metrics.registry,
     );
     let stopRequested: () => void = () => {};

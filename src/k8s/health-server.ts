@@ -8,8 +8,9 @@ import type { Registry } from 'prom-client';
 export interface HealthChecks {
   healthy(): boolean | string;
   ready(): boolean | string;
-  /** More checks by path (the agent's LAN probe path), answered the same way: 200, or 503 with the reason. */
-  more?: Record<string, () => boolean | string>;
+  /** More checks by path (the agent's LAN probe paths), answered the same way: 200, or 503 with the
+   * reason; they get the request's query parameters. */
+  more?: Record<string, (query: URLSearchParams) => boolean | string>;
 }
 
 /** Starts the server on host:port (port 0 = any free port) and resolves with the bound port. */
@@ -22,7 +23,8 @@ export async function startHealthServer(
   const answer = (result: boolean | string) =>
     result === true ? ([200, 'ok\n'] as const) : ([503, `${result || 'not ready'}\n`] as const);
   const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const url = new URL(req.url ?? '/', 'http://health');
+    const path = url.pathname;
     if (path === '/metrics') {
       registry.metrics().then(
         (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
@@ -35,8 +37,8 @@ export async function startHealthServer(
         ? () => checks.healthy()
         : path === '/readyz'
           ? () => checks.ready()
-          : path && checks.more && Object.hasOwn(checks.more, path)
-            ? checks.more[path]
+          : checks.more && Object.hasOwn(checks.more, path)
+            ? () => checks.more![path]!(url.searchParams)
             : undefined;
     if (!check) {
       res.writeHead(404).end('not found\n');

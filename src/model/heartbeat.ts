@@ -31,6 +31,10 @@ export const PROBE_PATH = '/candidate';
 /** The 503 body of a stopping agent that has withdrawn its local addresses: its successors claim them
  * at once instead of after the dead-after time (the Lease deletion that follows can be slow). */
 export const PROBE_RELEASED = 'released: local addresses withdrawn';
+/** An owner that released its local addresses asks each successor to probe it now (`?owner=<node>`):
+ * they hear PROBE_RELEASED at once, not at their next probe. The hint only triggers that probe; nothing
+ * moves on it alone, so a forged one costs one probe. */
+export const RELEASED_HINT_PATH = '/released';
 /** The 503 body of an agent that is stopping and has not withdrawn its local addresses yet: its
  * successors probe again at once (PROBE_STOPPING_INTERVAL_MS) so they hear PROBE_RELEASED soon after. */
 export const PROBE_STOPPING = 'stopping';

@@ -653,6 +653,14 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
     watch(owners: ReadonlyMap<string, ProbeEndpoint>) {
       this.watched = new Map([...owners].map(([o, e]) => [o, formatProbeEndpoints([e])]));
     }
+    /** The released hints this node sent: "node endpoint". */
+    told: string[] = [];
+    probeNow() {
+      return false;
+    }
+    tellReleased(node: string, successors: readonly ProbeEndpoint[]) {
+      this.told.push(...successors.map((e) => `${node} ${formatProbeEndpoints([e])}`));
+    }
     stop() {
       this.watched.clear();
     }
@@ -710,6 +718,25 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
     ]);
     expect(t.probe.watched).toEqual(new Map()); // n1 owns it now: nobody left to probe
     await t.controller.stop();
+  });
+
+  test('a stop that released its local addresses tells their successors to probe it now; one with a restart grace does not', async () => {
+    for (const [grace, told] of [
+      [0, ['n1 192.168.1.12:7473']],
+      [30, []],
+    ] as const) {
+      const probe = new FakeProbe();
+      const t = setup({ probe, probeEndpoint: { port: 7473, families: [4] }, restartGraceS: grace });
+      const lease = peerLease('n2', LAN);
+      lease.metadata!.annotations!['purelb.io/probe'] = '192.168.1.12:7473';
+      t.cluster.leases = [lease];
+      t.cluster.svcs = [service('web', '192.168.1.240', { 'purelb.io/announcing-IPv4': 'n1,eth0' })];
+      await t.controller.start(60_000);
+      expect(t.kernel.addresses('eth0')).toContain('192.168.1.240/24');
+      expect(probe.watched).toEqual(new Map()); // n1 owns it: n2 is the successor
+      await t.controller.stop();
+      expect(probe.told).toEqual(told);
+    }
   });
 
   /** Runs `during` while a reconcile that has read the kernel waits; then lets it finish. */

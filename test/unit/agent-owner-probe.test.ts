@@ -16,7 +16,9 @@ import {
   type OwnerProbe,
 } from '../../src/agent/owner-probe.ts';
 import { createLogger } from '../../src/log.ts';
-import { PROBE_PATH, PROBE_RELEASED, PROBE_STOPPING } from '../../src/model/heartbeat.ts';
+import { PROBE_PATH, PROBE_RELEASED, PROBE_STOPPING, RELEASED_HINT_PATH } from '../../src/model/heartbeat.ts';
+import { startHealthServer } from '../../src/k8s/health-server.ts';
+import { Registry } from 'prom-client';
 
 let probe: OwnerProbe | undefined;
 let server: Server | undefined;
@@ -164,6 +166,51 @@ test('an owner that answers released (stopping, addresses withdrawn) is reported
   probe!.watch(new Map([['n2', { ip: parseIP('127.0.0.1')!, port }]]));
   expect(await waitFor(() => dead.length > 0)).toBe(true);
   expect(Date.now() - since).toBeLessThan(200); // the dead-after time
+});
+
+test('a released hint over HTTP makes the successor probe that owner at once, not at its next round; a hint for another owner is refused', async () => {
+  let released = false;
+  const { port } = await owner(
+    () => (released ? 503 : 200),
+    0,
+    () => (released ? PROBE_RELEASED : ''),
+  );
+  const dead: string[] = [];
+  const options = {
+    intervalMs: 2000,
+    deadAfterMs: 5000,
+    onBack: () => undefined,
+    log: createLogger('test', {}, () => undefined),
+  };
+  probe = startOwnerProbe({ ...options, onDead: (o, r) => dead.push(`${o}${r ? ' released' : ''}`) });
+  const successor = await startHealthServer(
+    '127.0.0.1',
+    0,
+    {
+      healthy: () => true,
+      ready: () => true,
+      more: { [RELEASED_HINT_PATH]: (q) => probe!.probeNow(q.get('owner') ?? '') || 'not a successor of that owner' },
+    },
+    new Registry(),
+  );
+  try {
+    probe.watch(new Map([['n2', { ip: parseIP('127.0.0.1')!, port }]]));
+    await sleep(100); // the first round was answered 200; the next is 2 s away
+    released = true;
+    const since = Date.now();
+    // the owner's side, after its own probe stopped (as a stopping agent's)
+    const owners = startOwnerProbe({ ...options, onDead: () => undefined });
+    owners.stop();
+    owners.tellReleased('n2', [{ ip: parseIP('127.0.0.1')!, port: successor.port }]);
+    expect(await waitFor(() => dead.length > 0, 1500)).toBe(true);
+    expect(dead).toEqual(['n2 released']);
+    expect(Date.now() - since).toBeLessThan(500);
+    const other = await fetch(`http://127.0.0.1:${successor.port}${RELEASED_HINT_PATH}?owner=n9`, { method: 'POST' });
+    expect([other.status, await other.text()]).toEqual([503, 'not a successor of that owner\n']);
+  } finally {
+    successor.server.closeAllConnections();
+    successor.server.close();
+  }
 });
 
 test('an owner that answers stopping is asked again at once, not after the interval, and reported released as soon as it says so', async () => {
