@@ -40,8 +40,10 @@ COPY templates ./templates
 COPY crds ./crds
 USER 65534:65534
 # --optimize-for-size as in the agent below: the allocator addressing 10,000 Services measured 100-101 MiB
-# RSS 10 s after the last instead of 131
-ENTRYPOINT ["node", "--optimize-for-size", "/app/bin/purelb.js"]
+# RSS 10 s after the last instead of 131. --jitless (V8 interprets, its compilers never load; no
+# WebAssembly, which nothing here uses): 86 MiB, 101 at most while 43 Services/s were created, with no
+# slower addressing (BENCHMARKS.md, "Memory: where it goes"). The agent keeps its compilers (CPU per node).
+ENTRYPOINT ["node", "--jitless", "--optimize-for-size", "/app/bin/purelb.js"]
 
 # GoBGP's .proto files, loaded at run time from the path Debian installs them to (never vendored).
 FROM debian:bookworm-slim AS gobgp-protos

@@ -27,7 +27,7 @@ elected node (with gratuitous ARP / unsolicited NA), a virtual address on kube-l
   --node-name NAME             this node (default: $PURELB_NODE_NAME)
   --node-ip IP                 this node's address, router id for routing (default: $PURELB_HOST)
   --config NAME                LBNodeAgent to follow (default: default)
-  --health-port N              /healthz /readyz /metrics and /candidate (LAN probes) port (default 7473; 0 = any free port)
+  --health-port N              /healthz /readyz /metrics, /candidate and /released (LAN probes) port (default 7473; 0 = any free port)
   --health-host HOST           address the health server binds (default 0.0.0.0)
   --kube-lb-kind KIND          link kind used to create the virtual interface (default dummy; ifb where dummy is missing)
   --heartbeat-renew D          heartbeat Lease renew period (default 10s)
