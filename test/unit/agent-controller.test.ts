@@ -494,6 +494,7 @@ describe('agent controller (fake ports)', () => {
     while (t.kernel.batches.length === batches) await new Promise((r) => setTimeout(r, 1));
     // the fakes answer at once: without turns between the steps the read-to-apply ran in one go
     expect(turns).toBeGreaterThanOrEqual(3);
+    await t.controller.stop();
   });
 
   test('a stop that released its local addresses keeps answering released for releasedAnswerMs before it returns', async () => {
