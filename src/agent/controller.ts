@@ -43,7 +43,7 @@ import { batchLine, keepSecondaries, planChanges, type AddressChange, type HeldA
 import { LifetimeRenewal } from './renewal.ts';
 import { StoredClaims } from './claims.ts';
 import type { OwnerProbe } from './owner-probe.ts';
-import { ownersToProbe, successorsToTell, type WatchedOwner } from './succession.ts';
+import { succession, type WatchedOwner } from './succession.ts';
 import { holdBackPendingSegments } from './pending-segments.ts';
 import { announcementEvents, announcementsByService, type ServiceAnnouncements, type ServiceEvent } from './report.ts';
 import type { AddressServices } from '../routing/attributes.ts';
@@ -815,8 +815,9 @@ export class AgentController {
     if (!probe) return;
     if (this.#stopping) this.#watchedOwners = new Map<string, WatchedOwner>();
     else {
-      this.#watchedOwners = v.self ? ownersToProbe(this.#o.node, decisions, v.peers) : new Map<string, WatchedOwner>();
-      this.#successors = [...successorsToTell(this.#o.node, decisions, v.peers).values()];
+      const { owners, successors } = succession(this.#o.node, decisions, v.peers);
+      this.#watchedOwners = v.self ? owners : new Map<string, WatchedOwner>();
+      this.#successors = successors;
     }
     probe.watch(new Map([...this.#watchedOwners].map(([owner, w]) => [owner, w.endpoint])));
     // an owner no longer watched starts a new silence when it is watched again

@@ -1,8 +1,9 @@
-// Which owners this node watches over the LAN (pure). For a local address the successor is the node
-// that would win its election if the owner went away (src/agent/desired.ts computes it). Only the
-// successor probes the owner, so an owner is probed by the few nodes that would take something over,
-// never by the whole cluster; when the owner stops answering, the successor claims the address through
-// the API (docs/agent.md, "Who announces a local address").
+// Which owners this node watches over the LAN, and which successors it tells of a release (pure). For
+// a local address the successor is the node that would win its election if the owner went away
+// (src/agent/desired.ts computes it). Only the successor probes the owner, so an owner is probed by
+// the few nodes that would take something over, never by the whole cluster; when the owner stops
+// answering, the successor claims the address through the API (docs/agent.md, "Who announces a local
+// address").
 import { cidrContains, parseIP } from '../api/ip.ts';
 import type { Heartbeat, ProbeEndpoint } from '../model/heartbeat.ts';
 import type { AddressDecision } from './desired.ts';
@@ -14,45 +15,36 @@ export interface WatchedOwner {
   addresses: AddressDecision[];
 }
 
-/** Per owner this node is the successor of: its endpoint and the addresses concerned. Owners that publish
- * no endpoint, or are restarting (nothing answers while the next agent starts), are not probed: their
- * addresses move only when their Lease expires. */
-export function ownersToProbe(
+/** This node's place in the succession of the local addresses, from one walk over the decisions.
+ * `owners`: per owner this node is the successor of, its endpoint and the addresses concerned. Owners
+ * that publish no endpoint, or are restarting (nothing answers while the next agent starts), are not
+ * probed: their addresses move only when their Lease expires. `successors`: the endpoints of the
+ * successors of the local addresses this node holds; a stop that released them asks these to probe
+ * this node now (RELEASED_HINT_PATH), so they hear it before their next probe. */
+export function succession(
   node: string,
   decisions: readonly AddressDecision[],
   heartbeats: readonly Heartbeat[],
-): Map<string, WatchedOwner> {
+): { owners: Map<string, WatchedOwner>; successors: ProbeEndpoint[] } {
   const byNode = new Map(heartbeats.map((h) => [h.node, h]));
-  const out = new Map<string, WatchedOwner>();
+  const owners = new Map<string, WatchedOwner>();
+  const successors = new Map<string, ProbeEndpoint>();
   for (const d of decisions) {
-    if (d.kind !== 'local' || d.successor !== node || !d.winner || d.winner === node) continue;
-    const owner = byNode.get(d.winner);
-    if (!owner?.probe || owner.restarting) continue;
-    const watched = out.get(d.winner);
-    if (watched) {
-      watched.addresses.push(d);
+    if (d.kind !== 'local' || !d.winner || !d.successor || d.winner === d.successor) continue;
+    if (d.winner === node) {
+      const successor = byNode.get(d.successor);
+      if (successor?.probe?.length && !successors.has(d.successor))
+        successors.set(d.successor, endpointFor(successor.probe, d));
       continue;
     }
-    out.set(d.winner, { endpoint: endpointFor(owner.probe, d), addresses: [d] });
+    if (d.successor !== node) continue;
+    const owner = byNode.get(d.winner);
+    if (!owner?.probe || owner.restarting) continue;
+    const watched = owners.get(d.winner);
+    if (watched) watched.addresses.push(d);
+    else owners.set(d.winner, { endpoint: endpointFor(owner.probe, d), addresses: [d] });
   }
-  return out;
-}
-
-/** Per successor of a local address this node holds: its endpoint. A stop that released them asks these
- * to probe this node now (RELEASED_HINT_PATH), so they hear it before their next probe. */
-export function successorsToTell(
-  node: string,
-  decisions: readonly AddressDecision[],
-  heartbeats: readonly Heartbeat[],
-): Map<string, ProbeEndpoint> {
-  const byNode = new Map(heartbeats.map((h) => [h.node, h]));
-  const out = new Map<string, ProbeEndpoint>();
-  for (const d of decisions) {
-    if (d.kind !== 'local' || d.winner !== node || !d.successor || d.successor === node) continue;
-    const successor = byNode.get(d.successor);
-    if (successor?.probe?.length && !out.has(d.successor)) out.set(d.successor, endpointFor(successor.probe, d));
-  }
-  return out;
+  return { owners, successors: [...successors.values()] };
 }
 
 /** The endpoint on the address's subnet when there is one, else one of its family. */
