@@ -22,6 +22,7 @@ export interface AgentCluster {
   /** Resolves when every watched kind has been listed once: nothing may change before (a partial view
    * would withdraw addresses). The heartbeat Leases are not part of it: see setSegments. */
   synced: Promise<void>;
+  /** A change stores a new object: one held is never changed (the agent derives each once, service-inputs.ts). */
   services(): readonly V1Service[];
   service(namespace: string, name: string): V1Service | undefined;
   endpointSlices(): readonly V1EndpointSlice[];

@@ -27,7 +27,8 @@ import {
 import { pickLabels, selectorKeys } from '../model/node-selector.ts';
 import { ServingGroups } from '../model/servicegroups.ts';
 import type { ServiceGroupConfig } from '../api/validate-servicegroup.ts';
-import { addressServices, nodesWithEndpoints, serviceInput, serviceKey, type ServiceInput } from '../model/services.ts';
+import { addressServices, nodesWithEndpoints, serviceKey, type ServiceInput } from '../model/services.ts';
+import { cachedServiceInput, readFieldsSignature } from './service-inputs.ts';
 import type { AnnounceTarget, Announcer } from './announce.ts';
 import type { AgentCluster } from './cluster.ts';
 import { CoalescingQueue } from './coalescing-queue.ts';
@@ -212,6 +213,10 @@ export class AgentController {
   /** Addresses a takeover added outside a reconcile (#takeOver), until a reconcile has seen them on the
    * node: a reconcile that read the kernel before does not announce them a second time. */
   readonly #takenOver = new Set<string>();
+  /** Takeovers running (#takeOver): a reconcile gives way to them at its next step (#nextStep). */
+  #takeovers = 0;
+  /** A reconcile gave way to a takeover: the last takeover to end triggers it again. */
+  #gaveWay = false;
   /** Per owner the probe reported silent: the addresses it held when first reported. One it gained since
    * through a stored claim of its own (so its agent ran) is not claimed from it during that silence:
    * two busy nodes that each took the other for dead would otherwise hand addresses back and forth. */
@@ -390,7 +395,7 @@ export class AgentController {
       if (!svc) return this.trigger();
       const key = serviceKey(svc.metadata?.namespace, svc.metadata?.name);
       const current = cluster.service(svc.metadata?.namespace ?? '', svc.metadata?.name ?? '');
-      const input = current && serviceInput(current);
+      const input = current && cachedServiceInput(current);
       if (!input) {
         if (this.#seenInputs.delete(key)) this.trigger();
         return;
@@ -409,13 +414,7 @@ export class AgentController {
       const value = input.announcing[f];
       return value === this.#annotationWrites.get(`${input.key} ${f}`)?.value ? '' : (value ?? '');
     });
-    return JSON.stringify([
-      input.addresses.map(formatIP),
-      input.etpLocal,
-      input.allocatedFrom,
-      announcing,
-      input.labels,
-    ]);
+    return `${readFieldsSignature(input)} ${JSON.stringify(announcing)}`;
   }
 
   #ownLabels(): Record<string, string> {
@@ -543,16 +542,14 @@ export class AgentController {
   async #reconcile(): Promise<void> {
     this.#reconcileStartedAt = Date.now();
     const end = this.#o.metrics.reconcileDuration.startTimer();
+    if (this.#givesWay()) return this.#abandon();
     // Each step over 10,000 Services holds the event loop for 50-300 ms (more on a busy node): between
     // steps it answers and reads the LAN probes and runs takeovers, which must not wait for all of them.
     const view = await this.#read();
-    // A stopping agent withdraws its local addresses itself (#withdrawLocal): with 10,000 Services each
-    // step left is hundreds of milliseconds the stop would otherwise wait for.
-    if (!view) return this.#abandon();
-    await nextTurn();
+    if (!view || !(await this.#nextStep())) return this.#abandon();
     const decisions = this.#decide(view);
     this.#watchOwners(view, decisions);
-    await nextTurn();
+    if (!(await this.#nextStep())) return this.#abandon();
     const changes = await this.#plan(decisions, view);
     const outcome = await this.#apply(changes, decisions, view);
     if (!outcome) return this.#abandon();
@@ -568,9 +565,25 @@ export class AgentController {
     this.#firstReconcileDone = true;
   }
 
+  /**
+   * Between two steps: the event loop turns. False when the reconcile gives up before its next step: the
+   * agent is stopping (it withdraws its local addresses itself, #withdrawLocal), or a takeover runs (it
+   * triggers the reconcile again when done). With 10,000 Services each step left is 50-300 ms the stop
+   * or the takeover would otherwise wait for at each of its own awaits (file write, `ip`, probe answer).
+   */
+  async #nextStep(): Promise<boolean> {
+    await nextTurn();
+    return !this.#givesWay();
+  }
+
+  #givesWay(): boolean {
+    if (this.#takeovers > 0) this.#gaveWay = true;
+    return this.#stopping || this.#takeovers > 0;
+  }
+
   #abandon(): void {
     this.#reconcileStartedAt = undefined;
-    this.#log.debug('reconcile abandoned: the agent is stopping');
+    this.#log.debug('reconcile abandoned: the agent is stopping or a takeover runs');
   }
 
   /** Step 1: one consistent view of the cluster, the kernel and the heartbeats (none once stopping). */
@@ -594,8 +607,7 @@ export class AgentController {
     this.#o.metrics.outOfService.set(outOfService ? 1 : 0);
     this.#config = this.#readConfig();
     const { links, candidates } = await this.#readNode(this.#config);
-    await nextTurn(); // after parsing the kernel's 10,000 addresses
-    if (this.#stopping) return undefined;
+    if (!(await this.#nextStep())) return undefined; // after parsing the kernel's 10,000 addresses
     const owned = ownership.owned();
     for (const ip of this.#takenOver)
       if (links.some((l) => l.addrs.some((a) => a.ip === ip))) this.#takenOver.delete(ip);
@@ -623,7 +635,7 @@ export class AgentController {
     const inputs = new Map(
       cluster
         .services()
-        .map(serviceInput)
+        .map(cachedServiceInput)
         .filter((s): s is ServiceInput => !!s)
         .map((s) => [s.key, this.#claims.overlay(s)]),
     );
@@ -855,7 +867,7 @@ export class AgentController {
         const svc = this.#cachedService(key);
         const slot = `${key} ${d.family}`;
         const resourceVersion = svc?.metadata?.resourceVersion;
-        const input = svc && serviceInput(svc);
+        const input = svc && cachedServiceInput(svc);
         // the address was decided on an older version: the reconcile decides on this one
         if (!input?.addresses.some((ip) => formatIP(ip) === d.ip)) continue;
         if (++current === d.services.length && cause === 'released')
@@ -886,7 +898,9 @@ export class AgentController {
   #claimed(d: AddressDecision, value: string): boolean {
     return d.services.every((key) => {
       const svc = this.#cachedService(key);
-      return this.#claims.holds(key, d.family, value) || (svc && serviceInput(svc)?.announcing[d.family]) === value;
+      return (
+        this.#claims.holds(key, d.family, value) || (svc && cachedServiceInput(svc)?.announcing[d.family]) === value
+      );
     });
   }
 
@@ -911,6 +925,18 @@ export class AgentController {
    * if something changed meanwhile.
    */
   async #takeOver(d: AddressDecision, value: string, replaced: string | undefined): Promise<void> {
+    this.#takeovers++;
+    try {
+      await this.#addTakenOver(d, replaced);
+    } finally {
+      if (--this.#takeovers === 0 && this.#gaveWay) {
+        this.#gaveWay = false;
+        this.trigger();
+      }
+    }
+  }
+
+  async #addTakenOver(d: AddressDecision, replaced: string | undefined): Promise<void> {
     const { net, ownership } = this.#p;
     const key = addressKey(d.ifname, d.ip, d.prefix);
     const added = await this.#renewal.exclusive(async () => {

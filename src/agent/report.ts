@@ -47,7 +47,9 @@ export function announcementEvents(
   failures: ReadonlyMap<string, string>,
 ): ServiceEvent[] {
   const events: ServiceEvent[] = [];
-  const reasonOf = new Map(decisions.map((d) => [describe(d), d.reason]));
+  // only a withdrawal names its reason: most reconciles withdraw nothing and need no index of 10,000
+  let reasons: Map<string, string> | undefined;
+  const reasonOf = (g: string) => (reasons ??= new Map(decisions.map((d) => [describe(d), d.reason]))).get(g);
   for (const [service, now] of after) {
     const prev = before.get(service) ?? { local: [], virtual: [] };
     if (now.local.length && now.local.join() !== prev.local.join()) {
@@ -68,12 +70,12 @@ export function announcementEvents(
     }
     const gone = [...prev.local, ...prev.virtual].filter((a) => !now.local.includes(a) && !now.virtual.includes(a));
     if (gone.length) {
-      const reasons = gone.map((g) => (reasonOf.get(g) ? `${g} (${reasonOf.get(g)})` : g));
+      const why = gone.map((g) => (reasonOf(g) ? `${g} (${reasonOf(g)})` : g));
       events.push({
         service,
         type: 'Normal',
         reason: 'Withdrawn',
-        note: `node ${node} withdrew ${reasons.join(', ')}`,
+        note: `node ${node} withdrew ${why.join(', ')}`,
       });
     }
   }

@@ -313,7 +313,8 @@ describe('agent controller (fake ports)', () => {
     expect(t.handed.at(-1)).toEqual({
       '10.9.0.1/32': [{ key: 'default/web', labels: { tier: 'gold' }, groups: ['virt'] }],
     });
-    web.metadata!.labels = { tier: 'bronze' }; // a label change alone reaches the routing side at the next reconcile
+    // a label change alone reaches the routing side at the next reconcile
+    t.cluster.svcs = [{ ...web, metadata: { ...web.metadata, labels: { tier: 'bronze' } } }];
     await t.reconcile();
     expect(t.handed.at(-1)).toEqual({
       '10.9.0.1/32': [{ key: 'default/web', labels: { tier: 'bronze' }, groups: ['virt'] }],
@@ -807,6 +808,40 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
     await t.controller.stop();
   });
 
+  test('a reconcile gives way to a takeover at its next step and runs again after it, instead of deciding beside it', async () => {
+    const t = owned();
+    await t.controller.start(60_000);
+    const update = t.ownership.update.bind(t.ownership);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    // the takeover waits in its ownership write while a reconcile that read the node before goes on
+    t.ownership.update = async (add, del) => {
+      if ([...add].includes('eth0 192.168.1.240/24')) await held;
+      await update(add, del);
+    };
+    const before = t.kernel.calls.length;
+    t.cluster.svcs.push(service('v', '10.9.0.1'));
+    let readDone!: () => void;
+    t.kernel.hold = new Promise((r) => (readDone = r));
+    t.controller.trigger();
+    await settle();
+    t.controller.ownerUnreachable('n2', 'released');
+    await settle();
+    t.kernel.hold = undefined;
+    readDone();
+    await settle();
+    expect(t.kernel.calls.slice(before)).toEqual(['read']);
+    release();
+    await settle();
+    await t.controller.idle();
+    // the takeover's batch, then a reconcile that reads the node again (the one that read before it
+    // decided nothing): the virtual address of the new Service comes with that second read
+    expect(t.kernel.calls.slice(before, before + 4)).toEqual(['read', 'batch', 'read', 'batch']);
+    expect(t.kernel.batches.at(-1)).toEqual(['address replace 10.9.0.1/32 dev kube-lb0']);
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+    await t.controller.stop();
+  });
+
   test('an owner that released its addresses: added at once, before its claims are stored; reconciles meanwhile keep it', async () => {
     const t = owned();
     await t.controller.start(60_000);
@@ -854,7 +889,8 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
     await t.reconcile();
     expect(t.kernel.addresses('eth0')).toContain(`${first}/24`);
     expect(t.cluster.annotations).toContain('default/first IPv4=n1,eth0');
-    t.cluster.svcs.at(-1)!.metadata!.annotations!['purelb.io/announcing-IPv4'] = 'n1,eth0'; // the watch shows it
+    t.cluster.svcs.push(service('first', first!, { 'purelb.io/announcing-IPv4': 'n1,eth0' })); // the watch shows it
+    t.cluster.svcs.splice(-2, 1);
     // the next agent on n2 renews its Lease
     t.cluster.leases[0]!.spec!.renewTime = new Date(Date.now() + 1000);
     t.cluster.fire('leases');
@@ -897,7 +933,10 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
   test('a claim on a Service whose address changed since the decision is not written; nothing is added', async () => {
     const t = owned();
     await t.controller.start(60_000);
-    for (const svc of t.cluster.svcs) svc.status!.loadBalancer!.ingress = [{ ip: '192.168.1.241' }];
+    t.cluster.svcs = t.cluster.svcs.map((svc) => ({
+      ...svc,
+      status: { loadBalancer: { ingress: [{ ip: '192.168.1.241' }] } },
+    }));
     t.controller.ownerUnreachable('n2');
     await settle();
     expect(t.cluster.annotations).toEqual([]);

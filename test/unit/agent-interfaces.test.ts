@@ -54,6 +54,21 @@ describe('parsing ip -json output', () => {
     ]);
   });
 
+  test('each read parses its own table: an address seen by the read before is canonical and of its family again', () => {
+    const read = (local: string[]) =>
+      parseIpAddrJson(
+        JSON.stringify([
+          {
+            ifname: 'eth0',
+            addr_info: local.map((l) => ({ family: l.includes(':') ? 'inet6' : 'inet', local: l, prefixlen: 64 })),
+          },
+        ]),
+      )[0]!.addrs.map((a) => `${a.ip} ${a.family}`);
+    expect(read(['fd00:0001::0010', '10.0.0.1'])).toEqual(['fd00:1::10 6', '10.0.0.1 4']);
+    expect(read(['fd00:0001::0010', 'not-an-ip', '10.0.0.2'])).toEqual(['fd00:1::10 6', '10.0.0.2 4']);
+    expect(read(['10.0.0.1'])).toEqual(['10.0.0.1 4']);
+  });
+
   test('default routes: metric defaults to 0', () => {
     expect(
       parseDefaultRoutesJson(
