@@ -890,7 +890,7 @@ export class AgentController {
     }[cause];
     if (claimed.size)
       this.#log.info('claiming the local addresses of an owner', { owner, why, addresses: [...claimed] });
-    for (const { d, replaced } of addNow) void this.#takeOverOrWarn(d, `${this.#o.node},${d.ifname}`, replaced);
+    for (const { d, replaced } of addNow) void this.#takeOverOrWarn(d, replaced);
     return inFlight || claimed.size > 0;
   }
 
@@ -922,9 +922,9 @@ export class AgentController {
    * Step 4 for a takeover, outside a reconcile: once the claims of all the address's Services are stored
    * (#claimed), it goes on the node and the LAN hears it now. With 10,000 Services a reconcile takes most of a
    * second; the one that follows (triggered by the claim) decides it with everything else and removes it
-   * if something changed meanwhile.
+   * if something changed meanwhile. A reconcile in progress gives way to it (#nextStep).
    */
-  async #takeOver(d: AddressDecision, value: string, replaced: string | undefined): Promise<void> {
+  async #takeOver(d: AddressDecision, replaced: string | undefined): Promise<void> {
     this.#takeovers++;
     try {
       await this.#addTakenOver(d, replaced);
@@ -961,8 +961,8 @@ export class AgentController {
     if (this.#config.sendgarp) this.#p.announce([{ ifname: d.ifname, ip: d.ip }]);
   }
 
-  #takeOverOrWarn(d: AddressDecision, value: string, replaced: string | undefined): Promise<void> {
-    return this.#takeOver(d, value, replaced).catch((err: unknown) =>
+  #takeOverOrWarn(d: AddressDecision, replaced: string | undefined): Promise<void> {
+    return this.#takeOver(d, replaced).catch((err: unknown) =>
       this.#log.warn('could not add a claimed local address; the next reconcile retries', {
         address: `${d.ip}/${d.prefix}`,
         interface: d.ifname,
@@ -1006,7 +1006,7 @@ export class AgentController {
         this.#claims.add(w.key, { family: w.family, value: w.value, resourceVersion: w.resourceVersion, replaced });
         // the address waits for the claims of the other Services using it, and so does the reconcile (it
         // would hold up the add); the reconcile that follows retries a failed add and reports it
-        if (this.#claimed(address, w.value)) await this.#takeOverOrWarn(address, w.value, replaced);
+        if (this.#claimed(address, w.value)) await this.#takeOverOrWarn(address, replaced);
         else if (this.#claimsInFlight(address, w.value)) return;
         this.trigger();
       }

@@ -70,7 +70,10 @@ export function announcementEvents(
     }
     const gone = [...prev.local, ...prev.virtual].filter((a) => !now.local.includes(a) && !now.virtual.includes(a));
     if (gone.length) {
-      const why = gone.map((g) => (reasonOf(g) ? `${g} (${reasonOf(g)})` : g));
+      const why = gone.map((g) => {
+        const reason = reasonOf(g);
+        return reason ? `${g} (${reason})` : g;
+      });
       events.push({
         service,
         type: 'Normal',
