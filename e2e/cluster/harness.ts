@@ -54,10 +54,12 @@ export async function tagImageOnNodes(lab: Lab, from: string, to: string): Promi
 }
 
 /** A background loop of requests from the client namespace: one new connection every `intervalMs`
- * to each URL, 1 s timeout. `stop()` returns every answer (failures as "(failed)"). */
+ * to each URL, 1 s timeout. `stop()` returns every answer and, for each failed one, when it started and
+ * curl's exit code (28: timed out, 7: refused, 52/56: reset mid-connection), so a failure can be matched
+ * with the agents' logs. */
 export function startRequestLoop(lab: Lab, targets: { address: string; port: number }[], intervalMs = 100) {
   const urls = targets.map((t) => urlFor(t.address, t.port));
-  const script = `while :; do for u in "$@"; do printf '%s ' "$u"; curl -s -m 1 "$u" || echo -; done; sleep ${intervalMs / 1000}; done`;
+  const script = `while :; do for u in "$@"; do t=$(date +%s%3N); a=$(curl -s -m 1 "$u") && echo "$t $u $a" || echo "$t $u - $?"; done; sleep ${intervalMs / 1000}; done`;
   const child: ChildProcess = spawn(
     'ip',
     ['netns', 'exec', lab.plan.clientNetns, 'sh', '-c', script, 'loop', ...urls],
@@ -66,23 +68,24 @@ export function startRequestLoop(lab: Lab, targets: { address: string; port: num
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   return {
-    async stop(): Promise<{ total: number; failed: number; byUrl: Record<string, Record<string, number>> }> {
+    async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('close', r));
       const byUrl: Record<string, Record<string, number>> = {};
+      const failures: { at: string; url: string; curlExit: number }[] = [];
       let total = 0;
-      let failed = 0;
       for (const line of out.split('\n')) {
-        const sp = line.indexOf(' ');
-        if (sp < 0) continue;
-        const [url, answer] = [line.slice(0, sp), line.slice(sp + 1)];
-        const key = answerKey(answer).split('/')[0]!;
+        const m = /^(\d+) (\S+) (.*)$/.exec(line);
+        if (!m) continue;
+        const [, at, url, answer] = m as unknown as [string, string, string, string];
+        const failed = /^- (\d+)$/.exec(answer);
+        const key = failed ? '(failed)' : answerKey(answer).split('/')[0]!;
         byUrl[url] ??= {};
         byUrl[url][key] = (byUrl[url][key] ?? 0) + 1;
         total++;
-        if (key === '(failed)') failed++;
+        if (failed) failures.push({ at: new Date(Number(at)).toISOString(), url, curlExit: Number(failed[1]) });
       }
-      return { total, failed, byUrl };
+      return { total, failed: failures.length, byUrl, failures };
     },
   };
 }

@@ -873,6 +873,9 @@ export class AgentController {
         if (++current === d.services.length && cause === 'released')
           addNow.push({ d, replaced: input.announcing[d.family] });
         if (cause === 'probe' && !held.has(d.ip) && announcingNode(input.announcing[d.family]) === owner) continue;
+        // the watch shows this node's claim already: a probe that failed before the reconcile caught up
+        // would otherwise write it once more
+        if (input.announcing[d.family] === value) continue;
         if (this.#writePending(slot, value, resourceVersion)) {
           inFlight ||= this.#annotationWrites.get(slot)!.at === Infinity;
           continue;

@@ -776,6 +776,30 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
     await t.controller.stop();
   });
 
+  test('a probe that fails after the watch showed its stored claims writes them no more', async () => {
+    const t = owned();
+    await t.controller.start(60_000);
+    await whileReconciling(t, async () => {
+      t.controller.ownerUnreachable('n2');
+      await settle();
+      expect(t.cluster.annotations.sort()).toEqual(['default/api IPv4=n1,eth0', 'default/web IPv4=n1,eth0']);
+      // the watch shows both claims; the reconcile that stops probing n2 has not decided yet
+      t.cluster.svcs = t.cluster.svcs.map((svc) => ({
+        ...svc,
+        metadata: {
+          ...svc.metadata,
+          resourceVersion: `${svc.metadata!.resourceVersion}-claimed`,
+          annotations: { ...svc.metadata!.annotations, 'purelb.io/announcing-IPv4': 'n1,eth0' },
+        },
+      }));
+      t.controller.ownerUnreachable('n2');
+      await settle();
+    });
+    expect(t.cluster.annotations).toHaveLength(2);
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+    await t.controller.stop();
+  });
+
   test('the Lease of the owner it succeeds is deleted: it claims and adds at once, before any reconcile', async () => {
     const t = owned();
     await t.controller.start(60_000);
