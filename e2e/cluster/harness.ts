@@ -72,7 +72,7 @@ export function startRequestLoop(lab: Lab, targets: { address: string; port: num
       child.kill('SIGTERM');
       await new Promise((r) => child.once('close', r));
       const byUrl: Record<string, Record<string, number>> = {};
-      const failures: { at: string; url: string; curlExit: number }[] = [];
+      const failures: RequestFailure[] = [];
       let total = 0;
       for (const line of out.split('\n')) {
         const m = /^(\d+) (\S+) (.*)$/.exec(line);
@@ -88,6 +88,28 @@ export function startRequestLoop(lab: Lab, targets: { address: string; port: num
       return { total, failed: failures.length, byUrl, failures };
     },
   };
+}
+
+export interface RequestFailure {
+  at: string;
+  url: string;
+  curlExit: number;
+}
+
+/** curl's exit codes for a connection that was open when its path moved (52: empty reply, 55: send
+ * failed, 56: receive failed): the node the ToR sends it to now has no state for it and resets it. */
+const RESET_MID_CONNECTION = new Set([52, 55, 56]);
+
+/** The failures a move does not explain: every timeout or refused connection, and all but one reset
+ * mid-connection per URL whose address moved (its local address went to another node, or its routes
+ * changed next hops). A new connection after the move must succeed. */
+export function unexplainedFailures(failures: RequestFailure[], movedUrls: string[]): RequestFailure[] {
+  const forgiven = new Set<string>();
+  return failures.filter((f) => {
+    if (!RESET_MID_CONNECTION.has(f.curlExit) || !movedUrls.includes(f.url) || forgiven.has(f.url)) return true;
+    forgiven.add(f.url);
+    return false;
+  });
 }
 
 interface RouteEvent {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { run } from '../../src/exec.ts';
 import { downLab, upLab, type Lab } from '../../src/lab/lab.ts';
 import { DEFAULT_OPTIONS } from '../../src/lab/plan.ts';
+import { waitCrdsEstablished } from '../../src/lab/real-cluster.ts';
 import { labRouterConfig } from '../../src/lab/routerconfig.ts';
 import { realServiceObject, sampleServiceGroups, sampleServices, sampleWorkloads } from '../../src/lab/samples.ts';
 import { applyObjects } from '../../src/lab/apply.ts';
@@ -103,16 +104,7 @@ describe('Helm chart on the real-cluster lab (bird)', () => {
     ok(install);
     expect(install.stdout).toContain('STATUS: deployed');
     // the CRDs came from the chart's crds/ and are Established
-    await kctl(lab, [
-      'wait',
-      '--for',
-      'condition=established',
-      '--timeout=60s',
-      'crd/servicegroups.purelb.io',
-      'crd/lbnodeagents.purelb.io',
-      'crd/routerconfigs.purelb.io',
-      'crd/noderoutingstatuses.purelb.io',
-    ]);
+    await waitCrdsEstablished(lab.kubeconfig);
     expect(rendered.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(
       expect.arrayContaining([
         'DaemonSet/lbnodeagent',

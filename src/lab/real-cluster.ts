@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { repoRoot, clusterBinaries } from './cluster/binaries.ts';
 import { run } from '../exec.ts';
+import { errorText } from '../log.ts';
 import { clusterDir, labDir, procDir, writeLedger, type Ledger } from './ledger.ts';
 import { startControlPlane } from './kube/control-plane.ts';
 import { importImages, startContainerd, startKubelet, type ImageSet } from './kube/node.ts';
@@ -146,21 +147,37 @@ export async function buildRealCluster(ledger: Ledger, plan: LabPlan, progress: 
   return kubeconfig;
 }
 
+/** The product's CRDs (crds/). */
+export const PRODUCT_CRDS = [
+  'servicegroups.purelb.io',
+  'lbnodeagents.purelb.io',
+  'routerconfigs.purelb.io',
+  'noderoutingstatuses.purelb.io',
+];
+
+/** `kubectl wait --for condition=established` on the product's CRDs. A CRD just created has
+ * `status.conditions: null` for a moment, and kubectl then fails (".status.conditions accessor error:
+ * <nil> is of the type <nil>") instead of waiting: that one error is asked again. */
+export async function waitCrdsEstablished(kubeconfig: string): Promise<void> {
+  const args = ['wait', '--for', 'condition=established', '--timeout=60s', ...PRODUCT_CRDS.map((c) => `crd/${c}`)];
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await kubectl(kubeconfig, args);
+      return;
+    } catch (err) {
+      if (!errorText(err).includes('.status.conditions accessor error: <nil>') || Date.now() > deadline) throw err;
+      await sleep(200);
+    }
+  }
+}
+
 /** The product, installed as docs/install.md says, with the lab's overlay for the chosen daemon. */
 export async function installProduct(kubeconfig: string, plan: LabPlan, progress: Progress): Promise<void> {
   const overlay = join('lab', 'overlays', plan.options.daemon);
   progress(`install: kubectl apply -f crds/ && kubectl wait ... established && kubectl apply -k ${overlay}`);
   await kubectl(kubeconfig, ['apply', '-f', join(repoRoot, 'crds')]);
-  await kubectl(kubeconfig, [
-    'wait',
-    '--for',
-    'condition=established',
-    '--timeout=60s',
-    'crd/servicegroups.purelb.io',
-    'crd/lbnodeagents.purelb.io',
-    'crd/routerconfigs.purelb.io',
-    'crd/noderoutingstatuses.purelb.io',
-  ]);
+  await waitCrdsEstablished(kubeconfig);
   await kubectl(kubeconfig, ['apply', '-k', join(repoRoot, overlay)]);
 }
 
