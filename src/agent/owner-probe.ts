@@ -7,6 +7,9 @@
 // times out is not (a busy or CPU-starved agent answers late): an owner that only times out is reported
 // after TIMEOUT_FACTOR times the dead-after time, so a slow owner keeps its addresses while a crashed
 // agent is replaced fast. A whole node that went down also times out, and is replaced that much later.
+// A refused connection (the node is up and nothing listens on the port: the agent process is gone, killed
+// or crashed) is the strongest proof, and such an owner is reported after REFUSED_FACTOR of the dead-after
+// time: at least two refused probes at the default interval, about half a second sooner.
 // An owner that answers 503 with PROBE_RELEASED (stopping, its local addresses withdrawn) is reported
 // at once; one that answers PROBE_STOPPING (withdrawing) is asked again after PROBE_STOPPING_INTERVAL_MS
 // instead of the interval, so its successor hears the release within a few milliseconds. A stopping
@@ -48,7 +51,7 @@ export interface OwnerProbeOptions {
   log: Logger;
 }
 
-interface Probed {
+export interface Probed {
   endpoint: string;
   host: string;
   port: number;
@@ -67,6 +70,10 @@ interface Probed {
 /** An owner whose probes only time out is reported after this many dead-after times. */
 export const TIMEOUT_FACTOR = 3;
 
+/** An owner whose probes are refused (no agent listens on its node) is reported after this part of the
+ * dead-after time. */
+export const REFUSED_FACTOR = 0.5;
+
 /** How soon an owner that answered PROBE_STOPPING is asked again; also the least time between two
  * rounds that released hints (RELEASED_HINT_PATH) start. */
 export const PROBE_STOPPING_INTERVAL_MS = 20;
@@ -76,12 +83,13 @@ const HINT_TIMEOUT_MS = 500;
 
 const endpointText = (e: ProbeEndpoint) => formatProbeEndpoints([e]);
 
-/** What went wrong with one probe; `timedOut`: no answer at all, which a busy owner gives too;
- * `released`: the owner is stopping and has withdrawn its local addresses (take over now); `stopping`:
- * it is withdrawing them. */
-interface Failure {
+/** What went wrong with one probe; `timedOut`: no answer at all, which a busy owner gives too; `refused`:
+ * nothing listens on the owner's port; `released`: the owner is stopping and has withdrawn its local
+ * addresses (take over now); `stopping`: it is withdrawing them. */
+export interface Failure {
   error: string;
   timedOut: boolean;
+  refused?: boolean;
   released?: boolean;
   stopping?: boolean;
 }
@@ -130,7 +138,7 @@ function ask(agent: Agent, p: Probed, timeoutMs: number): Promise<Failure | unde
       resolve(
         timedOut
           ? { error: `no answer within ${timeoutMs} ms`, timedOut: true }
-          : { error: err.message, timedOut: false },
+          : { error: err.message, timedOut: false, refused: (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' },
       );
     });
     req.end();
@@ -139,7 +147,7 @@ function ask(agent: Agent, p: Probed, timeoutMs: number): Promise<Failure | unde
 
 /** What one probe's result means (and records it): the owner is back, dead (report it), silent since it
  * was first watched (warn once), or nothing new. */
-function record(p: Probed, failure: Failure | undefined, now: number, deadAfterMs: number) {
+export function recordProbe(p: Probed, failure: Failure | undefined, now: number, deadAfterMs: number) {
   const wasDead = p.dead;
   if (!failure) {
     p.lastOk = now;
@@ -147,7 +155,8 @@ function record(p: Probed, failure: Failure | undefined, now: number, deadAfterM
     p.dead = false;
     return wasDead ? 'back' : undefined;
   }
-  p.dead = failure.released || now - p.lastOk >= deadAfterMs * (failure.timedOut ? TIMEOUT_FACTOR : 1);
+  const factor = failure.timedOut ? TIMEOUT_FACTOR : failure.refused ? REFUSED_FACTOR : 1;
+  p.dead = failure.released || now - p.lastOk >= deadAfterMs * factor;
   if (!p.dead) return undefined;
   if (p.answered || failure.released) return 'dead';
   return wasDead ? undefined : 'never answered';
@@ -173,7 +182,7 @@ function reportRound(opts: OwnerProbeOptions, owner: string, p: Probed, failure:
   const wasDead = p.dead;
   const now = Date.now();
   const fields = { owner, endpoint: p.endpoint };
-  switch (record(p, failure, now, opts.deadAfterMs)) {
+  switch (recordProbe(p, failure, now, opts.deadAfterMs)) {
     case 'back':
       opts.log.info('owner answers on the LAN again', fields);
       opts.onBack(owner);
@@ -196,7 +205,7 @@ function reportRound(opts: OwnerProbeOptions, owner: string, p: Probed, failure:
   }
 }
 
-const unprobed = (e: ProbeEndpoint): Probed => ({
+export const unprobed = (e: ProbeEndpoint): Probed => ({
   endpoint: endpointText(e),
   host: formatIP(e.ip),
   port: e.port,

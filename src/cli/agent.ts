@@ -36,8 +36,9 @@ elected node (with gratuitous ARP / unsolicited NA), a virtual address on kube-l
                                of a node whose agent is not probed (--owner-probe-interval 0)
   --owner-probe-interval D     the successor of a local address probes its owner's agent over the LAN this often,
                                on the health port (default 250ms; 0 = no probes, takeovers wait for Lease expiry)
-  --owner-dead-after D         an owner whose probes are refused or answered 503 for this long is taken over
-                               (default 1s); one whose probes only time out (busy or gone), after 3 times this
+  --owner-dead-after D         an owner whose probes are reset or answered 503 for this long is taken over
+                               (default 1s); one whose probes are refused (no agent listens on its node), after
+                               half of it; one whose probes only time out (busy or gone), after 3 times this
   --resync D                   full reconcile period without events (default 30s)
   --local-address-lifetime D   valid lifetime of local addresses, renewed every third of it while held: a killed
                                agent's addresses leave its node within it, +1s (default 9s; whole seconds, at least

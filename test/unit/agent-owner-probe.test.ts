@@ -11,8 +11,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseIP } from '../../src/api/ip.ts';
 import {
   PROBE_STOPPING_INTERVAL_MS,
+  recordProbe,
+  REFUSED_FACTOR,
   startOwnerProbe,
   TIMEOUT_FACTOR,
+  unprobed,
   type OwnerProbe,
 } from '../../src/agent/owner-probe.ts';
 import { createLogger } from '../../src/log.ts';
@@ -47,11 +50,11 @@ const waitFor = async (cond: () => boolean, ms = 5000) => {
   return cond();
 };
 
-function start(dead: string[], back: string[] = []) {
+function start(dead: string[], back: string[] = [], deadAfterMs = 200) {
   const logs: string[] = [];
   probe = startOwnerProbe({
     intervalMs: 50,
-    deadAfterMs: 200,
+    deadAfterMs,
     onDead: (o) => dead.push(o),
     onBack: (o) => back.push(o),
     log: createLogger('test', {}, (l) => logs.push(l)),
@@ -124,6 +127,41 @@ test('an owner that only times out (busy, not gone) is reported after TIMEOUT_FA
   expect(await waitFor(() => dead.length > 0, 5000)).toBe(true);
   // the last answer came at most one interval (50 ms) before `since`
   expect(Date.now() - since).toBeGreaterThanOrEqual(200 * TIMEOUT_FACTOR - 50);
+});
+
+test('a refused probe (no agent listens on the node) reports the owner after REFUSED_FACTOR of the dead-after time; 503 and reset after all of it', () => {
+  const deadAfter = 1000;
+  const judged = (failure: Parameters<typeof recordProbe>[1], silentMs: number) => {
+    const p = unprobed({ ip: parseIP('192.168.1.12')!, port: 7473 });
+    recordProbe(p, undefined, 0, deadAfter); // it answered at 0
+    return recordProbe(p, failure, silentMs, deadAfter);
+  };
+  const refused = { error: 'connect ECONNREFUSED 192.168.1.12:7473', timedOut: false, refused: true };
+  const reset = { error: 'read ECONNRESET', timedOut: false };
+  const unavailable = { error: 'answered 503 (not a candidate)', timedOut: false };
+  expect(judged(refused, deadAfter * REFUSED_FACTOR - 1)).toBeUndefined();
+  expect(judged(refused, deadAfter * REFUSED_FACTOR)).toBe('dead');
+  for (const f of [reset, unavailable]) {
+    expect(judged(f, deadAfter * REFUSED_FACTOR)).toBeUndefined();
+    expect(judged(f, deadAfter)).toBe('dead');
+  }
+});
+
+test('a closed port is reported as refused: after REFUSED_FACTOR of the dead-after time, not all of it', async () => {
+  const { port, seen } = await owner(() => 200);
+  const dead: string[] = [];
+  const logs = start(dead, [], 2000);
+  probe!.watch(new Map([['n2', { ip: parseIP('127.0.0.1')!, port }]]));
+  expect(await waitFor(() => seen.length >= 2)).toBe(true);
+  server!.closeAllConnections();
+  await new Promise((r) => server!.close(r));
+  expect(await waitFor(() => dead.length > 0)).toBe(true);
+  const report = logs.find((l) => l.includes('owner does not answer on the LAN'))!;
+  expect(report).toContain('ECONNREFUSED');
+  // silentMs: from the last answer to the report (dead-after 2 s, probes every 50 ms)
+  const { silentMs } = JSON.parse(report) as { silentMs: number };
+  expect(silentMs).toBeGreaterThanOrEqual(2000 * REFUSED_FACTOR);
+  expect(silentMs).toBeLessThan(2000);
 });
 
 test('a prober whose own event loop is blocked longer than the timeout does not take a live owner for a dead one', async () => {
