@@ -55,8 +55,8 @@ export async function tagImageOnNodes(lab: Lab, from: string, to: string): Promi
 
 /** A background loop of requests from the client namespace: one new connection every `intervalMs`
  * to each URL, 1 s timeout. `stop()` returns every answer and, for each failed one, when it started and
- * curl's exit code (28: timed out, 7: refused, 52/56: reset mid-connection), so a failure can be matched
- * with the agents' logs. */
+ * curl's exit code (28: timed out, 7: refused, 52/56: reset mid-connection, 0: an empty answer), so a
+ * failure can be matched with the agents' logs. */
 export function startRequestLoop(lab: Lab, targets: { address: string; port: number }[], intervalMs = 100) {
   const urls = targets.map((t) => urlFor(t.address, t.port));
   const script = `while :; do for u in "$@"; do t=$(date +%s%3N); a=$(curl -s -m 1 "$u") && echo "$t $u $a" || echo "$t $u - $?"; done; sleep ${intervalMs / 1000}; done`;
@@ -83,7 +83,9 @@ export function startRequestLoop(lab: Lab, targets: { address: string; port: num
         byUrl[url] ??= {};
         byUrl[url][key] = (byUrl[url][key] ?? 0) + 1;
         total++;
-        if (failed) failures.push({ at: new Date(Number(at)).toISOString(), url, curlExit: Number(failed[1]) });
+        // an empty answer (curl exit 0) fails too
+        if (key === '(failed)')
+          failures.push({ at: new Date(Number(at)).toISOString(), url, curlExit: failed ? Number(failed[1]) : 0 });
       }
       return { total, failed: failures.length, byUrl, failures };
     },
