@@ -68,6 +68,7 @@ export function startRequestLoop(lab: Lab, targets: { address: string; port: num
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   return {
+    urls,
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('close', r));

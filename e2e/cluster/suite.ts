@@ -40,7 +40,6 @@ import {
   unexplainedFailures,
   withdrawalsOf,
 } from './harness.ts';
-import { urlFor } from '../../src/lab/spread.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const AGENT_IMAGE = 'docker.io/library/purelb-ts-agent:0.1.0';
@@ -317,8 +316,10 @@ export function clusterSuite(daemon: Daemon): void {
       );
       const others = allNodes(lab).filter((n) => n !== victim);
       for (const a of dual) await waitHops(lab, a, allNodes(lab));
-      const targets = [...dual, ...lan].map((address) => ({ address, port: 80 }));
-      const loop = startRequestLoop(lab, targets);
+      const loop = startRequestLoop(
+        lab,
+        [...dual, ...lan].map((address) => ({ address, port: 80 })),
+      );
       const started = Date.now();
       await kctl(lab, ['drain', victim, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=120s'], 130_000);
       const drainedMs = Date.now() - started;
@@ -340,12 +341,7 @@ export function clusterSuite(daemon: Daemon): void {
       for (const a of dual) expect(await torHops(lab, a)).toEqual(others);
       record(daemon, 'drain', { drainedMs, routesGoneMs, localGoneMs, stoppedMs, requests });
       // every URL's path moved: the victim's routes left the ToR, its local address went to another node
-      expect(
-        unexplainedFailures(
-          requests.failures,
-          targets.map((t) => urlFor(t.address, t.port)),
-        ),
-      ).toEqual([]);
+      expect(unexplainedFailures(requests.failures, loop.urls)).toEqual([]);
     }, 300_000);
   });
 }

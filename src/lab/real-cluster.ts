@@ -148,7 +148,7 @@ export async function buildRealCluster(ledger: Ledger, plan: LabPlan, progress: 
 }
 
 /** The product's CRDs (crds/). */
-export const PRODUCT_CRDS = [
+const PRODUCT_CRDS = [
   'servicegroups.purelb.io',
   'lbnodeagents.purelb.io',
   'routerconfigs.purelb.io',
