@@ -92,7 +92,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     startOwnerProbe({
       intervalMs: opts.probe.intervalMs,
       deadAfterMs: opts.probe.deadAfterMs,
-      onDead: (owner, released) => hooks.controller?.ownerUnreachable(owner, released ? 'released' : 'probe'),
+      onDead: (owner, cause) => hooks.controller?.ownerUnreachable(owner, cause),
       onBack: (owner) => hooks.controller?.ownerAnswers(owner),
       log,
     });

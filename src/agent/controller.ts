@@ -43,7 +43,7 @@ import type { OwnershipRecord } from './ownership.ts';
 import { batchLine, keepSecondaries, planChanges, type AddressChange, type HeldAddress } from './plan.ts';
 import { LifetimeRenewal } from './renewal.ts';
 import { StoredClaims } from './claims.ts';
-import type { OwnerProbe } from './owner-probe.ts';
+import type { DeadCause, OwnerProbe } from './owner-probe.ts';
 import { succession, type WatchedOwner } from './succession.ts';
 import { holdBackPendingSegments } from './pending-segments.ts';
 import { announcementEvents, announcementsByService, type ServiceAnnouncements, type ServiceEvent } from './report.ts';
@@ -221,10 +221,10 @@ export class AgentController {
    * through a stored claim of its own (so its agent ran) is not claimed from it during that silence:
    * two busy nodes that each took the other for dead would otherwise hand addresses back and forth. */
   readonly #silentHeld = new Map<string, Set<string>>();
-  /** Per owner that answered PROBE_RELEASED: when this node heard it. It holds nothing and is no candidate
-   * until its Lease is renewed after that (a new agent) or goes; the reconciles meanwhile elect without it
-   * even while its Lease deletion is on its way. */
-  readonly #releasedOwners = new Map<string, number>();
+  /** Per owner that answered PROBE_RELEASED or whose probes were refused (its agent is gone): when this
+   * node heard it. It is no candidate until its Lease is renewed after that (a new agent) or goes; the
+   * reconciles meanwhile elect without it even while its Lease deletion (or expiry) is on its way. */
+  readonly #goneOwners = new Map<string, number>();
   /** Out-of-service reason the last reconcile applied (undefined = in service). */
   #appliedOutOfService: string | undefined;
   /** Last reason seen on a Node event: only a change triggers a reconcile (status updates do not). */
@@ -435,21 +435,21 @@ export class AgentController {
     return outOfServiceReason(this.#p.cluster.ownNode(), this.#outOfServiceCauses);
   }
 
-  /** The other nodes' heartbeats, without the owners that released their addresses (#releasedOwners). */
+  /** The other nodes' heartbeats, without the owners that released their addresses or lost their agent (#goneOwners). */
   #peerHeartbeats(): Heartbeat[] {
     return this.#p.cluster
       .heartbeatLeases()
       .map(parseHeartbeat)
-      .filter((h): h is Heartbeat => !!h && h.node !== this.#o.node && !this.#isReleased(h));
+      .filter((h): h is Heartbeat => !!h && h.node !== this.#o.node && !this.#isGone(h));
   }
 
-  /** The owner released its addresses and no agent has renewed its Lease since (the renewal in flight when
-   * it stopped carries a time before the release; a new agent's, one after). */
-  #isReleased(h: Heartbeat): boolean {
-    const heard = this.#releasedOwners.get(h.node);
+  /** The owner released its addresses (or its agent is gone) and no agent has renewed its Lease since (the
+   * renewal in flight when it stopped carries a time before the release; a new agent's, one after). */
+  #isGone(h: Heartbeat): boolean {
+    const heard = this.#goneOwners.get(h.node);
     if (heard === undefined) return false;
     if (h.renewedAt <= heard) return true;
-    this.#releasedOwners.delete(h.node);
+    this.#goneOwners.delete(h.node);
     return false;
   }
 
@@ -463,11 +463,11 @@ export class AgentController {
     clearTimeout(this.#expiryTimer);
     const now = Date.now();
     const peers = this.#peerHeartbeats();
-    // a released owner whose Lease is gone is forgotten: the next agent on its node starts a new Lease
+    // an owner counted gone is forgotten once its Lease is deleted: the next agent on its node starts a new one
     // (the Lease list is not walked again on every Lease event when nothing was released)
-    if (this.#releasedOwners.size) {
+    if (this.#goneOwners.size) {
       const leases = new Set(this.#p.cluster.heartbeatLeases().map((l) => l.spec?.holderIdentity));
-      for (const owner of this.#releasedOwners.keys()) if (!leases.has(owner)) this.#releasedOwners.delete(owner);
+      for (const owner of this.#goneOwners.keys()) if (!leases.has(owner)) this.#goneOwners.delete(owner);
     }
     this.#o.metrics.heartbeatPeers.set(peers.length);
     // An owner whose Lease was deleted (graceful stop, after it withdrew its addresses), marked out of
@@ -842,19 +842,22 @@ export class AgentController {
    * the successor for, by writing the announcing annotation of every Service using them with the
    * Service's resourceVersion as precondition: of two nodes claiming at once, one write is stored and the
    * other gets 409. An owner that may still hold the address (silent, or its Lease gone) loses it only
-   * once the claims of all its Services are stored (#takeOver). One that released it holds nothing and
-   * counts as gone from then on (#releasedOwners): the address goes on this node at once, and the claims
-   * follow; the reconcile removes it again if another node's claim is stored first. Called again on every
-   * failed probe: a claim that met a conflict is retried on the newer Service while the owner stays
-   * silent. Returns whether a claim is queued or in flight: its outcome triggers a reconcile.
+   * once the claims of all its Services are stored (#takeOver). One that released it, or whose agent is
+   * gone (its probes are refused: nothing listens on its node, so nothing there can withdraw the address
+   * before its lifetime runs out, whatever the claim), counts as gone from then on (#goneOwners): the
+   * address goes on this node at once, and the claims follow; the reconcile removes it again if another
+   * node's claim is stored first. Called again on every failed probe: a claim that met a conflict is
+   * retried on the newer Service while the owner stays silent. Returns whether a claim is queued or in
+   * flight: its outcome triggers a reconcile.
    */
-  ownerUnreachable(owner: string, cause: 'probe' | 'lease' | 'released' = 'probe'): boolean {
+  ownerUnreachable(owner: string, cause: DeadCause | 'lease' = 'probe'): boolean {
     const watched = this.#watchedOwners.get(owner);
     // a node that is no candidate itself (fenced, out of service, stopping) takes nothing over
     if (!watched || this.candidate() !== true) return false;
     // restarting since the last reconcile: the next agent on the node answers soon, nothing moves
     if (this.#peerHeartbeats().find((h) => h.node === owner)?.restarting) return false;
-    if (cause === 'released' && !this.#releasedOwners.has(owner)) this.#releasedOwners.set(owner, Date.now());
+    const addFirst = cause === 'released' || cause === 'refused';
+    if (addFirst && !this.#goneOwners.has(owner)) this.#goneOwners.set(owner, Date.now());
     const held = this.#silentHeld.get(owner) ?? new Set(watched.addresses.map((d) => d.ip));
     if (cause === 'probe') this.#silentHeld.set(owner, held);
     const claimed = new Set<string>();
@@ -870,8 +873,7 @@ export class AgentController {
         const input = svc && cachedServiceInput(svc);
         // the address was decided on an older version: the reconcile decides on this one
         if (!input?.addresses.some((ip) => formatIP(ip) === d.ip)) continue;
-        if (++current === d.services.length && cause === 'released')
-          addNow.push({ d, replaced: input.announcing[d.family] });
+        if (++current === d.services.length && addFirst) addNow.push({ d, replaced: input.announcing[d.family] });
         if (cause === 'probe' && !held.has(d.ip) && announcingNode(input.announcing[d.family]) === owner) continue;
         // the watch shows this node's claim already: a probe that failed before the reconcile caught up
         // would otherwise write it once more
@@ -889,6 +891,7 @@ export class AgentController {
     const why = {
       probe: 'it does not answer on the LAN',
       released: 'it released them',
+      refused: 'its agent is gone (its health port refuses)',
       lease: 'its heartbeat Lease is gone, expired or out of service',
     }[cause];
     if (claimed.size)
@@ -918,7 +921,7 @@ export class AgentController {
   /** The probe's report: `owner` answers again after it was reported silent. */
   ownerAnswers(owner: string): void {
     this.#silentHeld.delete(owner);
-    this.#releasedOwners.delete(owner);
+    this.#goneOwners.delete(owner);
   }
 
   /**

@@ -44,8 +44,9 @@ export interface OwnerProbe {
 export interface OwnerProbeOptions {
   intervalMs: number;
   deadAfterMs: number;
-  /** `released`: the owner said it withdrew its local addresses (PROBE_RELEASED). */
-  onDead(owner: string, released: boolean): void;
+  /** `released`: the owner said it withdrew its local addresses (PROBE_RELEASED); `refused`: nothing
+   * listens on its port (its agent is gone); `probe`: it answered nothing or not 200 for the dead-after time. */
+  onDead(owner: string, cause: DeadCause): void;
   /** The owner answers 200 again after it was reported dead. */
   onBack(owner: string): void;
   log: Logger;
@@ -66,6 +67,8 @@ export interface Probed {
   asking: boolean;
   again: boolean;
 }
+
+export type DeadCause = 'released' | 'refused' | 'probe';
 
 /** An owner whose probes only time out is reported after this many dead-after times. */
 export const TIMEOUT_FACTOR = 3;
@@ -201,7 +204,7 @@ function reportRound(opts: OwnerProbeOptions, owner: string, p: Probed, failure:
           silentMs: now - p.lastOk,
           error: failure?.error,
         });
-      opts.onDead(owner, failure?.released === true);
+      opts.onDead(owner, failure?.released ? 'released' : failure?.refused ? 'refused' : 'probe');
   }
 }
 

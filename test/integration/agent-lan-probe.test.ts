@@ -2,7 +2,8 @@
 // product's heartbeat timings (Lease renewed every 10 s, valid 40 s): a killed owner's local address is
 // taken over in seconds, long before its Lease expires, through a claim stored in the API; a restart
 // within the restart grace moves nothing although nothing answers meanwhile; an owner whose probe port is
-// filtered loses its address once (it sees the claim and withdraws) and never takes it back.
+// filtered (dropped, or rejected as a closed port is) loses its address once (it sees the claim and
+// withdraws) and never takes it back.
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { CoordinationV1Api, type CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
@@ -103,38 +104,51 @@ test('a restart within the restart grace moves nothing, although the owner answe
   expect((await announcer()).name).toBe(owner.name);
 }, 60_000);
 
-test('an owner whose probe port is filtered loses the address once, to a stored claim, and does not take it back', async () => {
-  const owner = await settledOwner();
-  const block = [
-    'ip',
-    'netns',
-    'exec',
-    owner.netns,
-    'iptables',
-    '-I',
-    'INPUT',
-    '-p',
-    'tcp',
-    '--dport',
-    '7473',
-    '-j',
-    'DROP',
-  ];
-  execFileSync(block[0]!, block.slice(1));
-  try {
-    await waitFor('another node named by the annotation', async () => (await announcer()).name !== owner.name, 15_000);
-    const successor = await announcer();
-    await waitForSingleHolder(lan, ADDRESS, successor.name);
-    // the old owner probes the new one fine (only its own port is filtered): nothing moves back
-    expect(await holdersDuring(5000)).toEqual([successor.name]);
-    expect((await announcer()).name).toBe(successor.name);
-  } finally {
-    execFileSync(
-      block[0]!,
-      block.slice(1).map((a) => (a === '-I' ? '-D' : a)),
-    );
-  }
-}, 60_000);
+test.each([
+  { rule: 'DROP', why: 'it does not answer on the LAN' },
+  { rule: 'REJECT', why: 'its health port refuses' },
+])(
+  'an owner whose probe port is filtered ($rule) loses the address once, to a stored claim, and does not take it back',
+  async ({ rule, why }) => {
+    const owner = await settledOwner();
+    const block = [
+      'ip',
+      'netns',
+      'exec',
+      owner.netns,
+      'iptables',
+      '-I',
+      'INPUT',
+      '-p',
+      'tcp',
+      '--dport',
+      '7473',
+      '-j',
+      rule,
+    ];
+    execFileSync(block[0]!, block.slice(1));
+    try {
+      await waitFor(
+        'another node named by the annotation',
+        async () => (await announcer()).name !== owner.name,
+        15_000,
+      );
+      const successor = await announcer();
+      await waitForSingleHolder(lan, ADDRESS, successor.name);
+      // REJECT refuses the connection as a port nobody listens on does: the successor adds first, claims after
+      expect(agentLogTail(successor, 200)).toContain(why);
+      // the old owner probes the new one fine (only its own port is filtered): nothing moves back
+      expect(await holdersDuring(5000)).toEqual([successor.name]);
+      expect((await announcer()).name).toBe(successor.name);
+    } finally {
+      execFileSync(
+        block[0]!,
+        block.slice(1).map((a) => (a === '-I' ? '-D' : a)),
+      );
+    }
+  },
+  60_000,
+);
 
 test('a killed owner is replaced through the probe in seconds, while its Lease is still valid for tens of seconds', async () => {
   const owner = await settledOwner();
@@ -159,5 +173,5 @@ test('a killed owner is replaced through the probe in seconds, while its Lease i
   const validUntil = new Date(lease.spec!.renewTime!).getTime() + lease.spec!.leaseDurationSeconds! * 1000;
   expect(validUntil).toBeGreaterThan(Date.now());
   expect(tookMs).toBeLessThan(LEASE_S * 1000);
-  expect(agentLogTail(successor, 200)).toContain('claiming the local addresses of an owner');
+  expect(agentLogTail(successor, 200)).toContain('its agent is gone (its health port refuses)');
 }, 60_000);

@@ -866,35 +866,68 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
     await t.controller.stop();
   });
 
-  test('an owner that released its addresses: added at once, before its claims are stored; reconciles meanwhile keep it', async () => {
+  test.each([
+    { cause: 'released', what: 'released its addresses', why: 'it released them' },
+    { cause: 'refused', what: 'lost its agent (probes refused)', why: 'its agent is gone' },
+  ] as const)(
+    'an owner that $what: added at once, before its claims are stored; reconciles meanwhile keep it',
+    async ({ cause, why }) => {
+      const t = owned();
+      await t.controller.start(60_000);
+      let store!: () => void;
+      const stored = new Promise<void>((r) => (store = r));
+      const write = t.cluster.setAnnouncing.bind(t.cluster);
+      t.cluster.setAnnouncing = async (...args) => {
+        await stored;
+        await write(...args);
+      };
+      t.controller.ownerUnreachable('n2', cause);
+      await settle();
+      expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+      expect(t.garps).toEqual(['eth0 192.168.1.240']);
+      expect(t.cluster.annotations).toEqual([]);
+      expect(t.logs.filter((l) => l.includes('claiming the local addresses'))).toEqual([expect.stringContaining(why)]);
+      // n2's Lease is still live in the cache and the Services still name it: it holds nothing all the same
+      await t.reconcile();
+      t.cluster.fire('leases');
+      await t.reconcile();
+      expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+      store();
+      await settle();
+      await t.controller.idle();
+      expect(t.cluster.annotations.sort()).toEqual(['default/api IPv4=n1,eth0', 'default/web IPv4=n1,eth0']);
+      expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+      expect(t.garps).toEqual(['eth0 192.168.1.240']);
+      expect(t.logs.filter((l) => l.includes('announcing local address'))).toEqual([
+        expect.stringContaining('"previousOwner":"n2,eth0"'),
+      ]);
+      await t.controller.stop();
+    },
+  );
+
+  test('two successors both add for an owner whose probes are refused: the one whose claim lost (409) removes the address once the winner shows', async () => {
+    // this node has not seen n3's Lease yet: it takes itself for n2's only successor
     const t = owned();
     await t.controller.start(60_000);
-    let store!: () => void;
-    const stored = new Promise<void>((r) => (store = r));
-    const write = t.cluster.setAnnouncing.bind(t.cluster);
-    t.cluster.setAnnouncing = async (...args) => {
-      await stored;
-      await write(...args);
-    };
-    t.controller.ownerUnreachable('n2', 'released');
+    expect(t.probe.watched.has('n2')).toBe(true);
+    t.cluster.conflict = true; // n3's claims were stored first
+    t.controller.ownerUnreachable('n2', 'refused');
     await settle();
     expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
-    expect(t.garps).toEqual(['eth0 192.168.1.240']);
-    expect(t.cluster.annotations).toEqual([]);
-    // n2's Lease is still live in the cache and the Services still name it: it holds nothing all the same
-    await t.reconcile();
+    await t.controller.idle();
+    // the watch shows n3's Lease and claims: this node withdraws
+    t.cluster.leases.push(peerLease('n3', LAN));
+    t.cluster.svcs = t.cluster.svcs.map((svc) => ({
+      ...svc,
+      metadata: {
+        ...svc.metadata,
+        resourceVersion: `${svc.metadata!.resourceVersion}-n3`,
+        annotations: { ...svc.metadata!.annotations, 'purelb.io/announcing-IPv4': 'n3,eth0' },
+      },
+    }));
     t.cluster.fire('leases');
     await t.reconcile();
-    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
-    store();
-    await settle();
-    await t.controller.idle();
-    expect(t.cluster.annotations.sort()).toEqual(['default/api IPv4=n1,eth0', 'default/web IPv4=n1,eth0']);
-    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
-    expect(t.garps).toEqual(['eth0 192.168.1.240']);
-    expect(t.logs.filter((l) => l.includes('announcing local address'))).toEqual([
-      expect.stringContaining('"previousOwner":"n2,eth0"'),
-    ]);
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
     await t.controller.stop();
   });
 

@@ -55,7 +55,7 @@ function start(dead: string[], back: string[] = [], deadAfterMs = 200) {
   probe = startOwnerProbe({
     intervalMs: 50,
     deadAfterMs,
-    onDead: (o) => dead.push(o),
+    onDead: (o, cause) => dead.push(`${o} ${cause}`),
     onBack: (o) => back.push(o),
     log: createLogger('test', {}, (l) => logs.push(l)),
   });
@@ -75,7 +75,8 @@ test('an owner that answers 200 is never reported; once its port closes it is, w
   server!.closeAllConnections();
   await new Promise((r) => server!.close(r));
   expect(await waitFor(() => dead.length >= 2)).toBe(true); // reported again on further failures
-  expect(new Set(dead)).toEqual(new Set(['n2']));
+  // a closed port refuses: the agent is gone
+  expect(new Set(dead)).toEqual(new Set(['n2 refused']));
   expect(logs.some((l) => l.includes('owner does not answer on the LAN') && l.includes('"owner":"n2"'))).toBe(true);
 
   // it answers again (a restarted agent on the same port): no more reports
@@ -96,6 +97,7 @@ test('503 (no longer a candidate) counts as silence; an unwatched owner is no lo
   expect(await waitFor(() => seen.length >= 2)).toBe(true);
   code = 503;
   expect(await waitFor(() => dead.length > 0)).toBe(true);
+  expect(dead[0]).toBe('n2 probe');
   code = 200;
   probe!.watch(new Map());
   const probes = seen.length;
@@ -156,6 +158,7 @@ test('a closed port is reported as refused: after REFUSED_FACTOR of the dead-aft
   server!.closeAllConnections();
   await new Promise((r) => server!.close(r));
   expect(await waitFor(() => dead.length > 0)).toBe(true);
+  expect(dead[0]).toBe('n2 refused');
   const report = logs.find((l) => l.includes('owner does not answer on the LAN'))!;
   expect(report).toContain('ECONNREFUSED');
   // silentMs: from the last answer to the report (dead-after 2 s, probes every 50 ms)
@@ -220,7 +223,7 @@ test('a released hint over HTTP makes the successor probe that owner at once, no
     onBack: () => undefined,
     log: createLogger('test', {}, () => undefined),
   };
-  probe = startOwnerProbe({ ...options, onDead: (o, r) => dead.push(`${o}${r ? ' released' : ''}`) });
+  probe = startOwnerProbe({ ...options, onDead: (o, cause) => dead.push(`${o} ${cause}`) });
   const successor = await startHealthServer(
     '127.0.0.1',
     0,
@@ -262,7 +265,7 @@ test('an owner that answers stopping is asked again at once, not after the inter
   probe = startOwnerProbe({
     intervalMs: 2000,
     deadAfterMs: 5000,
-    onDead: (o, released) => dead.push(`${o}${released ? ' released' : ''}`),
+    onDead: (o, cause) => dead.push(`${o} ${cause}`),
     onBack: () => undefined,
     log: createLogger('test', {}, () => undefined),
   });
