@@ -683,6 +683,25 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
     t.cluster.svcs = [shared('web'), shared('api')];
     return { ...t, probe };
   };
+  /** The watch shows every Service announced by `node` (a newer version each). */
+  const showClaims = (t: ReturnType<typeof owned>, node: string) => {
+    t.cluster.svcs = t.cluster.svcs.map((svc) => ({
+      ...svc,
+      metadata: {
+        ...svc.metadata,
+        resourceVersion: `${svc.metadata!.resourceVersion}-${node}`,
+        annotations: { ...svc.metadata!.annotations, 'purelb.io/announcing-IPv4': `${node},eth0` },
+      },
+    }));
+  };
+  /** n2's address is on this node, announced (GARP, event log) exactly once, as taken over from n2. */
+  const expectTakenOverOnce = (t: ReturnType<typeof owned>) => {
+    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
+    expect(t.garps).toEqual(['eth0 192.168.1.240']);
+    expect(t.logs.filter((l) => l.includes('announcing local address'))).toEqual([
+      expect.stringContaining('"previousOwner":"n2,eth0"'),
+    ]);
+  };
 
   test('publishes endpoints only in the families its health server listens on (0.0.0.0: IPv4 only)', async () => {
     for (const [families, published] of [
@@ -713,11 +732,7 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
     expect(t.cluster.annotations.sort()).toEqual(['default/api IPv4=n1,eth0', 'default/web IPv4=n1,eth0']);
     expect(t.cluster.preconditions.sort()).toEqual(['rv-api', 'rv-web']);
     // stored: the address is added and announced although the watch still shows n2's annotation
-    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
-    expect(t.garps).toEqual(['eth0 192.168.1.240']);
-    expect(t.logs.filter((l) => l.includes('announcing local address'))).toEqual([
-      expect.stringContaining('"previousOwner":"n2,eth0"'),
-    ]);
+    expectTakenOverOnce(t);
     expect(t.probe.watched).toEqual(new Map()); // n1 owns it now: nobody left to probe
     await t.controller.stop();
   });
@@ -768,11 +783,7 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
     });
     // the reconcile read the kernel before the address was added: it neither prunes nor announces it
     expect(t.ownership.owned()).toContain('eth0 192.168.1.240/24');
-    expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
-    expect(t.garps).toEqual(['eth0 192.168.1.240']);
-    expect(t.logs.filter((l) => l.includes('announcing local address'))).toEqual([
-      expect.stringContaining('"previousOwner":"n2,eth0"'),
-    ]);
+    expectTakenOverOnce(t);
     await t.controller.stop();
   });
 
@@ -784,14 +795,7 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
       await settle();
       expect(t.cluster.annotations.sort()).toEqual(['default/api IPv4=n1,eth0', 'default/web IPv4=n1,eth0']);
       // the watch shows both claims; the reconcile that stops probing n2 has not decided yet
-      t.cluster.svcs = t.cluster.svcs.map((svc) => ({
-        ...svc,
-        metadata: {
-          ...svc.metadata,
-          resourceVersion: `${svc.metadata!.resourceVersion}-claimed`,
-          annotations: { ...svc.metadata!.annotations, 'purelb.io/announcing-IPv4': 'n1,eth0' },
-        },
-      }));
+      showClaims(t, 'n1');
       t.controller.ownerUnreachable('n2');
       await settle();
     });
@@ -896,11 +900,7 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
       await settle();
       await t.controller.idle();
       expect(t.cluster.annotations.sort()).toEqual(['default/api IPv4=n1,eth0', 'default/web IPv4=n1,eth0']);
-      expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24', '192.168.1.240/24']);
-      expect(t.garps).toEqual(['eth0 192.168.1.240']);
-      expect(t.logs.filter((l) => l.includes('announcing local address'))).toEqual([
-        expect.stringContaining('"previousOwner":"n2,eth0"'),
-      ]);
+      expectTakenOverOnce(t);
       await t.controller.stop();
     },
   );
@@ -917,14 +917,7 @@ describe('LAN probes: the successor takes over from a silent owner (fake ports)'
     await t.controller.idle();
     // the watch shows n3's Lease and claims: this node withdraws
     t.cluster.leases.push(peerLease('n3', LAN));
-    t.cluster.svcs = t.cluster.svcs.map((svc) => ({
-      ...svc,
-      metadata: {
-        ...svc.metadata,
-        resourceVersion: `${svc.metadata!.resourceVersion}-n3`,
-        annotations: { ...svc.metadata!.annotations, 'purelb.io/announcing-IPv4': 'n3,eth0' },
-      },
-    }));
+    showClaims(t, 'n3');
     t.cluster.fire('leases');
     await t.reconcile();
     expect(t.kernel.addresses('eth0')).toEqual(['192.168.1.11/24']);
