@@ -443,8 +443,8 @@ export class AgentController {
       .filter((h): h is Heartbeat => !!h && h.node !== this.#o.node && !this.#isGone(h));
   }
 
-  /** The owner released its addresses (or its agent is gone) and no agent has renewed its Lease since (the
-   * renewal in flight when it stopped carries a time before the release; a new agent's, one after). */
+  /** The owner released its addresses (or its agent is gone) and no agent has renewed its Lease since this
+   * node heard it (the renewal in flight when it stopped carries a time before that; a new agent's, one after). */
   #isGone(h: Heartbeat): boolean {
     const heard = this.#goneOwners.get(h.node);
     if (heard === undefined) return false;

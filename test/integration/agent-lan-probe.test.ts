@@ -111,22 +111,9 @@ test.each([
   'an owner whose probe port is filtered ($rule) loses the address once, to a stored claim, and does not take it back',
   async ({ rule, why }) => {
     const owner = await settledOwner();
-    const block = [
-      'ip',
-      'netns',
-      'exec',
-      owner.netns,
-      'iptables',
-      '-I',
-      'INPUT',
-      '-p',
-      'tcp',
-      '--dport',
-      '7473',
-      '-j',
-      rule,
-    ];
-    execFileSync(block[0]!, block.slice(1));
+    const iptables = (op: '-I' | '-D') =>
+      execFileSync('ip', `netns exec ${owner.netns} iptables ${op} INPUT -p tcp --dport 7473 -j ${rule}`.split(' '));
+    iptables('-I');
     try {
       await waitFor(
         'another node named by the annotation',
@@ -135,16 +122,14 @@ test.each([
       );
       const successor = await announcer();
       await waitForSingleHolder(lan, ADDRESS, successor.name);
-      // REJECT refuses the connection as a port nobody listens on does: the successor adds first, claims after
+      // the successor names the cause: a dropped probe is silence (claim first); a rejected one is refused
+      // as by a port nobody listens on (add first, claim after)
       expect(agentLogTail(successor, 200)).toContain(why);
       // the old owner probes the new one fine (only its own port is filtered): nothing moves back
       expect(await holdersDuring(5000)).toEqual([successor.name]);
       expect((await announcer()).name).toBe(successor.name);
     } finally {
-      execFileSync(
-        block[0]!,
-        block.slice(1).map((a) => (a === '-I' ? '-D' : a)),
-      );
+      iptables('-D');
     }
   },
   60_000,
