@@ -119,8 +119,14 @@ test('a clean stop releases the Lease so the standby takes over without waiting 
   const second = candidate('second', events);
   await sleep(1000);
   expect(second.isLeader()).toBe(false);
+  const lease = async () => (await leases().readNamespacedLease({ namespace: ns, name: 'test-lease' })).spec!;
+  const held = await lease();
   await first.stop();
-  expect(await holder()).toBe('');
+  // released: empty, or already taken by the standby (it tries every 0.5 s, and may come before this read)
+  expect(['', 'second']).toContain(await holder());
   await waitFor('second leads', async () => second.isLeader(), 5_000);
   expect(events).toEqual(['first started', 'first stopped', 'second started']);
+  // taken before first's last renewal would have expired
+  const expiry = new Date(held.renewTime!).getTime() + held.leaseDurationSeconds! * 1000;
+  expect(new Date((await lease()).acquireTime!).getTime()).toBeLessThan(expiry);
 });
