@@ -148,13 +148,17 @@ function writeNodeFiles(k: KubeNodePlan, control: ControlPlaneAccess, images: Im
 }
 
 /** The holder: enters the node's network namespace, unshares mount + UTS, names the host, gives the node
- * a private /run (hostPath volumes like /run/purelb are then per node) and a private CNI cache. */
+ * a private /run (hostPath volumes like /run/purelb are then per node), a private CNI cache and a private
+ * device-plugin directory: the kubelet binds its registration socket there whatever --root-dir says, and
+ * kubelets starting at once on one directory fail with "bind: address already in use". */
 function startHolder(procDir: string, k: KubeNodePlan): number {
   mkdirSync('/var/lib/cni', { recursive: true });
+  mkdirSync('/var/lib/kubelet/device-plugins', { recursive: true });
   const init = [
     `hostname ${k.node.name}`,
     'mount -t tmpfs -o mode=0755 tmpfs /run',
     'mount -t tmpfs -o mode=0755 tmpfs /var/lib/cni',
+    'mount -t tmpfs -o mode=0755 tmpfs /var/lib/kubelet/device-plugins',
     'exec "$@"',
   ].join(' && ');
   const child = startOwned(procDir, `${k.node.name}-node`, 'sleep', ['infinity'], process.env, {
